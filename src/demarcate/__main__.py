@@ -1,0 +1,3 @@
+from demarcate.cli import main
+
+main()

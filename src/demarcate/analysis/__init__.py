@@ -1,0 +1,1 @@
+"""Pure analysis over a loaded System: responsibility, matrix, rules, paths, leverage."""

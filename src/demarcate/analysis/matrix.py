@@ -1,0 +1,124 @@
+"""The responsibility matrix: every applicable control against every party."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from demarcate.analysis.responsibility import Responsibilities, Responsibility
+from demarcate.model.load import System
+
+MATRIX_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one party says about one control."""
+
+    claim: str  # provides | relies-on | not-applicable | default | none
+    status: str = ""  # for provides: implemented | partial | planned
+    on: str = ""  # for relies-on: the party relied upon
+    evidence: tuple[str, ...] = ()
+    assumption: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.claim == "provides":
+            return f"provides ({self.status})"
+        if self.claim == "relies-on":
+            return f"relies on {self.on}"
+        if self.claim == "not-applicable":
+            return "n/a"
+        if self.claim == "default":
+            return "expected (unclaimed)"
+        return ""
+
+
+@dataclass(frozen=True)
+class Row:
+    responsibility: Responsibility
+    cells: dict[str, Cell]
+
+    @property
+    def control(self) -> str:
+        return self.responsibility.control.id
+
+
+def cell(resp: Responsibility, party: str) -> Cell:
+    provided = resp.provided_by(party)
+    if provided is not None:
+        return Cell("provides", provided.provides or "", evidence=tuple(e.ref for e in provided.evidence))
+    relied = resp.relied_by(party)
+    if relied is not None:
+        return Cell("relies-on", on=relied.relies_on or "", assumption=relied.assumption)
+    if resp.not_applicable is not None and resp.not_applicable.party in (None, party):
+        return Cell("not-applicable", assumption=resp.not_applicable.not_applicable or "")
+    if not resp.providers and any(p.id == party for p in resp.default_parties):
+        return Cell("default")
+    return Cell("none")
+
+
+def matrix(system: System, resp: Responsibilities | None = None) -> list[Row]:
+    resp = resp or Responsibilities(system)
+    return [Row(r, {p: cell(r, p) for p in system.parties}) for r in resp.by_control.values()]
+
+
+def filter_rows(rows: list[Row], *, layer: str | None = None, party: str | None = None,
+                status: str | None = None) -> list[Row]:
+    out = rows
+    if layer:
+        out = [r for r in out if r.responsibility.control.layer == layer]
+    if party:
+        out = [r for r in out if r.cells.get(party, Cell("none")).claim != "none"]
+    if status:
+        out = [r for r in out if r.responsibility.status == status]
+    return out
+
+
+def matrix_json(system: System, rows: list[Row]) -> dict[str, Any]:
+    return {
+        "version": MATRIX_VERSION,
+        "system": system.info.name,
+        "preset": system.info.preset,
+        "parties": [{"id": p.id, "name": p.label, "role": p.role} for p in system.parties.values()],
+        "rows": [
+            {
+                "control": r.control,
+                "title": r.responsibility.control.title,
+                "layer": r.responsibility.control.layer,
+                "function": r.responsibility.control.function,
+                "status": r.responsibility.status,
+                "owners": list(r.responsibility.owners),
+                "default_owners": [p.id for p in r.responsibility.default_parties],
+                "verify_only": r.responsibility.verify_only,
+                "cells": {
+                    party: {
+                        "claim": c.claim,
+                        **({"status": c.status} if c.status else {}),
+                        **({"on": c.on} if c.on else {}),
+                        **({"evidence": list(c.evidence)} if c.evidence else {}),
+                        **({"assumption": c.assumption} if c.assumption else {}),
+                    }
+                    for party, c in r.cells.items()
+                },
+            }
+            for r in rows
+        ],
+    }
+
+
+def matrix_csv_rows(system: System, rows: list[Row]) -> list[list[str]]:
+    parties = list(system.parties)
+    out = [["control", "title", "layer", "status", "owners", "default owners", *parties]]
+    for r in rows:
+        resp = r.responsibility
+        out.append([
+            r.control,
+            resp.control.title,
+            resp.control.layer,
+            resp.status,
+            " ".join(resp.owners),
+            " ".join(p.id for p in resp.default_parties),
+            *(r.cells[p].text for p in parties),
+        ])
+    return out

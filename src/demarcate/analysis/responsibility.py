@@ -1,0 +1,141 @@
+"""Who is responsible for each control, and why: explicit claims, preset defaults, and ownership
+of the components the control protects. The matrix, `who` and the gap rules all read this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from demarcate.model.load import System
+from demarcate.model.schema import Claim, Control, Party
+
+# Without a preset, each layer falls to the role that naturally operates it.
+LAYER_ROLE = {
+    "model": "model-provider",
+    "model-serving": "model-provider",
+    "application": "application-developer",
+    "app-hosting": "infrastructure-operator",
+    "infrastructure": "infrastructure-operator",
+    "usage": "deployer",
+}
+STATUS_RANK = {"implemented": 3, "partial": 2, "planned": 1}
+
+
+@dataclass(frozen=True)
+class Responsibility:
+    control: Control
+    providers: tuple[Claim, ...]
+    reliances: tuple[Claim, ...]
+    not_applicable: Claim | None
+    default_roles: tuple[str, ...]
+    default_parties: tuple[Party, ...]
+    default_reason: str
+    verify_only: bool
+    protected: tuple[str, ...]  # ids of components the control protects in this system
+    component_owners: tuple[str, ...]  # parties that own those components
+
+    @property
+    def status(self) -> str:
+        """provided | partial | planned | nobody | not-applicable."""
+        if self.not_applicable is not None and not self.providers:
+            return "not-applicable"
+        if not self.providers:
+            return "nobody"
+        best = max(STATUS_RANK[c.provides or "planned"] for c in self.providers)
+        return {3: "implemented", 2: "partial", 1: "planned"}[best]
+
+    @property
+    def implemented(self) -> bool:
+        return self.status == "implemented"
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.party for c in self.providers if c.party))
+
+    @property
+    def responsible(self) -> tuple[str, ...]:
+        """Who answers for the control: whoever claims it, else whoever the preset puts it on."""
+        return self.owners or tuple(p.id for p in self.default_parties)
+
+    def provided_by(self, party: str) -> Claim | None:
+        return next((c for c in self.providers if c.party == party), None)
+
+    def relied_by(self, party: str) -> Claim | None:
+        return next((c for c in self.reliances if c.party == party), None)
+
+
+class Responsibilities:
+    """Responsibility for every control that applies to a system, computed once."""
+
+    def __init__(self, system: System):
+        self.system = system
+        self._claims: dict[str, list[Claim]] = {}
+        for claim in system.claims:
+            self._claims.setdefault(claim.control, []).append(claim)
+        self._kinds_present: dict[str, list[str]] = {}
+        for cid, comp in system.components.items():
+            self._kinds_present.setdefault(comp.kind, []).append(cid)  # type: ignore[attr-defined]
+
+    def applies(self, control: Control) -> bool:
+        if control.id in self._claims:
+            return True
+        if not control.applies_to:
+            return True
+        return any(k in self._kinds_present for k in control.applies_to)
+
+    @cached_property
+    def applicable(self) -> list[Control]:
+        return [c for c in self.system.catalog.controls.values() if self.applies(c)]
+
+    @cached_property
+    def by_control(self) -> dict[str, Responsibility]:
+        return {c.id: self.of(c) for c in self.applicable}
+
+    def __getitem__(self, control_id: str) -> Responsibility:
+        if control_id in self.by_control:
+            return self.by_control[control_id]
+        return self.of(self.system.catalog.controls[control_id])
+
+    def of(self, control: Control) -> Responsibility:
+        system = self.system
+        claims = self._claims.get(control.id, [])
+        roles, reason, verify_only = self._default(control)
+        default_parties = tuple(p for r in roles for p in system.parties_with_role(r))
+        protected = tuple(cid for k in control.applies_to for cid in self._kinds_present.get(k, []))
+        owners = tuple(dict.fromkeys(system.components[c].owner for c in protected))
+        return Responsibility(
+            control=control,
+            providers=tuple(c for c in claims if c.kind == "provides"),
+            reliances=tuple(c for c in claims if c.kind == "relies-on"),
+            not_applicable=next((c for c in claims if c.kind == "not-applicable"), None),
+            default_roles=roles,
+            default_parties=default_parties,
+            default_reason=reason,
+            verify_only=verify_only,
+            protected=protected,
+            component_owners=owners,
+        )
+
+    def _default(self, control: Control) -> tuple[tuple[str, ...], str, bool]:
+        """The role(s) a control falls to by default, a sentence saying why, and whether the
+        assessing organisation only verifies it (because a vendor operates that layer)."""
+        layer = control.operating_layer
+        preset = self.system.preset
+        if preset is None:
+            role = LAYER_ROLE[layer]
+            return (role,), f"no preset: the {layer} layer falls to the {role} by default", False
+        operator = preset.operators[layer]  # type: ignore[index]
+        verify_only = operator.by != "self" and operator.configured_by != "self"
+        override = preset.overrides.get(control.id)
+        if override is not None:
+            roles = (override.role, *override.shared_with)
+            why = f"preset {preset.id} assigns {control.id} to the {' and '.join(roles)}"
+            if override.why:
+                why += f": {override.why}"
+            return roles, why, verify_only
+        who = {"self": "you", "vendor": "the SaaS vendor", "model-vendor": "the model vendor",
+               "cloud": "the cloud provider", "upstream": "the open-weights publisher"}[operator.by]
+        why = f"preset {preset.id}: the {layer} layer is operated by the {operator.role} ({who})"
+        if operator.configured_by == "self":
+            why += ", configured by you"
+        return (operator.role,), why, verify_only

@@ -1,0 +1,95 @@
+"""The built-in catalog: controls, component kinds and deployment presets, shipped as YAML data."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from demarcate.model.errors import ManifestError, Position, Problem
+from demarcate.model.schema import CatalogFile, Control, KindsFile, KindSpec, Preset
+from demarcate.model.validate import validate
+from demarcate.model.yamlio import locate, read_yaml
+
+DATA = Path(str(resources.files("demarcate.catalog")))
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    version: str
+    controls: dict[str, Control]
+    threats: dict[str, str]
+    probe_categories: dict[str, str]
+    kinds: dict[str, KindSpec]
+    presets: dict[str, Preset]
+    custom: frozenset[str] = field(default_factory=frozenset)
+
+    def with_custom(self, controls: list[Control]) -> Catalog:
+        """This catalog plus a manifest's own controls (which may not redefine built-in ones)."""
+        merged = dict(self.controls)
+        merged.update({c.id: c for c in controls})
+        return Catalog(
+            self.version,
+            merged,
+            self.threats,
+            self.probe_categories,
+            self.kinds,
+            self.presets,
+            frozenset(c.id for c in controls),
+        )
+
+
+def _label(path: Path) -> str:
+    return f"<demarcate>/catalog/{path.relative_to(DATA).as_posix()}"
+
+
+def check_control(control: Control, kinds: dict[str, KindSpec], threats: dict[str, str],
+                  probes: dict[str, str], where: Position) -> list[Problem]:
+    """Catalog integrity for one control: every name it uses must be known."""
+    problems = []
+    for kind in control.applies_to:
+        if kind not in kinds:
+            problems.append(Problem(f"control {control.id} applies to unknown component kind '{kind}'", where))
+    for threat in control.mitigates:
+        if threat not in threats:
+            problems.append(Problem(f"control {control.id} mitigates unknown threat '{threat}'", where))
+    for probe in control.verify.probes:
+        if probe not in probes:
+            problems.append(Problem(f"control {control.id} names unknown probe category '{probe}'", where))
+    return problems
+
+
+@functools.cache
+def load_catalog() -> Catalog:
+    """Load and check the shipped data; a broken data file is reported like a broken manifest."""
+    kinds_path = DATA / "kinds.yaml"
+    kinds = validate(KindsFile, read_yaml(kinds_path, _label(kinds_path)), _label(kinds_path)).kinds
+
+    controls_path = DATA / "controls.yaml"
+    label = _label(controls_path)
+    raw = read_yaml(controls_path, label)
+    catalog = validate(CatalogFile, raw, label)
+    problems: list[Problem] = []
+    controls: dict[str, Control] = {}
+    for i, control in enumerate(catalog.controls):
+        where = locate(raw, ("controls", i), label)
+        if control.id in controls:
+            problems.append(Problem(f"control {control.id} is defined twice", where))
+        controls[control.id] = control
+        problems += check_control(control, kinds, catalog.threats, catalog.probe_categories, where)
+
+    presets: dict[str, Preset] = {}
+    for path in sorted((DATA / "presets").glob("*.yaml")):
+        plabel = _label(path)
+        praw = read_yaml(path, plabel)
+        preset = validate(Preset, praw, plabel)
+        if preset.id != path.stem:
+            problems.append(Problem(f"preset id '{preset.id}' differs from its file name", Position(plabel, 1, 1)))
+        for cid in preset.overrides:
+            if cid not in controls:
+                problems.append(Problem(f"preset overrides unknown control {cid}", locate(praw, ("overrides", cid), plabel)))
+        presets[preset.id] = preset
+    if problems:
+        raise ManifestError(problems)
+    return Catalog(catalog.version, controls, catalog.threats, catalog.probe_categories, kinds, presets)

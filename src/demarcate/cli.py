@@ -1,0 +1,288 @@
+"""The command line: parses arguments, calls the library, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from demarcate import __version__
+from demarcate.analysis.matrix import filter_rows, matrix, matrix_csv_rows, matrix_json
+from demarcate.analysis.responsibility import Responsibilities
+from demarcate.analysis.who import who as who_answer
+from demarcate.catalog import load_catalog
+from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
+from demarcate.model.load import System, load, manifest_file_model
+from demarcate.model.scaffold import render, split, starter
+from demarcate.report import terminal
+from demarcate.report.tabular import to_csv, to_markdown
+
+app = typer.Typer(
+    name="demarcate",
+    help="Map who secures what in an AI application, find the gaps between parties, and test them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_INVALID = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class MatrixFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+Paths = Annotated[list[Path], typer.Argument(help="Manifest files or folders (one file per party is fine).")]
+
+
+def reports_errors(fn: F) -> F:
+    """Bad input ends in one readable line per problem and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ManifestError as exc:
+            for problem in exc.problems:
+                err.print(terminal.t(str(problem)), soft_wrap=True)
+            n = len(exc.problems)
+            err.print(terminal.t(f"{n} problem{'s' if n != 1 else ''} found", "red"))
+            raise typer.Exit(EXIT_INVALID) from None
+        except OSError as exc:
+            err.print(terminal.t(f"error: {exc.strerror or exc}: {exc.filename or ''}"))
+            raise typer.Exit(EXIT_INVALID) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _load(paths: list[Path]) -> System:
+    return load(paths)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"demarcate {__version__} (catalog {load_catalog().version})")
+        raise typer.Exit()
+
+
+@app.command()
+@reports_errors
+def validate(
+    paths: Paths,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """Check manifests against the schema and every reference between them."""
+    system = _load(paths)
+    summary = {
+        "valid": True,
+        "system": system.info.name,
+        "files": list(system.files),
+        "parties": len(system.parties),
+        "components": len(system.components),
+        "flows": len(system.flows),
+        "claims": len(system.claims),
+        "custom_controls": sorted(system.catalog.custom),
+    }
+    if format is ListFormat.json:
+        emit_json(summary)
+        return
+    out.print(terminal.t(
+        f"ok: {system.info.name} — {len(system.files)} file(s), {len(system.parties)} parties, "
+        f"{len(system.components)} components, {len(system.flows)} flows, {len(system.claims)} claims",
+        "green"))
+
+
+@app.command()
+@reports_errors
+def schema() -> None:
+    """Print the manifest's JSON Schema (for editor completion)."""
+    model = manifest_file_model(load_catalog().kinds)
+    data = model.model_json_schema(by_alias=True)
+    data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    data["title"] = "demarcate manifest"
+    emit_json(data)
+
+
+@app.command("matrix")
+@reports_errors
+def matrix_cmd(
+    paths: Paths,
+    format: Annotated[MatrixFormat, typer.Option("--format", "-f")] = MatrixFormat.table,
+    layer: Annotated[str | None, typer.Option(help="Only controls of this layer.")] = None,
+    party: Annotated[str | None, typer.Option(help="Only controls this party claims or is expected to own.")] = None,
+    status: Annotated[str | None, typer.Option(
+        help="Only rows with this status: implemented, partial, planned, nobody, not-applicable.")] = None,
+) -> None:
+    """The responsibility matrix: each applicable control against each party."""
+    system = _load(paths)
+    _check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
+    _check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable"), "status")
+    if party is not None:
+        _check_choice(party, tuple(system.parties), "party")
+    rows = filter_rows(matrix(system), layer=layer, party=party, status=status)
+    if format is MatrixFormat.json:
+        emit_json(matrix_json(system, rows))
+    elif format is MatrixFormat.csv:
+        sys.stdout.write(to_csv(matrix_csv_rows(system, rows)))
+    elif format is MatrixFormat.markdown:
+        sys.stdout.write(to_markdown(matrix_csv_rows(system, rows)))
+    else:
+        out.print(terminal.matrix_table(system, rows))
+        out.print(terminal.matrix_summary(rows))
+
+
+def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in choices:
+        raise ManifestError([Problem(
+            f"unknown {what} '{value}'; expected one of: {', '.join(choices)}", None, did_you_mean(value, choices))])
+
+
+def _control_id(system_controls: dict[str, Any], control: str) -> str:
+    wanted = control.strip().upper()
+    if wanted in system_controls:
+        return wanted
+    raise ManifestError([Problem(f"unknown control '{control}'", None, did_you_mean(wanted, system_controls)
+                                 or "see `demarcate catalog --search TEXT`")])
+
+
+@app.command()
+@reports_errors
+def who(
+    args: Annotated[list[str], typer.Argument(metavar="PATH... CONTROL",
+                                              help="Manifest files or folders, then a control id.")],
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """Which party is responsible for a control in this system, why, and who relies on it."""
+    if len(args) < 2:
+        raise ManifestError([Problem("give one or more manifest paths, then a control id (e.g. APP-IN-03)")])
+    system = _load([Path(a) for a in args[:-1]])
+    control = _control_id(system.catalog.controls, args[-1])
+    answer = who_answer(system, control, Responsibilities(system))
+    if format is ListFormat.json:
+        emit_json(answer.to_json())
+    else:
+        terminal.print_answer(out, answer)
+
+
+@app.command()
+@reports_errors
+def catalog(
+    layer: Annotated[str | None, typer.Option(help="model, application, infrastructure or usage.")] = None,
+    search: Annotated[str | None, typer.Option(help="Text to find in id, title, description or references.")] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """List the built-in control catalog."""
+    cat = load_catalog()
+    _check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
+    controls = list(cat.controls.values())
+    if layer:
+        controls = [c for c in controls if c.layer == layer]
+    if search:
+        needle = search.lower()
+        controls = [c for c in controls if needle in json.dumps(c.model_dump(by_alias=True)).lower()]
+    if format is ListFormat.json:
+        emit_json({"version": cat.version,
+                   "controls": [c.model_dump(by_alias=True, exclude_none=True) for c in controls]})
+        return
+    out.print(terminal.catalog_table(controls, f"demarcate catalog {cat.version} — {len(controls)} controls"))
+
+
+@app.command()
+@reports_errors
+def explain(
+    control: Annotated[str, typer.Argument(help="A control id, e.g. APP-IN-03.")],
+    manifest: Annotated[list[Path] | None, typer.Option(
+        "--manifest", "-m", help="Also look up custom controls declared in these manifests.")] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """Describe one control: what it does, its layer, references and how to verify it."""
+    cat = _load(manifest).catalog if manifest else load_catalog()
+    found = cat.controls[_control_id(cat.controls, control)]
+    if format is ListFormat.json:
+        emit_json(found.model_dump(by_alias=True, exclude_none=True))
+    else:
+        terminal.print_control(out, found, cat)
+
+
+@app.command()
+@reports_errors
+def presets(format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table) -> None:
+    """List deployment presets: which role operates each layer in each deployment model."""
+    cat = load_catalog()
+    if format is ListFormat.json:
+        emit_json([p.model_dump(by_alias=True, exclude_none=True) for p in cat.presets.values()])
+        return
+    out.print(terminal.presets_table(cat.presets.values()))
+
+
+@app.command()
+@reports_errors
+def init(
+    preset: Annotated[str, typer.Option(help="Deployment preset; see `demarcate presets`.")] = "managed-model-api",
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="File to write (with --split: a folder).")] = None,
+    split_files: Annotated[bool, typer.Option("--split", help="Write one file per party into the folder -o.")] = False,
+    name: Annotated[str, typer.Option(help="The system's name.")] = "My AI application",
+    force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
+) -> None:
+    """Write a starter manifest for a deployment preset."""
+    cat = load_catalog()
+    if preset not in cat.presets:
+        raise ManifestError([Problem(f"unknown preset '{preset}'", None,
+                                     did_you_mean(preset, cat.presets) or "see `demarcate presets`")])
+    chosen = cat.presets[preset]
+    data = starter(chosen, name)
+    if split_files:
+        if output is None:
+            raise ManifestError([Problem("--split needs -o FOLDER")])
+        files = split(chosen, data)
+        output.mkdir(parents=True, exist_ok=True)
+        targets = {output / n: text for n, text in files.items()}
+    else:
+        text = render(chosen, data)
+        if output is None:
+            sys.stdout.write(text)
+            return
+        targets = {output: text}
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        raise ManifestError([Problem("file exists; use --force to overwrite", Position(str(p))) for p in existing])
+    for path, text in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        err.print(terminal.t(f"wrote {path}"))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Load a manifest from one or more files (one per party is the intended use), merge, and check it.
+
+Merging is deterministic: files are read in sorted path order; an item defined identically in two
+files is kept once; the same key defined with different values is an error naming both places.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from demarcate.catalog import Catalog, check_control, load_catalog
+from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
+from demarcate.model.schema import (
+    PRINCIPAL_WORDS,
+    Claim,
+    ComponentBase,
+    Control,
+    Decision,
+    Flow,
+    Party,
+    Preset,
+    SystemInfo,
+    manifest_file_model,
+)
+from demarcate.model.validate import validate
+from demarcate.model.yamlio import locate, read_yaml
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class System:
+    """A whole AI application as the manifest describes it: typed, checked, immutable."""
+
+    info: SystemInfo
+    parties: dict[str, Party]
+    components: dict[str, ComponentBase]
+    flows: tuple[Flow, ...]
+    claims: tuple[Claim, ...]
+    tracking: tuple[Decision, ...]
+    catalog: Catalog
+    files: tuple[str, ...]
+    # Where each item was defined: ("party", id), ("component", id), ("flow", i), ("claim", i), ...
+    where: dict[tuple[str, Any], Position] = field(default_factory=dict)
+
+    @property
+    def preset(self) -> Preset | None:
+        return self.catalog.presets.get(self.info.preset) if self.info.preset else None
+
+    def kind(self, component_id: str) -> str:
+        return self.components[component_id].kind  # type: ignore[attr-defined]
+
+    def parties_with_role(self, role: str) -> list[Party]:
+        return [p for p in self.parties.values() if p.role == role]
+
+    def position(self, what: str, key: Any) -> Position | None:
+        return self.where.get((what, key))
+
+
+@functools.cache
+def _file_model(catalog: Catalog) -> type:
+    return manifest_file_model(catalog.kinds)
+
+
+def manifest_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders into their YAML files; keep files as given; sorted for determinism."""
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+            if not files:
+                problems.append(Problem("folder holds no .yaml or .yml manifest files", Position(str(path))))
+            found.extend(files)
+        elif path.exists():
+            found.append(path)
+        else:
+            problems.append(Problem("no such file or folder", Position(str(path))))
+    if problems:
+        raise ManifestError(problems)
+    return sorted(dict.fromkeys(found), key=lambda p: str(p))
+
+
+def load(paths: Sequence[str | Path], catalog: Catalog | None = None) -> System:
+    """Read, validate, merge and reference-check a manifest. Raises ManifestError with every problem."""
+    catalog = catalog or load_catalog()
+    files = manifest_paths(paths)
+    model = _file_model(catalog)
+    parsed: list[tuple[str, Any, Any]] = []
+    problems: list[Problem] = []
+    for path in files:
+        name = str(path)
+        try:
+            raw = read_yaml(path, name)
+            if raw is not None and not isinstance(raw, dict):
+                raise ManifestError([Problem("a manifest file must be a mapping of sections (parties:, components:, ...)", Position(name, 1, 1))])
+            parsed.append((name, raw or {}, validate(model, raw, name)))
+        except ManifestError as exc:
+            problems += exc.problems
+    if problems:
+        raise ManifestError(problems)
+    merger = _Merger()
+    for name, raw, doc in parsed:
+        merger.add(name, raw, doc)
+    return merger.finish(catalog, tuple(str(f) for f in files))
+
+
+class _Merger:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.where: dict[tuple[str, Any], Position] = {}
+        self.system: dict[str, tuple[Any, Position]] = {}
+        self.parties: dict[str, Party] = {}
+        self.components: dict[str, ComponentBase] = {}
+        self.flows: dict[tuple[str, str], Flow] = {}
+        self.claims: dict[tuple[str, str | None, str], Claim] = {}
+        self.controls: dict[str, Control] = {}
+        self.tracking: dict[str, Decision] = {}
+
+    def _keyed(self, table: dict[Any, Any], what: str, key: Any, item: Any, pos: Position, label: str) -> None:
+        if key in table:
+            if table[key] != item:
+                first = self.where[(what, key)]
+                self.problems.append(
+                    Problem(f"{label} is defined differently in two places", pos, f"also defined at {first}")
+                )
+            return
+        table[key] = item
+        self.where[(what, key)] = pos
+
+    def add(self, name: str, raw: Any, doc: Any) -> None:
+        if doc.system is not None:
+            for key, value in doc.system.model_dump(by_alias=True, exclude_unset=True).items():
+                pos = locate(raw, ("system", key), name)
+                if key in self.system and self.system[key][0] != value:
+                    self.problems.append(
+                        Problem(f"system.{key} is set differently in two files", pos,
+                                f"also set at {self.system[key][1]}")
+                    )
+                else:
+                    self.system.setdefault(key, (value, pos))
+        for i, party in enumerate(doc.parties):
+            self._keyed(self.parties, "party", party.id, party, locate(raw, ("parties", i), name), f"party '{party.id}'")
+        for i, comp in enumerate(doc.components):
+            self._keyed(self.components, "component", comp.id, comp, locate(raw, ("components", i), name),
+                        f"component '{comp.id}'")
+        for i, flow in enumerate(doc.flows):
+            key = (flow.source, flow.target)
+            self._keyed(self.flows, "flow", key, flow, locate(raw, ("flows", i), name),
+                        f"flow {flow.source} -> {flow.target}")
+        for i, claim in enumerate(doc.controls):
+            key = (claim.control, claim.party, claim.kind)
+            self._keyed(self.claims, "claim", key, claim, locate(raw, ("controls", i), name),
+                        f"claim '{claim.kind}' on {claim.control} by {claim.party or 'nobody'}")
+        for i, control in enumerate(doc.custom_controls):
+            self._keyed(self.controls, "control", control.id, control, locate(raw, ("custom-controls", i), name),
+                        f"custom control {control.id}")
+        for i, decision in enumerate(doc.tracking):
+            self._keyed(self.tracking, "decision", decision.finding, decision, locate(raw, ("tracking", i), name),
+                        f"tracking entry for '{decision.finding}'")
+
+    def finish(self, catalog: Catalog, files: tuple[str, ...]) -> System:
+        info_data = {k: v for k, (v, _) in self.system.items()}
+        first = Position(files[0], 1, 1) if files else Position("<manifest>")
+        if "name" not in info_data:
+            info_data["name"] = Path(files[0]).parent.name if files else "system"
+        info = SystemInfo.model_validate(info_data)
+        if "preset" in self.system:
+            self.where[("system", "preset")] = self.system["preset"][1]
+        self.where.setdefault(("system", "name"), self.system.get("name", (None, first))[1])
+
+        for cid, control in self.controls.items():
+            pos = self.where[("control", cid)]
+            if cid in catalog.controls:
+                self.problems.append(Problem(f"custom control {cid} has the id of a built-in control", pos,
+                                             "choose another id, for example with your organisation's prefix"))
+            self.problems += check_control(control, catalog.kinds, catalog.threats, catalog.probe_categories, pos)
+        catalog = catalog.with_custom(list(self.controls.values()))
+        system = System(
+            info=info,
+            parties=self.parties,
+            components=self.components,
+            flows=tuple(self.flows.values()),
+            claims=tuple(self.claims.values()),
+            tracking=tuple(self.tracking.values()),
+            catalog=catalog,
+            files=files,
+            where=self._renumber(),
+        )
+        self.problems += _references(system)
+        if self.problems:
+            raise ManifestError(self.problems)
+        return system
+
+    def _renumber(self) -> dict[tuple[str, Any], Position]:
+        """Flows and claims are addressed by their index in the merged system, like parties by id."""
+        where = dict(self.where)
+        for i, key in enumerate(self.flows):
+            where[("flow", i)] = self.where[("flow", key)]
+        for i, key in enumerate(self.claims):
+            where[("claim", i)] = self.where[("claim", key)]
+        return where
+
+
+def _references(system: System) -> list[Problem]:
+    """Every id a manifest mentions must exist; unknown ones get the nearest known spelling."""
+    problems: list[Problem] = []
+    parties = system.parties
+    comps = system.components
+    controls = system.catalog.controls
+
+    def ref(value: str, known: dict[str, Any] | Iterable[str], what: str, pos: Position | None) -> None:
+        if value not in known:
+            problems.append(Problem(f"unknown {what} '{value}'", pos, did_you_mean(value, known)))
+
+    if system.info.preset:
+        ref(system.info.preset, system.catalog.presets, "preset", system.where.get(("system", "preset")))
+    for cid, comp in comps.items():
+        pos = system.where[("component", cid)]
+        ref(comp.owner, parties, "party", pos)
+        spec = system.catalog.kinds[comp.kind]  # type: ignore[attr-defined]
+        for attr, aspec in spec.attributes.items():
+            value = comp.attr(attr)
+            if not value:
+                continue
+            if aspec.type == "parties":
+                for p in value:
+                    ref(p, parties, "party", pos)
+            elif aspec.type == "principals":
+                for p in value:
+                    if p not in parties and p not in PRINCIPAL_WORDS:
+                        problems.append(Problem(
+                            f"unknown principal '{p}' in {attr} of component '{cid}'", pos,
+                            did_you_mean(p, [*parties, *PRINCIPAL_WORDS])
+                            or f"use a party id or one of: {', '.join(PRINCIPAL_WORDS)}"))
+    for i, flow in enumerate(system.flows):
+        pos = system.where[("flow", i)]
+        ref(flow.source, comps, "component", pos)
+        ref(flow.target, comps, "component", pos)
+        if flow.source == flow.target:
+            problems.append(Problem(f"flow from '{flow.source}' to itself", pos))
+    for i, claim in enumerate(system.claims):
+        pos = system.where[("claim", i)]
+        ref(claim.control, controls, "control", pos)
+        if claim.party:
+            ref(claim.party, parties, "party", pos)
+        if claim.relies_on:
+            ref(claim.relies_on, parties, "party", pos)
+        for c in claim.scope:
+            ref(c, comps, "component", pos)
+    return problems

@@ -1,0 +1,113 @@
+"""Starter manifests written from a deployment preset (`demarcate init`)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from demarcate.model.schema import Preset
+
+WHO = {
+    "self": "your organisation",
+    "vendor": "the SaaS vendor",
+    "model-vendor": "the model vendor",
+    "cloud": "the cloud provider",
+    "upstream": "the open-weights publisher",
+}
+ROLE_NAMES = {
+    "model-provider": "Model provider",
+    "application-developer": "Application team",
+    "infrastructure-operator": "Infrastructure team",
+    "deployer": "Deploying organisation",
+    "orchestration-provider": "Agent platform",
+}
+
+
+def starter(preset: Preset, name: str = "My AI application") -> dict[str, Any]:
+    """A small, valid manifest: parties per the preset, a typical component set, and the flows."""
+    ops = preset.operators
+    role_of = {layer: ops[layer].role for layer in ops}  # type: ignore[index]
+    parties: dict[str, dict[str, Any]] = {}
+    for layer in ("model", "application", "app-hosting", "model-serving", "usage"):
+        op = ops[layer]  # type: ignore[index]
+        if op.role not in parties:
+            parties[op.role] = {
+                "id": op.role,
+                "name": ROLE_NAMES[op.role],
+                "organisation": WHO[op.by],
+                "role": op.role,
+            }
+    app, hosting, model = role_of["application"], role_of["app-hosting"], role_of["model"]
+    components = [
+        {"id": "chat", "kind": "user-input", "owner": app, "trust": "untrusted", "authenticated": True},
+        {"id": "system-prompt", "kind": "system-prompt", "owner": app},
+        {"id": "model", "kind": "model", "owner": model, "hosting": preset.model_hosting},
+        {"id": "documents", "kind": "data-source", "owner": app, "trust": "internal", "content": "documents",
+         "writable-by": ["staff"]},
+        {"id": "retriever", "kind": "retriever", "owner": app},
+        {"id": "chat-ui", "kind": "output-renderer", "owner": app, "format": "markdown"},
+        {"id": "runtime", "kind": "runtime", "owner": hosting, "isolation": "container"},
+        {"id": "egress", "kind": "network-egress", "owner": hosting, "policy": "open"},
+        {"id": "logs", "kind": "logging", "owner": hosting, "captures": ["requests", "errors"],
+         "readable-by": [hosting]},
+    ]
+    flows = [
+        {"from": "chat", "to": "model"},
+        {"from": "system-prompt", "to": "model"},
+        {"from": "documents", "to": "retriever"},
+        {"from": "retriever", "to": "model"},
+        {"from": "model", "to": "chat-ui"},
+    ]
+    return {
+        "version": 1,
+        "system": {"name": name, "preset": preset.id},
+        "parties": list(parties.values()),
+        "components": components,
+        "flows": flows,
+        "controls": [],
+    }
+
+
+HEADER = """\
+# demarcate manifest, scaffolded from the '{preset}' preset: {title}.
+# Describe your parties, components and flows, then record which party provides
+# each control, which relies on another, and what does not apply:
+#   controls:
+#     - {{control: APP-IN-03, party: {app}, provides: implemented, evidence: ["test:rag-injection"]}}
+#     - {{control: MOD-SAFE-03, party: {app}, relies-on: {model}, assumption: "..."}}
+# `demarcate catalog` lists controls; `demarcate validate PATH` checks this file.
+"""
+
+
+def _dump(data: dict[str, Any]) -> str:
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.default_flow_style = False
+    buf = io.StringIO()
+    yaml.dump(data, buf)
+    return buf.getvalue()
+
+
+def render(preset: Preset, data: dict[str, Any]) -> str:
+    header = HEADER.format(preset=preset.id, title=preset.title,
+                           app=preset.operators["application"].role,  # type: ignore[index]
+                           model=preset.operators["model"].role)  # type: ignore[index]
+    return header + _dump(data)
+
+
+def split(preset: Preset, data: dict[str, Any]) -> dict[str, str]:
+    """One file per party (its party entry and components), plus system.yaml with what they share."""
+    files: dict[str, str] = {}
+    shared = {"version": 1, "system": data["system"], "flows": data["flows"]}
+    files["system.yaml"] = render(preset, shared)
+    for party in data["parties"]:
+        part = {
+            "version": 1,
+            "parties": [party],
+            "components": [c for c in data["components"] if c["owner"] == party["id"]],
+            "controls": [],
+        }
+        files[f"{party['id']}.yaml"] = f"# {party['name']}'s part of the manifest.\n" + _dump(part)
+    return files

@@ -1,0 +1,356 @@
+"""The typed shapes of everything demarcate reads: manifests, the control catalog, presets, kinds.
+
+The catalog and the presets shipped in the package are validated by these same models, so a
+custom control in a manifest and a built-in one are held to the same rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+
+ROLES = (
+    "model-provider",
+    "application-developer",
+    "infrastructure-operator",
+    "deployer",
+    "orchestration-provider",
+)
+LAYERS = ("model", "application", "infrastructure", "usage")
+# The infrastructure layer splits in two: serving the model, and hosting the application.
+PLANES = ("model-serving", "app-hosting")
+STATUSES = ("implemented", "partial", "planned")
+FUNCTIONS = ("prevent", "reduce", "detect", "govern")
+DECISIONS = ("accepted", "mitigated", "false-positive")
+PRINCIPAL_WORDS = ("anyone", "authenticated-users", "customers", "staff")
+EVIDENCE_KINDS = ("url", "document", "test", "attestation", "configuration", "log", "model-card", "contract")
+
+Role = Literal[ROLES]  # type: ignore[valid-type]
+Layer = Literal[LAYERS]  # type: ignore[valid-type]
+Plane = Literal[PLANES]  # type: ignore[valid-type]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+
+Id = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200),
+]
+ControlId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$", max_length=60)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class Model(BaseModel):
+    """Base for every manifest shape: unknown keys are errors, values never change after loading."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=_kebab,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+
+# --- the catalog -------------------------------------------------------------------------
+
+
+class References(Model):
+    owasp_llm: list[Annotated[str, StringConstraints(pattern=r"^LLM(0[1-9]|10)$")]] = []
+    owasp_agentic: list[Annotated[str, StringConstraints(pattern=r"^ASI(0[1-9]|10)$")]] = []
+    atlas: list[Annotated[str, StringConstraints(pattern=r"^AML\.M\d{4}$")]] = []
+    aicm: list[Annotated[str, StringConstraints(pattern=r"^[A-Z&]{2,4}-\d{2}$")]] = []
+    nist_ai_600_1: list[Text] = []
+
+
+class Verification(Model):
+    evidence: list[Literal[EVIDENCE_KINDS]] = []  # type: ignore[valid-type]
+    probes: list[Id] = []
+
+
+class Control(Model):
+    """One security control: what it is, where it naturally sits, and how it can be proven."""
+
+    id: ControlId
+    title: Text
+    description: Text = ""
+    layer: Layer
+    plane: Plane | None = None
+    function: Literal[FUNCTIONS] = "prevent"  # type: ignore[valid-type]
+    applies_to: list[Id] = []
+    mitigates: list[Id] = []
+    references: References = References()
+    verify: Verification = Verification()
+
+    @model_validator(mode="after")
+    def _plane_only_for_infrastructure(self) -> Control:
+        if self.plane and self.layer != "infrastructure":
+            raise ValueError("'plane' is only meaningful for infrastructure controls")
+        return self
+
+    @property
+    def operating_layer(self) -> str:
+        """The preset key that decides who operates this control: a layer, or an infrastructure plane."""
+        if self.layer == "infrastructure":
+            return self.plane or "app-hosting"
+        return self.layer
+
+
+class CatalogFile(Model):
+    version: str
+    threats: dict[Id, Text]
+    probe_categories: dict[Id, Text]
+    controls: list[Control]
+
+
+class AttributeSpec(Model):
+    type: Literal["bool", "integer", "string", "enum", "enum-list", "string-list", "principals", "parties", "hosts"]
+    values: list[Id] = []
+    required: bool = False
+    default: Any = None
+    description: Text = ""
+
+
+class KindSpec(Model):
+    title: Text
+    graph: Literal["source", "model", "context", "impact", "infrastructure", "guard"]
+    attributes: dict[Id, AttributeSpec] = {}
+
+
+class KindsFile(Model):
+    version: int
+    kinds: dict[Id, KindSpec]
+
+
+class LayerOperator(Model):
+    role: Role
+    by: Literal["self", "vendor", "model-vendor", "cloud", "upstream"]
+    configured_by: Literal["self"] | None = None
+
+
+class PresetOverride(Model):
+    role: Role
+    shared_with: list[Role] = []
+    why: Text = ""
+
+
+class Preset(Model):
+    id: Id
+    title: Text
+    description: Text
+    examples: list[Text] = []
+    operators: dict[Literal["model", "model-serving", "application", "app-hosting", "usage"], LayerOperator]
+    overrides: dict[ControlId, PresetOverride] = {}
+    model_hosting: Literal["provider-api", "cloud-platform", "self-hosted"] = "provider-api"
+
+    @model_validator(mode="after")
+    def _every_layer_has_an_operator(self) -> Preset:
+        missing = {"model", "model-serving", "application", "app-hosting", "usage"} - set(self.operators)
+        if missing:
+            raise ValueError(f"operators missing for: {', '.join(sorted(missing))}")
+        return self
+
+
+# --- the manifest ------------------------------------------------------------------------
+
+
+class SystemInfo(Model):
+    name: Text
+    description: Text = ""
+    preset: Id | None = None
+
+
+class Party(Model):
+    """An organisation or team that owns part of the system."""
+
+    id: Id
+    role: Role
+    name: Text = ""
+    organisation: Text = ""
+    description: Text = ""
+    # Facts the analysis uses; None means the manifest does not say.
+    security_review: bool | None = None
+    ai_security_training: bool | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class HostEntry(Model):
+    """A host in an allowlist. `relays: true` marks a host that fetches or redirects to arbitrary
+    URLs (an image proxy, an open redirect, a user-content host)."""
+
+    host: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    relays: bool = False
+    note: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        return {"host": data} if isinstance(data, str) else data
+
+
+class ComponentBase(Model):
+    """Fields every component has; each kind adds its own attributes (see catalog/kinds.yaml)."""
+
+    id: Id
+    owner: Id
+    name: Text = ""
+    description: Text = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+    def attr(self, name: str) -> Any:
+        return getattr(self, name.replace("-", "_"))
+
+
+class Flow(Model):
+    source: Id = Field(alias="from")
+    target: Id = Field(alias="to")
+    data: Text = ""
+    description: Text = ""
+
+
+class EvidenceRef(Model):
+    """Evidence that a control is in place: exactly one of url, document, test, attestation."""
+
+    url: Text | None = None
+    document: Text | None = None
+    test: Text | None = None
+    attestation: Text | None = None
+    note: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        """A bare string is a URL when it looks like one, a test id after 'test:', else a document."""
+        if not isinstance(data, str):
+            return data
+        if data.startswith(("http://", "https://")):
+            return {"url": data}
+        if data.startswith("test:"):
+            return {"test": data[5:].strip()}
+        return {"document": data}
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EvidenceRef:
+        given = [k for k in ("url", "document", "test", "attestation") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("evidence needs exactly one of: url, document, test, attestation")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("url", "document", "test", "attestation") if getattr(self, k))
+
+    @property
+    def ref(self) -> str:
+        return str(getattr(self, self.kind))
+
+
+class Claim(Model):
+    """A responsibility claim: a party provides a control, relies on another party for it,
+    or the control does not apply here."""
+
+    control: ControlId
+    party: Id | None = None
+    provides: Status | None = None
+    relies_on: Id | None = None
+    not_applicable: Text | None = None
+    assumption: Text = ""
+    scope: list[Id] = []
+    evidence: list[EvidenceRef] = []
+    note: Text = ""
+
+    @model_validator(mode="after")
+    def _one_kind_of_claim(self) -> Claim:
+        kinds = [k for k in ("provides", "relies_on", "not_applicable") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a claim needs exactly one of 'provides', 'relies-on', 'not-applicable'")
+        if kinds[0] != "not_applicable" and not self.party:
+            raise ValueError(f"a '{_kebab(kinds[0])}' claim needs 'party': who makes it")
+        if self.relies_on is not None and self.relies_on == self.party:
+            raise ValueError("a party cannot rely on itself")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.provides is not None:
+            return "provides"
+        if self.relies_on is not None:
+            return "relies-on"
+        return "not-applicable"
+
+
+class Decision(Model):
+    """A decision recorded against a finding, by the finding's stable id."""
+
+    finding: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    decision: Literal[DECISIONS]  # type: ignore[valid-type]
+    justification: Text
+    ticket: Text = ""
+    reviewer: Text = ""
+    date: dt.date | None = None
+
+
+_TYPES: dict[str, Any] = {
+    "bool": bool,
+    "integer": int,
+    "string": Text,
+    "string-list": list[Text],
+    "principals": list[Id],
+    "parties": list[Id],
+    "hosts": list[HostEntry],
+}
+
+
+def _attribute_type(spec: AttributeSpec) -> Any:
+    if spec.type == "enum":
+        return Literal[tuple(spec.values)]
+    if spec.type == "enum-list":
+        return list[Literal[tuple(spec.values)]]
+    return _TYPES[spec.type]
+
+
+def component_models(kinds: dict[str, KindSpec]) -> dict[str, type[ComponentBase]]:
+    """One pydantic model per component kind, built from the kinds table."""
+    models: dict[str, type[ComponentBase]] = {}
+    for name, spec in kinds.items():
+        fields: dict[str, Any] = {"kind": (Literal[name], ...)}
+        for attr, aspec in spec.attributes.items():
+            typ = _attribute_type(aspec)
+            if aspec.required:
+                fields[attr.replace("-", "_")] = (typ, Field(..., description=aspec.description))
+            else:
+                fields[attr.replace("-", "_")] = (
+                    typ | None,
+                    Field(aspec.default, description=aspec.description),
+                )
+        class_name = "".join(p.capitalize() for p in name.split("-")) + "Component"
+        models[name] = create_model(class_name, __base__=ComponentBase, __doc__=spec.title, **fields)
+    return models
+
+
+def manifest_file_model(kinds: dict[str, KindSpec]) -> type[Model]:
+    """The model of one manifest file. Every section is optional: a file may hold one party's part."""
+    union = Annotated[Union[tuple(component_models(kinds).values())], Field(discriminator="kind")]  # noqa: UP007
+    return create_model(
+        "ManifestFile",
+        __base__=Model,
+        __doc__="One demarcate manifest file. Several files (one per party) merge into one system.",
+        version=(Literal[1], Field(1, description="Manifest format version.")),
+        system=(SystemInfo | None, None),
+        parties=(list[Party], []),
+        components=(list[union], []),
+        flows=(list[Flow], []),
+        controls=(list[Claim], Field([], description="Responsibility claims.")),
+        custom_controls=(list[Control], Field([], description="Controls beyond the built-in catalog.")),
+        tracking=(list[Decision], Field([], description="Decisions on findings.")),
+    )

@@ -1,0 +1,144 @@
+"""Terminal rendering. Every string from a manifest is untrusted: it reaches the terminal only as
+plain rich Text with control characters removed, never as markup."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from demarcate.analysis.matrix import Row
+from demarcate.analysis.who import Answer
+from demarcate.catalog import Catalog
+from demarcate.model.load import System
+from demarcate.model.schema import Control, Preset
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\U000e0000-\U000e007f]")
+
+STATUS_STYLE = {
+    "implemented": "green",
+    "partial": "yellow",
+    "planned": "cyan",
+    "nobody": "bold red",
+    "not-applicable": "dim",
+}
+CLAIM_STYLE = {"provides": "green", "relies-on": "magenta", "default": "red", "not-applicable": "dim", "none": ""}
+
+
+def clean(value: object) -> str:
+    """Drop terminal control sequences and invisible characters from untrusted text."""
+    return _CONTROL_CHARS.sub("", str(value))
+
+
+def t(value: object, style: str = "") -> Text:
+    return Text(clean(value), style=style)
+
+
+def matrix_table(system: System, rows: list[Row]) -> Table:
+    table = Table(title=t(f"Responsibility matrix — {system.info.name}"), show_lines=False, expand=False)
+    table.add_column("control", no_wrap=True)
+    table.add_column("layer")
+    table.add_column("status")
+    for party in system.parties.values():
+        table.add_column(t(party.id), overflow="fold")
+    for row in rows:
+        resp = row.responsibility
+        cells = [
+            t(f"{row.control}\n", "bold") + t(resp.control.title, "dim"),
+            t(resp.control.layer),
+            t(resp.status, STATUS_STYLE.get(resp.status, "")),
+        ]
+        for party in system.parties:
+            c = row.cells[party]
+            cells.append(t(c.text, CLAIM_STYLE.get(c.claim, "")))
+        table.add_row(*cells)
+    return table
+
+
+def matrix_summary(rows: list[Row]) -> Text:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.responsibility.status] = counts.get(row.responsibility.status, 0) + 1
+    parts = [t(f"{len(rows)} applicable controls: ")]
+    for status in ("implemented", "partial", "planned", "nobody", "not-applicable"):
+        if counts.get(status):
+            parts.append(t(f"{counts[status]} {status}  ", STATUS_STYLE[status]))
+    return Text.assemble(*parts)
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    console.print(t(f"{answer.control} — {answer.title}", "bold"))
+    console.print(t(f"layer: {answer.layer}   status: ") + t(answer.status, STATUS_STYLE.get(answer.status, "")))
+    console.print()
+    console.print(t(answer.verdict, "bold"))
+    console.print()
+    console.print(t("Why:", "underline"))
+    for reason in answer.reasons:
+        console.print(t("  • ") + t(reason))
+    if answer.reliances:
+        console.print(t("Relied on:", "underline"))
+        for rel in answer.reliances:
+            state = t("provides it", "green") if rel.held else t("does not provide it", "bold red")
+            line = t(f"  • {rel.party} relies on {rel.on}, which ") + state
+            if rel.assumption:
+                line += t(f" — assumption: “{rel.assumption}”", "italic")
+            console.print(line)
+    for warning in answer.warnings:
+        console.print(t("  ! ", "yellow") + t(warning, "yellow"))
+
+
+def catalog_table(controls: Iterable[Control], title: str) -> Table:
+    table = Table(title=t(title))
+    table.add_column("id", no_wrap=True)
+    table.add_column("layer")
+    table.add_column("function")
+    table.add_column("title")
+    table.add_column("references", overflow="fold")
+    for c in controls:
+        refs = [*c.references.owasp_llm, *c.references.owasp_agentic, *c.references.atlas, *c.references.aicm]
+        table.add_row(t(c.id, "bold"), t(c.layer), t(c.function), t(c.title), t(" ".join(refs), "dim"))
+    return table
+
+
+def print_control(console: Console, control: Control, catalog: Catalog) -> None:
+    console.print(t(f"{control.id} — {control.title}", "bold"))
+    if control.id in catalog.custom:
+        console.print(t("(custom control from the manifest)", "dim"))
+    layer = control.layer + (f" / {control.plane}" if control.plane else "")
+    console.print(t(f"layer: {layer}   function: {control.function}"))
+    console.print()
+    console.print(t(control.description))
+    console.print()
+    rows = [
+        ("applies to", ", ".join(control.applies_to) or "the system as a whole"),
+        ("mitigates", ", ".join(control.mitigates)),
+        ("OWASP LLM 2025", ", ".join(control.references.owasp_llm)),
+        ("OWASP Agentic", ", ".join(control.references.owasp_agentic)),
+        ("MITRE ATLAS", ", ".join(control.references.atlas)),
+        ("CSA AICM", ", ".join(control.references.aicm)),
+        ("NIST AI 600-1", ", ".join(control.references.nist_ai_600_1)),
+        ("evidence", ", ".join(control.verify.evidence)),
+        ("probes", ", ".join(control.verify.probes)),
+    ]
+    for label, value in rows:
+        if value:
+            console.print(t(f"{label:>15}: ", "dim") + t(value))
+    if control.function == "reduce":
+        console.print()
+        console.print(t("This control lowers likelihood; demarcate never counts it as closing an attack path.", "italic"))
+
+
+def presets_table(presets: Iterable[Preset]) -> Table:
+    table = Table(title="Deployment presets")
+    table.add_column("id", no_wrap=True)
+    table.add_column("title")
+    for layer in ("model", "model-serving", "application", "app-hosting", "usage"):
+        table.add_column(layer)
+    for p in presets:
+        ops = [t(f"{p.operators[layer].role}\n({p.operators[layer].by})") for layer in  # type: ignore[index]
+               ("model", "model-serving", "application", "app-hosting", "usage")]
+        table.add_row(t(p.id, "bold"), t(p.title), *ops)
+    return table
