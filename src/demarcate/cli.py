@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,6 +17,7 @@ from demarcate import __version__
 from demarcate.analysis.matrix import filter_rows, matrix, matrix_csv_rows, matrix_json
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.analysis.who import who as who_answer
+from demarcate.builtin import example
 from demarcate.catalog import load_catalog
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
 from demarcate.model.load import System, load, manifest_file_model
@@ -40,12 +41,12 @@ EXIT_INVALID = 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ListFormat(str, Enum):
+class ListFormat(StrEnum):
     table = "table"
     json = "json"
 
 
-class MatrixFormat(str, Enum):
+class MatrixFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -278,6 +279,23 @@ def init(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         err.print(terminal.t(f"wrote {path}"))
+
+
+@app.command()
+@reports_errors
+def demo() -> None:
+    """Run the main job on the built-in example: the source document's shop support bot."""
+    path = example("shopbot")
+    system = _load([path])
+    out.rule(terminal.t(f"demarcate demo — {system.info.name}"))
+    out.print(terminal.t(f"manifest: {path} ({len(system.files)} files, one per party)", "dim"))
+    resp = Responsibilities(system)
+    rows = matrix(system, resp)
+    out.print(terminal.matrix_table(system, filter_rows(rows, status="nobody", layer="application")[:12]))
+    out.print(terminal.matrix_summary(rows))
+    for control in ("APP-IN-03", "INF-NET-03"):
+        out.print()
+        terminal.print_answer(out, who_answer(system, control, resp))
 
 
 def main() -> None:

@@ -45,7 +45,12 @@ class ManifestError(Exception):
 
 def did_you_mean(word: object, known: Iterable[str]) -> str | None:
     """A hint naming the closest known spelling, if one is close enough."""
-    if not isinstance(word, str):
+    if not isinstance(word, str) or not word:
         return None
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    known = list(known)
+    lowered = word.lower()
+    starts = [k for k in known if k.lower().startswith(lowered)]
+    if len(starts) == 1:
+        return f"did you mean '{starts[0]}'?"
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None

@@ -181,7 +181,15 @@ class Party(Model):
         return self.name or self.id
 
 
-class HostEntry(Model):
+class AcceptsString(Model):
+    """A model that may also be written as a bare string; the JSON Schema says so too."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> Any:
+        return {"anyOf": [{"type": "string"}, handler(core_schema)]}
+
+
+class HostEntry(AcceptsString):
     """A host in an allowlist. `relays: true` marks a host that fetches or redirects to arbitrary
     URLs (an image proxy, an open redirect, a user-content host)."""
 
@@ -218,7 +226,7 @@ class Flow(Model):
     description: Text = ""
 
 
-class EvidenceRef(Model):
+class EvidenceRef(AcceptsString):
     """Evidence that a control is in place: exactly one of url, document, test, attestation."""
 
     url: Text | None = None

@@ -60,9 +60,7 @@ def _where(loc: tuple[Any, ...], data: Any) -> str:
     node = data
     for i, seg in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(node, dict) and seg in node:
-            node = node[seg]
-        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+        if (isinstance(node, dict) and seg in node) or (isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)):
             node = node[seg]
         elif not last:
             continue
@@ -82,6 +80,8 @@ def _problem(
         field = loc[-1]
         allowed = _allowed_fields(model, loc[:-1], data)
         hint = did_you_mean(field, allowed)
+        if isinstance(field, str) and (" " in field.strip() or got is None):
+            hint = "a comma inside {...} ends the value there: put text that contains commas in quotes"
         if not hint and allowed:
             hint = "allowed here: " + ", ".join(sorted(allowed))
         return Problem(f"unknown field '{field}'", locate(data, loc, name, key=True), hint)

@@ -38,8 +38,9 @@ def t(value: object, style: str = "") -> Text:
 
 
 def matrix_table(system: System, rows: list[Row]) -> Table:
-    table = Table(title=t(f"Responsibility matrix — {system.info.name}"), show_lines=False, expand=False)
+    table = Table(title=t(f"Responsibility matrix — {system.info.name}"), expand=False)
     table.add_column("control", no_wrap=True)
+    table.add_column("title", ratio=3)
     table.add_column("layer")
     table.add_column("status")
     for party in system.parties.values():
@@ -47,7 +48,8 @@ def matrix_table(system: System, rows: list[Row]) -> Table:
     for row in rows:
         resp = row.responsibility
         cells = [
-            t(f"{row.control}\n", "bold") + t(resp.control.title, "dim"),
+            t(row.control, "bold"),
+            t(resp.control.title, "dim"),
             t(resp.control.layer),
             t(resp.status, STATUS_STYLE.get(resp.status, "")),
         ]

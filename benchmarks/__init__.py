@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts with their recorded results in README.md."""

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from demarcate.builtin import example
+from demarcate.cli import app
+from demarcate.model import ManifestError, load
+
+SHOPBOT = example("shopbot")
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write a manifest file (dedented) under tmp_path and return its path."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text), encoding="utf-8")
+        return path
+
+    return _write
+
+
+def at(path: Path, line: int, needle: str) -> str:
+    """`file:line:col` of the first `needle` on a 1-based line of a file, as errors name places."""
+    text = path.read_text(encoding="utf-8").splitlines()[line - 1]
+    assert needle in text, f"{needle!r} not on line {line}: {text!r}"
+    return f"{path}:{line}:{text.index(needle) + 1}"
+
+
+def problems_of(*paths: Path) -> list[str]:
+    """Load manifests that must fail; return their problems as the CLI prints them."""
+    with pytest.raises(ManifestError) as info:
+        load(list(paths))
+    return [str(p) for p in info.value.problems]
+
+
+BASE = """\
+version: 1
+system: {name: Tiny bot}
+parties:
+  - {id: app, role: application-developer}
+  - {id: vendor, role: model-provider}
+components:
+  - {id: chat, kind: user-input, owner: app}
+  - {id: llm, kind: model, owner: vendor}
+flows:
+  - {from: chat, to: llm}
+"""
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def _run(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": "200"})
+
+    return _run

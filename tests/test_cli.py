@@ -1,0 +1,165 @@
+"""The command line as users and scripts see it: output, JSON shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+from tests.conftest import SHOPBOT, at
+
+
+def test_matrix_shows_nobody_screens_reviews_while_app_team_relies_on_model_provider(cli):
+    result = cli("matrix", SHOPBOT, "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["version"] == 1
+    row = next(r for r in data["rows"] if r["control"] == "APP-IN-03")
+    assert row["status"] == "nobody" and row["owners"] == []
+    assert row["cells"]["app-team"] == {
+        "claim": "relies-on", "on": "model-provider",
+        "assumption": "GPT-4 is trained to refuse harmful instructions, so text in reviews cannot take it over."}
+    assert row["cells"]["model-provider"]["claim"] == "none"
+    provided = next(r for r in data["rows"] if r["control"] == "MOD-SAFE-01")
+    assert provided["cells"]["model-provider"]["claim"] == "provides"
+    assert provided["cells"]["model-provider"]["evidence"] == ["https://openai.com/index/gpt-4-system-card/"]
+
+
+def test_matrix_table_in_terminal(cli):
+    result = cli("matrix", SHOPBOT, "--status", "nobody", "--layer", "application")
+    assert result.exit_code == 0
+    assert "APP-IN-03" in result.output and "relies on model-provider" in result.output
+    assert "MOD-SAFE-01" not in result.output
+    assert "applicable controls" in result.output
+
+
+def test_matrix_csv_has_a_column_per_party(cli):
+    result = cli("matrix", SHOPBOT, "--format", "csv")
+    rows = list(csv.reader(io.StringIO(result.output)))
+    assert rows[0][:6] == ["control", "title", "layer", "status", "owners", "default owners"]
+    assert set(rows[0][6:]) == {"model-provider", "app-team", "cloud-team"}
+    app_in_03 = next(r for r in rows if r[0] == "APP-IN-03")
+    assert app_in_03[rows[0].index("app-team")] == "relies on model-provider"
+
+
+def test_matrix_markdown_is_a_table(cli):
+    result = cli("matrix", SHOPBOT, "--format", "markdown", "--party", "cloud-team")
+    lines = result.output.splitlines()
+    assert lines[0].startswith("| control | title |") and lines[1].startswith("|---|")
+    assert any("INF-NET-02" in line for line in lines)
+
+
+def test_matrix_rejects_unknown_filter(cli):
+    result = cli("matrix", SHOPBOT, "--party", "app")
+    assert result.exit_code == 2
+    assert "unknown party 'app'" in result.output and "did you mean 'app-team'?" in result.output
+
+
+def test_who_explains_the_unowned_review_screening(cli):
+    result = cli("who", SHOPBOT, "APP-IN-03", "--format", "json")
+    answer = json.loads(result.output)
+    assert answer["status"] == "nobody"
+    assert answer["responsible"] == ["app-team"]
+    assert answer["verdict"].startswith("Nobody provides APP-IN-03. It falls to app-team")
+    assert "relies on model-provider" in answer["verdict"]
+    assert any("preset managed-model-api" in r for r in answer["reasons"])
+    assert any("reviews" in r and "owned by app-team" in r for r in answer["reasons"])
+    assert answer["reliances"][0]["held"] is False
+    assert answer["warnings"] == [
+        "app-team relies on model-provider, which owns none of the components this control protects"]
+
+
+def test_who_names_the_provider_when_claimed(cli):
+    result = cli("who", SHOPBOT, "mod-safe-01")
+    assert result.exit_code == 0
+    assert "model-provider (Model provider) provides MOD-SAFE-01 (implemented)." in result.output
+
+
+def test_who_needs_a_control(cli):
+    result = cli("who", SHOPBOT)
+    assert result.exit_code == 2
+    assert "give one or more manifest paths, then a control id" in result.output
+
+
+def test_catalog_filters_by_layer_and_text(cli):
+    data = json.loads(cli("catalog", "--layer", "infrastructure", "--format", "json").output)
+    assert data["controls"] and all(c["layer"] == "infrastructure" for c in data["controls"])
+    found = json.loads(cli("catalog", "--search", "egress", "--format", "json").output)
+    assert "INF-NET-03" in [c["id"] for c in found["controls"]]
+    assert "INF-NET-03" in cli("catalog", "--search", "egress").output
+
+
+def test_explain_prints_references_and_probes(cli):
+    result = cli("explain", "APP-IN-03")
+    assert "LLM01" in result.output and "AML.M0015" in result.output and "indirect-injection" in result.output
+    data = json.loads(cli("explain", "MOD-SAFE-03", "--format", "json").output)
+    assert data["function"] == "reduce" and data["layer"] == "model"
+
+
+def test_explain_finds_custom_controls_in_a_manifest(cli, write):
+    path = write("m.yaml", """
+        custom-controls:
+          - {id: ACME-AI-01, title: Our gate, layer: application, applies-to: [tool]}
+    """)
+    assert "custom control from the manifest" in cli("explain", "ACME-AI-01", "-m", path).output
+    assert cli("explain", "ACME-AI-01").exit_code == 2
+
+
+def test_presets_lists_operators(cli):
+    data = json.loads(cli("presets", "--format", "json").output)
+    managed = next(p for p in data if p["id"] == "managed-model-api")
+    assert managed["operators"]["model"]["role"] == "model-provider"
+    assert "self-hosted-open-weights" in cli("presets").output
+
+
+def test_validate_json_summary(cli):
+    data = json.loads(cli("validate", SHOPBOT, "--format", "json").output)
+    assert data["valid"] is True and data["parties"] == 3 and len(data["files"]) == 4
+
+
+def test_broken_manifest_gives_one_clear_line_and_exit_2(cli, write):
+    path = write("bad.yaml", "parties:\n  - {id: a, role: app-developer}\n")
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    first = result.output.splitlines()[0]
+    assert first.startswith(f"{at(path, 2, 'app-developer')}: error: parties[0].role: 'app-developer' is not allowed")
+    assert "Traceback" not in result.output
+
+
+def test_schema_is_a_json_schema_that_accepts_the_examples(cli):
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    schema = json.loads(cli("schema").output)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(SHOPBOT.glob("*.yaml")):
+        doc = json.loads(json.dumps(YAML(typ="safe").load(path.read_text()), default=str))
+        assert not list(validator.iter_errors(doc)), path
+    bad = {"components": [{"id": "x", "kind": "tool", "owner": "a", "effects": ["launch-missiles"]}]}
+    assert list(validator.iter_errors(bad))
+
+
+def test_terminal_output_strips_control_sequences_and_never_interprets_markup(cli, write):
+    path = write("m.yaml", """
+        parties:
+          - {id: app, role: application-developer, name: "evil\\e[31m[bold red]x[/bold red]"}
+        components:
+          - {id: t, kind: tool, owner: app}
+        controls:
+          - {control: APP-TOOL-01, party: app, provides: implemented, evidence: ["[link=https://x.example]y[/link]"]}
+    """)
+    result = cli("who", path, "APP-TOOL-01")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.output
+    assert "evil[31m[bold red]x[/bold red]" in result.output
+    assert "[link=https://x.example]y[/link]" in result.output
+
+
+def test_console_script_runs_as_a_real_process():
+    proc = subprocess.run([sys.executable, "-m", "demarcate", "who", str(SHOPBOT), "INF-NET-03"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "Nobody provides INF-NET-03" in proc.stdout
