@@ -20,7 +20,7 @@ from demarcate.analysis.who import who as who_answer
 from demarcate.builtin import example
 from demarcate.catalog import load_catalog
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
-from demarcate.model.load import System, load, manifest_file_model
+from demarcate.model.loader import System, load, manifest_file_model
 from demarcate.model.scaffold import render, split, starter
 from demarcate.report import terminal
 from demarcate.report.tabular import to_csv, to_markdown

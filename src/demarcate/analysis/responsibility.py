@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from demarcate.model.load import System
+from demarcate.model.loader import System
 from demarcate.model.schema import Claim, Control, Party
 
 # Without a preset, each layer falls to the role that naturally operates it.

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from demarcate.analysis.responsibility import Responsibilities, Responsibility
-from demarcate.model.load import System
+from demarcate.model.loader import System
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from rich.text import Text
 from demarcate.analysis.matrix import Row
 from demarcate.analysis.who import Answer
 from demarcate.catalog import Catalog
-from demarcate.model.load import System
+from demarcate.model.loader import System
 from demarcate.model.schema import Control, Preset
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\U000e0000-\U000e007f]")
