@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -44,6 +45,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class Level(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+    never = "never"
 
 
 class MatrixFormat(StrEnum):
@@ -190,6 +205,49 @@ def who(
         emit_json(answer.to_json())
     else:
         terminal.print_answer(out, answer)
+
+
+@app.command()
+@reports_errors
+def check(
+    paths: Paths,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if an open finding is at or above this level.")] = Level.never,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rules (repeatable).")] = None,
+) -> None:
+    """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
+    from demarcate.analysis.check import analyse, result_json
+    from demarcate.analysis.rules import RULES
+
+    system = _load(paths)
+    for r in rule or []:
+        _check_choice(r, tuple(RULES), "rule")
+    result = analyse(system, rules=rule)
+    if format is CheckFormat.json:
+        emit_json(result_json(result))
+    elif format is CheckFormat.markdown:
+        from demarcate.report.markdown import check_markdown
+
+        sys.stdout.write(check_markdown(result))
+    else:
+        terminal.print_check(out, result)
+    for w in result.warnings:
+        if format is not CheckFormat.text:
+            err.print(terminal.t(f"warning: {w}"))
+    if fail_on is not Level.never and result.fails(fail_on.value):
+        raise typer.Exit(1)
+
+
+@app.command()
+@reports_errors
+def rules(format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table) -> None:
+    """List the analysis rules."""
+    from demarcate.analysis.rules import RULES
+
+    if format is ListFormat.json:
+        emit_json([dataclasses.asdict(r.rule) for r in RULES.values()])
+        return
+    out.print(terminal.rules_table([r.rule for r in RULES.values()]))
 
 
 @app.command()

@@ -54,6 +54,13 @@ def check_control(control: Control, kinds: dict[str, KindSpec], threats: dict[st
     for threat in control.mitigates:
         if threat not in threats:
             problems.append(Problem(f"control {control.id} mitigates unknown threat '{threat}'", where))
+    for check in control.configured_by:
+        spec = kinds.get(check.kind)
+        if spec is None or check.attribute not in spec.attributes:
+            problems.append(Problem(
+                f"control {control.id} checks unknown attribute '{check.attribute}' of kind '{check.kind}'", where))
+        elif check.hosts and spec.attributes[check.attribute].type != "hosts":
+            problems.append(Problem(f"control {control.id}: '{check.attribute}' is not a host list", where))
     for probe in control.verify.probes:
         if probe not in probes:
             problems.append(Problem(f"control {control.id} names unknown probe category '{probe}'", where))

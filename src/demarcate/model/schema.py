@@ -72,6 +72,42 @@ class Verification(Model):
     probes: list[Id] = []
 
 
+class AttributeCheck(Model):
+    """A component attribute that shows a control in place on components of one kind."""
+
+    kind: Id
+    attribute: Id
+    in_: list[Any] | None = Field(None, alias="in")
+    hosts: Literal["no-relays", "listed-without-relays"] | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> AttributeCheck:
+        if (self.in_ is None) == (self.hosts is None):
+            raise ValueError("an attribute check needs exactly one of 'in' or 'hosts'")
+        return self
+
+    def holds(self, component: Any) -> bool:
+        value = component.attr(self.attribute)
+        if self.in_ is not None:
+            return value in self.in_
+        relays = any(h.relays for h in value or [])
+        if self.hosts == "no-relays":
+            return not relays
+        return value is not None and not relays
+
+    def describe(self, component: Any) -> str:
+        value = component.attr(self.attribute)
+        if self.hosts and value:
+            relays = [h.host for h in value if h.relays]
+            if relays:
+                return f"{self.attribute} includes {', '.join(relays)}, which relays arbitrary URLs"
+        if isinstance(value, bool):
+            value = str(value).lower()
+        if isinstance(value, list):
+            value = "[" + ", ".join(getattr(v, "host", str(v)) for v in value) + "]"
+        return f"{self.attribute}: {value if value is not None else 'not set'}"
+
+
 class Control(Model):
     """One security control: what it is, where it naturally sits, and how it can be proven."""
 
@@ -85,6 +121,7 @@ class Control(Model):
     mitigates: list[Id] = []
     references: References = References()
     verify: Verification = Verification()
+    configured_by: list[AttributeCheck] = []
 
     @model_validator(mode="after")
     def _plane_only_for_infrastructure(self) -> Control:
@@ -118,6 +155,7 @@ class AttributeSpec(Model):
 class KindSpec(Model):
     title: Text
     graph: Literal["source", "model", "context", "impact", "infrastructure", "guard"]
+    controlled_by: list[Role] = []
     attributes: dict[Id, AttributeSpec] = {}
 
 

@@ -144,3 +144,71 @@ def presets_table(presets: Iterable[Preset]) -> Table:
                ("model", "model-serving", "application", "app-hosting", "usage")]
         table.add_row(t(p.id, "bold"), t(p.title), *ops)
     return table
+
+
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+
+
+def print_check(console: Console, result: object, *, limit: int | None = None) -> None:
+    """Findings ranked by severity with the responsible party on each, then paths and the fix."""
+    from demarcate.analysis.check import Result
+
+    assert isinstance(result, Result)
+    system = result.system
+    findings = result.findings
+    console.print(t(f"{system.info.name}: {len(result.open_findings())} open findings over "
+                    f"{len(system.components)} components", "bold"))
+    console.print()
+    shown = findings if limit is None else findings[:limit]
+    for f in shown:
+        tag = t(f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity])
+        status = t("" if f.is_open else f"  [{f.status}]", "dim")
+        console.print(tag + t(" ") + t(f.title, "bold") + status)
+        console.print(t(f"  id: {f.id}", "dim"))
+        if f.responsible:
+            console.print(t("  who must act: ") + t(", ".join(f.responsible), "bold"))
+        console.print(t(f"  {f.explanation}"))
+        console.print(t(f"  fix: {f.recommendation}", "green"))
+        if f.decision:
+            console.print(t(f"  decision: {f.decision['decision']} — {f.decision['justification']}", "dim"))
+        console.print()
+    if limit is not None and len(findings) > limit:
+        console.print(t(f"… and {len(findings) - limit} more (demarcate check PATH)", "dim"))
+        console.print()
+    paths = result.paths
+    console.print(t(f"Attack paths: {len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
+    for p in paths.paths:
+        mark = t("  open   ", "bold red") if p.open else t("  closed ", "green")
+        closed = "" if p.open else f"  (closed by {', '.join(p.closed_by)})"
+        console.print(mark + t(" → ".join(p.steps)) + t(closed, "dim"))
+    for note in paths.notes:
+        console.print(t(f"  note: {note}", "yellow"))
+    console.print()
+    lev = result.leverage
+    console.print(t("Highest-leverage fix", "bold") + t(" (exact)" if lev.exact else " (greedy approximation)", "dim"))
+    if lev.fix:
+        for cid in lev.fix:
+            control = system.catalog.controls[cid]
+            console.print(t(f"  {cid} ", "bold green") + t(f"{control.title} — {control.layer} layer, "
+                            f"{', '.join(lev.responsible.get(cid, [])) or 'nobody'}; "
+                            f"closes {lev.paths_closed.get(cid, 0)} path(s)"))
+        console.print(t(f"  closes {lev.closes} of {lev.open_paths} open paths"))
+    elif lev.open_paths:
+        console.print(t("  no catalog control closes the open paths; they need controls of your own", "yellow"))
+    else:
+        console.print(t("  nothing to fix: no open paths", "green"))
+    if lev.open_paths:
+        by = ", ".join(f"{layer} {n}/{lev.open_paths}" for layer, n in lev.by_layer.items())
+        console.print(t(f"  each layer alone could close: {by}"))
+    for w in result.warnings:
+        console.print(t(f"warning: {w}", "yellow"))
+
+
+def rules_table(rules: Iterable[object]) -> Table:
+    table = Table(title="demarcate rules")
+    table.add_column("id", no_wrap=True)
+    table.add_column("title")
+    table.add_column("who acts")
+    for r in rules:
+        table.add_row(t(r.id, "bold"), t(r.title), t(r.who_acts))  # type: ignore[attr-defined]
+    return table

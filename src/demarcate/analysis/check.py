@@ -1,0 +1,135 @@
+"""Run every rule over a system: findings ranked, decisions from `tracking` applied, paths and
+the leverage computed. `result_json` is the versioned JSON contract (docs/check-json.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
+from demarcate.analysis.leverage import Leverage, leverage
+from demarcate.analysis.paths import AttackPath, PathAnalysis
+from demarcate.analysis.rules import RULES
+from demarcate.model.errors import Problem
+from demarcate.model.loader import System
+
+CHECK_VERSION = 1
+
+
+@dataclass
+class Result:
+    system: System
+    context: Context
+    findings: list[Finding]
+    paths: PathAnalysis
+    leverage: Leverage
+    warnings: list[Problem] = field(default_factory=list)
+
+    def open_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_open]
+
+    def fails(self, threshold: str) -> bool:
+        """Whether an open finding reaches the `--fail-on` level."""
+        return any(severity_rank(f.severity) >= severity_rank(threshold) for f in self.open_findings())
+
+
+def analyse(system: System, rules: list[str] | None = None) -> Result:
+    ctx = Context(system)
+    findings: list[Finding] = []
+    order = {rid: i for i, rid in enumerate(RULES)}
+    for rid, registered in RULES.items():
+        if rules is not None and rid not in rules:
+            continue
+        findings.extend(registered.check(ctx))
+    decisions = {d.finding: d for d in system.tracking}
+    seen: set[str] = set()
+    decided: list[Finding] = []
+    for f in findings:
+        if f.id in seen:
+            continue
+        seen.add(f.id)
+        d = decisions.get(f.id)
+        if d is not None:
+            f = dataclasses.replace(f, status=d.decision, decision={
+                "decision": d.decision, "justification": d.justification, "ticket": d.ticket,
+                "reviewer": d.reviewer, "date": d.date.isoformat() if d.date else None})
+        decided.append(f)
+    decided.sort(key=lambda f: (not f.is_open, -severity_rank(f.severity), order[f.rule], f.id))
+    warnings = [
+        Problem(f"tracking entry '{d.finding}' matches no finding", system.position("decision", d.finding),
+                "the finding may be fixed: remove the entry, or check the id against `demarcate check`")
+        for d in system.tracking if d.finding not in seen
+    ]
+    paths = ctx.paths
+    return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)
+
+
+def _path_json(path: AttackPath) -> dict[str, Any]:
+    return {
+        "id": path.id,
+        "source": path.source,
+        "impact": path.impact,
+        "steps": list(path.steps),
+        "entry": path.entry,
+        "impact_kind": path.impact_kind,
+        "controls": [
+            {"id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
+             "parties": list(c.parties), "status": c.status, "function": c.function,
+             "components": list(c.components), **({"reason": c.reason} if c.reason else {})}
+            for c in path.controls
+        ],
+        "open": path.open,
+    }
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "rule": f.rule,
+        "severity": f.severity,
+        "title": f.title,
+        "responsible": list(f.responsible),
+        "components": list(f.components),
+        "controls": list(f.controls),
+        "explanation": f.explanation,
+        "recommendation": f.recommendation,
+        "status": f.status,
+        **({"hops": list(f.hops)} if f.hops else {}),
+        **({"claims": list(f.claims)} if f.claims else {}),
+        **({"decision": f.decision} if f.decision else {}),
+    }
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    lev = result.leverage
+    counts = {s: 0 for s in SEVERITIES}
+    for f in result.open_findings():
+        counts[f.severity] += 1
+    return {
+        "version": CHECK_VERSION,
+        "system": result.system.info.name,
+        "preset": result.system.info.preset,
+        "findings": [finding_json(f) for f in result.findings],
+        "paths": [_path_json(p) for p in result.paths.paths],
+        "leverage": {
+            "fix": lev.fix,
+            "closes": lev.closes,
+            "open_paths": lev.open_paths,
+            "by_layer": lev.by_layer,
+            "exact": lev.exact,
+            "alternatives": lev.alternatives,
+            "unclosable": lev.unclosable,
+            "responsible": lev.responsible,
+        },
+        "summary": {
+            "open": counts,
+            "decided": len(result.findings) - len(result.open_findings()),
+            "components": len(result.system.components),
+            "findings_per_component": round(len(result.open_findings()) / max(1, len(result.system.components)), 2),
+            "paths_bounded": result.paths.bounded,
+            "notes": result.paths.notes,
+        },
+        "warnings": [str(w) for w in result.warnings],
+    }

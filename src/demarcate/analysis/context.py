@@ -1,0 +1,125 @@
+"""What the rules share: the system, who is responsible for what, and whether a control is in
+effect on a given component (claimed, shown by configuration, or contradicted by it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from demarcate.analysis.responsibility import STATUS_RANK, Responsibilities
+from demarcate.model.loader import System
+from demarcate.model.schema import Control
+
+if TYPE_CHECKING:
+    from demarcate.analysis.paths import PathAnalysis
+
+# States a control can be in on one component. Only the first two close an attack path.
+EFFECTIVE = ("implemented", "configured")
+
+# Writers outside the organisation make a source untrusted whatever its label says.
+OUTSIDERS = ("anyone", "customers", "authenticated-users")
+
+
+@dataclass(frozen=True)
+class ControlState:
+    control: str
+    component: str
+    state: str  # implemented | configured | partial | planned | contradicted | not-applicable | missing
+    parties: tuple[str, ...]
+    reason: str = ""
+
+    @property
+    def effective(self) -> bool:
+        return self.state in EFFECTIVE
+
+
+class Context:
+    """Computed once per analysis and handed to every rule."""
+
+    def __init__(self, system: System, resp: Responsibilities | None = None):
+        self.system = system
+        self.resp = resp or Responsibilities(system)
+        self.catalog = system.catalog
+        self._states: dict[tuple[str, str], ControlState] = {}
+        self._by_kind: dict[str, list[Control]] = {}
+        for control in self.catalog.controls.values():
+            for kind in control.applies_to:
+                self._by_kind.setdefault(kind, []).append(control)
+
+    @cached_property
+    def paths(self) -> PathAnalysis:
+        from demarcate.analysis.paths import analyse_paths
+
+        return analyse_paths(self)
+
+    def controls_for_kind(self, kind: str) -> list[Control]:
+        return self._by_kind.get(kind, [])
+
+    def kind(self, component_id: str) -> str:
+        return self.system.components[component_id].kind  # type: ignore[attr-defined]
+
+    def components_of(self, *kinds: str) -> list[str]:
+        return [cid for cid, c in self.system.components.items() if c.kind in kinds]  # type: ignore[attr-defined]
+
+    def state(self, control_id: str, component_id: str) -> ControlState:
+        key = (control_id, component_id)
+        if key not in self._states:
+            self._states[key] = self._state(control_id, component_id)
+        return self._states[key]
+
+    def effective(self, control_id: str, component_id: str) -> bool:
+        return self.state(control_id, component_id).effective
+
+    def _state(self, control_id: str, component_id: str) -> ControlState:
+        r = self.resp[control_id]
+        comp = self.system.components[component_id]
+        claims = [c for c in r.providers if not c.scope or component_id in c.scope]
+        best = max((c.provides or "planned" for c in claims), key=lambda s: STATUS_RANK[s], default=None)
+        providers = tuple(dict.fromkeys(c.party for c in claims if c.party))
+        checks = [c for c in r.control.configured_by if c.kind == comp.kind]  # type: ignore[attr-defined]
+        failing = [c for c in checks if not c.holds(comp)]
+        if best in ("implemented", "partial"):
+            if failing:
+                why = "; ".join(c.describe(comp) for c in failing)
+                return ControlState(control_id, component_id, "contradicted", providers, why)
+            return ControlState(control_id, component_id, best, providers)
+        if checks and not failing:
+            why = "; ".join(c.describe(comp) for c in checks)
+            return ControlState(control_id, component_id, "configured", (comp.owner,), why)
+        why = "; ".join(c.describe(comp) for c in failing)
+        if best == "planned":
+            return ControlState(control_id, component_id, "planned", providers, why)
+        if r.not_applicable is not None:
+            return ControlState(control_id, component_id, "not-applicable", ())
+        return ControlState(control_id, component_id, "missing", r.responsible, why)
+
+    # --- facts about components that several rules need -----------------------------------
+
+    def is_untrusted_source(self, component_id: str) -> bool:
+        comp = self.system.components[component_id]
+        kind = comp.kind  # type: ignore[attr-defined]
+        if kind == "user-input":
+            return comp.trust == "untrusted"  # type: ignore[attr-defined]
+        if kind == "data-source":
+            writers = comp.writable_by or []  # type: ignore[attr-defined]
+            return comp.trust == "untrusted" or (  # type: ignore[attr-defined]
+                comp.trust != "trusted" and any(w in OUTSIDERS for w in writers)  # type: ignore[attr-defined]
+            )
+        if kind == "tool":
+            return comp.output_trust == "untrusted"  # type: ignore[attr-defined]
+        if kind == "memory":
+            writers = comp.writable_by or []  # type: ignore[attr-defined]
+            return bool(comp.shared_across_users) or any(w in OUTSIDERS for w in writers)  # type: ignore[attr-defined]
+        return False
+
+    def holds_private_data(self, component_id: str) -> bool:
+        comp = self.system.components[component_id]
+        kind = comp.kind  # type: ignore[attr-defined]
+        if kind == "data-source":
+            return comp.sensitivity in ("confidential", "personal")  # type: ignore[attr-defined]
+        if kind == "tool":
+            return "read-private" in (comp.effects or [])  # type: ignore[attr-defined]
+        if kind == "system-prompt":
+            return bool(comp.contains_secrets)  # type: ignore[attr-defined]
+        return False

@@ -1,0 +1,81 @@
+"""Findings and the rules that produce them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from demarcate.analysis.context import Context
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+def lower(severity: str, steps: int = 1) -> str:
+    return SEVERITIES[max(0, severity_rank(severity) - steps)]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule's metadata: what it finds and why, for people, SARIF and the rule docs."""
+
+    id: str
+    name: str
+    title: str
+    detects: str
+    why: str
+    severity: str  # how severity is decided, in words
+    who_acts: str
+    false_positives: str
+    references: tuple[str, ...] = ()
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    key: tuple[str, ...]  # the parts of the stable id after the rule
+    severity: str
+    title: str
+    explanation: str
+    recommendation: str
+    responsible: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    hops: tuple[str, ...] = ()
+    claims: tuple[str, ...] = ()  # the claims that produced it, in words
+    status: str = "open"  # open | accepted | mitigated | false-positive
+    decision: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def id(self) -> str:
+        return ":".join((self.rule, *self.key))
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+Check = Callable[["Context"], Iterable[Finding]]
+
+
+def claim_text(claim: Any) -> str:
+    """One claim, in words, for a finding's list of the claims that produced it."""
+    if claim.kind == "provides":
+        return f"{claim.party} provides {claim.control} ({claim.provides})"
+    if claim.kind == "relies-on":
+        said = f": “{claim.assumption}”" if claim.assumption else ""
+        return f"{claim.party} relies on {claim.relies_on} for {claim.control}{said}"
+    return f"{claim.control} declared not applicable: {claim.not_applicable}"
+
+
+def listing(items: Iterable[str], limit: int = 8) -> str:
+    items = list(items)
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"

@@ -1,0 +1,127 @@
+"""The highest-leverage fix, computed: the smallest set of missing controls that closes every open path.
+
+Each open path lists the controls whose implementation would close it; a fix must contain at least
+one from every list. That is a minimum hitting set (equivalently, a minimum cut between untrusted
+sources and impacts where each control removes every hop it acts on). It is solved exactly by
+branch and bound while the reduced problem is small, and by the greedy approximation (within a
+factor ln n of the optimum) beyond that; the result says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.paths import AttackPath
+
+EXACT_NODE_BUDGET = 200_000
+MAX_ALTERNATIVES = 5
+LAYERS = ("model", "application", "infrastructure", "usage")
+
+
+@dataclass
+class Leverage:
+    fix: list[str]
+    closes: int
+    open_paths: int
+    by_layer: dict[str, int]
+    exact: bool
+    alternatives: list[list[str]] = field(default_factory=list)
+    unclosable: list[str] = field(default_factory=list)  # open paths no catalog control can close
+    responsible: dict[str, list[str]] = field(default_factory=dict)
+    paths_closed: dict[str, int] = field(default_factory=dict)  # per control in the fix
+
+
+def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
+    open_paths = [p for p in paths if p.open]
+    closable = [p for p in open_paths if p.candidates]
+    by_layer = {layer: 0 for layer in LAYERS}
+    for p in closable:
+        layers = {ctx.catalog.controls[c].layer for c in p.candidates}
+        for layer in layers:
+            by_layer[layer] += 1
+
+    # Paths with the same candidate set are one constraint; a constraint whose set contains
+    # another's is met whenever the smaller one is, so it can be dropped.
+    sets = sorted({frozenset(p.candidates) for p in closable}, key=lambda s: (len(s), sorted(s)))
+    constraints: list[frozenset[str]] = []
+    for s in sets:
+        if not any(c <= s for c in constraints):
+            constraints.append(s)
+
+    coverage = {c: sum(1 for p in closable if c in p.candidates) for c in {x for p in closable for x in p.candidates}}
+
+    def parties(solution: list[str]) -> int:
+        return len({party for c in solution for party in ctx.resp[c].responsible})
+
+    def rank(solution: list[str]) -> tuple[int, int, list[str]]:
+        # Among equally small fixes: the one that closes more paths several times over, then
+        # the one fewer parties must act on, then a stable order.
+        return (-sum(coverage[c] for c in solution), parties(solution), sorted(solution))
+
+    solutions, exact = _minimum_hitting_sets(constraints)
+    if not exact:
+        solutions = [_greedy(constraints, coverage)]
+    solutions = sorted((sorted(s) for s in solutions), key=rank)
+    fix = solutions[0] if solutions else []
+    return Leverage(
+        fix=fix,
+        closes=len(closable),
+        open_paths=len(open_paths),
+        by_layer=by_layer,
+        exact=exact,
+        alternatives=solutions[1 : 1 + MAX_ALTERNATIVES],
+        unclosable=[p.id for p in open_paths if not p.candidates],
+        responsible={c: list(ctx.resp[c].responsible) for c in fix},
+        paths_closed={c: coverage[c] for c in fix},
+    )
+
+
+class _Budget(Exception):
+    """The exact search ran out of its node budget."""
+
+
+def _minimum_hitting_sets(constraints: list[frozenset[str]]) -> tuple[list[set[str]], bool]:
+    """All minimum hitting sets, by iterative deepening that branches on the constraint with the
+    fewest candidates. Returns (solutions, exact); exact is False if the budget ran out."""
+    if not constraints:
+        return [set()], True
+    budget = [EXACT_NODE_BUDGET]
+    try:
+        for size in range(1, len(constraints) + 1):
+            found: dict[frozenset[str], None] = {}
+            _search(frozenset(), constraints, size, found, budget)
+            if found:
+                return [set(s) for s in found], True
+    except _Budget:
+        pass
+    return [], False
+
+
+def _search(chosen: frozenset[str], remaining: list[frozenset[str]], size: int,
+            found: dict[frozenset[str], None], budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _Budget
+    if not remaining:
+        found[chosen] = None
+        return
+    if len(chosen) >= size:
+        return
+    pivot = min(remaining, key=len)
+    for control in sorted(pivot):
+        _search(chosen | {control}, [c for c in remaining if control not in c], size, found, budget)
+
+
+def _greedy(constraints: list[frozenset[str]], coverage: dict[str, int]) -> set[str]:
+    remaining = list(constraints)
+    chosen: set[str] = set()
+    while remaining:
+        counts: dict[str, int] = {}
+        for s in remaining:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        best = max(sorted(counts), key=lambda c: (counts[c], coverage.get(c, 0)))
+        chosen.add(best)
+        remaining = [s for s in remaining if best not in s]
+    return chosen

@@ -1,0 +1,56 @@
+"""Helpers several rules share (not a rule: the leading underscore keeps it out of discovery)."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.paths import AttackPath
+
+INJECTION = ("direct-injection", "indirect-injection")
+# Threats that take knowledge of how models behave to defend against.
+AI_THREATS = frozenset({
+    "direct-injection", "indirect-injection", "jailbreak", "prompt-leakage", "data-exfiltration",
+    "excessive-agency", "tool-misuse", "memory-poisoning", "improper-output",
+})
+
+
+def model_has_private_data(ctx: Context, model: str) -> bool:
+    graph = ctx.paths.graph
+    return any(ctx.holds_private_data(c) for c in nx.ancestors(graph, model) | set(graph.successors(model)))
+
+
+def path_severity(ctx: Context, path: AttackPath) -> str:
+    """How bad an open path is: by what it lets an attacker do, and whether the attacker is a
+    signed-in user of the system or anyone who can write to a source it reads."""
+    models = [c for c in path.steps if ctx.kind(c) == "model"]
+    private = any(model_has_private_data(ctx, m) for m in models)
+    if path.impact_kind == "code-execution":
+        severity = "critical"
+    elif path.impact_kind == "exfiltration":
+        via_tool = any(ctx.kind(c) in ("tool", "network-egress") for c in path.steps)
+        severity = ("critical" if via_tool else "high") if private else "medium"
+    elif path.impact_kind in ("side-effect", "output"):
+        severity = "high"
+    else:
+        severity = "medium"
+    if path.entry == "user-input" and severity != "low":
+        severity = {"critical": "high", "high": "medium", "medium": "low"}[severity]
+    return severity
+
+
+def injection_controls(ctx: Context, layer: str | None = None) -> list[str]:
+    return [
+        c.id for c in ctx.resp.applicable
+        if set(c.mitigates) & set(INJECTION) and (layer is None or c.layer == layer)
+    ]
+
+
+def effective_anywhere(ctx: Context, control_id: str) -> bool:
+    r = ctx.resp[control_id]
+    targets = r.protected or tuple(ctx.system.components)[:1]
+    return any(ctx.effective(control_id, c) for c in targets) if targets else r.implemented
+
+
+def party_list(ctx: Context, parties: object) -> str:
+    return ", ".join(str(p) for p in parties) or "nobody"  # type: ignore[attr-defined]

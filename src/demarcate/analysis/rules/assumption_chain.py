@@ -1,0 +1,88 @@
+"""A party relies on another for a control the other does not provide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.findings import Finding, Rule
+from demarcate.analysis.rules._shared import effective_anywhere
+
+RULE = Rule(
+    id="assumption-chain",
+    name="Assumption chain",
+    title="A party relies on another for a control that nobody at the end of the chain provides",
+    detects="A `relies-on` claim whose chain (A relies on B, B relies on C, …) ends at a party that does "
+            "not provide the control, or comes back to a party already in it.",
+    why="Each party believes the control exists because another has it. Nobody does, and nobody will "
+        "notice until the attack succeeds: the assumption chain is the first way responsibility blurs.",
+    severity="high for preventive controls at the application or infrastructure layer; medium for "
+             "detective ones, or when the end of the chain provides it only partly or as planned; low "
+             "for controls that only lower likelihood.",
+    who_acts="The party at the end of the chain (to provide it) and the party the preset assigns it to.",
+    false_positives="A control provided outside the manifest (another team, a contract); add that party "
+                    "and its `provides` claim.",
+    references=("CSA AICM STA-02", "CSA AICM SEF-07"),
+    fix="Either the relied-upon party provides the control (and says so with a `provides` claim and "
+        "evidence), or the relying party provides it itself.",
+)
+
+
+def _chain(ctx: Context, control: str, start: str, first: str) -> tuple[list[str], str]:
+    """Follow reliances from `start`; return the parties in order and how the chain ends."""
+    r = ctx.resp[control]
+    chain = [start, first]
+    while True:
+        current = chain[-1]
+        claim = r.provided_by(current)
+        if claim is not None:
+            return chain, claim.provides or "planned"
+        nxt = r.relied_by(current)
+        if nxt is None or not nxt.relies_on:
+            return chain, "nobody"
+        if nxt.relies_on in chain:
+            chain.append(nxt.relies_on)
+            return chain, "loop"
+        chain.append(nxt.relies_on)
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    for cid, r in ctx.resp.by_control.items():
+        if not r.reliances:
+            continue
+        starts = [c for c in r.reliances if not any(o.relies_on == c.party for o in r.reliances)] or list(r.reliances)
+        chains = [(claim, *_chain(ctx, cid, claim.party or "", claim.relies_on or "")) for claim in starts]
+        broken = [(claim, chain, end) for claim, chain, end in chains if end != "implemented"]
+        if not broken or (effective_anywhere(ctx, cid) and all(end == "implemented" for _, _, end in chains)):
+            continue
+        control = r.control
+        if control.function == "prevent" and control.layer in ("application", "infrastructure"):
+            severity = "high"
+        elif control.function in ("prevent", "detect"):
+            severity = "medium"
+        else:
+            severity = "low"
+        if all(end in ("partial", "planned") for _, _, end in broken) and severity != "low":
+            severity = "medium" if severity == "high" else "low"
+        described = []
+        for claim, chain, end in broken:
+            text = " → ".join(chain)
+            outcome = {"nobody": f"{chain[-1]} does not provide it",
+                       "loop": f"{chain[-1]} relies back on a party already in the chain",
+                       "partial": f"{chain[-1]} provides it only partly",
+                       "planned": f"{chain[-1]} has it only planned"}[end]
+            said = f" (assumption: “{claim.assumption}”)" if claim.assumption else ""
+            described.append(f"{text}: {outcome}{said}")
+        ends = [chain[-1] for _, chain, _ in broken]
+        yield Finding(
+            rule=RULE.id,
+            key=(cid,),
+            severity=severity,
+            title=f"{cid} is assumed, not provided: {'; '.join(' → '.join(ch) for _, ch, _ in broken)}",
+            explanation=f"{control.title}. " + "; ".join(described) + ".",
+            recommendation=RULE.fix,
+            responsible=tuple(dict.fromkeys([*ends, *r.responsible])),
+            components=r.protected,
+            controls=(cid,),
+            claims=tuple(described),
+        )

@@ -1,0 +1,69 @@
+"""A control provided by, or relied on from, a party that cannot act on what it protects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.findings import Finding, Rule, claim_text, listing
+
+RULE = Rule(
+    id="misplaced-responsibility",
+    name="Misplaced responsibility",
+    title="A control sits with a party whose layer does not control the components it protects",
+    detects="A `provides` or `relies-on` claim that puts a control on a party whose role cannot act on "
+            "any component the control protects, and which owns none of them: a model provider cannot "
+            "own your tool permissions or your rendering; an infrastructure operator cannot sanitise "
+            "your prompts.",
+    why="The source document's lists of what each layer does and does not control are the ground "
+        "truth: a party can only implement a control where it has its hands on the component. A claim "
+        "against that is an assumption nobody can fulfil.",
+    severity="high when the control is relied on and not in effect; medium for a `provides` claim the "
+             "party cannot back.",
+    who_acts="The party that owns the protected components.",
+    false_positives="A provider that really operates the component on your behalf (a hosted guardrail, "
+                    "a managed tool gateway): make it the component's owner in the manifest.",
+    references=("CSA AICM STA-02", "OWASP LLM01"),
+    fix="Move the control to the party that owns the protected components, and record its claim.",
+)
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    kinds = ctx.catalog.kinds
+    for cid, r in ctx.resp.by_control.items():
+        # Governance controls are about relationships and decisions, not components.
+        if not r.protected or r.control.layer == "usage":
+            continue
+        for claim in (*r.providers, *r.reliances):
+            party_id = claim.party if claim.kind == "provides" else claim.relies_on
+            party = ctx.system.parties.get(party_id or "")
+            if party is None:
+                continue
+            protected = [c for c in r.protected if not claim.scope or c in claim.scope]
+            if not protected:
+                continue
+            owns = [c for c in protected if ctx.system.components[c].owner == party.id]
+            can_act = [c for c in protected if party.role in kinds[ctx.kind(c)].controlled_by]
+            if owns or can_act:
+                continue
+            in_effect = any(ctx.effective(cid, c) for c in protected)
+            relied = claim.kind == "relies-on"
+            severity = "high" if relied and not in_effect else "medium"
+            owners = sorted({ctx.system.components[c].owner for c in protected})
+            verb = "is relied on for" if relied else "claims to provide"
+            yield Finding(
+                rule=RULE.id,
+                key=(cid, party.id),
+                severity=severity,
+                title=f"{party.id} ({party.role}) {verb} {cid}, which it cannot implement",
+                explanation=(
+                    f"{claim_text(claim)}. {cid} protects {listing(protected)}, owned by "
+                    f"{', '.join(owners)}; a {party.role} controls none of those kinds "
+                    f"({', '.join(sorted({ctx.kind(c) for c in protected}))})."
+                ),
+                recommendation=f"Make {', '.join(owners)} responsible for {cid}: it owns what the control protects.",
+                responsible=tuple(owners),
+                components=tuple(protected),
+                controls=(cid,),
+                claims=(claim_text(claim),),
+            )

@@ -1,0 +1,51 @@
+"""The runtime's outbound network is open to any host."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.findings import Finding, Rule
+
+RULE = Rule(
+    id="open-egress",
+    name="Open egress",
+    title="Tools and the runtime can reach any host on the internet",
+    detects="A network-egress component with `policy: open`, or an allowlist containing a host that "
+            "relays arbitrary URLs, that tools or the runtime send through, with no egress allowlist "
+            "(INF-NET-03) in effect.",
+    why="Whatever an injected instruction makes a tool fetch or send can go anywhere. An allowlist turns "
+        "exfiltration into a blocked, logged connection.",
+    severity="high when a tool that sends externally or executes code flows into it; medium otherwise.",
+    who_acts="The infrastructure operator who owns the egress.",
+    false_positives="Egress that is filtered by a proxy the manifest does not show; add it.",
+    references=("OWASP LLM06", "OWASP LLM02", "MITRE ATLAS AML.M0032"),
+    fix="Allow outbound traffic only to the hosts the tools need, none of which relays arbitrary URLs (INF-NET-03).",
+)
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    graph = ctx.paths.graph
+    for cid in ctx.components_of("network-egress"):
+        comp = ctx.system.components[cid]
+        if ctx.effective("INF-NET-03", cid) or comp.policy == "none":  # type: ignore[attr-defined]
+            continue
+        feeders = sorted(graph.predecessors(cid))
+        if not feeders:
+            continue
+        risky = [f for f in feeders if ctx.kind(f) == "tool"
+                 and {"send-external", "execute-code"} & set(ctx.system.components[f].effects or [])]
+        state = ctx.state("INF-NET-03", cid)
+        how = "policy: open" if comp.policy == "open" else state.reason  # type: ignore[attr-defined]
+        yield Finding(
+            rule=RULE.id,
+            key=(cid,),
+            severity="high" if risky else "medium",
+            title=f"{cid} lets traffic out to any host",
+            explanation=f"{comp.label} ({how}) carries traffic from {', '.join(feeders)}."
+                        + (f" {', '.join(risky)} can send data or run code." if risky else ""),
+            recommendation=RULE.fix,
+            responsible=(comp.owner,),
+            components=(cid, *feeders),
+            controls=("INF-NET-03",),
+        )

@@ -1,0 +1,58 @@
+"""The agent can change its own tool configuration or confirmation rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import networkx as nx
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.findings import Finding, Rule
+
+RULE = Rule(
+    id="self-approvable-action",
+    name="Self-approvable action",
+    title="The agent can change its own tools, approval rules or runtime configuration",
+    detects="A tool marked `self-configurable` (the agent can edit its own tool settings or confirmation "
+            "rules) or a runtime with `agent-writable-config`, without APP-TOOL-07 or INF-RT-01 in effect.",
+    why="Every other gate is void if the agent can switch it off. Public cases: an agent writing a new "
+        "tool-server entry into its own config, which then ran at once; an agent editing the container "
+        "configuration that confined it.",
+    severity="critical when untrusted content reaches the model; high otherwise.",
+    who_acts="The owner of the tool or runtime.",
+    false_positives="None known when the attribute is accurate.",
+    references=("OWASP LLM06", "OWASP ASI05", "MITRE ATLAS AML.M0029"),
+    fix="Make tool settings, approval rules and runtime configuration read-only to the agent; changes go "
+        "through a person outside the conversation (APP-TOOL-07, INF-RT-01).",
+)
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    graph = ctx.paths.graph
+    untrusted_models = {m for m in ctx.components_of("model")
+                        if any(ctx.is_untrusted_source(u) for u in nx.ancestors(graph, m))}
+    for cid in ctx.components_of("tool", "runtime"):
+        comp = ctx.system.components[cid]
+        if ctx.kind(cid) == "tool":
+            flagged, control = bool(comp.self_configurable), "APP-TOOL-07"  # type: ignore[attr-defined]
+            reach = set(graph.predecessors(cid))
+        else:
+            flagged, control = bool(comp.agent_writable_config), "INF-RT-01"  # type: ignore[attr-defined]
+            reach = set(ctx.components_of("model"))
+        if not flagged or ctx.effective(control, cid):
+            continue
+        exposed = bool(reach & untrusted_models)
+        what = "change its own settings and confirmation rules" if ctx.kind(cid) == "tool" \
+            else "write the configuration of the runtime that confines it"
+        yield Finding(
+            rule=RULE.id,
+            key=(cid,),
+            severity="critical" if exposed else "high",
+            title=f"The agent can {what} ({cid})",
+            explanation=f"Through {comp.label}, the model can {what}"
+                        + (", and untrusted content reaches that model." if exposed else "."),
+            recommendation=RULE.fix,
+            responsible=(comp.owner,),
+            components=(cid,),
+            controls=(control,),
+        )

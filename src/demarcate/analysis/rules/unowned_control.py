@@ -1,0 +1,91 @@
+"""An applicable control that no party provides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.findings import Finding, Rule, lower, severity_rank
+from demarcate.analysis.rules._shared import path_severity
+
+RULE = Rule(
+    id="unowned-control",
+    name="Unowned control",
+    title="A control that applies here is provided by no party",
+    detects="An applicable control that no party provides and no configuration shows in place. Each "
+            "control that could close an open attack path is reported on its own; the rest are reported "
+            "once per responsible party, so the list stays short.",
+    why="A control nobody claims is a control nobody runs. Where it sits on an open path, it is one of "
+        "the ways to close it.",
+    severity="one step below the worst open path it could close; low for the per-party summary.",
+    who_acts="The party the preset assigns the control to.",
+    false_positives="A control provided outside the manifest, or one that does not apply (record it as "
+                    "`not-applicable` with the reason). Controls someone relies on are reported by "
+                    "assumption-chain instead.",
+    references=("CSA AICM STA-02",),
+    fix="Decide who provides it, and record a `provides` claim with evidence; or declare it "
+        "`not-applicable` with the reason.",
+)
+
+
+# Controls a more specific rule reports with the configuration that shows the gap.
+SPECIFIC = {
+    "APP-OUT-01": "unsafe-rendering", "APP-OUT-04": "unsafe-rendering", "INF-NET-03": "open-egress",
+    "APP-TOOL-03": "over-privileged-credential", "APP-TOOL-07": "self-approvable-action",
+    "INF-RT-01": "self-approvable-action", "APP-PRM-01": "secret-in-prompt",
+    "APP-LOG-01": "visibility-gap", "APP-AGT-05": "visibility-gap",
+}
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    on_paths: dict[str, list] = {}
+    for path in ctx.paths.open_paths:
+        for c in path.controls:
+            if c.could_close and not c.closes:
+                on_paths.setdefault(c.id, []).append(path)
+    rest: dict[str, list[str]] = {}
+    for cid, r in ctx.resp.by_control.items():
+        if r.status != "nobody" or r.reliances or r.verify_only or cid in SPECIFIC:
+            continue
+        if r.protected and all(ctx.effective(cid, c) for c in r.protected):
+            continue
+        if cid in on_paths:
+            paths = on_paths[cid]
+            worst = max((path_severity(ctx, p) for p in paths), key=severity_rank)
+            yield Finding(
+                rule=RULE.id,
+                key=(cid,),
+                severity=lower(worst),
+                title=f"Nobody provides {cid}: {r.control.title}",
+                explanation=(
+                    f"{cid} would close {len(paths)} open path(s) (for example {paths[0].id}), "
+                    f"but no party provides it. {r.default_reason}."
+                ),
+                recommendation=RULE.fix,
+                responsible=r.responsible,
+                components=r.protected,
+                controls=(cid,),
+            )
+        elif r.control.function in ("prevent", "detect"):
+            for party in r.responsible or ("nobody",):
+                rest.setdefault(party, []).append(cid)
+    for party, controls in sorted(rest.items()):
+        if party == "nobody":
+            roles = sorted({role for c in controls for role in ctx.resp[c].default_roles})
+            owner = f"the {' or '.join(roles)} role, which no party in the manifest plays"
+        else:
+            owner = party
+        yield Finding(
+            rule=RULE.id,
+            key=(party,),
+            severity="low",
+            title=f"{len(controls)} further controls fall to {owner}, and nobody provides them",
+            explanation=(
+                f"By the preset, {owner} is expected to own these applicable controls, and no claim "
+                f"covers them: {', '.join(controls)}. None sits on an open attack path."
+            ),
+            recommendation="Review them with `demarcate matrix --status nobody`; claim, plan or declare "
+                           "each not applicable.",
+            responsible=(party,) if party != "nobody" else (),
+            controls=tuple(controls),
+        )

@@ -1,0 +1,20 @@
+RULE = "lethal-trifecta"
+
+
+def test_private_data_untrusted_content_and_a_way_out_in_one_model(bot, run):
+    (f,) = run(bot, RULE)
+    assert f.id == "lethal-trifecta:llm" and f.severity == "critical"
+    assert "db" in f.explanation and "reviews" in f.explanation and "mail" in f.explanation
+    assert "vendor" not in f.responsible
+
+
+def test_without_private_data_there_is_no_trifecta(bot, run):
+    bot.drop("db", "lookup")
+    assert run(bot, RULE) == []
+
+
+def test_closed_paths_leave_a_medium_structural_finding(bot, run):
+    bot.set("mail", confirmation="user")
+    bot.set("chat", trust="internal")
+    (f,) = run(bot, RULE)
+    assert f.severity == "medium"

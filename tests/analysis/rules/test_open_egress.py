@@ -1,0 +1,22 @@
+RULE = "open-egress"
+
+
+def test_open_policy_behind_a_sending_tool(bot, run):
+    (f,) = run(bot, RULE)
+    assert f.id == "open-egress:out" and f.severity == "high" and f.responsible == ("infra",)
+
+
+def test_allowlist_with_a_relay_is_still_open(bot, run):
+    bot.set("out", policy="allowlist", allow=[{"host": "redirect.example", "relays": True}])
+    (f,) = run(bot, RULE)
+    assert "redirect.example" in f.explanation
+
+
+def test_allowlist_closes_it(bot, run):
+    bot.set("out", policy="allowlist", allow=["smtp.example"])
+    assert run(bot, RULE) == []
+
+
+def test_egress_nothing_flows_into_is_not_reported(bot, run):
+    bot.flows = [f for f in bot.flows if f["to"] != "out"]
+    assert run(bot, RULE) == []

@@ -1,0 +1,22 @@
+RULE = "over-privileged-credential"
+
+
+def test_shared_account_reading_private_records(bot, run):
+    bot.set("lookup", credential="service-account")
+    (f,) = run(bot, RULE)
+    assert f.id == "over-privileged-credential:lookup" and f.severity == "high"
+
+
+def test_admin_credential_is_high_even_without_untrusted_input(bot, run):
+    bot.drop("reviews", "rag").set("chat", trust="internal").set("lookup", credential="admin")
+    (f,) = run(bot, RULE)
+    assert f.severity == "high"
+
+
+def test_delegated_scope_is_fine(bot, run):
+    assert run(bot, RULE) == []
+
+
+def test_without_per_user_identities_there_is_no_user_scope_to_use(bot, run):
+    bot.set("lookup", credential="service-account").set("chat", authenticated=False)
+    assert run(bot, RULE) == []

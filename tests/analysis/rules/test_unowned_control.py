@@ -1,0 +1,25 @@
+RULE = "unowned-control"
+
+
+def test_controls_that_would_close_open_paths_are_reported_one_by_one(bot, run):
+    found = {f.id: f for f in run(bot, RULE)}
+    f = found["unowned-control:APP-TOOL-02"]
+    assert f.severity == "high" and f.responsible == ("app",)
+    assert "would close" in f.explanation
+
+
+def test_the_rest_is_one_low_finding_per_party(bot, run):
+    found = {f.id: f for f in run(bot, RULE)}
+    assert found["unowned-control:app"].severity == "low"
+    assert "APP-AGT-01" in found["unowned-control:app"].controls
+
+
+def test_provided_or_relied_controls_are_not_unowned(bot, run):
+    bot.provides("APP-TOOL-02", status="planned").relies("APP-TOOL-01", "infra", "app")
+    ids = {f.id for f in run(bot, RULE)}
+    assert "unowned-control:APP-TOOL-02" not in ids and "unowned-control:APP-TOOL-01" not in ids
+
+
+def test_configuration_showing_the_control_counts(bot, run):
+    bot.set("mail", confirmation="user")
+    assert "unowned-control:APP-TOOL-02" not in {f.id for f in run(bot, RULE)}

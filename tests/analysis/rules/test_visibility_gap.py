@@ -1,0 +1,22 @@
+RULE = "visibility-gap"
+
+
+def test_gateway_logs_without_model_interactions(bot, run):
+    bot.add({"id": "logs", "kind": "logging", "owner": "infra", "captures": ["requests"], "readable-by": ["infra"]})
+    (f,) = run(bot, RULE)
+    assert f.severity == "high"
+    assert "prompts, completions, retrievals, tool-calls" in f.explanation
+
+
+def test_responders_who_cannot_read_the_logs(bot, run):
+    bot.add({"id": "logs", "kind": "logging", "owner": "infra",
+             "captures": ["prompts", "completions", "retrievals", "tool-calls"], "readable-by": ["infra"]})
+    (f,) = run(bot, RULE)
+    assert f.severity == "medium" and "Incident responders app cannot read the logs" in f.explanation
+
+
+def test_application_logging_provided_and_readable(bot, run):
+    bot.add({"id": "logs", "kind": "logging", "owner": "infra", "captures": ["prompts", "tool-calls"],
+             "readable-by": ["infra", "app"]})
+    bot.provides("APP-LOG-01")
+    assert run(bot, RULE) == []

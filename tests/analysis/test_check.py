@@ -1,0 +1,127 @@
+"""`demarcate check` end to end on the examples: the seed's findings, the gate, the JSON contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from demarcate.analysis.check import analyse
+from demarcate.builtin import example
+from demarcate.model import load
+from tests.conftest import SHOPBOT
+
+HARDENED = example("shopbot-hardened")
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs/schemas/check-v1.json").read_text())
+
+
+def _json(cli, *args):
+    result = cli("check", *args, "--format", "json")
+    return result, json.loads(result.stdout)
+
+
+def test_shopbot_shows_the_seed_scenario(cli):
+    _result, data = _json(cli, SHOPBOT)
+    jsonschema.validate(data, SCHEMA)
+    by_id = {f["id"]: f for f in data["findings"]}
+    # the three failure modes
+    assert by_id["model-is-safe:model"]["responsible"] == ["app-team"]
+    assert by_id["infrastructure-only:send-email"]["responsible"][0] == "app-team"
+    assert "handled-elsewhere:application" in by_id
+    # the assumption chain, the trifecta, the open path from reviews to email and open egress
+    assert "app-team → model-provider" in by_id["assumption-chain:APP-IN-03"]["explanation"]
+    assert by_id["lethal-trifecta:model"]["severity"] == "critical"
+    path = by_id["open-attack-path:reviews>retriever>model>send-email>egress"]
+    assert path["hops"] == ["reviews", "retriever", "model", "send-email", "egress"]
+    assert path["severity"] == "critical" and path["responsible"][0] == "app-team"
+    for f in data["findings"]:
+        assert f["explanation"] and f["recommendation"]
+    # the computed fix: the application layer alone closes every open path
+    lev = data["leverage"]
+    assert lev["exact"] is True and lev["closes"] == lev["open_paths"] == 3
+    assert lev["by_layer"] == {"model": 0, "application": 3, "infrastructure": 2, "usage": 0}
+    assert all(c.startswith("APP-") for c in lev["fix"]) and len(lev["fix"]) == 2
+    assert all(r == ["app-team"] for r in lev["responsible"].values())
+
+
+def test_path_json_lists_controls_with_layer_party_and_status(cli):
+    _, data = _json(cli, SHOPBOT)
+    path = next(p for p in data["paths"] if p["id"] == "reviews>retriever>model>send-email>egress")
+    assert path["open"] is True and path["source"] == "reviews" and path["impact"] == "egress"
+    controls = {c["id"]: c for c in path["controls"]}
+    assert controls["MOD-SAFE-03"] == {**controls["MOD-SAFE-03"], "layer": "model", "party": "model-provider",
+                                       "status": "partial"}
+    assert controls["INF-NET-03"]["party"] == "cloud-team" and controls["INF-NET-03"]["status"] == "missing"
+
+
+def test_fail_on_high_fails_on_shopbot_and_passes_on_hardened(cli):
+    assert cli("check", SHOPBOT, "--fail-on", "high").exit_code == 1
+    hardened = cli("check", HARDENED, "--fail-on", "high")
+    assert hardened.exit_code == 0, hardened.output
+    assert "Attack paths: 0 open of 3" in hardened.output
+    assert cli("check", SHOPBOT).exit_code == 0  # no gate unless asked
+
+
+def test_hardened_has_no_high_or_critical_finding():
+    result = analyse(load([HARDENED]))
+    assert not [f.id for f in result.findings if f.severity in ("high", "critical")]
+    assert all(not p.open for p in result.paths.paths)
+
+
+def test_text_output_names_findings_paths_and_fix(cli):
+    out = cli("check", SHOPBOT).output
+    assert "who must act: app-team" in out
+    assert "open   reviews → retriever → model → send-email → egress" in out
+    assert "Highest-leverage fix (exact)" in out and "application 3/3" in out
+
+
+def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_path):
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    for p in SHOPBOT.glob("*.yaml"):
+        (folder / p.name).write_text(p.read_text())
+    (folder / "decisions.yaml").write_text(
+        "tracking:\n"
+        "  - {finding: 'speed-pressure:app-team', decision: accepted, justification: weekly review board,"
+        " ticket: SEC-9, reviewer: rev, date: 2026-11-20}\n"
+        "  - {finding: 'open-egress:nowhere', decision: mitigated, justification: gone}\n")
+    _result, data = _json(cli, folder)
+    f = next(f for f in data["findings"] if f["id"] == "speed-pressure:app-team")
+    assert f["status"] == "accepted" and f["decision"]["ticket"] == "SEC-9"
+    assert data["summary"]["decided"] == 1
+    (warning,) = data["warnings"]
+    assert warning.startswith(f"{folder / 'decisions.yaml'}:3:5: error: tracking entry 'open-egress:nowhere' matches no finding")
+
+
+def test_decided_findings_do_not_fail_the_gate(tmp_path, cli):
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    for p in HARDENED.glob("*.yaml"):
+        (folder / p.name).write_text(p.read_text())
+    assert cli("check", folder, "--fail-on", "medium").exit_code == 1
+    (folder / "decisions.yaml").write_text(
+        "tracking:\n  - {finding: 'lethal-trifecta:model', decision: accepted, justification: every leg is gated}\n")
+    assert cli("check", folder, "--fail-on", "medium").exit_code == 0
+
+
+def test_markdown_has_mermaid_and_escapes_manifest_text(cli, tmp_path):
+    out = cli("check", SHOPBOT, "--format", "markdown").output
+    assert "```mermaid" in out and "flowchart LR" in out and "linkStyle" in out
+    assert "Highest-leverage fix" in out
+
+
+def test_rule_selection_and_unknown_rule(cli):
+    _, data = _json(cli, SHOPBOT, "--rule", "lethal-trifecta")
+    assert {f["rule"] for f in data["findings"]} == {"lethal-trifecta"}
+    bad = cli("check", SHOPBOT, "--rule", "lethal")
+    assert bad.exit_code == 2 and "did you mean 'lethal-trifecta'?" in bad.output
+
+
+def test_findings_per_component_stays_low_on_every_example():
+    from demarcate.builtin import examples_dir
+
+    for folder in sorted(p for p in examples_dir().iterdir() if p.is_dir()):
+        result = analyse(load([folder]))
+        ratio = len(result.open_findings()) / len(result.system.components)
+        assert ratio < 3, (folder.name, ratio)
