@@ -21,7 +21,7 @@ EFFECTIVE = ("implemented", "configured")
 OUTSIDERS = ("anyone", "customers", "authenticated-users")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ControlState:
     control: str
     component: str
@@ -41,7 +41,11 @@ class Context:
         self.system = system
         self.resp = resp or Responsibilities(system)
         self.catalog = system.catalog
+        self._kinds = {cid: c.kind for cid, c in system.components.items()}  # type: ignore[attr-defined]
         self._states: dict[tuple[str, str], ControlState] = {}
+        self._upstream: dict[str, frozenset[str]] = {}
+        self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
+        self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
         self._by_kind: dict[str, list[Control]] = {}
         for control in self.catalog.controls.values():
             for kind in control.applies_to:
@@ -53,11 +57,29 @@ class Context:
 
         return analyse_paths(self)
 
+    def upstream(self, component_id: str) -> frozenset[str]:
+        """Every component whose content can reach this one (cached: rules ask often)."""
+        if component_id not in self._upstream:
+            import networkx as nx
+
+            self._upstream[component_id] = frozenset(nx.ancestors(self.paths.graph, component_id))
+        return self._upstream[component_id]
+
     def controls_for_kind(self, kind: str) -> list[Control]:
         return self._by_kind.get(kind, [])
 
+    def acting_controls(self, kind: str, threats: frozenset[str]) -> list[Control]:
+        """Applicable preventive or likelihood-lowering controls on a kind against any of the threats."""
+        key = (kind, threats)
+        if key not in self._acting:
+            self._acting[key] = [
+                c for c in self._by_kind.get(kind, [])
+                if c.function in ("prevent", "reduce") and threats.intersection(c.mitigates) and self.resp.applies(c)
+            ]
+        return self._acting[key]
+
     def kind(self, component_id: str) -> str:
-        return self.system.components[component_id].kind  # type: ignore[attr-defined]
+        return self._kinds[component_id]
 
     def components_of(self, *kinds: str) -> list[str]:
         return [cid for cid, c in self.system.components.items() if c.kind in kinds]  # type: ignore[attr-defined]
@@ -71,10 +93,31 @@ class Context:
     def effective(self, control_id: str, component_id: str) -> bool:
         return self.state(control_id, component_id).effective
 
+    def _claims_on(self, control_id: str, component_id: str) -> list:
+        """The provides-claims on a control that cover a component. A claim's `scope` names what it
+        covers; without one it covers the protected components its party owns, or, if the party
+        owns none of them (a vendor's service, say), all of them."""
+        index = self._provider_index.get(control_id)
+        if index is None:
+            r = self.resp[control_id]
+            everywhere, scoped = [], {}
+            owned: dict[str, list[str]] = {}
+            if any(not claim.scope for claim in r.providers):
+                for c in r.protected:
+                    owned.setdefault(self.system.components[c].owner, []).append(c)
+            for claim in r.providers:
+                covered = claim.scope or owned.get(claim.party or "", [])
+                if not covered:
+                    everywhere.append(claim)
+                for cid in covered:
+                    scoped.setdefault(cid, []).append(claim)
+            index = self._provider_index[control_id] = (everywhere, scoped)
+        return index[0] + index[1].get(component_id, [])
+
     def _state(self, control_id: str, component_id: str) -> ControlState:
         r = self.resp[control_id]
         comp = self.system.components[component_id]
-        claims = [c for c in r.providers if not c.scope or component_id in c.scope]
+        claims = self._claims_on(control_id, component_id)
         best = max((c.provides or "planned" for c in claims), key=lambda s: STATUS_RANK[s], default=None)
         providers = tuple(dict.fromkeys(c.party for c in claims if c.party))
         checks = [c for c in r.control.configured_by if c.kind == comp.kind]  # type: ignore[attr-defined]

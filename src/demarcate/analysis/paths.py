@@ -13,14 +13,18 @@ one of its hops. Model-layer safety training lowers likelihood and never closes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, NamedTuple
 
 import networkx as nx
 
 from demarcate.analysis.context import Context
 
+# Bounds that keep enumeration linear in the size of the manifest: per source, and overall.
 MAX_DEPTH = 12
-MAX_PATHS = 20_000
-MAX_EXPANSIONS = 2_000_000
+MAX_PATHS_PER_SOURCE = 500
+MAX_EXPANSIONS_PER_SOURCE = 50_000
+MAX_PATHS = 1_000_000
 CLOSING_LAYERS = ("application", "infrastructure")
 
 
@@ -30,8 +34,7 @@ class Impact:
     threats: frozenset[str]
 
 
-@dataclass(frozen=True)
-class PathControl:
+class PathControl(NamedTuple):
     id: str
     layer: str
     function: str
@@ -64,7 +67,7 @@ class AttackPath:
     def id(self) -> str:
         return ">".join(self.steps)
 
-    @property
+    @cached_property
     def open(self) -> bool:
         return not any(c.closes for c in self.controls)
 
@@ -72,7 +75,7 @@ class AttackPath:
     def closed_by(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.controls if c.closes)
 
-    @property
+    @cached_property
     def candidates(self) -> tuple[str, ...]:
         """Controls not yet in effect whose implementation would close this path."""
         return tuple(c.id for c in self.controls if c.could_close and not c.closes)
@@ -85,9 +88,21 @@ class PathAnalysis:
     bounded: bool = False
     notes: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def open_paths(self) -> list[AttackPath]:
         return [p for p in self.paths if p.open]
+
+    @cached_property
+    def _by_component(self) -> dict[str, list[AttackPath]]:
+        index: dict[str, list[AttackPath]] = {}
+        for p in self.open_paths:
+            for c in p.steps:
+                index.setdefault(c, []).append(p)
+        return index
+
+    def open_through(self, component: str) -> list[AttackPath]:
+        """Open paths that pass through (or start or end at) a component."""
+        return self._by_component.get(component, [])
 
 
 def build_graph(ctx: Context) -> nx.DiGraph:
@@ -135,21 +150,29 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
     return None
 
 
-def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, max_paths: int = MAX_PATHS,
-                  max_expansions: int = MAX_EXPANSIONS) -> PathAnalysis:
+def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MAX_PATHS_PER_SOURCE,
+                  max_expansions: int = MAX_EXPANSIONS_PER_SOURCE, max_paths: int = MAX_PATHS) -> PathAnalysis:
     graph = build_graph(ctx)
     result = PathAnalysis(graph, [])
     succ = {n: sorted(graph.successors(n)) for n in graph.nodes}
+    impacts_cache: dict[tuple[str, bool], Impact | None] = {}
+
+    def impact(node: str, source_kind: str) -> Impact | None:
+        key = (node, source_kind == "user-input")
+        if key not in impacts_cache:
+            impacts_cache[key] = impact_of(ctx, node, source_kind)
+        return impacts_cache[key]
+
     sources = sorted(c for c in ctx.system.components if ctx.is_untrusted_source(c))
     found: list[tuple[str, tuple[str, ...], list[Impact]]] = []
 
-    expansions = 0
     for source in sources:
         source_kind = ctx.kind(source)
         entry_threat = "direct-injection" if source_kind == "user-input" else "indirect-injection"
+        before, expansions = len(found), 0
         # Depth-first over simple paths. Frame: (node, path so far, passed a model?, impacts met)
         stack: list[tuple[str, tuple[str, ...], bool, tuple[Impact, ...]]] = [(source, (source,), False, ())]
-        while stack and not result.bounded:
+        while stack:
             node, path, seen_model, impacts = stack.pop()
             expansions += 1
             children = []
@@ -157,25 +180,30 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, max_paths: int = MAX
                 if nxt in path:
                     continue
                 if len(path) >= max_depth:
+                    result.bounded = True
                     result.notes.append(f"paths longer than {max_depth} hops were not followed")
                     continue
                 nxt_model = seen_model or ctx.kind(nxt) == "model"
-                impact = impact_of(ctx, nxt, source_kind) if nxt_model else None
-                if impacts and impact is None:
+                hit = impact(nxt, source_kind) if nxt_model else None
+                if impacts and hit is None:
                     continue  # past an impact, only a further impact extends the path
-                children.append((nxt, (*path, nxt), nxt_model, (*impacts, impact) if impact else impacts))
+                children.append((nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts))
             if impacts and not children:
                 found.append((entry_threat, path, list(impacts)))
             stack.extend(reversed(children))
-            if len(found) >= max_paths or expansions >= max_expansions:
+            if len(found) - before >= per_source or expansions >= max_expansions:
                 result.bounded = True
                 result.notes.append(
-                    f"enumeration stopped at {len(found)} paths and {expansions} steps; "
-                    "further paths exist but were not listed")
-        if result.bounded:
+                    f"from {source}: stopped after {len(found) - before} paths and {expansions} steps; "
+                    "further paths from it exist but were not listed")
+                break
+        if len(found) >= max_paths:
+            result.bounded = True
+            result.notes.append(f"stopped after {len(found)} paths in all; later sources were not followed")
             break
     result.notes = sorted(set(result.notes))
 
+    hop_cache: tuple[dict, dict] = ({}, {})
     for entry_threat, steps, impacts in found:
         impact_threats = frozenset().union(*(i.threats for i in impacts))
         threats = impact_threats | {entry_threat}
@@ -186,37 +214,48 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, max_paths: int = MAX
             entry=entry_of(ctx, steps[0]),
             impact_kind=impacts[0].kind,
             threats=threats,
-            controls=_path_controls(ctx, steps, entry_threat, impact_threats),
+            controls=_path_controls(ctx, steps, entry_threat, impact_threats, hop_cache),
         ))
     return result
 
 
+_RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "planned": 2,
+         "not-applicable": 1, "missing": 0}
+
+
+def _hop_controls(ctx: Context, cid: str, threats: frozenset[str], cache: dict) -> list[tuple[Any, Any]]:
+    key = (cid, threats)
+    if key not in cache:
+        cache[key] = [(c, ctx.state(c.id, cid)) for c in ctx.acting_controls(ctx.kind(cid), threats)]
+    return cache[key]
+
+
 def _path_controls(ctx: Context, steps: tuple[str, ...], entry_threat: str,
-                   impact_threats: frozenset[str]) -> tuple[PathControl, ...]:
+                   impact_threats: frozenset[str], cache: tuple[dict, dict]) -> tuple[PathControl, ...]:
     """The controls that act on this path. Before the model, a hop's controls count against the
     injection; at the model, against everything; after it, against what the impact does."""
     first_model = next(i for i, cid in enumerate(steps) if ctx.kind(cid) == "model")
-    hops: dict[str, list[str]] = {}
+    entry = frozenset({entry_threat})
+    both = impact_threats | entry
+    hops: dict[str, tuple[Any, list[str], Any]] = {}
     for i, cid in enumerate(steps):
-        if i < first_model:
-            threats = frozenset({entry_threat})
-        elif i == first_model:
-            threats = impact_threats | {entry_threat}
-        else:
-            threats = impact_threats
-        for control in ctx.controls_for_kind(ctx.kind(cid)):
-            if control.function not in ("prevent", "reduce") or not threats.intersection(control.mitigates):
-                continue
-            if ctx.resp.applies(control):
-                hops.setdefault(control.id, []).append(cid)
-    rank = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "planned": 2,
-            "not-applicable": 1, "missing": 0}
+        threats = entry if i < first_model else both if i == first_model else impact_threats
+        for control, state in _hop_controls(ctx, cid, threats, cache[0]):
+            seen = hops.get(control.id)
+            if seen is None:
+                hops[control.id] = (control, [cid], state)
+            else:
+                seen[1].append(cid)
+                if _RANK[state.state] > _RANK[seen[2].state]:
+                    hops[control.id] = (control, seen[1], state)
     out = []
-    for control_id, components in hops.items():
-        control = ctx.catalog.controls[control_id]
-        states = [ctx.state(control_id, cid) for cid in components]
-        best = max(states, key=lambda s: rank[s.state])
-        parties = best.parties or ctx.resp[control_id].responsible
-        out.append(PathControl(control_id, control.layer, control.function, best.state, tuple(parties),
-                               tuple(components), best.reason))
+    made = cache[1]
+    for control, components, best in hops.values():
+        key = (control.id, tuple(components), best)
+        pc = made.get(key)
+        if pc is None:
+            parties = best.parties or ctx.resp[control.id].responsible
+            pc = made[key] = PathControl(control.id, control.layer, control.function, best.state,
+                                         tuple(parties), key[1], best.reason)
+        out.append(pc)
     return tuple(out)

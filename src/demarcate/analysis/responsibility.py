@@ -34,7 +34,7 @@ class Responsibility:
     protected: tuple[str, ...]  # ids of components the control protects in this system
     component_owners: tuple[str, ...]  # parties that own those components
 
-    @property
+    @cached_property
     def status(self) -> str:
         """provided | partial | planned | nobody | not-applicable."""
         if self.not_applicable is not None and not self.providers:
@@ -48,11 +48,11 @@ class Responsibility:
     def implemented(self) -> bool:
         return self.status == "implemented"
 
-    @property
+    @cached_property
     def owners(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c.party for c in self.providers if c.party))
 
-    @property
+    @cached_property
     def responsible(self) -> tuple[str, ...]:
         """Who answers for the control: whoever claims it, else whoever the preset puts it on."""
         return self.owners or tuple(p.id for p in self.default_parties)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from demarcate.model.schema import Preset
+from demarcate.model.yamlio import dump_yaml
 
 WHO = {
     "self": "your organisation",
@@ -81,20 +79,11 @@ HEADER = """\
 """
 
 
-def _dump(data: dict[str, Any]) -> str:
-    yaml = YAML()
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.default_flow_style = False
-    buf = io.StringIO()
-    yaml.dump(data, buf)
-    return buf.getvalue()
-
-
 def render(preset: Preset, data: dict[str, Any]) -> str:
     header = HEADER.format(preset=preset.id, title=preset.title,
                            app=preset.operators["application"].role,  # type: ignore[index]
                            model=preset.operators["model"].role)  # type: ignore[index]
-    return header + _dump(data)
+    return header + dump_yaml(data)
 
 
 def split(preset: Preset, data: dict[str, Any]) -> dict[str, str]:
@@ -109,5 +98,5 @@ def split(preset: Preset, data: dict[str, Any]) -> dict[str, str]:
             "components": [c for c in data["components"] if c["owner"] == party["id"]],
             "controls": [],
         }
-        files[f"{party['id']}.yaml"] = f"# {party['name']}'s part of the manifest.\n" + _dump(part)
+        files[f"{party['id']}.yaml"] = f"# {party['name']}'s part of the manifest.\n" + dump_yaml(part)
     return files

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import io
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from demarcate.analysis.check import analyse
 from demarcate.model import load
+from demarcate.model.yamlio import dump_yaml
 
 PARTIES = [
     {"id": "vendor", "role": "model-provider"},
@@ -87,9 +86,7 @@ def run(tmp_path):
 
     def _run(b: Bot, rule: str):
         path = tmp_path / f"m{next(counter)}.yaml"
-        buf = io.StringIO()
-        YAML().dump(b.doc(), buf)
-        path.write_text(buf.getvalue(), encoding="utf-8")
+        path.write_text(dump_yaml(b.doc()), encoding="utf-8")
         return analyse(load([path]), rules=[rule]).findings
 
     return _run

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
 from demarcate.analysis.context import Context
 from demarcate.analysis.paths import AttackPath
 
@@ -17,7 +15,7 @@ AI_THREATS = frozenset({
 
 def model_has_private_data(ctx: Context, model: str) -> bool:
     graph = ctx.paths.graph
-    return any(ctx.holds_private_data(c) for c in nx.ancestors(graph, model) | set(graph.successors(model)))
+    return any(ctx.holds_private_data(c) for c in ctx.upstream(model) | set(graph.successors(model)))
 
 
 def path_severity(ctx: Context, path: AttackPath) -> str:

@@ -44,14 +44,14 @@ def _outbound(ctx: Context, cid: str) -> bool:
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.paths.graph
     for model in ctx.components_of("model"):
-        upstream = nx.ancestors(graph, model)
+        upstream = ctx.upstream(model)
         around = upstream | set(graph.successors(model))
         private = sorted(c for c in around if ctx.holds_private_data(c))
         untrusted = sorted(c for c in upstream if ctx.is_untrusted_source(c))
         out = sorted(c for c in nx.descendants(graph, model) if _outbound(ctx, c))
         if not (private and untrusted and out):
             continue
-        open_paths = [p for p in ctx.paths.open_paths if model in p.steps and p.impact_kind == "exfiltration"
+        open_paths = [p for p in ctx.paths.open_through(model) if p.impact_kind == "exfiltration"
                       and p.entry != "user-input"]
         if any(ctx.kind(c) in ("tool", "network-egress") for p in open_paths for c in p.steps):
             severity = "critical"

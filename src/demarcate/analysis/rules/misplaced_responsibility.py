@@ -30,6 +30,7 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Finding]:
     kinds = ctx.catalog.kinds
+    kind_sets = {cid: {ctx.kind(c) for c in r.protected} for cid, r in ctx.resp.by_control.items()}
     for cid, r in ctx.resp.by_control.items():
         # Governance controls are about relationships and decisions, not components.
         if not r.protected or r.control.layer == "usage":
@@ -39,17 +40,20 @@ def check(ctx: Context) -> Iterator[Finding]:
             party = ctx.system.parties.get(party_id or "")
             if party is None:
                 continue
-            protected = [c for c in r.protected if not claim.scope or c in claim.scope]
-            if not protected:
+            if claim.scope:
+                protected = [c for c in claim.scope if c in r.protected]
+                owners = {ctx.system.components[c].owner for c in protected}
+                protected_kinds = {ctx.kind(c) for c in protected}
+            else:
+                protected, owners, protected_kinds = list(r.protected), set(r.component_owners), kind_sets[cid]
+            if not protected or party.id in owners:
                 continue
-            owns = [c for c in protected if ctx.system.components[c].owner == party.id]
-            can_act = [c for c in protected if party.role in kinds[ctx.kind(c)].controlled_by]
-            if owns or can_act:
+            if any(party.role in kinds[k].controlled_by for k in protected_kinds):
                 continue
             in_effect = any(ctx.effective(cid, c) for c in protected)
             relied = claim.kind == "relies-on"
             severity = "high" if relied and not in_effect else "medium"
-            owners = sorted({ctx.system.components[c].owner for c in protected})
+            owners = sorted(owners)
             verb = "is relied on for" if relied else "claims to provide"
             yield Finding(
                 rule=RULE.id,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
 
@@ -44,7 +42,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         if ctx.effective("APP-TOOL-03", cid):
             continue
         callers = [m for m in graph.predecessors(cid) if ctx.kind(m) == "model"]
-        exposed = any(ctx.is_untrusted_source(u) for m in callers for u in nx.ancestors(graph, m))
+        exposed = any(ctx.is_untrusted_source(u) for m in callers for u in ctx.upstream(m))
         severity = "high" if comp.credential == "admin" or exposed else "medium"  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
 
@@ -30,7 +28,7 @@ RULE = Rule(
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.paths.graph
     untrusted_models = {m for m in ctx.components_of("model")
-                        if any(ctx.is_untrusted_source(u) for u in nx.ancestors(graph, m))}
+                        if any(ctx.is_untrusted_source(u) for u in ctx.upstream(m))}
     for cid in ctx.components_of("tool", "runtime"):
         comp = ctx.system.components[cid]
         if ctx.kind(cid) == "tool":

@@ -28,11 +28,14 @@ AI_PARTS = ("system-prompt", "tool", "retriever", "data-source", "memory")
 
 def check(ctx: Context) -> Iterator[Finding]:
     on_paths = {c for p in ctx.paths.open_paths for c in p.steps}
+    by_owner: dict[str, list[str]] = {}
+    for cid, comp in ctx.system.components.items():
+        if ctx.kind(cid) in AI_PARTS:
+            by_owner.setdefault(comp.owner, []).append(cid)
     for party in ctx.system.parties.values():
         if party.security_review is not False:
             continue
-        owned = [c for c in ctx.system.components
-                 if ctx.system.components[c].owner == party.id and ctx.kind(c) in AI_PARTS]
+        owned = by_owner.get(party.id, [])
         if not owned:
             continue
         hot = [c for c in owned if c in on_paths]

@@ -24,7 +24,10 @@ RULE = Rule(
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    claims = ctx.system.claims
+    by_party: dict[str, list] = {}
+    for claim in ctx.system.claims:
+        if claim.party and claim.kind != "not-applicable":
+            by_party.setdefault(claim.party, []).append(claim)
     for flow in ctx.system.flows:
         a, b = ctx.system.components[flow.source], ctx.system.components[flow.target]
         if a.owner == b.owner:
@@ -32,9 +35,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         parties = {a.owner, b.owner}
         ends = {flow.source: a.kind, flow.target: b.kind}  # type: ignore[attr-defined]
         covered = False
-        for claim in claims:
-            if claim.party not in parties or claim.kind == "not-applicable":
-                continue
+        for claim in (c for p in sorted(parties) for c in by_party.get(p, [])):
             control = ctx.catalog.controls[claim.control]
             for cid, kind in ends.items():
                 if kind in control.applies_to and (not claim.scope or cid in claim.scope):

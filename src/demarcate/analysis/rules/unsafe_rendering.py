@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
 from demarcate.analysis.rules._shared import model_has_private_data
@@ -30,10 +28,9 @@ RULE = Rule(
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    graph = ctx.paths.graph
     for cid in ctx.components_of("output-renderer"):
         comp = ctx.system.components[cid]
-        models = [m for m in nx.ancestors(graph, cid) if ctx.kind(m) == "model"]
+        models = [m for m in ctx.upstream(cid) if ctx.kind(m) == "model"]
         if not models:
             continue
         problems = []
@@ -50,7 +47,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not problems:
             continue
         exposed = any(model_has_private_data(ctx, m) and any(ctx.is_untrusted_source(u)
-                      for u in nx.ancestors(graph, m)) for m in models)
+                      for u in ctx.upstream(m)) for m in models)
         yield Finding(
             rule=RULE.id,
             key=(cid,),
