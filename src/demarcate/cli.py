@@ -240,14 +240,20 @@ def check(
 
 @app.command()
 @reports_errors
-def rules(format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table) -> None:
+def rules(format: Annotated[MatrixFormat, typer.Option("--format", "-f",
+                                                       help="table, json, or markdown (the rule reference).")] = MatrixFormat.table) -> None:
     """List the analysis rules."""
     from demarcate.analysis.rules import RULES
+    from demarcate.report.markdown import rules_markdown
 
-    if format is ListFormat.json:
+    if format is MatrixFormat.json:
         emit_json([dataclasses.asdict(r.rule) for r in RULES.values()])
-        return
-    out.print(terminal.rules_table([r.rule for r in RULES.values()]))
+    elif format is MatrixFormat.markdown:
+        sys.stdout.write(rules_markdown([r.rule for r in RULES.values()]))
+    elif format is MatrixFormat.csv:
+        raise ManifestError([Problem("rules has no CSV form; use table, json or markdown")])
+    else:
+        out.print(terminal.rules_table([r.rule for r in RULES.values()]))
 
 
 @app.command()
@@ -276,12 +282,21 @@ def catalog(
 @app.command()
 @reports_errors
 def explain(
-    control: Annotated[str, typer.Argument(help="A control id, e.g. APP-IN-03.")],
+    control: Annotated[str, typer.Argument(help="A control id (APP-IN-03) or a rule id (open-attack-path).")],
     manifest: Annotated[list[Path] | None, typer.Option(
         "--manifest", "-m", help="Also look up custom controls declared in these manifests.")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
-    """Describe one control: what it does, its layer, references and how to verify it."""
+    """Describe one control (its layer, references and how to verify it) or one rule."""
+    from demarcate.analysis.rules import RULES
+
+    if control.lower() in RULES:
+        rule = RULES[control.lower()].rule
+        if format is ListFormat.json:
+            emit_json(dataclasses.asdict(rule))
+        else:
+            terminal.print_rule(out, rule)
+        return
     cat = _load(manifest).catalog if manifest else load_catalog()
     found = cat.controls[_control_id(cat.controls, control)]
     if format is ListFormat.json:
@@ -343,17 +358,33 @@ def init(
 @reports_errors
 def demo() -> None:
     """Run the main job on the built-in example: the source document's shop support bot."""
+    from demarcate.analysis.check import analyse
+
     path = example("shopbot")
     system = _load([path])
     out.rule(terminal.t(f"demarcate demo — {system.info.name}"))
     out.print(terminal.t(f"manifest: {path} ({len(system.files)} files, one per party)", "dim"))
+    out.print()
+    out.rule(terminal.t("1. Who secures what: the application layer, where nobody provides a control"))
     resp = Responsibilities(system)
     rows = matrix(system, resp)
     out.print(terminal.matrix_table(system, filter_rows(rows, status="nobody", layer="application")[:12]))
     out.print(terminal.matrix_summary(rows))
-    for control in ("APP-IN-03", "INF-NET-03"):
-        out.print()
-        terminal.print_answer(out, who_answer(system, control, resp))
+    out.print()
+    out.rule(terminal.t("2. The source document's challenge: who is responsible for screening reviews?"))
+    terminal.print_answer(out, who_answer(system, "APP-IN-03", resp))
+    out.print()
+    out.rule(terminal.t("3. Where it breaks: findings, attack paths, and the highest-leverage fix"))
+    terminal.print_check(out, analyse(system), limit=8)
+    out.print()
+    hardened = example("shopbot-hardened")
+    after = analyse(_load([hardened]))
+    out.rule(terminal.t("4. After the application-layer fixes (examples/shopbot-hardened)"))
+    out.print(terminal.t(f"open attack paths: {len(after.paths.open_paths)} of {len(after.paths.paths)}; "
+                         f"high or critical findings: "
+                         f"{sum(1 for f in after.open_findings() if f.severity in ('high', 'critical'))}", "green"))
+    out.print(terminal.t("Next: demarcate check examples/shopbot --format markdown, "
+                         "demarcate who examples/shopbot APP-TOOL-02", "dim"))
 
 
 def main() -> None:

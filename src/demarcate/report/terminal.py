@@ -212,3 +212,13 @@ def rules_table(rules: Iterable[object]) -> Table:
     for r in rules:
         table.add_row(t(r.id, "bold"), t(r.title), t(r.who_acts))  # type: ignore[attr-defined]
     return table
+
+
+def print_rule(console: Console, rule: object) -> None:
+    r = rule
+    console.print(t(f"{r.id} — {r.title}", "bold"))  # type: ignore[attr-defined]
+    for label, value in (("detects", r.detects), ("why it matters", r.why), ("severity", r.severity),  # type: ignore[attr-defined]
+                         ("who acts", r.who_acts), ("false positives", r.false_positives),  # type: ignore[attr-defined]
+                         ("fix", r.fix), ("references", ", ".join(r.references))):  # type: ignore[attr-defined]
+        if value:
+            console.print(t(f"{label}: ", "dim") + t(value))

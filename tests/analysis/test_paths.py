@@ -1,0 +1,75 @@
+"""Path enumeration: sources, impacts, bounds, and what closes a path."""
+
+from __future__ import annotations
+
+from demarcate.analysis.context import Context
+from demarcate.analysis.leverage import leverage
+from demarcate.analysis.paths import analyse_paths
+from demarcate.model import load
+from tests.analysis.rules.conftest import Bot
+
+
+def _ctx(tmp_path, bot: Bot) -> Context:
+    from demarcate.model.yamlio import dump_yaml
+
+    path = tmp_path / "m.yaml"
+    path.write_text(dump_yaml(bot.doc()))
+    return Context(load([path]))
+
+
+def test_tool_output_and_shared_memory_are_sources(tmp_path):
+    bot = Bot()
+    bot.add({"id": "web", "kind": "tool", "owner": "app", "effects": ["read-public"], "output-trust": "untrusted"},
+            ("llm", "web"), ("web", "llm"))
+    bot.add({"id": "mem", "kind": "memory", "owner": "app", "shared-across-users": True, "persistent": True},
+            ("mem", "llm"), ("llm", "mem"))
+    ids = {p.id for p in _ctx(tmp_path, bot).paths.paths}
+    assert "web>llm>mail>out" in ids
+    assert "mem>llm>mail>out" in ids
+    assert "reviews>rag>llm>mem" in ids  # a planted instruction written into memory others read
+
+
+def test_user_cannot_attack_their_own_renderer(tmp_path):
+    bot = Bot().add({"id": "ui", "kind": "output-renderer", "owner": "app", "images": True}, ("llm", "ui"))
+    ids = {p.id for p in _ctx(tmp_path, bot).paths.paths}
+    assert "reviews>rag>llm>ui" in ids and "chat>llm>ui" not in ids
+
+
+def test_enumeration_is_bounded_and_says_so(tmp_path):
+    bot = Bot()
+    # a dense mesh of retrievers between the reviews and the model: exponentially many routes
+    mesh = [f"r{i}" for i in range(14)]
+    for r in mesh:
+        bot.add({"id": r, "kind": "retriever", "owner": "app"}, ("reviews", r), (r, "llm"))
+    for a in mesh:
+        for b in mesh:
+            if a != b:
+                bot.flows.append({"from": a, "to": b})
+    ctx = _ctx(tmp_path, bot)
+    result = analyse_paths(ctx, per_source=50)
+    assert result.bounded
+    assert any("further paths from it exist" in n for n in result.notes)
+    assert sum(1 for p in result.paths if p.source == "reviews") <= 50
+
+
+def test_leverage_is_exact_when_small_and_greedy_beyond_the_budget(tmp_path, monkeypatch):
+    ctx = _ctx(tmp_path, Bot())
+    exact = leverage(ctx, ctx.paths.paths)
+    assert exact.exact and exact.closes == exact.open_paths == 2
+    assert len(exact.fix) == 1  # one control on the mail tool closes both paths
+    import demarcate.analysis.leverage as lev
+
+    monkeypatch.setattr(lev, "EXACT_NODE_BUDGET", 0)
+    approx = leverage(ctx, ctx.paths.paths)
+    assert not approx.exact and approx.closes == 2 and approx.fix
+
+
+def test_side_effect_tool_path_is_closed_at_the_application_layer(tmp_path):
+    bot = Bot().drop("mail", "out", "chat")
+    bot.add({"id": "pay", "kind": "tool", "owner": "app", "effects": ["financial"]}, ("llm", "pay"))
+    ctx = _ctx(tmp_path, bot)
+    (path,) = ctx.paths.paths
+    assert path.id == "reviews>rag>llm>pay" and path.impact_kind == "side-effect"
+    lev = leverage(ctx, ctx.paths.paths)
+    assert lev.by_layer == {"model": 0, "application": 1, "infrastructure": 0, "usage": 0}
+    assert lev.unclosable == [] and len(lev.fix) == 1 and lev.fix[0].startswith("APP-")
