@@ -214,28 +214,109 @@ def check(
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
     fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if an open finding is at or above this level.")] = Level.never,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rules (repeatable).")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help="A saved `check --format json` result: only findings not in it count for --fail-on.")] = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
-    from demarcate.analysis.check import analyse, result_json
+    from demarcate.analysis.check import analyse, finding_json, result_json
+    from demarcate.analysis.diff import diff, load_findings
     from demarcate.analysis.rules import RULES
 
     system = _load(paths)
     for r in rule or []:
         _check_choice(r, tuple(RULES), "rule")
+    base = load_findings([baseline]) if baseline else None
     result = analyse(system, rules=rule)
+    changes = diff(base, [finding_json(f) for f in result.findings]) if base is not None else None
     if format is CheckFormat.json:
-        emit_json(result_json(result))
+        data = result_json(result)
+        if changes is not None:
+            data["baseline"] = {k: [f["id"] for f in v] for k, v in
+                                (("new", changes.new), ("fixed", changes.fixed), ("unchanged", changes.unchanged))}
+        emit_json(data)
     elif format is CheckFormat.markdown:
         from demarcate.report.markdown import check_markdown
 
         sys.stdout.write(check_markdown(result))
     else:
         terminal.print_check(out, result)
+        if changes is not None:
+            terminal.print_diff(out, changes, title="Against the baseline")
     for w in result.warnings:
         if format is not CheckFormat.text:
             err.print(terminal.t(f"warning: {w}"))
-    if fail_on is not Level.never and result.fails(fail_on.value):
+    if fail_on is not Level.never:
+        failed = changes.fails(fail_on.value) if changes is not None else result.fails(fail_on.value)
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command("diff")
+@reports_errors
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="Manifest folder or file, or a saved check JSON result.")],
+    new: Annotated[Path, typer.Argument(help="Manifest folder or file, or a saved check JSON result.")],
+    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if a NEW finding is at or above this level.")] = Level.never,
+) -> None:
+    """New, fixed and unchanged findings between two versions of a system."""
+    from demarcate.analysis.diff import diff, load_findings
+    from demarcate.report.markdown import diff_markdown
+
+    changes = diff(load_findings([old]), load_findings([new]))
+    if format is CheckFormat.json:
+        emit_json(changes.to_json())
+    elif format is CheckFormat.markdown:
+        sys.stdout.write(diff_markdown(changes))
+    else:
+        terminal.print_diff(out, changes, title=f"{old} → {new}")
+    if fail_on is not Level.never and changes.fails(fail_on.value):
         raise typer.Exit(1)
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    markdown = "markdown"
+    json = "json"
+    sarif = "sarif"
+    csv = "csv"
+
+
+@app.command()
+@reports_errors
+def report(
+    paths: Paths,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write; HTML defaults to "
+                                                "demarcate-report.html, other formats to standard output.")] = None,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.html,
+) -> None:
+    """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, or CSV of the matrix."""
+    from demarcate.analysis.check import analyse, result_json
+    from demarcate.report.html import render_html
+    from demarcate.report.markdown import check_markdown
+    from demarcate.report.sarif import sarif
+
+    system = _load(paths)
+    result = analyse(system)
+    if format is ReportFormat.html:
+        text = render_html(result)
+        output = output or Path("demarcate-report.html")
+    elif format is ReportFormat.markdown:
+        text = check_markdown(result)
+    elif format is ReportFormat.json:
+        text = json.dumps(result_json(result), indent=2, ensure_ascii=False) + "\n"
+    elif format is ReportFormat.sarif:
+        text = json.dumps(sarif(result, base=(output.parent if output else Path.cwd())), indent=2,
+                          ensure_ascii=False) + "\n"
+    else:
+        text = to_csv(matrix_csv_rows(system, matrix(system)))
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
+                         f"{len(result.paths.open_paths)} open paths)"))
 
 
 @app.command()

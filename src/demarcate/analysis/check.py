@@ -12,7 +12,7 @@ from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
 from demarcate.analysis.leverage import Leverage, leverage
 from demarcate.analysis.paths import AttackPath, PathAnalysis
 from demarcate.analysis.rules import RULES
-from demarcate.model.errors import Problem
+from demarcate.model.errors import Position, Problem
 from demarcate.model.loader import System
 
 CHECK_VERSION = 1
@@ -64,6 +64,22 @@ def analyse(system: System, rules: list[str] | None = None) -> Result:
     ]
     paths = ctx.paths
     return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)
+
+
+def finding_position(system: System, finding: Finding) -> Position | None:
+    """Where in the manifest a finding points: its first component, else a claim on its first
+    control, else its first responsible party, else the system's name."""
+    for cid in finding.components:
+        if ("component", cid) in system.where:
+            return system.where[("component", cid)]
+    for control in finding.controls:
+        for i, claim in enumerate(system.claims):
+            if claim.control == control:
+                return system.where.get(("claim", i))
+    for party in finding.responsible:
+        if ("party", party) in system.where:
+            return system.where[("party", party)]
+    return system.where.get(("system", "name"))
 
 
 def _path_json(path: AttackPath) -> dict[str, Any]:

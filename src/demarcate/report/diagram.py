@@ -7,7 +7,7 @@ import re
 
 from demarcate.analysis.check import Result
 
-_SAFE = re.compile(r"[A-Za-z0-9 _.,:/()+-]")
+_SAFE = re.compile(r"[A-Za-z0-9 _.,:/+-]")
 
 
 def label(text: object) -> str:
@@ -23,7 +23,6 @@ def mermaid(result: Result, *, highlight: str | None = None) -> str:
     lines = ["flowchart LR"]
     for pi, (pid, party) in enumerate(system.parties.items()):
         lines.append(f'  subgraph p{pi}["{label(party.label)} · {label(party.role)}"]')
-        lines.append("    direction TB")
         for cid, comp in system.components.items():
             if comp.owner != pid:
                 continue
@@ -39,7 +38,7 @@ def mermaid(result: Result, *, highlight: str | None = None) -> str:
     for i, flow in enumerate(system.flows):
         crosses = system.components[flow.source].owner != system.components[flow.target].owner
         arrow = "==>" if (flow.source, flow.target) in open_edges else ("-.->" if crosses else "-->")
-        text = f"|{label(flow.data)}|" if flow.data else ""
+        text = f'|"{label(flow.data)}"|' if flow.data else ""
         lines.append(f"  {ids[flow.source]} {arrow}{text} {ids[flow.target]}")
         if (flow.source, flow.target) in open_edges:
             red.append(str(i))

@@ -61,3 +61,15 @@ def rules_markdown(rules: list) -> str:
         if r.references:
             out += [f"**References.** {', '.join(r.references)}", ""]
     return "\n".join(out)
+
+
+def diff_markdown(changes: object) -> str:
+    c = changes
+    out = [f"## demarcate: {len(c.new)} new, {len(c.fixed)} fixed, {len(c.unchanged)} unchanged findings", ""]  # type: ignore[attr-defined]
+    for label, items in (("New", c.new), ("Fixed", c.fixed)):  # type: ignore[attr-defined]
+        if items:
+            out += [f"### {label}", "", "| severity | finding |", "|---|---|"]
+            out += [f"| {ICON[f['severity']]} {f['severity']} | {md_escape(f['title'])} (`{md_escape(f['id'])}`) |"
+                    for f in items]
+            out.append("")
+    return "\n".join(out)

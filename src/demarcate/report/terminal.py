@@ -124,6 +124,10 @@ def print_control(console: Console, control: Control, catalog: Catalog) -> None:
         ("NIST AI 600-1", ", ".join(control.references.nist_ai_600_1)),
         ("evidence", ", ".join(control.verify.evidence)),
         ("probes", ", ".join(control.verify.probes)),
+        ("shown by", "; ".join(
+            f"{c.kind}.{c.attribute} " + (f"in [{', '.join(str(v).lower() for v in c.in_)}]" if c.in_ is not None
+                                          else f"hosts {c.hosts}")
+            for c in control.configured_by)),
     ]
     for label, value in rows:
         if value:
@@ -222,3 +226,11 @@ def print_rule(console: Console, rule: object) -> None:
                          ("fix", r.fix), ("references", ", ".join(r.references))):  # type: ignore[attr-defined]
         if value:
             console.print(t(f"{label}: ", "dim") + t(value))
+
+
+def print_diff(console: Console, changes: object, title: str) -> None:
+    c = changes
+    console.print(t(f"{title}: {len(c.new)} new, {len(c.fixed)} fixed, {len(c.unchanged)} unchanged", "bold"))  # type: ignore[attr-defined]
+    for label, items, style in (("new", c.new, "bold red"), ("fixed", c.fixed, "green")):  # type: ignore[attr-defined]
+        for f in items:
+            console.print(t(f"  {label:<6}", style) + t(f" {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim"))

@@ -1,0 +1,95 @@
+"""Compare two analyses: which findings are new, which were fixed, which remain.
+
+Either side can be a manifest (analysed on the spot) or a saved `check --format json` result, so
+a CI job can keep the last accepted result as its baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from demarcate.analysis.check import analyse, finding_json
+from demarcate.analysis.findings import SEVERITIES, severity_rank
+from demarcate.model.errors import ManifestError, Position, Problem
+from demarcate.model.loader import load
+
+
+class SavedFinding(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    rule: str
+    severity: str
+    title: str
+    status: str = "open"
+    responsible: list[str] = []
+
+
+class SavedResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    version: int
+    system: str = ""
+    findings: list[SavedFinding]
+
+
+@dataclass
+class Diff:
+    new: list[dict[str, Any]]
+    fixed: list[dict[str, Any]]
+    unchanged: list[dict[str, Any]]
+
+    def fails(self, threshold: str) -> bool:
+        return any(severity_rank(f["severity"]) >= severity_rank(threshold) for f in self.new)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": 1, "new": self.new, "fixed": self.fixed, "unchanged": self.unchanged,
+                "summary": {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}}
+
+
+def load_findings(paths: list[Path]) -> list[dict[str, Any]]:
+    """Findings from a saved JSON result (one .json file) or from manifests, analysed now."""
+    if len(paths) == 1 and paths[0].suffix == ".json":
+        return _saved(paths[0])
+    return [finding_json(f) for f in analyse(load(paths)).findings]
+
+
+def _saved(path: Path) -> list[dict[str, Any]]:
+    name = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError([Problem("file not found", Position(name))]) from None
+    except json.JSONDecodeError as exc:
+        raise ManifestError([Problem(f"invalid JSON: {exc.msg}", Position(name, exc.lineno, exc.colno))]) from None
+    try:
+        saved = SavedResult.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ManifestError([Problem(
+            f"not a demarcate check result: {where}: {err['msg'].lower()}", Position(name),
+            "save one with `demarcate check PATH --format json > FILE`")]) from None
+    if saved.version != 1:
+        raise ManifestError([Problem(f"unsupported result version {saved.version}; expected 1", Position(name))])
+    for f in saved.findings:
+        if f.severity not in SEVERITIES:
+            raise ManifestError([Problem(f"finding {f.id}: unknown severity '{f.severity}'", Position(name))])
+    return [f.model_dump() for f in saved.findings]
+
+
+def diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Diff:
+    before = {f["id"]: f for f in old if f.get("status", "open") == "open"}
+    after = {f["id"]: f for f in new if f.get("status", "open") == "open"}
+
+    def ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(items, key=lambda f: (-severity_rank(f["severity"]), f["id"]))
+
+    return Diff(
+        new=ranked([f for i, f in after.items() if i not in before]),
+        fixed=ranked([f for i, f in before.items() if i not in after]),
+        unchanged=ranked([f for i, f in after.items() if i in before]),
+    )

@@ -1,0 +1,139 @@
+"""The self-contained HTML report: one file, no external request, attacker-controlled text inert.
+
+Every manifest string reaches the page through Jinja2's autoescaping or as JSON read with
+`textContent`; diagram labels are entity-encoded for Mermaid as well (see diagram.py). A Content
+Security Policy allows only the report's own inline scripts (by hash) and no network at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from demarcate import __version__
+from demarcate.analysis.check import Result, finding_json
+from demarcate.analysis.findings import SEVERITIES
+from demarcate.analysis.matrix import matrix
+from demarcate.report.diagram import mermaid
+
+STATUS_CLASS = {"implemented": "ok", "partial": "partial", "planned": "planned", "nobody": "gap",
+                "not-applicable": "na"}
+CLAIM_CLASS = {"provides": "ok", "relies-on": "relies", "default": "gap", "not-applicable": "na", "none": ""}
+
+
+@cache
+def _mermaid_js() -> str:
+    return (resources.files("demarcate.report") / "vendor" / "mermaid.min.js").read_text(encoding="utf-8")
+
+
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("demarcate.report", "templates"),
+                       autoescape=select_autoescape(default=True, default_for_string=True),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside a <script> element: no `</script>`, no HTML comment openers."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+APP_JS = """
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  var diagram = document.getElementById("diagram");
+  function draw(source) {
+    diagram.removeAttribute("data-processed");
+    diagram.textContent = source;
+    return window.mermaid.run({nodes: [diagram]});
+  }
+  window.mermaid.initialize({startOnLoad: false, securityLevel: "strict", theme: "default",
+                             flowchart: {htmlLabels: false, useMaxWidth: true}});
+  draw(data.diagram).then(function () { document.body.setAttribute("data-diagram", "ready"); })
+    .catch(function (e) { document.body.setAttribute("data-diagram", "error"); });
+  var buttons = document.querySelectorAll("[data-path]");
+  buttons.forEach(function (b) {
+    b.addEventListener("click", function () {
+      var id = b.getAttribute("data-path");
+      var selected = b.classList.contains("selected");
+      buttons.forEach(function (o) { o.classList.remove("selected"); });
+      if (!selected) { b.classList.add("selected"); }
+      document.body.setAttribute("data-diagram", "drawing");
+      draw(selected ? data.diagram : data.pathDiagrams[id]).then(function () {
+        document.body.setAttribute("data-diagram", "ready");
+        document.body.setAttribute("data-selected-path", selected ? "" : id);
+      });
+    });
+  });
+  var filters = document.querySelectorAll("select[data-filter]");
+  function applyFilters() {
+    var want = {};
+    filters.forEach(function (f) { want[f.getAttribute("data-filter")] = f.value; });
+    document.querySelectorAll("#matrix tbody tr").forEach(function (row) {
+      var show = true;
+      if (want.layer && row.getAttribute("data-layer") !== want.layer) { show = false; }
+      if (want.status && row.getAttribute("data-status") !== want.status) { show = false; }
+      if (want.party && row.getAttribute("data-parties").split(" ").indexOf(want.party) < 0) { show = false; }
+      row.hidden = !show;
+    });
+    var shown = document.querySelectorAll("#matrix tbody tr:not([hidden])").length;
+    document.getElementById("matrix-count").textContent = String(shown);
+  }
+  filters.forEach(function (f) { f.addEventListener("change", applyFilters); });
+})();
+"""
+
+
+def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
+    system = result.system
+    rows = matrix(system, result.context.resp)
+    findings = result.findings
+    groups: dict[str, list[Any]] = {}
+    for f in findings:
+        groups.setdefault(f.responsible[0] if f.responsible else "(no party)", []).append(f)
+    party_order = [p for p in system.parties if p in groups] + [g for g in groups if g not in system.parties]
+    counts = {s: sum(1 for f in result.open_findings() if f.severity == s) for s in SEVERITIES}
+    lev = result.leverage
+    data = {
+        "diagram": mermaid(result),
+        "pathDiagrams": {p.id: mermaid(result, highlight=p.id) for p in result.paths.open_paths},
+        "findings": [finding_json(f) for f in findings],
+    }
+    data_json = script_json(data)
+    mermaid_js = _mermaid_js()
+    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+           f"script-src {_sha256(mermaid_js)} {_sha256(APP_JS)}; connect-src 'none'; base-uri 'none'; "
+           "form-action 'none'")
+    return _env().get_template("report.html.j2").render(
+        system=system,
+        version=__version__,
+        csp=csp,
+        counts=counts,
+        severities=list(reversed(SEVERITIES)),
+        rows=rows,
+        parties=list(system.parties.values()),
+        layers=["model", "application", "infrastructure", "usage"],
+        statuses=list(STATUS_CLASS),
+        status_class=STATUS_CLASS,
+        claim_class=CLAIM_CLASS,
+        groups=[(g, groups[g]) for g in party_order],
+        paths=result.paths,
+        leverage=lev,
+        catalog=system.catalog,
+        mermaid_js=mermaid_js,
+        app_js=APP_JS,
+        data_json=data_json,
+        campaign=campaign,
+    )

@@ -1,0 +1,54 @@
+"""`diff` and `check --baseline`: only new findings fail the gate."""
+
+from __future__ import annotations
+
+import json
+
+from demarcate.builtin import example
+from tests.conftest import SHOPBOT
+
+HARDENED = example("shopbot-hardened")
+
+
+def test_diff_lists_the_findings_the_hardening_fixed(cli):
+    data = json.loads(cli("diff", SHOPBOT, HARDENED, "--format", "json").output)
+    fixed = {f["id"] for f in data["fixed"]}
+    assert "open-attack-path:reviews>retriever>model>send-email>egress" in fixed
+    assert "model-is-safe:model" in fixed and "handled-elsewhere:application" in fixed
+    assert data["new"] == []
+    assert cli("diff", SHOPBOT, HARDENED, "--fail-on", "low").exit_code == 0
+
+
+def test_regression_is_new_and_fails(cli):
+    result = cli("diff", HARDENED, SHOPBOT, "--fail-on", "high")
+    assert result.exit_code == 1
+    assert "new" in result.output and "open-attack-path:reviews>retriever>model>send-email>egress" in result.output
+
+
+def test_diff_accepts_saved_json_results(cli, tmp_path):
+    saved = tmp_path / "old.json"
+    saved.write_text(cli("check", SHOPBOT, "--format", "json").output)
+    data = json.loads(cli("diff", saved, HARDENED, "--format", "json").output)
+    assert data["summary"]["fixed"] > 20
+
+
+def test_baseline_gate_fails_only_on_new_findings(cli, tmp_path):
+    saved = tmp_path / "baseline.json"
+    saved.write_text(cli("check", SHOPBOT, "--format", "json").output)
+    assert cli("check", SHOPBOT, "--fail-on", "high").exit_code == 1
+    assert cli("check", SHOPBOT, "--fail-on", "high", "--baseline", saved).exit_code == 0
+    hardened_base = tmp_path / "hardened.json"
+    hardened_base.write_text(cli("check", HARDENED, "--format", "json").output)
+    gated = cli("check", SHOPBOT, "--fail-on", "high", "--baseline", hardened_base, "--format", "json")
+    assert gated.exit_code == 1
+    assert "open-attack-path:reviews>retriever>model>send-email>egress" in json.loads(gated.stdout)["baseline"]["new"]
+
+
+def test_bad_baseline_file_is_a_clear_error(cli, tmp_path):
+    bad = tmp_path / "b.json"
+    bad.write_text('{"version": 1,\n "findings": [}')
+    result = cli("check", SHOPBOT, "--baseline", bad)
+    assert result.exit_code == 2 and f"{bad}:2:15: error: invalid JSON" in result.output
+    bad.write_text('{"version": 1, "findings": [{"id": "x"}]}')
+    result = cli("check", SHOPBOT, "--baseline", bad)
+    assert result.exit_code == 2 and "not a demarcate check result: findings.0.rule" in result.output

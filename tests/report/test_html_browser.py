@@ -1,0 +1,145 @@
+"""The HTML report in a real headless Chromium: it renders offline, draws the system with its
+seams and open paths, and no attacker-controlled text can run script or make a request."""
+
+from __future__ import annotations
+
+from demarcate.model.yamlio import dump_yaml
+from tests.conftest import SHOPBOT
+from tests.report.conftest import artifact
+
+
+def _open(page, path):
+    page.goto(path.resolve().as_uri())
+    page.wait_for_selector("body[data-diagram=ready]", timeout=60_000)
+
+
+def test_shopbot_report_renders_offline_with_swimlanes_and_red_path(cli, page, tmp_path):
+    out = tmp_path / "report.html"
+    assert cli("report", SHOPBOT, "-o", out).exit_code == 0
+    _open(page, out)
+    assert page.errors == []
+    assert all(u.startswith(("file:", "data:")) for u in page.requests), page.requests
+    svg = page.locator("#diagram svg")
+    text = svg.text_content()
+    for lane in ("Shop app team", "Cloud platform team", "Model provider"):
+        assert lane in text
+    assert "Shopper reviews" in text and "Send email" in text and "Outbound network" in text
+    red = page.locator('#diagram svg path[style*="d62728"]')
+    assert red.count() >= 5  # every hop of the open paths
+    assert page.locator("#open-paths").inner_text() == "3"
+    page.screenshot(path=artifact("shopbot-report.png"), full_page=True)
+
+    # Selecting the planted-review path draws that path alone in red.
+    page.locator('[data-path="reviews>retriever>model>send-email>egress"]').click()
+    page.wait_for_selector('body[data-selected-path="reviews>retriever>model>send-email>egress"]')
+    assert page.locator('#diagram svg path[style*="d62728"]').count() == 4
+    page.locator("#system").screenshot(path=artifact("shopbot-path-selected.png"))
+
+
+def test_matrix_filters_by_party_layer_and_status(cli, page, tmp_path):
+    out = tmp_path / "report.html"
+    cli("report", SHOPBOT, "-o", out)
+    _open(page, out)
+    total = int(page.locator("#matrix-count").inner_text())
+    page.select_option('select[data-filter="status"]', "nobody")
+    nobody = int(page.locator("#matrix-count").inner_text())
+    assert 0 < nobody < total
+    page.select_option('select[data-filter="party"]', "model-provider")
+    assert page.locator("#matrix tbody tr:not([hidden])").count() == int(page.locator("#matrix-count").inner_text())
+    page.select_option('select[data-filter="status"]', "")
+    page.select_option('select[data-filter="layer"]', "model")
+    rows = page.locator("#matrix tbody tr:not([hidden])")
+    assert rows.count() > 0 and all("MOD-" in rows.nth(i).inner_text() for i in range(rows.count()))
+
+
+PAYLOADS = [
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=2">',
+    "javascript:window.__pwned=3",
+    '"><svg onload=window.__pwned=4>',
+    "[click me](javascript:window.__pwned=5)",
+    "{{LEAK}}",  # replaced by a markdown image pointing at the loopback listener
+    "%%{init: {'securityLevel': 'loose'}}%%",
+    '"]; click c0 call alert(1) ; a["',
+]
+
+
+def _poisoned_manifest(tmp_path, leak_url):
+    payloads = [p.replace("{{LEAK}}", f"![x]({leak_url}/leak.png) <img src='{leak_url}/img'>") for p in PAYLOADS]
+    text = " | ".join(payloads)
+    doc = {
+        "version": 1,
+        "system": {"name": "Poisoned " + payloads[0], "description": text, "preset": "managed-model-api"},
+        "parties": [
+            {"id": "app", "role": "application-developer", "name": payloads[1], "organisation": payloads[2],
+             "description": text, "security-review": False},
+            {"id": "vendor", "role": "model-provider", "name": payloads[3]},
+        ],
+        "components": [
+            {"id": "chat", "kind": "user-input", "owner": "app", "name": payloads[4], "description": text},
+            {"id": "docs", "kind": "data-source", "owner": "app", "trust": "untrusted", "name": payloads[5],
+             "description": text, "sensitivity": "personal"},
+            {"id": "llm", "kind": "model", "owner": "vendor", "name": payloads[6], "family": text},
+            {"id": "mail", "kind": "tool", "owner": "app", "name": payloads[7], "effects": ["send-external"],
+             "destinations": [{"host": payloads[0], "note": text}]},
+            {"id": "ui", "kind": "output-renderer", "owner": "app", "name": payloads[5], "images": True},
+        ],
+        "flows": [{"from": "chat", "to": "llm", "data": payloads[7]}, {"from": "docs", "to": "llm", "data": payloads[5]},
+                  {"from": "llm", "to": "mail", "data": payloads[1]}, {"from": "llm", "to": "ui", "data": payloads[0]}],
+        "controls": [
+            {"control": "APP-IN-03", "party": "app", "relies-on": "vendor", "assumption": text},
+            {"control": "APP-OUT-01", "party": "app", "provides": "implemented", "note": text,
+             "evidence": [text, {"url": "javascript:window.__pwned=9"}]},
+            {"control": "ACME-X-01", "party": "app", "provides": "planned"},
+        ],
+        "custom-controls": [{"id": "ACME-X-01", "title": payloads[1], "description": text, "layer": "application",
+                             "applies-to": ["tool"]}],
+        "tracking": [{"finding": "speed-pressure:app", "decision": "accepted", "justification": text,
+                      "ticket": payloads[4]}],
+    }
+    path = tmp_path / "poisoned.yaml"
+    path.write_text(dump_yaml(doc), encoding="utf-8")
+    return path
+
+
+def test_attacker_text_in_every_field_stays_inert(cli, page, tmp_path, listener):
+    leak_url, hits = listener
+    manifest = _poisoned_manifest(tmp_path, leak_url)
+    out = tmp_path / "poisoned.html"
+    result = cli("report", manifest, "-o", out)
+    assert result.exit_code == 0, result.output
+    _open(page, out)
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+    assert page.errors == []
+    assert hits == []
+    assert all(u.startswith(("file:", "data:")) for u in page.requests), page.requests
+    # only the report's own three scripts; no handlers, no javascript: links anywhere
+    assert page.locator("script").count() == 3
+    assert page.evaluate("""() => [...document.querySelectorAll('*')].filter(e =>
+        [...e.attributes].some(a => a.name.startsWith('on'))).length""") == 0
+    assert page.locator('a[href^="javascript"]').count() == 0
+    # and the text shows, literally, where a reviewer can read it
+    assert page.locator("header h1").inner_text() == "Poisoned <script>window.__pwned=1</script>"
+    assert "onerror" in page.locator("#findings").inner_text()
+    assert page.locator("#diagram svg").count() == 1
+    page.screenshot(path=artifact("poisoned-report.png"), full_page=True)
+    # clicking a path redraws the diagram without running anything either
+    page.locator("[data-path]").first.click()
+    page.wait_for_selector("body[data-selected-path]:not([data-selected-path=''])")
+    assert page.evaluate("window.__pwned") is None and hits == []
+
+
+def test_markdown_and_mermaid_labels_escape_payloads(cli, tmp_path, listener):
+    leak_url, _ = listener
+    manifest = _poisoned_manifest(tmp_path, leak_url)
+    md = cli("report", manifest, "--format", "markdown").output
+    assert "<script" not in md and "<img" not in md and "](javascript" not in md and "![x](" not in md
+    mermaid = md.split("```mermaid", 1)[1].split("```", 1)[0]
+    assert "%%" not in mermaid
+    # payload text stays inside quoted labels: no line of the diagram is a directive of its own
+    for line in mermaid.strip().splitlines()[1:]:
+        assert line.strip().split(" ", 1)[0] in ("subgraph", "end", "classDef", "class", "linkStyle") or \
+            line.strip().startswith("c"), line
+        assert '"' not in line.replace('["', "").replace('"]', "").replace('[("', "").replace('")]', "") \
+            .replace('|"', "").replace('"|', ""), line

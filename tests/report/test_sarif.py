@@ -1,0 +1,57 @@
+"""SARIF 2.1.0 output validates against the official schema and points at manifest lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from tests.conftest import SHOPBOT
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "data" / "sarif-2.1.0-rtm.5.json").read_text())
+
+
+def test_sarif_validates_and_locates_findings(cli, tmp_path):
+    out = tmp_path / "demarcate.sarif"
+    result = cli("report", SHOPBOT, "--format", "sarif", "-o", out)
+    assert result.exit_code == 0, result.output
+    log = json.loads(out.read_text())
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    run = log["runs"][0]
+    rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert "open-attack-path" in rules and all(r["help"]["markdown"] for r in run["tool"]["driver"]["rules"])
+    by_id = {r["properties"]["findingId"]: r for r in run["results"]}
+    path = by_id["open-attack-path:reviews>retriever>model>send-email>egress"]
+    assert path["level"] == "error" and rules[path["ruleIndex"]] == "open-attack-path"
+    loc = path["locations"][0]["physicalLocation"]
+    # the first hop, `reviews`, is defined in the app team's file
+    text = (SHOPBOT / "app-team.yaml").read_text().splitlines()
+    assert loc["artifactLocation"]["uri"].endswith("examples/shopbot/app-team.yaml")
+    assert text[loc["region"]["startLine"] - 1].strip() == "- id: reviews"
+    fingerprints = {r["partialFingerprints"]["demarcateFindingId/v1"] for r in run["results"]}
+    assert len(fingerprints) == len(run["results"])
+
+
+def test_sarif_fingerprints_are_stable_across_runs(cli, tmp_path):
+    a, b = tmp_path / "a.sarif", tmp_path / "b.sarif"
+    cli("report", SHOPBOT, "-f", "sarif", "-o", a)
+    cli("report", SHOPBOT, "-f", "sarif", "-o", b)
+    fa = [r["partialFingerprints"] for r in json.loads(a.read_text())["runs"][0]["results"]]
+    fb = [r["partialFingerprints"] for r in json.loads(b.read_text())["runs"][0]["results"]]
+    assert fa == fb
+
+
+def test_decided_findings_are_suppressed_not_dropped(cli, tmp_path):
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    for p in SHOPBOT.glob("*.yaml"):
+        (folder / p.name).write_text(p.read_text())
+    (folder / "decisions.yaml").write_text(
+        "tracking:\n  - {finding: 'speed-pressure:app-team', decision: accepted, justification: review board}\n")
+    out = tmp_path / "x.sarif"
+    cli("report", folder, "-f", "sarif", "-o", out)
+    log = json.loads(out.read_text())
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    (r,) = [r for r in log["runs"][0]["results"] if r["properties"]["findingId"] == "speed-pressure:app-team"]
+    assert r["suppressions"][0]["justification"] == "accepted: review board"
