@@ -112,11 +112,12 @@ def run(size: int, folder: Path) -> dict:
     path = folder / f"portfolio-{size}.yaml"
     path.write_text(dump_yaml(portfolio(size)), encoding="utf-8")
     probe = (
-        "import json,sys,time\n"
+        "import gc,json,sys,time\n"
         "t0=time.perf_counter()\n"
+        "from demarcate.cli import tune_gc; tune_gc()\n"
         "from demarcate.model import load\n"
         "from demarcate.analysis.check import analyse, result_json\n"
-        "t1=time.perf_counter(); s=load([sys.argv[1]]); t2=time.perf_counter()\n"
+        "t1=time.perf_counter(); s=load([sys.argv[1]]); gc.freeze(); t2=time.perf_counter()\n"
         "r=analyse(s); t3=time.perf_counter(); j=json.dumps(result_json(r)); t4=time.perf_counter()\n"
         "print(json.dumps({'import':t1-t0,'load':t2-t1,'analyse':t3-t2,'json':t4-t3,"
         "'components':len(s.components),'paths':len(r.paths.paths),'findings':len(r.findings),"

@@ -114,6 +114,12 @@ class Context:
             index = self._provider_index[control_id] = (everywhere, scoped)
         return index[0] + index[1].get(component_id, [])
 
+    def covered(self, control_id: str) -> list[str]:
+        """The components that some provides-claim on the control covers."""
+        self._claims_on(control_id, "")
+        everywhere, scoped = self._provider_index[control_id]
+        return list(self.resp[control_id].protected) if everywhere else list(scoped)
+
     def _state(self, control_id: str, component_id: str) -> ControlState:
         r = self.resp[control_id]
         comp = self.system.components[component_id]
@@ -135,7 +141,9 @@ class Context:
             return ControlState(control_id, component_id, "planned", providers, why)
         if r.not_applicable is not None:
             return ControlState(control_id, component_id, "not-applicable", ())
-        return ControlState(control_id, component_id, "missing", r.responsible, why)
+        # Among the parties the control falls to, the one that owns this component answers for it here.
+        local = (comp.owner,) if comp.owner in r.responsible else r.responsible
+        return ControlState(control_id, component_id, "missing", local, why)
 
     # --- facts about components that several rules need -----------------------------------
 

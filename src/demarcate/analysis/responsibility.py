@@ -49,6 +49,10 @@ class Responsibility:
         return self.status == "implemented"
 
     @cached_property
+    def protected_set(self) -> frozenset[str]:
+        return frozenset(self.protected)
+
+    @cached_property
     def owners(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c.party for c in self.providers if c.party))
 

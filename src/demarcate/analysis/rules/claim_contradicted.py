@@ -26,9 +26,11 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Finding]:
     for cid, r in ctx.resp.by_control.items():
-        if not r.providers:
-            continue
-        for comp in r.protected:
+        if not r.providers or not r.control.configured_by:
+            continue  # only controls that component attributes can show can be contradicted by them
+        for comp in ctx.covered(cid):
+            if comp not in r.protected_set:
+                continue
             state = ctx.state(cid, comp)
             if state.state != "contradicted":
                 continue

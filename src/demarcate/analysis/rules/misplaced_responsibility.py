@@ -30,7 +30,7 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Finding]:
     kinds = ctx.catalog.kinds
-    kind_sets = {cid: {ctx.kind(c) for c in r.protected} for cid, r in ctx.resp.by_control.items()}
+    present = {ctx.kind(c) for c in ctx.system.components}
     for cid, r in ctx.resp.by_control.items():
         # Governance controls are about relationships and decisions, not components.
         if not r.protected or r.control.layer == "usage":
@@ -41,11 +41,12 @@ def check(ctx: Context) -> Iterator[Finding]:
             if party is None:
                 continue
             if claim.scope:
-                protected = [c for c in claim.scope if c in r.protected]
+                protected = [c for c in claim.scope if c in r.protected_set]
                 owners = {ctx.system.components[c].owner for c in protected}
                 protected_kinds = {ctx.kind(c) for c in protected}
             else:
-                protected, owners, protected_kinds = list(r.protected), set(r.component_owners), kind_sets[cid]
+                protected, owners = r.protected, set(r.component_owners)
+                protected_kinds = {k for k in r.control.applies_to if k in present}
             if not protected or party.id in owners:
                 continue
             if any(party.role in kinds[k].controlled_by for k in protected_kinds):
@@ -63,7 +64,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 explanation=(
                     f"{claim_text(claim)}. {cid} protects {listing(protected)}, owned by "
                     f"{', '.join(owners)}; a {party.role} controls none of those kinds "
-                    f"({', '.join(sorted({ctx.kind(c) for c in protected}))})."
+                    f"({', '.join(sorted(protected_kinds))})."
                 ),
                 recommendation=f"Make {', '.join(owners)} responsible for {cid}: it owns what the control protects.",
                 responsible=tuple(owners),

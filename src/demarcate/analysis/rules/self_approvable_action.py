@@ -29,6 +29,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.paths.graph
     untrusted_models = {m for m in ctx.components_of("model")
                         if any(ctx.is_untrusted_source(u) for u in ctx.upstream(m))}
+    models = set(ctx.components_of("model"))
     for cid in ctx.components_of("tool", "runtime"):
         comp = ctx.system.components[cid]
         if ctx.kind(cid) == "tool":
@@ -36,7 +37,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             reach = set(graph.predecessors(cid))
         else:
             flagged, control = bool(comp.agent_writable_config), "INF-RT-01"  # type: ignore[attr-defined]
-            reach = set(ctx.components_of("model"))
+            reach = models
         if not flagged or ctx.effective(control, cid):
             continue
         exposed = bool(reach & untrusted_models)

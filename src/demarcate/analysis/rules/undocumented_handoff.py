@@ -24,22 +24,25 @@ RULE = Rule(
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    by_party: dict[str, list] = {}
+    # Which (party, kind) pairs an unscoped claim covers, and which (party, component) a scoped one does.
+    by_kind: set[tuple[str, str]] = set()
+    by_component: set[tuple[str, str]] = set()
     for claim in ctx.system.claims:
-        if claim.party and claim.kind != "not-applicable":
-            by_party.setdefault(claim.party, []).append(claim)
+        if not claim.party or claim.kind == "not-applicable":
+            continue
+        kinds = ctx.catalog.controls[claim.control].applies_to
+        if claim.scope:
+            by_component.update((claim.party, c) for c in claim.scope if ctx.kind(c) in kinds)
+        else:
+            by_kind.update((claim.party, k) for k in kinds)
     for flow in ctx.system.flows:
         a, b = ctx.system.components[flow.source], ctx.system.components[flow.target]
         if a.owner == b.owner:
             continue
-        parties = {a.owner, b.owner}
-        ends = {flow.source: a.kind, flow.target: b.kind}  # type: ignore[attr-defined]
-        covered = False
-        for claim in (c for p in sorted(parties) for c in by_party.get(p, [])):
-            control = ctx.catalog.controls[claim.control]
-            for cid, kind in ends.items():
-                if kind in control.applies_to and (not claim.scope or cid in claim.scope):
-                    covered = True
+        covered = any(
+            (party, ctx.kind(cid)) in by_kind or (party, cid) in by_component
+            for party in (a.owner, b.owner) for cid in (flow.source, flow.target)
+        )
         if covered:
             continue
         yield Finding(
@@ -50,6 +53,6 @@ def check(ctx: Context) -> Iterator[Finding]:
             explanation=f"{a.label} ({a.owner}) hands {flow.data or 'content'} to {b.label} ({b.owner}); "
                         "neither party claims a control on either side.",
             recommendation=RULE.fix,
-            responsible=tuple(sorted(parties)),
+            responsible=tuple(sorted({a.owner, b.owner})),
             components=(flow.source, flow.target),
         )
