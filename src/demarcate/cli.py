@@ -471,6 +471,53 @@ def demo() -> None:
                          "demarcate who examples/shopbot APP-TOOL-02", "dim"))
 
 
+@app.command()
+@reports_errors
+def lab(
+    config: Annotated[Path | None, typer.Option("--config", help="Lab configuration YAML (see docs/lab.md).")] = None,
+    controls: Annotated[str | None, typer.Option(
+        help="Switch controls: 'a,b,-c', 'all', 'none' or 'default'. See --list.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default 8765; 0 picks a free one).")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind; 127.0.0.1 unless you mean otherwise.")] = None,
+    list_switches: Annotated[bool, typer.Option("--list", help="List the control switches and exit.")] = False,
+    print_manifest: Annotated[bool, typer.Option(
+        "--print-manifest", help="Print the manifest of this configuration and exit.")] = False,
+) -> None:
+    """Run the reference application: the source document's shop support bot, every control switchable."""
+    from demarcate.lab import Lab, load_config, switches
+    from demarcate.lab.manifest import manifest_yaml
+    from demarcate.lab.models import SIMULATION_NOTICE
+
+    cfg = load_config(config, controls, port)
+    if host:
+        cfg.host = host
+    if list_switches:
+        table = terminal.switches_table(switches(), cfg.state())
+        out.print(table)
+        return
+    if print_manifest:
+        sys.stdout.write(manifest_yaml(cfg))
+        return
+    running = Lab(cfg).start()
+    out.print(terminal.t(f"demarcate lab: ShopBot on {running.url}", "bold green"))
+    if cfg.model.kind == "simulated":
+        out.print(terminal.t(SIMULATION_NOTICE, "yellow"))
+    else:
+        out.print(terminal.t(f"model: {cfg.model.name} at {cfg.model.base_url} (key from ${cfg.model.api_key_env})"))
+    on = [n for n, v in cfg.state().items() if v]
+    out.print(terminal.t(f"controls on: {', '.join(on) or 'none'}"))
+    out.print(terminal.t(f"try: curl -s -X POST {running.url}/api/login -d "
+                         "'{\"email\":\"ada.park@example.com\",\"password\":\"ada-pass\"}'   (then docs/lab.md)", "dim"))
+    out.print(terminal.t("Ctrl-C stops it.", "dim"))
+    try:
+        while running.server and running.server.thread.is_alive():
+            running.server.thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+
+
 def tune_gc() -> None:
     """A run builds one large, long-lived object graph. Python's default collector re-scans it
     every few hundred allocations, which makes big portfolios quadratic; collect far less often."""

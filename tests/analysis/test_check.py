@@ -27,7 +27,8 @@ def test_shopbot_shows_the_seed_scenario(cli):
     by_id = {f["id"]: f for f in data["findings"]}
     # the three failure modes
     assert by_id["model-is-safe:model"]["responsible"] == ["app-team"]
-    assert by_id["infrastructure-only:send-email"]["responsible"][0] == "app-team"
+    (infra_only,) = [f for f in data["findings"] if f["rule"] == "infrastructure-only"]
+    assert infra_only["responsible"][0] == "app-team" and "send-email" in infra_only["components"]
     assert "handled-elsewhere:application" in by_id
     # the assumption chain, the trifecta, the open path from reviews to email and open egress
     assert "app-team → model-provider" in by_id["assumption-chain:APP-IN-03"]["explanation"]
@@ -38,10 +39,11 @@ def test_shopbot_shows_the_seed_scenario(cli):
     for f in data["findings"]:
         assert f["explanation"] and f["recommendation"]
     # the computed fix: the application layer alone closes every open path
+    # "input validation + constrained tool access", computed: screen retrieved content, gate the email tool
     lev = data["leverage"]
-    assert lev["exact"] is True and lev["closes"] == lev["open_paths"] == 3
-    assert lev["by_layer"] == {"model": 0, "application": 3, "infrastructure": 2, "usage": 0}
-    assert all(c.startswith("APP-") for c in lev["fix"]) and len(lev["fix"]) == 2
+    assert lev["exact"] is True and lev["closes"] == lev["open_paths"] == 7
+    assert lev["by_layer"] == {"model": 0, "application": 7, "infrastructure": 5, "usage": 0}
+    assert lev["fix"] == ["APP-IN-03", "APP-TOOL-02"]
     assert all(r == ["app-team"] for r in lev["responsible"].values())
 
 
@@ -59,7 +61,7 @@ def test_fail_on_high_fails_on_shopbot_and_passes_on_hardened(cli):
     assert cli("check", SHOPBOT, "--fail-on", "high").exit_code == 1
     hardened = cli("check", HARDENED, "--fail-on", "high")
     assert hardened.exit_code == 0, hardened.output
-    assert "Attack paths: 0 open of 3" in hardened.output
+    assert "Attack paths: 0 open of 7" in hardened.output
     assert cli("check", SHOPBOT).exit_code == 0  # no gate unless asked
 
 
@@ -73,7 +75,7 @@ def test_text_output_names_findings_paths_and_fix(cli):
     out = cli("check", SHOPBOT).output
     assert "who must act: app-team" in out
     assert "open   reviews → retriever → model → send-email → egress" in out
-    assert "Highest-leverage fix (exact)" in out and "application 3/3" in out
+    assert "Highest-leverage fix (exact)" in out and "application 7/7" in out
 
 
 def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_path):

@@ -234,3 +234,16 @@ def print_diff(console: Console, changes: object, title: str) -> None:
     for label, items, style in (("new", c.new, "bold red"), ("fixed", c.fixed, "green")):  # type: ignore[attr-defined]
         for f in items:
             console.print(t(f"  {label:<6}", style) + t(f" {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim"))
+
+
+def switches_table(switches: dict, state: dict[str, bool]) -> Table:
+    table = Table(title="demarcate lab: control switches")
+    table.add_column("switch", no_wrap=True)
+    table.add_column("now")
+    table.add_column("control")
+    table.add_column("party")
+    table.add_column("what it does")
+    for name, sw in switches.items():
+        table.add_row(t(name, "bold"), t("on" if state[name] else "off", "green" if state[name] else "red"),
+                      t(sw.control), t(sw.party), t(sw.does))
+    return table

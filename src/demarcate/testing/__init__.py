@@ -1,0 +1,1 @@
+"""Boundary testing: probes, targets, the callback listener, the trace receiver, campaigns."""

@@ -1,0 +1,150 @@
+"""An OTLP/HTTP trace receiver (protobuf and JSON) that normalises spans for attribution.
+
+Spans from old and new GenAI semantic conventions and from OpenInference are mapped to the same
+names (`tool.name`, `tool.arguments`, `operation`), so evidence reads the same whatever
+instrumentation the target uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+# Several spellings of the same fact, newest first.
+ALIASES = {
+    "tool.name": ("gen_ai.tool.name", "tool.name"),
+    "tool.arguments": ("gen_ai.tool.call.arguments", "tool.parameters", "input.value"),
+    "tool.call_id": ("gen_ai.tool.call.id", "tool_call.id"),
+    "operation": ("gen_ai.operation.name", "openinference.span.kind"),
+    "model": ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+}
+
+
+@dataclass
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    start_ns: int = 0
+    end_ns: int = 0
+
+    def get(self, fact: str) -> Any:
+        for key in ALIASES.get(fact, (fact,)):
+            if key in self.attributes:
+                value = self.attributes[key]
+                return value.lower() if fact == "operation" and isinstance(value, str) else value
+        return None
+
+    @property
+    def is_tool(self) -> bool:
+        return self.get("operation") in ("execute_tool", "tool") or self.get("tool.name") is not None
+
+
+def _value(v: Any) -> Any:
+    """An OTLP AnyValue (protobuf message or its JSON form) as a plain Python value."""
+    if hasattr(v, "WhichOneof"):
+        kind = v.WhichOneof("value")
+        if kind is None:
+            return None
+        raw = getattr(v, kind)
+        if kind == "array_value":
+            return [_value(x) for x in raw.values]
+        if kind == "kvlist_value":
+            return {kv.key: _value(kv.value) for kv in raw.values}
+        return raw
+    if isinstance(v, dict):
+        for key in ("stringValue", "boolValue", "doubleValue"):
+            if key in v:
+                return v[key]
+        if "intValue" in v:
+            return int(v["intValue"])
+        if "arrayValue" in v:
+            return [_value(x) for x in v["arrayValue"].get("values", [])]
+        if "kvlistValue" in v:
+            return {kv["key"]: _value(kv.get("value", {})) for kv in v["kvlistValue"].get("values", [])}
+    return None
+
+
+def _hex(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        return raw.hex()
+    if isinstance(raw, str) and raw:
+        # OTLP/JSON uses hex ids; some exporters send base64 instead.
+        if len(raw) in (16, 32) and all(c in "0123456789abcdefABCDEF" for c in raw):
+            return raw.lower()
+        try:
+            return base64.b64decode(raw).hex()
+        except ValueError:
+            return raw
+    return ""
+
+
+def parse_protobuf(body: bytes) -> list[Span]:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    spans = []
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                spans.append(Span(_hex(s.trace_id), _hex(s.span_id), _hex(s.parent_span_id), s.name,
+                                  {a.key: _value(a.value) for a in s.attributes},
+                                  s.start_time_unix_nano, s.end_time_unix_nano))
+    return spans
+
+
+def parse_json(body: bytes) -> list[Span]:
+    data = json.loads(body)
+    spans = []
+    for rs in data.get("resourceSpans", []):
+        for ss in rs.get("scopeSpans", rs.get("instrumentationLibrarySpans", [])):
+            for s in ss.get("spans", []):
+                spans.append(Span(_hex(s.get("traceId")), _hex(s.get("spanId")), _hex(s.get("parentSpanId")),
+                                  s.get("name", ""), {a["key"]: _value(a.get("value", {}))
+                                                      for a in s.get("attributes", [])},
+                                  int(s.get("startTimeUnixNano", 0)), int(s.get("endTimeUnixNano", 0))))
+    return spans
+
+
+class TraceStore:
+    """Spans received so far, by trace id."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.spans: list[Span] = []
+
+    def add(self, spans: list[Span]) -> None:
+        with self.lock:
+            self.spans.extend(spans)
+
+    def trace(self, trace_id: str) -> list[Span]:
+        with self.lock:
+            return [s for s in self.spans if s.trace_id == trace_id]
+
+
+def receiver_app(store: TraceStore) -> Starlette:
+    async def traces(request: Request) -> Response:
+        body = await request.body()
+        kind = request.headers.get("content-type", "")
+        try:
+            spans = parse_json(body) if "json" in kind else parse_protobuf(body)
+        except (DecodeError, ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": f"malformed OTLP payload: {type(exc).__name__}"}, status_code=400)
+        store.add(spans)
+        if "json" in kind:
+            return JSONResponse({})
+        return Response(b"", media_type="application/x-protobuf")
+
+    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])

@@ -1,0 +1,77 @@
+"""The lab describes itself truthfully, and `demarcate lab` starts in seconds as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from demarcate.analysis.check import analyse
+from demarcate.lab import LabConfig, parse_controls, switches
+from demarcate.lab.manifest import manifest_yaml
+from demarcate.model import load
+from tests.conftest import SHOPBOT
+
+
+def _analyse(tmp_path, config: LabConfig):
+    path = tmp_path / "lab.yaml"
+    path.write_text(manifest_yaml(config))
+    return analyse(load([path]))
+
+
+def test_default_configuration_is_examples_shopbot(tmp_path):
+    lab = _analyse(tmp_path, LabConfig())
+    shopbot = analyse(load([SHOPBOT]))
+    assert {f.id for f in lab.findings} == {f.id for f in shopbot.findings}
+    assert [p.id for p in lab.paths.open_paths] == [p.id for p in shopbot.paths.open_paths]
+
+
+def test_every_switch_names_a_catalog_control_and_shows_in_the_manifest(tmp_path):
+    from demarcate.catalog import load_catalog
+
+    catalog = load_catalog().controls
+    for name, sw in switches().items():
+        assert sw.control in catalog, name
+        config = LabConfig(controls={name: not sw.default})
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(manifest_yaml(config))
+        system = load([path])
+        provided = {c.control for c in system.claims if c.kind == "provides"}
+        assert (sw.control in provided) is (not sw.default), name
+
+
+def test_the_computed_fix_switched_on_closes_every_path(tmp_path):
+    shopbot = analyse(load([SHOPBOT]))
+    by_control = {sw.control: name for name, sw in switches().items()}
+    fix = {by_control[c]: True for c in shopbot.leverage.fix}
+    assert len(fix) == len(shopbot.leverage.fix), "every control in the fix has a lab switch"
+    fixed = _analyse(tmp_path, LabConfig(controls=fix))
+    assert fixed.paths.open_paths == [] and len(fixed.paths.paths) == len(shopbot.paths.paths)
+
+
+def test_parse_controls_spec():
+    assert parse_controls("confirmation-gate,-auth") == {"confirmation-gate": True, "auth": False}
+    assert set(parse_controls("all").values()) == {True}
+
+
+def test_demarcate_lab_starts_in_seconds_and_stops_on_ctrl_c():
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "demarcate", "lab", "--port", "0", "--controls", "confirmation-gate"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        line = proc.stdout.readline()
+        assert "ShopBot on http://127.0.0.1:" in line, line
+        url = line.strip().rsplit(" ", 1)[-1]
+        info = httpx.get(url + "/api/info", timeout=10).json()
+        assert time.monotonic() - start < 15
+        assert info["model"]["simulated"] is True and "not a real language model" in info["model"]["notice"]
+        assert info["controls"]["confirmation-gate"]["on"] is True
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    assert proc.returncode == 0
