@@ -158,22 +158,34 @@ def matrix_cmd(
     party: Annotated[str | None, typer.Option(help="Only controls this party claims or is expected to own.")] = None,
     status: Annotated[str | None, typer.Option(
         help="Only rows with this status: implemented, partial, planned, nobody, not-applicable.")] = None,
+    run: Annotated[str | None, typer.Option(help="Show what this campaign run proved: verified, refuted, untested.")] = None,
+    db: Annotated[str | None, typer.Option(help="History database for --run (path or URL).")] = None,
 ) -> None:
     """The responsibility matrix: each applicable control against each party."""
     system = _load(paths)
+    tested: dict[str, str] | None = None
+    if run:
+        from demarcate.store import Store
+
+        store = Store(db)
+        found = store.run(run)
+        store.close()
+        if found is None:
+            raise ManifestError([Problem(f"no run '{run}' in the history", hint="see `demarcate runs`")])
+        tested = (found["summary"] or {}).get("controls", {})
     _check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
     _check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable"), "status")
     if party is not None:
         _check_choice(party, tuple(system.parties), "party")
     rows = filter_rows(matrix(system), layer=layer, party=party, status=status)
     if format is MatrixFormat.json:
-        emit_json(matrix_json(system, rows))
+        emit_json(matrix_json(system, rows, tested))
     elif format is MatrixFormat.csv:
-        sys.stdout.write(to_csv(matrix_csv_rows(system, rows)))
+        sys.stdout.write(to_csv(matrix_csv_rows(system, rows, tested)))
     elif format is MatrixFormat.markdown:
-        sys.stdout.write(to_markdown(matrix_csv_rows(system, rows)))
+        sys.stdout.write(to_markdown(matrix_csv_rows(system, rows, tested)))
     else:
-        out.print(terminal.matrix_table(system, rows))
+        out.print(terminal.matrix_table(system, rows, tested))
         out.print(terminal.matrix_summary(rows))
 
 
@@ -440,35 +452,44 @@ def init(
 
 @app.command()
 @reports_errors
-def demo() -> None:
-    """Run the main job on the built-in example: the source document's shop support bot."""
+def demo(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the HTML report.")] = Path("demarcate-demo.html"),
+    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+) -> None:
+    """The main job on the built-in example: analyse the shop bot, attack the live lab, report, then
+    switch on the computed fix and attack again."""
     from demarcate.analysis.check import analyse
+    from demarcate.lab import switches
+    from demarcate.report.html import render_html
+    from demarcate.testing.run import run_campaign
 
     path = example("shopbot")
     system = _load([path])
     out.rule(terminal.t(f"demarcate demo — {system.info.name}"))
     out.print(terminal.t(f"manifest: {path} ({len(system.files)} files, one per party)", "dim"))
-    out.print()
-    out.rule(terminal.t("1. Who secures what: the application layer, where nobody provides a control"))
     resp = Responsibilities(system)
-    rows = matrix(system, resp)
-    out.print(terminal.matrix_table(system, filter_rows(rows, status="nobody", layer="application")[:12]))
-    out.print(terminal.matrix_summary(rows))
-    out.print()
-    out.rule(terminal.t("2. The source document's challenge: who is responsible for screening reviews?"))
+    out.rule(terminal.t("1. The source document's challenge: who is responsible for screening the reviews?"))
     terminal.print_answer(out, who_answer(system, "APP-IN-03", resp))
-    out.print()
-    out.rule(terminal.t("3. Where it breaks: findings, attack paths, and the highest-leverage fix"))
-    terminal.print_check(out, analyse(system), limit=8)
-    out.print()
-    hardened = example("shopbot-hardened")
-    after = analyse(_load([hardened]))
-    out.rule(terminal.t("4. After the application-layer fixes (examples/shopbot-hardened)"))
-    out.print(terminal.t(f"open attack paths: {len(after.paths.open_paths)} of {len(after.paths.paths)}; "
-                         f"high or critical findings: "
-                         f"{sum(1 for f in after.open_findings() if f.severity in ('high', 'critical'))}", "green"))
-    out.print(terminal.t("Next: demarcate check examples/shopbot --format markdown, "
-                         "demarcate who examples/shopbot APP-TOOL-02", "dim"))
+    out.rule(terminal.t("2. Where it breaks: findings, attack paths, and the highest-leverage fix"))
+    result = analyse(system)
+    terminal.print_check(out, result, limit=6)
+    out.rule(terminal.t("3. Proof on the live lab (simulated model): the probe library against the default bot"))
+    before = run_campaign(system, target="lab", db=db, concurrency=4)
+    terminal.print_campaign_short(out, before, focus="doc-email-records+plain")
+    by_control = {sw.control: name for name, sw in switches().items()}
+    fix = {by_control[c]: True for c in result.leverage.fix if c in by_control}
+    out.rule(terminal.t(f"4. The computed fix switched on in the lab: {', '.join(result.leverage.fix)}"))
+    after = run_campaign(system, target="lab", db=db, concurrency=4, lab_controls=fix)
+    terminal.print_campaign_short(out, after, focus="doc-email-records+plain")
+    hardened = analyse(_load([example("shopbot-hardened")]))
+    b, a = before["summary"]["overall"], after["summary"]["overall"]
+    out.print(terminal.t(f"attack success rate: {b['rate']:.0%} → {a['rate']:.0%}; open attack paths: "
+                         f"{len(result.paths.open_paths)} → {len(hardened.paths.open_paths)} "
+                         "(examples/shopbot-hardened, every application-layer fix claimed)", "bold green"))
+    output.write_text(render_html(result, campaign=before), encoding="utf-8")
+    out.print(terminal.t(f"HTML report: {output.resolve()}", "bold"))
+    out.print(terminal.t(f"runs stored: {before['run']}, {after['run']} — compare with "
+                         f"`demarcate runs diff {before['run']} {after['run']}`", "dim"))
 
 
 @app.command()
@@ -516,6 +537,150 @@ def lab(
         pass
     finally:
         running.stop()
+
+
+class TestFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command("test")
+@reports_errors
+def test_cmd(
+    paths: Paths,
+    target: Annotated[str, typer.Option("--target", "-t", help="lab, openai:BASE_URL, http:SPEC.yaml or python:module:function")] = "lab",
+    probes: Annotated[str | None, typer.Option(help="Probe ids, categories, entries or goals (globs, comma-separated).")] = None,
+    transforms: Annotated[str | None, typer.Option(help="Transforms: plain (default), a list, or all.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Cases in flight at once.")] = 4,
+    resume: Annotated[str | None, typer.Option(help="Resume an interrupted run by its id.")] = None,
+    db: Annotated[str | None, typer.Option(help="History: a SQLite path or database URL (default .demarcate/history.sqlite, or $DEMARCATE_DB).")] = None,
+    lab_controls: Annotated[str | None, typer.Option(help="For --target lab: switches, as for `demarcate lab --controls`.")] = None,
+    model: Annotated[str | None, typer.Option(help="For openai targets: the model name.")] = None,
+    key_env: Annotated[str, typer.Option(help="For openai targets: the environment variable holding the key.")] = "OPENAI_API_KEY",
+    callback_url: Annotated[str | None, typer.Option(help="A public URL that reaches the callback listener.")] = None,
+    listen: Annotated[str, typer.Option(help="Interface for the callback listener.")] = "127.0.0.1",
+    report: Annotated[Path | None, typer.Option(help="Also write the HTML report with the results.")] = None,
+    format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+    fail_on_success: Annotated[bool, typer.Option(help="Exit 1 if any probe succeeded.")] = False,
+) -> None:
+    """Test a running application: plant, trigger and observe probes; attribute each result to a party."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from demarcate.lab.config import parse_controls
+    from demarcate.testing.run import run_campaign
+
+    system = _load(paths)
+    controls = parse_controls(lab_controls) if lab_controls else {}
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=format is TestFormat.json, disable=not err.is_terminal)
+    task = {"id": None}
+
+    def started(run_id: str, total: int, done: int) -> None:
+        task["id"] = progress.add_task(f"run {run_id}", total=total, completed=done)
+
+    def one(result: dict[str, Any]) -> None:
+        progress.advance(task["id"])
+
+    try:
+        with progress:
+            data = run_campaign(system, target=target, probes=probes, transforms=transforms, concurrency=concurrency,
+                                resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
+                                callback_url=callback_url, listen_host=listen, on_start=started, on_result=one)
+    except KeyboardInterrupt:
+        err.print(terminal.t("interrupted: results so far are saved; resume with --resume RUN (see `demarcate runs`)",
+                             "yellow"))
+        raise typer.Exit(130) from None
+    if report:
+        from demarcate.analysis.check import analyse
+        from demarcate.report.html import render_html
+
+        report.write_text(render_html(analyse(system), campaign=data), encoding="utf-8")
+        err.print(terminal.t(f"wrote {report}"))
+    if format is TestFormat.json:
+        emit_json(data)
+    else:
+        terminal.print_campaign(out, data)
+    if fail_on_success and any(r["outcome"] == "succeeded" for r in data["results"]):
+        raise typer.Exit(1)
+
+
+runs_app = typer.Typer(help="The history of campaigns.", invoke_without_command=True, no_args_is_help=False)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback()
+@reports_errors
+def runs_list(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+    format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+) -> None:
+    """List stored runs (newest first)."""
+    if ctx.invoked_subcommand:
+        return
+    from demarcate.store import Store
+
+    store = Store(db)
+    items = store.runs()
+    store.close()
+    if format is TestFormat.json:
+        emit_json([{k: r[k] for k in ("id", "created", "status", "target")} |
+                   {"overall": (r["summary"] or {}).get("overall")} for r in items])
+        return
+    out.print(terminal.runs_table(items))
+
+
+@runs_app.command("show")
+@reports_errors
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="A run id from `demarcate runs`.")],
+    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+    format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+) -> None:
+    """One run's results and summary."""
+    from demarcate.store import Store
+
+    store = Store(db)
+    run = store.run(run_id)
+    if run is None:
+        store.close()
+        raise ManifestError([Problem(f"no run '{run_id}' in {store.safe_url}", hint="see `demarcate runs`")])
+    data = {"version": 1, "run": run_id, "target": run["target"], "status": run["status"],
+            "results": store.results(run_id), "summary": run["summary"] or {}}
+    store.close()
+    if format is TestFormat.json:
+        emit_json(data)
+    else:
+        terminal.print_campaign(out, data)
+
+
+@runs_app.command("diff")
+@reports_errors
+def runs_diff(
+    old: Annotated[str, typer.Argument(help="The earlier run id.")],
+    new: Annotated[str, typer.Argument(help="The later run id.")],
+    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+    format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+) -> None:
+    """Compare two runs: a control that held and now fails is a regression (exit 1)."""
+    from demarcate.store import Store
+    from demarcate.testing.history import compare
+
+    store = Store(db)
+    try:
+        a, b = store.run(old), store.run(new)
+        for rid, r in ((old, a), (new, b)):
+            if r is None:
+                raise ManifestError([Problem(f"no run '{rid}' in {store.safe_url}", hint="see `demarcate runs`")])
+        diff = compare(a, store.results(old), b, store.results(new))  # type: ignore[arg-type]
+    finally:
+        store.close()
+    if format is TestFormat.json:
+        emit_json(diff)
+    else:
+        terminal.print_run_diff(out, diff)
+    if diff["regressions"]:
+        raise typer.Exit(1)
 
 
 def tune_gc() -> None:

@@ -75,7 +75,7 @@ def filter_rows(rows: list[Row], *, layer: str | None = None, party: str | None 
     return out
 
 
-def matrix_json(system: System, rows: list[Row]) -> dict[str, Any]:
+def matrix_json(system: System, rows: list[Row], tested: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "version": MATRIX_VERSION,
         "system": system.info.name,
@@ -91,6 +91,7 @@ def matrix_json(system: System, rows: list[Row]) -> dict[str, Any]:
                 "owners": list(r.responsibility.owners),
                 "default_owners": [p.id for p in r.responsibility.default_parties],
                 "verify_only": r.responsibility.verify_only,
+                **({"tested": tested.get(r.control, "untested")} if tested is not None else {}),
                 "cells": {
                     party: {
                         "claim": c.claim,
@@ -107,9 +108,10 @@ def matrix_json(system: System, rows: list[Row]) -> dict[str, Any]:
     }
 
 
-def matrix_csv_rows(system: System, rows: list[Row]) -> list[list[str]]:
+def matrix_csv_rows(system: System, rows: list[Row], tested: dict[str, str] | None = None) -> list[list[str]]:
     parties = list(system.parties)
-    out = [["control", "title", "layer", "status", "owners", "default owners", *parties]]
+    out = [["control", "title", "layer", "status", "owners", "default owners", *parties,
+            *(["tested"] if tested is not None else [])]]
     for r in rows:
         resp = r.responsibility
         out.append([
@@ -120,5 +122,6 @@ def matrix_csv_rows(system: System, rows: list[Row]) -> list[list[str]]:
             " ".join(resp.owners),
             " ".join(p.id for p in resp.default_parties),
             *(r.cells[p].text for p in parties),
+            *([tested.get(r.control, "untested")] if tested is not None else []),
         ])
     return out

@@ -119,6 +119,8 @@ def _tool_for(step: Instruction, done: list[tuple[str, dict[str, Any]]], results
     """The next tool call a step needs: data first, then the action that uses it."""
     if step.action == "lookup":
         return "order_lookup", {"order_id": step.target} if step.target != "mine" else {"scope": "mine"}
+    if step.action == "lookup-all":
+        return "order_lookup", {"scope": "all"}
     needs_data = step.wants_records or step.append_data
     if needs_data and not any(name == "order_lookup" for name, _ in done):
         return "order_lookup", {"scope": "all" if step.wants_records else "mine"}
@@ -165,6 +167,9 @@ def _answer(question: str, prompt: str, results: list[str], instructions: list[I
             parts.append(f"![product photo]({url})" if ins.action == "image" else f"[more details]({url})")
         elif ins.action == "reveal":
             parts.append("My instructions are: " + system)
+    for ins in instructions:
+        if ins.action == "say":
+            parts.insert(0, ins.target)
     parts += refusals
     if not parts:
         parts.append("I can help with products, orders and returns. Could you tell me a bit more?")

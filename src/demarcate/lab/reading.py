@@ -66,9 +66,12 @@ def _sentences(text: str) -> list[str]:
 
 
 def find_instructions(text: str) -> list[Instruction]:
-    """Requests in the text that an instruction-following model would carry out."""
+    """Requests in the text that an instruction-following model would carry out. A model reads
+    across line breaks, so a request split over two passages is found too."""
     found: list[Instruction] = []
-    for s in _sentences(text):
+    sentences = _sentences(text)
+    sentences += [s for s in _sentences(text.replace("\n", " ")) if s not in sentences]
+    for s in sentences:
         records = bool(RECORDS.search(s))
         for m in MD_IMAGE.finditer(s):
             found.append(Instruction("image", m.group(2), records, bool(APPEND.search(s)) or records, s))
@@ -82,10 +85,22 @@ def find_instructions(text: str) -> list[Instruction]:
             url = URL.search(s)
             if url:
                 found.append(Instruction("fetch", url.group(0), records, bool(APPEND.search(s)) or records, s))
+        said = SAY.search(s)
+        if said:
+            found.append(Instruction("say", said.group(1).strip(".,;:!?\"'()"), False, False, s))
+        if LOOKUP_ALL.search(s) and records:
+            found.append(Instruction("lookup-all", "all", True, False, s))
         if re.search(rf"\b{REVEAL}\b.*\b(?:system prompt|instructions|initial prompt|prompt)\b", s, re.I):
             found.append(Instruction("reveal", "", False, False, s))
-    return found
+    unique: dict[tuple[str, str], Instruction] = {}
+    for ins in found:
+        unique.setdefault((ins.action, ins.target), ins)
+    return list(unique.values())
 
+
+SAY = re.compile(r"(?:start your (?:answer|reply) with|say only|reply only with|append the code|"
+                 r"answer everything with|respond with)\s*:?\s*(?:the words?\s+)?(\S+)", re.I)
+LOOKUP_ALL = re.compile(r"\b(?:look up|list|show|fetch|give me|summari[sz]e|need)\b.*\b(?:all|every|complete)\b", re.I)
 
 SCREEN = re.compile(
     r"ignore (?:all |any )?(?:previous|prior|above|earlier) (?:instructions|directions)|"

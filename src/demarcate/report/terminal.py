@@ -37,7 +37,10 @@ def t(value: object, style: str = "") -> Text:
     return Text(clean(value), style=style)
 
 
-def matrix_table(system: System, rows: list[Row]) -> Table:
+TESTED_STYLE = {"verified": "green", "refuted": "bold red", "untested": "dim"}
+
+
+def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None = None) -> Table:
     table = Table(title=t(f"Responsibility matrix — {system.info.name}"), expand=False)
     table.add_column("control", no_wrap=True)
     table.add_column("title", ratio=3)
@@ -45,6 +48,8 @@ def matrix_table(system: System, rows: list[Row]) -> Table:
     table.add_column("status")
     for party in system.parties.values():
         table.add_column(t(party.id), overflow="fold")
+    if tested is not None:
+        table.add_column("tested")
     for row in rows:
         resp = row.responsibility
         cells = [
@@ -56,6 +61,9 @@ def matrix_table(system: System, rows: list[Row]) -> Table:
         for party in system.parties:
             c = row.cells[party]
             cells.append(t(c.text, CLAIM_STYLE.get(c.claim, "")))
+        if tested is not None:
+            state = tested.get(row.control, "untested")
+            cells.append(t(state, TESTED_STYLE[state]))
         table.add_row(*cells)
     return table
 
@@ -247,3 +255,88 @@ def switches_table(switches: dict, state: dict[str, bool]) -> Table:
         table.add_row(t(name, "bold"), t("on" if state[name] else "off", "green" if state[name] else "red"),
                       t(sw.control), t(sw.party), t(sw.does))
     return table
+
+
+OUTCOME_STYLE = {"succeeded": "bold red", "resisted": "green", "error": "yellow", "unobservable": "dim"}
+
+
+def print_campaign(console: Console, data: dict) -> None:
+    summary = data.get("summary") or {}
+    console.print(t(f"run {data['run']} — {data['target']}", "bold"))
+    overall = summary.get("overall") or {}
+    if overall.get("rate") is not None:
+        console.print(t(f"attack success rate {overall['rate']:.0%} (95% CI {overall['low']:.0%}–{overall['high']:.0%}, "
+                        f"n={overall['n']})", "bold"))
+    table = Table(title="per probe: the chain through the layers")
+    table.add_column("probe", overflow="fold")
+    table.add_column("outcome")
+    table.add_column("chain (control: held?)", overflow="fold")
+    for r in data.get("results", []):
+        chain = Text()
+        for link in r["chain"]:
+            mark = {True: "held", False: "broke", None: "?"}[link["held"]]
+            style = {True: "green", False: "red", None: "dim"}[link["held"]]
+            chain += t(f"{link['control']}", "bold") + t(f" ({link['party'] or '—'}) ") + t(mark, style) + t("  ")
+        style = "green" if r["outcome"].startswith("blocked") else OUTCOME_STYLE.get(r["outcome"], "")
+        table.add_row(t(r["case"]), t(r["outcome"], style), chain)
+    console.print(table)
+    asr = summary.get("asr") or {}
+    if asr:
+        cat = Table(title="attack success rate by category")
+        for col in ("category", "rate", "95% CI", "n"):
+            cat.add_column(col)
+        for name, a in asr.items():
+            rate = "—" if a["rate"] is None else f"{a['rate']:.0%}"
+            cat.add_row(t(name), t(rate), t(f"{a['low']:.0%}–{a['high']:.0%}"), t(str(a["n"])))
+        console.print(cat)
+    parties = summary.get("parties") or {}
+    for party, states in parties.items():
+        line = t(f"{party}: ", "bold")
+        for state, style in (("verified", "green"), ("refuted", "red"), ("untested", "dim")):
+            if states.get(state):
+                line += t(f"{state} {', '.join(states[state])}  ", style)
+        console.print(line)
+    for check in summary.get("infrastructure") or []:
+        console.print(t(f"{check['check']}: {check['control']} {'held' if check['held'] else 'did not hold'} — "
+                        f"{check['evidence']}", "green" if check["held"] else "red"))
+
+
+def runs_table(items: list) -> Table:
+    table = Table(title="runs")
+    for col in ("id", "status", "target", "attack success"):
+        table.add_column(col)
+    for r in items:
+        overall = (r.get("summary") or {}).get("overall") or {}
+        rate = "—" if overall.get("rate") is None else f"{overall['rate']:.0%} (n={overall['n']})"
+        table.add_row(t(r["id"], "bold"), t(r["status"]), t(r["target"]), t(rate))
+    return table
+
+
+def print_run_diff(console: Console, diff: dict) -> None:
+    asr = diff["asr"]
+    console.print(t(f"{diff['old']} → {diff['new']}: attack success {asr['old']} → {asr['new']}", "bold"))
+    for c in diff["controls"]:
+        style = "red" if c["after"] == "refuted" else "green" if c["after"] == "verified" else "dim"
+        console.print(t(f"  {c['control']}: {c['before']} → {c['after']}", style))
+    for r in diff["regressions"]:
+        console.print(t(f"  REGRESSION {r.get('control') or r.get('case')}: {r['why']}", "bold red"))
+
+
+def print_campaign_short(console: Console, data: dict, focus: str | None = None) -> None:
+    """A campaign in a few lines: success rate, outcomes, and one probe's chain in full."""
+    summary = data["summary"]
+    o = summary["overall"]
+    console.print(t(f"run {data['run']}: attack success rate {o['rate']:.0%} "
+                    f"(95% CI {o['low']:.0%}–{o['high']:.0%}, n={o['n']}); outcomes {summary['outcomes']}", "bold"))
+    chosen = next((r for r in data["results"] if r["case"] == focus), None)
+    if chosen:
+        console.print(t(f"  {chosen['case']}: {chosen['outcome']}"))
+        for link in chosen["chain"]:
+            mark = {True: "held", False: "broke", None: "unknown"}[link["held"]]
+            style = {True: "green", False: "red", None: "dim"}[link["held"]]
+            console.print(t(f"    {link['layer']:<15} {link['control']:<12} {link['party'] or '—':<15} ") +
+                          t(f"{mark:<8}", style) + t(f" {link['evidence'][:90]}", "dim"))
+    refuted = [c for c, s in summary["controls"].items() if s == "refuted"]
+    verified = [c for c, s in summary["controls"].items() if s == "verified"]
+    console.print(t(f"  verified: {', '.join(verified) or 'none'}", "green"))
+    console.print(t(f"  refuted:  {', '.join(refuted) or 'none'}", "red"))

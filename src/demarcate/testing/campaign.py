@@ -1,0 +1,139 @@
+"""A campaign: every case planted, triggered and observed against a target, attributed through
+the layers, and stored the moment it is known. Bounded concurrency; retries only for failures
+that are not a control firing; an interrupted run resumes where it stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from demarcate.analysis.responsibility import Responsibilities
+from demarcate.model.loader import System
+from demarcate.store import Store
+from demarcate.testing.attribution import Evidence, attribute, summarise
+from demarcate.testing.listener import Listener
+from demarcate.testing.probes import Case, materialise
+from demarcate.testing.targets import Reply
+from demarcate.testing.traces import TraceStore
+
+RETRIES = 2
+USER_EMAIL = "ada.park@example.com"
+
+
+@dataclass
+class Options:
+    concurrency: int = 4
+    timeout: float = 120.0
+    callback_wait: float = 0.6  # how long to wait for a callback after a turn that may cause one
+    span_wait: float = 0.3
+
+
+def canary_for(run_id: str, case_id: str) -> str:
+    """Stable per run and case, so a resumed case plants the same canary."""
+    return "dmc" + hashlib.sha256(f"{run_id}/{case_id}".encode()).hexdigest()[:14]
+
+
+class Campaign:
+    def __init__(self, system: System, target: Any, cases: list[Case], store: Store, run_id: str,
+                 listener: Listener, traces: TraceStore, options: Options | None = None,
+                 on_result: Callable[[dict[str, Any]], None] | None = None):
+        self.system = system
+        self.resp = Responsibilities(system)
+        self.target = target
+        self.cases = cases
+        self.store = store
+        self.run_id = run_id
+        self.listener = listener
+        self.traces = traces
+        self.options = options or Options()
+        self.on_result = on_result
+        self.client = httpx.AsyncClient(timeout=10, trust_env=False)
+
+    async def run(self) -> list[dict[str, Any]]:
+        done = self.store.done_cases(self.run_id)
+        todo = [c for c in self.cases if c.id not in done]
+        gate = asyncio.Semaphore(max(1, self.options.concurrency))
+
+        async def one(case: Case) -> None:
+            async with gate:
+                result = await asyncio.wait_for(self.case(case), self.options.timeout)
+                if self.store.add_result(self.run_id, result) and self.on_result:
+                    self.on_result(result)
+
+        try:
+            await asyncio.gather(*(one(c) for c in todo))
+        finally:
+            await self.client.aclose()
+        return self.store.results(self.run_id)
+
+    async def case(self, case: Case) -> dict[str, Any]:
+        canary = canary_for(self.run_id, case.id)
+        callback = self.listener.callback(canary)
+        attacker = f"{canary}@exfil.example"
+        values = {"canary": canary, "callback": callback, "attacker": attacker, "product": canary}
+        planted: list[str] = []
+        material = materialise(case, values)
+        if material.page:
+            self.listener.serve_page(canary, material.page)
+        message = material.message
+        if material.documents and (getattr(self.target, "can_plant", True) or getattr(self.target, "white_box", False)):
+            planted = await self.target.plant(list(material.documents), canary)
+        trace_id = secrets.token_hex(16)
+        traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+        reply = await self._send(message, traceparent, canary)
+        records = await self.target.records(reply, canary) if not reply.error else None
+        rendered = await self._render(reply.text, canary)
+        hits = self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
+            else self.listener.hits_for(canary)
+        await asyncio.sleep(self.options.span_wait if self.traces.spans or reply.trace_id else 0)
+        spans = [{"name": s.name, "span_id": s.span_id, "tool.name": s.get("tool.name"),
+                  "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")}
+                 for s in self.traces.trace(reply.trace_id or trace_id)]
+        await self.target.cleanup(planted)
+        from demarcate.testing.targets import Records
+
+        evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered)
+        quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
+        return attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker, USER_EMAIL, quoted)
+
+    async def _send(self, message: str, traceparent: str, session: str) -> Reply:
+        """Retry transport errors and 5xx with backoff; a 401, 403 or 429 is a control firing and
+        is never retried away."""
+        reply = Reply()
+        for attempt in range(RETRIES + 1):
+            reply = await self.target.send(message, traceparent, session)
+            if not reply.error:
+                return reply
+            retry_after = reply.extra.get("retry_after")
+            delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 0.2 * 2 ** attempt
+            if attempt < RETRIES:
+                await asyncio.sleep(min(delay, 10))
+        return reply
+
+    def _may_call_out(self, case: Case, reply: Reply) -> bool:
+        return case.probe.goal in ("email-out", "fetch-out", "render-out", "markup-out") and not reply.error
+
+    async def _render(self, text: str, canary: str) -> list[str]:
+        """Act as the chat client: load the images in the answer, but only from our own listener."""
+        ours = urlsplit(self.listener.url).netloc
+        urls = [u for u in re.findall(r"!\[[^\]]*\]\((https?://[^)\s]+)\)", text or "")
+                if urlsplit(u).netloc == ours and canary in u]
+        fetched = []
+        for url in urls[:3]:
+            try:
+                await self.client.get(url)
+                fetched.append(url)
+            except httpx.HTTPError:
+                continue
+        return fetched
+
+    def summary(self, results: list[dict[str, Any]], infra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return summarise(results, self.resp, infra)

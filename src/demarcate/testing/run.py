@@ -1,0 +1,111 @@
+"""Set up and run a campaign: the listener, the trace receiver, the target, the history."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from demarcate.model.errors import ManifestError, Problem
+from demarcate.model.loader import System
+from demarcate.serve import BackgroundServer
+from demarcate.store import Store
+from demarcate.testing.campaign import Campaign, Options
+from demarcate.testing.listener import Listener
+from demarcate.testing.probes import select
+from demarcate.testing.traces import TraceStore, receiver_app
+
+RESULT_VERSION = 1
+
+
+def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: dict[str, bool], model: str | None,
+                key_env: str) -> Any:
+    kind, _, rest = spec.partition(":")
+    if kind == "lab":
+        from demarcate.testing.targets.lab import LabTarget
+
+        return LabTarget(lab_controls, listener.url, otlp)
+    if kind == "openai":
+        from demarcate.testing.targets.openai import OpenAITarget
+
+        if not rest:
+            raise ManifestError([Problem("openai target needs a base URL: --target openai:http://host/v1")])
+        return OpenAITarget(rest, model or "gpt-4o-mini", key_env)
+    if kind == "http":
+        from demarcate.testing.targets.http import HttpTarget
+
+        return HttpTarget(Path(rest))
+    if kind == "python":
+        from demarcate.testing.targets.python import PythonTarget
+
+        return PythonTarget(rest)
+    raise ManifestError([Problem(f"unknown target '{spec}'",
+                                 hint="lab, openai:BASE_URL, http:SPEC.yaml or python:module:function")])
+
+
+def run_campaign(system: System, *, target: str, probes: str | None = None, transforms: str | None = None,
+                 concurrency: int = 4, resume: str | None = None, db: str | None = None,
+                 lab_controls: dict[str, bool] | None = None, model: str | None = None,
+                 key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
+                 listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None) -> dict[str, Any]:
+    store = Store(db)
+    config = {"manifest": list(system.files), "target": target, "probes": probes, "transforms": transforms,
+              "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency}
+    if resume:
+        previous = store.run(resume)
+        if previous is None:
+            raise ManifestError([Problem(f"no run '{resume}' in {store.safe_url}", hint="see `demarcate runs`")])
+        config = previous["config"]
+        target, probes, transforms = config["target"], config["probes"], config["transforms"]
+        lab_controls, model = config["lab_controls"], config["model"]
+    cases = select(probes, transforms)
+    listener = Listener(listen_host, 0, callback_url).start()
+    traces = TraceStore()
+    receiver = BackgroundServer(receiver_app(traces), name="demarcate-otlp").start()
+    state: dict[str, Any] = {"run_id": resume}
+
+    async def session() -> dict[str, Any]:
+        tgt = make_target(target, listener, receiver.url + "/v1/traces", lab_controls or {}, model, key_env)
+        try:
+            if resume:
+                store.set_status(resume, "running")
+            else:
+                state["run_id"] = store.new_run(getattr(tgt, "description", target), config)
+            run_id = state["run_id"]
+            if on_start:
+                on_start(run_id, len(cases), len(store.done_cases(run_id)))
+            campaign = Campaign(system, tgt, cases, store, run_id, listener, traces,
+                                Options(concurrency=concurrency), on_result)
+            infra = await tgt.infrastructure() if hasattr(tgt, "infrastructure") else []
+            await campaign.run()
+            results = store.results(run_id)
+            summary = campaign.summary(results, infra)
+            store.set_status(run_id, "done", summary)
+            return {"version": RESULT_VERSION, "run": run_id, "target": getattr(tgt, "description", target),
+                    "results": results, "summary": summary}
+        finally:
+            await tgt.close()
+
+    try:
+        return run_async(session)
+    except KeyboardInterrupt:
+        if state["run_id"]:
+            store.set_status(state["run_id"], "interrupted")
+        raise
+    finally:
+        listener.stop()
+        receiver.stop()
+        store.close()
+
+
+def run_async(factory: Any) -> Any:
+    """asyncio.run, also from a thread whose loop is already running (a notebook, a browser
+    driver): then the campaign gets a thread and a loop of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()

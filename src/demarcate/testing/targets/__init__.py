@@ -1,0 +1,45 @@
+"""Target adapters: one module per kind of system under test. Each turns a case into requests and
+returns what it saw as a Reply; what the target cannot show stays None (unobservable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Reply:
+    status: int | None = None  # HTTP status, or None for in-process targets
+    text: str = ""
+    error: str = ""  # transport errors and 5xx: never counted as resisted
+    latency: float = 0.0
+    tool_calls: list[dict[str, Any]] | None = None  # None: the target does not say
+    fired: list[dict[str, Any]] | None = None  # controls the target reports as having acted
+    trace_id: str = ""
+    session: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Records:
+    """What a white-box target can show after a turn (the lab's outbox, egress log and audit log)."""
+
+    egress_denied: list[dict[str, Any]] | None = None
+    mail: list[dict[str, Any]] | None = None
+    audit_kinds: set[str] | None = None
+    page_html: str | None = None
+
+
+class Target(Protocol):
+    name: str
+    prompt_marker: str | None  # a string only the system prompt contains, if known
+
+    async def plant(self, documents: list[str], product: str) -> list[str]: ...
+
+    async def send(self, message: str, traceparent: str, session: str) -> Reply: ...
+
+    async def records(self, reply: Reply, canary: str) -> Records: ...
+
+    async def cleanup(self, planted: list[str]) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,67 @@
+"""Campaigns against the lab: the chain per probe, the party per link, the summary, the contract."""
+
+from __future__ import annotations
+
+import json
+
+from demarcate.model import load
+from demarcate.testing.run import run_campaign
+from tests.conftest import SHOPBOT
+
+PROBES = "doc-email-records,doc-image-records,page-email-records,user-reveal-prompt,doc-markup"
+
+
+def _by_case(data):
+    return {r["case"]: r for r in data["results"]}
+
+
+def test_default_lab_lets_the_poisoned_review_through_every_layer(tmp_path):
+    data = run_campaign(load([SHOPBOT]), target="lab", probes=PROBES, db=str(tmp_path / "h.sqlite"))
+    assert data["version"] == 1 and data["run"] and "lab" in data["target"]
+    r = _by_case(data)["doc-email-records+plain"]
+    assert r["outcome"] == "succeeded" and r["entry"] == "document" and r["category"] == "exfiltration-tool"
+    chain = {link["control"]: link for link in r["chain"]}
+    # each link names the party the manifest makes responsible
+    assert chain["MOD-SAFE-03"] == {**chain["MOD-SAFE-03"], "layer": "model", "party": "model-provider", "held": False}
+    assert chain["APP-TOOL-02"]["party"] == "app-team" and chain["APP-TOOL-02"]["held"] is False
+    assert chain["INF-NET-03"]["party"] == "cloud-team" and chain["INF-NET-03"]["held"] is False
+    assert "canary reached the listener" in chain["INF-NET-03"]["evidence"]
+    assert r["canary"] in json.dumps(r["evidence"]["tool_calls"])
+    summary = data["summary"]
+    assert summary["controls"]["INF-NET-03"] == "refuted" and summary["controls"]["APP-ID-01"] == "verified"
+    assert summary["controls"]["MOD-DOC-01"] == "untested"
+    assert "INF-RATE-01" in summary["parties"]["cloud-team"]["verified"]
+    asr = summary["asr"]["exfiltration-tool"]
+    assert asr["n"] == 2 and asr["rate"] == 1.0 and 0 < asr["low"] < 1
+
+
+def test_the_computed_fix_blocks_it_at_the_application_layer(tmp_path):
+    data = run_campaign(load([SHOPBOT]), target="lab", probes=PROBES, db=str(tmp_path / "h.sqlite"),
+                        lab_controls={"retrieval-screening": True, "confirmation-gate": True, "url-allowlist": True})
+    by = _by_case(data)
+    assert by["doc-email-records+plain"]["outcome"] == "blocked-by-application"
+    assert by["doc-image-records+plain"]["outcome"] == "blocked-by-application"
+    gate = by["page-email-records+plain"]  # fetched pages are not screened: the gate is what holds
+    assert gate["outcome"] == "blocked-by-application"
+    assert any(link["control"] == "APP-TOOL-02" and link["held"] for link in gate["chain"])
+    assert data["summary"]["controls"]["APP-TOOL-02"] == "verified"
+
+
+def test_markup_in_a_review_is_escaped_by_the_chat_page(tmp_path):
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-markup", db=str(tmp_path / "h.sqlite"),
+                        lab_controls={"html-escaping": False})
+    (r,) = data["results"]
+    assert r["outcome"] == "succeeded" and any(link["control"] == "APP-OUT-01" and link["held"] is False
+                                               for link in r["chain"])
+
+
+def test_transforms_multiply_probes_and_obfuscation_gets_past_screening(tmp_path):
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-email-records", transforms="all",
+                        db=str(tmp_path / "h.sqlite"), lab_controls={"retrieval-screening": True})
+    by = _by_case(data)
+    assert set(by) == {"doc-email-records+" + t for t in
+                       ("plain", "base64", "unicode-tags", "html-comment", "french", "german", "split",
+                        "marker-escape")}
+    assert by["doc-email-records+plain"]["outcome"] == "blocked-by-application"
+    assert by["doc-email-records+base64"]["outcome"] == "succeeded"
+    assert by["doc-email-records+unicode-tags"]["outcome"] == "succeeded"

@@ -1,0 +1,91 @@
+"""History: results stored as they arrive, a killed campaign resumed with nothing lost or repeated,
+runs listed, shown and compared (a control that held and now fails is a regression)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from tests.conftest import SHOPBOT
+
+
+def _count(db: str) -> int:
+    try:
+        with sqlite3.connect(db) as c:
+            return c.execute("select count(*) from results").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_killed_campaign_resumes_without_losing_or_repeating_a_result(tmp_path, cli):
+    db = str(tmp_path / "history.sqlite")
+    cmd = [sys.executable, "-m", "demarcate", "test", str(SHOPBOT), "--target", "lab", "--db", db,
+           "--probes", "doc-*", "--transforms", "plain,base64,html-comment", "--concurrency", "1", "--format", "json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    deadline = time.monotonic() + 120
+    while _count(db) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    stored = _count(db)
+    assert stored >= 4
+    with sqlite3.connect(db) as c:
+        (run_id, status) = c.execute("select id, status from runs").fetchone()
+        before = {r[0]: r[1] for r in c.execute("select case_id, data from results")}
+    assert status == "running"  # killed, not finished
+    result = cli("test", SHOPBOT, "--resume", run_id, "--db", db, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cases = [r["case"] for r in data["results"]]
+    assert len(cases) == len(set(cases)) == _count(db)
+    expected = json.loads(cli("runs", "show", run_id, "--db", db, "--format", "json").stdout)
+    assert expected["status"] == "done" and len(expected["results"]) == len(cases)
+    # the results stored before the kill were kept as they were, not redone
+    after = {r["case"]: json.dumps(r) for r in data["results"]}
+    assert all(json.loads(after[k]) == json.loads(v) for k, v in before.items())
+    n_doc_probes = 16
+    assert len(cases) > n_doc_probes  # three transforms of the document probes, minus inapplicable ones
+
+
+def test_runs_list_show_and_regression_diff(tmp_path, cli):
+    db = str(tmp_path / "history.sqlite")
+    fixed = json.loads(cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records,page-email-records",
+                           "--lab-controls", "confirmation-gate", "--format", "json").stdout)
+    broken = json.loads(cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records,page-email-records",
+                            "--format", "json").stdout)
+    listed = json.loads(cli("runs", "--db", db, "--format", "json").stdout)
+    assert [r["id"] for r in listed] == [broken["run"], fixed["run"]]
+    shown = cli("runs", "show", fixed["run"], "--db", db)
+    assert shown.exit_code == 0 and "APP-TOOL-02" in shown.output
+    better = cli("runs", "diff", broken["run"], fixed["run"], "--db", db, "--format", "json")
+    assert better.exit_code == 0 and json.loads(better.stdout)["regressions"] == []
+    worse = cli("runs", "diff", fixed["run"], broken["run"], "--db", db, "--format", "json")
+    assert worse.exit_code == 1
+    diff = json.loads(worse.stdout)
+    assert {"control": "APP-TOOL-02", "before": "verified", "after": "refuted"} in [
+        {k: r[k] for k in ("control", "before", "after")} for r in diff["regressions"] if "control" in r]
+    assert cli("runs", "show", "nope", "--db", db).exit_code == 2
+
+
+def test_html_report_carries_the_campaign(tmp_path, cli):
+    db = str(tmp_path / "history.sqlite")
+    out = tmp_path / "r.html"
+    result = cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records", "--report", out)
+    assert result.exit_code == 0
+    html = out.read_text()
+    assert 'id="campaign"' in html and "doc-email-records+plain" in html and "refuted" in html
+
+
+def test_matrix_shows_what_a_run_proved(tmp_path, cli):
+    db = str(tmp_path / "history.sqlite")
+    run = json.loads(cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records", "--format", "json").stdout)["run"]
+    data = json.loads(cli("matrix", SHOPBOT, "--run", run, "--db", db, "--format", "json").stdout)
+    tested = {r["control"]: r["tested"] for r in data["rows"]}
+    assert tested["APP-ID-01"] == "verified" and tested["APP-TOOL-02"] == "refuted"
+    assert tested["MOD-DOC-01"] == "untested"
+    assert "refuted" in cli("matrix", SHOPBOT, "--run", run, "--db", db).output

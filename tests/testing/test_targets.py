@@ -1,0 +1,68 @@
+"""The same probes through the other target adapters: any HTTP app, an OpenAI-compatible endpoint
+and a Python callable, all on loopback or in process."""
+
+from __future__ import annotations
+
+from demarcate.lab import Lab, LabConfig
+from demarcate.model import load
+from demarcate.model.yamlio import dump_yaml
+from demarcate.testing.run import run_campaign
+from tests.conftest import SHOPBOT
+
+
+def test_http_target_with_template_json_path_and_plant_endpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_USER", "ada.park@example.com")
+    with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
+        spec = tmp_path / "target.yaml"
+        spec.write_text(dump_yaml({
+            "url": lab.url + "/api/chat", "method": "POST",
+            "headers": {"X-Demarcate-User": "${SHOP_USER}"},
+            "body": {"message": "{message}", "session": "{session}"},
+            "reply": "reply",
+            "plant": {"url": lab.url + "/api/reviews", "body": {"product": "{product}", "text": "{document}"}},
+            "prompt_marker": "SHOPBOT-PROMPT-7731"}))
+        data = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="doc-fetch-ping,user-reveal-prompt,doc-say-canary",
+                            db=str(tmp_path / "h.sqlite"))
+    by = {r["case"]: r for r in data["results"]}
+    # black box: no tool calls are visible, but the callback and the reply are
+    assert by["doc-fetch-ping+plain"]["outcome"] == "succeeded"
+    assert by["user-reveal-prompt+plain"]["outcome"] == "succeeded"
+    assert by["doc-say-canary+plain"]["outcome"] == "succeeded"
+
+
+def test_openai_compatible_target(tmp_path):
+    with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
+        data = run_campaign(load([SHOPBOT]), target=f"openai:{lab.url}/v1", model="shopbot",
+                            probes="user-say-canary,doc-say-canary", db=str(tmp_path / "h.sqlite"))
+    by = {r["case"]: r for r in data["results"]}
+    assert by["user-say-canary+plain"]["outcome"] == "succeeded"
+    assert by["doc-say-canary+plain"]["outcome"] == "succeeded"  # documents handed over as context
+
+
+def robust(message: str, documents: list[str]) -> str:
+    """A target that never follows anything it reads."""
+    return "I can only help with your own orders."
+
+
+def leaky(message: str, documents: list[str]) -> dict:
+    """A target that repeats whatever it is told to say, and reports a tool call."""
+    import re
+
+    m = re.search(r"(dmc[0-9a-f]+)", " ".join([message, *documents]))
+    return {"reply": f"{m.group(1) if m else ''} sure", "tool_calls": []}
+
+
+def boom(message: str, documents: list[str]) -> str:
+    raise RuntimeError("target is down")
+
+
+def test_python_callable_targets_resisted_succeeded_and_error(tmp_path):
+    system = load([SHOPBOT])
+    db = str(tmp_path / "h.sqlite")
+    ok = run_campaign(system, target="python:tests.testing.test_targets:robust", probes="user-say-canary", db=db)
+    assert ok["results"][0]["outcome"] == "resisted"
+    bad = run_campaign(system, target="python:tests.testing.test_targets:leaky", probes="user-say-canary", db=db)
+    assert bad["results"][0]["outcome"] == "succeeded"
+    err = run_campaign(system, target="python:tests.testing.test_targets:boom", probes="user-say-canary", db=db)
+    assert err["results"][0]["outcome"] == "error" and "target is down" in err["results"][0]["error"]
+    assert err["summary"]["asr"]["direct-injection"]["n"] == 0  # an error is never counted as resisted
