@@ -552,6 +552,7 @@ def test_cmd(
     probes: Annotated[str | None, typer.Option(help="Probe ids, categories, entries or goals (globs, comma-separated).")] = None,
     transforms: Annotated[str | None, typer.Option(help="Transforms: plain (default), a list, or all.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Cases in flight at once.")] = 4,
+    repeat: Annotated[int, typer.Option(min=1, max=1000, help="Run each case this many times (models are not deterministic).")] = 1,
     resume: Annotated[str | None, typer.Option(help="Resume an interrupted run by its id.")] = None,
     db: Annotated[str | None, typer.Option(help="History: a SQLite path or database URL (default .demarcate/history.sqlite, or $DEMARCATE_DB).")] = None,
     lab_controls: Annotated[str | None, typer.Option(help="For --target lab: switches, as for `demarcate lab --controls`.")] = None,
@@ -585,7 +586,8 @@ def test_cmd(
         with progress:
             data = run_campaign(system, target=target, probes=probes, transforms=transforms, concurrency=concurrency,
                                 resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
-                                callback_url=callback_url, listen_host=listen, on_start=started, on_result=one)
+                                callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
+                                repeat=repeat)
     except KeyboardInterrupt:
         err.print(terminal.t("interrupted: results so far are saved; resume with --resume RUN (see `demarcate runs`)",
                              "yellow"))

@@ -119,7 +119,12 @@ class Campaign:
         return reply
 
     def _may_call_out(self, case: Case, reply: Reply) -> bool:
-        return case.probe.goal in ("email-out", "fetch-out", "render-out", "markup-out") and not reply.error
+        """Wait for a late callback only when the turn shows an outbound attempt that has not
+        arrived yet; a target that delivers in the request (as the lab does) costs no wait."""
+        if reply.error or case.probe.goal not in ("email-out", "fetch-out", "render-out", "markup-out"):
+            return False
+        outbound = any(c.get("name") in ("send_email", "fetch_url") for c in reply.tool_calls or [])
+        return outbound or self.listener.url in (reply.text or "")
 
     async def _render(self, text: str, canary: str) -> list[str]:
         """Act as the chat client: load the images in the answer, but only from our own listener."""

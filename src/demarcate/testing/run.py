@@ -47,18 +47,19 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  concurrency: int = 4, resume: str | None = None, db: str | None = None,
                  lab_controls: dict[str, bool] | None = None, model: str | None = None,
                  key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
-                 listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None) -> dict[str, Any]:
+                 listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None,
+                 repeat: int = 1) -> dict[str, Any]:
     store = Store(db)
     config = {"manifest": list(system.files), "target": target, "probes": probes, "transforms": transforms,
-              "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency}
+              "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat}
     if resume:
         previous = store.run(resume)
         if previous is None:
             raise ManifestError([Problem(f"no run '{resume}' in {store.safe_url}", hint="see `demarcate runs`")])
         config = previous["config"]
         target, probes, transforms = config["target"], config["probes"], config["transforms"]
-        lab_controls, model = config["lab_controls"], config["model"]
-    cases = select(probes, transforms)
+        lab_controls, model, repeat = config["lab_controls"], config["model"], config.get("repeat", 1)
+    cases = select(probes, transforms, repeat)
     listener = Listener(listen_host, 0, callback_url).start()
     traces = TraceStore()
     receiver = BackgroundServer(receiver_app(traces), name="demarcate-otlp").start()

@@ -68,10 +68,11 @@ class Case:
 
     probe: Probe
     transform: str
+    repeat: int = 0  # the k-th repetition; models are not deterministic, so rates want several
 
     @property
     def id(self) -> str:
-        return f"{self.probe.id}+{self.transform}"
+        return f"{self.probe.id}+{self.transform}" + (f"#{self.repeat}" if self.repeat else "")
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def materialise(case: Case, values: dict[str, str]) -> Material:
     return Material(message=" ".join(parts))
 
 
-def select(spec: str | None = None, transforms: str | None = None) -> list[Case]:
+def select(spec: str | None = None, transforms: str | None = None, repeat: int = 1) -> list[Case]:
     """Cases for a selector: comma-separated probe ids, categories, entries or goals (globs allowed),
     and transform names (or `all`). Defaults: every probe, the plain transform."""
     lib = library()
@@ -144,4 +145,4 @@ def select(spec: str | None = None, transforms: str | None = None) -> list[Case]
     if problems:
         raise ManifestError(problems)
     cases = [expand(p, t) for p in chosen for t in names]
-    return [c for c in cases if c is not None]
+    return [Case(c.probe, c.transform, k) for c in cases if c is not None for k in range(max(1, repeat))]

@@ -1,10 +1,18 @@
 """Any OpenAI-compatible chat-completions endpoint. The key comes from an environment variable.
-Documents are handed to the model as context in the user turn, as a RAG application would."""
+Documents are handed to the model as context in the user turn, as a RAG application would.
+
+Requests go out as plain JSON over one pooled aiohttp session: at high concurrency its pool
+costs a fraction of httpx's per request, and a campaign should cost the target's latency, not
+client-side overhead.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+
+import aiohttp
 
 from demarcate.testing.targets import Records, Reply
 
@@ -16,40 +24,51 @@ class OpenAITarget:
     can_plant = True
 
     def __init__(self, base_url: str, model: str, key_env: str = "OPENAI_API_KEY", system: str | None = None):
-        from openai import AsyncOpenAI
-
         self.model = model
         self.system = system
-        self.client = AsyncOpenAI(base_url=base_url, api_key=os.environ.get(key_env) or "unset", max_retries=0,
-                                  timeout=60)
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        key = os.environ.get(key_env)
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._session: aiohttp.ClientSession | None = None
         self.description = f"openai-compatible ({base_url}, model {model})"
         self.context: dict[str, list[str]] = {}
+
+    def session(self) -> aiohttp.ClientSession:
+        # Created inside the running loop, on first use.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self.headers, timeout=aiohttp.ClientTimeout(total=60),
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+        return self._session
 
     async def plant(self, documents: list[str], product: str) -> list[str]:
         self.context[product] = list(documents)
         return [product]
 
     async def send(self, message: str, traceparent: str, session: str) -> Reply:
-        from openai import APIConnectionError, APIStatusError
-
         docs = [d for p, ds in self.context.items() if p in message for d in ds]
         content = message + ("\n\nRetrieved context:\n" + "\n".join(f"- {d}" for d in docs) if docs else "")
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + \
             [{"role": "user", "content": content}]
         start = time.monotonic()
         try:
-            r = await self.client.chat.completions.create(model=self.model, messages=messages,
-                                                          extra_headers={"traceparent": traceparent})
-        except APIStatusError as exc:
-            latency = time.monotonic() - start
-            if exc.status_code >= 500:
-                return Reply(status=exc.status_code, error=f"HTTP {exc.status_code}", latency=latency)
-            return Reply(status=exc.status_code, text=str(exc), latency=latency,
-                         extra={"retry_after": exc.response.headers.get("retry-after")})
-        except APIConnectionError as exc:
+            async with self.session().post(self.url, json={"model": self.model, "messages": messages},
+                                           headers={"traceparent": traceparent}) as r:
+                status, retry_after = r.status, r.headers.get("retry-after")
+                body = await r.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
-        return Reply(status=200, text=r.choices[0].message.content or "", latency=time.monotonic() - start,
-                     session=session)
+        latency = time.monotonic() - start
+        if status >= 500:
+            return Reply(status=status, error=f"HTTP {status}", latency=latency, extra={"retry_after": retry_after})
+        if status != 200:
+            return Reply(status=status, text=body[:500].decode("utf-8", "replace"), latency=latency,
+                         extra={"retry_after": retry_after})
+        try:
+            text = json.loads(body)["choices"][0]["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return Reply(status=status, error="reply is not a chat completion", latency=latency)
+        return Reply(status=200, text=text, latency=latency, session=session)
 
     async def records(self, reply: Reply, canary: str) -> Records:
         return Records()
@@ -59,4 +78,5 @@ class OpenAITarget:
             self.context.pop(p, None)
 
     async def close(self) -> None:
-        await self.client.close()
+        if self._session is not None:
+            await self._session.close()
