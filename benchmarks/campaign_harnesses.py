@@ -96,8 +96,10 @@ def variants(tool: str, args: argparse.Namespace, url: str, tmp: Path) -> tuple[
     if tool == "demarcate":
         return run_demarcate(url, args.concurrency, tmp, 1), run_demarcate(url, args.concurrency, tmp, args.repeat)
     if tool == "garak":
-        return (run_garak(args.garak, url, args.concurrency, tmp, "promptinject.HijackHateHumansMini"),
-                run_garak(args.garak, url, args.concurrency, tmp, "promptinject.HijackHateHumans"))
+        encodings = ["InjectHex", "InjectBase64", "InjectBase32", "InjectBase16", "InjectAscii85", "InjectROT13",
+                     "InjectMorse", "InjectNato", "InjectUU", "InjectBraille"][: args.repeat]
+        return (run_garak(args.garak, url, args.concurrency, tmp, "encoding.InjectHex"),
+                run_garak(args.garak, url, args.concurrency, tmp, ",".join("encoding." + e for e in encodings)))
     return (run_promptfoo(args.promptfoo, url, args.concurrency, tmp, 300),
             run_promptfoo(args.promptfoo, url, args.concurrency, tmp, 300 * args.repeat))
 

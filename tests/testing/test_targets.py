@@ -66,3 +66,12 @@ def test_python_callable_targets_resisted_succeeded_and_error(tmp_path):
     err = run_campaign(system, target="python:tests.testing.test_targets:boom", probes="user-say-canary", db=db)
     assert err["results"][0]["outcome"] == "error" and "target is down" in err["results"][0]["error"]
     assert err["summary"]["asr"]["direct-injection"]["n"] == 0  # an error is never counted as resisted
+
+
+def test_repeat_runs_each_case_several_times_with_its_own_canary(tmp_path):
+    data = run_campaign(load([SHOPBOT]), target="python:tests.testing.test_targets:leaky", probes="user-say-canary",
+                        repeat=3, db=str(tmp_path / "h.sqlite"))
+    assert sorted(r["case"] for r in data["results"]) == [
+        "user-say-canary+plain", "user-say-canary+plain#1", "user-say-canary+plain#2"]
+    assert len({r["canary"] for r in data["results"]}) == 3
+    assert data["summary"]["asr"]["direct-injection"]["n"] == 3

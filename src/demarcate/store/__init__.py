@@ -55,6 +55,7 @@ results = Table(
 )
 
 DEFAULT_DB = ".demarcate/history.sqlite"
+_INSERT_RESULT = results.insert()
 
 
 def db_url(url: str | None = None) -> str:
@@ -117,12 +118,12 @@ class Store:
 
     def add_result(self, run_id: str, result: dict[str, Any]) -> bool:
         """Store one result as soon as it is known; False if this case was already stored."""
+        row = {"run_id": run_id, "case_id": result["case"], "created": time.time(), "probe": result["probe"],
+               "category": result["category"], "entry": result["entry"], "outcome": result["outcome"],
+               "data": json.dumps(result, ensure_ascii=False)}
         try:
             with self.engine.begin() as c:
-                c.execute(insert(results).values(
-                    run_id=run_id, case_id=result["case"], created=time.time(), probe=result["probe"],
-                    category=result["category"], entry=result["entry"], outcome=result["outcome"],
-                    data=json.dumps(result, ensure_ascii=False)))
+                c.execute(_INSERT_RESULT, row)  # one statement, compiled once, parameters per row
         except IntegrityError:
             return False
         return True

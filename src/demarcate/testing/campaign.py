@@ -65,8 +65,9 @@ class Campaign:
         async def one(case: Case) -> None:
             async with gate:
                 result = await asyncio.wait_for(self.case(case), self.options.timeout)
-                if self.store.add_result(self.run_id, result) and self.on_result:
-                    self.on_result(result)
+            # The write (a committed transaction) runs off the event loop, so cases keep flowing.
+            if await asyncio.to_thread(self.store.add_result, self.run_id, result) and self.on_result:
+                self.on_result(result)
 
         try:
             await asyncio.gather(*(one(c) for c in todo))
