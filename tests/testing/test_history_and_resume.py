@@ -89,3 +89,23 @@ def test_matrix_shows_what_a_run_proved(tmp_path, cli):
     assert tested["APP-ID-01"] == "verified" and tested["APP-TOOL-02"] == "refuted"
     assert tested["MOD-DOC-01"] == "untested"
     assert "refuted" in cli("matrix", SHOPBOT, "--run", run, "--db", db).output
+
+
+def test_ctrl_c_keeps_what_is_done_and_marks_the_run_interrupted(tmp_path, cli):
+    db = str(tmp_path / "history.sqlite")
+    cmd = [sys.executable, "-m", "demarcate", "test", str(SHOPBOT), "--target", "lab", "--db", db,
+           "--probes", "doc-*", "--transforms", "plain,base64,html-comment", "--concurrency", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _count(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "results so far are saved" in err
+    with sqlite3.connect(db) as c:
+        (run_id, status) = c.execute("select id, status from runs").fetchone()
+    assert status == "interrupted" and _count(db) >= 3
+    assert cli("test", SHOPBOT, "--resume", run_id, "--db", db, "--format", "json").exit_code == 0
+    with sqlite3.connect(db) as c:
+        assert c.execute("select status from runs").fetchone()[0] == "done"
