@@ -250,19 +250,16 @@ def _path_controls(ctx: Context, steps: tuple[str, ...], entry_threat: str,
                     hops[control.id] = (control, seen[1], state)
     out = []
     made = cache[1]
-    owners = None
+    owners: set[str] | None = None
     for control, components, best in hops.values():
-        key = (control.id, tuple(components), best)
-        pc = made.get(key)
-        if pc is None:
-            parties = best.parties or ctx.resp[control.id].responsible
-            if len(parties) > 1:
-                # Of several parties a control could fall to, those who own part of this path answer here.
-                owners = owners or {ctx.system.components[c].owner for c in steps}
-                parties = tuple(p for p in parties if p in owners) or parties
-            pc = PathControl(control.id, control.layer, control.function, best.state, tuple(parties), key[1],
-                             best.reason)
-            if len(parties) == len(best.parties or ()) or not owners:
-                made[key] = pc
-        out.append(pc)
+        parties = best.parties or ctx.resp[control.id].responsible
+        if len(parties) > 1:
+            # Of several parties a control could fall to, those who own part of this path answer here.
+            owners = owners or {ctx.system.components[c].owner for c in steps}
+            parties = tuple(p for p in parties if p in owners) or parties
+        key = (control.id, tuple(components), best.state, tuple(parties), best.reason)
+        if key not in made:
+            made[key] = PathControl(control.id, control.layer, control.function, best.state, tuple(parties),
+                                    key[1], best.reason)
+        out.append(made[key])
     return tuple(out)

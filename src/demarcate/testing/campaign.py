@@ -21,7 +21,7 @@ from demarcate.store import Store
 from demarcate.testing.attribution import Evidence, attribute, summarise
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import Case, materialise
-from demarcate.testing.targets import Reply
+from demarcate.testing.targets import Records, Reply
 from demarcate.testing.traces import TraceStore
 
 RETRIES = 2
@@ -99,8 +99,6 @@ class Campaign:
                   "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")}
                  for s in self.traces.trace(reply.trace_id or trace_id)]
         await self.target.cleanup(planted)
-        from demarcate.testing.targets import Records
-
         evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered)
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
         return attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker, USER_EMAIL, quoted)

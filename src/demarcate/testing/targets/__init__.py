@@ -43,3 +43,28 @@ class Target(Protocol):
     async def cleanup(self, planted: list[str]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class ContextStuffing:
+    """For targets without a document store: planted documents are handed to the model as
+    retrieved context in the turn that names their product, as a RAG application would."""
+
+    can_plant = True
+    white_box = False
+
+    def __init__(self) -> None:
+        self.context: dict[str, list[str]] = {}
+
+    async def plant(self, documents: list[str], product: str) -> list[str]:
+        self.context[product] = list(documents)
+        return [product]
+
+    def documents_for(self, message: str) -> list[str]:
+        return [d for p, ds in self.context.items() if p in message for d in ds]
+
+    async def records(self, reply: Reply, canary: str) -> Records:
+        return Records()
+
+    async def cleanup(self, planted: list[str]) -> None:
+        for p in planted:
+            self.context.pop(p, None)

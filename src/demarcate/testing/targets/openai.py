@@ -14,16 +14,15 @@ import time
 
 import aiohttp
 
-from demarcate.testing.targets import Records, Reply
+from demarcate.testing.targets import ContextStuffing, Reply
 
 
-class OpenAITarget:
+class OpenAITarget(ContextStuffing):
     name = "openai"
-    white_box = False
     prompt_marker = None
-    can_plant = True
 
     def __init__(self, base_url: str, model: str, key_env: str = "OPENAI_API_KEY", system: str | None = None):
+        super().__init__()
         self.model = model
         self.system = system
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -31,7 +30,6 @@ class OpenAITarget:
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._session: aiohttp.ClientSession | None = None
         self.description = f"openai-compatible ({base_url}, model {model})"
-        self.context: dict[str, list[str]] = {}
 
     def session(self) -> aiohttp.ClientSession:
         # Created inside the running loop, on first use.
@@ -41,12 +39,8 @@ class OpenAITarget:
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
         return self._session
 
-    async def plant(self, documents: list[str], product: str) -> list[str]:
-        self.context[product] = list(documents)
-        return [product]
-
     async def send(self, message: str, traceparent: str, session: str) -> Reply:
-        docs = [d for p, ds in self.context.items() if p in message for d in ds]
+        docs = self.documents_for(message)
         content = message + ("\n\nRetrieved context:\n" + "\n".join(f"- {d}" for d in docs) if docs else "")
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + \
             [{"role": "user", "content": content}]
@@ -69,13 +63,6 @@ class OpenAITarget:
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return Reply(status=status, error="reply is not a chat completion", latency=latency)
         return Reply(status=200, text=text, latency=latency, session=session)
-
-    async def records(self, reply: Reply, canary: str) -> Records:
-        return Records()
-
-    async def cleanup(self, planted: list[str]) -> None:
-        for p in planted:
-            self.context.pop(p, None)
 
     async def close(self) -> None:
         if self._session is not None:
