@@ -288,3 +288,10 @@ def test_the_documented_examples_exist():
 def test_examples_validate(name):
     system = load([examples_dir() / name])
     assert system.components and system.parties and system.claims
+
+
+def test_yaml_1_2_scalars_and_explicit_string_tags():
+    from demarcate.model.yamlio import parse_yaml
+
+    data = parse_yaml("a: yes\nb: 0o17\nc: !!str 5\nd: 5\ne: ~\nf: 'true'\ng: True\n", "t.yaml")
+    assert data == {"a": "yes", "b": 15, "c": "5", "d": 5, "e": None, "f": "true", "g": True}

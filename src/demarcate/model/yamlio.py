@@ -87,7 +87,8 @@ _INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
-_MERGE = "tag:yaml.org,2002:merge"
+_MERGE, _STR = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:str"
+_IMPLICIT = yaml.resolver.Resolver()
 
 
 class _Builder:
@@ -148,6 +149,8 @@ class _Builder:
             self.fail(f"unsupported YAML tag '{node.tag}'", node)
         if node.style:
             return value  # quoted and block scalars are text
+        if node.tag == _STR and _IMPLICIT.resolve(yaml.ScalarNode, value, (True, False)) != _STR:
+            return value  # an explicit !!str on a value that would otherwise not be text
         if _NULL.match(value):
             return None
         if _BOOL.match(value):
