@@ -29,6 +29,12 @@ def test_sarif_validates_and_locates_findings(cli, tmp_path):
     text = (SHOPBOT / "app-team.yaml").read_text().splitlines()
     assert loc["artifactLocation"]["uri"].endswith("examples/shopbot/app-team.yaml")
     assert text[loc["region"]["startLine"] - 1].strip() == "- id: reviews"
+    # a finding with no component points at the first claim on its first control
+    elsewhere = by_id["handled-elsewhere:application"]["locations"][0]["physicalLocation"]
+    first_control = json.loads(json.dumps(by_id["handled-elsewhere:application"]["properties"]))["controls"][0]
+    claim_file = SHOPBOT / Path(elsewhere["artifactLocation"]["uri"]).name
+    line = claim_file.read_text().splitlines()[elsewhere["region"]["startLine"] - 1]
+    assert f"control: {first_control}" in line
     fingerprints = {r["partialFingerprints"]["demarcateFindingId/v1"] for r in run["results"]}
     assert len(fingerprints) == len(run["results"])
 

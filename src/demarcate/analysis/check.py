@@ -73,9 +73,8 @@ def finding_position(system: System, finding: Finding) -> Position | None:
         if ("component", cid) in system.where:
             return system.where[("component", cid)]
     for control in finding.controls:
-        for i, claim in enumerate(system.claims):
-            if claim.control == control:
-                return system.where.get(("claim", i))
+        if ("control-claim", control) in system.where:
+            return system.where[("control-claim", control)]
     for party in finding.responsible:
         if ("party", party) in system.where:
             return system.where[("party", party)]

@@ -42,6 +42,9 @@ class Context:
         self.resp = resp or Responsibilities(system)
         self.catalog = system.catalog
         self._kinds = {cid: c.kind for cid, c in system.components.items()}  # type: ignore[attr-defined]
+        self._of_kind: dict[str, list[str]] = {}
+        for cid, kind in self._kinds.items():
+            self._of_kind.setdefault(kind, []).append(cid)
         self._states: dict[tuple[str, str], ControlState] = {}
         self._upstream: dict[str, frozenset[str]] = {}
         self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
@@ -82,7 +85,9 @@ class Context:
         return self._kinds[component_id]
 
     def components_of(self, *kinds: str) -> list[str]:
-        return [cid for cid, c in self.system.components.items() if c.kind in kinds]  # type: ignore[attr-defined]
+        if len(kinds) == 1:
+            return self._of_kind.get(kinds[0], [])
+        return [cid for cid, kind in self._kinds.items() if kind in kinds]
 
     def state(self, control_id: str, component_id: str) -> ControlState:
         key = (control_id, component_id)

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from demarcate.lab.config import LabConfig
-from demarcate.lab.store import Store
+from demarcate.lab.database import ShopDatabase
 
 
 class EgressDenied(Exception):
@@ -20,7 +20,7 @@ def host_allowed(host: str, allow: list[str]) -> bool:
 
 
 class Egress:
-    def __init__(self, config: LabConfig, store: Store):
+    def __init__(self, config: LabConfig, store: ShopDatabase):
         self.config = config
         self.store = store
 

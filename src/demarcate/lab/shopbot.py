@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from opentelemetry import trace
 
 from demarcate.lab.config import LabConfig, switches
+from demarcate.lab.database import ShopDatabase
 from demarcate.lab.egress import Egress, EgressDenied, host_allowed
 from demarcate.lab.models import DATA_CLOSE, DATA_OPEN, make_model
 from demarcate.lab.reading import MD_IMAGE, MD_LINK, looks_like_injection
-from demarcate.lab.store import Store
 from demarcate.lab.telemetry import incoming, make_tracer
 
 SYSTEM_PROMPT = (
@@ -73,7 +73,7 @@ class Turn:
 class Shopbot:
     def __init__(self, config: LabConfig, data_dir: Path):
         self.config = config
-        self.store = Store(data_dir / "lab.sqlite")
+        self.store = ShopDatabase(data_dir / "lab.sqlite")
         self.egress = Egress(config, self.store)
         self.model = make_model(config.model)
         self.tracer, self.provider = make_tracer(config.otlp_endpoint)

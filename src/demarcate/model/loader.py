@@ -204,6 +204,8 @@ class _Merger:
             where[("flow", i)] = self.where[("flow", key)]
         for i, key in enumerate(self.claims):
             where[("claim", i)] = self.where[("claim", key)]
+            # The first claim on each control: where findings about that control point.
+            where.setdefault(("control-claim", key[0]), self.where[("claim", key)])
         return where
 
 

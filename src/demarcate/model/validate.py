@@ -117,21 +117,19 @@ def _problem(
     return Problem(f"{where}: {err['msg'][0].lower()}{err['msg'][1:]}", pos)
 
 
+REFERENCE_HINTS = {"owasp-llm": "like LLM01", "owasp-agentic": "like ASI01", "atlas": "like AML.M0015",
+                   "aicm": "like AIS-08"}
+CONTROL_HINT = "control ids look like APP-IN-03: capital letters, digits and dashes"
+
+
 def _pattern_hint(loc: tuple[Any, ...]) -> str:
     names = [s for s in loc if isinstance(s, str)]
+    for key, hint in REFERENCE_HINTS.items():
+        if key in names:
+            return hint
     last = names[-1] if names else ""
-    if last in ("control", "id") and "controls" in names[:1] + names[-2:-1]:
-        return "control ids look like APP-IN-03: capital letters, digits and dashes"
-    if last in ("owasp-llm",) or "owasp-llm" in names:
-        return "like LLM01"
-    if "owasp-agentic" in names:
-        return "like ASI01"
-    if "atlas" in names:
-        return "like AML.M0015"
-    if "aicm" in names:
-        return "like AIS-08"
-    if last in ("control",) or "custom-controls" in names:
-        return "control ids look like APP-IN-03: capital letters, digits and dashes"
+    if last == "control" or (last == "id" and "custom-controls" in names):
+        return CONTROL_HINT
     return "letters, digits, '.', '_' and '-', starting with a letter or digit"
 
 

@@ -22,6 +22,7 @@ from demarcate.analysis.findings import SEVERITIES
 from demarcate.analysis.matrix import matrix
 from demarcate.report.diagram import mermaid
 
+MAX_SELECTABLE_PATHS = 50
 STATUS_CLASS = {"implemented": "ok", "partial": "partial", "planned": "planned", "nobody": "gap",
                 "not-applicable": "na"}
 CLAIM_CLASS = {"provides": "ok", "relies-on": "relies", "default": "gap", "not-applicable": "na", "none": ""}
@@ -106,9 +107,11 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
     party_order = [p for p in system.parties if p in groups] + [g for g in groups if g not in system.parties]
     counts = {s: sum(1 for f in result.open_findings() if f.severity == s) for s in SEVERITIES}
     lev = result.leverage
+    # Each selectable path carries a diagram of its own; a portfolio's thousands would not fit a page.
+    selectable = result.paths.open_paths[:MAX_SELECTABLE_PATHS]
     data = {
         "diagram": mermaid(result),
-        "pathDiagrams": {p.id: mermaid(result, highlight=p.id) for p in result.paths.open_paths},
+        "pathDiagrams": {p.id: mermaid(result, highlight=p.id) for p in selectable},
         "findings": [finding_json(f) for f in findings],
     }
     data_json = script_json(data)
@@ -130,6 +133,7 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
         claim_class=CLAIM_CLASS,
         groups=[(g, groups[g]) for g in party_order],
         paths=result.paths,
+        selectable={p.id for p in selectable},
         leverage=lev,
         catalog=system.catalog,
         mermaid_js=mermaid_js,

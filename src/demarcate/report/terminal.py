@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +16,9 @@ from demarcate.analysis.who import Answer
 from demarcate.catalog import Catalog
 from demarcate.model.loader import System
 from demarcate.model.schema import Control, Preset
+
+if TYPE_CHECKING:
+    from demarcate.analysis.check import Result
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\U000e0000-\U000e007f]")
 
@@ -161,11 +165,8 @@ def presets_table(presets: Iterable[Preset]) -> Table:
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
-def print_check(console: Console, result: object, *, limit: int | None = None) -> None:
+def print_check(console: Console, result: Result, *, limit: int | None = None) -> None:
     """Findings ranked by severity with the responsible party on each, then paths and the fix."""
-    from demarcate.analysis.check import Result
-
-    assert isinstance(result, Result)
     system = result.system
     findings = result.findings
     console.print(t(f"{system.info.name}: {len(result.open_findings())} open findings over "
@@ -257,6 +258,8 @@ def switches_table(switches: dict, state: dict[str, bool]) -> Table:
     return table
 
 
+# How a chain link reads: whether the control held, and in what colour.
+HELD = {True: ("held", "green"), False: ("broke", "red"), None: ("unknown", "dim")}
 OUTCOME_STYLE = {"succeeded": "bold red", "resisted": "green", "error": "yellow", "unobservable": "dim"}
 
 
@@ -274,8 +277,7 @@ def print_campaign(console: Console, data: dict) -> None:
     for r in data.get("results", []):
         chain = Text()
         for link in r["chain"]:
-            mark = {True: "held", False: "broke", None: "?"}[link["held"]]
-            style = {True: "green", False: "red", None: "dim"}[link["held"]]
+            mark, style = HELD[link["held"]]
             chain += t(f"{link['control']}", "bold") + t(f" ({link['party'] or '—'}) ") + t(mark, style) + t("  ")
         style = "green" if r["outcome"].startswith("blocked") else OUTCOME_STYLE.get(r["outcome"], "")
         table.add_row(t(r["case"]), t(r["outcome"], style), chain)
@@ -332,8 +334,7 @@ def print_campaign_short(console: Console, data: dict, focus: str | None = None)
     if chosen:
         console.print(t(f"  {chosen['case']}: {chosen['outcome']}"))
         for link in chosen["chain"]:
-            mark = {True: "held", False: "broke", None: "unknown"}[link["held"]]
-            style = {True: "green", False: "red", None: "dim"}[link["held"]]
+            mark, style = HELD[link["held"]]
             console.print(t(f"    {link['layer']:<15} {link['control']:<12} {link['party'] or '—':<15} ") +
                           t(f"{mark:<8}", style) + t(f" {link['evidence'][:90]}", "dim"))
     refuted = [c for c, s in summary["controls"].items() if s == "refuted"]

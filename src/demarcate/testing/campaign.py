@@ -25,7 +25,6 @@ from demarcate.testing.targets import Records, Reply
 from demarcate.testing.traces import TraceStore
 
 RETRIES = 2
-USER_EMAIL = "ada.park@example.com"
 
 
 @dataclass
@@ -101,7 +100,8 @@ class Campaign:
         await self.target.cleanup(planted)
         evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered)
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
-        return attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker, USER_EMAIL, quoted)
+        return attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
+                         getattr(self.target, "user_email", None), quoted)
 
     async def _send(self, message: str, traceparent: str, session: str) -> Reply:
         """Retry transport errors and 5xx with backoff; a 401, 403 or 429 is a control firing and

@@ -45,9 +45,11 @@ def injection_controls(ctx: Context, layer: str | None = None) -> list[str]:
 
 
 def effective_anywhere(ctx: Context, control_id: str) -> bool:
+    """In effect on at least one component it protects (or, protecting none, implemented)."""
     r = ctx.resp[control_id]
-    targets = r.protected or tuple(ctx.system.components)[:1]
-    return any(ctx.effective(control_id, c) for c in targets) if targets else r.implemented
+    if not r.protected:
+        return r.implemented
+    return any(ctx.effective(control_id, c) for c in r.protected)
 
 
 def party_list(ctx: Context, parties: object) -> str:

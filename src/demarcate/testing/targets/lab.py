@@ -19,6 +19,7 @@ class LabTarget:
     name = "lab"
     prompt_marker = "SHOPBOT-PROMPT-7731"
     white_box = True
+    user_email = CUSTOMER["email"]  # the probes' own account: its data in an answer is no leak
 
     def __init__(self, controls: dict[str, bool], listener_url: str, otlp_endpoint: str | None):
         assert self.prompt_marker in SYSTEM_PROMPT

@@ -61,7 +61,7 @@ STOPWORDS = frozenset(
     "its into over also just".split())
 
 
-class Store:
+class ShopDatabase:
     """One SQLite connection, serialised by a lock (the lab serves one request at a time per call)."""
 
     def __init__(self, path: Path):
