@@ -25,6 +25,7 @@ from demarcate.model.errors import ManifestError, Position, Problem, did_you_mea
 from demarcate.model.loader import System, load, manifest_file_model
 from demarcate.model.scaffold import render, split, starter
 from demarcate.report import terminal
+from demarcate.report.jsonio import json_bytes, json_text
 from demarcate.report.tabular import to_csv, to_markdown
 
 app = typer.Typer(
@@ -93,7 +94,9 @@ def reports_errors(fn: F) -> F:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(json_bytes(data))
+    sys.stdout.flush()
 
 
 def _load(paths: list[Path]) -> System:
@@ -319,10 +322,9 @@ def report(
     elif format is ReportFormat.markdown:
         text = check_markdown(result)
     elif format is ReportFormat.json:
-        text = json.dumps(result_json(result), indent=2, ensure_ascii=False) + "\n"
+        text = json_text(result_json(result))
     elif format is ReportFormat.sarif:
-        text = json.dumps(sarif(result, base=(output.parent if output else Path.cwd())), indent=2,
-                          ensure_ascii=False) + "\n"
+        text = json_text(sarif(result, base=(output.parent if output else Path.cwd())))
     else:
         text = to_csv(matrix_csv_rows(system, matrix(system)))
     if output is None:

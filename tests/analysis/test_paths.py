@@ -73,3 +73,19 @@ def test_side_effect_tool_path_is_closed_at_the_application_layer(tmp_path):
     lev = leverage(ctx, ctx.paths.paths)
     assert lev.by_layer == {"model": 0, "application": 1, "infrastructure": 0, "usage": 0}
     assert lev.unclosable == [] and len(lev.fix) == 1 and lev.fix[0].startswith("APP-")
+
+
+def test_a_gap_on_one_teams_component_falls_to_that_team_not_to_every_claimer(tmp_path):
+    # Two application teams; only "shop" claims the email gate, and only for its own tool.
+    bot = Bot()
+    bot.parties.append({"id": "shop", "role": "application-developer"})
+    bot.add({"id": "shopmail", "kind": "tool", "owner": "shop", "effects": ["send-external"], "confirmation": "user"},
+            ("llm", "shopmail"), ("shopmail", "out"))
+    bot.provides("APP-TOOL-02", party="shop")
+    ctx = _ctx(tmp_path, bot)
+    assert ctx.state("APP-TOOL-02", "shopmail").state == "implemented"
+    gap = ctx.state("APP-TOOL-02", "mail")
+    assert gap.state == "missing" and gap.parties == ("app",)
+    path = next(p for p in ctx.paths.paths if p.id == "reviews>rag>llm>mail>out")
+    gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
+    assert gate.parties == ("app",)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from demarcate.analysis.responsibility import STATUS_RANK, Responsibilities
+from demarcate.analysis.responsibility import STATUS_RANK, Responsibilities, Responsibility
 from demarcate.model.loader import System
 from demarcate.model.schema import Control
 
@@ -49,6 +49,7 @@ class Context:
         self._upstream: dict[str, frozenset[str]] = {}
         self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
+        self._defaults: dict[str, frozenset[str]] = {}
         self._by_kind: dict[str, list[Control]] = {}
         for control in self.catalog.controls.values():
             for kind in control.applies_to:
@@ -119,6 +120,12 @@ class Context:
             index = self._provider_index[control_id] = (everywhere, scoped)
         return index[0] + index[1].get(component_id, [])
 
+    def _default_ids(self, r: Responsibility) -> frozenset[str]:
+        key = r.control.id
+        if key not in self._defaults:
+            self._defaults[key] = frozenset(p.id for p in r.default_parties)
+        return self._defaults[key]
+
     def covered(self, control_id: str) -> list[str]:
         """The components that some provides-claim on the control covers."""
         self._claims_on(control_id, "")
@@ -146,8 +153,9 @@ class Context:
             return ControlState(control_id, component_id, "planned", providers, why)
         if r.not_applicable is not None:
             return ControlState(control_id, component_id, "not-applicable", ())
-        # Among the parties the control falls to, the one that owns this component answers for it here.
-        local = (comp.owner,) if comp.owner in r.responsible else r.responsible
+        # The component's owner answers for it here if the control falls to it or to its role;
+        # otherwise everyone the control falls to does.
+        local = (comp.owner,) if comp.owner in r.responsible or comp.owner in self._default_ids(r) else r.responsible
         return ControlState(control_id, component_id, "missing", local, why)
 
     # --- facts about components that several rules need -----------------------------------

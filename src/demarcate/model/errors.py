@@ -3,17 +3,63 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, order=True)
+@functools.total_ordering
 class Position:
-    """A place in a file; line and column count from 1, as editors show them."""
+    """A place in a file; line and column count from 1, as editors show them (0: unknown).
 
-    file: str
-    line: int = 0
-    column: int = 0
+    A position may be *deferred*: found only when first read. Large manifests are parsed without
+    recording positions (see yamlio), and most positions are never shown; the few that are (an
+    error, a warning, a SARIF location) are then looked up once per file.
+    """
+
+    __slots__ = ("_column", "_find", "_line", "file")
+
+    def __init__(self, file: str, line: int = 0, column: int = 0):
+        self.file = file
+        self._line = line
+        self._column = column
+        self._find: Callable[[], tuple[int, int]] | None = None
+
+    @classmethod
+    def deferred(cls, file: str, find: Callable[[], tuple[int, int]]) -> Position:
+        pos = cls(file)
+        pos._find = find
+        return pos
+
+    def _resolve(self) -> None:
+        if self._find is not None:
+            find, self._find = self._find, None
+            self._line, self._column = find()
+
+    @property
+    def line(self) -> int:
+        self._resolve()
+        return self._line
+
+    @property
+    def column(self) -> int:
+        self._resolve()
+        return self._column
+
+    def _key(self) -> tuple[str, int, int]:
+        return (self.file, self.line, self.column)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Position) and self._key() == other._key()
+
+    def __lt__(self, other: Position) -> bool:
+        return self._key() < other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Position({self.file!r}, {self.line}, {self.column})"
 
     def __str__(self) -> str:
         if not self.line:

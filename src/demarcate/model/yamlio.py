@@ -1,14 +1,25 @@
-"""YAML reading that keeps line and column for every node, and reports bad YAML as Problems.
+"""YAML reading that knows line and column for every node, and reports bad YAML as Problems.
 
-Parsing uses libyaml through PyYAML (tens of times faster than a pure-Python parser on large
-portfolios); the tree is then built here so that every mapping and list remembers where its keys
-and items were, duplicate keys are errors, and plain scalars follow YAML 1.2's core schema
-(`yes`, `no`, `on` and `off` stay text; `0o17` is octal, `017` is the number 17).
+Two parsers, one meaning. The reference parse uses libyaml through PyYAML and builds the tree here,
+so that every mapping and list remembers where its keys and items were, duplicate keys are errors,
+and plain scalars follow YAML 1.2's core schema (`yes`, `no`, `on` and `off` stay text; `0o17` is
+octal, `017` is the number 17). It costs about 1.5 s per MB. Most files, and every large one we
+have seen, use only plain block YAML; those are read by yaml-rs (Rust, ~0.1 s per MB) into plain
+data, and their positions are *deferred*: the reference parse runs for a file only if one of its
+positions is ever read (an error, a warning, a SARIF location).
+
+`_plain_only` is the gate: a file goes the fast way only if nothing in it could be read
+differently by the two parsers (tags, anchors, merge keys, complex keys, tabs, several
+documents, YAML 1.1 number forms, flow-style corner cases). It may send a plain file the slow way
+(a backtick in a comment, say), never the reverse: tests/model/test_yaml_parsers.py fuzzes both
+parsers against each other through it. Anything the fast parser rejects goes the slow way too,
+so every YAML error message comes from one parser.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +31,11 @@ try:
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
     _Loader = yaml.SafeLoader
+
+try:
+    import yaml_rs
+except ImportError:  # no wheel for this platform: every file takes the reference parse
+    yaml_rs = None
 
 Pos = tuple[int, int]  # 0-based line and column, as the parser reports them
 
@@ -60,6 +76,20 @@ def read_yaml(path: Path, label: str | None = None) -> Any:
 
 
 def parse_yaml(text: str, name: str) -> Any:
+    """The data in one YAML document: YMap/YList with positions, or, for plain files, a YDoc
+    whose positions are found when first asked for."""
+    if yaml_rs is not None and _plain_only(text):
+        try:
+            data = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
+        except (yaml_rs.YAMLDecodeError, ValueError, RecursionError):
+            pass  # the reference parse says what is wrong, and where
+        else:
+            if isinstance(data, dict):
+                return YDoc(data, _Source(text, name))
+    return _reference(text, name)
+
+
+def _reference(text: str, name: str) -> Any:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -71,6 +101,87 @@ def parse_yaml(text: str, name: str) -> Any:
     if node is None:
         return None
     return _Builder(name).build(node)
+
+
+# Anything in a file that the two parsers might read differently sends it the reference way.
+# Each pattern starts with the rare character it is about, so the regex engine skips ahead to it,
+# and looks back for what must precede it; the text gets a leading newline so that a line start is
+# always preceded by one. A pattern runs only if one of its characters occurs in the text at all.
+_DIVERGENT = [(chars, re.compile(pattern)) for chars, pattern in [
+    ("\t", r"\t"),                                                    # tabs
+    ("!&*?%@`", r"[!&*?%@`](?<=[\s\[\{,].)"),                          # tags, anchors, aliases, '?' keys, directives
+    (":", r":(?<=[\s\[\{,]:)"),                                         # empty keys
+    (":", r":[\]\},?!&*%@`|>]"),                                        # flow-style corner cases
+    ("]", r"\] *:"), ("}", r"\} *:"), ("{", r"\{(?:\s*|[^\[\]\{\}]*,\s*)[\[\{]"),  # collections as keys
+    ("|>", r"[|>](?:(?<=[\[\{,].)|(?<=[\[\{,]\s.))"),                      # block-scalar indicators in flow style
+    ("|>", r"[|>](?<=\s.)[-+0-9]*(?:[^\s\-+0-9]| +[^\s#])"),              # '|' or '>' starting a plain scalar
+    ("<", r"<<"),                                                      # merge keys
+    ("-.", r"\n(?:---|\.\.\.)"),                                          # document markers
+    ("bBXOxo", r"0(?:[bBXO](?:(?<=[\s\[\{,:]0.)|(?<=[\s\[\{,:][-+]0.))|[xo](?<=[\s\[\{,:][-+]0.))"),  # 1.1 numbers
+    ("_", r"_(?:(?<=[\s\[\{,:]_)|(?<=[\s\[\{,:][-+]_))"),                 # ... and '_9', '-_9'
+    (" ", "\n" + " " * 100),                                            # nesting deeper than the reference allows
+]]
+_UNDERSCORED = re.compile(r"[0-9.][0-9a-zA-Z.]*_")  # 1_000, 0x_9: numbers to yaml-rs, text to YAML 1.2
+_BLOCK_HEADER = re.compile(r"[|>][-+0-9]* *(?:#[^\n]*)?\n")
+
+
+def _plain_only(text: str) -> bool:
+    """Whether nothing in the text could be read differently by the fast and the reference parser."""
+    text = "\n" + text
+    for chars, pattern in _DIVERGENT:
+        if any(c in text for c in chars) and pattern.search(text):
+            return False
+    if "_" in text and any(text[m.start() - 1] in " \r\n[{,:+-" for m in _UNDERSCORED.finditer(text)):
+        return False
+    if "|" in text or ">" in text:
+        return not any(_block_scalars_in_doubt(text))
+    return True
+
+
+def _block_scalars_in_doubt(text: str) -> Iterator[bool]:
+    """For each '|' or '>' header: whether the parsers could disagree on it. They do when it has no
+    body, and when it comes after more (or fewer) opening brackets than closing ones: inside a flow
+    collection it is no block scalar."""
+    depth, last = 0, 0
+    for header in _BLOCK_HEADER.finditer(text):
+        i = header.start()
+        depth += text.count("[", last, i) + text.count("{", last, i) - text.count("]", last, i) - text.count("}", last, i)
+        last = i
+        yield depth != 0 or _empty_block(text, header)
+
+
+def _empty_block(text: str, header: re.Match[str]) -> bool:
+    """Whether a block scalar has no body: its next line is blank or not indented past the header's."""
+    line = text[text.rfind("\n", 0, header.start()) + 1:header.start()]
+    end = text.find("\n", header.end())
+    body = text[header.end():end if end != -1 else len(text)]
+    return not body.strip() or len(body) - len(body.lstrip(" ")) <= len(line) - len(line.lstrip(" "))
+
+
+class _Source:
+    """A file's text, parsed the reference way only when a position in it is first needed."""
+
+    def __init__(self, text: str, name: str):
+        self.text = text
+        self.name = name
+        self._tree: Any = None
+
+    def find(self, loc: tuple[Any, ...], key: bool) -> tuple[int, int]:
+        if self._tree is None:
+            try:
+                self._tree = _reference(self.text, self.name)
+            except ManifestError:
+                self._tree = {}
+        pos = locate(self._tree, loc, self.name, key=key)
+        return pos.line, pos.column
+
+
+class YDoc(dict):  # type: ignore[type-arg]
+    """The top-level mapping of a file read the fast way: plain data below, positions deferred."""
+
+    def __init__(self, data: dict[Any, Any], source: _Source):
+        super().__init__(data)
+        self.source = source
 
 
 def _pos(name: str, mark: Any) -> Position:
@@ -176,6 +287,9 @@ def locate(root: Any, loc: tuple[Any, ...], name: str, *, key: bool = False) -> 
     Path segments that do not exist in the data (such as a union's tag) are skipped.
     With `key=True` the position of the last mapping key is returned instead of its value.
     """
+    if isinstance(root, YDoc):
+        source = root.source
+        return Position.deferred(name, lambda: source.find(loc, key))
     node = root
     best = Position(name, 1, 1)
     if isinstance(node, YMap | YList):

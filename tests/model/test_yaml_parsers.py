@@ -1,0 +1,108 @@
+"""The fast YAML parser and the reference one must never read a file differently.
+
+yamlio sends a file to yaml-rs only when its gate finds nothing the two could disagree on; these
+tests throw YAML-significant text at both parsers through that gate and require the same data,
+and check that positions found later are the ones the reference parse gives at once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import yaml_rs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from demarcate.builtin import examples_dir
+from demarcate.model import ManifestError, load
+from demarcate.model.yamlio import YDoc, YMap, _reference, locate, parse_yaml
+
+# Characters and words that mean something to a YAML parser, and a few that do not.
+PIECES = [*"abcXYZ019_-+.:eExobIinfNaul ~!&*#'\"[]{},?|>%@`\\/\t",
+          "0x", "0o", "0b", ".inf", ".nan", "true", "null", "yes", "- ", "\n", "\n  ", "\n- ", ": "]
+TEMPLATES = ["a: {}\n", "a:\n  - {}\n", "{}: 1\n", "a: [{}]\n", "a: {{k: {}}}\n", "a: |\n  {}\n", "x:\n  y: {}\n  z: 2\n"]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and len(a) == len(b)
+                and all(_same(ka, kb) and _same(va, vb) for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)))
+    if isinstance(a, list) or isinstance(b, list):
+        return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b, strict=True)))
+    return type(a) is type(b) and a == b
+
+
+def _both(text: str) -> tuple[Any, Any]:
+    """(what parse_yaml returns, what the reference parse returns); errors as the string 'error'."""
+    out = []
+    for parse in (parse_yaml, _reference):
+        try:
+            out.append(parse(text, "t.yaml"))
+        except ManifestError:
+            out.append("error")
+    return out[0], out[1]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=8), template=st.sampled_from(TEMPLATES))
+def test_the_gate_never_lets_the_parsers_disagree(pieces, template):
+    text = template.format("".join(pieces))
+    got, reference = _both(text)
+    assert _same(got, reference), text
+
+
+# Each of these is read differently by yaml-rs and by the reference parse (found by fuzzing).
+DIVERGENT = ["a: {k: |\n  }", "a: [\n  |\n  ]", "a: {{}}", "a: {x: 1, [y]}", "a: {k: | }", "a: 0b101", "a: 1_000", "a: 0x_9", "a: +0xf", "a: 0Xe", "a: _9", "a: |\n", "a: >\n",
+             "a: !foo x", "a: !!int '5'", "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2", "a: [?x]",
+             "a:\n\tb: 1", "a: [x: |]", "a: [l:?]", "- : 1", "a: [|b]", "{}: 1", "a: 1\n---\nb: 2"]
+
+
+@pytest.mark.parametrize("text", DIVERGENT)
+def test_known_disagreements_take_the_reference_way(text):
+    got, reference = _both(text)
+    assert not isinstance(got, YDoc)
+    assert _same(got, reference)
+
+
+def test_plain_manifests_take_the_fast_way():
+    for path in sorted(examples_dir().rglob("*.yaml")):
+        data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        assert isinstance(data, YDoc), path
+        assert _same(data, _reference(path.read_text(encoding="utf-8"), str(path)))
+
+
+def test_deferred_positions_are_the_reference_positions():
+    path = examples_dir() / "shopbot" / "app-team.yaml"
+    text = path.read_text(encoding="utf-8")
+    fast, ref = parse_yaml(text, "f.yaml"), _reference(text, "f.yaml")
+    assert isinstance(fast, YDoc) and isinstance(ref, YMap)
+    for loc in [("components", 0), ("components", 3, "trust"), ("controls", 1), ("parties",), ("nope", 7)]:
+        for key in (False, True):
+            assert str(locate(fast, loc, "f.yaml", key=key)) == str(locate(ref, loc, "f.yaml", key=key))
+
+
+def test_errors_in_a_fast_file_point_at_the_right_line(tmp_path):
+    body = "".join(f"  - id: c{i}\n    kind: tool\n    owner: app\n" for i in range(50))
+    body += "  - id: broken\n    kind: tool\n    owner: app\n    efects: [write]\n"
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nparties:\n  - id: app\n    role: application-developer\ncomponents:\n" + body)
+    assert isinstance(parse_yaml(path.read_text(), str(path)), YDoc)
+    with pytest.raises(ManifestError) as exc:
+        load([path])
+    problem = exc.value.problems[0]
+    assert "unknown field 'efects'" in problem.message
+    assert (problem.position.line, problem.position.column) == (5 + 50 * 3 + 4, 5)
+
+
+def test_duplicate_keys_and_bad_yaml_are_reported_by_the_reference_parse():
+    assert yaml_rs is not None
+    for text, message, line in [("a: 1\nb: 2\na: 3\n", "duplicate key 'a'", 3), ("a: [1, 2\n", "invalid YAML", 2)]:
+        with pytest.raises(ManifestError) as exc:
+            parse_yaml(text, "t.yaml")
+        problem = exc.value.problems[0]
+        assert message in problem.message and problem.position.line == line
