@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from demarcate.analysis.responsibility import STATUS_RANK, Responsibilities, Responsibility
 from demarcate.model.loader import System
-from demarcate.model.schema import Control
+from demarcate.model.schema import AttributeCheck, Control
 
 if TYPE_CHECKING:
     from demarcate.analysis.paths import PathAnalysis
@@ -50,6 +50,7 @@ class Context:
         self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
         self._defaults: dict[str, frozenset[str]] = {}
+        self._check_index: dict[tuple[str, str], list[AttributeCheck]] = {}
         self._by_kind: dict[str, list[Control]] = {}
         for control in self.catalog.controls.values():
             for kind in control.applies_to:
@@ -120,25 +121,29 @@ class Context:
             index = self._provider_index[control_id] = (everywhere, scoped)
         return index[0] + index[1].get(component_id, [])
 
-    def _default_ids(self, r: Responsibility) -> frozenset[str]:
-        key = r.control.id
-        if key not in self._defaults:
-            self._defaults[key] = frozenset(p.id for p in r.default_parties)
-        return self._defaults[key]
-
     def covered(self, control_id: str) -> list[str]:
         """The components that some provides-claim on the control covers."""
         self._claims_on(control_id, "")
         everywhere, scoped = self._provider_index[control_id]
         return list(self.resp[control_id].protected) if everywhere else list(scoped)
 
+    def _checks(self, r: Responsibility, kind: str) -> list[AttributeCheck]:
+        key = (r.control.id, kind)
+        if key not in self._check_index:
+            self._check_index[key] = [c for c in r.control.configured_by if c.kind == kind]
+        return self._check_index[key]
+
     def _state(self, control_id: str, component_id: str) -> ControlState:
         r = self.resp[control_id]
         comp = self.system.components[component_id]
         claims = self._claims_on(control_id, component_id)
-        best = max((c.provides or "planned" for c in claims), key=lambda s: STATUS_RANK[s], default=None)
+        checks = self._checks(r, comp.kind)  # type: ignore[attr-defined]
+        if not claims and not checks:  # the common case in a large portfolio: nobody, nothing shown
+            if r.not_applicable is not None:
+                return ControlState(control_id, component_id, "not-applicable", ())
+            return ControlState(control_id, component_id, "missing", self._missing_parties(r, comp.owner))
+        best = max((c.provides or "planned" for c in claims), key=STATUS_RANK.__getitem__, default=None)
         providers = tuple(dict.fromkeys(c.party for c in claims if c.party))
-        checks = [c for c in r.control.configured_by if c.kind == comp.kind]  # type: ignore[attr-defined]
         failing = [c for c in checks if not c.holds(comp)]
         if best in ("implemented", "partial"):
             if failing:
@@ -153,10 +158,14 @@ class Context:
             return ControlState(control_id, component_id, "planned", providers, why)
         if r.not_applicable is not None:
             return ControlState(control_id, component_id, "not-applicable", ())
-        # The component's owner answers for it here if the control falls to it or to its role;
-        # otherwise everyone the control falls to does.
-        local = (comp.owner,) if comp.owner in r.responsible or comp.owner in self._default_ids(r) else r.responsible
-        return ControlState(control_id, component_id, "missing", local, why)
+        return ControlState(control_id, component_id, "missing", self._missing_parties(r, comp.owner), why)
+
+    def _missing_parties(self, r: Responsibility, owner: str) -> tuple[str, ...]:
+        """Who answers for a control missing on a component: its owner if the control falls to it
+        or to its role, otherwise everyone the control falls to."""
+        if r.control.id not in self._defaults:
+            self._defaults[r.control.id] = frozenset(p.id for p in r.default_parties)
+        return (owner,) if owner in r.responsible or owner in self._defaults[r.control.id] else r.responsible
 
     # --- facts about components that several rules need -----------------------------------
 

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 import networkx as nx
 
-from demarcate.analysis.context import Context
+from demarcate.analysis.context import Context, ControlState
+from demarcate.model.schema import Control
 
 # Bounds that keep enumeration linear in the size of the manifest: per source, and overall.
 MAX_DEPTH = 12
@@ -203,7 +204,7 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
             break
     result.notes = sorted(set(result.notes))
 
-    hop_cache: tuple[dict, dict] = ({}, {})
+    path_controls = _PathControls(ctx)
     for entry_threat, steps, impacts in found:
         impact_threats = frozenset().union(*(i.threats for i in impacts))
         threats = impact_threats | {entry_threat}
@@ -214,52 +215,69 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
             entry=entry_of(ctx, steps[0]),
             impact_kind=impacts[0].kind,
             threats=threats,
-            controls=_path_controls(ctx, steps, entry_threat, impact_threats, hop_cache),
+            controls=path_controls(steps, _first_model(ctx, steps), entry_threat, impact_threats),
         ))
     return result
+
+
+def _first_model(ctx: Context, steps: tuple[str, ...]) -> int:
+    return next(i for i, cid in enumerate(steps) if ctx.kind(cid) == "model")
 
 
 _RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "planned": 2,
          "not-applicable": 1, "missing": 0}
 
 
-def _hop_controls(ctx: Context, cid: str, threats: frozenset[str], cache: dict) -> list[tuple[Any, Any]]:
-    key = (cid, threats)
-    if key not in cache:
-        cache[key] = [(c, ctx.state(c.id, cid)) for c in ctx.acting_controls(ctx.kind(cid), threats)]
-    return cache[key]
+class _PathControls:
+    """Builds each path's controls. The controls acting on one hop against one set of threats are
+    worked out once; a path merges its hops' lists, and equal results share one PathControl."""
 
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.hops: dict[tuple[str, frozenset[str]], list[tuple[str, Control, ControlState, int]]] = {}
+        self.made: dict[tuple[Any, ...], PathControl] = {}
+        self.owner = {cid: c.owner for cid, c in ctx.system.components.items()}  # type: ignore[attr-defined]
 
-def _path_controls(ctx: Context, steps: tuple[str, ...], entry_threat: str,
-                   impact_threats: frozenset[str], cache: tuple[dict, dict]) -> tuple[PathControl, ...]:
-    """The controls that act on this path. Before the model, a hop's controls count against the
-    injection; at the model, against everything; after it, against what the impact does."""
-    first_model = next(i for i, cid in enumerate(steps) if ctx.kind(cid) == "model")
-    entry = frozenset({entry_threat})
-    both = impact_threats | entry
-    hops: dict[str, tuple[Any, list[str], Any]] = {}
-    for i, cid in enumerate(steps):
-        threats = entry if i < first_model else both if i == first_model else impact_threats
-        for control, state in _hop_controls(ctx, cid, threats, cache[0]):
-            seen = hops.get(control.id)
-            if seen is None:
-                hops[control.id] = (control, [cid], state)
-            else:
-                seen[1].append(cid)
-                if _RANK[state.state] > _RANK[seen[2].state]:
-                    hops[control.id] = (control, seen[1], state)
-    out = []
-    made = cache[1]
-    owners: set[str] | None = None
-    for control, components, best in hops.values():
-        parties = best.parties or ctx.resp[control.id].responsible
-        if len(parties) > 1:
-            # Of several parties a control could fall to, those who own part of this path answer here.
-            owners = owners or {ctx.system.components[c].owner for c in steps}
-            parties = tuple(p for p in parties if p in owners) or parties
-        key = (control.id, tuple(components), best.state, tuple(parties), best.reason)
-        if key not in made:
-            made[key] = PathControl(control.id, control.layer, control.function, best.state, tuple(parties),
-                                    key[1], best.reason)
-        out.append(made[key])
-    return tuple(out)
+    def hop(self, cid: str, threats: frozenset[str]) -> list[tuple[str, Control, ControlState, int]]:
+        key = (cid, threats)
+        found = self.hops.get(key)
+        if found is None:
+            ctx = self.ctx
+            found = self.hops[key] = [
+                (c.id, c, state, _RANK[state.state])
+                for c in ctx.acting_controls(ctx.kind(cid), threats) for state in (ctx.state(c.id, cid),)
+            ]
+        return found
+
+    def __call__(self, steps: tuple[str, ...], first_model: int, entry_threat: str,
+                 impact_threats: frozenset[str]) -> tuple[PathControl, ...]:
+        """The controls that act on a path. Before the model, a hop's controls count against the
+        injection; at the model, against everything; after it, against what the impact does."""
+        entry = frozenset({entry_threat})
+        both = impact_threats | entry
+        merged: dict[str, list[Any]] = {}
+        for i, cid in enumerate(steps):
+            threats = entry if i < first_model else both if i == first_model else impact_threats
+            for control_id, control, state, rank in self.hop(cid, threats):
+                seen = merged.get(control_id)
+                if seen is None:
+                    merged[control_id] = [control, state, rank, (cid,)]
+                else:
+                    seen[3] += (cid,)
+                    if rank > seen[2]:
+                        seen[1], seen[2] = state, rank
+        out = []
+        owners: set[str] | None = None
+        for control, state, _, components in merged.values():
+            parties = state.parties or self.ctx.resp[control.id].responsible
+            if len(parties) > 1:
+                # Of several parties a control could fall to, those who own part of this path answer here.
+                owners = owners or {self.owner[c] for c in steps}
+                parties = tuple(p for p in parties if p in owners) or parties
+            key = (control.id, components, state.state, parties, state.reason)
+            made = self.made.get(key)
+            if made is None:
+                made = self.made[key] = PathControl(control.id, control.layer, control.function, state.state,
+                                                    parties, components, state.reason)
+            out.append(made)
+        return tuple(out)

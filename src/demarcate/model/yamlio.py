@@ -133,9 +133,33 @@ def _plain_only(text: str) -> bool:
             return False
     if "_" in text and any(text[m.start() - 1] in " \r\n[{,:+-" for m in _UNDERSCORED.finditer(text)):
         return False
+    if ("[" in text or "{" in text) and _multiline_flow(text):
+        return False
     if "|" in text or ">" in text:
         return not any(_block_scalars_in_doubt(text))
     return True
+
+
+_BRACKET = re.compile(r"[\[\]\{\}]")
+
+
+def _multiline_flow(text: str) -> bool:
+    """Whether a flow collection ([...] or {...}) breaks a line anywhere but after a ',', '[' or
+    '{': a scalar running on over the break may be a key, and the parsers differ on those.
+    Brackets inside quoted text can only make this say yes, which is the safe side."""
+    depth, last = 0, 0
+    for m in _BRACKET.finditer(text):
+        i = m.start()
+        if depth:
+            newline = text.find("\n", last, i)
+            while newline != -1:
+                if text[last:newline].rstrip(" ")[-1:] not in (",", "[", "{"):
+                    return True
+                last = newline + 1
+                newline = text.find("\n", last, i)
+        depth += 1 if text[i] in "[{" else -1
+        last = i
+    return depth != 0
 
 
 def _block_scalars_in_doubt(text: str) -> Iterator[bool]:

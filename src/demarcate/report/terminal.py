@@ -166,36 +166,45 @@ SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium":
 
 
 def print_check(console: Console, result: Result, *, limit: int | None = None) -> None:
-    """Findings ranked by severity with the responsible party on each, then paths and the fix."""
+    """Findings ranked by severity with the responsible party on each, then paths and the fix.
+
+    Each section is one Text printed once: a portfolio has thousands of findings, and rich's cost
+    is per print. Piped output is not wrapped, so every finding's lines stay whole for grep."""
     system = result.system
     findings = result.findings
+    wrap = {"soft_wrap": not console.is_terminal}
     console.print(t(f"{system.info.name}: {len(result.open_findings())} open findings over "
-                    f"{len(system.components)} components", "bold"))
+                    f"{len(system.components)} components", "bold"), **wrap)
     console.print()
     shown = findings if limit is None else findings[:limit]
+    out = Text()
     for f in shown:
-        tag = t(f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity])
-        status = t("" if f.is_open else f"  [{f.status}]", "dim")
-        console.print(tag + t(" ") + t(f.title, "bold") + status)
-        console.print(t(f"  id: {f.id}", "dim"))
+        out.append_text(t(f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity]))
+        out.append(" ")
+        out.append_text(t(f.title, "bold"))
+        out.append_text(t("" if f.is_open else f"  [{f.status}]", "dim"))
+        out.append_text(t(f"\n  id: {f.id}\n", "dim"))
         if f.responsible:
-            console.print(t("  who must act: ") + t(", ".join(f.responsible), "bold"))
-        console.print(t(f"  {f.explanation}"))
-        console.print(t(f"  fix: {f.recommendation}", "green"))
+            out.append("  who must act: ")
+            out.append_text(t(", ".join(f.responsible), "bold"))
+            out.append("\n")
+        out.append_text(t(f"  {f.explanation}\n"))
+        out.append_text(t(f"  fix: {f.recommendation}\n", "green"))
         if f.decision:
-            console.print(t(f"  decision: {f.decision['decision']} — {f.decision['justification']}", "dim"))
-        console.print()
+            out.append_text(t(f"  decision: {f.decision['decision']} — {f.decision['justification']}\n", "dim"))
+        out.append("\n")
     if limit is not None and len(findings) > limit:
-        console.print(t(f"… and {len(findings) - limit} more (demarcate check PATH)", "dim"))
-        console.print()
+        out.append_text(t(f"… and {len(findings) - limit} more (demarcate check PATH)\n\n", "dim"))
     paths = result.paths
-    console.print(t(f"Attack paths: {len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
+    out.append_text(t(f"Attack paths: {len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
     for p in paths.paths:
-        mark = t("  open   ", "bold red") if p.open else t("  closed ", "green")
-        closed = "" if p.open else f"  (closed by {', '.join(p.closed_by)})"
-        console.print(mark + t(" → ".join(p.steps)) + t(closed, "dim"))
+        out.append_text(t("\n  open   ", "bold red") if p.open else t("\n  closed ", "green"))
+        out.append_text(t(" → ".join(p.steps)))
+        if not p.open:
+            out.append_text(t(f"  (closed by {', '.join(p.closed_by)})", "dim"))
     for note in paths.notes:
-        console.print(t(f"  note: {note}", "yellow"))
+        out.append_text(t(f"\n  note: {note}", "yellow"))
+    console.print(out, **wrap)
     console.print()
     lev = result.leverage
     console.print(t("Highest-leverage fix", "bold") + t(" (exact)" if lev.exact else " (greedy approximation)", "dim"))
