@@ -89,3 +89,28 @@ def test_a_gap_on_one_teams_component_falls_to_that_team_not_to_every_claimer(tm
     path = next(p for p in ctx.paths.paths if p.id == "reviews>rag>llm>mail>out")
     gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
     assert gate.parties == ("app",)
+
+
+def test_flow_graph_reachability_follows_direction_and_survives_cycles():
+    from demarcate.analysis.graph import FlowGraph
+
+    g = FlowGraph("abcde", [("a", "b"), ("b", "c"), ("c", "b"), ("c", "d"), ("a", "b")])
+    assert g.successors("a") == ["b"] and g.predecessors("b") == ["a", "c"]
+    assert g.descendants("a") == {"b", "c", "d"} and g.descendants("b") == {"c", "d"}
+    assert g.ancestors("d") == {"a", "b", "c"} and g.ancestors("a") == set() and g.descendants("e") == set()
+
+
+def test_an_unscoped_claim_on_a_vendors_model_covers_the_models_the_team_talks_to(tmp_path):
+    # Two teams, each with its own chat into its own vendor-hosted model; only "shop" runs a guard.
+    bot = Bot()
+    bot.parties.append({"id": "shop", "role": "application-developer"})
+    bot.add({"id": "shopchat", "kind": "user-input", "owner": "shop"}, ("shopchat", "shopllm"))
+    bot.add({"id": "shopllm", "kind": "model", "owner": "vendor"})
+    bot.provides("APP-GRD-01", party="shop")
+    ctx = _ctx(tmp_path, bot)
+    assert ctx.state("APP-GRD-01", "shopllm").state == "implemented"
+    assert ctx.state("APP-GRD-01", "llm").state == "missing"
+    # A party that owns nothing next to any model still covers them all, as before.
+    bot.controls = [{"control": "APP-GRD-01", "party": "infra", "provides": "implemented"}]
+    ctx = _ctx(tmp_path, bot)
+    assert ctx.state("APP-GRD-01", "llm").state == "implemented"

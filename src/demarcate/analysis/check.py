@@ -81,7 +81,18 @@ def finding_position(system: System, finding: Finding) -> Position | None:
     return system.where.get(("system", "name"))
 
 
-def _path_json(path: AttackPath) -> dict[str, Any]:
+def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """One path in the contract's shape. Paths share PathControl objects; `controls` keeps one
+    dict per object, which the encoder then writes wherever it appears."""
+    out = []
+    for c in path.controls:
+        data = controls.get(id(c))
+        if data is None:
+            data = controls[id(c)] = {
+                "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
+                "parties": list(c.parties), "status": c.status, "function": c.function,
+                "components": list(c.components), **({"reason": c.reason} if c.reason else {})}
+        out.append(data)
     return {
         "id": path.id,
         "source": path.source,
@@ -89,12 +100,7 @@ def _path_json(path: AttackPath) -> dict[str, Any]:
         "steps": list(path.steps),
         "entry": path.entry,
         "impact_kind": path.impact_kind,
-        "controls": [
-            {"id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
-             "parties": list(c.parties), "status": c.status, "function": c.function,
-             "components": list(c.components), **({"reason": c.reason} if c.reason else {})}
-            for c in path.controls
-        ],
+        "controls": out,
         "open": path.open,
     }
 
@@ -120,6 +126,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
 def result_json(result: Result) -> dict[str, Any]:
     lev = result.leverage
     counts = {s: 0 for s in SEVERITIES}
+    controls: dict[int, dict[str, Any]] = {}
     for f in result.open_findings():
         counts[f.severity] += 1
     return {
@@ -127,7 +134,7 @@ def result_json(result: Result) -> dict[str, Any]:
         "system": result.system.info.name,
         "preset": result.system.info.preset,
         "findings": [finding_json(f) for f in result.findings],
-        "paths": [_path_json(p) for p in result.paths.paths],
+        "paths": [_path_json(p, controls) for p in result.paths.paths],
         "leverage": {
             "fix": lev.fix,
             "closes": lev.closes,

@@ -51,6 +51,7 @@ class Context:
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
         self._defaults: dict[str, frozenset[str]] = {}
         self._check_index: dict[tuple[str, str], list[AttributeCheck]] = {}
+        self._neighbours: dict[str, dict[str, None]] = {}
         self._by_kind: dict[str, list[Control]] = {}
         for control in self.catalog.controls.values():
             for kind in control.applies_to:
@@ -65,9 +66,7 @@ class Context:
     def upstream(self, component_id: str) -> frozenset[str]:
         """Every component whose content can reach this one (cached: rules ask often)."""
         if component_id not in self._upstream:
-            import networkx as nx
-
-            self._upstream[component_id] = frozenset(nx.ancestors(self.paths.graph, component_id))
+            self._upstream[component_id] = frozenset(self.paths.graph.ancestors(component_id))
         return self._upstream[component_id]
 
     def controls_for_kind(self, kind: str) -> list[Control]:
@@ -102,8 +101,9 @@ class Context:
 
     def _claims_on(self, control_id: str, component_id: str) -> list:
         """The provides-claims on a control that cover a component. A claim's `scope` names what it
-        covers; without one it covers the protected components its party owns, or, if the party
-        owns none of them (a vendor's service, say), all of them."""
+        covers. Without one it covers the protected components its party owns; if the party owns
+        none of them (an application team's guard in front of a vendor's model, say), those its own
+        components exchange content with; failing that, all of them."""
         index = self._provider_index.get(control_id)
         if index is None:
             r = self.resp[control_id]
@@ -113,13 +113,24 @@ class Context:
                 for c in r.protected:
                     owned.setdefault(self.system.components[c].owner, []).append(c)
             for claim in r.providers:
-                covered = claim.scope or owned.get(claim.party or "", [])
+                covered = claim.scope or owned.get(claim.party or "") or self._next_to(claim.party, r.protected_set)
                 if not covered:
                     everywhere.append(claim)
                 for cid in covered:
                     scoped.setdefault(cid, []).append(claim)
             index = self._provider_index[control_id] = (everywhere, scoped)
         return index[0] + index[1].get(component_id, [])
+
+    def _next_to(self, party: str | None, protected: frozenset[str]) -> list[str]:
+        """Of the protected components, those a flow connects to a component the party owns."""
+        if not party:
+            return []
+        if not self._neighbours:
+            owner = {cid: c.owner for cid, c in self.system.components.items()}  # type: ignore[attr-defined]
+            for flow in self.system.flows:
+                self._neighbours.setdefault(owner[flow.source], {})[flow.target] = None
+                self._neighbours.setdefault(owner[flow.target], {})[flow.source] = None
+        return [c for c in self._neighbours.get(party, ()) if c in protected]
 
     def covered(self, control_id: str) -> list[str]:
         """The components that some provides-claim on the control covers."""
@@ -164,8 +175,8 @@ class Context:
         """Who answers for a control missing on a component: its owner if the control falls to it
         or to its role, otherwise everyone the control falls to."""
         if r.control.id not in self._defaults:
-            self._defaults[r.control.id] = frozenset(p.id for p in r.default_parties)
-        return (owner,) if owner in r.responsible or owner in self._defaults[r.control.id] else r.responsible
+            self._defaults[r.control.id] = frozenset(r.responsible) | {p.id for p in r.default_parties}
+        return (owner,) if owner in self._defaults[r.control.id] else r.responsible
 
     # --- facts about components that several rules need -----------------------------------
 

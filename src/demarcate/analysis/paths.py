@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
-import networkx as nx
-
 from demarcate.analysis.context import Context, ControlState
+from demarcate.analysis.graph import FlowGraph
 from demarcate.model.schema import Control
 
 # Bounds that keep enumeration linear in the size of the manifest: per source, and overall.
@@ -84,7 +83,7 @@ class AttackPath:
 
 @dataclass
 class PathAnalysis:
-    graph: nx.DiGraph
+    graph: FlowGraph
     paths: list[AttackPath]
     bounded: bool = False
     notes: list[str] = field(default_factory=list)
@@ -106,13 +105,8 @@ class PathAnalysis:
         return self._by_component.get(component, [])
 
 
-def build_graph(ctx: Context) -> nx.DiGraph:
-    graph = nx.DiGraph()
-    for cid, comp in ctx.system.components.items():
-        graph.add_node(cid, kind=comp.kind, owner=comp.owner)  # type: ignore[attr-defined]
-    for flow in ctx.system.flows:
-        graph.add_edge(flow.source, flow.target, data=flow.data)
-    return graph
+def build_graph(ctx: Context) -> FlowGraph:
+    return FlowGraph(ctx.system.components, ((f.source, f.target) for f in ctx.system.flows))
 
 
 def entry_of(ctx: Context, cid: str) -> str:
@@ -228,56 +222,72 @@ _RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "pl
          "not-applicable": 1, "missing": 0}
 
 
+_Entry = tuple[Control, ControlState, int, tuple[str, ...]]  # control, best state, its rank, hops
+
+
 class _PathControls:
     """Builds each path's controls. The controls acting on one hop against one set of threats are
     worked out once; a path merges its hops' lists, and equal results share one PathControl."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.hops: dict[tuple[str, frozenset[str]], list[tuple[str, Control, ControlState, int]]] = {}
+        self.hops: dict[tuple[str, frozenset[str]], dict[str, _Entry]] = {}
         self.made: dict[tuple[Any, ...], PathControl] = {}
+        self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.owner for cid, c in ctx.system.components.items()}  # type: ignore[attr-defined]
 
-    def hop(self, cid: str, threats: frozenset[str]) -> list[tuple[str, Control, ControlState, int]]:
+    def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
+        """The parties that are among the owners, in the parties' order (which may be long: every
+        team of a portfolio that claims a control)."""
+        order = self.order.get(parties)
+        if order is None:
+            order = self.order[parties] = {p: i for i, p in enumerate(parties)}
+        return tuple(sorted((p for p in owners if p in order), key=order.__getitem__))
+
+    def hop(self, cid: str, threats: frozenset[str]) -> dict[str, _Entry]:
         key = (cid, threats)
         found = self.hops.get(key)
         if found is None:
             ctx = self.ctx
-            found = self.hops[key] = [
-                (c.id, c, state, _RANK[state.state])
+            found = self.hops[key] = {
+                c.id: (c, state, _RANK[state.state], (cid,))
                 for c in ctx.acting_controls(ctx.kind(cid), threats) for state in (ctx.state(c.id, cid),)
-            ]
+            }
         return found
 
     def __call__(self, steps: tuple[str, ...], first_model: int, entry_threat: str,
                  impact_threats: frozenset[str]) -> tuple[PathControl, ...]:
         """The controls that act on a path. Before the model, a hop's controls count against the
-        injection; at the model, against everything; after it, against what the impact does."""
+        injection; at the model, against everything; after it, against what the impact does.
+        A control on several hops keeps its best state and lists every hop it is on."""
         entry = frozenset({entry_threat})
         both = impact_threats | entry
-        merged: dict[str, list[Any]] = {}
+        merged: dict[str, _Entry] = {}
         for i, cid in enumerate(steps):
-            threats = entry if i < first_model else both if i == first_model else impact_threats
-            for control_id, control, state, rank in self.hop(cid, threats):
-                seen = merged.get(control_id)
-                if seen is None:
-                    merged[control_id] = [control, state, rank, (cid,)]
-                else:
-                    seen[3] += (cid,)
-                    if rank > seen[2]:
-                        seen[1], seen[2] = state, rank
+            hop = self.hop(cid, entry if i < first_model else both if i == first_model else impact_threats)
+            common = merged.keys() & hop.keys()
+            if not common:
+                merged.update(hop)
+                continue
+            before = {k: merged[k] for k in common}
+            merged.update(hop)
+            for k, (control, state, rank, components) in before.items():
+                _, hop_state, hop_rank, _ = hop[k]
+                merged[k] = (control, hop_state, hop_rank, (*components, cid)) if hop_rank > rank else (
+                    control, state, rank, (*components, cid))
         out = []
-        owners: set[str] | None = None
+        made = self.made
+        owners: dict[str, None] | None = None
         for control, state, _, components in merged.values():
             parties = state.parties or self.ctx.resp[control.id].responsible
             if len(parties) > 1:
                 # Of several parties a control could fall to, those who own part of this path answer here.
-                owners = owners or {self.owner[c] for c in steps}
-                parties = tuple(p for p in parties if p in owners) or parties
-            key = (control.id, components, state.state, parties, state.reason)
-            made = self.made.get(key)
-            if made is None:
-                made = self.made[key] = PathControl(control.id, control.layer, control.function, state.state,
-                                                    parties, components, state.reason)
-            out.append(made)
+                owners = owners or dict.fromkeys(self.owner[c] for c in steps)
+                parties = self._among(parties, owners) or parties
+            key = (state, components, parties)
+            pc = made.get(key)
+            if pc is None:
+                pc = made[key] = PathControl(control.id, control.layer, control.function, state.state,
+                                             parties, components, state.reason)
+            out.append(pc)
         return tuple(out)

@@ -3,6 +3,7 @@ of the components the control protects. The matrix, `who` and the gap rules all 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -77,8 +78,10 @@ class Responsibilities:
         for claim in system.claims:
             self._claims.setdefault(claim.control, []).append(claim)
         self._kinds_present: dict[str, list[str]] = {}
+        self._owners_of_kind: dict[str, dict[str, None]] = {}
         for cid, comp in system.components.items():
             self._kinds_present.setdefault(comp.kind, []).append(cid)  # type: ignore[attr-defined]
+            self._owners_of_kind.setdefault(comp.kind, {})[comp.owner] = None  # type: ignore[attr-defined]
 
     def applies(self, control: Control) -> bool:
         if control.id in self._claims:
@@ -105,8 +108,9 @@ class Responsibilities:
         claims = self._claims.get(control.id, [])
         roles, reason, verify_only = self._default(control)
         default_parties = tuple(p for r in roles for p in system.parties_with_role(r))
-        protected = tuple(cid for k in control.applies_to for cid in self._kinds_present.get(k, []))
-        owners = tuple(dict.fromkeys(system.components[c].owner for c in protected))
+        present = [k for k in control.applies_to if k in self._kinds_present]
+        protected = tuple(itertools.chain.from_iterable(self._kinds_present[k] for k in present))
+        owners = tuple(dict.fromkeys(itertools.chain.from_iterable(self._owners_of_kind[k] for k in present)))
         return Responsibility(
             control=control,
             providers=tuple(c for c in claims if c.kind == "provides"),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, listing
 
@@ -48,7 +46,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         around = upstream | set(graph.successors(model))
         private = sorted(c for c in around if ctx.holds_private_data(c))
         untrusted = sorted(c for c in upstream if ctx.is_untrusted_source(c))
-        out = sorted(c for c in nx.descendants(graph, model) if _outbound(ctx, c))
+        out = sorted(c for c in graph.descendants(model) if _outbound(ctx, c))
         if not (private and untrusted and out):
             continue
         open_paths = [p for p in ctx.paths.open_through(model) if p.impact_kind == "exfiltration"
