@@ -163,3 +163,41 @@ def test_console_script_runs_as_a_real_process():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     assert "Nobody provides INF-NET-03" in proc.stdout
+
+
+def test_check_printout_is_the_same_text_on_a_terminal_and_down_a_pipe(write):
+    import io
+    import re
+
+    from rich.console import Console
+
+    from demarcate.analysis.check import analyse
+    from demarcate.model import load
+    from demarcate.report.terminal import print_check
+
+    path = write("m.yaml", """
+        parties:
+          - {id: app, role: application-developer}
+          - {id: vendor, role: model-provider}
+        components:
+          - {id: "docs", kind: data-source, owner: app, trust: untrusted, name: "evil\\e[31m[bold red]x[/bold red]"}
+          - {id: llm, kind: model, owner: vendor}
+          - {id: mail, kind: tool, owner: app, effects: [send-external]}
+        flows:
+          - {from: docs, to: llm}
+          - {from: llm, to: mail}
+    """)
+    result = analyse(load([path]))
+    outputs = {}
+    for terminal in (True, False):
+        stream = io.StringIO()
+        print_check(Console(file=stream, force_terminal=terminal, width=300, highlight=False,
+                            color_system="standard" if terminal else None), result)
+        outputs[terminal] = stream.getvalue()
+    plain = outputs[False]
+    assert "\x1b" not in plain and "evil[31m[bold red]x[/bold red]" in plain
+    assert "open   docs → llm → mail" in plain and "id: open-attack-path:docs>llm>mail" in plain
+    styled = outputs[True]
+    assert "\x1b[" in styled  # coloured on a terminal
+    words = re.sub(r"\x1b\[[0-9;]*m", "", styled).split()  # a terminal wraps long lines; the words are the same
+    assert words == plain.split()

@@ -41,6 +41,18 @@ def t(value: object, style: str = "") -> Text:
     return Text(clean(value), style=style)
 
 
+def _write(console: Console, pieces: list[tuple[str, str]]) -> None:
+    """Styled pieces of text, ending in a newline: through rich on a terminal, as plain text
+    straight to the stream otherwise. Either way untrusted text is cleaned first."""
+    if console.is_terminal:
+        text = Text()
+        for value, style in pieces:
+            text.append(clean(value), style=style or None)
+        console.print(text)
+    else:
+        console.file.write(clean("".join(value for value, _ in pieces)) + "\n")
+
+
 TESTED_STYLE = {"verified": "green", "refuted": "bold red", "untested": "dim"}
 
 
@@ -168,43 +180,36 @@ SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium":
 def print_check(console: Console, result: Result, *, limit: int | None = None) -> None:
     """Findings ranked by severity with the responsible party on each, then paths and the fix.
 
-    Each section is one Text printed once: a portfolio has thousands of findings, and rich's cost
-    is per print. Piped output is not wrapped, so every finding's lines stay whole for grep."""
+    The long sections are collected as (text, style) pieces and written once: a portfolio has
+    thousands of findings, rich's cost is per print, and piped output needs no styling or
+    wrapping at all (so each finding's lines also stay whole for grep)."""
     system = result.system
     findings = result.findings
-    wrap = {"soft_wrap": not console.is_terminal}
     console.print(t(f"{system.info.name}: {len(result.open_findings())} open findings over "
-                    f"{len(system.components)} components", "bold"), **wrap)
+                    f"{len(system.components)} components", "bold"))
     console.print()
     shown = findings if limit is None else findings[:limit]
-    out = Text()
+    out: list[tuple[str, str]] = []
     for f in shown:
-        out.append_text(t(f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity]))
-        out.append(" ")
-        out.append_text(t(f.title, "bold"))
-        out.append_text(t("" if f.is_open else f"  [{f.status}]", "dim"))
-        out.append_text(t(f"\n  id: {f.id}\n", "dim"))
+        out += [(f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity]), (" ", ""), (f.title, "bold"),
+                ("" if f.is_open else f"  [{f.status}]", "dim"), (f"\n  id: {f.id}\n", "dim")]
         if f.responsible:
-            out.append("  who must act: ")
-            out.append_text(t(", ".join(f.responsible), "bold"))
-            out.append("\n")
-        out.append_text(t(f"  {f.explanation}\n"))
-        out.append_text(t(f"  fix: {f.recommendation}\n", "green"))
+            out += [("  who must act: ", ""), (", ".join(f.responsible), "bold"), ("\n", "")]
+        out += [(f"  {f.explanation}\n", ""), (f"  fix: {f.recommendation}\n", "green")]
         if f.decision:
-            out.append_text(t(f"  decision: {f.decision['decision']} — {f.decision['justification']}\n", "dim"))
-        out.append("\n")
+            out.append((f"  decision: {f.decision['decision']} — {f.decision['justification']}\n", "dim"))
+        out.append(("\n", ""))
     if limit is not None and len(findings) > limit:
-        out.append_text(t(f"… and {len(findings) - limit} more (demarcate check PATH)\n\n", "dim"))
+        out.append((f"… and {len(findings) - limit} more (demarcate check PATH)\n\n", "dim"))
     paths = result.paths
-    out.append_text(t(f"Attack paths: {len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
+    out.append((f"Attack paths: {len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
     for p in paths.paths:
-        out.append_text(t("\n  open   ", "bold red") if p.open else t("\n  closed ", "green"))
-        out.append_text(t(" → ".join(p.steps)))
+        out += [("\n  open   ", "bold red") if p.open else ("\n  closed ", "green"), (" → ".join(p.steps), "")]
         if not p.open:
-            out.append_text(t(f"  (closed by {', '.join(p.closed_by)})", "dim"))
+            out.append((f"  (closed by {', '.join(p.closed_by)})", "dim"))
     for note in paths.notes:
-        out.append_text(t(f"\n  note: {note}", "yellow"))
-    console.print(out, **wrap)
+        out.append((f"\n  note: {note}", "yellow"))
+    _write(console, out)
     console.print()
     lev = result.leverage
     console.print(t("Highest-leverage fix", "bold") + t(" (exact)" if lev.exact else " (greedy approximation)", "dim"))

@@ -33,21 +33,29 @@ def check(ctx: Context) -> Iterator[Finding]:
                   if any(ctx.kind(s) == "tool" for s in p.steps[1:]) and p.impact_kind != "output"]
     if not tool_paths:
         return
-    tools = tuple(dict.fromkeys(s for p in tool_paths for s in p.steps[1:] if ctx.kind(s) == "tool"))
-    execs = any("execute-code" in (ctx.system.components[t].effects or []) for t in tools)
-    app_parties = {p.id for p in ctx.system.parties.values() if p.role == "application-developer"}
+    # One finding per team that owns open tools: in a portfolio each team gates its own.
+    by_owner: dict[str, dict[str, list]] = {}
+    for p in tool_paths:
+        for step in p.steps[1:]:
+            if ctx.kind(step) == "tool":
+                by_owner.setdefault(ctx.system.components[step].owner, {}).setdefault(step, []).append(p)
     infra_parties = {p for c in infra for p in ctx.resp[c].owners}
-    yield Finding(
-        rule=RULE.id,
-        key=tools,
-        severity="critical" if execs else "high",
-        title="Infrastructure hardened, tools left open to injected instructions",
-        explanation=(
-            f"In place at the infrastructure layer: {listing(infra)}. Yet {len(tool_paths)} open path(s) "
-            f"carry untrusted content to {listing(tools)} with no application-layer control in effect."
-        ),
-        recommendation=RULE.fix,
-        responsible=tuple(sorted(app_parties)) + tuple(sorted(infra_parties - app_parties)),
-        components=tools,
-        controls=tuple(infra),
-    )
+    for owner, found in by_owner.items():
+        tools = tuple(found)
+        count = len({p.id for ps in found.values() for p in ps})
+        execs = any("execute-code" in (ctx.system.components[t].effects or []) for t in tools)
+        yield Finding(
+            rule=RULE.id,
+            key=tools,
+            severity="critical" if execs else "high",
+            title="Infrastructure hardened, tools left open to injected instructions",
+            explanation=(
+                f"In place at the infrastructure layer: {listing(infra)}. Yet {count} open path(s) "
+                f"carry untrusted content to {listing(tools)} ({owner}'s) with no application-layer "
+                "control in effect."
+            ),
+            recommendation=RULE.fix,
+            responsible=(owner, *sorted(infra_parties - {owner})),
+            components=tools,
+            controls=tuple(infra),
+        )
