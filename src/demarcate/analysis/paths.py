@@ -42,15 +42,15 @@ class PathControl(NamedTuple):
     parties: tuple[str, ...]
     components: tuple[str, ...]
     reason: str = ""
+    could_close: bool = False  # a preventive application- or infrastructure-layer control
+    closes: bool = False  # ... and in effect
 
-    @property
-    def closes(self) -> bool:
-        return self.function == "prevent" and self.layer in CLOSING_LAYERS and self.status in (
-            "implemented", "configured")
-
-    @property
-    def could_close(self) -> bool:
-        return self.function == "prevent" and self.layer in CLOSING_LAYERS
+    @classmethod
+    def of(cls, id: str, layer: str, function: str, status: str, parties: tuple[str, ...],
+           components: tuple[str, ...], reason: str = "") -> PathControl:
+        could = function == "prevent" and layer in CLOSING_LAYERS
+        return cls(id, layer, function, status, parties, components, reason, could,
+                   could and status in ("implemented", "configured"))
 
 
 @dataclass(frozen=True)
@@ -150,13 +150,9 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
     graph = build_graph(ctx)
     result = PathAnalysis(graph, [])
     succ = {n: sorted(graph.successors(n)) for n in graph.nodes}
-    impacts_cache: dict[tuple[str, bool], Impact | None] = {}
-
-    def impact(node: str, source_kind: str) -> Impact | None:
-        key = (node, source_kind == "user-input")
-        if key not in impacts_cache:
-            impacts_cache[key] = impact_of(ctx, node, source_kind)
-        return impacts_cache[key]
+    models = frozenset(ctx.components_of("model"))
+    # What each component does as an impact: once for attacks by the signed-in user, once for others.
+    impacts_by_user: dict[bool, dict[str, Impact | None]] = {True: {}, False: {}}
 
     sources = sorted(c for c in ctx.system.components if ctx.is_untrusted_source(c))
     found: list[tuple[str, tuple[str, ...], list[Impact]]] = []
@@ -164,6 +160,7 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
     for source in sources:
         source_kind = ctx.kind(source)
         entry_threat = "direct-injection" if source_kind == "user-input" else "indirect-injection"
+        impacts_seen = impacts_by_user[source_kind == "user-input"]
         before, expansions = len(found), 0
         # Depth-first over simple paths. Frame: (node, path so far, passed a model?, impacts met)
         stack: list[tuple[str, tuple[str, ...], bool, tuple[Impact, ...]]] = [(source, (source,), False, ())]
@@ -178,8 +175,13 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
                     result.bounded = True
                     result.notes.append(f"paths longer than {max_depth} hops were not followed")
                     continue
-                nxt_model = seen_model or ctx.kind(nxt) == "model"
-                hit = impact(nxt, source_kind) if nxt_model else None
+                nxt_model = seen_model or nxt in models
+                if nxt_model:
+                    if nxt not in impacts_seen:
+                        impacts_seen[nxt] = impact_of(ctx, nxt, source_kind)
+                    hit = impacts_seen[nxt]
+                else:
+                    hit = None
                 if impacts and hit is None:
                     continue  # past an impact, only a further impact extends the path
                 children.append((nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts))
@@ -287,7 +289,7 @@ class _PathControls:
             key = (state, components, parties)
             pc = made.get(key)
             if pc is None:
-                pc = made[key] = PathControl(control.id, control.layer, control.function, state.state,
-                                             parties, components, state.reason)
+                pc = made[key] = PathControl.of(control.id, control.layer, control.function, state.state,
+                                                parties, components, state.reason)
             out.append(pc)
         return tuple(out)
