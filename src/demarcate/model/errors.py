@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -12,29 +12,20 @@ from dataclasses import dataclass
 class Position:
     """A place in a file; line and column count from 1, as editors show them (0: unknown).
 
-    A position may be *deferred*: found only when first read. Large manifests are parsed without
+    A subclass may defer finding them until first read: large manifests are parsed without
     recording positions (see yamlio), and most positions are never shown; the few that are (an
     error, a warning, a SARIF location) are then looked up once per file.
     """
 
-    __slots__ = ("_column", "_find", "_line", "file")
+    __slots__ = ("_column", "_line", "file")
 
     def __init__(self, file: str, line: int = 0, column: int = 0):
         self.file = file
         self._line = line
         self._column = column
-        self._find: Callable[[], tuple[int, int]] | None = None
-
-    @classmethod
-    def deferred(cls, file: str, find: Callable[[], tuple[int, int]]) -> Position:
-        pos = cls(file)
-        pos._find = find
-        return pos
 
     def _resolve(self) -> None:
-        if self._find is not None:
-            find, self._find = self._find, None
-            self._line, self._column = find()
+        """Find line and column if not known yet (see yamlio's deferred positions)."""
 
     @property
     def line(self) -> int:

@@ -222,11 +222,13 @@ def _references(system: System) -> list[Problem]:
 
     if system.info.preset:
         ref(system.info.preset, system.catalog.presets, "preset", system.where.get(("system", "preset")))
+    # Only attributes that name parties or principals refer to anything.
+    referring = {kind: [(attr, aspec) for attr, aspec in spec.attributes.items() if aspec.type in ("parties", "principals")]
+                 for kind, spec in system.catalog.kinds.items()}
     for cid, comp in comps.items():
         pos = system.where[("component", cid)]
         ref(comp.owner, parties, "party", pos)
-        spec = system.catalog.kinds[comp.kind]  # type: ignore[attr-defined]
-        for attr, aspec in spec.attributes.items():
+        for attr, aspec in referring[comp.kind]:  # type: ignore[attr-defined]
             value = comp.attr(attr)
             if not value:
                 continue

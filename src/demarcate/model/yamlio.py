@@ -200,6 +200,22 @@ class _Source:
         return pos.line, pos.column
 
 
+class _Deferred(Position):
+    """A position in a file read the fast way, looked up when first read."""
+
+    __slots__ = ("_loc", "_of_key", "_source")
+
+    def __init__(self, name: str, source: _Source, loc: tuple[Any, ...], key: bool):
+        super().__init__(name)
+        self._source: _Source | None = source
+        self._loc, self._of_key = loc, key
+
+    def _resolve(self) -> None:
+        if self._source is not None:
+            source, self._source = self._source, None
+            self._line, self._column = source.find(self._loc, self._of_key)
+
+
 class YDoc(dict):  # type: ignore[type-arg]
     """The top-level mapping of a file read the fast way: plain data below, positions deferred."""
 
@@ -312,8 +328,7 @@ def locate(root: Any, loc: tuple[Any, ...], name: str, *, key: bool = False) -> 
     With `key=True` the position of the last mapping key is returned instead of its value.
     """
     if isinstance(root, YDoc):
-        source = root.source
-        return Position.deferred(name, lambda: source.find(loc, key))
+        return _Deferred(name, root.source, loc, key)
     node = root
     best = Position(name, 1, 1)
     if isinstance(node, YMap | YList):
