@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from demarcate.analysis.responsibility import STATUS_RANK, Responsibilities, Responsibility
 from demarcate.model.loader import System
@@ -23,8 +23,8 @@ OUTSIDERS = ("anyone", "customers", "authenticated-users")
 
 @dataclass(frozen=True, eq=False)
 class ControlState:
-    control: str
-    component: str
+    """How a control stands on one component. Equal states without a reason are one shared object."""
+
     state: str  # implemented | configured | partial | planned | contradicted | not-applicable | missing
     parties: tuple[str, ...]
     reason: str = ""
@@ -52,6 +52,9 @@ class Context:
         self._defaults: dict[str, frozenset[str]] = {}
         self._check_index: dict[tuple[str, str], list[AttributeCheck]] = {}
         self._neighbours: dict[str, dict[str, None]] = {}
+        # Facts rules derive from the system and ask for again and again, keyed by (what, about).
+        self.memo: dict[tuple[str, str], Any] = {}
+        self._interned: dict[tuple[str, tuple[str, ...]], ControlState] = {}
         self._by_kind: dict[str, list[Control]] = {}
         for control in self.catalog.controls.values():
             for kind in control.applies_to:
@@ -151,25 +154,32 @@ class Context:
         checks = self._checks(r, comp.kind)  # type: ignore[attr-defined]
         if not claims and not checks:  # the common case in a large portfolio: nobody, nothing shown
             if r.not_applicable is not None:
-                return ControlState(control_id, component_id, "not-applicable", ())
-            return ControlState(control_id, component_id, "missing", self._missing_parties(r, comp.owner))
+                return self._plain("not-applicable", ())
+            return self._plain("missing", self._missing_parties(r, comp.owner))
         best = max((c.provides or "planned" for c in claims), key=STATUS_RANK.__getitem__, default=None)
         providers = tuple(dict.fromkeys(c.party for c in claims if c.party))
         failing = [c for c in checks if not c.holds(comp)]
         if best in ("implemented", "partial"):
             if failing:
                 why = "; ".join(c.describe(comp) for c in failing)
-                return ControlState(control_id, component_id, "contradicted", providers, why)
-            return ControlState(control_id, component_id, best, providers)
+                return ControlState("contradicted", providers, why)
+            return ControlState(best, providers)
         if checks and not failing:
             why = "; ".join(c.describe(comp) for c in checks)
-            return ControlState(control_id, component_id, "configured", (comp.owner,), why)
+            return ControlState("configured", (comp.owner,), why)
         why = "; ".join(c.describe(comp) for c in failing)
         if best == "planned":
-            return ControlState(control_id, component_id, "planned", providers, why)
+            return ControlState("planned", providers, why)
         if r.not_applicable is not None:
-            return ControlState(control_id, component_id, "not-applicable", ())
-        return ControlState(control_id, component_id, "missing", self._missing_parties(r, comp.owner), why)
+            return ControlState("not-applicable", ())
+        return ControlState("missing", self._missing_parties(r, comp.owner), why)
+
+    def _plain(self, state: str, parties: tuple[str, ...]) -> ControlState:
+        key = (state, parties)
+        found = self._interned.get(key)
+        if found is None:
+            found = self._interned[key] = ControlState(state, parties)
+        return found
 
     def _missing_parties(self, r: Responsibility, owner: str) -> tuple[str, ...]:
         """Who answers for a control missing on a component: its owner if the control falls to it

@@ -286,7 +286,7 @@ class _PathControls:
                 # Of several parties a control could fall to, those who own part of this path answer here.
                 owners = owners or dict.fromkeys(self.owner[c] for c in steps)
                 parties = self._among(parties, owners) or parties
-            key = (state, components, parties)
+            key = (control.id, state, components, parties)
             pc = made.get(key)
             if pc is None:
                 pc = made[key] = PathControl.of(control.id, control.layer, control.function, state.state,

@@ -14,8 +14,11 @@ AI_THREATS = frozenset({
 
 
 def model_has_private_data(ctx: Context, model: str) -> bool:
-    graph = ctx.paths.graph
-    return any(ctx.holds_private_data(c) for c in ctx.upstream(model) | set(graph.successors(model)))
+    key = ("model-has-private-data", model)
+    if key not in ctx.memo:
+        graph = ctx.paths.graph
+        ctx.memo[key] = any(ctx.holds_private_data(c) for c in ctx.upstream(model) | set(graph.successors(model)))
+    return ctx.memo[key]
 
 
 def path_severity(ctx: Context, path: AttackPath) -> str:
