@@ -3,6 +3,8 @@ seams and open paths, and no attacker-controlled text can run script or make a r
 
 from __future__ import annotations
 
+import re
+
 from demarcate.model.yamlio import dump_yaml
 from tests.conftest import SHOPBOT, artifact
 
@@ -142,3 +144,27 @@ def test_markdown_and_mermaid_labels_escape_payloads(cli, tmp_path, listener):
             line.strip().startswith("c"), line
         assert '"' not in line.replace('["', "").replace('"]', "").replace('[("', "").replace('")]', "") \
             .replace('|"', "").replace('"|', ""), line
+
+
+def test_a_portfolio_report_draws_a_readable_part_and_says_so(cli, page, tmp_path):
+    from benchmarks.check_portfolio import portfolio
+
+    from demarcate.report.diagram import MAX_DRAWN
+
+    manifest = tmp_path / "portfolio.yaml"
+    manifest.write_text(dump_yaml(portfolio(1000)), encoding="utf-8")
+    out = tmp_path / "report.html"
+    assert cli("report", manifest, "-o", out).exit_code == 0
+    _open(page, out)
+    assert page.errors == []
+    note = page.locator("#diagram-note").inner_text()
+    assert re.search(r"shows \d+ of 1005 components", note), note
+    drawn = page.locator("#diagram svg g.node").count()
+    assert 0 < drawn <= MAX_DRAWN
+    first = page.locator("[data-path]").first
+    path_id = first.get_attribute("data-path")
+    first.click()
+    page.wait_for_selector(f'body[data-selected-path="{path_id}"]')
+    assert page.locator("#diagram svg g.node").count() == len(path_id.split(">"))
+    assert page.locator('#diagram svg path[style*="d62728"]').count() == len(path_id.split(">")) - 1
+    page.locator("#system").screenshot(path=artifact("portfolio-path-selected.png"))

@@ -15,17 +15,53 @@ def label(text: object) -> str:
     return "".join(ch if _SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in str(text))[:200]
 
 
+# A diagram of more components than this is unreadable, and Mermaid takes seconds to lay it out.
+MAX_DRAWN = 120
+
+
+def drawn(result: Result, highlight: str | None = None) -> list[str] | None:
+    """The components a diagram shows, or None for all of them. Past MAX_DRAWN components it shows
+    the selected path's, or, for the overview, those of the first open paths up to MAX_DRAWN."""
+    if len(result.system.components) <= MAX_DRAWN:
+        return None
+    paths = result.paths.open_paths
+    if highlight is not None:
+        paths = [p for p in paths if p.id == highlight]
+    chosen: dict[str, None] = {}
+    for p in paths:
+        if chosen and len(chosen.keys() | set(p.steps)) > MAX_DRAWN:
+            break
+        chosen.update(dict.fromkeys(p.steps))
+    return list(chosen)
+
+
+def scope_note(result: Result) -> str | None:
+    """A sentence saying what the overview diagram leaves out, if anything."""
+    keep = drawn(result)
+    if keep is None:
+        return None
+    return (f"The diagram shows {len(keep)} of {len(result.system.components)} components: those on the first "
+            "open attack paths. A system this size does not fit one readable diagram; the findings, the "
+            "matrix and the JSON and SARIF reports cover all of it.")
+
+
 def mermaid(result: Result, *, highlight: str | None = None) -> str:
     """A flowchart; `highlight` names one path id to draw alone in red (for selection)."""
     system = result.system
     ctx = result.context
-    ids = {cid: f"c{i}" for i, cid in enumerate(system.components)}
+    keep = drawn(result, highlight)
+    shown = system.components if keep is None else {cid: system.components[cid] for cid in keep}
+    ids = {cid: f"c{i}" for i, cid in enumerate(shown)}
+    lanes: dict[str, list[str]] = {}
+    for cid, comp in shown.items():
+        lanes.setdefault(comp.owner, []).append(cid)
     lines = ["flowchart LR"]
     for pi, (pid, party) in enumerate(system.parties.items()):
+        if keep is not None and pid not in lanes:
+            continue
         lines.append(f'  subgraph p{pi}["{label(party.label)} · {label(party.role)}"]')
-        for cid, comp in system.components.items():
-            if comp.owner != pid:
-                continue
+        for cid in lanes.get(pid, []):
+            comp = shown[cid]
             text = f"{label(comp.label)}<br/><small>{label(comp.kind)}</small>"  # type: ignore[attr-defined]
             shape = ('[("', '")]') if comp.kind == "data-source" else ('["', '"]')  # type: ignore[attr-defined]
             lines.append(f"    {ids[cid]}{shape[0]}{text}{shape[1]}")
@@ -35,15 +71,16 @@ def mermaid(result: Result, *, highlight: str | None = None) -> str:
         if highlight is None or path.id == highlight:
             open_edges |= set(zip(path.steps, path.steps[1:], strict=False))
     red = []
-    for i, flow in enumerate(system.flows):
+    flows = system.flows if keep is None else [f for f in system.flows if f.source in ids and f.target in ids]
+    for i, flow in enumerate(flows):
         crosses = system.components[flow.source].owner != system.components[flow.target].owner
         arrow = "==>" if (flow.source, flow.target) in open_edges else ("-.->" if crosses else "-->")
         text = f'|"{label(flow.data)}"|' if flow.data else ""
         lines.append(f"  {ids[flow.source]} {arrow}{text} {ids[flow.target]}")
         if (flow.source, flow.target) in open_edges:
             red.append(str(i))
-    untrusted = [ids[c] for c in system.components if ctx.is_untrusted_source(c)]
-    impacts = sorted({ids[p.impact] for p in result.paths.open_paths})
+    untrusted = [ids[c] for c in shown if ctx.is_untrusted_source(c)]
+    impacts = sorted({ids[p.impact] for p in result.paths.open_paths if p.impact in ids})
     lines.append("  classDef untrusted fill:#fde2e1,stroke:#c0392b,stroke-width:2px,color:#000")
     lines.append("  classDef impact fill:#fff3cd,stroke:#b7791f,stroke-width:2px,color:#000")
     if untrusted:

@@ -20,7 +20,7 @@ from demarcate import __version__
 from demarcate.analysis.check import Result, finding_json
 from demarcate.analysis.findings import SEVERITIES
 from demarcate.analysis.matrix import matrix
-from demarcate.report.diagram import mermaid
+from demarcate.report.diagram import mermaid, scope_note
 
 MAX_SELECTABLE_PATHS = 50
 STATUS_CLASS = {"implemented": "ok", "partial": "partial", "planned": "planned", "nobody": "gap",
@@ -139,5 +139,6 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
         mermaid_js=mermaid_js,
         app_js=APP_JS,
         data_json=data_json,
+        diagram_note=scope_note(result),
         campaign=campaign,
     )

@@ -4,7 +4,7 @@ the top findings. Manifest text is escaped so it cannot inject links, images or 
 from __future__ import annotations
 
 from demarcate.analysis.check import Result
-from demarcate.report.diagram import mermaid
+from demarcate.report.diagram import mermaid, scope_note
 from demarcate.report.tabular import md_escape
 
 ICON = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "🟦"}
@@ -20,6 +20,9 @@ def check_markdown(result: Result, top: int = 10) -> str:
     out.append(" · ".join(f"{ICON[s]} {counts[s]} {s}" for s in ("critical", "high", "medium", "low"))
                + f" · {len(result.paths.open_paths)} open attack path(s)")
     out += ["", "```mermaid", mermaid(result).rstrip("\n"), "```", ""]
+    note = scope_note(result)
+    if note:
+        out += [f"*{md_escape(note)}*", ""]
     if lev.fix:
         out.append(f"**Highest-leverage fix** ({'exact' if lev.exact else 'approximate'}): "
                    + ", ".join(f"`{md_escape(c)}` ({md_escape(', '.join(lev.responsible.get(c, [])))})" for c in lev.fix)
