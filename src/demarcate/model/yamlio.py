@@ -136,7 +136,8 @@ def _plain_only(text: str) -> bool:
     if ("[" in text or "{" in text) and _multiline_flow(text):
         return False
     if "|" in text or ">" in text:
-        return not any(_block_scalars_in_doubt(text))
+        # A block scalar ending the file without a line break: the parsers chomp it differently.
+        return text.endswith("\n") and not any(_block_scalars_in_doubt(text))
     return True
 
 
