@@ -10,7 +10,8 @@ positions is ever read (an error, a warning, a SARIF location).
 
 `_plain_only` is the gate: a file goes the fast way only if nothing in it could be read
 differently by the two parsers (tags, anchors, merge keys, complex keys, tabs, several
-documents, YAML 1.1 number forms, flow-style corner cases). It may send a plain file the slow way
+documents, YAML 1.1 number forms, flow-style corner cases, characters outside YAML's printable
+set, a byte-order mark). It may send a plain file the slow way
 (a backtick in a comment, say), never the reverse: tests/model/test_yaml_parsers.py fuzzes both
 parsers against each other through it. Anything the fast parser rejects goes the slow way too,
 so every YAML error message comes from one parser.
@@ -121,12 +122,17 @@ _DIVERGENT = [(chars, re.compile(pattern)) for chars, pattern in [
     ("_", r"_(?:(?<=[\s\[\{,:]_)|(?<=[\s\[\{,:][-+]_))"),                 # ... and '_9', '-_9'
     (" ", "\n" + " " * 100),                                            # nesting deeper than the reference allows
 ]]
+# Characters the reference parse refuses (outside YAML's printable set) or reads as line breaks
+# (NEL, LS, PS), and the byte-order mark, which it strips: yaml-rs takes them all as text.
+_UNUSUAL = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _UNDERSCORED = re.compile(r"[0-9.][0-9a-zA-Z.]*_")  # 1_000, 0x_9: numbers to yaml-rs, text to YAML 1.2
 _BLOCK_HEADER = re.compile(r"[|>][-+0-9]* *(?:#[^\n]*)?\n")
 
 
 def _plain_only(text: str) -> bool:
     """Whether nothing in the text could be read differently by the fast and the reference parser."""
+    if _UNUSUAL.search(text):
+        return False
     text = "\n" + text
     for chars, pattern in _DIVERGENT:
         if any(c in text for c in chars) and pattern.search(text):
