@@ -58,7 +58,7 @@ def test_the_gate_never_lets_the_parsers_disagree(pieces, template):
 
 
 # Each of these is read differently by yaml-rs and by the reference parse (found by fuzzing).
-DIVERGENT = ["\ufeffa: 1", "a: \x00", "a: b\x1b[31m", "a: \x85b", "a: \u2028b", "a: \ufffe", "a: |\n  x", "a: >\n  x\n  y", "a: {k: ,a\na:\n}", "a: {k: |\n  }", "a: [\n  |\n  ]", "a: {{}}", "a: {x: 1, [y]}", "a: {k: | }", "a: 0b101", "a: 1_000", "a: 0x_9", "a: +0xf", "a: 0Xe", "a: _9", "a: |\n", "a: >\n",
+DIVERGENT = ["a: 1\n\ufeffb: 2", "a: \x00", "a: b\x1b[31m", "a: \x85b", "a: \u2028b", "a: \ufffe", "a: |\n  x", "a: >\n  x\n  y", "a: {k: ,a\na:\n}", "a: {k: |\n  }", "a: [\n  |\n  ]", "a: {{}}", "a: {x: 1, [y]}", "a: {k: | }", "a: 0b101", "a: 1_000", "a: 0x_9", "a: +0xf", "a: 0Xe", "a: _9", "a: |\n", "a: >\n",
              "a: !foo x", "a: !!int '5'", "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2", "a: [?x]",
              "a:\n\tb: 1", "a: [x: |]", "a: [l:?]", "- : 1", "a: [|b]", "{}: 1", "a: 1\n---\nb: 2"]
 
@@ -107,3 +107,10 @@ def test_duplicate_keys_and_bad_yaml_are_reported_by_the_reference_parse():
             parse_yaml(text, "t.yaml")
         problem = exc.value.problems[0]
         assert message in problem.message and problem.position.line == line
+
+
+def test_a_leading_byte_order_mark_is_not_content():
+    text = (examples_dir() / "shopbot" / "app-team.yaml").read_text(encoding="utf-8")
+    with_bom = parse_yaml("\ufeff" + text, "f.yaml")
+    assert isinstance(with_bom, YDoc) and _same(with_bom, _reference(text, "f.yaml"))
+    assert str(locate(with_bom, ("components", 1), "f.yaml")) == str(locate(_reference(text, "f.yaml"), ("components", 1), "f.yaml"))
