@@ -211,13 +211,10 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
             entry=entry_of(ctx, steps[0]),
             impact_kind=impacts[0].kind,
             threats=threats,
-            controls=path_controls(steps, _first_model(ctx, steps), entry_threat, impact_threats),
+            controls=path_controls(steps, next(i for i, c in enumerate(steps) if c in models), entry_threat,
+                                   impact_threats),
         ))
     return result
-
-
-def _first_model(ctx: Context, steps: tuple[str, ...]) -> int:
-    return next(i for i, cid in enumerate(steps) if ctx.kind(cid) == "model")
 
 
 _RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "planned": 2,
