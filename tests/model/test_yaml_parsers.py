@@ -58,7 +58,7 @@ def test_the_gate_never_lets_the_parsers_disagree(pieces, template):
 
 
 # Each of these is read differently by yaml-rs and by the reference parse (found by fuzzing).
-DIVERGENT = ["a: 1\n\ufeffb: 2", "a: \x00", "a: b\x1b[31m", "a: \x85b", "a: \u2028b", "a: \ufffe", "a: |\n  x", "a: >\n  x\n  y", "a: {k: ,a\na:\n}", "a: {k: |\n  }", "a: [\n  |\n  ]", "a: {{}}", "a: {x: 1, [y]}", "a: {k: | }", "a: 0b101", "a: 1_000", "a: 0x_9", "a: +0xf", "a: 0Xe", "a: _9", "a: |\n", "a: >\n",
+DIVERGENT = ["\ufeff\ufeff\ufeff: 1", "\ufeff\ufeff: 1", "a: 1\n\ufeffb: 2", "a: \x00", "a: b\x1b[31m", "a: \x85b", "a: \u2028b", "a: \ufffe", "a: |\n  x", "a: >\n  x\n  y", "a: {k: ,a\na:\n}", "a: {k: |\n  }", "a: [\n  |\n  ]", "a: {{}}", "a: {x: 1, [y]}", "a: {k: | }", "a: 0b101", "a: 1_000", "a: 0x_9", "a: +0xf", "a: 0Xe", "a: _9", "a: |\n", "a: >\n",
              "a: !foo x", "a: !!int '5'", "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2", "a: [?x]",
              "a:\n\tb: 1", "a: [x: |]", "a: [l:?]", "- : 1", "a: [|b]", "{}: 1", "a: 1\n---\nb: 2"]
 

@@ -79,10 +79,10 @@ def read_yaml(path: Path, label: str | None = None) -> Any:
 def parse_yaml(text: str, name: str) -> Any:
     """The data in one YAML document: YMap/YList with positions, or, for plain files, a YDoc
     whose positions are found when first asked for."""
-    text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write: not content
-    if yaml_rs is not None and _plain_only(text):
+    plain = text.removeprefix("\ufeff")  # a byte-order mark some editors write; libyaml drops it too
+    if yaml_rs is not None and _plain_only(plain):
         try:
-            data = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
+            data = yaml_rs.loads(plain, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
         except (yaml_rs.YAMLDecodeError, ValueError, RecursionError):
             pass  # the reference parse says what is wrong, and where
         else:
