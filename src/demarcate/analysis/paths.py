@@ -224,14 +224,35 @@ _RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "pl
 _Entry = tuple[Control, ControlState, int, tuple[str, ...]]  # control, best state, its rank, hops
 
 
+def _merge(into: dict[str, _Entry], more: dict[str, _Entry]) -> None:
+    """Add one stretch of a path's controls to what comes before it: a control on both keeps the
+    better state (the earlier on a tie) and lists the hops of both, in path order."""
+    common = into.keys() & more.keys()
+    if not common:
+        into.update(more)
+        return
+    before = {k: into[k] for k in common}
+    into.update(more)
+    for k, (control, state, rank, components) in before.items():
+        _, more_state, more_rank, more_components = more[k]
+        into[k] = (control, more_state, more_rank, components + more_components) if more_rank > rank else (
+            control, state, rank, components + more_components)
+
+
 class _PathControls:
-    """Builds each path's controls. The controls acting on one hop against one set of threats are
-    worked out once; a path merges its hops' lists, and equal results share one PathControl."""
+    """Builds each path's controls. A path is three stretches — the hops before the first model
+    (which count against the injection), that model (against everything), and the hops after it
+    (against what the impact does) — and paths share stretches: every route into a model meets
+    every route out of it. So the controls of one hop, and the merged controls of one stretch, are
+    worked out once; a path merges its three stretches, and equal results share one PathControl."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.hops: dict[tuple[str, frozenset[str]], dict[str, _Entry]] = {}
+        self.stretches: dict[tuple[tuple[str, ...], frozenset[str]], dict[str, _Entry]] = {}
         self.made: dict[tuple[Any, ...], PathControl] = {}
+        self.made_alone: dict[int, PathControl] = {}  # by id() of an entry, see _remember
+        self.keep: list[_Entry] = []
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.owner for cid, c in ctx.system.components.items()}  # type: ignore[attr-defined]
 
@@ -254,39 +275,57 @@ class _PathControls:
             }
         return found
 
+    def stretch(self, hops: tuple[str, ...], threats: frozenset[str]) -> dict[str, _Entry]:
+        if len(hops) == 1:
+            return self.hop(hops[0], threats)
+        key = (hops, threats)
+        found = self.stretches.get(key)
+        if found is None:
+            found = {}
+            for cid in hops:
+                _merge(found, self.hop(cid, threats))
+            self.stretches[key] = found
+        return found
+
     def __call__(self, steps: tuple[str, ...], first_model: int, entry_threat: str,
                  impact_threats: frozenset[str]) -> tuple[PathControl, ...]:
         """The controls that act on a path. Before the model, a hop's controls count against the
         injection; at the model, against everything; after it, against what the impact does.
         A control on several hops keeps its best state and lists every hop it is on."""
         entry = frozenset({entry_threat})
-        both = impact_threats | entry
-        merged: dict[str, _Entry] = {}
-        for i, cid in enumerate(steps):
-            hop = self.hop(cid, entry if i < first_model else both if i == first_model else impact_threats)
-            common = merged.keys() & hop.keys()
-            if not common:
-                merged.update(hop)
-                continue
-            before = {k: merged[k] for k in common}
-            merged.update(hop)
-            for k, (control, state, rank, components) in before.items():
-                _, hop_state, hop_rank, _ = hop[k]
-                merged[k] = (control, hop_state, hop_rank, (*components, cid)) if hop_rank > rank else (
-                    control, state, rank, (*components, cid))
+        merged = dict(self.stretch(steps[:first_model], entry))
+        _merge(merged, self.hop(steps[first_model], impact_threats | entry))
+        if first_model + 1 < len(steps):
+            _merge(merged, self.stretch(steps[first_model + 1:], impact_threats))
         out = []
-        made = self.made
+        made, alone = self.made, self.made_alone
         owners: dict[str, None] | None = None
-        for control, state, _, components in merged.values():
+        for item in merged.values():
+            pc = alone.get(id(item))
+            if pc is not None:
+                out.append(pc)
+                continue
+            control, state, _, components = item
             parties = state.parties or self.ctx.resp[control.id].responsible
             if len(parties) > 1:
                 # Of several parties a control could fall to, those who own part of this path answer here.
                 owners = owners or dict.fromkeys(self.owner[c] for c in steps)
                 parties = self._among(parties, owners) or parties
+                shared = False
+            else:
+                shared = True  # the same wherever this entry appears
             key = (control.id, state, components, parties)
             pc = made.get(key)
             if pc is None:
                 pc = made[key] = PathControl.of(control.id, control.layer, control.function, state.state,
                                                 parties, components, state.reason)
+            if shared:
+                self._remember(item, pc)
             out.append(pc)
         return tuple(out)
+
+    def _remember(self, item: _Entry, pc: PathControl) -> None:
+        """Remember the PathControl of an entry by the entry's identity. The entry is kept alive
+        with it, so no other entry can come to have its id()."""
+        self.keep.append(item)
+        self.made_alone[id(item)] = pc
