@@ -32,6 +32,27 @@ from demarcate.model.yamlio import locate, read_yaml
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
+class Positions(dict):  # type: ignore[type-arg]
+    """Where each item of a manifest was written, keyed like ("component", id). A position is
+    worked out when first read: most are never shown, and a portfolio has tens of thousands."""
+
+    def pending(self, key: tuple[str, Any], raw: Any, loc: tuple[Any, ...], name: str) -> None:
+        dict.__setitem__(self, key, (raw, loc, name))
+
+    def alias(self, key: tuple[str, Any], same_as: tuple[str, Any]) -> None:
+        dict.__setitem__(self, key, dict.__getitem__(self, same_as))
+
+    def __getitem__(self, key: tuple[str, Any]) -> Position:
+        value = dict.__getitem__(self, key)
+        if type(value) is tuple:
+            value = locate(*value)
+            dict.__setitem__(self, key, value)
+        return value  # type: ignore[no-any-return]
+
+    def get(self, key: tuple[str, Any], default: Any = None) -> Any:
+        return self[key] if key in self else default  # noqa: SIM401 (self.get is this method)
+
+
 @dataclass(frozen=True)
 class System:
     """A whole AI application as the manifest describes it: typed, checked, immutable."""
@@ -45,7 +66,7 @@ class System:
     catalog: Catalog
     files: tuple[str, ...]
     # Where each item was defined: ("party", id), ("component", id), ("flow", i), ("claim", i), ...
-    where: dict[tuple[str, Any], Position] = field(default_factory=dict)
+    where: Positions = field(default_factory=Positions)
 
     @property
     def preset(self) -> Preset | None:
@@ -113,7 +134,7 @@ def load(paths: Sequence[str | Path], catalog: Catalog | None = None) -> System:
 class _Merger:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
-        self.where: dict[tuple[str, Any], Position] = {}
+        self.where = Positions()
         self.system: dict[str, tuple[Any, Position]] = {}
         self.parties: dict[str, Party] = {}
         self.components: dict[str, ComponentBase] = {}
@@ -122,16 +143,18 @@ class _Merger:
         self.controls: dict[str, Control] = {}
         self.tracking: dict[str, Decision] = {}
 
-    def _keyed(self, table: dict[Any, Any], what: str, key: Any, item: Any, pos: Position, label: str) -> None:
+    def _keyed(self, table: dict[Any, Any], what: str, key: Any, item: Any, at: tuple[Any, str, str, int],
+               label: str) -> None:
+        """Add an item unless an equal one is there; `at` is (raw file, file name, section, index)."""
+        raw, name, section, i = at
         if key in table:
             if table[key] != item:
                 first = self.where[(what, key)]
-                self.problems.append(
-                    Problem(f"{label} is defined differently in two places", pos, f"also defined at {first}")
-                )
+                self.problems.append(Problem(f"{label} is defined differently in two places",
+                                             locate(raw, (section, i), name), f"also defined at {first}"))
             return
         table[key] = item
-        self.where[(what, key)] = pos
+        self.where.pending((what, key), raw, (section, i), name)
 
     def add(self, name: str, raw: Any, doc: Any) -> None:
         if doc.system is not None:
@@ -145,23 +168,22 @@ class _Merger:
                 else:
                     self.system.setdefault(key, (value, pos))
         for i, party in enumerate(doc.parties):
-            self._keyed(self.parties, "party", party.id, party, locate(raw, ("parties", i), name), f"party '{party.id}'")
+            self._keyed(self.parties, "party", party.id, party, (raw, name, "parties", i), f"party '{party.id}'")
         for i, comp in enumerate(doc.components):
-            self._keyed(self.components, "component", comp.id, comp, locate(raw, ("components", i), name),
+            self._keyed(self.components, "component", comp.id, comp, (raw, name, "components", i),
                         f"component '{comp.id}'")
         for i, flow in enumerate(doc.flows):
             key = (flow.source, flow.target)
-            self._keyed(self.flows, "flow", key, flow, locate(raw, ("flows", i), name),
-                        f"flow {flow.source} -> {flow.target}")
+            self._keyed(self.flows, "flow", key, flow, (raw, name, "flows", i), f"flow {flow.source} -> {flow.target}")
         for i, claim in enumerate(doc.controls):
             key = (claim.control, claim.party, claim.kind)
-            self._keyed(self.claims, "claim", key, claim, locate(raw, ("controls", i), name),
+            self._keyed(self.claims, "claim", key, claim, (raw, name, "controls", i),
                         f"claim '{claim.kind}' on {claim.control} by {claim.party or 'nobody'}")
         for i, control in enumerate(doc.custom_controls):
-            self._keyed(self.controls, "control", control.id, control, locate(raw, ("custom-controls", i), name),
+            self._keyed(self.controls, "control", control.id, control, (raw, name, "custom-controls", i),
                         f"custom control {control.id}")
         for i, decision in enumerate(doc.tracking):
-            self._keyed(self.tracking, "decision", decision.finding, decision, locate(raw, ("tracking", i), name),
+            self._keyed(self.tracking, "decision", decision.finding, decision, (raw, name, "tracking", i),
                         f"tracking entry for '{decision.finding}'")
 
     def finish(self, catalog: Catalog, files: tuple[str, ...]) -> System:
@@ -197,15 +219,16 @@ class _Merger:
             raise ManifestError(self.problems)
         return system
 
-    def _renumber(self) -> dict[tuple[str, Any], Position]:
+    def _renumber(self) -> Positions:
         """Flows and claims are addressed by their index in the merged system, like parties by id."""
-        where = dict(self.where)
+        where = self.where
         for i, key in enumerate(self.flows):
-            where[("flow", i)] = self.where[("flow", key)]
+            where.alias(("flow", i), ("flow", key))
         for i, key in enumerate(self.claims):
-            where[("claim", i)] = self.where[("claim", key)]
+            where.alias(("claim", i), ("claim", key))
             # The first claim on each control: where findings about that control point.
-            where.setdefault(("control-claim", key[0]), self.where[("claim", key)])
+            if ("control-claim", key[0]) not in where:
+                where.alias(("control-claim", key[0]), ("claim", key))
         return where
 
 
@@ -216,45 +239,45 @@ def _references(system: System) -> list[Problem]:
     comps = system.components
     controls = system.catalog.controls
 
-    def ref(value: str, known: dict[str, Any] | Iterable[str], what: str, pos: Position | None) -> None:
-        if value not in known:
-            problems.append(Problem(f"unknown {what} '{value}'", pos, did_you_mean(value, known)))
+    def ref(value: str, known: dict[str, Any] | Iterable[str], what: str, at: tuple[str, Any]) -> None:
+        if value not in known:  # `at` is the referring item's key in system.where
+            problems.append(Problem(f"unknown {what} '{value}'", system.where.get(at), did_you_mean(value, known)))
 
     if system.info.preset:
-        ref(system.info.preset, system.catalog.presets, "preset", system.where.get(("system", "preset")))
+        ref(system.info.preset, system.catalog.presets, "preset", ("system", "preset"))
     # Only attributes that name parties or principals refer to anything.
     referring = {kind: [(attr, aspec) for attr, aspec in spec.attributes.items() if aspec.type in ("parties", "principals")]
                  for kind, spec in system.catalog.kinds.items()}
     for cid, comp in comps.items():
-        pos = system.where[("component", cid)]
-        ref(comp.owner, parties, "party", pos)
+        at = ("component", cid)
+        ref(comp.owner, parties, "party", at)
         for attr, aspec in referring[comp.kind]:  # type: ignore[attr-defined]
             value = comp.attr(attr)
             if not value:
                 continue
             if aspec.type == "parties":
                 for p in value:
-                    ref(p, parties, "party", pos)
+                    ref(p, parties, "party", at)
             elif aspec.type == "principals":
                 for p in value:
                     if p not in parties and p not in PRINCIPAL_WORDS:
                         problems.append(Problem(
-                            f"unknown principal '{p}' in {attr} of component '{cid}'", pos,
+                            f"unknown principal '{p}' in {attr} of component '{cid}'", system.where[at],
                             did_you_mean(p, [*parties, *PRINCIPAL_WORDS])
                             or f"use a party id or one of: {', '.join(PRINCIPAL_WORDS)}"))
     for i, flow in enumerate(system.flows):
-        pos = system.where[("flow", i)]
-        ref(flow.source, comps, "component", pos)
-        ref(flow.target, comps, "component", pos)
+        at = ("flow", i)
+        ref(flow.source, comps, "component", at)
+        ref(flow.target, comps, "component", at)
         if flow.source == flow.target:
-            problems.append(Problem(f"flow from '{flow.source}' to itself", pos))
+            problems.append(Problem(f"flow from '{flow.source}' to itself", system.where[at]))
     for i, claim in enumerate(system.claims):
-        pos = system.where[("claim", i)]
-        ref(claim.control, controls, "control", pos)
+        at = ("claim", i)
+        ref(claim.control, controls, "control", at)
         if claim.party:
-            ref(claim.party, parties, "party", pos)
+            ref(claim.party, parties, "party", at)
         if claim.relies_on:
-            ref(claim.relies_on, parties, "party", pos)
+            ref(claim.relies_on, parties, "party", at)
         for c in claim.scope:
-            ref(c, comps, "component", pos)
+            ref(c, comps, "component", at)
     return problems
