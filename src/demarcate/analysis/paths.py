@@ -28,8 +28,7 @@ MAX_PATHS = 1_000_000
 CLOSING_LAYERS = ("application", "infrastructure")
 
 
-@dataclass(frozen=True)
-class Impact:
+class Impact(NamedTuple):
     kind: str  # exfiltration | code-execution | side-effect | output | memory-write
     threats: frozenset[str]
 
@@ -155,17 +154,19 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
     impacts_by_user: dict[bool, dict[str, Impact | None]] = {True: {}, False: {}}
 
     sources = sorted(c for c in ctx.system.components if ctx.is_untrusted_source(c))
-    found: list[tuple[str, tuple[str, ...], list[Impact]]] = []
+    # (entry threat, entry, steps, index of the first model, impacts met on the way)
+    found: list[tuple[str, str, tuple[str, ...], int, tuple[Impact, ...]]] = []
 
     for source in sources:
         source_kind = ctx.kind(source)
         entry_threat = "direct-injection" if source_kind == "user-input" else "indirect-injection"
+        entry = entry_of(ctx, source)
         impacts_seen = impacts_by_user[source_kind == "user-input"]
         before, expansions = len(found), 0
-        # Depth-first over simple paths. Frame: (node, path so far, passed a model?, impacts met)
-        stack: list[tuple[str, tuple[str, ...], bool, tuple[Impact, ...]]] = [(source, (source,), False, ())]
+        # Depth-first over simple paths. Frame: (node, path so far, index of its first model or -1, impacts met)
+        stack: list[tuple[str, tuple[str, ...], int, tuple[Impact, ...]]] = [(source, (source,), -1, ())]
         while stack:
-            node, path, seen_model, impacts = stack.pop()
+            node, path, first_model, impacts = stack.pop()
             expansions += 1
             children = []
             for nxt in succ[node]:
@@ -175,18 +176,18 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
                     result.bounded = True
                     result.notes.append(f"paths longer than {max_depth} hops were not followed")
                     continue
-                nxt_model = seen_model or nxt in models
-                if nxt_model:
-                    if nxt not in impacts_seen:
-                        impacts_seen[nxt] = impact_of(ctx, nxt, source_kind)
-                    hit = impacts_seen[nxt]
+                nxt_model = first_model if first_model >= 0 else len(path) if nxt in models else -1
+                if nxt_model >= 0:
+                    hit = impacts_seen.get(nxt, False)
+                    if hit is False:
+                        hit = impacts_seen[nxt] = impact_of(ctx, nxt, source_kind)
                 else:
                     hit = None
                 if impacts and hit is None:
                     continue  # past an impact, only a further impact extends the path
                 children.append((nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts))
             if impacts and not children:
-                found.append((entry_threat, path, list(impacts)))
+                found.append((entry_threat, entry, path, first_model, impacts))
             stack.extend(reversed(children))
             if len(found) - before >= per_source or expansions >= max_expansions:
                 result.bounded = True
@@ -201,19 +202,16 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
     result.notes = sorted(set(result.notes))
 
     path_controls = _PathControls(ctx)
-    for entry_threat, steps, impacts in found:
-        impact_threats = frozenset().union(*(i.threats for i in impacts))
-        threats = impact_threats | {entry_threat}
-        result.paths.append(AttackPath(
-            source=steps[0],
-            impact=steps[-1],
-            steps=steps,
-            entry=entry_of(ctx, steps[0]),
-            impact_kind=impacts[0].kind,
-            threats=threats,
-            controls=path_controls(steps, next(i for i, c in enumerate(steps) if c in models), entry_threat,
-                                   impact_threats),
-        ))
+    threats_of: dict[tuple[str, tuple[Impact, ...]], tuple[frozenset[str], frozenset[str]]] = {}
+    for entry_threat, entry, steps, first_model, impacts in found:
+        key = (entry_threat, impacts)
+        known = threats_of.get(key)
+        if known is None:
+            impact_threats = frozenset().union(*(i.threats for i in impacts))
+            known = threats_of[key] = (impact_threats, impact_threats | {entry_threat})
+        impact_threats, threats = known
+        result.paths.append(AttackPath(steps[0], steps[-1], steps, entry, impacts[0].kind, threats,
+                                       path_controls(steps, first_model, entry_threat, impact_threats)))
     return result
 
 
