@@ -202,16 +202,16 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
     result.notes = sorted(set(result.notes))
 
     path_controls = _PathControls(ctx)
-    threats_of: dict[tuple[str, tuple[Impact, ...]], tuple[frozenset[str], frozenset[str]]] = {}
+    threats_of: dict[tuple[str, tuple[Impact, ...]], tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
     for entry_threat, entry, steps, first_model, impacts in found:
         key = (entry_threat, impacts)
         known = threats_of.get(key)
         if known is None:
             impact_threats = frozenset().union(*(i.threats for i in impacts))
-            known = threats_of[key] = (impact_threats, impact_threats | {entry_threat})
-        impact_threats, threats = known
+            known = threats_of[key] = (frozenset({entry_threat}), impact_threats, impact_threats | {entry_threat})
+        entry_threats, impact_threats, threats = known
         result.paths.append(AttackPath(steps[0], steps[-1], steps, entry, impacts[0].kind, threats,
-                                       path_controls(steps, first_model, entry_threat, impact_threats)))
+                                       path_controls(steps, first_model, entry_threats, impact_threats, threats)))
     return result
 
 
@@ -285,14 +285,14 @@ class _PathControls:
             self.stretches[key] = found
         return found
 
-    def __call__(self, steps: tuple[str, ...], first_model: int, entry_threat: str,
-                 impact_threats: frozenset[str]) -> tuple[PathControl, ...]:
+    def __call__(self, steps: tuple[str, ...], first_model: int, entry: frozenset[str],
+                 impact_threats: frozenset[str], threats: frozenset[str]) -> tuple[PathControl, ...]:
         """The controls that act on a path. Before the model, a hop's controls count against the
-        injection; at the model, against everything; after it, against what the impact does.
-        A control on several hops keeps its best state and lists every hop it is on."""
-        entry = frozenset({entry_threat})
+        injection (`entry`); at the model, against every threat of the path; after it, against
+        what the impact does. A control on several hops keeps its best state and lists every hop
+        it is on."""
         merged = dict(self.stretch(steps[:first_model], entry))
-        _merge(merged, self.hop(steps[first_model], impact_threats | entry))
+        _merge(merged, self.hop(steps[first_model], threats))
         if first_model + 1 < len(steps):
             _merge(merged, self.stretch(steps[first_model + 1:], impact_threats))
         out = []
