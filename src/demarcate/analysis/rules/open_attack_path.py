@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
+from demarcate.analysis.paths import PathControl
 from demarcate.analysis.rules._shared import party_list, path_severity
 
 RULE = Rule(
@@ -33,6 +34,10 @@ RULE = Rule(
 
 
 def check(ctx: Context) -> Iterator[Finding]:
+    # Paths share their PathControl objects, so each control's words are written once.
+    closing: dict[PathControl, str] = {}
+    lowering: dict[PathControl, str] = {}
+    hop: dict[PathControl, str] = {}
     for path in ctx.paths.open_paths:
         candidates = [c for c in path.controls if c.could_close]
         reducers = [c for c in path.controls if not c.could_close and c.status in ("implemented", "partial")]
@@ -50,15 +55,19 @@ def check(ctx: Context) -> Iterator[Finding]:
         ]
         if candidates:
             lines.append("Controls on the path that could close it, none in effect: " + "; ".join(
-                f"{c.id} on {', '.join(c.components)} ({c.status}, {party_list(ctx, c.parties)})" for c in candidates) + ".")
+                closing.get(c) or closing.setdefault(
+                    c, f"{c.id} on {', '.join(c.components)} ({c.status}, {party_list(ctx, c.parties)})")
+                for c in candidates) + ".")
         else:
             lines.append("No catalog control acts on this path: it needs a control of your own.")
         if reducers:
             lines.append("Lowering likelihood only: " + "; ".join(
-                f"{c.id} ({c.layer} layer, {c.status}, {party_list(ctx, c.parties)})" for c in reducers) + ".")
+                lowering.get(c) or lowering.setdefault(c, f"{c.id} ({c.layer} layer, {c.status}, {party_list(ctx, c.parties)})")
+                for c in reducers) + ".")
         best = sorted(candidates, key=lambda c: (c.status != "contradicted", c.layer != "application", c.id))[:3]
-        rec = ("Close one hop: " + "; or ".join(f"{c.id} on {', '.join(c.components)} ({party_list(ctx, c.parties)})"
-                                                 for c in best) + ".") if best else RULE.fix
+        rec = ("Close one hop: " + "; or ".join(
+            hop.get(c) or hop.setdefault(c, f"{c.id} on {', '.join(c.components)} ({party_list(ctx, c.parties)})")
+            for c in best) + ".") if best else RULE.fix
         yield Finding(
             rule=RULE.id,
             key=(path.id,),
