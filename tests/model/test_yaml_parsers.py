@@ -125,3 +125,16 @@ def test_the_shipped_catalog_takes_the_fast_parse():
     assert len(files) > 3
     for path in files:
         assert isinstance(parse_yaml(path.read_text(encoding="utf-8"), str(path)), YDoc), path
+
+
+def test_the_gate_sends_every_character_outside_yamls_printable_set_the_reference_way():
+    from demarcate.model.yamlio import _UNUSUAL
+
+    def printable(cp: int) -> bool:  # YAML's c-printable
+        return cp in (0x09, 0x0A, 0x0D, 0x85) or 0x20 <= cp <= 0x7E or 0xA0 <= cp <= 0xD7FF or (
+            0xE000 <= cp <= 0xFFFD) or 0x10000 <= cp <= 0x10FFFF
+
+    # ... less NEL, LS and PS (line breaks to the reference parse) and the byte-order mark.
+    odd = [cp for cp in range(0x110000)
+           if bool(_UNUSUAL.match(chr(cp))) != (not printable(cp) or cp in (0x85, 0x2028, 0x2029, 0xFEFF))]
+    assert odd == []

@@ -19,19 +19,23 @@ so every YAML error message comes from one parser.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from demarcate.model.errors import ManifestError, Position, Problem
 
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+
+@functools.cache
+def _pyyaml() -> tuple[Any, Any, Any]:
+    """PyYAML, its fastest safe loader and its tag resolver. Imported on first use: a plain file
+    never needs it, and importing it took a twentieth of a small check."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # PyYAML may be built without libyaml
+    return yaml, loader, yaml.resolver.Resolver()
 
 try:
     import yaml_rs
@@ -92,8 +96,9 @@ def parse_yaml(text: str, name: str) -> Any:
 
 
 def _reference(text: str, name: str) -> Any:
+    yaml, loader, _ = _pyyaml()
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "malformed YAML"
@@ -125,7 +130,9 @@ _DIVERGENT = [(chars, re.compile(pattern)) for chars, pattern in [
 ]]
 # Characters the reference parse refuses (outside YAML's printable set) or reads as line breaks
 # (NEL, LS, PS), and the byte-order mark, which it strips: yaml-rs takes them all as text.
-_UNUSUAL = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# Written as the few ranges outside the printable set: its complement as a negated class took
+# ~10 ms to compile on every run.
+_UNUSUAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 _UNDERSCORED = re.compile(r"[0-9.][0-9a-zA-Z.]*_")  # 1_000, 0x_9: numbers to yaml-rs, text to YAML 1.2
 _BLOCK_HEADER = re.compile(r"[|>][-+0-9]* *(?:#[^\n]*)?\n")
 
@@ -247,13 +254,13 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 _MERGE, _STR = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:str"
-_IMPLICIT = yaml.resolver.Resolver()
 
 
 class _Builder:
     def __init__(self, name: str):
         self.name = name
         self.depth = 0
+        self.yaml, _, self.implicit = _pyyaml()
 
     def fail(self, message: str, node: Any, hint: str | None = None) -> None:
         raise ManifestError([Problem(message, _pos(self.name, node.start_mark), hint)])
@@ -263,9 +270,9 @@ class _Builder:
         if self.depth > 200:
             self.fail("YAML nested too deeply", node)
         try:
-            if isinstance(node, yaml.MappingNode):
+            if isinstance(node, self.yaml.MappingNode):
                 return self._mapping(node)
-            if isinstance(node, yaml.SequenceNode):
+            if isinstance(node, self.yaml.SequenceNode):
                 out = YList()
                 out.start = (node.start_mark.line, node.start_mark.column)
                 for item in node.value:
@@ -308,7 +315,7 @@ class _Builder:
             self.fail(f"unsupported YAML tag '{node.tag}'", node)
         if node.style:
             return value  # quoted and block scalars are text
-        if node.tag == _STR and _IMPLICIT.resolve(yaml.ScalarNode, value, (True, False)) != _STR:
+        if node.tag == _STR and self.implicit.resolve(self.yaml.ScalarNode, value, (True, False)) != _STR:
             return value  # an explicit !!str on a value that would otherwise not be text
         if _NULL.match(value):
             return None
@@ -356,4 +363,4 @@ def locate(root: Any, loc: tuple[Any, ...], name: str, *, key: bool = False) -> 
 
 def dump_yaml(data: Any) -> str:
     """Write plain data as block-style YAML, keys in the order given."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return _pyyaml()[0].safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
