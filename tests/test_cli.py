@@ -165,6 +165,23 @@ def test_console_script_runs_as_a_real_process():
     assert "Nobody provides INF-NET-03" in proc.stdout
 
 
+def test_a_batch_command_ends_quickly_with_its_output_whole_and_its_exit_code(tmp_path):
+    # check and report end the process without tearing down what they built (cli._exit_now):
+    # everything written must still arrive, and --fail-on must still decide the exit code.
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "demarcate", *args], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+
+    failing = run("check", str(SHOPBOT), "--format", "json", "--fail-on", "high")
+    assert failing.returncode == 1
+    assert len(json.loads(failing.stdout)["paths"]) == 7
+    passing = run("check", str(SHOPBOT.parent / "shopbot-hardened"), "--fail-on", "high")
+    assert passing.returncode == 0 and "open findings" in passing.stdout
+    assert run("check", "no-such-file.yaml").returncode == 2
+    report = run("report", str(SHOPBOT), "--format", "sarif", "--output", "r.sarif")
+    assert report.returncode == 0 and json.loads((tmp_path / "r.sarif").read_text())["runs"]
+
+
 def test_check_printout_is_the_same_text_on_a_terminal_and_down_a_pipe(write):
     import io
     import re
