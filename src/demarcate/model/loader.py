@@ -27,7 +27,7 @@ from demarcate.model.schema import (
     manifest_file_model,
 )
 from demarcate.model.validate import validate
-from demarcate.model.yamlio import locate, read_yaml
+from demarcate.model.yamlio import locate, positions_of, read_yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -154,7 +154,7 @@ class _Merger:
                                              locate(raw, (section, i), name), f"also defined at {first}"))
             return
         table[key] = item
-        self.where.pending((what, key), raw, (section, i), name)
+        self.where.pending((what, key), positions_of(raw), (section, i), name)
 
     def add(self, name: str, raw: Any, doc: Any) -> None:
         if doc.system is not None:

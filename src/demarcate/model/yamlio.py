@@ -239,6 +239,13 @@ class YDoc(dict):  # type: ignore[type-arg]
         self.source = source
 
 
+def positions_of(root: Any) -> Any:
+    """What to keep of a parsed file to find positions in it later with `locate`: for a file read
+    the fast way, its text (not the data, which the validated model has replaced); otherwise the
+    tree, which holds them."""
+    return root.source if isinstance(root, YDoc) else root
+
+
 def _pos(name: str, mark: Any) -> Position:
     if mark is None:
         return Position(name)
@@ -344,6 +351,8 @@ def locate(root: Any, loc: tuple[Any, ...], name: str, *, key: bool = False) -> 
     """
     if isinstance(root, YDoc):
         return _Deferred(name, root.source, loc, key)
+    if isinstance(root, _Source):
+        return _Deferred(name, root, loc, key)
     node = root
     best = Position(name, 1, 1)
     if isinstance(node, YMap | YList):
