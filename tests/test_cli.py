@@ -182,6 +182,20 @@ def test_a_batch_command_ends_quickly_with_its_output_whole_and_its_exit_code(tm
     assert report.returncode == 0 and json.loads((tmp_path / "r.sarif").read_text())["runs"]
 
 
+def test_a_real_process_still_knows_every_command_when_it_builds_only_the_one_asked_for():
+    from demarcate.cli import app
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "demarcate", *args], capture_output=True, text=True, timeout=60)
+
+    listing = run("--help").stdout
+    assert all(f" {c.name or c.callback.__name__} " in listing for c in app.registered_commands)
+    typo = run("chek", str(SHOPBOT))
+    assert typo.returncode == 2 and "Did you mean 'check'" in typo.stderr
+    assert "Describe one control" in run("explain", "--help").stdout
+    assert run("explain", "APP-TOOL-02").returncode == 0
+
+
 def test_check_printout_is_the_same_text_on_a_terminal_and_down_a_pipe(write):
     import io
     import re
