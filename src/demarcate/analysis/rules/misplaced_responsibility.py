@@ -35,10 +35,12 @@ def check(ctx: Context) -> Iterator[Finding]:
         # Governance controls are about relationships and decisions, not components.
         if not r.protected or r.control.layer == "usage":
             continue
+        found: set[str] = set()  # one finding per party and control: the first claim that shows it
+        in_effect_anywhere: bool | None = None
         for claim in (*r.providers, *r.reliances):
             party_id = claim.party if claim.kind == "provides" else claim.relies_on
             party = ctx.system.parties.get(party_id or "")
-            if party is None:
+            if party is None or party.id in found:
                 continue
             if claim.scope:
                 protected = [c for c in claim.scope if c in r.protected_set]
@@ -51,7 +53,13 @@ def check(ctx: Context) -> Iterator[Finding]:
                 continue
             if any(party.role in kinds[k].controlled_by for k in protected_kinds):
                 continue
-            in_effect = any(ctx.effective(cid, c) for c in protected)
+            if claim.scope:
+                in_effect = any(ctx.effective(cid, c) for c in protected)
+            else:  # every unscoped claim on the control is about all it protects
+                if in_effect_anywhere is None:
+                    in_effect_anywhere = any(ctx.effective(cid, c) for c in protected)
+                in_effect = in_effect_anywhere
+            found.add(party.id)
             relied = claim.kind == "relies-on"
             severity = "high" if relied and not in_effect else "medium"
             owners = sorted(owners)
