@@ -62,11 +62,22 @@ class Responsibility:
         """Who answers for the control: whoever claims it, else whoever the preset puts it on."""
         return self.owners or tuple(p.id for p in self.default_parties)
 
+    @cached_property
+    def _by_party(self) -> tuple[dict[str | None, Claim], dict[str | None, Claim]]:
+        """Each party's first provides-claim and first relies-on claim on the control."""
+        provides: dict[str | None, Claim] = {}
+        relies: dict[str | None, Claim] = {}
+        for c in self.providers:
+            provides.setdefault(c.party, c)
+        for c in self.reliances:
+            relies.setdefault(c.party, c)
+        return provides, relies
+
     def provided_by(self, party: str) -> Claim | None:
-        return next((c for c in self.providers if c.party == party), None)
+        return self._by_party[0].get(party)
 
     def relied_by(self, party: str) -> Claim | None:
-        return next((c for c in self.reliances if c.party == party), None)
+        return self._by_party[1].get(party)
 
 
 class Responsibilities:

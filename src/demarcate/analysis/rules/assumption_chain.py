@@ -50,7 +50,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     for cid, r in ctx.resp.by_control.items():
         if not r.reliances:
             continue
-        starts = [c for c in r.reliances if not any(o.relies_on == c.party for o in r.reliances)] or list(r.reliances)
+        relied_on = {o.relies_on for o in r.reliances}
+        starts = [c for c in r.reliances if c.party not in relied_on] or list(r.reliances)
         chains = [(claim, *_chain(ctx, cid, claim.party or "", claim.relies_on or "")) for claim in starts]
         broken = [(claim, chain, end) for claim, chain, end in chains if end != "implemented"]
         if not broken or (effective_anywhere(ctx, cid) and all(end == "implemented" for _, _, end in chains)):
