@@ -50,6 +50,7 @@ class Context:
         self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
         self._defaults: dict[str, frozenset[str]] = {}
+        self._alone: dict[str, tuple[str]] = {}  # (owner,) once per owner: keys of interned states
         self._check_index: dict[tuple[str, str], list[AttributeCheck]] = {}
         self._neighbours: dict[str, dict[str, None]] = {}
         # Facts rules derive from the system and ask for again and again, keyed by (what, about).
@@ -95,18 +96,20 @@ class Context:
 
     def state(self, control_id: str, component_id: str) -> ControlState:
         key = (control_id, component_id)
-        if key not in self._states:
-            self._states[key] = self._state(control_id, component_id)
-        return self._states[key]
+        found = self._states.get(key)
+        if found is None:
+            found = self._states[key] = self._state(control_id, component_id)
+        return found
 
     def effective(self, control_id: str, component_id: str) -> bool:
         return self.state(control_id, component_id).effective
 
-    def _claims_on(self, control_id: str, component_id: str) -> list:
-        """The provides-claims on a control that cover a component. A claim's `scope` names what it
-        covers. Without one it covers the protected components its party owns; if the party owns
-        none of them (an application team's guard in front of a vendor's model, say), those its own
-        components exchange content with; failing that, all of them."""
+    def _index_claims(self, control_id: str) -> tuple[list, dict[str, list]]:
+        """A control's provides-claims: those that cover every component it protects, and by
+        component the others. A claim's `scope` names what it covers. Without one it covers the
+        protected components its party owns; if the party owns none of them (an application team's
+        guard in front of a vendor's model, say), those its own components exchange content with;
+        failing that, all of them."""
         index = self._provider_index.get(control_id)
         if index is None:
             r = self.resp[control_id]
@@ -122,7 +125,7 @@ class Context:
                 for cid in covered:
                     scoped.setdefault(cid, []).append(claim)
             index = self._provider_index[control_id] = (everywhere, scoped)
-        return index[0] + index[1].get(component_id, [])
+        return index
 
     def _next_to(self, party: str | None, protected: frozenset[str]) -> list[str]:
         """Of the protected components, those a flow connects to a component the party owns."""
@@ -137,8 +140,7 @@ class Context:
 
     def covered(self, control_id: str) -> list[str]:
         """The components that some provides-claim on the control covers."""
-        self._claims_on(control_id, "")
-        everywhere, scoped = self._provider_index[control_id]
+        everywhere, scoped = self._index_claims(control_id)
         return list(self.resp[control_id].protected) if everywhere else list(scoped)
 
     def _checks(self, r: Responsibility, kind: str) -> list[AttributeCheck]:
@@ -150,7 +152,8 @@ class Context:
     def _state(self, control_id: str, component_id: str) -> ControlState:
         r = self.resp[control_id]
         comp = self.system.components[component_id]
-        claims = self._claims_on(control_id, component_id)
+        everywhere, scoped = self._provider_index.get(control_id) or self._index_claims(control_id)
+        claims = everywhere + scoped[component_id] if component_id in scoped else everywhere
         checks = self._checks(r, comp.kind)  # type: ignore[attr-defined]
         if not claims and not checks:  # the common case in a large portfolio: nobody, nothing shown
             if r.not_applicable is not None:
@@ -184,9 +187,15 @@ class Context:
     def _missing_parties(self, r: Responsibility, owner: str) -> tuple[str, ...]:
         """Who answers for a control missing on a component: its owner if the control falls to it
         or to its role, otherwise everyone the control falls to."""
-        if r.control.id not in self._defaults:
-            self._defaults[r.control.id] = frozenset(r.responsible) | {p.id for p in r.default_parties}
-        return (owner,) if owner in self._defaults[r.control.id] else r.responsible
+        defaults = self._defaults.get(r.control.id)
+        if defaults is None:
+            defaults = self._defaults[r.control.id] = frozenset(r.responsible) | {p.id for p in r.default_parties}
+        if owner not in defaults:
+            return r.responsible
+        alone = self._alone.get(owner)
+        if alone is None:
+            alone = self._alone[owner] = (owner,)
+        return alone
 
     # --- facts about components that several rules need -----------------------------------
 
