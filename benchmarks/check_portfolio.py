@@ -9,10 +9,15 @@ share of controls, so every rule has work to do.
 Each size is measured twice over: the in-process phases (import, load, analysis, building and
 encoding the JSON result) in a fresh interpreter, and the real command, `demarcate check FILE
 --format json` and plain `demarcate check FILE`, as a user runs it, with its peak resident memory.
-The best of --repeat runs is kept.
+The best of --repeat runs is kept. Python runs with its bytecode cache, as from an installed
+package (PYTHONDONTWRITEBYTECODE is dropped for the runs, and one warm-up run writes the cache).
+
+With --instructions, the JSON command also runs once under valgrind's callgrind (sizes up to
+10,000) and the count of machine instructions it executed is reported: unlike wall time on a
+shared machine, that count is the same from run to run, so it shows small changes reliably.
 
     python benchmarks/check_portfolio.py                 # 100 .. 100,000 components
-    python benchmarks/check_portfolio.py --sizes 1000 10000
+    python benchmarks/check_portfolio.py --sizes 1000 10000 --instructions
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import json
 import os
 import platform
 import random
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,7 +132,12 @@ print(json.dumps({"import": t1 - t0, "load": t2 - t1, "analyse": t3 - t2, "json"
 """
 
 
-def run(size: int, folder: Path, repeat: int) -> dict:
+# Runs use the bytecode cache, as an installed package does.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+MAX_INSTRUCTIONS_SIZE = 10_000  # callgrind runs ~50x slower than the real thing
+
+
+def run(size: int, folder: Path, repeat: int, instructions: bool) -> dict:
     path = folder / f"portfolio-{size}.yaml"
     path.write_text(dump_yaml(portfolio(size)), encoding="utf-8")
     phases = min((json.loads(_run_probe(path)) for _ in range(repeat)), key=lambda r: r["analyse"])
@@ -133,12 +145,25 @@ def run(size: int, folder: Path, repeat: int) -> dict:
     json_wall, peak = _wall_and_peak([*cli, "--format", "json"], repeat)
     text_wall, _ = _wall_and_peak(cli, repeat)
     phases.update(size=size, json_wall=json_wall, text_wall=text_wall, peak_mib=peak,
-                  yaml_kib=path.stat().st_size / 1024)
+                  yaml_kib=path.stat().st_size / 1024, instructions=None)
+    if instructions and size <= MAX_INSTRUCTIONS_SIZE:
+        phases["instructions"] = _instructions([*cli, "--format", "json"])
     return phases
 
 
 def _run_probe(path: Path) -> str:
-    return subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True).stdout
+    return subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True,
+                          env=ENV).stdout
+
+
+def _instructions(cmd: list[str]) -> int:
+    """Machine instructions a command executes, counted by callgrind (output discarded)."""
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind did not report a count:\n{proc.stderr[-2000:]}")
+    return int(found.group(1))
 
 
 def _wall_and_peak(cmd: list[str], repeat: int) -> tuple[float, float]:
@@ -146,7 +171,7 @@ def _wall_and_peak(cmd: list[str], repeat: int) -> tuple[float, float]:
     best, peak = float("inf"), 0.0
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         best = min(best, time.perf_counter() - start)
         peak = max(peak, usage.ru_maxrss / 1024)
@@ -160,18 +185,25 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement below 100,000 "
                         "components; the best is kept (shared machines are noisy)")
+    parser.add_argument("--instructions", action="store_true", help="also count the instructions of the "
+                        f"JSON command under valgrind (sizes up to {MAX_INSTRUCTIONS_SIZE:,})")
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     print(f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
           f"{platform.system()}; cpu count {os.cpu_count()}")
     print("| components | YAML KiB | import s | load s | analyse s | JSON s | `check --format json` s | "
-          "`check` (text) s | peak MiB | paths | findings |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "`check` (text) s | peak MiB | paths | findings | instructions (JSON command) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    subprocess.run([sys.executable, "-m", "demarcate", "--version"], env=ENV, check=True,
+                   stdout=subprocess.DEVNULL)  # writes the bytecode cache before anything is timed
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            r = run(size, Path(tmp), args.repeat if size < 100_000 else 1)
+            r = run(size, Path(tmp), args.repeat if size < 100_000 else 1, args.instructions)
+            count = f"{r['instructions'] / 1e9:.2f} G" if r["instructions"] else "—"
             print(f"| {r['components']:,} | {r['yaml_kib']:,.0f} | {r['import']:.2f} | {r['load']:.2f} | "
                   f"{r['analyse']:.2f} | {r['json']:.2f} | {r['json_wall']:.2f} | {r['text_wall']:.2f} | "
-                  f"{r['peak_mib']:.0f} | {r['paths']:,} | {r['findings']:,} |", flush=True)
+                  f"{r['peak_mib']:.0f} | {r['paths']:,} | {r['findings']:,} | {count} |", flush=True)
 
 
 if __name__ == "__main__":
