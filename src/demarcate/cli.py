@@ -104,8 +104,9 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-# What a batch command built, kept until the process ends (see _load and main).
-_KEPT: list[Any] = []
+# What a batch command built, kept until the process ends (see _load and main). Only a real
+# process collects it: called in-process (tests, a library user), nothing is held back.
+_KEPT: list[Any] | None = None
 
 
 def _load(paths: list[Path], *, batch: bool = True) -> System:
@@ -125,7 +126,8 @@ def _load(paths: list[Path], *, batch: bool = True) -> System:
 
 
 def _keep(*objects: Any) -> None:
-    _KEPT.extend(objects)
+    if _KEPT is not None:
+        _KEPT.extend(objects)
 
 
 @app.callback(invoke_without_command=True)
@@ -719,7 +721,9 @@ def tune_gc() -> None:
 
 
 def main() -> None:
+    global _KEPT
     tune_gc()
+    _KEPT = []
     _only_the_command_asked_for(sys.argv[1:2])
     try:
         app()

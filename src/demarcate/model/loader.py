@@ -34,7 +34,8 @@ MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 class Positions(dict):  # type: ignore[type-arg]
     """Where each item of a manifest was written, keyed like ("component", id). A position is
-    worked out when first read: most are never shown, and a portfolio has tens of thousands."""
+    worked out when first read with [] or get: most are never shown, and a portfolio has tens of
+    thousands. (values() and items() would see entries not yet worked out; nothing uses them.)"""
 
     def pending(self, key: tuple[str, Any], raw: Any, loc: tuple[Any, ...], name: str) -> None:
         dict.__setitem__(self, key, (raw, loc, name))
