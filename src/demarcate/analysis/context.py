@@ -50,7 +50,6 @@ class Context:
         self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
         self._defaults: dict[str, frozenset[str]] = {}
-        self._alone: dict[str, tuple[str]] = {}  # (owner,) once per owner: keys of interned states
         self._check_index: dict[tuple[str, str], list[AttributeCheck]] = {}
         self._neighbours: dict[str, dict[str, None]] = {}
         # Facts rules derive from the system and ask for again and again, keyed by (what, about).
@@ -152,7 +151,7 @@ class Context:
     def _state(self, control_id: str, component_id: str) -> ControlState:
         r = self.resp[control_id]
         comp = self.system.components[component_id]
-        everywhere, scoped = self._provider_index.get(control_id) or self._index_claims(control_id)
+        everywhere, scoped = self._index_claims(control_id)
         claims = everywhere + scoped[component_id] if component_id in scoped else everywhere
         checks = self._checks(r, comp.kind)  # type: ignore[attr-defined]
         if not claims and not checks:  # the common case in a large portfolio: nobody, nothing shown
@@ -190,12 +189,7 @@ class Context:
         defaults = self._defaults.get(r.control.id)
         if defaults is None:
             defaults = self._defaults[r.control.id] = frozenset(r.responsible) | {p.id for p in r.default_parties}
-        if owner not in defaults:
-            return r.responsible
-        alone = self._alone.get(owner)
-        if alone is None:
-            alone = self._alone[owner] = (owner,)
-        return alone
+        return (owner,) if owner in defaults else r.responsible
 
     # --- facts about components that several rules need -----------------------------------
 

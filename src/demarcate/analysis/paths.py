@@ -249,8 +249,9 @@ class _PathControls:
         self.hops: dict[tuple[str, frozenset[str]], dict[str, _Entry]] = {}
         self.stretches: dict[tuple[tuple[str, ...], frozenset[str]], dict[str, _Entry]] = {}
         self.made: dict[tuple[Any, ...], PathControl] = {}
-        self.made_alone: dict[int, PathControl] = {}  # by id() of an entry, see _remember
-        self.keep: list[_Entry] = []
+        # By id() of an entry whose PathControl is the same on every path: (the entry, its
+        # PathControl). Holding the entry keeps its id() from being reused by another.
+        self.made_alone: dict[int, tuple[_Entry, PathControl]] = {}
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.owner for cid, c in ctx.system.components.items()}  # type: ignore[attr-defined]
 
@@ -299,9 +300,9 @@ class _PathControls:
         made, alone = self.made, self.made_alone
         owners: dict[str, None] | None = None
         for item in merged.values():
-            pc = alone.get(id(item))
-            if pc is not None:
-                out.append(pc)
+            known = alone.get(id(item))
+            if known is not None:
+                out.append(known[1])
                 continue
             control, state, _, components = item
             parties = state.parties or self.ctx.resp[control.id].responsible
@@ -318,12 +319,6 @@ class _PathControls:
                 pc = made[key] = PathControl.of(control.id, control.layer, control.function, state.state,
                                                 parties, components, state.reason)
             if shared:
-                self._remember(item, pc)
+                alone[id(item)] = (item, pc)
             out.append(pc)
         return tuple(out)
-
-    def _remember(self, item: _Entry, pc: PathControl) -> None:
-        """Remember the PathControl of an entry by the entry's identity. The entry is kept alive
-        with it, so no other entry can come to have its id()."""
-        self.keep.append(item)
-        self.made_alone[id(item)] = pc

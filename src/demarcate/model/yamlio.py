@@ -349,8 +349,7 @@ def locate(root: Any, loc: tuple[Any, ...], name: str, *, key: bool = False) -> 
     Path segments that do not exist in the data (such as a union's tag) are skipped.
     With `key=True` the position of the last mapping key is returned instead of its value.
     """
-    if isinstance(root, YDoc):
-        return _Deferred(name, root.source, loc, key)
+    root = positions_of(root)
     if isinstance(root, _Source):
         return _Deferred(name, root, loc, key)
     node = root
