@@ -3,6 +3,7 @@ effect on a given component (claimed, shown by configuration, or contradicted by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ class Context:
         self._states: dict[tuple[str, str], ControlState] = {}
         self._upstream: dict[str, frozenset[str]] = {}
         self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
+        self._owned: dict[str, dict[str, list[str]]] = {}  # by control: protected components by owner
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
         self._defaults: dict[str, frozenset[str]] = {}
         self._check_index: dict[tuple[str, str], list[AttributeCheck]] = {}
@@ -103,6 +105,20 @@ class Context:
     def effective(self, control_id: str, component_id: str) -> bool:
         return self.state(control_id, component_id).effective
 
+    def in_effect(self, control_id: str) -> frozenset[str]:
+        """The components it protects that a control is in effect on. Only a component some claim
+        covers, or whose configuration the control reads, can have it in effect, so only those
+        are looked at: in a portfolio, a small share of what a control protects."""
+        found = self.memo.get(("in-effect", control_id))
+        if found is None:
+            r = self.resp[control_id]
+            everywhere, scoped = self._index_claims(control_id)
+            shown = {check.kind for check in r.control.configured_by}
+            maybe = r.protected if everywhere else [c for c in r.protected if c in scoped or self._kinds[c] in shown]
+            found = self.memo["in-effect", control_id] = frozenset(
+                c for c in maybe if self.state(control_id, c).effective)
+        return found  # type: ignore[no-any-return]
+
     def _index_claims(self, control_id: str) -> tuple[list, dict[str, list]]:
         """A control's provides-claims: those that cover every component it protects, and by
         component the others. A claim's `scope` names what it covers. Without one it covers the
@@ -113,18 +129,42 @@ class Context:
         if index is None:
             r = self.resp[control_id]
             everywhere, scoped = [], {}
-            owned: dict[str, list[str]] = {}
-            if any(not claim.scope for claim in r.providers):
-                for c in r.protected:
-                    owned.setdefault(self.system.components[c].owner, []).append(c)
             for claim in r.providers:
-                covered = claim.scope or owned.get(claim.party or "") or self._next_to(claim.party, r.protected_set)
+                covered = (claim.scope or self._owned_by(control_id).get(claim.party or "")
+                           or self._next_to(claim.party, r.protected_set))
                 if not covered:
                     everywhere.append(claim)
                 for cid in covered:
                     scoped.setdefault(cid, []).append(claim)
             index = self._provider_index[control_id] = (everywhere, scoped)
         return index
+
+    def _owned_by(self, control_id: str) -> dict[str, list[str]]:
+        """The components a control protects, by owner."""
+        owned = self._owned.get(control_id)
+        if owned is None:
+            owned = self._owned[control_id] = {}
+            for c in self.resp[control_id].protected:
+                owned.setdefault(self.system.components[c].owner, []).append(c)  # type: ignore[attr-defined]
+        return owned
+
+    def concerning(self, control_id: str, parties: Iterable[str]) -> list[str]:
+        """The components it protects that claims between these parties on a control are about:
+        all of them, except those of a peer — a party with the role of one of these that takes no
+        part (another application team of a portfolio, whose components one team's reliance on the
+        vendor says nothing about)."""
+        protected = self.resp[control_id].protected
+        owned = self._owned_by(control_id)
+        involved = set(parties)
+        known = self.system.parties
+        roles = {known[p].role for p in involved if p in known}
+        peers = {o for o in owned if o not in involved and o in known and known[o].role in roles}
+        if not peers:
+            return list(protected)
+        order = self.memo.get(("protected-order", control_id))
+        if order is None:
+            order = self.memo["protected-order", control_id] = {c: i for i, c in enumerate(protected)}
+        return sorted((c for o, cs in owned.items() if o not in peers for c in cs), key=order.__getitem__)
 
     def _next_to(self, party: str | None, protected: frozenset[str]) -> list[str]:
         """Of the protected components, those a flow connects to a component the party owns."""

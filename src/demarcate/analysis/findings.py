@@ -74,8 +74,8 @@ def claim_text(claim: Any) -> str:
     return f"{claim.control} declared not applicable: {claim.not_applicable}"
 
 
-def listing(items: Iterable[str], limit: int = 8) -> str:
+def listing(items: Iterable[str], limit: int = 8, sep: str = ", ") -> str:
     items = list(items)
     if len(items) <= limit:
-        return ", ".join(items)
-    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+        return sep.join(items)
+    return sep.join(items[:limit]) + f" and {len(items) - limit} more"

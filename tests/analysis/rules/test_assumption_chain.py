@@ -32,3 +32,16 @@ def test_partial_provision_lowers_severity(bot, run):
     bot.relies("INF-NET-03", "app", "infra").provides("INF-NET-03", party="infra", status="partial")
     (f,) = run(bot, RULE)
     assert f.severity == "medium" and "only partly" in f.explanation
+
+
+def test_teams_making_the_same_assumption_are_one_line_about_their_own_components(bot, run):
+    for team in ("team2", "team3", "team4", "team5"):
+        bot.parties.append({"id": team, "role": "application-developer"})
+        bot.add({"id": f"{team}-rag", "kind": "retriever", "owner": team}, (f"{team}-rag", "llm"))
+    for team in ("app", "team2", "team3", "team4"):  # team5 relies on nobody
+        bot.relies("APP-IN-03", team, "vendor", "the model ignores it")
+    (f,) = run(bot, RULE)
+    assert f.title == "APP-IN-03 is assumed, not provided: app, team2, team3 and 1 more → vendor"
+    assert f.explanation.count("vendor does not provide it") == 1 and len(f.claims) == 4
+    assert "team4-rag" in f.components and "rag" in f.components and "team5-rag" not in f.components
+    assert "team5" not in f.responsible and {"vendor", "app", "team4"} <= set(f.responsible)

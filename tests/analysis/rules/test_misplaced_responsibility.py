@@ -24,3 +24,28 @@ def test_a_provider_operating_the_component_is_not_misplaced(bot, run):
     bot.add({"id": "filter", "kind": "guard", "owner": "vendor"}, ("chat", "filter"))
     bot.provides("APP-IN-02", party="vendor", scope=["filter"])
     assert run(bot, RULE) == []
+
+
+def _second_team(bot):
+    bot.parties.append({"id": "team2", "role": "application-developer"})
+    return bot.add({"id": "rag2", "kind": "retriever", "owner": "team2"}, ("rag2", "llm"))
+
+
+def test_a_reliance_counts_for_the_relying_teams_components_only(bot, run):
+    # team2 screens its own retriever; that does not cover app, which relies on the vendor instead.
+    _second_team(bot).provides("APP-IN-03", party="team2").relies("APP-IN-03", "app", "vendor")
+    (f,) = run(bot, RULE)
+    assert f.severity == "high" and "rag2" not in f.components and "rag" in f.components
+    assert f.responsible == ("app",) and len(f.claims) == 1
+    assert "It is in effect on none of them." in f.explanation
+
+
+def test_every_team_relying_on_the_vendor_is_one_finding_with_every_claim(bot, run):
+    _second_team(bot).relies("APP-IN-03", "app", "vendor", "the model ignores it")
+    bot.relies("APP-IN-03", "team2", "vendor", "training handles it").provides("APP-IN-03", scope=["rag"])
+    (f,) = run(bot, RULE)
+    assert f.responsible == ("app", "team2") and {"rag", "rag2"} <= set(f.components)
+    assert len(f.claims) == 2 and f.explanation.startswith("2 claims put APP-IN-03 on vendor")
+    # app's screening on its retriever leaves its other protected components, and team2's, without it.
+    assert f.severity == "high" and "rag2" in f.explanation.split("It is not in effect on")[1]
+    assert "rag," not in f.explanation.split("It is not in effect on")[1]

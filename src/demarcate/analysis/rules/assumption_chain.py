@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule
+from demarcate.analysis.findings import Finding, Rule, listing
 from demarcate.analysis.rules._shared import effective_anywhere
 
 RULE = Rule(
@@ -65,25 +65,35 @@ def check(ctx: Context) -> Iterator[Finding]:
             severity = "low"
         if all(end in ("partial", "planned") for _, _, end in broken) and severity != "low":
             severity = "medium" if severity == "high" else "low"
-        described = []
+        described = [_described(chain, end, claim.assumption) for claim, chain, end in broken]
+        # In a portfolio many teams make the same assumption: one line per chain beyond its start.
+        groups: dict[tuple[tuple[str, ...], str, str], list[str]] = {}
         for claim, chain, end in broken:
-            text = " → ".join(chain)
-            outcome = {"nobody": f"{chain[-1]} does not provide it",
-                       "loop": f"{chain[-1]} relies back on a party already in the chain",
-                       "partial": f"{chain[-1]} provides it only partly",
-                       "planned": f"{chain[-1]} has it only planned"}[end]
-            said = f" (assumption: “{claim.assumption}”)" if claim.assumption else ""
-            described.append(f"{text}: {outcome}{said}")
+            groups.setdefault((tuple(chain[1:]), end, claim.assumption or ""), []).append(chain[0])
+        lines = [_described([listing(starts, 3), *rest], end, said) for (rest, end, said), starts in groups.items()]
+        titles = list(dict.fromkeys(" → ".join([listing(starts, 3), *rest]) for (rest, _, _), starts in groups.items()))
+        involved = {p for _, chain, _ in broken for p in chain}
+        about = ctx.concerning(cid, involved)
+        involved |= {ctx.system.components[c].owner for c in about}
         ends = [chain[-1] for _, chain, _ in broken]
         yield Finding(
             rule=RULE.id,
             key=(cid,),
             severity=severity,
-            title=f"{cid} is assumed, not provided: {'; '.join(' → '.join(ch) for _, ch, _ in broken)}",
-            explanation=f"{control.title}. " + "; ".join(described) + ".",
+            title=f"{cid} is assumed, not provided: {listing(titles, 3, '; ')}",
+            explanation=f"{control.title}. " + listing(lines, 5, "; ") + ".",
             recommendation=RULE.fix,
-            responsible=tuple(dict.fromkeys([*ends, *r.responsible])),
-            components=r.protected,
+            responsible=tuple(dict.fromkeys([*ends, *([p for p in r.responsible if p in involved] or r.responsible)])),
+            components=tuple(about),
             controls=(cid,),
             claims=tuple(described),
         )
+
+
+def _described(chain: list[str], end: str, assumption: str | None) -> str:
+    outcome = {"nobody": f"{chain[-1]} does not provide it",
+               "loop": f"{chain[-1]} relies back on a party already in the chain",
+               "partial": f"{chain[-1]} provides it only partly",
+               "planned": f"{chain[-1]} has it only planned"}[end]
+    said = f" (assumption: “{assumption}”)" if assumption else ""
+    return f"{' → '.join(chain)}: {outcome}{said}"

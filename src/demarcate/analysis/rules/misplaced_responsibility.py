@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from typing import Any
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, claim_text, listing
+from demarcate.model.schema import Claim, Party
 
 RULE = Rule(
     id="misplaced-responsibility",
@@ -18,8 +20,9 @@ RULE = Rule(
     why="The source document's lists of what each layer does and does not control are the ground "
         "truth: a party can only implement a control where it has its hands on the component. A claim "
         "against that is an assumption nobody can fulfil.",
-    severity="high when the control is relied on and not in effect; medium for a `provides` claim the "
-             "party cannot back.",
+    severity="high when the control is relied on and not in effect on every component a reliance is "
+             "about; medium otherwise (a `provides` claim the party cannot back, or a reliance that "
+             "happens to be met by someone else's control).",
     who_acts="The party that owns the protected components.",
     false_positives="A provider that really operates the component on your behalf (a hosted guardrail, "
                     "a managed tool gateway): make it the component's owner in the manifest.",
@@ -35,48 +38,75 @@ def check(ctx: Context) -> Iterator[Finding]:
         # Governance controls are about relationships and decisions, not components.
         if not r.protected or r.control.layer == "usage":
             continue
-        found: set[str] = set()  # one finding per party and control: the first claim that shows it
-        in_effect_anywhere: bool | None = None
+        # Whether a party can act on what the control protects: for an unscoped claim, judged on
+        # everything it protects (once per party); for a scoped one, on its scope.
+        can_act: dict[str, bool] = {}
+        placed: dict[str, list[tuple[Claim, list[str]]]] = {}  # by party: the claims that put it there
         for claim in (*r.providers, *r.reliances):
-            party_id = claim.party if claim.kind == "provides" else claim.relies_on
-            party = ctx.system.parties.get(party_id or "")
-            if party is None or party.id in found:
+            party = ctx.system.parties.get((claim.party if claim.kind == "provides" else claim.relies_on) or "")
+            if party is None:
                 continue
             if claim.scope:
-                protected = [c for c in claim.scope if c in r.protected_set]
-                owners = {ctx.system.components[c].owner for c in protected}
-                protected_kinds = {ctx.kind(c) for c in protected}
+                covered = [c for c in claim.scope if c in r.protected_set]
+                owners = {ctx.system.components[c].owner for c in covered}  # type: ignore[attr-defined]
+                if not covered or _can_act(kinds, party, owners, {ctx.kind(c) for c in covered}):
+                    continue
             else:
-                protected, owners = r.protected, set(r.component_owners)
-                protected_kinds = {k for k in r.control.applies_to if k in present}
-            if not protected or party.id in owners:
-                continue
-            if any(party.role in kinds[k].controlled_by for k in protected_kinds):
-                continue
-            if claim.scope:
-                in_effect = any(ctx.effective(cid, c) for c in protected)
-            else:  # every unscoped claim on the control is about all it protects
-                if in_effect_anywhere is None:
-                    in_effect_anywhere = any(ctx.effective(cid, c) for c in protected)
-                in_effect = in_effect_anywhere
-            found.add(party.id)
-            relied = claim.kind == "relies-on"
-            severity = "high" if relied and not in_effect else "medium"
-            owners = sorted(owners)
-            verb = "is relied on for" if relied else "claims to provide"
-            yield Finding(
-                rule=RULE.id,
-                key=(cid, party.id),
-                severity=severity,
-                title=f"{party.id} ({party.role}) {verb} {cid}, which it cannot implement",
-                explanation=(
-                    f"{claim_text(claim)}. {cid} protects {listing(protected)}, owned by "
-                    f"{', '.join(owners)}; a {party.role} controls none of those kinds "
-                    f"({', '.join(sorted(protected_kinds))})."
-                ),
-                recommendation=f"Make {', '.join(owners)} responsible for {cid}: it owns what the control protects.",
-                responsible=tuple(owners),
-                components=tuple(protected),
-                controls=(cid,),
-                claims=(claim_text(claim),),
-            )
+                able = can_act.get(party.id)
+                if able is None:
+                    able = can_act[party.id] = _can_act(
+                        kinds, party, r.component_owners, {k for k in r.control.applies_to if k in present})
+                if able:
+                    continue
+                covered = ctx.concerning(cid, (claim.party or "", party.id))
+            placed.setdefault(party.id, []).append((claim, covered))
+        for party_id, claims in placed.items():
+            yield _finding(ctx, cid, ctx.system.parties[party_id], claims)
+
+
+def _can_act(kinds: Any, party: Party, owners: Collection[str], protected_kinds: set[str]) -> bool:
+    """A party can act on a control if it owns a component the control protects or its role
+    controls one of their kinds."""
+    return party.id in owners or any(party.role in kinds[k].controlled_by for k in protected_kinds)
+
+
+def _finding(ctx: Context, cid: str, party: Party, claims: list[tuple[Claim, list[str]]]) -> Finding:
+    """One finding per control and party, however many claims put the control there (in a
+    portfolio, every team that relies on the vendor for it): each claim counts for the components
+    it is about, and a reliance on a control not in effect on all of them is the high case."""
+    protected = list(dict.fromkeys(c for _, covered in claims for c in covered))
+    owners = sorted({ctx.system.components[c].owner for c in protected})  # type: ignore[attr-defined]
+    protected_kinds = sorted({ctx.kind(c) for c in protected})
+    reliances = [(claim, covered) for claim, covered in claims if claim.kind == "relies-on"]
+    on = ctx.in_effect(cid)
+    unprotected = list(dict.fromkeys(c for _, covered in reliances for c in covered if c not in on))
+    said = [claim_text(claim) for claim, _ in claims]
+    verb = "is relied on for" if reliances else "claims to provide"
+    if len(said) == 1:
+        why = f"{said[0]}. "
+    else:
+        why = f"{len(said)} claims put {cid} on {party.id}: {listing(said, 3, '; ')}. "
+    if not unprotected:
+        gap = ""
+    elif len(unprotected) == len(protected):
+        gap = " It is in effect on none of them."
+    else:
+        gap = f" It is not in effect on {listing(unprotected)}, which a reliance is about."
+    return Finding(
+        rule=RULE.id,
+        key=(cid, party.id),
+        severity="high" if unprotected else "medium",
+        title=f"{party.id} ({party.role}) {verb} {cid}, which it cannot implement",
+        explanation=(
+            f"{why}{cid} protects {listing(protected)}, owned by {listing(owners)}; a {party.role} "
+            f"controls none of those kinds ({', '.join(protected_kinds)}).{gap}"
+        ),
+        recommendation=f"Make {listing(owners)} responsible for {cid}: it owns what the control protects."
+        if len(owners) == 1 else
+        f"Make each of {listing(owners)} responsible for {cid} on its own components: they own what the "
+        "control protects.",
+        responsible=tuple(owners),
+        components=tuple(protected),
+        controls=(cid,),
+        claims=tuple(said),
+    )
