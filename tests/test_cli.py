@@ -182,6 +182,20 @@ def test_a_batch_command_ends_quickly_with_its_output_whole_and_its_exit_code(tm
     assert report.returncode == 0 and json.loads((tmp_path / "r.sarif").read_text())["runs"]
 
 
+def test_a_reader_that_stops_early_ends_every_format_quietly_with_the_same_status():
+    # `demarcate check … | head`: the reader has gone before anything is written. Each format used
+    # to end differently (status 1, or "error: Broken pipe" and the bad-input status 2).
+    from demarcate.cli import EXIT_READER_GONE
+
+    for args in (["check", str(SHOPBOT)], ["check", str(SHOPBOT), "--format", "json"],
+                 ["check", str(SHOPBOT), "--format", "markdown"], ["matrix", str(SHOPBOT), "--format", "csv"]):
+        proc = subprocess.Popen([sys.executable, "-m", "demarcate", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()
+        _, stderr = proc.communicate(timeout=120)
+        assert (proc.returncode, stderr) == (EXIT_READER_GONE, b""), args
+
+
 def test_a_real_process_still_knows_every_command_when_it_builds_only_the_one_asked_for():
     from demarcate.cli import app
 

@@ -37,10 +37,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
-
 EXIT_INVALID = 2
+EXIT_READER_GONE = 141  # what a shell reports for a command whose reader went away (128 + SIGPIPE)
+
+
+def reader_gone() -> None:
+    """Whoever read standard output stopped early (`| head`): nothing more can reach it. Every
+    format ends the same way, quietly, with the status a shell gives a command stopped by SIGPIPE;
+    standard output points at /dev/null so that nothing fails again while the process ends."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (called in-process)
+        pass
+    raise typer.Exit(EXIT_READER_GONE)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:  # rich's own ends with status 1
+        reader_gone()
+
+
+out = _Console(highlight=False, soft_wrap=False)
+err = _Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,9 +107,12 @@ def reports_errors(fn: F) -> F:
             n = len(exc.problems)
             err.print(terminal.t(f"{n} problem{'s' if n != 1 else ''} found", "red"))
             raise typer.Exit(EXIT_INVALID) from None
+        except BrokenPipeError as exc:
+            if exc.filename is not None:  # a file, not standard output
+                _os_error(exc)
+            reader_gone()
         except OSError as exc:
-            err.print(terminal.t(f"error: {exc.strerror or exc}: {exc.filename or ''}"))
-            raise typer.Exit(EXIT_INVALID) from None
+            _os_error(exc)
         finally:
             if collecting:  # a batch command switched collection off (see _load); leave it as found
                 gc.enable()
@@ -98,9 +120,16 @@ def reports_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _os_error(exc: OSError) -> None:
+    err.print(terminal.t(f"error: {exc.strerror or exc}: {exc.filename or ''}"))
+    raise typer.Exit(EXIT_INVALID) from None
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.flush()
-    sys.stdout.buffer.write(json_bytes(data))
+    data = json_bytes(data)
+    if sys.stdout.buffer.write(data) < len(data):  # the reader went away in the middle
+        reader_gone()
     sys.stdout.flush()
 
 
@@ -750,7 +779,7 @@ def _exit_now(code: int | str | None) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     except OSError:  # the reader went away (`| head`): nothing more can reach it
-        code = code or 0
+        code = EXIT_READER_GONE
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
