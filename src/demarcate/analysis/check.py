@@ -10,7 +10,7 @@ from typing import Any
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
 from demarcate.analysis.leverage import Leverage, leverage
-from demarcate.analysis.paths import AttackPath, PathAnalysis
+from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl
 from demarcate.analysis.rules import RULES
 from demarcate.model.errors import Position, Problem
 from demarcate.model.loader import System
@@ -84,15 +84,7 @@ def finding_position(system: System, finding: Finding) -> Position | None:
 def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """One path in the contract's shape. Paths share PathControl objects; `controls` keeps one
     dict per object, which the encoder then writes wherever it appears."""
-    out = []
-    for c in path.controls:
-        data = controls.get(id(c))
-        if data is None:
-            data = controls[id(c)] = {
-                "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
-                "parties": list(c.parties), "status": c.status, "function": c.function,
-                "components": list(c.components), **({"reason": c.reason} if c.reason else {})}
-        out.append(data)
+    known = controls.get
     return {
         "id": path.id,
         "source": path.source,
@@ -100,9 +92,17 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]]) -> dict[st
         "steps": list(path.steps),
         "entry": path.entry,
         "impact_kind": path.impact_kind,
-        "controls": out,
+        "controls": [known(id(c)) or _control_json(c, controls) for c in path.controls],
         "open": path.open,
     }
+
+
+def _control_json(c: PathControl, controls: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    data = controls[id(c)] = {
+        "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
+        "parties": list(c.parties), "status": c.status, "function": c.function,
+        "components": list(c.components), **({"reason": c.reason} if c.reason else {})}
+    return data
 
 
 def finding_json(f: Finding) -> dict[str, Any]:

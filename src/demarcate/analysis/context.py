@@ -106,17 +106,25 @@ class Context:
         return self.state(control_id, component_id).effective
 
     def in_effect(self, control_id: str) -> frozenset[str]:
-        """The components it protects that a control is in effect on. Only a component some claim
-        covers, or whose configuration the control reads, can have it in effect, so only those
-        are looked at: in a portfolio, a small share of what a control protects."""
+        """The components it protects that a control is in effect on."""
         found = self.memo.get(("in-effect", control_id))
         if found is None:
-            r = self.resp[control_id]
-            everywhere, scoped = self._index_claims(control_id)
-            shown = {check.kind for check in r.control.configured_by}
-            maybe = r.protected if everywhere else [c for c in r.protected if c in scoped or self._kinds[c] in shown]
             found = self.memo["in-effect", control_id] = frozenset(
-                c for c in maybe if self.state(control_id, c).effective)
+                c for c in self.may_be_in_effect(control_id) if self.state(control_id, c).effective)
+        return found  # type: ignore[no-any-return]
+
+    def may_be_in_effect(self, control_id: str) -> list[str] | tuple[str, ...]:
+        """The components it protects that a control can be in effect on: only those some claim
+        covers, or whose configuration the control reads (in a portfolio, a small share)."""
+        r = self.resp[control_id]
+        everywhere, scoped = self._index_claims(control_id)
+        if everywhere:
+            return r.protected
+        found = self.memo.get(("may-be-in-effect", control_id))
+        if found is None:
+            shown = {check.kind for check in r.control.configured_by}
+            found = self.memo["may-be-in-effect", control_id] = [
+                c for c in r.protected if c in scoped or self._kinds[c] in shown]
         return found  # type: ignore[no-any-return]
 
     def _index_claims(self, control_id: str) -> tuple[list, dict[str, list]]:
@@ -148,11 +156,11 @@ class Context:
                 owned.setdefault(self.system.components[c].owner, []).append(c)  # type: ignore[attr-defined]
         return owned
 
-    def concerning(self, control_id: str, parties: Iterable[str]) -> list[str]:
-        """The components it protects that claims between these parties on a control are about:
-        all of them, except those of a peer — a party with the role of one of these that takes no
-        part (another application team of a portfolio, whose components one team's reliance on the
-        vendor says nothing about)."""
+    def concerning(self, control_id: str, parties: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The components it protects that claims between these parties on a control are about,
+        and their owners: all of them, except those of a peer — a party with the role of one of
+        these that takes no part (another application team of a portfolio, whose components one
+        team's reliance on the vendor says nothing about)."""
         protected = self.resp[control_id].protected
         owned = self._owned_by(control_id)
         involved = set(parties)
@@ -160,11 +168,15 @@ class Context:
         roles = {known[p].role for p in involved if p in known}
         peers = {o for o in owned if o not in involved and o in known and known[o].role in roles}
         if not peers:
-            return list(protected)
+            return list(protected), list(owned)
         order = self.memo.get(("protected-order", control_id))
         if order is None:
             order = self.memo["protected-order", control_id] = {c: i for i, c in enumerate(protected)}
-        return sorted((c for o, cs in owned.items() if o not in peers for c in cs), key=order.__getitem__)
+        owners = [o for o in owned if o not in peers]
+        return sorted((c for o in owners for c in owned[o]), key=order.__getitem__), owners
+
+    def kinds_of(self, component_ids: Iterable[str]) -> set[str]:
+        return set(map(self._kinds.__getitem__, component_ids))
 
     def _next_to(self, party: str | None, protected: frozenset[str]) -> list[str]:
         """Of the protected components, those a flow connects to a component the party owns."""

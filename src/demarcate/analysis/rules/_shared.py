@@ -52,7 +52,7 @@ def effective_anywhere(ctx: Context, control_id: str) -> bool:
     r = ctx.resp[control_id]
     if not r.protected:
         return r.implemented
-    return bool(ctx.in_effect(control_id))
+    return any(ctx.effective(control_id, c) for c in ctx.may_be_in_effect(control_id))
 
 
 def party_list(ctx: Context, parties: object) -> str:

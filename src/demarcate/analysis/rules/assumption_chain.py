@@ -73,8 +73,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         lines = [_described([listing(starts, 3), *rest], end, said) for (rest, end, said), starts in groups.items()]
         titles = list(dict.fromkeys(" → ".join([listing(starts, 3), *rest]) for (rest, _, _), starts in groups.items()))
         involved = {p for _, chain, _ in broken for p in chain}
-        about = ctx.concerning(cid, involved)
-        involved |= {ctx.system.components[c].owner for c in about}
+        about, owners = ctx.concerning(cid, involved)
+        involved.update(owners)
         ends = [chain[-1] for _, chain, _ in broken]
         yield Finding(
             rule=RULE.id,

@@ -33,7 +33,7 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Finding]:
     kinds = ctx.catalog.kinds
-    present = {ctx.kind(c) for c in ctx.system.components}
+    present = ctx.kinds_of(ctx.system.components)
     for cid, r in ctx.resp.by_control.items():
         # Governance controls are about relationships and decisions, not components.
         if not r.protected or r.control.layer == "usage":
@@ -41,7 +41,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         # Whether a party can act on what the control protects: for an unscoped claim, judged on
         # everything it protects (once per party); for a scoped one, on its scope.
         can_act: dict[str, bool] = {}
-        placed: dict[str, list[tuple[Claim, list[str]]]] = {}  # by party: the claims that put it there
+        # By party: the claims that put the control there, each with the components it is about and their owners.
+        placed: dict[str, list[tuple[Claim, list[str], Collection[str]]]] = {}
         for claim in (*r.providers, *r.reliances):
             party = ctx.system.parties.get((claim.party if claim.kind == "provides" else claim.relies_on) or "")
             if party is None:
@@ -49,7 +50,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             if claim.scope:
                 covered = [c for c in claim.scope if c in r.protected_set]
                 owners = {ctx.system.components[c].owner for c in covered}  # type: ignore[attr-defined]
-                if not covered or _can_act(kinds, party, owners, {ctx.kind(c) for c in covered}):
+                if not covered or _can_act(kinds, party, owners, ctx.kinds_of(covered)):
                     continue
             else:
                 able = can_act.get(party.id)
@@ -58,8 +59,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                         kinds, party, r.component_owners, {k for k in r.control.applies_to if k in present})
                 if able:
                     continue
-                covered = ctx.concerning(cid, (claim.party or "", party.id))
-            placed.setdefault(party.id, []).append((claim, covered))
+                covered, owners = ctx.concerning(cid, (claim.party or "", party.id))
+            placed.setdefault(party.id, []).append((claim, covered, owners))
         for party_id, claims in placed.items():
             yield _finding(ctx, cid, ctx.system.parties[party_id], claims)
 
@@ -70,17 +71,17 @@ def _can_act(kinds: Any, party: Party, owners: Collection[str], protected_kinds:
     return party.id in owners or any(party.role in kinds[k].controlled_by for k in protected_kinds)
 
 
-def _finding(ctx: Context, cid: str, party: Party, claims: list[tuple[Claim, list[str]]]) -> Finding:
+def _finding(ctx: Context, cid: str, party: Party, claims: list[tuple[Claim, list[str], Collection[str]]]) -> Finding:
     """One finding per control and party, however many claims put the control there (in a
     portfolio, every team that relies on the vendor for it): each claim counts for the components
     it is about, and a reliance on a control not in effect on all of them is the high case."""
-    protected = list(dict.fromkeys(c for _, covered in claims for c in covered))
-    owners = sorted({ctx.system.components[c].owner for c in protected})  # type: ignore[attr-defined]
-    protected_kinds = sorted({ctx.kind(c) for c in protected})
-    reliances = [(claim, covered) for claim, covered in claims if claim.kind == "relies-on"]
+    protected = list(dict.fromkeys(c for _, covered, _ in claims for c in covered))
+    owners = sorted({o for _, _, some in claims for o in some})
+    protected_kinds = sorted(ctx.kinds_of(protected))
+    reliances = [covered for claim, covered, _ in claims if claim.kind == "relies-on"]
     on = ctx.in_effect(cid)
-    unprotected = list(dict.fromkeys(c for _, covered in reliances for c in covered if c not in on))
-    said = [claim_text(claim) for claim, _ in claims]
+    unprotected = list(dict.fromkeys(c for covered in reliances for c in covered if c not in on))
+    said = [claim_text(claim) for claim, _, _ in claims]
     verb = "is relied on for" if reliances else "claims to provide"
     if len(said) == 1:
         why = f"{said[0]}. "

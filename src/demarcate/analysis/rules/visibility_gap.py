@@ -30,7 +30,7 @@ NEEDS = {"model": ("prompts", "completions"), "retriever": ("retrievals",), "too
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    kinds = {ctx.kind(c) for c in ctx.system.components}
+    kinds = ctx.kinds_of(ctx.system.components)
     if "model" not in kinds:
         return
     needed = [n for kind, names in NEEDS.items() if kind in kinds for n in names]
