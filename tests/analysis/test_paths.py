@@ -91,6 +91,20 @@ def test_a_gap_on_one_teams_component_falls_to_that_team_not_to_every_claimer(tm
     assert gate.parties == ("app",)
 
 
+def test_the_fix_names_the_teams_whose_paths_it_closes_not_every_team_it_could_fall_to(tmp_path):
+    # Two application teams; every open path is app's, so app alone acts on the fix, although the
+    # preset puts application-layer controls on both teams.
+    bot = Bot().drop("out")
+    bot.parties.append({"id": "shop", "role": "application-developer"})
+    bot.add({"id": "shoprag", "kind": "retriever", "owner": "shop"}, ("reviews", "shoprag"), ("shoprag", "llm"))
+    bot.provides("APP-IN-03", party="shop")
+    ctx = _ctx(tmp_path, bot)
+    lev = leverage(ctx, ctx.paths.paths)
+    assert lev.fix and {p.impact for p in ctx.paths.open_paths} == {"mail"}
+    assert all(ctx.resp[c].responsible == ("app", "shop") for c in lev.fix)
+    assert all(lev.responsible[c] == ["app"] for c in lev.fix)
+
+
 def test_flow_graph_reachability_follows_direction_and_survives_cycles():
     from demarcate.analysis.graph import FlowGraph
 

@@ -50,9 +50,18 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
             constraints.append(s)
 
     coverage = {c: sum(1 for p in closable if c in p.candidates) for c in {x for p in closable for x in p.candidates}}
+    # Who would put each control in effect: the parties the paths it would close name for it (in a
+    # portfolio, the teams whose paths those are), most paths first.
+    holders: dict[str, dict[str, int]] = {}
+    for p in closable:
+        for pc in p.controls:
+            if pc.could_close and not pc.closes:
+                counts = holders.setdefault(pc.id, {})
+                for party in pc.parties:
+                    counts[party] = counts.get(party, 0) + 1
 
     def parties(solution: list[str]) -> int:
-        return len({party for c in solution for party in ctx.resp[c].responsible})
+        return len({party for c in solution for party in holders[c]})
 
     def rank(solution: list[str]) -> tuple[int, int, list[str]]:
         # Among equally small fixes: the one that closes more paths several times over, then
@@ -72,7 +81,8 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         exact=exact,
         alternatives=solutions[1 : 1 + MAX_ALTERNATIVES],
         unclosable=[p.id for p in open_paths if not p.candidates],
-        responsible={c: list(ctx.resp[c].responsible) for c in fix},
+        responsible={c: sorted(holders[c], key=lambda p, n=holders[c]: (-n[p], p)) or list(ctx.resp[c].responsible)
+                     for c in fix},
         paths_closed={c: coverage[c] for c in fix},
     )
 
