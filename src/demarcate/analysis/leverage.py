@@ -49,13 +49,14 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         if not any(c <= s for c in constraints):
             constraints.append(s)
 
-    coverage = {c: sum(1 for p in closable if c in p.candidates) for c in {x for p in closable for x in p.candidates}}
-    # Who would put each control in effect: the parties the paths it would close name for it (in a
-    # portfolio, the teams whose paths those are), most paths first.
+    # For each candidate control: how many paths it would close, and who would put it in effect —
+    # the parties those paths name for it (in a portfolio, the teams whose paths they are).
+    coverage: dict[str, int] = {}
     holders: dict[str, dict[str, int]] = {}
     for p in closable:
         for pc in p.controls:
             if pc.could_close and not pc.closes:
+                coverage[pc.id] = coverage.get(pc.id, 0) + 1
                 counts = holders.setdefault(pc.id, {})
                 for party in pc.parties:
                     counts[party] = counts.get(party, 0) + 1
