@@ -160,14 +160,14 @@ class Context:
         """The components it protects that claims between these parties on a control are about,
         and their owners: all of them, except those of a peer — a party with the role of one of
         these that takes no part (another application team of a portfolio, whose components one
-        team's reliance on the vendor says nothing about)."""
+        team's reliance on the vendor says nothing about). If peers own all of them, all of them."""
         protected = self.resp[control_id].protected
         owned = self._owned_by(control_id)
         involved = set(parties)
         known = self.system.parties
         roles = {known[p].role for p in involved if p in known}
         peers = {o for o in owned if o not in involved and o in known and known[o].role in roles}
-        if not peers:
+        if not peers or peers.issuperset(owned):  # nothing to leave out, or nothing would be left
             return list(protected), list(owned)
         order = self.memo.get(("protected-order", control_id))
         if order is None:

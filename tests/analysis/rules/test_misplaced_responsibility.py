@@ -49,3 +49,12 @@ def test_every_team_relying_on_the_vendor_is_one_finding_with_every_claim(bot, r
     # app's screening on its retriever leaves its other protected components, and team2's, without it.
     assert f.severity == "high" and "rag2" in f.explanation.split("It is not in effect on")[1]
     assert "rag," not in f.explanation.split("It is not in effect on")[1]
+
+
+def test_a_reliance_by_a_team_owning_nothing_it_protects_is_about_all_of_it(bot, run):
+    # team2 owns none of what APP-IN-03 protects (app does): its reliance is not about nothing.
+    bot.parties.append({"id": "team2", "role": "application-developer"})
+    bot.relies("APP-IN-03", "team2", "vendor")
+    (f,) = run(bot, RULE)
+    assert f.id == "misplaced-responsibility:APP-IN-03:vendor" and {"rag", "reviews"} <= set(f.components)
+    assert f.responsible == ("app",) and "owned by app;" in f.explanation
