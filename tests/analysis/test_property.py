@@ -11,6 +11,7 @@ unique and name what exists; the JSON matches its schema; and the same input giv
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -34,6 +35,8 @@ WEIGHTED_KINDS = [*KINDS, *["tool", "data-source", "user-input", "output-rendere
 CONTROLS = sorted(CATALOG.controls)
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs/schemas/check-v1.json").read_text())
 HOSTS = ["api.example", "cdn.example", "proxy.example"]
+# What an empty list leaves in a sentence: "protects , owned by ;", "()", "on .", doubled spaces.
+EMPTY_LIST = re.compile(r"\(\)|\s[,;]|\s\.(\s|$)|\s\s|\b(by|on|of|to|for|protects)\s*[,;)]|\b(by|on|of|to|for)\.")
 
 
 def _value(draw, spec, parties: list[str]):
@@ -149,6 +152,8 @@ def test_any_valid_system_gives_a_result_that_keeps_its_promises(tmp_path_factor
         assert set(f.components) <= set(system.components), f.id
         assert set(f.controls) <= known_controls, f.id
         assert set(f.responsible) <= set(system.parties), f.id
+        for text in (f.title, f.explanation, f.recommendation):
+            assert not EMPTY_LIST.search(text), f"{f.id}: {text}"
 
     data = result_json(result)
     jsonschema.validate(data, SCHEMA)
