@@ -16,7 +16,8 @@ RULE = Rule(
     why="Every other gate is void if the agent can switch it off. Public cases: an agent writing a new "
         "tool-server entry into its own config, which then ran at once; an agent editing the container "
         "configuration that confined it.",
-    severity="critical when untrusted content reaches the model; high otherwise.",
+    severity="critical when untrusted content reaches the model; high otherwise; medium for a tool whose "
+             "every call already waits for a person's approval (`confirmation: user` or `admin`).",
     who_acts="The owner of the tool or runtime.",
     false_positives="None known when the attribute is accurate.",
     references=("OWASP LLM06", "OWASP ASI05", "MITRE ATLAS AML.M0029"),
@@ -43,13 +44,16 @@ def check(ctx: Context) -> Iterator[Finding]:
         exposed = bool(reach & untrusted_models)
         what = "change its own settings and confirmation rules" if ctx.kind(cid) == "tool" \
             else "write the configuration of the runtime that confines it"
+        approved = ctx.kind(cid) == "tool" and comp.confirmation in ("user", "admin")  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,
             key=(cid,),
-            severity="critical" if exposed else "high",
+            severity="medium" if approved else "critical" if exposed else "high",
             title=f"The agent can {what} ({cid})",
             explanation=f"Through {comp.label}, the model can {what}"
-                        + (", and untrusted content reaches that model." if exposed else "."),
+                        + (", and untrusted content reaches that model." if exposed else ".")
+                        + (f" Each change waits for approval ({comp.confirmation}), which a convincing "  # type: ignore[attr-defined]
+                           "injected request can still win." if approved else ""),
             recommendation=RULE.fix,
             responsible=(comp.owner,),
             components=(cid,),
