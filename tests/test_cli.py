@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import SHOPBOT, at
 
 
@@ -246,3 +248,25 @@ def test_check_printout_is_the_same_text_on_a_terminal_and_down_a_pipe(write):
     assert "\x1b[" in styled  # coloured on a terminal
     words = re.sub(r"\x1b\[[0-9;]*m", "", styled).split()  # a terminal wraps long lines; the words are the same
     assert words == plain.split()
+
+
+def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_running_command_needs_it(write):
+    import gc
+
+    from demarcate import cli
+    from demarcate.model import ManifestError
+
+    assert gc.isenabled()
+    seen = []
+    real_load = cli.load
+    try:
+        cli.load = lambda paths: seen.append(gc.isenabled()) or real_load(paths)
+        cli._load([SHOPBOT], batch=False)
+        assert seen == [False] and gc.isenabled()  # off while loading, on again for test/demo
+        bad = write("bad.yaml", "components: [{id: x, kind: nope, owner: y}]\n")
+        with pytest.raises(ManifestError):
+            cli._load([bad], batch=False)
+        assert gc.isenabled()
+    finally:
+        cli.load = real_load
+        gc.unfreeze()
