@@ -270,3 +270,15 @@ def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_run
     finally:
         cli.load = real_load
         gc.unfreeze()
+
+
+def test_commands_writing_json_or_files_never_import_rich():
+    # rich (~40 ms of every run) is imported when a printout or an error message needs it.
+    def imported(*args: str) -> set[str]:
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "demarcate", *args],
+                              capture_output=True, text=True, timeout=60)
+        return {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+
+    assert "rich.console" not in imported("check", str(SHOPBOT), "--format", "json")
+    assert "rich.console" in imported("check", str(SHOPBOT))
+    assert "rich.console" in imported("check", "no-such-file.yaml")  # the error message prints through it

@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import importlib.util
 import json
 import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from demarcate import __version__
 from demarcate.analysis.matrix import filter_rows, matrix, matrix_csv_rows, matrix_json
@@ -25,9 +25,29 @@ from demarcate.catalog import load_catalog
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
 from demarcate.model.loader import System, load, manifest_file_model
 from demarcate.model.scaffold import render, split, starter
-from demarcate.report import terminal
 from demarcate.report.jsonio import json_bytes, json_text
 from demarcate.report.tabular import to_csv, to_markdown
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _on_first_use(name: str) -> Any:
+    """A module imported when first used (the standard library's LazyLoader): the terminal
+    printouts and rich behind them are not needed by commands writing JSON, Markdown or files."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+terminal = _on_first_use("demarcate.report.terminal")
 
 app = typer.Typer(
     name="demarcate",
@@ -53,13 +73,32 @@ def reader_gone() -> None:
     raise typer.Exit(EXIT_READER_GONE)
 
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:  # rich's own ends with status 1
-        reader_gone()
+class _Console:
+    """A rich Console made when first used: importing rich takes ~40 ms that commands writing
+    JSON, Markdown, CSV or a report file never need. `real` is the Console itself."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._real: Console | None = None
+
+    @property
+    def real(self) -> Console:
+        if self._real is None:
+            from rich.console import Console
+
+            class _Quiet(Console):
+                def on_broken_pipe(self) -> None:  # rich's own ends with status 1
+                    reader_gone()
+
+            self._real = _Quiet(**self._options)
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
 
 
-out = _Console(highlight=False, soft_wrap=False)
-err = _Console(stderr=True, highlight=False)
+out: Any = _Console(highlight=False, soft_wrap=False)
+err: Any = _Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -637,7 +676,7 @@ def test_cmd(
     system = _load(paths, batch=False)
     controls = parse_controls(lab_controls) if lab_controls else {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err, transient=format is TestFormat.json, disable=not err.is_terminal)
+                        console=err.real, transient=format is TestFormat.json, disable=not err.is_terminal)
     task = {"id": None}
 
     def started(run_id: str, total: int, done: int) -> None:
