@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import importlib
 import importlib.util
 import json
 import os
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -38,7 +39,8 @@ def _on_first_use(name: str) -> Any:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        return importlib.import_module(name)
     loader = importlib.util.LazyLoader(spec.loader)
     spec.loader = loader
     module = importlib.util.module_from_spec(spec)
@@ -61,7 +63,7 @@ EXIT_INVALID = 2
 EXIT_READER_GONE = 141  # what a shell reports for a command whose reader went away (128 + SIGPIPE)
 
 
-def reader_gone() -> None:
+def reader_gone() -> NoReturn:
     """Whoever read standard output stopped early (`| head`): nothing more can reach it. Every
     format ends the same way, quietly, with the status a shell gives a command stopped by SIGPIPE;
     standard output points at /dev/null so that nothing fails again while the process ends."""
@@ -159,15 +161,15 @@ def reports_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _os_error(exc: OSError) -> None:
+def _os_error(exc: OSError) -> NoReturn:
     err.print(terminal.t(f"error: {exc.strerror or exc}: {exc.filename or ''}"))
     raise typer.Exit(EXIT_INVALID) from None
 
 
 def emit_json(data: Any) -> None:
     sys.stdout.flush()
-    data = json_bytes(data)
-    if sys.stdout.buffer.write(data) < len(data):  # the reader went away in the middle
+    encoded = json_bytes(data)
+    if sys.stdout.buffer.write(encoded) < len(encoded):  # the reader went away in the middle
         reader_gone()
     sys.stdout.flush()
 
