@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.paths import AttackPath
+from demarcate.analysis.paths import AttackPath, candidate_use
 
 EXACT_NODE_BUDGET = 200_000
 MAX_ALTERNATIVES = 5
@@ -49,20 +49,12 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         if not any(c <= s for c in constraints):
             constraints.append(s)
 
-    # For each candidate control: how many paths it would close, and who would put it in effect —
-    # the parties those paths name for it (in a portfolio, the teams whose paths they are).
-    coverage: dict[str, int] = {}
-    holders: dict[str, dict[str, int]] = {}
-    for p in closable:
-        for pc in p.controls:
-            if pc.could_close and not pc.closes:
-                coverage[pc.id] = coverage.get(pc.id, 0) + 1
-                counts = holders.setdefault(pc.id, {})
-                for party in pc.parties:
-                    counts[party] = counts.get(party, 0) + 1
+    # For each candidate control: how many paths it would close, and who would put it in effect.
+    use = ctx.paths.candidate_use if paths is ctx.paths.paths else candidate_use(open_paths)
+    coverage = {c: len(u.paths) for c, u in use.items()}
 
     def parties(solution: list[str]) -> int:
-        return len({party for c in solution for party in holders[c]})
+        return len({party for c in solution for party in use[c].parties})
 
     def rank(solution: list[str]) -> tuple[int, int, list[str]]:
         # Among equally small fixes: the one that closes more paths several times over, then
@@ -82,8 +74,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         exact=exact,
         alternatives=solutions[1 : 1 + MAX_ALTERNATIVES],
         unclosable=[p.id for p in open_paths if not p.candidates],
-        responsible={c: sorted(holders[c], key=lambda p, n=holders[c]: (-n[p], p)) or list(ctx.resp[c].responsible)
-                     for c in fix},
+        responsible={c: use[c].responsible or list(ctx.resp[c].responsible) for c in fix},
         paths_closed={c: coverage[c] for c in fix},
     )
 

@@ -81,6 +81,38 @@ class AttackPath:
 
 
 @dataclass
+class CandidateUse:
+    """Where a control not in effect would close open paths: which paths, on which of their
+    components it acts, and how many of them name each party for it."""
+
+    paths: list[AttackPath] = field(default_factory=list)
+    components: dict[str, None] = field(default_factory=dict)
+    parties: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def responsible(self) -> list[str]:
+        """The parties that would put it in effect (in a portfolio, the teams whose paths they
+        are), most paths first."""
+        return sorted(self.parties, key=lambda p: (-self.parties[p], p))
+
+
+def candidate_use(paths: list[AttackPath]) -> dict[str, CandidateUse]:
+    """For each control that could close some of these paths but is not in effect: its use."""
+    found: dict[str, CandidateUse] = {}
+    for path in paths:
+        for c in path.controls:
+            if c.could_close and not c.closes:
+                use = found.get(c.id)
+                if use is None:
+                    use = found[c.id] = CandidateUse()
+                use.paths.append(path)
+                use.components.update(dict.fromkeys(c.components))
+                for party in c.parties:
+                    use.parties[party] = use.parties.get(party, 0) + 1
+    return found
+
+
+@dataclass
 class PathAnalysis:
     graph: FlowGraph
     paths: list[AttackPath]
@@ -90,6 +122,11 @@ class PathAnalysis:
     @cached_property
     def open_paths(self) -> list[AttackPath]:
         return [p for p in self.paths if p.open]
+
+    @cached_property
+    def candidate_use(self) -> dict[str, CandidateUse]:
+        """The open paths' `candidate_use`."""
+        return candidate_use(self.open_paths)
 
     @cached_property
     def _by_component(self) -> dict[str, list[AttackPath]]:

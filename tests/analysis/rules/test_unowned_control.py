@@ -23,3 +23,12 @@ def test_provided_or_relied_controls_are_not_unowned(bot, run):
 def test_configuration_showing_the_control_counts(bot, run):
     bot.set("mail", confirmation="user")
     assert "unowned-control:APP-TOOL-02" not in {f.id for f in run(bot, RULE)}
+
+
+def test_the_teams_and_components_named_are_those_of_the_open_paths(bot, run):
+    # Two application teams; the preset puts APP-TOOL-02 on both, but only app's mail tool is on
+    # an open path (team2's tool takes no untrusted content).
+    bot.parties.append({"id": "team2", "role": "application-developer"})
+    bot.add({"id": "ledger", "kind": "tool", "owner": "team2", "effects": ["write"]})
+    f = {f.id: f for f in run(bot, RULE)}["unowned-control:APP-TOOL-02"]
+    assert f.responsible == ("app",) and f.components == ("mail",)

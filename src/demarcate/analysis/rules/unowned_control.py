@@ -18,7 +18,8 @@ RULE = Rule(
     why="A control nobody claims is a control nobody runs. Where it sits on an open path, it is one of "
         "the ways to close it.",
     severity="one step below the worst open path it could close; low for the per-party summary.",
-    who_acts="The party the preset assigns the control to.",
+    who_acts="For a control on open paths, the parties those paths name for it (in a portfolio, the teams "
+             "whose paths they are); otherwise the party the preset assigns the control to.",
     false_positives="A control provided outside the manifest, or one that does not apply (record it as "
                     "`not-applicable` with the reason). Controls someone relies on are reported by "
                     "assumption-chain instead.",
@@ -38,11 +39,7 @@ SPECIFIC = {
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    on_paths: dict[str, list] = {}
-    for path in ctx.paths.open_paths:
-        for c in path.controls:
-            if c.could_close and not c.closes:
-                on_paths.setdefault(c.id, []).append(path)
+    on_paths = ctx.paths.candidate_use
     rest: dict[str, list[str]] = {}
     for cid, r in ctx.resp.by_control.items():
         if r.status != "nobody" or r.reliances or r.verify_only or cid in SPECIFIC:
@@ -50,7 +47,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         if r.protected and all(ctx.effective(cid, c) for c in r.protected):
             continue
         if cid in on_paths:
-            paths = on_paths[cid]
+            use = on_paths[cid]
+            paths = use.paths
             worst = max((path_severity(ctx, p) for p in paths), key=severity_rank)
             yield Finding(
                 rule=RULE.id,
@@ -62,8 +60,9 @@ def check(ctx: Context) -> Iterator[Finding]:
                     f"but no party provides it. {r.default_reason}."
                 ),
                 recommendation=RULE.fix,
-                responsible=r.responsible,
-                components=r.protected,
+                # Those the open paths name for it, on the components where it would close them.
+                responsible=tuple(use.responsible) or r.responsible,
+                components=tuple(use.components),
                 controls=(cid,),
             )
         elif r.control.function in ("prevent", "detect"):
