@@ -113,6 +113,27 @@ def test_markdown_has_mermaid_and_escapes_manifest_text(cli, tmp_path):
     assert "Highest-leverage fix" in out
 
 
+def test_a_fix_many_teams_must_make_names_a_few_of_them_in_text_and_markdown():
+    # A portfolio's fix can fall to dozens of teams: the printout and the pull-request comment
+    # name the first eight and count the rest; the JSON keeps every one.
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from demarcate.report.markdown import check_markdown
+    from demarcate.report.terminal import print_check
+
+    result = analyse(load([SHOPBOT]))
+    teams = [f"team{i:02}" for i in range(20)]
+    lev = dataclasses.replace(result.leverage, responsible={c: teams for c in result.leverage.fix})
+    result = dataclasses.replace(result, leverage=lev)
+    buffer = io.StringIO()
+    print_check(Console(file=buffer, width=200), result)
+    for text in (check_markdown(result), buffer.getvalue()):
+        assert "team07 and 12 more" in text and "team08" not in text
+
+
 def test_rule_selection_and_unknown_rule(cli):
     _, data = _json(cli, SHOPBOT, "--rule", "lethal-trifecta")
     assert {f["rule"] for f in data["findings"]} == {"lethal-trifecta"}

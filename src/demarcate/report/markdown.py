@@ -4,6 +4,7 @@ the top findings. Manifest text is escaped so it cannot inject links, images or 
 from __future__ import annotations
 
 from demarcate.analysis.check import Result
+from demarcate.analysis.findings import listing
 from demarcate.report.diagram import mermaid, scope_note
 from demarcate.report.tabular import md_escape
 
@@ -25,7 +26,7 @@ def check_markdown(result: Result, top: int = 10) -> str:
         out += [f"*{md_escape(note)}*", ""]
     if lev.fix:
         out.append(f"**Highest-leverage fix** ({'exact' if lev.exact else 'approximate'}): "
-                   + ", ".join(f"`{md_escape(c)}` ({md_escape(', '.join(lev.responsible.get(c, [])))})" for c in lev.fix)
+                   + ", ".join(f"`{md_escape(c)}` ({md_escape(listing(lev.responsible.get(c, [])))})" for c in lev.fix)
                    + f" closes {lev.closes} of {lev.open_paths} open paths.")
         out.append("")
         out.append("| layer | open paths it could close alone |")

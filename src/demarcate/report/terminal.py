@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from demarcate.analysis.findings import listing
 from demarcate.analysis.matrix import Row
 from demarcate.analysis.who import Answer
 from demarcate.catalog import Catalog
@@ -217,7 +218,7 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
         for cid in lev.fix:
             control = system.catalog.controls[cid]
             console.print(t(f"  {cid} ", "bold green") + t(f"{control.title} — {control.layer} layer, "
-                            f"{', '.join(lev.responsible.get(cid, [])) or 'nobody'}; "
+                            f"{listing(lev.responsible.get(cid, [])) or 'nobody'}; "
                             f"closes {lev.paths_closed.get(cid, 0)} path(s)"))
         console.print(t(f"  closes {lev.closes} of {lev.open_paths} open paths"))
     elif lev.open_paths:
