@@ -19,7 +19,9 @@ RULE = Rule(
     severity="high for preventive controls at the application or infrastructure layer; medium for "
              "detective ones, or when the end of the chain provides it only partly or as planned; low "
              "for controls that only lower likelihood.",
-    who_acts="The party at the end of the chain (to provide it) and the party the preset assigns it to.",
+    who_acts="The party at the end of the chain (to provide it) and the party the preset assigns it to — "
+             "in a portfolio, those of the preset's parties that take part in a chain or own what it "
+             "is about.",
     false_positives="A control provided outside the manifest (another team, a contract); add that party "
                     "and its `provides` claim.",
     references=("CSA AICM STA-02", "CSA AICM SEF-07"),
