@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -33,23 +31,17 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def _on_first_use(name: str) -> Any:
-    """A module imported when first used (the standard library's LazyLoader): the terminal
-    printouts and rich behind them are not needed by commands writing JSON, Markdown or files."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return importlib.import_module(name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+class _Terminal:
+    """demarcate.report.terminal, imported when first used: it and rich behind it are not needed
+    by commands writing JSON, Markdown or files. (A plain import, so threads are safe.)"""
+
+    def __getattr__(self, name: str) -> Any:
+        from demarcate.report import terminal
+
+        return getattr(terminal, name)
 
 
-terminal = _on_first_use("demarcate.report.terminal")
+terminal: Any = _Terminal()
 
 app = typer.Typer(
     name="demarcate",
