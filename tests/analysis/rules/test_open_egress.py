@@ -20,3 +20,11 @@ def test_allowlist_closes_it(bot, run):
 def test_egress_nothing_flows_into_is_not_reported(bot, run):
     bot.flows = [f for f in bot.flows if f["to"] != "out"]
     assert run(bot, RULE) == []
+
+
+def test_an_egress_many_tools_use_names_a_few_and_counts_the_rest(bot, run):
+    for i in range(12):
+        bot.add({"id": f"t{i:02}", "kind": "tool", "owner": "app", "effects": ["send-external"]},
+                ("llm", f"t{i:02}"), (f"t{i:02}", "out"))
+    (f,) = run(bot, RULE)
+    assert len(f.components) == 14 and "and 5 more." in f.explanation and "t10" not in f.explanation

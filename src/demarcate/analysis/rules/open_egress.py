@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule
+from demarcate.analysis.findings import Finding, Rule, listing
 
 RULE = Rule(
     id="open-egress",
@@ -42,8 +42,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             key=(cid,),
             severity="high" if risky else "medium",
             title=f"{cid} lets traffic out to any host",
-            explanation=f"{comp.label} ({how}) carries traffic from {', '.join(feeders)}."
-                        + (f" {', '.join(risky)} can send data or run code." if risky else ""),
+            explanation=f"{comp.label} ({how}) carries traffic from {listing(feeders)}."
+                        + (f" {listing(risky)} can send data or run code." if risky else ""),
             recommendation=RULE.fix,
             responsible=(comp.owner,),
             components=(cid, *feeders),

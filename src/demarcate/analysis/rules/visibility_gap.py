@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule
+from demarcate.analysis.findings import Finding, Rule, listing
 
 RULE = Rule(
     id="visibility-gap",
@@ -57,10 +57,10 @@ def check(ctx: Context) -> Iterator[Finding]:
                        - {"read-public", "read-private"} for c in ctx.system.components)
     parts = []
     if missing:
-        where = f"The logs ({', '.join(logs)}) capture" if logs else "No logging component captures"
+        where = f"The logs ({listing(logs)}) capture" if logs else "No logging component captures"
         parts.append(f"{where} no {', '.join(missing)}, and no party provides AI-aware logging")
     if blind:
-        parts.append(f"Incident responders {', '.join(blind)} cannot read the logs that record model interactions")
+        parts.append(f"Incident responders {listing(blind)} cannot read the logs that record model interactions")
     owners = tuple(dict.fromkeys([*(ctx.system.components[log].owner for log in logs), *responders]))
     yield Finding(
         rule=RULE.id,
