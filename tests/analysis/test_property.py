@@ -11,6 +11,7 @@ unique and name what exists; the JSON matches its schema; and the same input giv
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -111,7 +112,10 @@ def systems(draw):
             "parties": parties, "components": components, "flows": flows, "controls": list(claims.values())}
 
 
-settings.register_profile("analysis", max_examples=120, deadline=None,
+# CI runs the same 120 systems every time, so a red build is never luck; to search afresh:
+#   DEMARCATE_PROPERTY_EXAMPLES=3000 python -m pytest tests/analysis/test_property.py
+SEARCH = int(os.environ.get("DEMARCATE_PROPERTY_EXAMPLES", "0"))
+settings.register_profile("analysis", max_examples=SEARCH or 120, derandomize=not SEARCH, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -194,6 +194,11 @@ class Context:
         everywhere, scoped = self._index_claims(control_id)
         return list(self.resp[control_id].protected) if everywhere else list(scoped)
 
+    def failing_checks(self, control_id: str, component_id: str) -> list[AttributeCheck]:
+        """The control's configuration checks for the component's kind that its attributes fail."""
+        comp = self.system.components[component_id]
+        return [c for c in self._checks(self.resp[control_id], comp.kind) if not c.holds(comp)]  # type: ignore[attr-defined]
+
     def _checks(self, r: Responsibility, kind: str) -> list[AttributeCheck]:
         key = (r.control.id, kind)
         if key not in self._check_index:

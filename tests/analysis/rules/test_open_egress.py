@@ -28,3 +28,13 @@ def test_an_egress_many_tools_use_names_a_few_and_counts_the_rest(bot, run):
                 ("llm", f"t{i:02}"), (f"t{i:02}", "out"))
     (f,) = run(bot, RULE)
     assert len(f.components) == 14 and "and 5 more." in f.explanation and "t10" not in f.explanation
+
+
+def test_a_sound_allowlist_is_not_open_whatever_a_claim_says_of_it(bot, run):
+    # Found by the analysis property test: a partial claim beside a sound allowlist read as
+    # "lets traffic out to any host" with an empty reason, "out ()".
+    bot.set("out", policy="allowlist", allow=["mail.example"]).provides("INF-NET-03", party="infra", status="partial")
+    assert run(bot, RULE) == []
+    bot.set("out", allow=["mail.example", {"host": "redirect.example", "relays": True}])
+    (f,) = run(bot, RULE)
+    assert "(allow includes redirect.example, which relays arbitrary URLs)" in f.explanation

@@ -33,10 +33,14 @@ def check(ctx: Context) -> Iterator[Finding]:
         feeders = sorted(graph.predecessors(cid))
         if not feeders:
             continue
+        # Open by its policy, or by an allowlist the configuration shows to be no limit (empty, or
+        # with a host that relays); a sound allowlist is not open, whatever a claim says of it.
+        failing = ctx.failing_checks("INF-NET-03", cid)
+        if comp.policy != "open" and not failing:  # type: ignore[attr-defined]
+            continue
         risky = [f for f in feeders if ctx.kind(f) == "tool"
                  and {"send-external", "execute-code"} & set(ctx.system.components[f].effects or [])]
-        state = ctx.state("INF-NET-03", cid)
-        how = "policy: open" if comp.policy == "open" else state.reason  # type: ignore[attr-defined]
+        how = "policy: open" if comp.policy == "open" else "; ".join(c.describe(comp) for c in failing)  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,
             key=(cid,),
