@@ -250,7 +250,8 @@ def test_check_printout_is_the_same_text_on_a_terminal_and_down_a_pipe(write):
     assert words == plain.split()
 
 
-def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_running_command_needs_it(write):
+def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_running_command_needs_it(
+        write, monkeypatch):
     import gc
 
     from demarcate import cli
@@ -259,8 +260,8 @@ def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_run
     assert gc.isenabled()
     seen = []
     real_load = cli.load
+    monkeypatch.setattr(cli, "load", lambda paths: seen.append(gc.isenabled()) or real_load(paths))
     try:
-        cli.load = lambda paths: seen.append(gc.isenabled()) or real_load(paths)
         cli._load([SHOPBOT], batch=False)
         assert seen == [False] and gc.isenabled()  # off while loading, on again for test/demo
         bad = write("bad.yaml", "components: [{id: x, kind: nope, owner: y}]\n")
@@ -268,7 +269,6 @@ def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_run
             cli._load([bad], batch=False)
         assert gc.isenabled()
     finally:
-        cli.load = real_load
         gc.unfreeze()
 
 

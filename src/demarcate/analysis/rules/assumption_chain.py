@@ -72,8 +72,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         groups: dict[tuple[tuple[str, ...], str, str], list[str]] = {}
         for claim, chain, end in broken:
             groups.setdefault((tuple(chain[1:]), end, claim.assumption or ""), []).append(chain[0])
-        lines = [_described([listing(starts, 3), *rest], end, said) for (rest, end, said), starts in groups.items()]
-        titles = list(dict.fromkeys(" → ".join([listing(starts, 3), *rest]) for (rest, _, _), starts in groups.items()))
+        heads = [([listing(starts, 3), *rest], end, said) for (rest, end, said), starts in groups.items()]
+        lines = [_described(chain, end, said) for chain, end, said in heads]
+        titles = list(dict.fromkeys(" → ".join(chain) for chain, _, _ in heads))
         involved = {p for _, chain, _ in broken for p in chain}
         about, owners = ctx.concerning(cid, involved)
         involved.update(owners)
