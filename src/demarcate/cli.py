@@ -671,7 +671,7 @@ def test_cmd(
     controls = parse_controls(lab_controls) if lab_controls else {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err.real, transient=format is TestFormat.json, disable=not err.is_terminal)
-    task = {"id": None}
+    task: dict[str, Any] = {"id": None}
 
     def started(run_id: str, total: int, done: int) -> None:
         task["id"] = progress.add_task(f"run {run_id}", total=total, completed=done)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from demarcate.analysis.responsibility import STATUS_RANK, Responsibilities, Responsibility
 from demarcate.model.loader import System
-from demarcate.model.schema import AttributeCheck, Control
+from demarcate.model.schema import AttributeCheck, Claim, Control
 
 if TYPE_CHECKING:
     from demarcate.analysis.paths import PathAnalysis
@@ -48,7 +48,7 @@ class Context:
             self._of_kind.setdefault(kind, []).append(cid)
         self._states: dict[tuple[str, str], ControlState] = {}
         self._upstream: dict[str, frozenset[str]] = {}
-        self._provider_index: dict[str, tuple[list, dict[str, list]]] = {}
+        self._provider_index: dict[str, tuple[list[Claim], dict[str, list[Claim]]]] = {}
         self._owned: dict[str, dict[str, list[str]]] = {}  # by control: protected components by owner
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
         self._defaults: dict[str, frozenset[str]] = {}
@@ -111,7 +111,7 @@ class Context:
         if found is None:
             found = self.memo["in-effect", control_id] = frozenset(
                 c for c in self.may_be_in_effect(control_id) if self.state(control_id, c).effective)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def may_be_in_effect(self, control_id: str) -> list[str] | tuple[str, ...]:
         """The components it protects that a control can be in effect on: only those some claim
@@ -125,9 +125,9 @@ class Context:
             shown = {check.kind for check in r.control.configured_by}
             found = self.memo["may-be-in-effect", control_id] = [
                 c for c in r.protected if c in scoped or self._kinds[c] in shown]
-        return found  # type: ignore[no-any-return]
+        return found
 
-    def _index_claims(self, control_id: str) -> tuple[list, dict[str, list]]:
+    def _index_claims(self, control_id: str) -> tuple[list[Claim], dict[str, list[Claim]]]:
         """A control's provides-claims: those that cover every component it protects, and by
         component the others. A claim's `scope` names what it covers. Without one it covers the
         protected components its party owns; if the party owns none of them (an application team's
@@ -136,7 +136,8 @@ class Context:
         index = self._provider_index.get(control_id)
         if index is None:
             r = self.resp[control_id]
-            everywhere, scoped = [], {}
+            everywhere: list[Claim] = []
+            scoped: dict[str, list[Claim]] = {}
             for claim in r.providers:
                 covered = (claim.scope or self._owned_by(control_id).get(claim.party or "")
                            or self._next_to(claim.party, r.protected_set))
@@ -153,7 +154,7 @@ class Context:
         if owned is None:
             owned = self._owned[control_id] = {}
             for c in self.resp[control_id].protected:
-                owned.setdefault(self.system.components[c].owner, []).append(c)  # type: ignore[attr-defined]
+                owned.setdefault(self.system.components[c].owner, []).append(c)
         return owned
 
     def concerning(self, control_id: str, parties: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -183,7 +184,7 @@ class Context:
         if not party:
             return []
         if not self._neighbours:
-            owner = {cid: c.owner for cid, c in self.system.components.items()}  # type: ignore[attr-defined]
+            owner = {cid: c.owner for cid, c in self.system.components.items()}
             for flow in self.system.flows:
                 self._neighbours.setdefault(owner[flow.source], {})[flow.target] = None
                 self._neighbours.setdefault(owner[flow.target], {})[flow.source] = None

@@ -61,10 +61,10 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         # the one fewer parties must act on, then a stable order.
         return (-sum(coverage[c] for c in solution), parties(solution), sorted(solution))
 
-    solutions, exact = _minimum_hitting_sets(constraints)
+    found, exact = _minimum_hitting_sets(constraints)
     if not exact:
-        solutions = [_greedy(constraints, coverage)]
-    solutions = sorted((sorted(s) for s in solutions), key=rank)
+        found = [_greedy(constraints, coverage)]
+    solutions = sorted((sorted(s) for s in found), key=rank)
     fix = solutions[0] if solutions else []
     return Leverage(
         fix=fix,

@@ -33,6 +33,9 @@ class Impact(NamedTuple):
     threats: frozenset[str]
 
 
+_UNSEEN = Impact("", frozenset())  # a component not yet asked what impact it is
+
+
 class PathControl(NamedTuple):
     id: str
     layer: str
@@ -215,8 +218,8 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
                     continue
                 nxt_model = first_model if first_model >= 0 else len(path) if nxt in models else -1
                 if nxt_model >= 0:
-                    hit = impacts_seen.get(nxt, False)
-                    if hit is False:
+                    hit = impacts_seen.get(nxt, _UNSEEN)
+                    if hit is _UNSEEN:
                         hit = impacts_seen[nxt] = impact_of(ctx, nxt, source_kind)
                 else:
                     hit = None
@@ -290,7 +293,7 @@ class _PathControls:
         # PathControl). Holding the entry keeps its id() from being reused by another.
         self.made_alone: dict[int, tuple[_Entry, PathControl]] = {}
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
-        self.owner = {cid: c.owner for cid, c in ctx.system.components.items()}  # type: ignore[attr-defined]
+        self.owner = {cid: c.owner for cid, c in ctx.system.components.items()}
 
     def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
         """The parties that are among the owners, in the parties' order (which may be long: every

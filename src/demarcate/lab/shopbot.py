@@ -153,14 +153,14 @@ class Shopbot:
             ]
             reply_text = ""
             for _ in range(MAX_STEPS):
-                reply = await self.model.complete(messages, [TOOLS[t] for t in tools])
-                if not reply.tool_calls:
-                    reply_text = reply.content
+                answer = await self.model.complete(messages, [TOOLS[t] for t in tools])
+                if not answer.tool_calls:
+                    reply_text = answer.content
                     break
-                messages.append({"role": "assistant", "content": reply.content or None, "tool_calls": [
+                messages.append({"role": "assistant", "content": answer.content or None, "tool_calls": [
                     {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _json(c.arguments)}}
-                    for c in reply.tool_calls]})
-                for call in reply.tool_calls:
+                    for c in answer.tool_calls]})
+                for call in answer.tool_calls:
                     result = await self._run_tool(call.id, call.name, call.arguments, customer, turn, tools)
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
                 tools = self._offered(turn)

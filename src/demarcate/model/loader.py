@@ -32,7 +32,7 @@ from demarcate.model.yamlio import locate, positions_of, read_yaml
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
-class Positions(dict):  # type: ignore[type-arg]
+class Positions(dict):
     """Where each item of a manifest was written, keyed like ("component", id). A position is
     worked out when first read with [] or get: most are never shown, and a portfolio has tens of
     thousands. (values() and items() would see entries not yet worked out; nothing uses them.)"""
@@ -48,7 +48,7 @@ class Positions(dict):  # type: ignore[type-arg]
         if type(value) is tuple:
             value = locate(*value)
             dict.__setitem__(self, key, value)
-        return value  # type: ignore[no-any-return]
+        return value
 
     def get(self, key: tuple[str, Any], default: Any = None) -> Any:
         return self[key] if key in self else default  # noqa: SIM401 (self.get is this method)
@@ -223,13 +223,13 @@ class _Merger:
     def _renumber(self) -> Positions:
         """Flows and claims are addressed by their index in the merged system, like parties by id."""
         where = self.where
-        for i, key in enumerate(self.flows):
-            where.alias(("flow", i), ("flow", key))
-        for i, key in enumerate(self.claims):
-            where.alias(("claim", i), ("claim", key))
+        for i, flow in enumerate(self.flows):
+            where.alias(("flow", i), ("flow", flow))
+        for i, claim in enumerate(self.claims):
+            where.alias(("claim", i), ("claim", claim))
             # The first claim on each control: where findings about that control point.
-            if ("control-claim", key[0]) not in where:
-                where.alias(("control-claim", key[0]), ("claim", key))
+            if ("control-claim", claim[0]) not in where:
+                where.alias(("control-claim", claim[0]), ("claim", claim))
         return where
 
 
@@ -249,6 +249,7 @@ def _references(system: System) -> list[Problem]:
     # Only attributes that name parties or principals refer to anything.
     referring = {kind: [(attr, aspec) for attr, aspec in spec.attributes.items() if aspec.type in ("parties", "principals")]
                  for kind, spec in system.catalog.kinds.items()}
+    at: tuple[str, Any]
     for cid, comp in comps.items():
         at = ("component", cid)
         ref(comp.owner, parties, "party", at)

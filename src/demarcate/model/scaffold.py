@@ -26,10 +26,10 @@ ROLE_NAMES = {
 def starter(preset: Preset, name: str = "My AI application") -> dict[str, Any]:
     """A small, valid manifest: parties per the preset, a typical component set, and the flows."""
     ops = preset.operators
-    role_of = {layer: ops[layer].role for layer in ops}  # type: ignore[index]
+    role_of = {layer: ops[layer].role for layer in ops}
     parties: dict[str, dict[str, Any]] = {}
     for layer in ("model", "application", "app-hosting", "model-serving", "usage"):
-        op = ops[layer]  # type: ignore[index]
+        op = ops[layer]
         if op.role not in parties:
             parties[op.role] = {
                 "id": op.role,
@@ -81,8 +81,8 @@ HEADER = """\
 
 def render(preset: Preset, data: dict[str, Any]) -> str:
     header = HEADER.format(preset=preset.id, title=preset.title,
-                           app=preset.operators["application"].role,  # type: ignore[index]
-                           model=preset.operators["model"].role)  # type: ignore[index]
+                           app=preset.operators["application"].role,
+                           model=preset.operators["model"].role)
     return header + dump_yaml(data)
 
 

@@ -359,9 +359,9 @@ _TYPES: dict[str, Any] = {
 
 def _attribute_type(spec: AttributeSpec) -> Any:
     if spec.type == "enum":
-        return Literal[tuple(spec.values)]
+        return Literal[tuple(spec.values)]  # a kind's values, known only from the catalog
     if spec.type == "enum-list":
-        return list[Literal[tuple(spec.values)]]
+        return list[Literal[tuple(spec.values)]]  # type: ignore[misc]
     return _TYPES[spec.type]
 
 
@@ -386,7 +386,7 @@ def component_models(kinds: dict[str, KindSpec]) -> dict[str, type[ComponentBase
 
 def manifest_file_model(kinds: dict[str, KindSpec]) -> type[Model]:
     """The model of one manifest file. Every section is optional: a file may hold one party's part."""
-    union = Annotated[Union[tuple(component_models(kinds).values())], Field(discriminator="kind")]  # noqa: UP007
+    union = Annotated[Union[tuple(component_models(kinds).values())], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
     return create_model(
         "ManifestFile",
         __base__=Model,
@@ -394,7 +394,7 @@ def manifest_file_model(kinds: dict[str, KindSpec]) -> type[Model]:
         version=(Literal[1], Field(1, description="Manifest format version.")),
         system=(SystemInfo | None, None),
         parties=(list[Party], []),
-        components=(list[union], []),
+        components=(list[union], []),  # type: ignore[valid-type]
         flows=(list[Flow], []),
         controls=(list[Claim], Field([], description="Responsibility claims.")),
         custom_controls=(list[Control], Field([], description="Controls beyond the built-in catalog.")),

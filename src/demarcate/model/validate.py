@@ -7,6 +7,7 @@ import typing
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from demarcate.model.errors import ManifestError, Problem, did_you_mean
 from demarcate.model.yamlio import locate
@@ -72,7 +73,7 @@ def _where(loc: tuple[Any, ...], data: Any) -> str:
 
 
 def _problem(
-    model: type[BaseModel], typ: str, err: dict[str, Any], loc: tuple[Any, ...], data: Any, name: str
+    model: type[BaseModel], typ: str, err: ErrorDetails, loc: tuple[Any, ...], data: Any, name: str
 ) -> Problem:
     where = _where(loc, data)
     got = err.get("input")

@@ -40,12 +40,12 @@ def _pyyaml() -> tuple[Any, Any, Any]:
 try:
     import yaml_rs
 except ImportError:  # no wheel for this platform: every file takes the reference parse
-    yaml_rs = None
+    yaml_rs = None  # type: ignore[assignment]
 
 Pos = tuple[int, int]  # 0-based line and column, as the parser reports them
 
 
-class YMap(dict):  # type: ignore[type-arg]
+class YMap(dict):
     """A mapping that remembers where it, its keys and its values start."""
 
     start: Pos = (0, 0)
@@ -56,7 +56,7 @@ class YMap(dict):  # type: ignore[type-arg]
         self.value_pos: dict[Any, Pos] = {}
 
 
-class YList(list):  # type: ignore[type-arg]
+class YList(list):
     """A sequence that remembers where it and each item start."""
 
     start: Pos = (0, 0)
@@ -231,7 +231,7 @@ class _Deferred(Position):
             self._line, self._column = source.find(self._loc, self._of_key)
 
 
-class YDoc(dict):  # type: ignore[type-arg]
+class YDoc(dict):
     """The top-level mapping of a file read the fast way: plain data below, positions deferred."""
 
     def __init__(self, data: dict[Any, Any], source: _Source):

@@ -75,8 +75,8 @@ def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None 
             t(resp.control.layer),
             t(resp.status, STATUS_STYLE.get(resp.status, "")),
         ]
-        for party in system.parties:
-            c = row.cells[party]
+        for pid in system.parties:
+            c = row.cells[pid]
             cells.append(t(c.text, CLAIM_STYLE.get(c.claim, "")))
         if tested is not None:
             state = tested.get(row.control, "untested")
@@ -169,7 +169,7 @@ def presets_table(presets: Iterable[Preset]) -> Table:
     for layer in ("model", "model-serving", "application", "app-hosting", "usage"):
         table.add_column(layer)
     for p in presets:
-        ops = [t(f"{p.operators[layer].role}\n({p.operators[layer].by})") for layer in  # type: ignore[index]
+        ops = [t(f"{p.operators[layer].role}\n({p.operators[layer].by})") for layer in
                ("model", "model-serving", "application", "app-hosting", "usage")]
         table.add_row(t(p.id, "bold"), t(p.title), *ops)
     return table

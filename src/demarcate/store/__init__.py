@@ -82,7 +82,7 @@ class Store:
     def safe_url(self) -> str:
         """The URL without a password, for messages."""
         try:
-            return self.engine.url.render_as_string(hide_password=True)  # type: ignore[has-type]
+            return self.engine.url.render_as_string(hide_password=True)
         except AttributeError:
             return self.url.split("@")[-1]
 

@@ -36,7 +36,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     if not reliances:
         return
     open_paths = [p for p in ctx.paths.open_paths if p.threats & set(INJECTION)]
-    parties = tuple(dict.fromkeys(p for cl in reliances for p in (cl.party, cl.relies_on)))
+    parties = tuple(dict.fromkeys(p for cl in reliances for p in (cl.party, cl.relies_on) if p))
     yield Finding(
         rule=RULE.id,
         key=("application",),

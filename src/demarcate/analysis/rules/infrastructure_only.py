@@ -43,7 +43,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     for owner, found in by_owner.items():
         tools = tuple(found)
         count = len({p.id for ps in found.values() for p in ps})
-        execs = any("execute-code" in (ctx.system.components[t].effects or []) for t in tools)
+        execs = any("execute-code" in (ctx.system.components[t].effects or []) for t in tools)  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,
             key=tools,

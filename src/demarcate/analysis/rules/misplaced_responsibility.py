@@ -47,9 +47,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             party = ctx.system.parties.get((claim.party if claim.kind == "provides" else claim.relies_on) or "")
             if party is None:
                 continue
+            owners: Collection[str]
             if claim.scope:
                 covered = [c for c in claim.scope if c in r.protected_set]
-                owners = {ctx.system.components[c].owner for c in covered}  # type: ignore[attr-defined]
+                owners = {ctx.system.components[c].owner for c in covered}
                 if not covered or _can_act(kinds, party, owners, ctx.kinds_of(covered)):
                     continue
             else:

@@ -39,7 +39,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         if comp.policy != "open" and not failing:  # type: ignore[attr-defined]
             continue
         risky = [f for f in feeders if ctx.kind(f) == "tool"
-                 and {"send-external", "execute-code"} & set(ctx.system.components[f].effects or [])]
+                 and {"send-external", "execute-code"} & set(ctx.system.components[f].effects or [])]  # type: ignore[attr-defined]
         how = "policy: open" if comp.policy == "open" else "; ".join(c.describe(comp) for c in failing)  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,

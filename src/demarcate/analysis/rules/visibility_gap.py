@@ -53,7 +53,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     blind = [p for p in responders if model_logs and p not in readers]
     if not missing and not blind:
         return
-    side_effects = any(ctx.kind(c) == "tool" and set(ctx.system.components[c].effects or [])
+    side_effects = any(ctx.kind(c) == "tool" and set(ctx.system.components[c].effects or [])  # type: ignore[attr-defined]
                        - {"read-public", "read-private"} for c in ctx.system.components)
     parts = []
     if missing:
