@@ -8,7 +8,9 @@ share of controls, so every rule has work to do.
 
 Each size is measured twice over: the in-process phases (import, load, analysis, building and
 encoding the JSON result) in a fresh interpreter, and the real command, `demarcate check FILE
---format json` and plain `demarcate check FILE`, as a user runs it, with its peak resident memory.
+--format json` and plain `demarcate check FILE`, as a user runs it, with its peak resident memory,
+and `demarcate validate FILE --format json`: the same start-up and load with no analysis, which is
+what `check` costs before it checks anything.
 The best of --repeat runs is kept. Python runs with its bytecode cache, as from an installed
 package (PYTHONDONTWRITEBYTECODE is dropped for the runs, and one warm-up run writes the cache).
 
@@ -144,7 +146,10 @@ def run(size: int, folder: Path, repeat: int, instructions: bool) -> dict:
     cli = [sys.executable, "-m", "demarcate", "check", str(path)]
     json_wall, peak = _wall_and_peak([*cli, "--format", "json"], repeat)
     text_wall, _ = _wall_and_peak(cli, repeat)
-    phases.update(size=size, json_wall=json_wall, text_wall=text_wall, peak_mib=peak,
+    # The same file read and validated with no analysis: what `check` costs before it checks anything.
+    validate_wall, _ = _wall_and_peak([sys.executable, "-m", "demarcate", "validate", str(path), "--format", "json"],
+                                      repeat)
+    phases.update(size=size, json_wall=json_wall, text_wall=text_wall, validate_wall=validate_wall, peak_mib=peak,
                   yaml_kib=path.stat().st_size / 1024, instructions=None)
     if instructions and size <= MAX_INSTRUCTIONS_SIZE:
         phases["instructions"] = _instructions([*cli, "--format", "json"])
@@ -193,8 +198,8 @@ def main() -> None:
     print(f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
           f"{platform.system()}; cpu count {os.cpu_count()}")
     print("| components | YAML KiB | import s | load s | analyse s | JSON s | `check --format json` s | "
-          "`check` (text) s | peak MiB | paths | findings | instructions (JSON command) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "`check` (text) s | `validate` s | peak MiB | paths | findings | instructions (JSON command) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     subprocess.run([sys.executable, "-m", "demarcate", "--version"], env=ENV, check=True,
                    stdout=subprocess.DEVNULL)  # writes the bytecode cache before anything is timed
     with tempfile.TemporaryDirectory() as tmp:
@@ -203,7 +208,7 @@ def main() -> None:
             count = f"{r['instructions'] / 1e9:.2f} G" if r["instructions"] else "—"
             print(f"| {r['components']:,} | {r['yaml_kib']:,.0f} | {r['import']:.2f} | {r['load']:.2f} | "
                   f"{r['analyse']:.2f} | {r['json']:.2f} | {r['json_wall']:.2f} | {r['text_wall']:.2f} | "
-                  f"{r['peak_mib']:.0f} | {r['paths']:,} | {r['findings']:,} | {count} |", flush=True)
+                  f"{r['validate_wall']:.2f} | {r['peak_mib']:.0f} | {r['paths']:,} | {r['findings']:,} | {count} |", flush=True)
 
 
 if __name__ == "__main__":
