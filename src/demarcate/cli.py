@@ -327,18 +327,27 @@ def check(
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rules (repeatable).")] = None,
     baseline: Annotated[Path | None, typer.Option(
         help="A saved `check --format json` result: only findings not in it count for --fail-on.")] = None,
+    party: Annotated[list[str] | None, typer.Option(
+        "--party", help="Only what this party must act on (repeatable): the findings that name it, the paths "
+                        "that cross its components or controls; --fail-on judges those findings alone.")] = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
-    from demarcate.analysis.check import analyse, finding_json, result_json
+    from demarcate.analysis.check import analyse, finding_json, for_parties, result_json
     from demarcate.analysis.diff import diff, load_findings
     from demarcate.analysis.rules import RULES
 
     system = _load(paths)
     for r in rule or []:
         _check_choice(r, tuple(RULES), "rule")
+    for p in party or []:
+        _check_choice(p, tuple(system.parties), "party")
     base = load_findings([baseline]) if baseline else None
     result = analyse(system, rules=rule)
     _keep(result)
+    if party:
+        result = for_parties(result, party)
+        if base is not None:
+            base = [f for f in base if set(party).intersection(f.get("responsible", []))]
     changes = diff(base, [finding_json(f) for f in result.findings]) if base is not None else None
     if format is CheckFormat.json:
         data = result_json(result)

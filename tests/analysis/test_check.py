@@ -141,6 +141,42 @@ def test_rule_selection_and_unknown_rule(cli):
     assert bad.exit_code == 2 and "did you mean 'lethal-trifecta'?" in bad.output
 
 
+def test_party_narrows_findings_and_paths_to_what_it_must_act_on(cli):
+    _, everything = _json(cli, SHOPBOT)
+    _, cloud = _json(cli, SHOPBOT, "--party", "cloud-team")
+    jsonschema.validate(cloud, SCHEMA)
+    # the findings naming cloud-team, in the same order, and only those
+    assert [f["id"] for f in cloud["findings"]] == [
+        f["id"] for f in everything["findings"] if "cloud-team" in f["responsible"]]
+    assert "model-is-safe:model" not in {f["id"] for f in cloud["findings"]}
+    # the paths crossing its egress or naming it on a control; the fix stays the whole system's
+    assert cloud["paths"] and len(cloud["paths"]) < len(everything["paths"])
+    for path in cloud["paths"]:
+        assert "egress" in path["steps"] or any("cloud-team" in c["parties"] for c in path["controls"])
+    assert cloud["leverage"] == everything["leverage"]
+    assert cloud["summary"]["parties"] == ["cloud-team"] and "parties" not in everything["summary"]
+    assert sum(cloud["summary"]["open"].values()) == len(cloud["findings"])
+    text = cli("check", SHOPBOT, "--party", "cloud-team").output
+    assert "13 open findings for cloud-team" in text and "Attack paths concerning cloud-team: 5 open of 5" in text
+    assert "Only what cloud-team must act on" in cli("check", SHOPBOT, "--party", "cloud-team",
+                                                      "--format", "markdown").output
+
+
+def test_each_party_gates_on_its_own_findings(cli, tmp_path):
+    # shopbot-hardened leaves the app team a medium finding and the model provider only a low one
+    assert cli("check", HARDENED, "--fail-on", "medium").exit_code == 1
+    assert cli("check", HARDENED, "--fail-on", "medium", "--party", "model-provider").exit_code == 0
+    assert cli("check", HARDENED, "--fail-on", "medium", "--party", "app-team").exit_code == 1
+    # against a baseline, another party's findings are neither new nor fixed
+    saved = tmp_path / "base.json"
+    saved.write_text(cli("check", SHOPBOT, "--format", "json").stdout)
+    _, data = _json(cli, HARDENED, "--party", "model-provider", "--baseline", str(saved))
+    assert data["baseline"]["new"] == [] and "model-is-safe:model" not in data["baseline"]["fixed"]
+    assert "model-is-safe:model" in _json(cli, HARDENED, "--baseline", str(saved))[1]["baseline"]["fixed"]
+    bad = cli("check", SHOPBOT, "--party", "cloud-tem")
+    assert bad.exit_code == 2 and "did you mean 'cloud-team'?" in bad.output
+
+
 def test_findings_per_component_stays_low_on_every_example():
     from demarcate.builtin import examples_dir
 

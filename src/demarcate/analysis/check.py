@@ -4,6 +4,7 @@ the leverage computed. `result_json` is the versioned JSON contract (docs/check-
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class Result:
     paths: PathAnalysis
     leverage: Leverage
     warnings: list[Problem] = field(default_factory=list)
+    parties: tuple[str, ...] = ()  # when narrowed by `for_parties`: to what these parties must act on
 
     def open_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.is_open]
@@ -64,6 +66,22 @@ def analyse(system: System, rules: list[str] | None = None) -> Result:
     ]
     paths = ctx.paths
     return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)
+
+
+def for_parties(result: Result, parties: Collection[str]) -> Result:
+    """The part of a result some parties must act on: the findings that name one of them among
+    those who must act, and the attack paths that cross a component one of them owns or name one
+    of them on a control. The leverage stays the whole system's: it is one fix over every open path."""
+    wanted = frozenset(parties)
+    owner = {cid: c.owner for cid, c in result.system.components.items()}
+    paths = [p for p in result.paths.paths
+             if any(owner[s] in wanted for s in p.steps) or any(wanted.intersection(c.parties) for c in p.controls)]
+    return dataclasses.replace(
+        result,
+        findings=[f for f in result.findings if wanted.intersection(f.responsible)],
+        paths=PathAnalysis(result.paths.graph, paths, result.paths.bounded, result.paths.notes),
+        parties=tuple(dict.fromkeys(parties)),
+    )
 
 
 def finding_position(system: System, finding: Finding) -> Position | None:
@@ -152,6 +170,7 @@ def result_json(result: Result) -> dict[str, Any]:
             "findings_per_component": round(len(result.open_findings()) / max(1, len(result.system.components)), 2),
             "paths_bounded": result.paths.bounded,
             "notes": result.paths.notes,
+            **({"parties": list(result.parties)} if result.parties else {}),
         },
         "warnings": [str(w) for w in result.warnings],
     }

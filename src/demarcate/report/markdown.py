@@ -20,6 +20,9 @@ def check_markdown(result: Result, top: int = 10) -> str:
         counts[f.severity] += 1
     out.append(" · ".join(f"{ICON[s]} {counts[s]} {s}" for s in ("critical", "high", "medium", "low"))
                + f" · {len(result.paths.open_paths)} open attack path(s)")
+    if result.parties:
+        out += ["", f"*Only what {md_escape(', '.join(result.parties))} must act on: the findings that name them and "
+                "the paths that cross their components or controls. The fix below is the whole system's.*"]
     out += ["", "```mermaid", mermaid(result).rstrip("\n"), "```", ""]
     note = scope_note(result)
     if note:

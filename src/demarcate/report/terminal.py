@@ -186,8 +186,9 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
     wrapping at all (so each finding's lines also stay whole for grep)."""
     system = result.system
     findings = result.findings
-    console.print(t(f"{system.info.name}: {len(result.open_findings())} open findings over "
-                    f"{len(system.components)} components", "bold"))
+    scope = f" for {', '.join(result.parties)}" if result.parties else ""
+    console.print(t(f"{system.info.name}: {len(result.open_findings())} open findings{scope} over "
+                    f"{len(system.components):,} components", "bold"))
     console.print()
     shown = findings if limit is None else findings[:limit]
     out: list[tuple[str, str]] = []
@@ -203,7 +204,8 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
     if limit is not None and len(findings) > limit:
         out.append((f"… and {len(findings) - limit} more (demarcate check PATH)\n\n", "dim"))
     paths = result.paths
-    out.append((f"Attack paths: {len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
+    out.append((f"Attack paths{' concerning ' + ', '.join(result.parties) if result.parties else ''}: "
+                f"{len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
     for p in paths.paths:
         out += [("\n  open   ", "bold red") if p.open else ("\n  closed ", "green"), (" → ".join(p.steps), "")]
         if not p.open:
@@ -213,7 +215,8 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
     _write(console, out)
     console.print()
     lev = result.leverage
-    console.print(t("Highest-leverage fix", "bold") + t(" (exact)" if lev.exact else " (greedy approximation)", "dim"))
+    console.print(t("Highest-leverage fix", "bold") + t(" (exact)" if lev.exact else " (greedy approximation)", "dim")
+                  + t(" — for the whole system, every party's open paths" if result.parties else "", "dim"))
     if lev.fix:
         for cid in lev.fix:
             control = system.catalog.controls[cid]
