@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from demarcate.builtin import examples_dir
@@ -98,6 +101,28 @@ def test_duplicate_yaml_key_is_an_error_with_both_lines(write):
     path = write("dup.yaml", "version: 1\nsystem:\n  name: a\n  name: b\n")
     (problem,) = problems_of(path)
     assert problem == f"{path}:4:3: error: duplicate key 'name' (first defined at line 3)"
+
+
+def test_nested_aliases_that_would_expand_to_millions_are_an_error(write):
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]
+    path = write("laughs.yaml", "\n".join(lines) + "\n")  # 9**9 values if built out
+    # In a child process with a deadline: without the bound this would not end.
+    proc = subprocess.run([sys.executable, "-m", "demarcate", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{path}:1:" in proc.stderr and "aliases expand to far more values than the file holds" in proc.stderr
+
+
+def test_aliases_reused_as_written_load(write):
+    path = write("reuse.yaml", BASE + """\
+        controls:
+          - {control: APP-IN-02, party: app, provides: implemented, scope: &front [chat]}
+          - {control: APP-PRM-02, party: app, provides: partial, scope: *front}
+          - {control: APP-IN-03, party: app, provides: planned, scope: *front}
+        """.replace("        ", ""))
+    system = load([path])
+    assert [c.scope for c in system.claims] == [["chat"]] * 3
 
 
 def test_wrong_type_names_field_and_expectation(write):

@@ -107,7 +107,7 @@ def _reference(text: str, name: str) -> Any:
         raise ManifestError([Problem(f"invalid YAML: {exc}", Position(name))]) from None
     if node is None:
         return None
-    return _Builder(name).build(node)
+    return _Builder(name, values=2 * len(text) + 10_000).build(node)
 
 
 # Anything in a file that the two parsers might read differently sends it the reference way.
@@ -264,9 +264,15 @@ _MERGE, _STR = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:str"
 
 
 class _Builder:
-    def __init__(self, name: str):
+    """Builds a composed document into data. An alias is built anew wherever it appears, so nested
+    aliases multiply: `values` bounds how many values the whole file may come to. A file without
+    aliases holds fewer values than characters; ordinary reuse stays well inside twice that, while
+    a handful of nested aliases (the 'billion laughs') would expand to millions."""
+
+    def __init__(self, name: str, values: int):
         self.name = name
         self.depth = 0
+        self.values = values
         self.yaml, _, self.implicit = _pyyaml()
 
     def fail(self, message: str, node: Any, hint: str | None = None) -> None:
@@ -276,6 +282,10 @@ class _Builder:
         self.depth += 1
         if self.depth > 200:
             self.fail("YAML nested too deeply", node)
+        self.values -= 1
+        if self.values < 0:
+            self.fail("YAML aliases expand to far more values than the file holds", node,
+                      "write the repeated part out, or nest fewer aliases inside one another")
         try:
             if isinstance(node, self.yaml.MappingNode):
                 return self._mapping(node)
