@@ -109,6 +109,22 @@ def test_explain_finds_custom_controls_in_a_manifest(cli, write):
     assert cli("explain", "ACME-AI-01").exit_code == 2
 
 
+def test_a_manifest_without_components_is_not_analysed_as_if_clean(cli, write):
+    # One party's file alone, or an empty one: a gate must not pass on it with nothing found.
+    path = write("vendor.yaml", """
+        parties:
+          - {id: vendor, role: model-provider}
+        controls:
+          - {control: MOD-SAFE-01, party: vendor, provides: implemented}
+    """)
+    for args in (["check", path, "--fail-on", "high"], ["report", path, "--format", "json"], ["matrix", path],
+                 ["who", path, "MOD-SAFE-01"]):
+        result = cli(*args)
+        assert result.exit_code == 2, args
+        assert f"{path}:1:1: error: no components: the manifest describes nothing to analyse" in result.output
+    assert cli("validate", path).exit_code == 0  # it is a valid file, just not a system
+
+
 def test_presets_lists_operators(cli):
     data = json.loads(cli("presets", "--format", "json").output)
     managed = next(p for p in data if p["id"] == "managed-model-api")

@@ -193,6 +193,19 @@ def _load(paths: list[Path], *, batch: bool = True) -> System:
     return system
 
 
+def _load_system(paths: list[Path]) -> System:
+    """Load a manifest that is to be analysed: it must describe components. An empty or stray
+    file (one party's claims alone, a library of custom controls) would otherwise pass every gate
+    with nothing found."""
+    system = _load(paths)
+    if not system.components:
+        raise ManifestError([Problem(
+            "no components: the manifest describes nothing to analyse", Position(system.files[0], 1, 1),
+            "list the application's components (`demarcate init` writes a starter), or pass every party's "
+            "file, or the folder that holds them")])
+    return system
+
+
 def _keep(*objects: Any) -> None:
     if _KEPT is not None:
         _KEPT.extend(objects)
@@ -258,7 +271,7 @@ def matrix_cmd(
     db: Annotated[str | None, typer.Option(help="History database for --run (path or URL).")] = None,
 ) -> None:
     """The responsibility matrix: each applicable control against each party."""
-    system = _load(paths)
+    system = _load_system(paths)
     tested: dict[str, str] | None = None
     if run:
         from demarcate.store import Store
@@ -309,7 +322,7 @@ def who(
     """Which party is responsible for a control in this system, why, and who relies on it."""
     if len(args) < 2:
         raise ManifestError([Problem("give one or more manifest paths, then a control id (e.g. APP-IN-03)")])
-    system = _load([Path(a) for a in args[:-1]])
+    system = _load_system([Path(a) for a in args[:-1]])
     control = _control_id(system.catalog.controls, args[-1])
     answer = who_answer(system, control, Responsibilities(system))
     if format is ListFormat.json:
@@ -336,7 +349,7 @@ def check(
     from demarcate.analysis.diff import diff, load_findings
     from demarcate.analysis.rules import RULES
 
-    system = _load(paths)
+    system = _load_system(paths)
     for r in rule or []:
         _check_choice(r, tuple(RULES), "rule")
     for p in party or []:
@@ -417,7 +430,7 @@ def report(
     from demarcate.report.markdown import check_markdown
     from demarcate.report.sarif import sarif
 
-    system = _load(paths)
+    system = _load_system(paths)
     result = analyse(system)
     _keep(result)
     if format is ReportFormat.html:
