@@ -693,12 +693,14 @@ def test_cmd(
     controls = parse_controls(lab_controls) if lab_controls else {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err.real, transient=format is TestFormat.json, disable=not err.is_terminal)
-    task: dict[str, Any] = {"id": None}
+    task: dict[str, Any] = {"id": None, "run": None, "total": 0, "done": 0}
 
     def started(run_id: str, total: int, done: int) -> None:
-        task["id"] = progress.add_task(f"run {run_id}", total=total, completed=done)
+        task.update(id=progress.add_task(f"run {run_id}", total=total, completed=done), run=run_id, total=total,
+                    done=done)
 
     def one(result: dict[str, Any]) -> None:
+        task["done"] += 1
         progress.advance(task["id"])
 
     try:
@@ -708,8 +710,16 @@ def test_cmd(
                                 callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
                                 repeat=repeat)
     except KeyboardInterrupt:
-        err.print(terminal.t("interrupted: results so far are saved; resume with --resume RUN (see `demarcate runs`)",
-                             "yellow"))
+        if task["run"] is None:
+            err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))
+        else:
+            import shlex
+
+            # Not the --db value itself: a database URL may hold a password.
+            again = " and the same --db" if db else ""
+            err.print(terminal.t(f"interrupted: {task['done']} of {task['total']} cases of run {task['run']} are saved; "
+                                 f"resume with: demarcate test {shlex.join(map(str, paths))} --resume {task['run']}"
+                                 f"{again}", "yellow"), soft_wrap=True)
         raise typer.Exit(130) from None
     if report:
         from demarcate.analysis.check import analyse

@@ -102,10 +102,12 @@ def test_ctrl_c_keeps_what_is_done_and_marks_the_run_interrupted(tmp_path, cli):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert "results so far are saved" in err
     with sqlite3.connect(db) as c:
         (run_id, status) = c.execute("select id, status from runs").fetchone()
     assert status == "interrupted" and _count(db) >= 3
+    # The message names the run and the command that resumes it, without the database's URL.
+    assert f"cases of run {run_id} are saved" in err
+    assert f"resume with: demarcate test {SHOPBOT} --resume {run_id} and the same --db" in err and db not in err
     assert cli("test", SHOPBOT, "--resume", run_id, "--db", db, "--format", "json").exit_code == 0
     with sqlite3.connect(db) as c:
         assert c.execute("select status from runs").fetchone()[0] == "done"
