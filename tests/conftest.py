@@ -63,8 +63,8 @@ flows:
 def cli():
     runner = CliRunner()
 
-    def _run(*args: str):
-        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": "200"})
+    def _run(*args: str, columns: int = 200):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": str(columns)})
 
     return _run
 

@@ -60,6 +60,8 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
                             "--format", "json").stdout)
     listed = json.loads(cli("runs", "--db", db, "--format", "json").stdout)
     assert [r["id"] for r in listed] == [broken["run"], fixed["run"]]
+    table = cli("runs", "--db", db, columns=60).output  # a narrow terminal: ids stay whole, to be copied
+    assert broken["run"] in table and fixed["run"] in table
     shown = cli("runs", "show", fixed["run"], "--db", db)
     assert shown.exit_code == 0 and "APP-TOOL-02" in shown.output
     better = cli("runs", "diff", broken["run"], fixed["run"], "--db", db, "--format", "json")

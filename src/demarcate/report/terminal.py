@@ -323,7 +323,9 @@ def print_campaign(console: Console, data: dict) -> None:
 
 def runs_table(items: list) -> Table:
     table = Table(title="runs")
-    for col in ("id", "status", "target", "attack success"):
+    # Ids are what users copy (--resume, runs diff): whole, on one line, whatever the width.
+    table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in items), default=2))
+    for col in ("status", "target", "attack success"):
         table.add_column(col)
     for r in items:
         overall = (r.get("summary") or {}).get("overall") or {}
