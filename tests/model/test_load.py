@@ -125,6 +125,14 @@ def test_aliases_reused_as_written_load(write):
     assert [c.scope for c in system.claims] == [["chat"]] * 3
 
 
+def test_a_system_without_a_name_is_called_after_its_file_or_folder(write, monkeypatch):
+    body = BASE.replace("system: {name: Tiny bot}\n", "")
+    monkeypatch.chdir(write("bot/support-bot.yaml", body).parent)  # a relative path, as typed
+    assert load(["support-bot.yaml"]).info.name == "support-bot"
+    write("bot/more.yaml", "tracking: []\n")
+    assert load(["."]).info.name == "bot"
+
+
 def test_wrong_type_names_field_and_expectation(write):
     path = write("m.yaml", BASE.replace("{id: chat, kind: user-input, owner: app}",
                                         "{id: chat, kind: user-input, owner: app, authenticated: maybe}"))

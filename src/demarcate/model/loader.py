@@ -191,7 +191,11 @@ class _Merger:
         info_data = {k: v for k, (v, _) in self.system.items()}
         first = Position(files[0], 1, 1) if files else Position("<manifest>")
         if "name" not in info_data:
-            info_data["name"] = Path(files[0]).parent.name if files else "system"
+            # Unnamed: called after its one file, or after the folder holding its files.
+            named = ""
+            if files:
+                named = Path(files[0]).stem if len(files) == 1 else Path(files[0]).resolve().parent.name
+            info_data["name"] = named or "system"
         info = SystemInfo.model_validate(info_data)
         if "preset" in self.system:
             self.where[("system", "preset")] = self.system["preset"][1]
