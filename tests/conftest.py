@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from demarcate import cli as cli_module
 from demarcate.builtin import example
 from demarcate.cli import app
 from demarcate.model import ManifestError, load
@@ -64,6 +65,8 @@ def cli():
     runner = CliRunner()
 
     def _run(*args: str, columns: int = 200):
+        # Consoles are made on first use and read the width then: one per invocation, as in a process.
+        cli_module.out._real = cli_module.err._real = None
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": str(columns)})
 
     return _run

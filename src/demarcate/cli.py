@@ -731,6 +731,13 @@ def test_cmd(
         emit_json(data)
     else:
         terminal.print_campaign(out, data)
+    if data["results"] and all(r["outcome"] == "error" for r in data["results"]):
+        # Nothing reached the target: a gate must not pass on a campaign that tested nothing.
+        if format is TestFormat.json:
+            for line in terminal.campaign_errors(data):
+                err.print(terminal.t(line, "yellow"), soft_wrap=True)
+        err.print(terminal.t("no case reached the target: nothing was tested", "red"))
+        raise typer.Exit(EXIT_INVALID)
     if fail_on_success and any(r["outcome"] == "succeeded" for r in data["results"]):
         raise typer.Exit(1)
 

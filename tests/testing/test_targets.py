@@ -3,6 +3,8 @@ and a Python callable, all on loopback or in process."""
 
 from __future__ import annotations
 
+import json
+
 from demarcate.lab import Lab, LabConfig
 from demarcate.model import load
 from demarcate.model.yamlio import dump_yaml
@@ -66,6 +68,28 @@ def test_python_callable_targets_resisted_succeeded_and_error(tmp_path):
     err = run_campaign(system, target="python:tests.testing.test_targets:boom", probes="user-say-canary", db=db)
     assert err["results"][0]["outcome"] == "error" and "target is down" in err["results"][0]["error"]
     assert err["summary"]["asr"]["direct-injection"]["n"] == 0  # an error is never counted as resisted
+
+
+def test_a_campaign_that_reaches_nothing_says_why_and_fails(tmp_path, cli):
+    db = str(tmp_path / "h.sqlite")
+    down = cli("test", SHOPBOT, "--target", "python:tests.testing.test_targets:boom", "--db", db,
+               "--probes", "user-say-canary,doc-email-records")
+    # Nothing was tested: not a pass for a gate. The reason is on screen, not only in the JSON.
+    assert down.exit_code == 2
+    assert "2 of 2 case(s) could not run:" in down.output and "2 × RuntimeError: target is down" in down.output
+    assert "no case reached the target: nothing was tested" in down.output
+    assert "│ —      │ 0 │" in down.output  # no interval for a rate measured on nothing
+    as_json = cli("test", SHOPBOT, "--target", "python:tests.testing.test_targets:boom", "--db", db,
+                  "--probes", "user-say-canary", "--format", "json")
+    assert as_json.exit_code == 2 and json.loads(as_json.stdout)["results"][0]["outcome"] == "error"
+    up = cli("test", SHOPBOT, "--target", "python:tests.testing.test_targets:robust", "--db", db,
+             "--probes", "user-say-canary")
+    assert up.exit_code == 0 and "could not run" not in up.output
+
+
+def test_every_probe_selector_term_must_match(cli, tmp_path):
+    bad = cli("test", SHOPBOT, "--db", str(tmp_path / "h.sqlite"), "--probes", "doc-email-records,doc-emial-summary")
+    assert bad.exit_code == 2 and "no probe matches 'doc-emial-summary' (did you mean 'doc-email-summary'?)" in bad.output
 
 
 def test_repeat_runs_each_case_several_times_with_its_own_canary(tmp_path):

@@ -300,6 +300,8 @@ def print_campaign(console: Console, data: dict) -> None:
         style = "green" if r["outcome"].startswith("blocked") else OUTCOME_STYLE.get(r["outcome"], "")
         table.add_row(t(r["case"]), t(r["outcome"], style), chain)
     console.print(table)
+    for problem in campaign_errors(data):
+        console.print(t(problem, "yellow"))
     asr = summary.get("asr") or {}
     if asr:
         cat = Table(title="attack success rate by category")
@@ -307,7 +309,8 @@ def print_campaign(console: Console, data: dict) -> None:
             cat.add_column(col)
         for name, a in asr.items():
             rate = "—" if a["rate"] is None else f"{a['rate']:.0%}"
-            cat.add_row(t(name), t(rate), t(f"{a['low']:.0%}–{a['high']:.0%}"), t(str(a["n"])))
+            interval = "—" if not a["n"] else f"{a['low']:.0%}–{a['high']:.0%}"
+            cat.add_row(t(name), t(rate), t(interval), t(str(a["n"])))
         console.print(cat)
     parties = summary.get("parties") or {}
     for party, states in parties.items():
@@ -319,6 +322,25 @@ def print_campaign(console: Console, data: dict) -> None:
     for check in summary.get("infrastructure") or []:
         console.print(t(f"{check['check']}: {check['control']} {'held' if check['held'] else 'did not hold'} — "
                         f"{check['evidence']}", "green" if check["held"] else "red"))
+
+
+def campaign_errors(data: dict, most: int = 3) -> list[str]:
+    """What kept cases from running, most frequent first: a line saying how many, then one per
+    distinct error (the first `most`)."""
+    results = data.get("results") or []
+    errors: dict[str, int] = {}
+    for r in results:
+        if r["outcome"] == "error":
+            why = r.get("error") or "no detail"
+            errors[why] = errors.get(why, 0) + 1
+    if not errors:
+        return []
+    ranked = sorted(errors.items(), key=lambda e: -e[1])
+    lines = [f"{sum(errors.values())} of {len(results)} case(s) could not run:"]
+    lines += [f"  {n} × {why}" for why, n in ranked[:most]]
+    if len(ranked) > most:
+        lines.append(f"  and {len(ranked) - most} other error(s); the JSON output (--format json) has each")
+    return lines
 
 
 def runs_table(items: list) -> Table:

@@ -137,11 +137,12 @@ def select(spec: str | None = None, transforms: str | None = None, repeat: int =
         [t.strip() for t in (transforms or "plain").split(",") if t.strip()]
     problems = [Problem(f"unknown transform '{t}'", None, did_you_mean(t, lib.transforms))
                 for t in names if t not in lib.transforms]
+    known = sorted({v for p in lib.probes for v in (p.id, p.category, p.entry, p.goal)})
+    # Each term must match something: a mistyped one among several would quietly test less.
+    problems += [Problem(f"no probe matches '{w}'", None, did_you_mean(w, known))
+                 for w in wanted if not fnmatch.filter(known, w)]
     chosen = [p for p in lib.probes if any(
         fnmatch.fnmatch(v, w) for w in wanted for v in (p.id, p.category, p.entry, p.goal))]
-    if not chosen:
-        known = sorted({v for p in lib.probes for v in (p.id, p.category, p.entry, p.goal)})
-        problems.append(Problem(f"no probe matches '{spec}'", None, did_you_mean(wanted[0], known)))
     if problems:
         raise ManifestError(problems)
     cases = [expand(p, t) for p in chosen for t in names]
