@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import SHOPBOT, at
+from tests.conftest import BASE, SHOPBOT, at
 
 
 def test_matrix_shows_nobody_screens_reviews_while_app_team_relies_on_model_provider(cli):
@@ -77,6 +77,16 @@ def test_who_names_the_provider_when_claimed(cli):
     result = cli("who", SHOPBOT, "mod-safe-01")
     assert result.exit_code == 0
     assert "model-provider (Model provider) provides MOD-SAFE-01 (implemented)." in result.output
+
+
+def test_who_says_when_a_control_does_not_apply(cli, write):
+    path = write("bot.yaml", BASE)  # no tool: nobody need confirm its actions
+    answer = json.loads(cli("who", path, "APP-TOOL-02", "--format", "json").output)
+    assert answer["status"] == "not-applicable"
+    assert answer["verdict"] == ("APP-TOOL-02 does not apply to this system: it acts on tool components, "
+                                 "and the system has none.")
+    claimed = write("claimed.yaml", BASE + "controls:\n  - {control: APP-TOOL-02, party: app, provides: planned}\n")
+    assert json.loads(cli("who", claimed, "APP-TOOL-02", "--format", "json").output)["status"] == "planned"
 
 
 def test_who_needs_a_control(cli):

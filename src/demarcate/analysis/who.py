@@ -85,13 +85,16 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
                 warnings.append(
                     f"{rel.party} relies on {rel.on}, which owns none of the components this control protects"
                 )
+    applies = resp.applies(r.control)
     return Answer(
         control=r.control.id,
         title=r.control.title,
         layer=r.control.layer,
-        status=r.status,
+        status=r.status if applies else "not-applicable",
         responsible=list(r.responsible),
-        verdict=_verdict(r, reliances, named),
+        verdict=_verdict(r, reliances, named) if applies else (
+            f"{r.control.id} does not apply to this system: it acts on {', '.join(r.control.applies_to)} "
+            "components, and the system has none."),
         reasons=reasons,
         reliances=reliances,
         warnings=warnings,
