@@ -308,3 +308,15 @@ def test_commands_writing_json_or_files_never_import_rich():
     assert "rich.console" not in imported("check", str(SHOPBOT), "--format", "json")
     assert "rich.console" in imported("check", str(SHOPBOT))
     assert "rich.console" in imported("check", "no-such-file.yaml")  # the error message prints through it
+
+
+@pytest.mark.parametrize(("host", "exposed"), [("127.0.0.1", False), ("127.0.0.2", False), ("::1", False),
+                                               ("localhost", False), ("0.0.0.0", True), ("::", True),
+                                               ("192.168.1.5", True), ("lab.example.org", True)])
+def test_a_listener_off_loopback_is_warned_about(host, exposed, capsys):
+    from demarcate import cli as cli_module
+
+    cli_module.err._real = None  # a console on this test's captured stderr
+    cli_module._warn_if_exposed(host, "the lab")
+    warned = capsys.readouterr().err
+    assert (f"warning: the lab listens on {host}, not only on this machine" in warned) is exposed

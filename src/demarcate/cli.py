@@ -206,6 +206,19 @@ def _load_system(paths: list[Path]) -> System:
     return system
 
 
+def _warn_if_exposed(host: str, what: str) -> None:
+    """Listeners bind 127.0.0.1 unless told otherwise; when told, say what that exposes."""
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        loopback = False
+    if not loopback:
+        err.print(terminal.t(f"warning: {what} listens on {host}, not only on this machine: anyone who can "
+                             "reach it on the network can use it", "yellow"), soft_wrap=True)
+
+
 def _keep(*objects: Any) -> None:
     if _KEPT is not None:
         _KEPT.extend(objects)
@@ -638,6 +651,7 @@ def lab(
     if print_manifest:
         sys.stdout.write(manifest_yaml(cfg))
         return
+    _warn_if_exposed(cfg.host, "the lab, a deliberately vulnerable application,")
     running = Lab(cfg).start()
     out.print(terminal.t(f"demarcate lab: ShopBot on {running.url}", "bold green"))
     if cfg.model.kind == "simulated":
@@ -690,6 +704,7 @@ def test_cmd(
     from demarcate.testing.run import run_campaign
 
     system = _load(paths, batch=False)
+    _warn_if_exposed(listen, "the callback listener")
     controls = parse_controls(lab_controls) if lab_controls else {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err.real, transient=format is TestFormat.json, disable=not err.is_terminal)
