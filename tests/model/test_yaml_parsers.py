@@ -8,6 +8,7 @@ and check that positions found later are the ones the reference parse gives at o
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from demarcate.builtin import examples_dir
 from demarcate.model import ManifestError, load
-from demarcate.model.yamlio import YDoc, YMap, _reference, locate, parse_yaml
+from demarcate.model.yamlio import YDoc, _reference, locate, parse_yaml
 
 # Characters and words that mean something to a YAML parser, and a few that do not.
 PIECES = [*"abcXYZ019_-+.:eExobIinfNaul ~!&*#'\"[]{},?|>%@`\\/\t\x00\x1b\x7f\x85\u2028\ufeff\ufffeé😀",
@@ -37,6 +38,29 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _locs(tree: Any, loc: tuple[Any, ...] = ()) -> Any:
+    """Every path into a parsed tree, and one past each of its ends."""
+    yield loc
+    yield (*loc, "no-such-key")
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _locs(v, (*loc, k))
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            yield from _locs(v, (*loc, i))
+
+
+def _positions_agree(text: str) -> None:
+    """A file read the fast way finds every position, of a key or of a value, where the reference parse does."""
+    fast, ref = parse_yaml(text, "t.yaml"), _reference(text, "t.yaml")
+    assert isinstance(fast, YDoc)
+    for loc in _locs(ref):
+        if any(isinstance(seg, float) and math.isnan(seg) for seg in loc):
+            continue  # a NaN key equals no key, not even itself: no path can name it
+        for key in (False, True):
+            assert str(locate(fast, loc, "t.yaml", key=key)) == str(locate(ref, loc, "t.yaml", key=key)), (loc, key)
+
+
 def _both(text: str) -> tuple[Any, Any]:
     """(what parse_yaml returns, what the reference parse returns); errors as the string 'error'."""
     out = []
@@ -54,6 +78,8 @@ def test_the_gate_never_lets_the_parsers_disagree(pieces, template):
     text = template.format("".join(pieces))
     got, reference = _both(text)
     assert _same(got, reference), text
+    if isinstance(got, YDoc):
+        _positions_agree(text)
 
 
 # Each of these is read differently by yaml-rs and by the reference parse (found by fuzzing).
@@ -77,13 +103,16 @@ def test_plain_manifests_take_the_fast_way():
 
 
 def test_deferred_positions_are_the_reference_positions():
-    path = examples_dir() / "shopbot" / "app-team.yaml"
-    text = path.read_text(encoding="utf-8")
-    fast, ref = parse_yaml(text, "f.yaml"), _reference(text, "f.yaml")
-    assert isinstance(fast, YDoc) and isinstance(ref, YMap)
-    for loc in [("components", 0), ("components", 3, "trust"), ("controls", 1), ("parties",), ("nope", 7)]:
-        for key in (False, True):
-            assert str(locate(fast, loc, "f.yaml", key=key)) == str(locate(ref, loc, "f.yaml", key=key))
+    # Found from the parser's events, not its composed nodes: every key and value of every example,
+    # the incidents and a generated portfolio, where the reference parse has it.
+    from benchmarks.check_portfolio import portfolio
+
+    from demarcate.model.yamlio import dump_yaml
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(examples_dir().rglob("*.yaml"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parents[1] / "data/incidents").glob("*.yaml"))]
+    for text in [*texts, dump_yaml(portfolio(300)), "a:\n- x\n- {b: 1, 'c': [2, 3]}\n-\n", "a: 'x'\n'1': y\n1: z\n"]:
+        _positions_agree(text)
 
 
 def test_errors_in_a_fast_file_point_at_the_right_line(tmp_path):

@@ -45,10 +45,14 @@ def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
             "properties": {"tags": ["security", "ai", "shared-responsibility", *r.references]},
         })
     results = []
+    uris: dict[str, str] = {}  # a handful of files, thousands of findings
     for f in result.findings:
         pos = finding_position(result.system, f)
-        location: dict[str, Any] = {"physicalLocation": {
-            "artifactLocation": {"uri": _uri(pos.file if pos else result.system.files[0], base)}}}
+        file = pos.file if pos else result.system.files[0]
+        uri = uris.get(file)
+        if uri is None:
+            uri = uris[file] = _uri(file, base)
+        location: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": uri}}}
         if pos and pos.line:
             location["physicalLocation"]["region"] = {"startLine": pos.line, "startColumn": max(1, pos.column)}
         location["logicalLocations"] = [{"name": c, "kind": "object"} for c in f.components[:5]]
