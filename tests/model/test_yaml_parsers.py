@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from demarcate.builtin import examples_dir
 from demarcate.model import ManifestError, load
 from demarcate.model.yamlio import YDoc, _reference, locate, parse_yaml
+from tests.model.test_property import _paths
 
 # Characters and words that mean something to a YAML parser, and a few that do not.
 PIECES = [*"abcXYZ019_-+.:eExobIinfNaul ~!&*#'\"[]{},?|>%@`\\/\t\x00\x1b\x7f\x85\u2028\ufeff\ufffeé😀",
@@ -38,23 +39,11 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _locs(tree: Any, loc: tuple[Any, ...] = ()) -> Any:
-    """Every path into a parsed tree, and one past each of its ends."""
-    yield loc
-    yield (*loc, "no-such-key")
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from _locs(v, (*loc, k))
-    elif isinstance(tree, list):
-        for i, v in enumerate(tree):
-            yield from _locs(v, (*loc, i))
-
-
 def _positions_agree(text: str) -> None:
     """A file read the fast way finds every position, of a key or of a value, where the reference parse does."""
     fast, ref = parse_yaml(text, "t.yaml"), _reference(text, "t.yaml")
     assert isinstance(fast, YDoc)
-    for loc in _locs(ref):
+    for loc in (p for path in _paths(ref) for p in (path, (*path, "no-such-key"))):
         if any(isinstance(seg, float) and math.isnan(seg) for seg in loc):
             continue  # a NaN key equals no key, not even itself: no path can name it
         for key in (False, True):
