@@ -110,6 +110,14 @@ def test_explain_prints_references_and_probes(cli):
     assert data["function"] == "reduce" and data["layer"] == "model"
 
 
+def test_explain_suggests_the_nearest_control_or_rule(cli):
+    for typed, meant in [("app-in-3", "APP-IN-03"), ("lethal", "lethal-trifecta"), ("open-attack", "open-attack-path")]:
+        result = cli("explain", typed)
+        assert result.exit_code == 2
+        assert f"no control or rule '{typed}' (did you mean '{meant}'?)" in result.output
+    assert "demarcate rules" in cli("explain", "zzz").output
+
+
 def test_explain_finds_custom_controls_in_a_manifest(cli, write):
     path = write("m.yaml", """
         custom-controls:

@@ -526,7 +526,13 @@ def explain(
             terminal.print_rule(out, rule)
         return
     cat = _load(manifest).catalog if manifest else load_catalog()
-    found = cat.controls[_control_id(cat.controls, control)]
+    wanted = control.strip().upper()
+    if wanted not in cat.controls:
+        # Neither: the nearest spelling among both, a control or a rule.
+        hint = did_you_mean(wanted, cat.controls) or did_you_mean(control.lower(), RULES)
+        raise ManifestError([Problem(f"no control or rule '{control}'", None,
+                                     hint or "see `demarcate catalog --search TEXT` and `demarcate rules`")])
+    found = cat.controls[wanted]
     if format is ListFormat.json:
         emit_json(found.model_dump(by_alias=True, exclude_none=True))
     else:
