@@ -5,7 +5,14 @@ def test_gateway_logs_without_model_interactions(bot, run):
     bot.add({"id": "logs", "kind": "logging", "owner": "infra", "captures": ["requests"], "readable-by": ["infra"]})
     (f,) = run(bot, RULE)
     assert f.severity == "high"
-    assert "prompts, completions, retrievals, tool-calls" in f.explanation
+    assert f.explanation.startswith("The logs (logs) capture none of: prompts, completions, retrievals, tool-calls, "
+                                    "and no party provides AI-aware logging")
+
+
+def test_no_logging_component_at_all(bot, run):
+    (f,) = run(bot, RULE)
+    assert f.explanation.startswith("Nothing records prompts, completions, retrievals, tool-calls: the system has "
+                                    "no logging component")
 
 
 def test_responders_who_cannot_read_the_logs(bot, run):

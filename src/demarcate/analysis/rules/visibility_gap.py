@@ -57,8 +57,10 @@ def check(ctx: Context) -> Iterator[Finding]:
                        - {"read-public", "read-private"} for c in ctx.system.components)
     parts = []
     if missing:
-        where = f"The logs ({listing(logs)}) capture" if logs else "No logging component captures"
-        parts.append(f"{where} no {', '.join(missing)}, and no party provides AI-aware logging")
+        gap = ", ".join(missing)
+        parts.append((f"The logs ({listing(logs)}) capture none of: {gap}" if logs else
+                      f"Nothing records {gap}: the system has no logging component")
+                     + ", and no party provides AI-aware logging")
     if blind:
         parts.append(f"Incident responders {listing(blind)} cannot read the logs that record model interactions")
     owners = tuple(dict.fromkeys([*(ctx.system.components[log].owner for log in logs), *responders]))
