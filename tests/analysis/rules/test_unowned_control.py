@@ -14,6 +14,13 @@ def test_the_rest_is_one_low_finding_per_party(bot, run):
     assert "APP-AGT-01" in found["unowned-control:app"].controls
 
 
+def test_controls_of_a_role_nobody_plays_are_named_by_the_role(bot, run):
+    f = {f.id: f for f in run(bot, RULE)}["unowned-control:nobody"]  # the bot has no deployer
+    assert f.title.endswith("fall to the deployer role, which no party in the manifest plays, and nobody provides them")
+    assert f.explanation.startswith("By the preset, the deployer role, which no party in the manifest plays, is expected")
+    assert f.responsible == ()
+
+
 def test_provided_or_relied_controls_are_not_unowned(bot, run):
     bot.provides("APP-TOOL-02", status="planned").relies("APP-TOOL-01", "infra", "app")
     ids = {f.id for f in run(bot, RULE)}
