@@ -168,3 +168,23 @@ def test_a_portfolio_report_draws_a_readable_part_and_says_so(cli, page, tmp_pat
     assert page.locator("#diagram svg g.node").count() == len(path_id.split(">"))
     assert page.locator('#diagram svg path[style*="d62728"]').count() == len(path_id.split(">")) - 1
     page.locator("#system").screenshot(path=artifact("portfolio-path-selected.png"))
+    # Its findings are folded under one line per party, with counts; a click unfolds one.
+    groups = page.locator("details.party-findings")
+    assert groups.count() > 5 and page.locator("details.party-findings[open]").count() == 0
+    first_group = groups.first
+    assert re.search(r"\d+ findings? · ", first_group.locator("summary").inner_text())
+    assert not first_group.locator(".finding").first.is_visible()
+    first_group.locator("summary").click()
+    assert first_group.locator(".finding").first.is_visible()
+    assert page.locator("#closed-paths").get_attribute("open") is None
+    assert page.evaluate("document.body.scrollHeight") < 60_000  # a readable page, not a million pixels
+
+
+def test_a_small_report_shows_every_finding_and_path_at_once(cli, page, tmp_path):
+    out = tmp_path / "report.html"
+    cli("report", SHOPBOT, "-o", out)
+    _open(page, out)
+    assert page.locator("details.party-findings").count() == page.locator("details.party-findings[open]").count() > 0
+    assert page.locator(".finding").first.is_visible()
+    assert page.locator("#closed-paths").count() == 0  # the shop bot's paths are all open
+    assert page.locator("#more-open-paths").count() == 0

@@ -23,6 +23,10 @@ from demarcate.analysis.matrix import matrix
 from demarcate.report.diagram import mermaid, scope_note
 
 MAX_SELECTABLE_PATHS = 50
+# Up to this many, the closed paths and every party's findings are shown at once; a portfolio's
+# thousands start folded under one line per party (with its counts), so the page can be read.
+FEW_PATHS = 30
+FEW_FINDINGS = 150
 STATUS_CLASS = {"implemented": "ok", "partial": "partial", "planned": "planned", "nobody": "gap",
                 "not-applicable": "na"}
 CLAIM_CLASS = {"provides": "ok", "relies-on": "relies", "default": "gap", "not-applicable": "na", "none": ""}
@@ -141,4 +145,7 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
         data_json=data_json,
         diagram_note=scope_note(result),
         campaign=campaign,
+        few=FEW_PATHS,
+        few_findings=FEW_FINDINGS,
+        findings_total=len(findings),
     )
