@@ -99,8 +99,20 @@ def test_catalog_filters_by_layer_and_text(cli):
     data = json.loads(cli("catalog", "--layer", "infrastructure", "--format", "json").output)
     assert data["controls"] and all(c["layer"] == "infrastructure" for c in data["controls"])
     found = json.loads(cli("catalog", "--search", "egress", "--format", "json").output)
-    assert "INF-NET-03" in [c["id"] for c in found["controls"]]
+    assert found["controls"][0]["id"] == "INF-NET-03"  # in its title and its kinds
     assert "INF-NET-03" in cli("catalog", "--search", "egress").output
+
+
+def test_catalog_search_matches_words_best_first():
+    from demarcate.catalog import load_catalog, search
+
+    controls = list(load_catalog().controls.values())
+    ids = lambda text: [c.id for c in search(controls, text)]  # noqa: E731
+    assert ids("rate")[0] == "INF-RATE-01"
+    assert "MOD-PROV-01" not in ids("rate")  # 'generated' holds 'rate', but no word begins with it
+    assert set(ids("rag")) == {"APP-RAG-01", "APP-RAG-02", "APP-RAG-03", "APP-RAG-04"}
+    assert ids("LLM01 retrieved")[0] == "APP-IN-03" and set(ids("LLM01 retrieved")) <= set(ids("LLM01"))
+    assert ids("AML.M0015") and ids("no-such-word") == []
 
 
 def test_explain_prints_references_and_probes(cli):

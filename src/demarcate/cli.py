@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from demarcate.analysis.responsibility import Responsibilities
 from demarcate.analysis.who import who as who_answer
 from demarcate.builtin import example
 from demarcate.catalog import load_catalog
+from demarcate.catalog import search as search_catalog
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
 from demarcate.model.loader import System, load, manifest_file_model
 from demarcate.model.scaffold import render, split, starter
@@ -488,7 +488,8 @@ def rules(format: Annotated[MatrixFormat, typer.Option("--format", "-f",
 @reports_errors
 def catalog(
     layer: Annotated[str | None, typer.Option(help="model, application, infrastructure or usage.")] = None,
-    search: Annotated[str | None, typer.Option(help="Text to find in id, title, description or references.")] = None,
+    search: Annotated[str | None, typer.Option(help="Words to find in id, title, references, kinds, threats or "
+                                                    "description; best matches first.")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
     """List the built-in control catalog."""
@@ -498,8 +499,7 @@ def catalog(
     if layer:
         controls = [c for c in controls if c.layer == layer]
     if search:
-        needle = search.lower()
-        controls = [c for c in controls if needle in json.dumps(c.model_dump(by_alias=True)).lower()]
+        controls = search_catalog(controls, search)
     if format is ListFormat.json:
         emit_json({"version": cat.version,
                    "controls": [c.model_dump(by_alias=True, exclude_none=True) for c in controls]})

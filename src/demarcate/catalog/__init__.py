@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -13,6 +15,27 @@ from demarcate.model.validate import validate
 from demarcate.model.yamlio import locate, read_yaml
 
 DATA = Path(str(resources.files("demarcate.catalog")))
+
+
+def search(controls: Iterable[Control], text: str) -> list[Control]:
+    """The controls every word of `text` begins a word of — in the id, title, references, the kinds
+    and threats it concerns, or the description — best first: a word counts for every field it is in,
+    more in the id or title than in the description; ties keep the catalog's order. ('rate' finds
+    rate limits, not 'generated'.)"""
+    words = [re.compile(r"(?<![a-z0-9])" + re.escape(w), re.IGNORECASE) for w in text.split()]
+    scored = []
+    for order, c in enumerate(controls):
+        fields = [(4, c.id), (3, c.title), (3, " ".join(v for refs in c.references.model_dump().values() for v in refs)),
+                  (2, " ".join([*c.applies_to, *c.mitigates])), (1, c.description)]
+        score = 0
+        for word in words:
+            weight = sum(w for w, field_text in fields if word.search(field_text))
+            if not weight:
+                break
+            score += weight
+        else:
+            scored.append((-score, order, c))
+    return [c for _, _, c in sorted(scored, key=lambda s: (s[0], s[1]))]
 
 
 @dataclass(frozen=True, eq=False)
