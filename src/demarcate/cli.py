@@ -359,7 +359,7 @@ def check(
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.check import analyse, finding_json, for_parties, result_json
-    from demarcate.analysis.diff import diff, load_findings
+    from demarcate.analysis.diff import diff, load_findings, naming
     from demarcate.analysis.rules import RULES
 
     system = _load_system(paths)
@@ -373,7 +373,7 @@ def check(
     if party:
         result = for_parties(result, party)
         if base is not None:
-            base = [f for f in base if set(party).intersection(f.get("responsible", []))]
+            base = naming(base, party)
     changes = diff(base, [finding_json(f) for f in result.findings]) if base is not None else None
     if format is CheckFormat.json:
         data = result_json(result)
@@ -405,12 +405,23 @@ def diff_cmd(
     new: Annotated[Path, typer.Argument(help="Manifest folder or file, or a saved check JSON result.")],
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
     fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if a NEW finding is at or above this level.")] = Level.never,
+    party: Annotated[list[str] | None, typer.Option(
+        "--party", help="Only the findings this party must act on (repeatable), on both sides.")] = None,
 ) -> None:
     """New, fixed and unchanged findings between two versions of a system."""
-    from demarcate.analysis.diff import diff, load_findings
+    from demarcate.analysis.diff import diff, load_findings, naming
     from demarcate.report.markdown import diff_markdown
 
-    changes = diff(load_findings([old]), load_findings([new]))
+    before, after = load_findings([old]), load_findings([new])
+    if party:
+        named = {p for f in (*before, *after) for p in f.get("responsible") or []}
+        for p in party:
+            if p not in named:  # a typo, or a party with nothing to do on either side
+                hint = did_you_mean(p, sorted(named))
+                err.print(terminal.t(f"warning: no finding on either side names party '{p}'"
+                                     + (f" ({hint})" if hint else ""), "yellow"), soft_wrap=True)
+        before, after = naming(before, party), naming(after, party)
+    changes = diff(before, after)
     if format is CheckFormat.json:
         emit_json(changes.to_json())
     elif format is CheckFormat.markdown:

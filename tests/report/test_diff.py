@@ -52,3 +52,16 @@ def test_bad_baseline_file_is_a_clear_error(cli, tmp_path):
     bad.write_text('{"version": 1, "findings": [{"id": "x"}]}')
     result = cli("check", SHOPBOT, "--baseline", bad)
     assert result.exit_code == 2 and "not a demarcate check result: findings.0.rule" in result.output
+
+
+def test_diff_for_one_party_compares_what_it_must_act_on(cli):
+    everything = json.loads(cli("diff", HARDENED, SHOPBOT, "--format", "json").output)
+    cloud = json.loads(cli("diff", HARDENED, SHOPBOT, "--party", "cloud-team", "--format", "json").output)
+    for side in ("new", "fixed", "unchanged"):
+        assert [f["id"] for f in cloud[side]] == [f["id"] for f in everything[side] if "cloud-team" in f["responsible"]]
+    assert cloud["new"] and len(cloud["new"]) < len(everything["new"])
+    # the gate judges that party's new findings
+    assert cli("diff", HARDENED, SHOPBOT, "--fail-on", "high", "--party", "cloud-team").exit_code == 1
+    assert cli("diff", SHOPBOT, HARDENED, "--fail-on", "low", "--party", "cloud-team").exit_code == 0
+    typo = cli("diff", HARDENED, SHOPBOT, "--party", "cloud-tem")
+    assert "warning: no finding on either side names party 'cloud-tem' (did you mean 'cloud-team'?)" in typo.output

@@ -7,6 +7,7 @@ a CI job can keep the last accepted result as its baseline.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,12 @@ def _saved(path: Path) -> list[dict[str, Any]]:
         if f.severity not in SEVERITIES:
             raise ManifestError([Problem(f"finding {f.id}: unknown severity '{f.severity}'", Position(name))])
     return [f.model_dump() for f in saved.findings]
+
+
+def naming(findings: list[dict[str, Any]], parties: Iterable[str]) -> list[dict[str, Any]]:
+    """The findings that name one of these parties among those who must act."""
+    wanted = set(parties)
+    return [f for f in findings if wanted.intersection(f.get("responsible") or [])]
 
 
 def diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Diff:
