@@ -126,7 +126,7 @@ def test_explain_suggests_the_nearest_control_or_rule(cli):
     for typed, meant in [("app-in-3", "APP-IN-03"), ("lethal", "lethal-trifecta"), ("open-attack", "open-attack-path")]:
         result = cli("explain", typed)
         assert result.exit_code == 2
-        assert f"no control or rule '{typed}' (did you mean '{meant}'?)" in result.output
+        assert f"unknown control or rule '{typed}' (did you mean '{meant}'?)" in result.output
     assert "demarcate rules" in cli("explain", "zzz").output
 
 

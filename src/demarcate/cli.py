@@ -7,7 +7,7 @@ import functools
 import gc
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -317,12 +317,16 @@ def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> Non
             f"unknown {what} '{value}'; expected one of: {', '.join(choices)}", None, did_you_mean(value, choices))])
 
 
-def _control_id(system_controls: dict[str, Any], control: str) -> str:
+def _control_id(system_controls: dict[str, Any], control: str, rules: Iterable[str] = ()) -> str:
+    """A control id as typed, in any case; unknown, an error with the nearest control (or, where a
+    rule would do too, rule) id."""
     wanted = control.strip().upper()
     if wanted in system_controls:
         return wanted
-    raise ManifestError([Problem(f"unknown control '{control}'", None, did_you_mean(wanted, system_controls)
-                                 or "see `demarcate catalog --search TEXT`")])
+    what, search = ("control or rule", " and `demarcate rules`") if rules else ("control", "")
+    hint = did_you_mean(wanted, system_controls) or did_you_mean(control.strip().lower(), rules)
+    raise ManifestError([Problem(f"unknown {what} '{control}'", None,
+                                 hint or f"see `demarcate catalog --search TEXT`{search}")])
 
 
 @app.command()
@@ -537,13 +541,7 @@ def explain(
             terminal.print_rule(out, rule)
         return
     cat = _load(manifest).catalog if manifest else load_catalog()
-    wanted = control.strip().upper()
-    if wanted not in cat.controls:
-        # Neither: the nearest spelling among both, a control or a rule.
-        hint = did_you_mean(wanted, cat.controls) or did_you_mean(control.lower(), RULES)
-        raise ManifestError([Problem(f"no control or rule '{control}'", None,
-                                     hint or "see `demarcate catalog --search TEXT` and `demarcate rules`")])
-    found = cat.controls[wanted]
+    found = cat.controls[_control_id(cat.controls, control, rules=RULES)]
     if format is ListFormat.json:
         emit_json(found.model_dump(by_alias=True, exclude_none=True))
     else:
