@@ -71,16 +71,17 @@ def check(ctx: Context) -> Iterator[Finding]:
     for party, controls in sorted(rest.items()):
         if party == "nobody":
             roles = sorted({role for c in controls for role in ctx.resp[c].default_roles})
-            owner = f"the {' or '.join(roles)} role, which no party in the manifest plays,"
+            owner = f"the {' or '.join(roles)} role, which no party in the manifest plays"
+            subject = f"{owner},"  # the clause closes before the verb
         else:
-            owner = party
+            owner = subject = party
         yield Finding(
             rule=RULE.id,
             key=(party,),
             severity="low",
-            title=f"{len(controls)} further controls fall to {owner.rstrip(',')}, and nobody provides them",
+            title=f"{len(controls)} further controls fall to {owner}, and nobody provides them",
             explanation=(
-                f"By the preset, {owner} is expected to own these applicable controls, and no claim "
+                f"By the preset, {subject} is expected to own these applicable controls, and no claim "
                 f"covers them: {', '.join(controls)}. None sits on an open attack path."
             ),
             recommendation="Review them with `demarcate matrix --status nobody`; claim, plan or declare "
