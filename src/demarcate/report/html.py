@@ -145,7 +145,7 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
         data_json=data_json,
         diagram_note=scope_note(result),
         campaign=campaign,
-        few=FEW_PATHS,
+        few_paths=FEW_PATHS,
         few_findings=FEW_FINDINGS,
         findings_total=len(findings),
     )
