@@ -451,16 +451,23 @@ def report(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write; HTML defaults to "
                                                 "demarcate-report.html, other formats to standard output.")] = None,
     format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.html,
+    party: Annotated[list[str] | None, typer.Option(
+        "--party", help="Only what this party must act on (repeatable), as for check; for csv, the matrix "
+                        "rows it has a part in.")] = None,
 ) -> None:
     """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, or CSV of the matrix."""
-    from demarcate.analysis.check import analyse, result_json
+    from demarcate.analysis.check import analyse, for_parties, result_json
     from demarcate.report.html import render_html
     from demarcate.report.markdown import check_markdown
     from demarcate.report.sarif import sarif
 
     system = _load_system(paths)
+    for p in party or []:
+        _check_choice(p, tuple(system.parties), "party")
     result = analyse(system)
     _keep(result)
+    if party:
+        result = for_parties(result, party)
     if format is ReportFormat.html:
         text = render_html(result)
         output = output or Path("demarcate-report.html")
@@ -471,7 +478,7 @@ def report(
     elif format is ReportFormat.sarif:
         text = json_text(sarif(result, base=(output.parent if output else Path.cwd())))
     else:
-        text = to_csv(matrix_csv_rows(system, matrix(system)))
+        text = to_csv(matrix_csv_rows(system, filter_rows(matrix(system), party=party)))
     if output is None:
         sys.stdout.write(text)
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -61,3 +63,24 @@ def test_decided_findings_are_suppressed_not_dropped(cli, tmp_path):
     jsonschema.Draft4Validator(SCHEMA).validate(log)
     (r,) = [r for r in log["runs"][0]["results"] if r["properties"]["findingId"] == "speed-pressure:app-team"]
     assert r["suppressions"][0]["justification"] == "accepted: review board"
+
+
+def test_a_report_for_one_party_in_every_format(cli, tmp_path):
+    everything = json.loads(cli("check", SHOPBOT, "--format", "json").output)
+    cloud = [f["id"] for f in everything["findings"] if "cloud-team" in f["responsible"]]
+    out = tmp_path / "cloud.sarif"
+    assert cli("report", SHOPBOT, "--format", "sarif", "--party", "cloud-team", "-o", out).exit_code == 0
+    log = json.loads(out.read_text())
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    assert [r["properties"]["findingId"] for r in log["runs"][0]["results"]] == cloud
+    as_json = json.loads(cli("report", SHOPBOT, "--format", "json", "--party", "cloud-team").output)
+    assert [f["id"] for f in as_json["findings"]] == cloud and as_json["summary"]["parties"] == ["cloud-team"]
+    rows = list(csv.DictReader(io.StringIO(cli("report", SHOPBOT, "--format", "csv", "--party", "cloud-team").output)))
+    all_rows = list(csv.DictReader(io.StringIO(cli("report", SHOPBOT, "--format", "csv").output)))
+    assert 0 < len(rows) < len(all_rows)
+    assert all(row["cloud-team"] for row in rows)  # the matrix rows it has a part in
+    assert len(rows) == sum(1 for row in all_rows if row["cloud-team"])
+    html = tmp_path / "cloud.html"
+    assert cli("report", SHOPBOT, "--party", "cloud-team", "-o", html).exit_code == 0
+    assert "Only what cloud-team must act on" in html.read_text()
+    assert cli("report", SHOPBOT, "--party", "nobody-here").exit_code == 2

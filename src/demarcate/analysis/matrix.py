@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,13 +64,15 @@ def matrix(system: System, resp: Responsibilities | None = None) -> list[Row]:
     return [Row(r, {p: cell(r, p) for p in system.parties}) for r in resp.by_control.values()]
 
 
-def filter_rows(rows: list[Row], *, layer: str | None = None, party: str | None = None,
+def filter_rows(rows: list[Row], *, layer: str | None = None, party: str | Collection[str] | None = None,
                 status: str | None = None) -> list[Row]:
+    """The rows of a layer, of a status, and where a party (or any of several) has a part."""
     out = rows
     if layer:
         out = [r for r in out if r.responsibility.control.layer == layer]
     if party:
-        out = [r for r in out if r.cells.get(party, Cell("none")).claim != "none"]
+        wanted = [party] if isinstance(party, str) else list(party)
+        out = [r for r in out if any(r.cells.get(p, Cell("none")).claim != "none" for p in wanted)]
     if status:
         out = [r for r in out if r.responsibility.status == status]
     return out

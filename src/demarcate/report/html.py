@@ -148,4 +148,5 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
         few_paths=FEW_PATHS,
         few_findings=FEW_FINDINGS,
         findings_total=len(findings),
+        scope=result.parties,
     )
