@@ -363,7 +363,7 @@ def check(
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.check import analyse, finding_json, for_parties, result_json
-    from demarcate.analysis.diff import diff, load_findings, naming
+    from demarcate.analysis.diff import Findings, diff, load_findings, naming, other_system
     from demarcate.analysis.rules import RULES
 
     system = _load_system(paths)
@@ -371,14 +371,20 @@ def check(
         _check_choice(r, tuple(RULES), "rule")
     for p in party or []:
         _check_choice(p, tuple(system.parties), "party")
-    base = load_findings([baseline]) if baseline else None
+    saved = load_findings([baseline]) if baseline else None
     result = analyse(system, rules=rule)
     _keep(result)
+    changes = None
+    if saved is not None:
+        current = Findings(system.info.name, [finding_json(f) for f in result.findings])
+        if warning := other_system(saved, current):
+            err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
+        before, after = saved.items, current.items
+        if party:
+            before, after = naming(before, party), naming(after, party)
+        changes = diff(before, after)
     if party:
         result = for_parties(result, party)
-        if base is not None:
-            base = naming(base, party)
-    changes = diff(base, [finding_json(f) for f in result.findings]) if base is not None else None
     if format is CheckFormat.json:
         data = result_json(result)
         if changes is not None:
@@ -413,10 +419,13 @@ def diff_cmd(
         "--party", help="Only the findings this party must act on (repeatable), on both sides.")] = None,
 ) -> None:
     """New, fixed and unchanged findings between two versions of a system."""
-    from demarcate.analysis.diff import diff, load_findings, naming
+    from demarcate.analysis.diff import diff, load_findings, naming, other_system
     from demarcate.report.markdown import diff_markdown
 
-    before, after = load_findings([old]), load_findings([new])
+    old_side, new_side = load_findings([old]), load_findings([new])
+    if warning := other_system(old_side, new_side):
+        err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
+    before, after = old_side.items, new_side.items
     if party:
         named = {p for f in (*before, *after) for p in f.get("responsible") or []}
         for p in party:

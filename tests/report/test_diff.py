@@ -65,3 +65,15 @@ def test_diff_for_one_party_compares_what_it_must_act_on(cli):
     assert cli("diff", SHOPBOT, HARDENED, "--fail-on", "low", "--party", "cloud-team").exit_code == 0
     typo = cli("diff", HARDENED, SHOPBOT, "--party", "cloud-tem")
     assert "warning: no finding on either side names party 'cloud-tem' (did you mean 'cloud-team'?)" in typo.output
+
+
+def test_comparing_two_different_systems_is_warned_about(cli, tmp_path):
+    saved = tmp_path / "shop.json"
+    saved.write_text(cli("check", SHOPBOT, "--format", "json").output)
+    other = example("coding-agent")
+    warning = "warning: the two sides look like different systems ('ShopBot customer service' and 'Internal coding agent'"
+    assert warning in cli("diff", saved, other).output
+    assert warning in cli("check", other, "--baseline", saved).output
+    # another name but the same components: a new version of the same system, compared without a word
+    assert "warning" not in cli("diff", saved, HARDENED).output
+    assert "warning" not in cli("check", HARDENED, "--baseline", saved).output

@@ -51,14 +51,36 @@ class Diff:
                 "summary": {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}}
 
 
-def load_findings(paths: list[Path]) -> list[dict[str, Any]]:
+@dataclass
+class Findings:
+    """One side of a comparison: the system's name and its findings as the JSON contract has them."""
+
+    system: str
+    items: list[dict[str, Any]]
+
+
+def load_findings(paths: list[Path]) -> Findings:
     """Findings from a saved JSON result (one .json file) or from manifests, analysed now."""
     if len(paths) == 1 and paths[0].suffix == ".json":
         return _saved(paths[0])
-    return [finding_json(f) for f in analyse(load(paths)).findings]
+    result = analyse(load(paths))
+    return Findings(result.system.info.name, [finding_json(f) for f in result.findings])
 
 
-def _saved(path: Path) -> list[dict[str, Any]]:
+def other_system(before: Findings, after: Findings) -> str | None:
+    """A warning when the two sides look like different systems — other names, and not one component
+    in common among their findings (a renamed or hardened version keeps its components): findings
+    are matched by id, so every one would count as new or fixed."""
+    def components(side: Findings) -> set[str]:
+        return {c for f in side.items for c in f.get("components") or []}
+
+    if before.system == after.system or not components(before) or components(before) & components(after):
+        return None
+    return (f"the two sides look like different systems ('{before.system}' and '{after.system}', no component in "
+            "common): findings are matched by id, so they count as new or fixed")
+
+
+def _saved(path: Path) -> Findings:
     name = str(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -79,7 +101,7 @@ def _saved(path: Path) -> list[dict[str, Any]]:
     for f in saved.findings:
         if f.severity not in SEVERITIES:
             raise ManifestError([Problem(f"finding {f.id}: unknown severity '{f.severity}'", Position(name))])
-    return [f.model_dump() for f in saved.findings]
+    return Findings(saved.system, [f.model_dump() for f in saved.findings])
 
 
 def naming(findings: list[dict[str, Any]], parties: Iterable[str]) -> list[dict[str, Any]]:
