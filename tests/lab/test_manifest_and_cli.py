@@ -58,6 +58,19 @@ def test_parse_controls_spec():
     assert set(parse_controls("all").values()) == {True}
 
 
+def test_a_lab_configuration_file_is_checked_like_a_manifest(cli, write):
+    path = write("lab.yaml", """
+        port: abc
+        controls: {confirmation-gat: true}
+    """)
+    bad = cli("lab", "--config", path, "--print-manifest")
+    assert bad.exit_code == 2 and f"{path}:1:7: error: port: expected a whole number, got 'abc'" in bad.output
+    path.write_text("controls: {confirmation-gat: true}\n")
+    bad = cli("lab", "--config", path, "--print-manifest")
+    assert bad.exit_code == 2
+    assert f"{path}:1:12: error: unknown lab control 'confirmation-gat' (did you mean 'confirmation-gate'?)" in bad.output
+
+
 def test_demarcate_lab_starts_in_seconds_and_stops_on_ctrl_c():
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "demarcate", "lab", "--port", "0", "--controls", "confirmation-gate"],

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from demarcate.model.errors import ManifestError, Problem, did_you_mean
 from demarcate.model.validate import validate
-from demarcate.model.yamlio import read_yaml
+from demarcate.model.yamlio import locate, read_yaml
 
 
 class Switch(BaseModel):
@@ -98,8 +98,10 @@ def load_config(path: Path | None, controls: str | None = None, port: int | None
     if controls:
         config.controls.update(parse_controls(controls))
     unknown = [c for c in config.controls if c not in switches()]
-    if unknown:
-        raise ManifestError([Problem(f"unknown lab control '{c}'", None, did_you_mean(c, switches())) for c in unknown])
+    if unknown:  # named in the file (those of --controls were checked as they were parsed)
+        raise ManifestError([Problem(f"unknown lab control '{c}'",
+                                     locate(raw, ("controls", c), str(path), key=True) if path else None,
+                                     did_you_mean(c, switches()) or "see `demarcate lab --list`") for c in unknown])
     if port is not None:
         config.port = port
     return config
