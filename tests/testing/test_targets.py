@@ -32,6 +32,15 @@ def test_http_target_with_template_json_path_and_plant_endpoint(tmp_path, monkey
     assert by["doc-say-canary+plain"]["outcome"] == "succeeded"
 
 
+def test_an_http_target_spec_without_an_http_address_is_a_positioned_error(cli, tmp_path):
+    spec = tmp_path / "target.yaml"
+    spec.write_text("url: 127.0.0.1:9000/chat\nbody: {message: '{message}'}\nplant:\n  url: ftp://x/reviews\n")
+    bad = cli("test", SHOPBOT, "--target", f"http:{spec}", "--db", str(tmp_path / "h.sqlite"))
+    assert bad.exit_code == 2
+    assert f"{spec}:1:6: error: url: '127.0.0.1:9000/chat' is not an http:// or https:// address" in bad.output
+    assert f"{spec}:4:8: error: plant.url: 'ftp://x/reviews' is not an http:// or https:// address" in bad.output
+
+
 def test_openai_compatible_target(tmp_path):
     with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
         data = run_campaign(load([SHOPBOT]), target=f"openai:{lab.url}/v1", model="shopbot",

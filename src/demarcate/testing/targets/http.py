@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.validate import validate
@@ -25,6 +25,13 @@ class RequestSpec(BaseModel):
     method: str = "POST"
     headers: dict[str, str] = {}
     body: Any = None
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"'{url}' is not an http:// or https:// address")
+        return url
 
 
 class HttpSpec(RequestSpec):
