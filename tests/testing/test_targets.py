@@ -41,6 +41,15 @@ def test_an_http_target_spec_without_an_http_address_is_a_positioned_error(cli, 
     assert f"{spec}:4:8: error: plant.url: 'ftp://x/reviews' is not an http:// or https:// address" in bad.output
 
 
+def test_an_openai_target_needs_an_http_base_url(cli, tmp_path):
+    db = str(tmp_path / "h.sqlite")
+    for base in ("localhost:8000/v1", ""):
+        bad = cli("test", SHOPBOT, "--target", f"openai:{base}", "--db", db)
+        assert bad.exit_code == 2
+        assert f"openai target needs an http:// or https:// base URL, not '{base}'" in bad.output
+    assert json.loads(cli("runs", "--db", db, "--format", "json").output) == []  # no run was started
+
+
 def test_openai_compatible_target(tmp_path):
     with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
         data = run_campaign(load([SHOPBOT]), target=f"openai:{lab.url}/v1", model="shopbot",

@@ -28,8 +28,9 @@ def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: d
     if kind == "openai":
         from demarcate.testing.targets.openai import OpenAITarget
 
-        if not rest:
-            raise ManifestError([Problem("openai target needs a base URL: --target openai:http://host/v1")])
+        if not rest.lower().startswith(("http://", "https://")):
+            raise ManifestError([Problem(f"openai target needs an http:// or https:// base URL, not '{rest}'",
+                                         hint="--target openai:http://host:port/v1")])
         return OpenAITarget(rest, model or "gpt-4o-mini", key_env)
     if kind == "http":
         from demarcate.testing.targets.http import HttpTarget
