@@ -47,6 +47,9 @@ def test_an_openai_target_needs_an_http_base_url(cli, tmp_path):
         bad = cli("test", SHOPBOT, "--target", f"openai:{base}", "--db", db)
         assert bad.exit_code == 2
         assert f"openai target needs an http:// or https:// base URL, not '{base}'" in bad.output
+    bad = cli("test", SHOPBOT, "--callback-url", "callbacks.example:8080", "--db", db)
+    assert bad.exit_code == 2  # probes would point at nothing: exfiltration unseen, counted as stopped
+    assert "--callback-url needs an http:// or https:// address, not 'callbacks.example:8080'" in bad.output
     assert json.loads(cli("runs", "--db", db, "--format", "json").output) == []  # no run was started
 
 

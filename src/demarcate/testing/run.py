@@ -13,6 +13,7 @@ from demarcate.store import Store
 from demarcate.testing.campaign import Campaign, Options
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import select
+from demarcate.testing.targets import is_http_url
 from demarcate.testing.traces import TraceStore, receiver_app
 
 RESULT_VERSION = 1
@@ -28,7 +29,7 @@ def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: d
     if kind == "openai":
         from demarcate.testing.targets.openai import OpenAITarget
 
-        if not rest.lower().startswith(("http://", "https://")):
+        if not is_http_url(rest):
             raise ManifestError([Problem(f"openai target needs an http:// or https:// base URL, not '{rest}'",
                                          hint="--target openai:http://host:port/v1")])
         return OpenAITarget(rest, model or "gpt-4o-mini", key_env)
@@ -61,6 +62,10 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         target, probes, transforms = config["target"], config["probes"], config["transforms"]
         lab_controls, model, repeat = config["lab_controls"], config["model"], config.get("repeat", 1)
     cases = select(probes, transforms, repeat)
+    if callback_url and not is_http_url(callback_url):
+        # Probes would point the target at an address nothing listens on: exfiltration would go
+        # unseen and count as stopped.
+        raise ManifestError([Problem(f"--callback-url needs an http:// or https:// address, not '{callback_url}'")])
     listener = Listener(listen_host, 0, callback_url).start()
     traces = TraceStore()
     receiver = BackgroundServer(receiver_app(traces), name="demarcate-otlp").start()

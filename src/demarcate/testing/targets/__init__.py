@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+def is_http_url(text: str) -> bool:
+    """Whether an address a campaign will send to (or have the target send to) is http(s)."""
+    return text.lower().startswith(("http://", "https://"))
+
+
 @dataclass
 class Reply:
     status: int | None = None  # HTTP status, or None for in-process targets

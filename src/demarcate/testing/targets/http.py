@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import read_yaml
-from demarcate.testing.targets import Records, Reply
+from demarcate.testing.targets import Records, Reply, is_http_url
 
 
 class RequestSpec(BaseModel):
@@ -29,7 +29,7 @@ class RequestSpec(BaseModel):
     @field_validator("url")
     @classmethod
     def _http(cls, url: str) -> str:
-        if not url.lower().startswith(("http://", "https://")):
+        if not is_http_url(url):
             raise ValueError(f"'{url}' is not an http:// or https:// address")
         return url
 
