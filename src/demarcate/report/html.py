@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from demarcate import __version__
-from demarcate.analysis.check import Result, finding_json
+from demarcate.analysis.check import Result
 from demarcate.analysis.findings import SEVERITIES
 from demarcate.analysis.matrix import matrix
 from demarcate.report.diagram import mermaid, scope_note
@@ -116,7 +116,6 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
     data = {
         "diagram": mermaid(result),
         "pathDiagrams": {p.id: mermaid(result, highlight=p.id) for p in selectable},
-        "findings": [finding_json(f) for f in findings],
     }
     data_json = script_json(data)
     mermaid_js = _mermaid_js()
