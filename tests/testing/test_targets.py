@@ -53,6 +53,27 @@ def test_an_openai_target_needs_an_http_base_url(cli, tmp_path):
     assert json.loads(cli("runs", "--db", db, "--format", "json").output) == []  # no run was started
 
 
+def test_an_answer_that_cannot_be_read_is_an_error_never_a_resisted_probe(tmp_path):
+    # A reply path the answer lacks, a path the app does not serve, an endpoint that is not there:
+    # each used to read as an empty or "null" answer, which is what a model that resists gives.
+    db = str(tmp_path / "h.sqlite")
+    with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
+        def http(url: str, reply: str) -> dict:
+            spec = tmp_path / "target.yaml"
+            spec.write_text(dump_yaml({"url": url, "body": {"message": "{message}", "session": "{session}"},
+                                       "reply": reply}))
+            return run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary", db=db)["results"][0]
+
+        wrong_path = http(lab.url + "/api/chat", "data.answer")
+        assert wrong_path["outcome"] == "error" and "the answer has no 'data.answer' (no 'data' in it)" in wrong_path["error"]
+        not_served = http(lab.url + "/api/no-such-route", "reply")
+        assert not_served["outcome"] == "error" and not_served["error"].startswith("HTTP 404")
+        not_openai = run_campaign(load([SHOPBOT]), target=f"openai:{lab.url}/no-such-api", probes="user-say-canary",
+                                  db=db)["results"][0]
+        assert not_openai["outcome"] == "error" and not_openai["error"].startswith("HTTP 404")
+        assert http(lab.url + "/api/chat", "reply")["outcome"] == "succeeded"  # the same target, read right
+
+
 def test_openai_compatible_target(tmp_path):
     with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
         data = run_campaign(load([SHOPBOT]), target=f"openai:{lab.url}/v1", model="shopbot",

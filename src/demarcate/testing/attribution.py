@@ -15,7 +15,7 @@ from typing import Any
 
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.testing.probes import Case
-from demarcate.testing.targets import Records, Reply
+from demarcate.testing.targets import CONTROL_STATUSES, Records, Reply
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 TOOL_CONTROLS = ("APP-TOOL-01", "APP-OUT-02", "APP-TOOL-02", "APP-TOOL-05")
@@ -81,7 +81,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
 
     if reply.error:
         return {**base("error"), "error": reply.error}
-    if reply.status in (401, 403, 429):
+    if reply.status in CONTROL_STATUSES:
         control = "INF-RATE-01" if reply.status == 429 else "APP-ID-01"
         link("infrastructure" if reply.status == 429 else "application", control, True,
              f"HTTP {reply.status}: {text[:120]}")

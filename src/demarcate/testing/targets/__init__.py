@@ -6,6 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# A control firing: authentication (401, 403) or a rate limit (429). Recorded as held, never retried.
+CONTROL_STATUSES = (401, 403, 429)
+
+
+def status_error(status: int, body: str = "") -> str | None:
+    """Why an HTTP reply cannot be judged, or None. A 2xx is an answer and a 401, 403 or 429 a control
+    firing; anything else (a wrong path, a bad request, a redirect, a server error) is an error,
+    never a probe the target resisted."""
+    if 200 <= status < 300 or status in CONTROL_STATUSES:
+        return None
+    return f"HTTP {status}" + (f": {body[:200]}" if body.strip() else "")
+
 
 def is_http_url(text: str) -> bool:
     """Whether an address a campaign will send to (or have the target send to) is http(s)."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import read_yaml
-from demarcate.testing.targets import Records, Reply, is_http_url
+from demarcate.testing.targets import CONTROL_STATUSES, Records, Reply, is_http_url, status_error
 
 
 class RequestSpec(BaseModel):
@@ -64,14 +64,19 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
     return value
 
 
+class NotThere(LookupError):
+    """A reply path that leads nowhere in the answer."""
+
+
 def dig(data: Any, path: str) -> Any:
+    """The value at a dotted path (`choices.0.message.content`); NotThere if the answer lacks it."""
     for part in [p for p in path.replace("$.", "").split(".") if p]:
-        if isinstance(data, list) and part.isdigit():
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
             data = data[int(part)]
-        elif isinstance(data, dict):
-            data = data.get(part)
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
         else:
-            return None
+            raise NotThere(part)
     return data
 
 
@@ -116,16 +121,19 @@ class HttpTarget:
         except httpx.HTTPError as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
         latency = time.monotonic() - start
-        if r.status_code >= 500:
-            return Reply(status=r.status_code, error=f"HTTP {r.status_code}", latency=latency,
+        if why := status_error(r.status_code, r.text):
+            return Reply(status=r.status_code, error=why, latency=latency,
                          extra={"retry_after": r.headers.get("retry-after")})
         text = r.text
-        if self.spec.reply:
+        if self.spec.reply and r.status_code not in CONTROL_STATUSES:  # a refusal by status has its own body
             try:
                 found = dig(r.json(), self.spec.reply)
                 text = found if isinstance(found, str) else json.dumps(found)
             except ValueError:
                 return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
+            except NotThere as missing:  # an answer we cannot read is no answer, least of all a refusal
+                return Reply(status=r.status_code, latency=latency,
+                             error=f"the answer has no '{self.spec.reply}' (no '{missing}' in it): check `reply:`")
         return Reply(status=r.status_code, text=text, latency=latency, session=session,
                      extra={"retry_after": r.headers.get("retry-after")})
 

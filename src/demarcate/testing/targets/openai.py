@@ -14,7 +14,7 @@ import time
 
 import aiohttp
 
-from demarcate.testing.targets import ContextStuffing, Reply
+from demarcate.testing.targets import CONTROL_STATUSES, ContextStuffing, Reply, status_error
 
 
 class OpenAITarget(ContextStuffing):
@@ -53,9 +53,9 @@ class OpenAITarget(ContextStuffing):
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
         latency = time.monotonic() - start
-        if status >= 500:
-            return Reply(status=status, error=f"HTTP {status}", latency=latency, extra={"retry_after": retry_after})
-        if status != 200:
+        if why := status_error(status, body[:500].decode("utf-8", "replace")):
+            return Reply(status=status, error=why, latency=latency, extra={"retry_after": retry_after})
+        if status in CONTROL_STATUSES:
             return Reply(status=status, text=body[:500].decode("utf-8", "replace"), latency=latency,
                          extra={"retry_after": retry_after})
         try:
