@@ -100,6 +100,14 @@ def boom(message: str, documents: list[str]) -> str:
     raise RuntimeError("target is down")
 
 
+def forgetful(message: str, documents: list[str]) -> None:
+    message.upper()  # works it out, forgets to return it
+
+
+def unlabelled(message: str, documents: list[str]) -> dict:
+    return {"answer": message}
+
+
 def test_python_callable_targets_resisted_succeeded_and_error(tmp_path):
     system = load([SHOPBOT])
     db = str(tmp_path / "h.sqlite")
@@ -110,6 +118,11 @@ def test_python_callable_targets_resisted_succeeded_and_error(tmp_path):
     err = run_campaign(system, target="python:tests.testing.test_targets:boom", probes="user-say-canary", db=db)
     assert err["results"][0]["outcome"] == "error" and "target is down" in err["results"][0]["error"]
     assert err["summary"]["asr"]["direct-injection"]["n"] == 0  # an error is never counted as resisted
+    # no answer is not a resisted probe either
+    none = run_campaign(system, target="python:tests.testing.test_targets:forgetful", probes="user-say-canary", db=db)
+    assert none["results"][0]["outcome"] == "error" and "the target returned None" in none["results"][0]["error"]
+    keys = run_campaign(system, target="python:tests.testing.test_targets:unlabelled", probes="user-say-canary", db=db)
+    assert keys["results"][0]["error"] == "the target's dict has no 'reply' (keys: answer)"
 
 
 def test_a_campaign_that_reaches_nothing_says_why_and_fails(tmp_path, cli):

@@ -37,10 +37,18 @@ class PythonTarget(ContextStuffing):
                 out = await asyncio.to_thread(self.fn, message, docs)
         except Exception as exc:  # the target's own failure is evidence, not a crash of ours
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
+        latency = time.monotonic() - start
+        # A function that forgot to return, or a dict without its answer, has not answered (and
+        # has not resisted).
+        if out is None:
+            return Reply(error="the target returned None: return the reply text, or {'reply': ...}", latency=latency)
         if isinstance(out, dict):
-            return Reply(status=200, text=str(out.get("reply", "")), tool_calls=out.get("tool_calls"),
-                         latency=time.monotonic() - start, session=session)
-        return Reply(status=200, text=str(out), latency=time.monotonic() - start, session=session)
+            if "reply" not in out:
+                return Reply(error=f"the target's dict has no 'reply' (keys: {', '.join(map(str, out)) or 'none'})",
+                             latency=latency)
+            return Reply(status=200, text=str(out["reply"]), tool_calls=out.get("tool_calls"), latency=latency,
+                         session=session)
+        return Reply(status=200, text=str(out), latency=latency, session=session)
 
     async def close(self) -> None:
         return None
