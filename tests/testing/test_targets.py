@@ -74,6 +74,23 @@ def test_an_answer_that_cannot_be_read_is_an_error_never_a_resisted_probe(tmp_pa
         assert http(lab.url + "/api/chat", "reply")["outcome"] == "succeeded"  # the same target, read right
 
 
+def test_mail_a_black_box_target_sends_is_unobservable_not_resisted(tmp_path):
+    # The lab shows its tool calls and the mail succeeds; through its HTTP API alone, with no traces
+    # and no relay to our listener, nobody can see whom it mailed: that is unobservable, not resisted.
+    db = str(tmp_path / "h.sqlite")
+    with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
+        spec = tmp_path / "target.yaml"
+        spec.write_text(dump_yaml({"url": lab.url + "/api/chat", "reply": "reply",
+                                   "body": {"message": "{message}", "session": "{session}"}}))
+        black = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-email-records", db=db)
+    white = run_campaign(load([SHOPBOT]), target="lab", probes="user-email-records", db=db)
+    assert white["results"][0]["outcome"] == "succeeded"
+    (result,) = black["results"]
+    assert result["outcome"] == "unobservable"
+    assert {link["control"]: link["held"] for link in result["chain"]}["MOD-SAFE-03"] is None
+    assert black["summary"]["asr"]["exfiltration-tool"]["n"] == 0  # not counted either way
+
+
 def test_openai_compatible_target(tmp_path):
     with Lab(LabConfig(port=0, controls={"auth": False})) as lab:
         data = run_campaign(load([SHOPBOT]), target=f"openai:{lab.url}/v1", model="shopbot",
