@@ -419,7 +419,7 @@ def diff_cmd(
         "--party", help="Only the findings this party must act on (repeatable), on both sides.")] = None,
 ) -> None:
     """New, fixed and unchanged findings between two versions of a system."""
-    from demarcate.analysis.diff import diff, load_findings, naming, other_system
+    from demarcate.analysis.diff import diff, load_findings, naming, other_system, unnamed
     from demarcate.report.markdown import diff_markdown
 
     old_side, new_side = load_findings([old]), load_findings([new])
@@ -427,12 +427,9 @@ def diff_cmd(
         err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     before, after = old_side.items, new_side.items
     if party:
-        named = {p for f in (*before, *after) for p in f.get("responsible") or []}
-        for p in party:
-            if p not in named:  # a typo, or a party with nothing to do on either side
-                hint = did_you_mean(p, sorted(named))
-                err.print(terminal.t(f"warning: no finding on either side names party '{p}'"
-                                     + (f" ({hint})" if hint else ""), "yellow"), soft_wrap=True)
+        for p, hint in unnamed(party, old_side, new_side):
+            err.print(terminal.t(f"warning: no finding on either side names party '{p}'"
+                                 + (f" ({hint})" if hint else ""), "yellow"), soft_wrap=True)
         before, after = naming(before, party), naming(after, party)
     changes = diff(before, after)
     if format is CheckFormat.json:

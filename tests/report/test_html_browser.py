@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from demarcate.builtin import example
 from demarcate.model.yamlio import dump_yaml
 from tests.conftest import SHOPBOT, artifact
 
@@ -188,3 +189,10 @@ def test_a_small_report_shows_every_finding_and_path_at_once(cli, page, tmp_path
     assert page.locator(".finding").first.is_visible()
     assert page.locator("#closed-paths").count() == 0  # the shop bot's paths are all open
     assert page.locator("#more-open-paths").count() == 0
+    # the hardened bot's seven closed paths are few enough to be listed open
+    hardened = tmp_path / "hardened.html"
+    cli("report", example("shopbot-hardened"), "-o", hardened)
+    _open(page, hardened)
+    assert page.locator("#closed-paths").get_attribute("open") is not None
+    closed = page.locator("#closed-paths .closed")
+    assert closed.count() == 7 and closed.first.is_visible() and "(by " in closed.first.inner_text()

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from demarcate.analysis.check import analyse, finding_json
 from demarcate.analysis.findings import SEVERITIES, severity_rank
-from demarcate.model.errors import ManifestError, Position, Problem
+from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
 from demarcate.model.loader import load
 
 
@@ -71,10 +71,10 @@ def other_system(before: Findings, after: Findings) -> str | None:
     """A warning when the two sides look like different systems — other names, and not one component
     in common among their findings (a renamed or hardened version keeps its components): findings
     are matched by id, so every one would count as new or fixed."""
-    def components(side: Findings) -> set[str]:
-        return {c for f in side.items for c in f.get("components") or []}
-
-    if before.system == after.system or not components(before) or components(before) & components(after):
+    if before.system == after.system:
+        return None
+    named_before = {c for f in before.items for c in f.get("components") or []}
+    if not named_before or any(c in named_before for f in after.items for c in f.get("components") or []):
         return None
     return (f"the two sides look like different systems ('{before.system}' and '{after.system}', no component in "
             "common): findings are matched by id, so they count as new or fixed")
@@ -108,6 +108,13 @@ def naming(findings: list[dict[str, Any]], parties: Iterable[str]) -> list[dict[
     """The findings that name one of these parties among those who must act."""
     wanted = set(parties)
     return [f for f in findings if wanted.intersection(f.get("responsible") or [])]
+
+
+def unnamed(parties: Iterable[str], *sides: Findings) -> list[tuple[str, str | None]]:
+    """The parties no finding on any side names (a typo, or a party with nothing to do), each with
+    the nearest id that is named."""
+    named = sorted({p for side in sides for f in side.items for p in f.get("responsible") or []})
+    return [(p, did_you_mean(p, named)) for p in parties if p not in named]
 
 
 def diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Diff:

@@ -53,11 +53,11 @@ class OpenAITarget(ContextStuffing):
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
         latency = time.monotonic() - start
-        if why := status_error(status, body[:500].decode("utf-8", "replace")):
-            return Reply(status=status, error=why, latency=latency, extra={"retry_after": retry_after})
-        if status in CONTROL_STATUSES:
-            return Reply(status=status, text=body[:500].decode("utf-8", "replace"), latency=latency,
-                         extra={"retry_after": retry_after})
+        if not 200 <= status < 300 or status in CONTROL_STATUSES:  # no completion in it
+            start_of_body = body[:500].decode("utf-8", "replace")
+            if why := status_error(status, start_of_body):
+                return Reply(status=status, error=why, latency=latency, extra={"retry_after": retry_after})
+            return Reply(status=status, text=start_of_body, latency=latency, extra={"retry_after": retry_after})
         try:
             text = json.loads(body)["choices"][0]["message"].get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
