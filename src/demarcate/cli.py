@@ -401,7 +401,7 @@ def check(
             terminal.print_diff(out, changes, title="Against the baseline")
     for w in result.warnings:
         if format is not CheckFormat.text:
-            err.print(terminal.t(f"warning: {w}"))
+            err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
     if fail_on is not Level.never:
         failed = changes.fails(fail_on.value) if changes is not None else result.fails(fail_on.value)
         if failed:

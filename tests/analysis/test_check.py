@@ -87,13 +87,21 @@ def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_pat
         "tracking:\n"
         "  - {finding: 'speed-pressure:app-team', decision: accepted, justification: weekly review board,"
         " ticket: SEC-9, reviewer: rev, date: 2026-11-20}\n"
-        "  - {finding: 'open-egress:nowhere', decision: mitigated, justification: gone}\n")
+        "  - {finding: 'open-egress:nowhere', decision: mitigated, justification: gone}\n"
+        "  - {finding: 'lethal-trifecta:modle', decision: accepted, justification: a typo}\n"
+        "  - {finding: 'retired-rule:q', decision: accepted, justification: long gone}\n")
     _result, data = _json(cli, folder)
     f = next(f for f in data["findings"] if f["id"] == "speed-pressure:app-team")
     assert f["status"] == "accepted" and f["decision"]["ticket"] == "SEC-9"
     assert data["summary"]["decided"] == 1
-    (warning,) = data["warnings"]
-    assert warning.startswith(f"{folder / 'decisions.yaml'}:3:5: error: tracking entry 'open-egress:nowhere' matches no finding")
+    gone, typo, far = data["warnings"]
+    assert gone.startswith(f"{folder / 'decisions.yaml'}:3:5: warning: tracking entry 'open-egress:nowhere' matches no finding")
+    assert gone.endswith("(did you mean 'open-egress:egress'? If the finding was fixed, remove the entry)")
+    assert far.endswith("matches no finding (the finding may be fixed: remove the entry, or check the id against "
+                        "`demarcate check`)")
+    # A mistyped id is answered with the finding it most likely meant, which stays open.
+    assert typo == (f"{folder / 'decisions.yaml'}:4:5: warning: tracking entry 'lethal-trifecta:modle' matches "
+                    "no finding (did you mean 'lethal-trifecta:model'? If the finding was fixed, remove the entry)")
 
 
 def test_decided_findings_do_not_fail_the_gate(tmp_path, cli):

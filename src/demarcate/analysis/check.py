@@ -13,7 +13,7 @@ from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
 from demarcate.analysis.leverage import Leverage, leverage
 from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl
 from demarcate.analysis.rules import RULES
-from demarcate.model.errors import Position, Problem
+from demarcate.model.errors import Position, Problem, did_you_mean
 from demarcate.model.loader import System
 
 CHECK_VERSION = 1
@@ -61,11 +61,18 @@ def analyse(system: System, rules: list[str] | None = None) -> Result:
     decided.sort(key=lambda f: (not f.is_open, -severity_rank(f.severity), order[f.rule], f.id))
     warnings = [
         Problem(f"tracking entry '{d.finding}' matches no finding", system.position("decision", d.finding),
-                "the finding may be fixed: remove the entry, or check the id against `demarcate check`")
+                _stale_hint(d.finding, seen.difference(decisions)), level="warning")
         for d in system.tracking if d.finding not in seen
     ]
     paths = ctx.paths
     return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)
+
+
+def _stale_hint(finding: str, undecided: set[str]) -> str:
+    near = did_you_mean(finding, undecided)
+    if near:
+        return f"{near} If the finding was fixed, remove the entry"
+    return "the finding may be fixed: remove the entry, or check the id against `demarcate check`"
 
 
 def for_parties(result: Result, parties: Collection[str]) -> Result:

@@ -63,11 +63,12 @@ class Problem:
     message: str
     position: Position | None = None
     hint: str | None = None
+    level: str = "error"  # or "warning": reported, and the command goes on
 
     def __str__(self) -> str:
         where = f"{self.position}: " if self.position else ""
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{where}error: {self.message}{hint}"
+        return f"{where}{self.level}: {self.message}{hint}"
 
 
 class ManifestError(Exception):

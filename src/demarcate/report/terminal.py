@@ -232,7 +232,7 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
         by = ", ".join(f"{layer} {n}/{lev.open_paths}" for layer, n in lev.by_layer.items())
         console.print(t(f"  each layer alone could close: {by}"))
     for w in result.warnings:
-        console.print(t(f"warning: {w}", "yellow"))
+        console.print(t(str(w), "yellow"), soft_wrap=True)
 
 
 def rules_table(rules: Iterable[object]) -> Table:
