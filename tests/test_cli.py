@@ -79,6 +79,14 @@ def test_who_names_the_provider_when_claimed(cli):
     assert "model-provider (Model provider) provides MOD-SAFE-01 (implemented)." in result.output
 
 
+def test_who_wraps_each_reason_under_its_own_text(cli):
+    lines = cli("who", SHOPBOT, "APP-IN-03", columns=70).output.splitlines()
+    why = lines.index("Why:")
+    assert lines[why + 1].startswith(" • preset managed-model-api: the application layer")
+    assert lines[why + 2].startswith("   ") and lines[why + 2].strip()  # the reason goes on, indented
+    assert any(line.startswith(" ! app-team relies on model-provider") for line in lines)
+
+
 def test_who_says_when_a_control_does_not_apply(cli, write):
     path = write("bot.yaml", BASE)  # no tool: nobody need confirm its actions
     answer = json.loads(cli("who", path, "APP-TOOL-02", "--format", "json").output)

@@ -150,7 +150,7 @@ class Responsibilities:
             roles = (override.role, *override.shared_with)
             why = f"preset {preset.id} assigns {control.id} to the {' and '.join(roles)}"
             if override.why:
-                why += f": {override.why}"
+                why += f": {override.why.rstrip('.')}"
             return roles, why, verify_only
         who = {"self": "you", "vendor": "the SaaS vendor", "model-vendor": "the model vendor",
                "cloud": "the cloud provider", "upstream": "the open-weights publisher"}[operator.by]

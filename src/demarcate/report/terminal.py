@@ -103,18 +103,29 @@ def print_answer(console: Console, answer: Answer) -> None:
     console.print(t(answer.verdict, "bold"))
     console.print()
     console.print(t("Why:", "underline"))
-    for reason in answer.reasons:
-        console.print(t("  • ") + t(reason))
+    console.print(_bullets(t(reason) for reason in answer.reasons))
     if answer.reliances:
         console.print(t("Relied on:", "underline"))
+        lines = []
         for rel in answer.reliances:
             state = t("provides it", "green") if rel.held else t("does not provide it", "bold red")
-            line = t(f"  • {rel.party} relies on {rel.on}, which ") + state
+            line = t(f"{rel.party} relies on {rel.on}, which ") + state
             if rel.assumption:
                 line += t(f" — assumption: “{rel.assumption}”", "italic")
-            console.print(line)
-    for warning in answer.warnings:
-        console.print(t("  ! ", "yellow") + t(warning, "yellow"))
+            lines.append(line)
+        console.print(_bullets(lines))
+    if answer.warnings:
+        console.print(_bullets((t(w, "yellow") for w in answer.warnings), mark=t("!", "yellow")))
+
+
+def _bullets(items: Iterable[Text], mark: Text | None = None) -> Table:
+    """A list whose long items wrap under their own text, not under the bullet."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for item in items:
+        grid.add_row(Text.assemble(" ", mark or t("•")), item)
+    return grid
 
 
 def catalog_table(controls: Iterable[Control], title: str) -> Table:
