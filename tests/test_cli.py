@@ -32,9 +32,42 @@ def test_matrix_shows_nobody_screens_reviews_while_app_team_relies_on_model_prov
 def test_matrix_table_in_terminal(cli):
     result = cli("matrix", SHOPBOT, "--status", "nobody", "--layer", "application")
     assert result.exit_code == 0
-    assert "APP-IN-03" in result.output and "relies on model-provider" in result.output
+    assert "APP-IN-03" in result.output and "→ model-provider" in result.output and "relies on party P" in result.output
     assert "MOD-SAFE-01" not in result.output
     assert "applicable controls" in result.output
+
+
+def test_matrix_fits_the_terminal_without_cutting_ids(cli):
+    ids = [r["control"] for r in json.loads(cli("matrix", SHOPBOT, "--format", "json").output)["rows"]]
+    wide = cli("matrix", SHOPBOT, columns=200).output
+    assert "Screen retrieved content and tool results for embedded instructions" in wide  # titles whole
+    assert "│ application    │" in wide  # a layer column
+    assert max(map(len, wide.splitlines())) <= 200
+    narrow = cli("matrix", SHOPBOT, columns=80).output
+    lines = narrow.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert "Screen retrieved content" not in narrow and "titles: `demarcate explain ID`" in narrow
+    assert all(f"│ {cid} " in narrow for cid in ids)  # every id whole, none cut with an ellipsis
+    assert "…" not in narrow
+    # Without a layer column, a heading row opens each layer, in catalog order.
+    headings = [line.split("│")[1].strip() for line in lines if line.startswith("│ ") and line.count("│ ") >= 2
+                and line.split("│")[2].strip() == ""]
+    assert headings == ["model", "application", "infrastructure", "usage"]
+    app_in_03 = next(line for line in lines if "│ APP-IN-03 " in line)
+    assert "→ model-provider" in app_in_03 and "nobody" in app_in_03
+
+
+def test_presets_and_catalog_fit_the_terminal(cli):
+    wide = cli("presets", columns=200).output
+    assert "┃ preset" in wide and "Managed model API" in wide and "the model vendor" in wide
+    narrow = cli("presets", columns=80).output
+    assert max(map(len, narrow.splitlines())) <= 80 and "…" not in narrow
+    assert "managed-model-api — Managed model API" in narrow
+    assert "  model-serving  model-provider (the model vendor)" in narrow
+    catalog = cli("catalog", columns=80).output
+    assert max(map(len, catalog.splitlines())) <= 80 and "…" not in catalog
+    assert "references: `demarcate explain ID`" in catalog and "AML.M0025" not in catalog
+    assert "AML.M0025" in cli("catalog", columns=200).output
 
 
 def test_matrix_csv_has_a_column_per_party(cli):

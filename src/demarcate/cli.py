@@ -307,7 +307,7 @@ def matrix_cmd(
     elif format is MatrixFormat.markdown:
         sys.stdout.write(to_markdown(matrix_csv_rows(system, rows, tested)))
     else:
-        out.print(terminal.matrix_table(system, rows, tested))
+        out.print(terminal.matrix_table(system, rows, tested, width=out.width))
         out.print(terminal.matrix_summary(rows))
 
 
@@ -532,7 +532,8 @@ def catalog(
         emit_json({"version": cat.version,
                    "controls": [c.model_dump(by_alias=True, exclude_none=True) for c in controls]})
         return
-    out.print(terminal.catalog_table(controls, f"demarcate catalog {cat.version} — {len(controls)} controls"))
+    out.print(terminal.catalog_table(controls, f"demarcate catalog {cat.version} — {len(controls)} controls",
+                                     width=out.width))
 
 
 @app.command()
@@ -569,7 +570,7 @@ def presets(format: Annotated[ListFormat, typer.Option("--format", "-f")] = List
     if format is ListFormat.json:
         emit_json([p.model_dump(by_alias=True, exclude_none=True) for p in cat.presets.values()])
         return
-    out.print(terminal.presets_table(cat.presets.values()))
+    terminal.print_presets(out, cat.presets.values())
 
 
 @app.command()

@@ -80,6 +80,11 @@ class Responsibility:
         return self._by_party[1].get(party)
 
 
+# Who operates a layer, by a preset's `by`.
+OPERATED_BY = {"self": "you", "vendor": "the SaaS vendor", "model-vendor": "the model vendor",
+               "cloud": "the cloud provider", "upstream": "the open-weights publisher"}
+
+
 class Responsibilities:
     """Responsibility for every control that applies to a system, computed once."""
 
@@ -152,8 +157,7 @@ class Responsibilities:
             if override.why:
                 why += f": {override.why.rstrip('.')}"
             return roles, why, verify_only
-        who = {"self": "you", "vendor": "the SaaS vendor", "model-vendor": "the model vendor",
-               "cloud": "the cloud provider", "upstream": "the open-weights publisher"}[operator.by]
+        who = OPERATED_BY[operator.by]
         why = f"preset {preset.id}: the {layer} layer is operated by the {operator.role} ({who})"
         if operator.configured_by == "self":
             why += ", configured by you"

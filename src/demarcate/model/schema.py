@@ -21,6 +21,9 @@ ROLES = (
 LAYERS = ("model", "application", "infrastructure", "usage")
 # The infrastructure layer splits in two: serving the model, and hosting the application.
 PLANES = ("model-serving", "app-hosting")
+# The layers a deployment preset names an operator for, in order from the model out.
+OperatedLayer = Literal["model", "model-serving", "application", "app-hosting", "usage"]
+OPERATED_LAYERS: tuple[OperatedLayer, ...] = ("model", "model-serving", "application", "app-hosting", "usage")
 STATUSES = ("implemented", "partial", "planned")
 FUNCTIONS = ("prevent", "reduce", "detect", "govern")
 DECISIONS = ("accepted", "mitigated", "false-positive")
@@ -181,13 +184,13 @@ class Preset(Model):
     title: Text
     description: Text
     examples: list[Text] = []
-    operators: dict[Literal["model", "model-serving", "application", "app-hosting", "usage"], LayerOperator]
+    operators: dict[OperatedLayer, LayerOperator]
     overrides: dict[ControlId, PresetOverride] = {}
     model_hosting: Literal["provider-api", "cloud-platform", "self-hosted"] = "provider-api"
 
     @model_validator(mode="after")
     def _every_layer_has_an_operator(self) -> Preset:
-        missing = {"model", "model-serving", "application", "app-hosting", "usage"} - set(self.operators)
+        missing = set(OPERATED_LAYERS) - set(self.operators)
         if missing:
             raise ValueError(f"operators missing for: {', '.join(sorted(missing))}")
         return self

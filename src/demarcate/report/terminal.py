@@ -8,15 +8,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from demarcate.analysis.findings import listing
-from demarcate.analysis.matrix import Row
+from demarcate.analysis.matrix import Cell, Row
+from demarcate.analysis.responsibility import OPERATED_BY
 from demarcate.analysis.who import Answer
 from demarcate.catalog import Catalog
 from demarcate.model.loader import System
-from demarcate.model.schema import Control, Preset
+from demarcate.model.schema import OPERATED_LAYERS, Control, Preset
 
 if TYPE_CHECKING:
     from demarcate.analysis.check import Result
@@ -57,32 +59,99 @@ def _write(console: Console, pieces: list[tuple[str, str]]) -> None:
 TESTED_STYLE = {"verified": "green", "refuted": "bold red", "untested": "dim"}
 
 
-def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None = None) -> Table:
-    table = Table(title=t(f"Responsibility matrix — {system.info.name}"), expand=False)
-    table.add_column("control", no_wrap=True)
-    table.add_column("title", ratio=3)
-    table.add_column("layer")
-    table.add_column("status")
-    for party in system.parties.values():
-        table.add_column(t(party.id), overflow="fold")
+def _cell_text(c: Cell) -> str:
+    """A party's cell, short enough for a terminal column (the legend under the table says how
+    to read it; CSV, Markdown and JSON keep the long form)."""
+    if c.claim == "provides":
+        return c.status
+    if c.claim == "relies-on":
+        return f"→ {c.on}"
+    if c.claim == "default":
+        return "expected"
+    return c.text
+
+
+def _header(label: str, width: int) -> str:
+    """A column header broken at its hyphens where it is wider than the column's cells."""
+    if len(label) <= width:
+        return label
+    lines, line = [], ""
+    for part in label.split("-"):
+        piece = part if not line else f"-{part}"
+        if line and len(line) + len(piece) > width:
+            lines.append(line + "-")
+            line = part
+        else:
+            line += piece
+    return "\n".join([*lines, line])
+
+
+MIN_TITLE, ROOMY_TITLE = 20, 40
+
+
+def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None = None,
+                 width: int | None = None) -> Table:
+    """Controls × parties. Every column but the title is as wide as its widest cell, and the title
+    takes what is left of `width`. Where that leaves the titles cramped, the layer column goes (a
+    heading row opens each layer instead), then the titles; past that the party columns wrap."""
+    parties = list(system.parties)
+    columns: dict[str, list[str]] = {
+        "control": [r.control for r in rows],
+        "layer": [r.responsibility.control.layer for r in rows],
+        "status": [r.responsibility.status for r in rows],
+        **{pid: [_cell_text(r.cells[pid]) for r in rows] for pid in parties},
+    }
     if tested is not None:
-        table.add_column("tested")
-    for row in rows:
+        columns["tested"] = [tested.get(r.control, "untested") for r in rows]
+    widths = {name: max([_narrowest(name), *map(len, texts)]) for name, texts in columns.items()}
+
+    def room(names: Iterable[str]) -> int:
+        names = list(names)
+        return (width or 10_000) - sum(widths[n] for n in names) - 3 * len(names) - 1
+
+    if room(columns) < ROOMY_TITLE + 3:
+        layers = columns.pop("layer")
+        widths["control"] = max([widths["control"], *map(len, layers)])  # for the heading rows
+    with_title = room(columns) >= MIN_TITLE + 3
+    fits = room(columns) >= 0
+    notes = ["→ P: relies on party P", "expected: the preset gives it to this party, and no claim covers it"]
+    if not with_title:
+        notes.append("titles: `demarcate explain ID`, or a wider terminal")
+    table = Table(title=t(f"Responsibility matrix — {system.info.name}"), expand=False,
+                  caption=t(" · ".join(notes), "dim"), caption_justify="left")
+    for name in columns:
+        wraps = name in parties and not fits
+        table.add_column(t(_header(name, widths[name])), no_wrap=not wraps, overflow="fold",
+                         width=None if wraps else widths[name])
+        if name == "control" and with_title:
+            table.add_column("title", min_width=MIN_TITLE)
+    headings = "layer" not in columns
+    for i, row in enumerate(rows):
         resp = row.responsibility
-        cells = [
-            t(row.control, "bold"),
-            t(resp.control.title, "dim"),
-            t(resp.control.layer),
-            t(resp.status, STATUS_STYLE.get(resp.status, "")),
-        ]
-        for pid in system.parties:
-            c = row.cells[pid]
-            cells.append(t(c.text, CLAIM_STYLE.get(c.claim, "")))
-        if tested is not None:
-            state = tested.get(row.control, "untested")
-            cells.append(t(state, TESTED_STYLE[state]))
-        table.add_row(*cells)
+        if headings and (i == 0 or rows[i - 1].responsibility.control.layer != resp.control.layer):
+            table.add_row(t(resp.control.layer, "bold italic"), end_section=True)
+        styled = []
+        for name, texts in columns.items():
+            if name == "control":
+                styled.append(t(texts[i], "bold"))
+                if with_title:
+                    styled.append(t(resp.control.title, "dim"))
+            elif name == "status":
+                styled.append(t(texts[i], STATUS_STYLE.get(texts[i], "")))
+            elif name == "tested":
+                styled.append(t(texts[i], TESTED_STYLE[texts[i]]))
+            elif name in parties:
+                styled.append(t(texts[i], CLAIM_STYLE.get(row.cells[name].claim, "")))
+            else:
+                styled.append(t(texts[i]))
+        table.add_row(*styled, end_section=headings and i + 1 < len(rows) and (
+            rows[i + 1].responsibility.control.layer != resp.control.layer))
     return table
+
+
+def _narrowest(header: str) -> int:
+    """How narrow a header can go when broken at its hyphens."""
+    return max(len(part) + 1 for part in header.split("-")) - (0 if "-" in header else 1)
 
 
 def matrix_summary(rows: list[Row]) -> Text:
@@ -128,16 +197,25 @@ def _bullets(items: Iterable[Text], mark: Text | None = None) -> Table:
     return grid
 
 
-def catalog_table(controls: Iterable[Control], title: str) -> Table:
-    table = Table(title=t(title))
+WIDE_CATALOG = 110  # narrower than this, the catalog leaves its references to `explain`
+
+
+def catalog_table(controls: Iterable[Control], title: str, width: int | None = None) -> Table:
+    refs = width is None or width >= WIDE_CATALOG
+    table = Table(title=t(title), caption=None if refs else t("references: `demarcate explain ID`", "dim"),
+                  caption_justify="left")
     table.add_column("id", no_wrap=True)
-    table.add_column("layer")
-    table.add_column("function")
-    table.add_column("title")
-    table.add_column("references", overflow="fold")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("function", no_wrap=True)
+    table.add_column("title", min_width=30)
+    if refs:
+        table.add_column("references", max_width=30)
     for c in controls:
-        refs = [*c.references.owasp_llm, *c.references.owasp_agentic, *c.references.atlas, *c.references.aicm]
-        table.add_row(t(c.id, "bold"), t(c.layer), t(c.function), t(c.title), t(" ".join(refs), "dim"))
+        row = [t(c.id, "bold"), t(c.layer), t(c.function), t(c.title)]
+        if refs:
+            row.append(t(" ".join([*c.references.owasp_llm, *c.references.owasp_agentic, *c.references.atlas,
+                                   *c.references.aicm]), "dim"))
+        table.add_row(*row)
     return table
 
 
@@ -173,17 +251,35 @@ def print_control(console: Console, control: Control, catalog: Catalog) -> None:
         console.print(t("This control lowers likelihood; demarcate never counts it as closing an attack path.", "italic"))
 
 
-def presets_table(presets: Iterable[Preset]) -> Table:
-    table = Table(title="Deployment presets")
-    table.add_column("id", no_wrap=True)
-    table.add_column("title")
-    for layer in ("model", "model-serving", "application", "app-hosting", "usage"):
-        table.add_column(layer)
+
+
+def print_presets(console: Console, presets: Iterable[Preset]) -> None:
+    """Which role operates each layer in each deployment model, and who that is: a table where it
+    fits the terminal, else one block per preset."""
+    presets = list(presets)
+    table = Table(title="Deployment presets", caption=t("each layer: the role that operates it, and who that is",
+                                                         "dim"), caption_justify="left")
+    table.add_column("preset", no_wrap=True)
+    for layer in OPERATED_LAYERS:
+        table.add_column(layer, no_wrap=True)
     for p in presets:
-        ops = [t(f"{p.operators[layer].role}\n({p.operators[layer].by})") for layer in
-               ("model", "model-serving", "application", "app-hosting", "usage")]
-        table.add_row(t(p.id, "bold"), t(p.title), *ops)
-    return table
+        table.add_row(t(p.id, "bold") + t(f"\n{p.title}", "dim"),
+                      *(t(p.operators[layer].role) + t(f"\n{OPERATED_BY.get(p.operators[layer].by, p.operators[layer].by)}",
+                                                       "dim") for layer in OPERATED_LAYERS))
+    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
+        console.print(table)
+        return
+    console.print(t("Deployment presets", "bold"), t("(each layer: the role that operates it, and who that is)", "dim"))
+    for p in presets:
+        console.print()
+        console.print(t(p.id, "bold"), t(f"— {p.title}", "dim"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for layer in OPERATED_LAYERS:
+            op = p.operators[layer]
+            grid.add_row(t(f"  {layer}"), t(op.role) + t(f" ({OPERATED_BY.get(op.by, op.by)})", "dim"))
+        console.print(grid)
 
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
