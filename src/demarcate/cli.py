@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from demarcate import __version__
+from demarcate.analysis.findings import count
 from demarcate.analysis.matrix import filter_rows, matrix, matrix_csv_rows, matrix_json
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.analysis.who import who as who_answer
@@ -255,7 +256,7 @@ def validate(
         emit_json(summary)
         return
     out.print(terminal.t(
-        f"ok: {system.info.name} — {len(system.files)} file(s), {len(system.parties)} parties, "
+        f"ok: {system.info.name} — {count(len(system.files), 'file')}, {count(len(system.parties), 'party', 'parties')}, "
         f"{len(system.components)} components, {len(system.flows)} flows, {len(system.claims)} claims",
         "green"))
 

@@ -4,7 +4,7 @@ the top findings. Manifest text is escaped so it cannot inject links, images or 
 from __future__ import annotations
 
 from demarcate.analysis.check import Result
-from demarcate.analysis.findings import listing
+from demarcate.analysis.findings import count, listing
 from demarcate.report.diagram import mermaid, scope_note
 from demarcate.report.tabular import md_escape
 
@@ -19,7 +19,7 @@ def check_markdown(result: Result, top: int = 10) -> str:
     for f in result.open_findings():
         counts[f.severity] += 1
     out.append(" · ".join(f"{ICON[s]} {counts[s]} {s}" for s in ("critical", "high", "medium", "low"))
-               + f" · {len(result.paths.open_paths)} open attack path(s)")
+               + f" · {count(len(result.paths.open_paths), 'open attack path')}")
     if result.parties:
         out += ["", f"*Only what {md_escape(', '.join(result.parties))} must act on: the findings that name them and "
                 "the paths that cross their components or controls. The fix below is the whole system's.*"]

@@ -12,7 +12,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from demarcate.analysis.findings import listing
+from demarcate.analysis.findings import count, listing
 from demarcate.analysis.matrix import Cell, Row
 from demarcate.analysis.responsibility import OPERATED_BY
 from demarcate.analysis.who import Answer
@@ -329,7 +329,7 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
             control = system.catalog.controls[cid]
             console.print(t(f"  {cid} ", "bold green") + t(f"{control.title} — {control.layer} layer, "
                             f"{listing(lev.responsible.get(cid, [])) or 'nobody'}; "
-                            f"closes {lev.paths_closed.get(cid, 0)} path(s)"))
+                            f"closes {count(lev.paths_closed.get(cid, 0), 'path')}"))
         console.print(t(f"  closes {lev.closes} of {lev.open_paths} open paths"))
     elif lev.open_paths:
         console.print(t("  no catalog control closes the open paths; they need controls of your own", "yellow"))

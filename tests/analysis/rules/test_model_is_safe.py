@@ -21,3 +21,11 @@ def test_an_application_layer_injection_control_in_effect_clears_it(bot, run):
 
 def test_no_reliance_on_the_model_is_not_this_failure_mode(bot, run):
     assert run(bot, RULE) == []
+
+
+def test_counts_read_as_english(bot, run):
+    bot.relies("APP-IN-03", "app", "vendor", "the model ignores planted text")
+    (f,) = run(bot, RULE)
+    assert f.explanation.endswith("and 2 paths from untrusted content are open.")
+    (one,) = run(bot.drop("chat"), RULE)  # the planted review's path alone
+    assert one.explanation.endswith("and 1 path from untrusted content is open.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule, claim_text
+from demarcate.analysis.findings import Finding, Rule, claim_text, count
 from demarcate.analysis.rules._shared import INJECTION, injection_controls
 
 RULE = Rule(
@@ -45,7 +45,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         explanation=(
             "No party provides any application-layer injection control. Instead: "
             + "; ".join(claim_text(c) for c in reliances)
-            + f". {len(open_paths)} path(s) from untrusted content are open."
+            + f". {count(len(open_paths), 'path')} from untrusted content {'is' if len(open_paths) == 1 else 'are'} open."
         ),
         recommendation=RULE.fix,
         responsible=parties,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule, listing
+from demarcate.analysis.findings import Finding, Rule, count, listing
 
 RULE = Rule(
     id="infrastructure-only",
@@ -42,7 +42,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     infra_parties = {p for c in infra for p in ctx.resp[c].owners}
     for owner, found in by_owner.items():
         tools = tuple(found)
-        count = len({p.id for ps in found.values() for p in ps})
+        n = len({p.id for ps in found.values() for p in ps})
         execs = any("execute-code" in (ctx.system.components[t].effects or []) for t in tools)  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,
@@ -50,8 +50,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             severity="critical" if execs else "high",
             title="Infrastructure hardened, tools left open to injected instructions",
             explanation=(
-                f"In place at the infrastructure layer: {listing(infra)}. Yet {count} open path(s) "
-                f"carry untrusted content to {listing(tools)} ({owner}'s) with no application-layer "
+                f"In place at the infrastructure layer: {listing(infra)}. Yet {count(n, 'open path')} "
+                f"{'carries' if n == 1 else 'carry'} untrusted content to {listing(tools)} ({owner}'s) with no application-layer "
                 "control in effect."
             ),
             recommendation=RULE.fix,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule, listing
+from demarcate.analysis.findings import Finding, Rule, count, listing
 
 RULE = Rule(
     id="lethal-trifecta",
@@ -68,7 +68,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             explanation=(
                 f"{model} can see private data from {listing(private)}; takes in untrusted content from "
                 f"{listing(untrusted)}; and can send data out through {listing(out)}. "
-                f"{len(open_paths)} open exfiltration path(s) from outside content run through it."
+                f"{count(len(open_paths), 'open exfiltration path')} from outside content "
+                f"{'runs' if len(open_paths) == 1 else 'run'} through it."
             ),
             recommendation=RULE.fix,
             responsible=responsible,

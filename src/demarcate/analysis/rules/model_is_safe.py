@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule, claim_text, listing, severity_rank
+from demarcate.analysis.findings import Finding, Rule, claim_text, count, listing, severity_rank
 from demarcate.analysis.rules._shared import (
     INJECTION,
     effective_anywhere,
@@ -55,8 +55,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                      "likelihood but never stop an attack.")
     if leaning:
         parts.append("Relied upon: " + "; ".join(claim_text(c) for c in leaning) + ".")
-    parts.append(f"No application-layer injection control is in effect, and {len(paths)} path(s) from "
-                 "untrusted content are open.")
+    parts.append(f"No application-layer injection control is in effect, and {count(len(paths), 'path')} from "
+                 f"untrusted content {'is' if len(paths) == 1 else 'are'} open.")
     yield Finding(
         rule=RULE.id,
         key=models,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule, lower, severity_rank
+from demarcate.analysis.findings import Finding, Rule, count, lower, severity_rank
 from demarcate.analysis.rules._shared import path_severity
 
 RULE = Rule(
@@ -56,7 +56,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 severity=lower(worst),
                 title=f"Nobody provides {cid}: {r.control.title}",
                 explanation=(
-                    f"{cid} would close {len(paths)} open path(s) (for example {paths[0].id}), "
+                    f"{cid} would close {count(len(paths), 'open path')} (for example {paths[0].id}), "
                     f"but no party provides it. {r.default_reason}."
                 ),
                 recommendation=RULE.fix,
