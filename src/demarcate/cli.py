@@ -702,6 +702,32 @@ def lab(
         running.stop()
 
 
+@app.command()
+@reports_errors
+def probes(
+    select: Annotated[str | None, typer.Argument(
+        help="Probe ids, categories, entries or goals (globs, comma-separated), as for `test --probes`.")] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """List the probe library: each probe's entry point, goal and the controls its chain judges
+    (one probe: its payload too)."""
+    from demarcate.testing.attribution import exercises
+    from demarcate.testing.probes import expand, library
+    from demarcate.testing.probes import select as select_cases
+
+    lib = library()
+    chosen = list({c.probe.id: c.probe for c in select_cases(select)}.values())
+    if format is ListFormat.json:
+        emit_json({"version": lib.version,
+                   "probes": [{**p.model_dump(), "controls": list(exercises(p))} for p in chosen],
+                   "transforms": {name: tr.model_dump() for name, tr in lib.transforms.items()}})
+    elif len(chosen) == 1:
+        terminal.print_probe(out, chosen[0], exercises(chosen[0]),
+                             [name for name in lib.transforms if expand(chosen[0], name)])
+    else:
+        terminal.print_probes(out, chosen, exercises, lib.transforms)
+
+
 class TestFormat(StrEnum):
     text = "text"
     json = "json"

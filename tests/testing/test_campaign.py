@@ -65,3 +65,26 @@ def test_transforms_multiply_probes_and_obfuscation_gets_past_screening(tmp_path
     assert by["doc-email-records+plain"]["outcome"] == "blocked-by-application"
     assert by["doc-email-records+base64"]["outcome"] == "succeeded"
     assert by["doc-email-records+unicode-tags"]["outcome"] == "succeeded"
+
+
+def test_every_probe_is_judged_only_by_the_controls_it_lists(tmp_path):
+    """`demarcate probes` lists, for each probe, the controls its chain can judge: a campaign of the
+    whole library against the open lab and the fully hardened one never judges another."""
+    from demarcate.lab.config import switches
+    from demarcate.testing.attribution import TOOL_CONTROLS, exercises
+    from demarcate.testing.probes import library
+
+    probes = {p.id: p for p in library().probes}
+    judged: set[str] = set()
+    for controls in ({}, dict.fromkeys(switches(), True)):
+        data = run_campaign(load([SHOPBOT]), target="lab", db=str(tmp_path / "h.sqlite"), lab_controls=controls,
+                            concurrency=8)
+        assert {r["probe"] for r in data["results"]} == set(probes)
+        for r in data["results"]:
+            chain = [link["control"] for link in r["chain"]]
+            assert set(chain) <= set(exercises(probes[r["probe"]])) | {"APP-ID-01", "INF-RATE-01"}, r["case"]
+            judged.update(chain)
+    listed = {c for p in probes.values() for c in exercises(p)}
+    # Each listed control is judged somewhere, but for tool controls no lab switch fires (a target
+    # reporting them fired gets them judged).
+    assert listed - judged <= set(TOOL_CONTROLS) and "APP-TOOL-02" in judged

@@ -161,7 +161,7 @@ def test_a_campaign_that_reaches_nothing_says_why_and_fails(tmp_path, cli):
 
 def test_every_probe_selector_term_must_match(cli, tmp_path):
     bad = cli("test", SHOPBOT, "--db", str(tmp_path / "h.sqlite"), "--probes", "doc-email-records,doc-emial-summary")
-    assert bad.exit_code == 2 and "no probe matches 'doc-emial-summary' (did you mean 'doc-email-summary'?)" in bad.output
+    assert bad.exit_code == 2 and "no probe matches 'doc-emial-summary' (did you mean 'doc-email-summary'? `demarcate probes` lists them)" in bad.output
 
 
 def test_repeat_runs_each_case_several_times_with_its_own_canary(tmp_path):

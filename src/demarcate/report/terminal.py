@@ -4,7 +4,7 @@ plain rich Text with control characters removed, never as markup."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -22,6 +22,7 @@ from demarcate.model.schema import OPERATED_LAYERS, Control, Preset
 
 if TYPE_CHECKING:
     from demarcate.analysis.check import Result
+    from demarcate.testing.probes import Probe, Transform
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\U000e0000-\U000e007f]")
 
@@ -266,7 +267,7 @@ def print_presets(console: Console, presets: Iterable[Preset]) -> None:
         table.add_row(t(p.id, "bold") + t(f"\n{p.title}", "dim"),
                       *(t(p.operators[layer].role) + t(f"\n{OPERATED_BY.get(p.operators[layer].by, p.operators[layer].by)}",
                                                        "dim") for layer in OPERATED_LAYERS))
-    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
+    if _fits(console, table):
         console.print(table)
         return
     console.print(t("Deployment presets", "bold"), t("(each layer: the role that operates it, and who that is)", "dim"))
@@ -350,6 +351,43 @@ def rules_table(rules: Iterable[object]) -> Table:
     for r in rules:
         table.add_row(t(r.id, "bold"), t(r.title), t(r.who_acts))  # type: ignore[attr-defined]
     return table
+
+
+def print_probes(console: Console, probes: list[Probe], exercises: Callable[[Probe], tuple[str, ...]],
+                 transforms: dict[str, Transform]) -> None:
+    """The probes, with the controls each one's chain judges where the terminal is wide enough."""
+    for with_controls in (True, False):
+        notes = [f"transforms (--transforms): {', '.join(transforms)}", "one probe's payload: `demarcate probes ID`"]
+        if not with_controls:
+            notes.append("the controls each judges: a wider terminal, or --format json")
+        table = Table(title=f"demarcate probes — {len(probes)} of the library",
+                      caption=t(" · ".join(notes), "dim"), caption_justify="left")
+        for name in ("id", "category", "entry", "goal"):
+            table.add_column(name, no_wrap=True)
+        if with_controls:
+            table.add_column("controls judged", min_width=35)
+        for p in probes:
+            table.add_row(t(p.id, "bold"), t(p.category), t(p.entry), t(p.goal),
+                          *([t(" ".join(exercises(p)), "dim")] if with_controls else []))
+        if not with_controls or _fits(console, table):
+            console.print(table)
+            return
+
+
+def _fits(console: Console, renderable: Table) -> bool:
+    """Whether a table fits the terminal, with its wrapping columns as narrow as they go."""
+    return Measurement.get(console, console.options.update_width(10_000), renderable).minimum <= console.width
+
+
+def print_probe(console: Console, probe: Probe, controls: tuple[str, ...], transforms: list[str]) -> None:
+    console.print(t(probe.id, "bold"), t(f"— {probe.category}", "dim"))
+    console.print(t(f"entry: {probe.entry}   goal: {probe.goal}"))
+    console.print(t("controls judged: ") + t(" ".join(controls)))
+    console.print()
+    console.print(t("payload (placeholders filled per run and case):", "underline"))
+    console.print(t(probe.payload), soft_wrap=True)
+    console.print()
+    console.print(t(f"transforms that apply: {', '.join(transforms)}", "dim"))
 
 
 def print_rule(console: Console, rule: object) -> None:

@@ -14,11 +14,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from demarcate.analysis.responsibility import Responsibilities
-from demarcate.testing.probes import Case
+from demarcate.testing.probes import Case, Probe
 from demarcate.testing.targets import CONTROL_STATUSES, Records, Reply
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 TOOL_CONTROLS = ("APP-TOOL-01", "APP-OUT-02", "APP-TOOL-02", "APP-TOOL-05")
+# What the application (and, for data going out, the network) can do about each goal, past the model.
+GOAL_CONTROLS: dict[str, tuple[str, ...]] = {
+    "email-out": (*TOOL_CONTROLS, "INF-NET-03"),
+    "fetch-out": (*TOOL_CONTROLS, "INF-NET-03"),
+    "render-out": ("APP-OUT-04",),
+    "wide-lookup": ("APP-TOOL-03",),
+    "markup-out": ("APP-OUT-01",),
+    "reveal-prompt": ("APP-OUT-03",),
+    "say-canary": (),
+}
 EXECUTED = ("ok", "sent", "delivered", "delivery-denied", "relay-error", "egress-denied")
 
 
@@ -38,6 +48,19 @@ class Link:
     party: str | None
     held: bool | None
     evidence: str
+
+
+def screening(probe: Probe) -> str:
+    """The input-screening control that should stop a probe: for what the user types, or for
+    content the application retrieves or receives from tools."""
+    return "APP-IN-02" if probe.entry == "user-message" else "APP-IN-03"
+
+
+def exercises(probe: Probe) -> tuple[str, ...]:
+    """The catalog controls a probe's chain can judge, in the chain's order: screening, the model,
+    what its goal needs past the model, and logging. (A target that answers 401, 403 or 429
+    instead shows APP-ID-01 or INF-RATE-01 holding, whatever the probe.)"""
+    return (screening(probe), "MOD-SAFE-03", *GOAL_CONTROLS[probe.goal], "APP-LOG-01")
 
 
 def _party(resp: Responsibilities, control: str) -> str | None:
@@ -112,7 +135,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     attempted_blocked = [c for c in TOOL_CONTROLS if c in fired]
 
     # 1. Input screening (user input, or retrieved content and tool results)
-    screen = "APP-IN-02" if case.probe.entry == "user-message" else "APP-IN-03"
+    screen = screening(case.probe)
     if screen in fired:
         link("application", screen, True, f"screening fired: {fired[screen]}")
     elif complied or attempted_blocked:

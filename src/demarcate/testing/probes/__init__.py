@@ -128,6 +128,14 @@ def materialise(case: Case, values: dict[str, str]) -> Material:
     return Material(message=" ".join(parts))
 
 
+def _nearest(word: str, known: list[str]) -> str:
+    starting = [k for k in known if k.startswith(word.lower())]
+    if len(starting) > 1:
+        return f"did you mean '{word}*'? it matches {', '.join(starting)}"
+    near = did_you_mean(word, known)
+    return f"{near} `demarcate probes` lists them" if near else "`demarcate probes` lists the ids, categories, entries and goals"
+
+
 def select(spec: str | None = None, transforms: str | None = None, repeat: int = 1) -> list[Case]:
     """Cases for a selector: comma-separated probe ids, categories, entries or goals (globs allowed),
     and transform names (or `all`). Defaults: every probe, the plain transform."""
@@ -139,7 +147,7 @@ def select(spec: str | None = None, transforms: str | None = None, repeat: int =
                 for t in names if t not in lib.transforms]
     known = sorted({v for p in lib.probes for v in (p.id, p.category, p.entry, p.goal)})
     # Each term must match something: a mistyped one among several would quietly test less.
-    problems += [Problem(f"no probe matches '{w}'", None, did_you_mean(w, known))
+    problems += [Problem(f"no probe matches '{w}'", None, _nearest(w, known))
                  for w in wanted if not fnmatch.filter(known, w)]
     chosen = [p for p in lib.probes if any(
         fnmatch.fnmatch(v, w) for w in wanted for v in (p.id, p.category, p.entry, p.goal))]
