@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -399,3 +400,24 @@ def test_a_listener_off_loopback_is_warned_about(host, exposed, capsys):
     cli_module._warn_if_exposed(host, "the lab")
     warned = capsys.readouterr().err
     assert (f"warning: the lab listens on {host}, not only on this machine" in warned) is exposed
+
+
+def test_demo_tells_the_whole_story(cli, tmp_path):
+    """The README's first command: the challenge answered, the findings and the fix, the lab attacked
+    before and after the fix is switched on, the report written, the runs stored."""
+    report, db = tmp_path / "demo.html", tmp_path / "h.sqlite"
+    result = cli("demo", "-o", report, "--db", db, columns=100)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "Nobody provides APP-IN-03. It falls to app-team" in text
+    assert "Injection defence rests on the model provider alone" in text
+    assert "Highest-leverage fix" in text and "APP-TOOL-02" in text
+    assert "4. The computed fix switched on in the lab: APP-IN-03, APP-TOOL-02" in text
+    before, after = re.findall(r"attack success rate (\d+)% \(95% CI", text)
+    assert int(before) > 80 and int(after) < 50
+    assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0", text)
+    assert "doc-email-records+plain: succeeded" in text and "doc-email-records+plain: blocked-by-application" in text
+    html = report.read_text()
+    assert "<title>" in html and "doc-email-records+plain" in html  # the report carries the campaign
+    runs = json.loads(cli("runs", "--db", db, "--format", "json").output)
+    assert len(runs) == 2 and all(r["status"] == "done" for r in runs)

@@ -148,7 +148,7 @@ def test_a_campaign_that_reaches_nothing_says_why_and_fails(tmp_path, cli):
                "--probes", "user-say-canary,doc-email-records")
     # Nothing was tested: not a pass for a gate. The reason is on screen, not only in the JSON.
     assert down.exit_code == 2
-    assert "2 of 2 case(s) could not run:" in down.output and "2 × RuntimeError: target is down" in down.output
+    assert "2 of 2 cases could not run:" in down.output and "2 × RuntimeError: target is down" in down.output
     assert "no case reached the target: nothing was tested" in down.output
     assert "│ —      │ 0 │" in down.output  # no interval for a rate measured on nothing
     as_json = cli("test", SHOPBOT, "--target", "python:tests.testing.test_targets:boom", "--db", db,

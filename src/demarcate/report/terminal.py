@@ -481,10 +481,10 @@ def campaign_errors(data: dict, most: int = 3) -> list[str]:
     if not errors:
         return []
     ranked = sorted(errors.items(), key=lambda e: -e[1])
-    lines = [f"{sum(errors.values())} of {len(results)} case(s) could not run:"]
+    lines = [f"{sum(errors.values())} of {count(len(results), 'case')} could not run:"]
     lines += [f"  {n} × {why}" for why, n in ranked[:most]]
     if len(ranked) > most:
-        lines.append(f"  and {len(ranked) - most} other error(s); the JSON output (--format json) has each")
+        lines.append(f"  and {count(len(ranked) - most, 'other error')}; the JSON output (--format json) has each")
     return lines
 
 
@@ -515,15 +515,22 @@ def print_campaign_short(console: Console, data: dict, focus: str | None = None)
     """A campaign in a few lines: success rate, outcomes, and one probe's chain in full."""
     summary = data["summary"]
     o = summary["overall"]
+    outcomes = sorted(summary["outcomes"].items(), key=lambda o: (-o[1], o[0]))
     console.print(t(f"run {data['run']}: attack success rate {o['rate']:.0%} "
-                    f"(95% CI {o['low']:.0%}–{o['high']:.0%}, n={o['n']}); outcomes {summary['outcomes']}", "bold"))
+                    f"(95% CI {o['low']:.0%}–{o['high']:.0%}, n={o['n']}); "
+                    + ", ".join(f"{n} {outcome}" for outcome, n in outcomes), "bold"))
     chosen = next((r for r in data["results"] if r["case"] == focus), None)
     if chosen:
         console.print(t(f"  {chosen['case']}: {chosen['outcome']}"))
+        grid = Table.grid(padding=(0, 1))
+        for _ in range(4):
+            grid.add_column(no_wrap=True)
+        grid.add_column()  # the evidence wraps under itself
         for link in chosen["chain"]:
             mark, style = HELD[link["held"]]
-            console.print(t(f"    {link['layer']:<15} {link['control']:<12} {link['party'] or '—':<15} ") +
-                          t(f"{mark:<8}", style) + t(f" {link['evidence'][:90]}", "dim"))
+            grid.add_row(t(f"   {link['layer']}"), t(link["control"]), t(link["party"] or "—"), t(mark, style),
+                         t(link["evidence"][:160], "dim"))
+        console.print(grid)
     refuted = [c for c, s in summary["controls"].items() if s == "refuted"]
     verified = [c for c, s in summary["controls"].items() if s == "verified"]
     console.print(t(f"  verified: {', '.join(verified) or 'none'}", "green"))
