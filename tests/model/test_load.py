@@ -97,6 +97,13 @@ def test_malformed_yaml_names_line_and_column(write):
     assert problem.startswith(f"{path}:3:1: error: invalid YAML")
 
 
+def test_a_tab_where_yaml_wants_spaces_says_so(write):
+    path = write("tab.yaml", "version: 1\nsystem:\n\tname: x\n")
+    (problem,) = problems_of(path)
+    assert problem == f"{path}:3:1: error: invalid YAML: found character that cannot start any token " \
+                      "(a tab: YAML indents with spaces)"
+
+
 def test_duplicate_yaml_key_is_an_error_with_both_lines(write):
     path = write("dup.yaml", "version: 1\nsystem:\n  name: a\n  name: b\n")
     (problem,) = problems_of(path)

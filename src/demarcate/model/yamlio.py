@@ -102,7 +102,9 @@ def _reference(text: str, name: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "malformed YAML"
-        raise ManifestError([Problem(f"invalid YAML: {what}", _pos(name, mark))]) from None
+        tab = mark is not None and text[mark.index:mark.index + 1] == "\t" and "tab" not in what
+        raise ManifestError([Problem(f"invalid YAML: {what}", _pos(name, mark),
+                                     "a tab: YAML indents with spaces" if tab else None)]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem(f"invalid YAML: {exc}", Position(name))]) from None
     if node is None:
