@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from demarcate import __version__
 from demarcate.analysis.check import Result
-from demarcate.analysis.findings import SEVERITIES
+from demarcate.analysis.findings import SEVERITIES, count
 from demarcate.analysis.matrix import matrix
 from demarcate.report.diagram import mermaid, scope_note
 
@@ -38,9 +38,11 @@ def _mermaid_js() -> str:
 
 
 def _env() -> Environment:
-    return Environment(loader=PackageLoader("demarcate.report", "templates"),
-                       autoescape=select_autoescape(default=True, default_for_string=True),
-                       trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=PackageLoader("demarcate.report", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["count"] = count
+    return env
 
 
 def script_json(data: Any) -> str:
