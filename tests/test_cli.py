@@ -421,3 +421,20 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     assert "<title>" in html and "doc-email-records+plain" in html  # the report carries the campaign
     runs = json.loads(cli("runs", "--db", db, "--format", "json").output)
     assert len(runs) == 2 and all(r["status"] == "done" for r in runs)
+
+
+def test_a_report_is_never_written_over_a_manifest(cli, tmp_path):
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    for p in SHOPBOT.glob("*.yaml"):
+        (folder / p.name).write_text(p.read_text())
+    before = {p.name: p.read_text() for p in folder.iterdir()}
+    for args in (["report", folder, "-o", folder / "app-team.yaml"],
+                 ["report", folder, "--format", "sarif", "-o", folder / ".." / "bot" / "cloud-team.yaml"],
+                 ["test", folder, "--probes", "user-say-canary", "--db", tmp_path / "h.sqlite",
+                  "--report", folder / "app-team.yaml"]):
+        result = cli(*args)
+        assert result.exit_code == 2 and "is one of the manifests being read" in result.output
+    assert {p.name: p.read_text() for p in folder.iterdir()} == before
+    assert not (tmp_path / "h.sqlite").exists()  # refused before the campaign ran
+    assert cli("report", folder, "-o", folder / "report.html").exit_code == 0

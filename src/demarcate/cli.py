@@ -207,6 +207,20 @@ def _load_system(paths: list[Path]) -> System:
     return system
 
 
+def _not_a_manifest(output: Path, system: System) -> None:
+    """A report is never written over one of the manifests it is made from."""
+    target = output.resolve()
+    if any(Path(f).resolve() == target for f in system.files):
+        raise ManifestError([Problem("is one of the manifests being read; write the report to another file",
+                                     Position(str(output)))])
+
+
+def _write(output: Path, text: str, system: System) -> None:
+    _not_a_manifest(output, system)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+
+
 def _warn_if_exposed(host: str, what: str) -> None:
     """Listeners bind 127.0.0.1 unless told otherwise; when told, say what that exposes."""
     import ipaddress
@@ -489,8 +503,7 @@ def report(
     if output is None:
         sys.stdout.write(text)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    _write(output, text, system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 
@@ -760,6 +773,8 @@ def test_cmd(
     from demarcate.testing.run import run_campaign
 
     system = _load(paths, batch=False)
+    if report:
+        _not_a_manifest(report, system)  # before the campaign, not after it
     _warn_if_exposed(listen, "the callback listener")
     controls = parse_controls(lab_controls) if lab_controls else {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -796,7 +811,7 @@ def test_cmd(
         from demarcate.analysis.check import analyse
         from demarcate.report.html import render_html
 
-        report.write_text(render_html(analyse(system), campaign=data), encoding="utf-8")
+        _write(report, render_html(analyse(system), campaign=data), system)
         err.print(terminal.t(f"wrote {report}"))
     if format is TestFormat.json:
         emit_json(data)
