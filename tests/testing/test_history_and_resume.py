@@ -71,6 +71,12 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
     diff = json.loads(worse.stdout)
     assert {"control": "APP-TOOL-02", "before": "verified", "after": "refuted"} in [
         {k: r[k] for k in ("control", "before", "after")} for r in diff["regressions"] if "control" in r]
+    text = cli("runs", "diff", fixed["run"], broken["run"], "--db", db).output
+    assert f"{fixed['run']} → {broken['run']}: attack success 0% → 100%" in text
+    assert "  2 cases blocked-by-application → succeeded" in text
+    assert "REGRESSION APP-TOOL-02: the control held in the earlier run and fails now" in text
+    assert ("REGRESSION 2 attacks that failed before succeed now: doc-email-records+plain, page-email-records+plain"
+            in text)
     assert cli("runs", "show", "nope", "--db", db).exit_code == 2
 
 

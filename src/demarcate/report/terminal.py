@@ -503,12 +503,25 @@ def runs_table(items: list) -> Table:
 
 def print_run_diff(console: Console, diff: dict) -> None:
     asr = diff["asr"]
-    console.print(t(f"{diff['old']} → {diff['new']}: attack success {asr['old']} → {asr['new']}", "bold"))
+    rate = lambda r: "—" if r is None else f"{r:.0%}"  # noqa: E731
+    console.print(t(f"{diff['old']} → {diff['new']}: attack success {rate(asr['old'])} → {rate(asr['new'])}",
+                    "bold"))
+    moves: dict[tuple[str, str], int] = {}
+    for case in diff["cases"]:
+        moves[case["before"], case["after"]] = moves.get((case["before"], case["after"]), 0) + 1
+    for (before, after), n in sorted(moves.items(), key=lambda m: -m[1]):
+        console.print(t(f"  {count(n, 'case')} {before} → {after}", "red" if after == "succeeded" else "dim"))
     for c in diff["controls"]:
         style = "red" if c["after"] == "refuted" else "green" if c["after"] == "verified" else "dim"
         console.print(t(f"  {c['control']}: {c['before']} → {c['after']}", style))
+    attacks = [r["case"] for r in diff["regressions"] if "control" not in r]
     for r in diff["regressions"]:
-        console.print(t(f"  REGRESSION {r.get('control') or r.get('case')}: {r['why']}", "bold red"))
+        if "control" in r:
+            console.print(t(f"  REGRESSION {r['control']}: {r['why']}", "bold red"), soft_wrap=True)
+    if attacks:
+        console.print(t(f"  REGRESSION {count(len(attacks), 'attack')} that failed before "
+                        f"{'succeeds' if len(attacks) == 1 else 'succeed'} now: {listing(attacks)}", "bold red"),
+                      soft_wrap=True)
 
 
 def print_campaign_short(console: Console, data: dict, focus: str | None = None) -> None:
