@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -64,6 +65,9 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
     assert broken["run"] in table and fixed["run"] in table
     shown = cli("runs", "show", fixed["run"], "--db", db)
     assert shown.exit_code == 0 and "APP-TOOL-02" in shown.output
+    # Every control judged shows, claimed or not: app-team claims no gate, yet the gate held.
+    judged = shown.output.split("controls judged by the probes:")[1]
+    assert re.search(r"verified: [^\n]*APP-TOOL-02", judged) and "each party's claimed controls:" in judged
     better = cli("runs", "diff", broken["run"], fixed["run"], "--db", db, "--format", "json")
     assert better.exit_code == 0 and json.loads(better.stdout)["regressions"] == []
     worse = cli("runs", "diff", fixed["run"], broken["run"], "--db", db, "--format", "json")

@@ -457,15 +457,21 @@ def print_campaign(console: Console, data: dict) -> None:
             interval = "—" if not a["n"] else f"{a['low']:.0%}–{a['high']:.0%}"
             cat.add_row(t(name), t(rate), t(interval), t(str(a["n"])))
         console.print(cat)
+    console.print(t("controls judged by the probes:", "bold"))
+    _judged(console, summary)
     parties = summary.get("parties") or {}
+    if parties:
+        console.print(t("each party's claimed controls:", "bold"))
     for party, states in parties.items():
-        line = t(f"{party}: ", "bold")
+        line = t(f"  {party}: ", "bold")
         for state, style in (("verified", "green"), ("refuted", "red"), ("untested", "dim")):
             if states.get(state):
                 line += t(f"{state} {', '.join(states[state])}  ", style)
         console.print(line)
+    if summary.get("infrastructure"):
+        console.print(t("checks beside the probes:", "bold"))
     for check in summary.get("infrastructure") or []:
-        console.print(t(f"{check['check']}: {check['control']} {'held' if check['held'] else 'did not hold'} — "
+        console.print(t(f"  {check['check']}: {check['control']} {'held' if check['held'] else 'did not hold'} — "
                         f"{check['evidence']}", "green" if check["held"] else "red"))
 
 
@@ -544,7 +550,11 @@ def print_campaign_short(console: Console, data: dict, focus: str | None = None)
             grid.add_row(t(f"   {link['layer']}"), t(link["control"]), t(link["party"] or "—"), t(mark, style),
                          t(link["evidence"][:160], "dim"))
         console.print(grid)
-    refuted = [c for c, s in summary["controls"].items() if s == "refuted"]
-    verified = [c for c, s in summary["controls"].items() if s == "verified"]
-    console.print(t(f"  verified: {', '.join(verified) or 'none'}", "green"))
-    console.print(t(f"  refuted:  {', '.join(refuted) or 'none'}", "red"))
+    _judged(console, summary)
+
+
+def _judged(console: Console, summary: dict) -> None:
+    """Every control the campaign judged, claimed or not, by how it fared."""
+    for state, style in (("verified", "green"), ("refuted", "red")):
+        found = [c for c, s in (summary.get("controls") or {}).items() if s == state]
+        console.print(t(f"  {state + ':':<9} {', '.join(found) or 'none'}", style), soft_wrap=True)
