@@ -688,8 +688,7 @@ def lab(
     if host:
         cfg.host = host
     if list_switches:
-        table = terminal.switches_table(switches(), cfg.state())
-        out.print(table)
+        terminal.print_switches(out, switches(), cfg.state())
         return
     if print_manifest:
         sys.stdout.write(manifest_yaml(cfg))

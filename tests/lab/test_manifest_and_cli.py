@@ -84,7 +84,23 @@ def test_demarcate_lab_starts_in_seconds_and_stops_on_ctrl_c():
         assert time.monotonic() - start < 15
         assert info["model"]["simulated"] is True and "not a real language model" in info["model"]["notice"]
         assert info["controls"]["confirmation-gate"]["on"] is True
+        # A browser pointed at the lab finds out what it is and how to use it.
+        home = httpx.get(url + "/", timeout=10)
+        assert home.status_code == 200 and "demarcate lab: ShopBot" in home.text
+        assert "<td><code>confirmation-gate</code></td><td class=on>on</td>" in home.text
+        assert "<td><code>egress-allowlist</code></td><td class=off>off</td>" in home.text
+        assert "POST /api/reviews {product, text}" in home.text and "not a real language model" in home.text
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)
     assert proc.returncode == 0
+
+
+def test_lab_lists_its_switches_at_any_width(cli):
+    wide = cli("lab", "--list", "--controls", "confirmation-gate", columns=160).output
+    row = next(line for line in wide.splitlines() if "│ confirmation-gate " in line)
+    assert "│ on " in row and "APP-TOOL-02" in row and "app-team" in row
+    narrow = cli("lab", "--list", "--controls", "confirmation-gate", columns=80).output
+    assert max(map(len, narrow.splitlines())) <= 80 and "│" not in narrow
+    assert "confirmation-gate on APP-TOOL-02 · app-team" in narrow
+    assert "egress-allowlist off INF-NET-03 · cloud-team" in narrow

@@ -20,6 +20,17 @@ from demarcate.lab.manifest import manifest_yaml
 from demarcate.lab.models import SIMULATION_NOTICE
 from demarcate.lab.shopbot import LabError, Shopbot
 
+ENDPOINTS = (
+    ("POST /api/login {email, password}", "a bearer token"),
+    ("POST /api/chat {message, session?}", "a turn: the reply, tool calls, controls fired, what was retrieved"),
+    ("POST /v1/chat/completions", "the same through an OpenAI-compatible façade ('user' names the session)"),
+    ("POST /api/reviews {product, text}", "the untrusted entry point: anyone may write a review"),
+    ("POST /api/confirm/{id}", "approve a pending email (with the confirmation gate on)"),
+    ("GET /chat/{session}?token=…", "the conversation rendered as a browser client would"),
+    ("GET /api/records/{outbox,egress,audit}", "what was sent, what left, what was logged"),
+    ("GET /api/info, GET /api/manifest", "the running configuration, and its manifest"),
+)
+
 
 def build_app(bot: Shopbot) -> Starlette:
     async def body(request: Request) -> dict[str, Any]:
@@ -106,6 +117,28 @@ def build_app(bot: Shopbot) -> Starlette:
             "border-radius:6px}.user{background:#eef}.assistant{background:#f4f4f4}.notice{color:#a00}"
             "</style></head><body><h1>ShopBot (demarcate lab)</h1>" + notice + "".join(items) + "</body></html>")
 
+    async def index(request: Request) -> Response:
+        """What a browser pointed at the lab sees: what it is, its switches, and how to talk to it."""
+        rows = "".join(
+            f"<tr><td><code>{html.escape(name)}</code></td><td class={'on' if bot.config.on(name) else 'off'}>"
+            f"{'on' if bot.config.on(name) else 'off'}</td><td>{html.escape(sw.control)}</td>"
+            f"<td>{html.escape(sw.party)}</td><td>{html.escape(sw.does)}</td></tr>"
+            for name, sw in switches().items())
+        endpoints = "".join(f"<tr><td><code>{html.escape(e)}</code></td><td>{html.escape(what)}</td></tr>"
+                            for e, what in ENDPOINTS)
+        notice = f'<p class="notice">{html.escape(SIMULATION_NOTICE)}</p>' if bot.simulated else ""
+        return HTMLResponse(
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>demarcate lab: ShopBot</title><style>"
+            "body{font-family:sans-serif;max-width:960px;margin:2em auto}td,th{padding:.3em .6em;"
+            "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}.on{color:#070}.off{color:#a00}"
+            ".notice{color:#a00}</style></head><body><h1>demarcate lab: ShopBot</h1>"
+            "<p>The source document's support bot, vulnerable on purpose: a shopper's review can make it mail "
+            "the customer table out. Sign in, plant a review, ask about the product; docs/lab.md walks "
+            "through it.</p>" + notice
+            + f"<p>model: {html.escape(bot.model.name)}</p><h2>Control switches</h2><table><tr><th>switch</th>"
+            "<th>now</th><th>control</th><th>party</th><th>what it does</th></tr>" + rows + "</table>"
+            "<h2>Endpoints</h2><table>" + endpoints + "</table></body></html>")
+
     async def info(request: Request) -> Response:
         return JSONResponse({
             "name": "demarcate lab: ShopBot",
@@ -136,6 +169,7 @@ def build_app(bot: Shopbot) -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/", index),
             Route("/api/login", login, methods=["POST"]),
             Route("/api/chat", chat, methods=["POST"]),
             Route("/v1/chat/completions", completions, methods=["POST"]),

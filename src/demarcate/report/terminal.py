@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -408,17 +409,27 @@ def print_diff(console: Console, changes: object, title: str) -> None:
             console.print(t(f"  {label:<6}", style) + t(f" {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim"))
 
 
-def switches_table(switches: dict, state: dict[str, bool]) -> Table:
+def print_switches(console: Console, switches: dict, state: dict[str, bool]) -> None:
+    """The lab's switches: a table where it fits, else one block per switch."""
+    def now(name: str) -> Text:
+        return t("on" if state[name] else "off", "green" if state[name] else "red")
+
     table = Table(title="demarcate lab: control switches")
     table.add_column("switch", no_wrap=True)
-    table.add_column("now")
-    table.add_column("control")
-    table.add_column("party")
-    table.add_column("what it does")
+    table.add_column("now", no_wrap=True)
+    table.add_column("control", no_wrap=True)
+    table.add_column("party", no_wrap=True)
+    table.add_column("what it does", min_width=30)
     for name, sw in switches.items():
-        table.add_row(t(name, "bold"), t("on" if state[name] else "off", "green" if state[name] else "red"),
-                      t(sw.control), t(sw.party), t(sw.does))
-    return table
+        table.add_row(t(name, "bold"), now(name), t(sw.control), t(sw.party), t(sw.does))
+    if _fits(console, table):
+        console.print(table)
+        return
+    console.print(t("demarcate lab: control switches", "bold"))
+    for name, sw in switches.items():
+        console.print()
+        console.print(t(name, "bold"), now(name), t(f"{sw.control} · {sw.party}", "dim"))
+        console.print(Padding(t(sw.does), (0, 0, 0, 2)))
 
 
 # How a chain link reads: whether the control held, and in what colour.
