@@ -375,6 +375,9 @@ def check(
     party: Annotated[list[str] | None, typer.Option(
         "--party", help="Only what this party must act on (repeatable): the findings that name it, the paths "
                         "that cross its components or controls; --fail-on judges those findings alone.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="Text: list only the first N findings (most severe first) and N paths (open first); the "
+                    "counts, the fix and --fail-on still cover everything.")] = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.check import analyse, finding_json, for_parties, result_json
@@ -411,7 +414,7 @@ def check(
 
         sys.stdout.write(check_markdown(result))
     else:
-        terminal.print_check(out, result)
+        terminal.print_check(out, result, limit=limit, path_limit=limit)
         if changes is not None:
             terminal.print_diff(out, changes, title="Against the baseline")
     for w in result.warnings:
@@ -647,7 +650,7 @@ def demo(
     terminal.print_answer(out, who_answer(system, "APP-IN-03", resp))
     out.rule(terminal.t("2. Where it breaks: findings, attack paths, and the highest-leverage fix"))
     result = analyse(system)
-    terminal.print_check(out, result, limit=6)
+    terminal.print_check(out, result, limit=6)  # the story, not the whole list
     out.rule(terminal.t("3. Proof on the live lab (simulated model): the probe library against the default bot"))
     before = run_campaign(system, target="lab", db=db, concurrency=4)
     terminal.print_campaign_short(out, before, focus="doc-email-records+plain")

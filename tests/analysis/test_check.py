@@ -78,6 +78,19 @@ def test_text_output_names_findings_paths_and_fix(cli):
     assert "Highest-leverage fix (exact)" in out and "application 7/7" in out
 
 
+def test_text_output_opens_with_the_counts_and_can_be_limited(cli):
+    lines = cli("check", SHOPBOT).output.splitlines()
+    assert lines[0] == "ShopBot customer service: 35 open findings over 16 components"
+    assert lines[1] == "  7 critical · 21 high · 3 medium · 4 low · 7 of 7 attack paths open"
+    assert lines[2].startswith("  who must act: app-team ")
+    short = cli("check", SHOPBOT, "--limit", "2", "--fail-on", "high")
+    assert short.exit_code == 1  # the gate still judges every finding
+    text = short.output
+    assert text.count("\n  id: ") == 2 and "… and 33 more findings (all of them: without --limit)" in text
+    assert text.count("\n  open   ") == 2 and "… and 5 more paths" in text
+    assert "Highest-leverage fix" in text and "closes 7 of 7 open paths" in text
+
+
 def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_path):
     folder = tmp_path / "bot"
     folder.mkdir()

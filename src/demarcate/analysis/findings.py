@@ -76,7 +76,7 @@ def claim_text(claim: Any) -> str:
 
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """'1 path', '3 paths'."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def listing(items: Iterable[str], limit: int = 8, sep: str = ", ") -> str:

@@ -287,7 +287,8 @@ def print_presets(console: Console, presets: Iterable[Preset]) -> None:
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
-def print_check(console: Console, result: Result, *, limit: int | None = None) -> None:
+def print_check(console: Console, result: Result, *, limit: int | None = None,
+                path_limit: int | None = None) -> None:
     """Findings ranked by severity with the responsible party on each, then paths and the fix.
 
     The long sections are collected as (text, style) pieces and written once: a portfolio has
@@ -296,8 +297,23 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
     system = result.system
     findings = result.findings
     scope = f" for {', '.join(result.parties)}" if result.parties else ""
-    console.print(t(f"{system.info.name}: {len(result.open_findings())} open findings{scope} over "
-                    f"{len(system.components):,} components", "bold"))
+    open_findings = result.open_findings()
+    console.print(t(f"{system.info.name}: {count(len(open_findings), 'open finding')}{scope} over "
+                    f"{count(len(system.components), 'component')}", "bold"))
+    by_severity = {s: 0 for s in SEVERITY_STYLE}
+    by_party: dict[str, int] = {}
+    for f in open_findings:
+        by_severity[f.severity] += 1
+        for party in f.responsible:
+            by_party[party] = by_party.get(party, 0) + 1
+    line = Text("  ")
+    for severity, n in by_severity.items():
+        line += t(f"{n} {severity}", SEVERITY_STYLE[severity] if n else "dim") + t(" · ")
+    line += t(f"{len(result.paths.open_paths)} of {count(len(result.paths.paths), 'attack path')} open")
+    console.print(line)
+    if by_party:
+        ranked = sorted(by_party.items(), key=lambda p: (-p[1], p[0]))
+        console.print(t("  who must act: " + listing(f"{p} {n}" for p, n in ranked), "dim"), soft_wrap=True)
     console.print()
     shown = findings if limit is None else findings[:limit]
     out: list[tuple[str, str]] = []
@@ -311,14 +327,19 @@ def print_check(console: Console, result: Result, *, limit: int | None = None) -
             out.append((f"  decision: {f.decision['decision']} — {f.decision['justification']}\n", "dim"))
         out.append(("\n", ""))
     if limit is not None and len(findings) > limit:
-        out.append((f"… and {len(findings) - limit} more (demarcate check PATH)\n\n", "dim"))
+        out.append((f"… and {count(len(findings) - limit, 'more finding')} (all of them: without --limit)\n\n",
+                    "dim"))
     paths = result.paths
     out.append((f"Attack paths{' concerning ' + ', '.join(result.parties) if result.parties else ''}: "
                 f"{len(paths.open_paths)} open of {len(paths.paths)}", "bold"))
-    for p in paths.paths:
+    listed = paths.paths if path_limit is None else (
+        paths.open_paths + [p for p in paths.paths if not p.open])[:path_limit]  # open ones first
+    for p in listed:
         out += [("\n  open   ", "bold red") if p.open else ("\n  closed ", "green"), (" → ".join(p.steps), "")]
         if not p.open:
             out.append((f"  (closed by {', '.join(p.closed_by)})", "dim"))
+    if len(listed) < len(paths.paths):
+        out.append((f"\n  … and {count(len(paths.paths) - len(listed), 'more path')}", "dim"))
     for note in paths.notes:
         out.append((f"\n  note: {note}", "yellow"))
     _write(console, out)
