@@ -196,3 +196,30 @@ def test_a_small_report_shows_every_finding_and_path_at_once(cli, page, tmp_path
     assert page.locator("#closed-paths").get_attribute("open") is not None
     closed = page.locator("#closed-paths .closed")
     assert closed.count() == 7 and closed.first.is_visible() and "(by " in closed.first.inner_text()
+
+
+def test_a_campaign_shows_each_chain_and_its_evidence_stays_inert(cli, page, tmp_path):
+    """Boundary-test evidence is attacker text (planted reviews, the model's answers with markup and
+    image URLs): the report shows it as text, and shows each probe's chain a link a line."""
+    out = tmp_path / "campaign.html"
+    result = cli("test", SHOPBOT, "--db", tmp_path / "h.sqlite", "--probes", "doc-markup,doc-markup-script,"
+                 "doc-image-records,doc-email-records", "--lab-controls=-html-escaping", "--report", out)
+    assert result.exit_code == 0, result.output
+    _open(page, out)
+    page.wait_for_timeout(300)
+    assert page.errors == []
+    assert all(u.startswith(("file:", "data:")) for u in page.requests), page.requests
+    assert page.locator("script").count() == 3
+    assert page.evaluate("""() => [...document.querySelectorAll('*')].filter(e =>
+        [...e.attributes].some(a => a.name.startsWith('on'))).length""") == 0
+    assert page.locator("#campaign img").count() == 0
+    row = page.locator('#probes tr[data-outcome]', has_text="doc-markup+plain")
+    assert "onerror" in row.inner_text()  # the planted markup, readable as text
+    email = page.locator('#probes tr[data-outcome]', has_text="doc-email-records+plain")
+    links = email.locator("span.link")
+    assert links.count() >= 4 and links.nth(0).inner_text() == "application · APP-IN-03 (app-team) broke"
+    box0, box1 = links.nth(0).bounding_box(), links.nth(1).bounding_box()
+    assert box1["y"] > box0["y"]  # one link a line
+    judged = page.locator("#judged").inner_text()
+    assert "refuted" in judged and "APP-TOOL-02" in judged and "INF-NET-03" in judged
+    page.locator("#campaign").screenshot(path=artifact("campaign-report.png"))
