@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from demarcate.builtin import example
 from tests.conftest import SHOPBOT
@@ -30,6 +32,20 @@ def test_diff_accepts_saved_json_results(cli, tmp_path):
     saved.write_text(cli("check", SHOPBOT, "--format", "json").output)
     data = json.loads(cli("diff", saved, HARDENED, "--format", "json").output)
     assert data["summary"]["fixed"] > 20
+
+
+def test_a_saved_result_is_recognised_by_its_content_in_a_file_or_a_pipe(cli, tmp_path):
+    saved = tmp_path / "old.out"  # not named .json: a CI step's artifact, say
+    saved.write_text(cli("check", SHOPBOT, "--format", "json").output)
+    assert json.loads(cli("diff", saved, HARDENED, "--format", "json").output)["summary"]["fixed"] > 20
+    # Process substitution, `--baseline <(demarcate check … --format json)`: a pipe, read once.
+    script = (f"{sys.executable} -m demarcate check {HARDENED} --fail-on low "
+              f"--baseline <({sys.executable} -m demarcate check {SHOPBOT} --format json)")
+    piped = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr  # every finding left was in the baseline
+    not_a_result = subprocess.run(["bash", "-c", f"{sys.executable} -m demarcate diff <(echo 'version: 1') {HARDENED}"],
+                                  capture_output=True, text=True, timeout=120)
+    assert not_a_result.returncode == 2 and "error: not a demarcate check result" in not_a_result.stderr
 
 
 def test_baseline_gate_fails_only_on_new_findings(cli, tmp_path):

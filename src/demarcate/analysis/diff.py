@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from demarcate.analysis.check import analyse, finding_json
 from demarcate.analysis.findings import SEVERITIES, severity_rank
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
-from demarcate.model.loader import load
+from demarcate.model.loader import MANIFEST_SUFFIXES, load
 
 
 class SavedFinding(BaseModel):
@@ -60,9 +60,17 @@ class Findings:
 
 
 def load_findings(paths: list[Path]) -> Findings:
-    """Findings from a saved JSON result (one .json file) or from manifests, analysed now."""
+    """Findings from a saved JSON result (one .json file, or one file or pipe holding one, such as
+    `<(demarcate check … --format json)`) or from manifests, analysed now."""
     if len(paths) == 1 and paths[0].suffix == ".json":
-        return _saved(paths[0])
+        return _saved(paths[0], _read(paths[0]))
+    if len(paths) == 1 and paths[0].suffix not in MANIFEST_SUFFIXES and not paths[0].is_dir() and paths[0].exists():
+        text = _read(paths[0])
+        if text.lstrip().startswith("{") and '"findings"' in text:
+            return _saved(paths[0], text)
+        if not paths[0].is_file():  # a pipe reads once: it had to be a saved result
+            raise ManifestError([Problem("not a demarcate check result", Position(str(paths[0])),
+                                         "save one with `demarcate check PATH --format json > FILE`")])
     result = analyse(load(paths))
     return Findings(result.system.info.name, [finding_json(f) for f in result.findings])
 
@@ -80,12 +88,21 @@ def other_system(before: Findings, after: Findings) -> str | None:
             "common): findings are matched by id, so they count as new or fixed")
 
 
-def _saved(path: Path) -> Findings:
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError([Problem("file not found", Position(str(path)))]) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", Position(str(path)))]) from None
+    except OSError as exc:
+        raise ManifestError([Problem(f"cannot read file: {exc.strerror}", Position(str(path)))]) from None
+
+
+def _saved(path: Path, text: str) -> Findings:
     name = str(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError([Problem("file not found", Position(name))]) from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError([Problem(f"invalid JSON: {exc.msg}", Position(name, exc.lineno, exc.colno))]) from None
     try:
