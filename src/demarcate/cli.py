@@ -255,7 +255,10 @@ def validate(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
     """Check manifests against the schema and every reference between them."""
+    from demarcate.analysis.paths import unconnected
+
     system = _load(paths)
+    warnings = unconnected(system)
     summary = {
         "valid": True,
         "system": system.info.name,
@@ -265,6 +268,7 @@ def validate(
         "flows": len(system.flows),
         "claims": len(system.claims),
         "custom_controls": sorted(system.catalog.custom),
+        "warnings": [str(w) for w in warnings],
     }
     if format is ListFormat.json:
         emit_json(summary)
@@ -273,6 +277,8 @@ def validate(
         f"ok: {system.info.name} — {count(len(system.files), 'file')}, {count(len(system.parties), 'party', 'parties')}, "
         f"{len(system.components)} components, {len(system.flows)} flows, {len(system.claims)} claims",
         "green"))
+    for w in warnings:
+        err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
 
 
 @app.command()

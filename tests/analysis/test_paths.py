@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from demarcate.analysis.context import Context
 from demarcate.analysis.leverage import leverage
 from demarcate.analysis.paths import analyse_paths
@@ -150,3 +152,30 @@ def test_a_control_on_hops_either_side_of_the_model_keeps_its_best_state_and_eve
     for path in paths.values():
         ids = [c.id for c in path.controls]
         assert len(ids) == len(set(ids))
+
+
+def test_a_content_component_left_out_of_every_flow_is_warned_about(cli, write):
+    path = write("bot.yaml", """\
+        version: 1
+        system: {name: bot}
+        parties: [{id: app, role: application-developer}, {id: vendor, role: model-provider}]
+        components:
+          - {id: chat, kind: user-input, owner: app}
+          - {id: llm, kind: model, owner: vendor}
+          - {id: mail, kind: tool, owner: app, effects: [send-external]}
+          - {id: reviews, kind: data-source, owner: app, trust: untrusted, content: reviews}
+          - {id: out, kind: network-egress, owner: app, policy: open}
+          - {id: box, kind: runtime, owner: app}
+        flows:
+          - {from: chat, to: llm}
+          - {from: llm, to: mail}
+        """)
+    expected = (f"{path}:8:5: warning: reviews (data-source) has no flow in or out, so no attack path passes "
+                "through it (add the flows that carry its content, or remove it)")
+    # Only the review store: egress waits for a tool to use it, and a runtime carries no content.
+    assert json.loads(cli("validate", path, "--format", "json").stdout)["warnings"] == [expected]
+    assert json.loads(cli("check", path, "--format", "json").stdout)["warnings"] == [expected]
+    assert expected in cli("check", path).output
+    connected = write("connected.yaml", path.read_text().replace(
+        "  - {from: llm, to: mail}", "  - {from: llm, to: mail}\n  - {from: reviews, to: llm}"))
+    assert json.loads(cli("validate", connected, "--format", "json").stdout)["warnings"] == []

@@ -11,7 +11,7 @@ from typing import Any
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
 from demarcate.analysis.leverage import Leverage, leverage
-from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl
+from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl, unconnected
 from demarcate.analysis.rules import RULES
 from demarcate.model.errors import Position, Problem, did_you_mean
 from demarcate.model.loader import System
@@ -59,7 +59,7 @@ def analyse(system: System, rules: list[str] | None = None) -> Result:
                 "reviewer": d.reviewer, "date": d.date.isoformat() if d.date else None})
         decided.append(f)
     decided.sort(key=lambda f: (not f.is_open, -severity_rank(f.severity), order[f.rule], f.id))
-    warnings = [
+    warnings = unconnected(system) + [
         Problem(f"tracking entry '{d.finding}' matches no finding", system.position("decision", d.finding),
                 _stale_hint(d.finding, seen.difference(decisions)), level="warning")
         for d in system.tracking if d.finding not in seen

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 from demarcate.analysis.context import Context, ControlState
 from demarcate.analysis.graph import FlowGraph
+from demarcate.model.errors import Problem
+from demarcate.model.loader import System
 from demarcate.model.schema import Control
 
 # Bounds that keep enumeration linear in the size of the manifest: per source, and overall.
@@ -142,6 +144,23 @@ class PathAnalysis:
     def open_through(self, component: str) -> list[AttackPath]:
         """Open paths that pass through (or start or end at) a component."""
         return self._by_component.get(component, [])
+
+
+def unconnected(system: System) -> list[Problem]:
+    """A warning for each component of a kind that carries content — a source, a model, context, an
+    impact — with no flow in or out: no attack path can pass through it, and most often a flow was
+    left out of the manifest (an untrusted review store that feeds nothing looks safe). Network
+    egress is left alone: it is the runtime's way out, there before any tool uses it."""
+    linked = {f.source for f in system.flows} | {f.target for f in system.flows}
+    kinds = system.catalog.kinds
+    return [
+        Problem(f"{cid} ({comp.kind}) has no flow in or out, so no attack path passes through it",  # type: ignore[attr-defined]
+                system.position("component", cid), "add the flows that carry its content, or remove it",
+                level="warning")
+        for cid, comp in system.components.items()
+        if cid not in linked and comp.kind != "network-egress"  # type: ignore[attr-defined]
+        and kinds[comp.kind].graph in ("source", "model", "context", "impact")  # type: ignore[attr-defined]
+    ]
 
 
 def build_graph(ctx: Context) -> FlowGraph:
