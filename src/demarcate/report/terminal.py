@@ -116,11 +116,13 @@ def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None 
         widths["control"] = max([widths["control"], *map(len, layers)])  # for the heading rows
     with_title = room(columns) >= MIN_TITLE + 3
     fits = room(columns) >= 0
-    notes = ["→ P: relies on party P", "expected: the preset gives it to this party, and no claim covers it"]
+    claims = {c.claim for r in rows for c in r.cells.values()}
+    notes = [note for claim, note in (("relies-on", "→ P: relies on party P"), ("default", (
+        "expected: the preset gives it to this party, and no claim covers it"))) if claim in claims]
     if not with_title:
         notes.append("titles: `demarcate explain ID`, or a wider terminal")
     table = Table(title=t(f"Responsibility matrix — {system.info.name}"), expand=False,
-                  caption=t(" · ".join(notes), "dim"), caption_justify="left")
+                  caption=t(" · ".join(notes), "dim") if notes else None, caption_justify="left")
     for name in columns:
         wraps = name in parties and not fits
         table.add_column(t(_header(name, widths[name])), no_wrap=not wraps, overflow="fold",
@@ -253,8 +255,6 @@ def print_control(console: Console, control: Control, catalog: Catalog) -> None:
         console.print(t("This control lowers likelihood; demarcate never counts it as closing an attack path.", "italic"))
 
 
-
-
 def print_presets(console: Console, presets: Iterable[Preset]) -> None:
     """Which role operates each layer in each deployment model, and who that is: a table where it
     fits the terminal, else one block per preset."""
@@ -266,8 +266,8 @@ def print_presets(console: Console, presets: Iterable[Preset]) -> None:
         table.add_column(layer, no_wrap=True)
     for p in presets:
         table.add_row(t(p.id, "bold") + t(f"\n{p.title}", "dim"),
-                      *(t(p.operators[layer].role) + t(f"\n{OPERATED_BY.get(p.operators[layer].by, p.operators[layer].by)}",
-                                                       "dim") for layer in OPERATED_LAYERS))
+                      *(t(p.operators[layer].role) + t(f"\n{OPERATED_BY[p.operators[layer].by]}", "dim")
+                        for layer in OPERATED_LAYERS))
     if _fits(console, table):
         console.print(table)
         return
@@ -280,7 +280,7 @@ def print_presets(console: Console, presets: Iterable[Preset]) -> None:
         grid.add_column()
         for layer in OPERATED_LAYERS:
             op = p.operators[layer]
-            grid.add_row(t(f"  {layer}"), t(op.role) + t(f" ({OPERATED_BY.get(op.by, op.by)})", "dim"))
+            grid.add_row(t(f"  {layer}"), t(op.role) + t(f" ({OPERATED_BY[op.by]})", "dim"))
         console.print(grid)
 
 
