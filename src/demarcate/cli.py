@@ -275,8 +275,8 @@ def validate(
         return
     out.print(terminal.t(
         f"ok: {system.info.name} — {count(len(system.files), 'file')}, {count(len(system.parties), 'party', 'parties')}, "
-        f"{len(system.components)} components, {len(system.flows)} flows, {len(system.claims)} claims",
-        "green"))
+        f"{count(len(system.components), 'component')}, {count(len(system.flows), 'flow')}, "
+        f"{count(len(system.claims), 'claim')}", "green"))
     for w in warnings:
         err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
 
