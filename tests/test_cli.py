@@ -182,6 +182,15 @@ def test_explain_prints_references_and_probes(cli):
     assert data["function"] == "reduce" and data["layer"] == "model"
 
 
+def test_explain_wraps_each_value_under_itself(cli):
+    lines = cli("explain", "lethal-trifecta", columns=80).output.splitlines()
+    detects = next(i for i, line in enumerate(lines) if line.startswith("detects:"))
+    indent = lines[detects].index("A model")
+    assert lines[detects + 1][:indent].strip() == "" and lines[detects + 1][indent:].strip()
+    control = cli("explain", "APP-IN-03", columns=80).output
+    assert "OWASP LLM 2025: LLM01, LLM08" in control and "\n    applies to: retriever" in control
+
+
 def test_explain_suggests_the_nearest_control_or_rule(cli):
     for typed, meant in [("app-in-3", "APP-IN-03"), ("lethal", "lethal-trifecta"), ("open-attack", "open-attack-path")]:
         result = cli("explain", typed)

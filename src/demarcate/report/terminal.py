@@ -191,6 +191,17 @@ def print_answer(console: Console, answer: Answer) -> None:
         console.print(_bullets((t(w, "yellow") for w in answer.warnings), mark=t("!", "yellow")))
 
 
+def _fields(rows: Iterable[tuple[str, str]], justify: str = "left") -> Table:
+    """Labelled values, each wrapping under itself; empty values are left out."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, justify=justify)  # type: ignore[arg-type]
+    grid.add_column()
+    for label, value in rows:
+        if value:
+            grid.add_row(t(f"{label}:", "dim"), t(value))
+    return grid
+
+
 def _bullets(items: Iterable[Text], mark: Text | None = None) -> Table:
     """A list whose long items wrap under their own text, not under the bullet."""
     grid = Table.grid(padding=(0, 1))
@@ -247,9 +258,7 @@ def print_control(console: Console, control: Control, catalog: Catalog) -> None:
                                           else f"hosts {c.hosts}")
             for c in control.configured_by)),
     ]
-    for label, value in rows:
-        if value:
-            console.print(t(f"{label:>15}: ", "dim") + t(value))
+    console.print(_fields(rows, justify="right"))
     if control.function == "reduce":
         console.print()
         console.print(t("This control lowers likelihood; demarcate never counts it as closing an attack path.", "italic"))
@@ -415,11 +424,9 @@ def print_probe(console: Console, probe: Probe, controls: tuple[str, ...], trans
 def print_rule(console: Console, rule: object) -> None:
     r = rule
     console.print(t(f"{r.id} — {r.title}", "bold"))  # type: ignore[attr-defined]
-    for label, value in (("detects", r.detects), ("why it matters", r.why), ("severity", r.severity),  # type: ignore[attr-defined]
-                         ("who acts", r.who_acts), ("false positives", r.false_positives),  # type: ignore[attr-defined]
-                         ("fix", r.fix), ("references", ", ".join(r.references))):  # type: ignore[attr-defined]
-        if value:
-            console.print(t(f"{label}: ", "dim") + t(value))
+    console.print(_fields((("detects", r.detects), ("why it matters", r.why), ("severity", r.severity),  # type: ignore[attr-defined]
+                           ("who acts", r.who_acts), ("false positives", r.false_positives),  # type: ignore[attr-defined]
+                           ("fix", r.fix), ("references", ", ".join(r.references)))))  # type: ignore[attr-defined]
 
 
 def print_diff(console: Console, changes: object, title: str) -> None:
