@@ -769,7 +769,10 @@ def test_cmd(
     model: Annotated[str | None, typer.Option(help="For openai targets: the model name.")] = None,
     key_env: Annotated[str, typer.Option(help="For openai targets: the environment variable holding the key.")] = "OPENAI_API_KEY",
     callback_url: Annotated[str | None, typer.Option(help="A public URL that reaches the callback listener.")] = None,
-    listen: Annotated[str, typer.Option(help="Interface for the callback listener.")] = "127.0.0.1",
+    listen: Annotated[str, typer.Option(help="Interface for the callback listener and the trace receiver.")] = "127.0.0.1",
+    otlp_port: Annotated[int, typer.Option(
+        min=0, max=65535, help="Port for the OTLP/HTTP trace receiver (0: any free port). Point the application's "
+                               "exporter at http://LISTEN:PORT/v1/traces to have its tool calls judged.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write the HTML report with the results.")] = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
     fail_on_success: Annotated[bool, typer.Option(help="Exit 1 if any probe succeeded.")] = False,
@@ -790,6 +793,8 @@ def test_cmd(
     task: dict[str, Any] = {"id": None, "run": None, "total": 0, "done": 0}
 
     def started(run_id: str, total: int, done: int) -> None:
+        if otlp_port:
+            err.print(terminal.t(f"receiving traces (OTLP/HTTP) at http://{listen}:{otlp_port}/v1/traces"), soft_wrap=True)
         task.update(id=progress.add_task(f"run {run_id}", total=total, completed=done), run=run_id, total=total,
                     done=done)
 
@@ -802,6 +807,7 @@ def test_cmd(
             data = run_campaign(system, target=target, probes=probes, transforms=transforms, concurrency=concurrency,
                                 resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
                                 callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
+                                otlp_port=otlp_port,
                                 repeat=repeat)
     except KeyboardInterrupt:
         if task["run"] is None:

@@ -104,3 +104,18 @@ def test_lab_lists_its_switches_at_any_width(cli):
     assert max(map(len, narrow.splitlines())) <= 80 and "│" not in narrow
     assert "confirmation-gate on APP-TOOL-02 · app-team" in narrow
     assert "egress-allowlist off INF-NET-03 · cloud-team" in narrow
+
+
+def test_a_port_in_use_or_an_address_not_here_is_a_one_line_error(cli):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = cli("lab", "--port", str(port))  # a second `demarcate lab`, say
+    assert taken.exit_code == 2
+    assert (f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another program has it: choose "
+            "another port, or 0 for any free one)") in taken.output
+    elsewhere = cli("lab", "--port", "0", "--host", "192.0.2.1")  # TEST-NET-1: on no interface here
+    assert elsewhere.exit_code == 2 and "error: cannot listen on 192.0.2.1:0: " in elsewhere.output

@@ -171,3 +171,34 @@ def test_repeat_runs_each_case_several_times_with_its_own_canary(tmp_path):
         "user-say-canary+plain", "user-say-canary+plain#1", "user-say-canary+plain#2"]
     assert len({r["canary"] for r in data["results"]}) == 3
     assert data["summary"]["asr"]["direct-injection"]["n"] == 3
+
+
+def test_an_http_apps_own_traces_show_what_its_tools_did(tmp_path, cli):
+    """Any application can send its OpenTelemetry spans to the campaign's receiver, on a port
+    chosen beforehand: the tool calls in them are judged, where the reply alone shows nothing."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp_path / "h.sqlite"
+    config = LabConfig(port=0, controls={"auth": False}, otlp_endpoint=f"http://127.0.0.1:{port}/v1/traces")
+    with Lab(config) as app:  # the lab, seen from outside as any HTTP app that exports its spans
+        spec = tmp_path / "target.yaml"
+        spec.write_text(dump_yaml({"url": app.url + "/api/chat", "body": {"message": "{message}"}, "reply": "reply"}))
+        run = cli("test", SHOPBOT, "--target", f"http:{spec}", "--probes", "user-email-records", "--db", db,
+                  "--otlp-port", str(port), "--format", "json")
+        assert run.exit_code == 0, run.output
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            used = busy.getsockname()[1]
+            taken = cli("test", SHOPBOT, "--target", f"http:{spec}", "--probes", "user-email-records", "--db", db,
+                        "--otlp-port", str(used))
+    assert f"receiving traces (OTLP/HTTP) at http://127.0.0.1:{port}/v1/traces" in run.stderr
+    (result,) = json.loads(run.stdout)["results"]
+    chain = {link["control"]: link for link in result["chain"]}
+    assert chain["MOD-SAFE-03"]["held"] is False
+    assert chain["APP-TOOL-02"]["held"] is False and "send_email ran without a gate" in chain["APP-TOOL-02"]["evidence"]
+    assert result["evidence"]["spans"] and "send_email" in [c["name"] for c in result["evidence"]["tool_calls"]]
+    assert taken.exit_code == 2 and f"error: cannot listen on 127.0.0.1:{used}: Address already in use" in taken.output

@@ -559,7 +559,7 @@ def print_run_diff(console: Console, diff: dict) -> None:
     for c in diff["controls"]:
         style = "red" if c["after"] == "refuted" else "green" if c["after"] == "verified" else "dim"
         console.print(t(f"  {c['control']}: {c['before']} → {c['after']}", style))
-    attacks = [r["case"] for r in diff["regressions"] if "control" not in r]
+    attacks = sorted(r["case"] for r in diff["regressions"] if "control" not in r)
     for r in diff["regressions"]:
         if "control" in r:
             console.print(t(f"  REGRESSION {r['control']}: {r['why']}", "bold red"), soft_wrap=True)

@@ -50,7 +50,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  lab_controls: dict[str, bool] | None = None, model: str | None = None,
                  key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
                  listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None,
-                 repeat: int = 1) -> dict[str, Any]:
+                 repeat: int = 1, otlp_port: int = 0) -> dict[str, Any]:
     store = Store(db)
     config = {"manifest": list(system.files), "target": target, "probes": probes, "transforms": transforms,
               "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat}
@@ -66,9 +66,11 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         # Probes would point the target at an address nothing listens on: exfiltration would go
         # unseen and count as stopped.
         raise ManifestError([Problem(f"--callback-url needs an http:// or https:// address, not '{callback_url}'")])
-    listener = Listener(listen_host, 0, callback_url).start()
     traces = TraceStore()
-    receiver = BackgroundServer(receiver_app(traces), name="demarcate-otlp").start()
+    # On a port of the user's choosing, the application's exporter can be pointed at it (the lab
+    # is told whatever port it gets).
+    receiver = BackgroundServer(receiver_app(traces), host=listen_host, port=otlp_port, name="demarcate-otlp").start()
+    listener = Listener(listen_host, 0, callback_url).start()
     state: dict[str, Any] = {"run_id": resume}
 
     async def session() -> dict[str, Any]:
