@@ -202,3 +202,23 @@ def test_an_http_apps_own_traces_show_what_its_tools_did(tmp_path, cli):
     assert chain["APP-TOOL-02"]["held"] is False and "send_email ran without a gate" in chain["APP-TOOL-02"]["evidence"]
     assert result["evidence"]["spans"] and "send_email" in [c["name"] for c in result["evidence"]["tool_calls"]]
     assert taken.exit_code == 2 and f"error: cannot listen on 127.0.0.1:{used}: Address already in use" in taken.output
+
+
+def test_an_openai_endpoint_s_own_status_is_kept_as_evidence(tmp_path):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    async def completions(request):
+        return JSONResponse({"choices": [{"message": {"role": "assistant", "content": "Happy to help."}}]},
+                            status_code=201)
+
+    server = BackgroundServer(Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])).start()
+    try:
+        (result,) = run_campaign(load([SHOPBOT]), target=f"openai:{server.url}/v1", probes="user-say-canary",
+                                 db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert result["outcome"] == "resisted" and result["evidence"]["status"] == 201
