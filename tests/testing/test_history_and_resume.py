@@ -101,6 +101,10 @@ def test_matrix_shows_what_a_run_proved(tmp_path, cli):
     assert tested["APP-ID-01"] == "verified" and tested["APP-TOOL-02"] == "refuted"
     assert tested["MOD-DOC-01"] == "untested"
     assert "refuted" in cli("matrix", SHOPBOT, "--run", run, "--db", db).output
+    # At 80 columns the tested column stays and no party's cell is cut: the status column gives way.
+    narrow = cli("matrix", SHOPBOT, "--run", run, "--db", db, columns=80).output
+    row = next(line for line in narrow.splitlines() if "│ APP-IN-03 " in line)
+    assert "→ model-provider" in row and "refuted" in row and max(map(len, narrow.splitlines())) <= 80
 
 
 def test_ctrl_c_keeps_what_is_done_and_marks_the_run_interrupted(tmp_path, cli):

@@ -95,7 +95,8 @@ def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None 
                  width: int | None = None) -> Table:
     """Controls × parties. Every column but the title is as wide as its widest cell, and the title
     takes what is left of `width`. Where that leaves the titles cramped, the layer column goes (a
-    heading row opens each layer instead), then the titles; past that the party columns wrap."""
+    heading row opens each layer instead), then the titles, then the status column; past that the
+    party columns wrap."""
     parties = list(system.parties)
     columns: dict[str, list[str]] = {
         "control": [r.control for r in rows],
@@ -115,6 +116,8 @@ def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None 
         layers = columns.pop("layer")
         widths["control"] = max([widths["control"], *map(len, layers)])  # for the heading rows
     with_title = room(columns) >= MIN_TITLE + 3
+    if room(columns) < 0:
+        del columns["status"]  # the party cells still say who provides what
     fits = room(columns) >= 0
     claims = {c.claim for r in rows for c in r.cells.values()}
     notes = [note for claim, note in (("relies-on", "→ P: relies on party P"), ("default", (
