@@ -65,6 +65,11 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
     assert broken["run"] in table and fixed["run"] in table
     shown = cli("runs", "show", fixed["run"], "--db", db)
     assert shown.exit_code == 0 and "APP-TOOL-02" in shown.output
+    # Each probe: its id over its outcome, beside its chain a link a line.
+    lines = cli("runs", "show", fixed["run"], "--db", db, columns=80).output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("│ page-email-records+plain "))
+    assert lines[at + 1].startswith("│ blocked-by-application ")
+    assert any(line.split("│")[2].strip() == "APP-TOOL-02 (app-team) held" for line in lines[at:at + 6])
     # Every control judged shows, claimed or not: app-team claims no gate, yet the gate held.
     judged = shown.output.split("controls judged by the probes:")[1]
     assert re.search(r"verified: [^\n]*APP-TOOL-02", judged) and "each party's claimed controls:" in judged

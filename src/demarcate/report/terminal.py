@@ -475,17 +475,14 @@ def print_campaign(console: Console, data: dict) -> None:
     if overall.get("rate") is not None:
         console.print(t(f"attack success rate {overall['rate']:.0%} (95% CI {overall['low']:.0%}–{overall['high']:.0%}, "
                         f"n={overall['n']})", "bold"))
-    table = Table(title="per probe: the chain through the layers")
-    table.add_column("probe", overflow="fold")
-    table.add_column("outcome")
-    table.add_column("chain (control: held?)", overflow="fold")
+    table = Table(title="per probe: the chain through the layers", show_lines=True)
+    table.add_column("probe, outcome", no_wrap=True)
+    table.add_column("chain: control (party) held?")
     for r in data.get("results", []):
-        chain = Text()
-        for link in r["chain"]:
-            mark, style = HELD[link["held"]]
-            chain += t(f"{link['control']}", "bold") + t(f" ({link['party'] or '—'}) ") + t(mark, style) + t("  ")
+        chain = Text("\n").join(t(link["control"], "bold") + t(f" ({link['party'] or '—'}) ")
+                                + t(HELD[link["held"]][0], HELD[link["held"]][1]) for link in r["chain"])
         style = "green" if r["outcome"].startswith("blocked") else OUTCOME_STYLE.get(r["outcome"], "")
-        table.add_row(t(r["case"]), t(r["outcome"], style), chain)
+        table.add_row(t(r["case"]) + t("\n") + t(r["outcome"], style), chain)
     console.print(table)
     for problem in campaign_errors(data):
         console.print(t(problem, "yellow"))
