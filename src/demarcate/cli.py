@@ -652,12 +652,12 @@ def demo(
     out.rule(terminal.t(f"demarcate demo — {system.info.name}"))
     out.print(terminal.t(f"manifest: {path} ({len(system.files)} files, one per party)", "dim"))
     resp = Responsibilities(system)
-    out.rule(terminal.t("1. The source document's challenge: who is responsible for screening the reviews?"))
+    out.rule(terminal.t("1. The source document's challenge: who must screen the reviews?"))
     terminal.print_answer(out, who_answer(system, "APP-IN-03", resp))
     out.rule(terminal.t("2. Where it breaks: findings, attack paths, and the highest-leverage fix"))
     result = analyse(system)
     terminal.print_check(out, result, limit=6)  # the story, not the whole list
-    out.rule(terminal.t("3. Proof on the live lab (simulated model): the probe library against the default bot"))
+    out.rule(terminal.t("3. Proof on the live lab (simulated model): the default bot, attacked"))
     before = run_campaign(system, target="lab", db=db, concurrency=4)
     terminal.print_campaign_short(out, before, focus="doc-email-records+plain")
     by_control = {sw.control: name for name, sw in switches().items()}

@@ -587,7 +587,7 @@ def print_campaign_short(console: Console, data: dict, focus: str | None = None)
         for link in chosen["chain"]:
             mark, style = HELD[link["held"]]
             grid.add_row(t(f"   {link['layer']}"), t(link["control"]), t(link["party"] or "—"), t(mark, style),
-                         t(link["evidence"][:160], "dim"))
+                         t(link["evidence"][:100], "dim"))
         console.print(grid)
     _judged(console, summary)
 
