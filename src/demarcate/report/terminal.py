@@ -389,23 +389,34 @@ def rules_table(rules: Iterable[object]) -> Table:
 
 def print_probes(console: Console, probes: list[Probe], exercises: Callable[[Probe], tuple[str, ...]],
                  transforms: dict[str, Transform]) -> None:
-    """The probes, with the controls each one's chain judges where the terminal is wide enough."""
-    for with_controls in (True, False):
+    """The probes, with the controls each one's chain judges where the terminal is wide enough;
+    narrower, grouped under a heading row per category."""
+    for wide in (True, False):
         notes = [f"transforms (--transforms): {', '.join(transforms)}", "one probe's payload: `demarcate probes ID`"]
-        if not with_controls:
+        if not wide:
             notes.append("the controls each judges: a wider terminal, or --format json")
         table = Table(title=f"demarcate probes — {len(probes)} of the library",
                       caption=t(" · ".join(notes), "dim"), caption_justify="left")
-        for name in ("id", "category", "entry", "goal"):
+        names = ("id", "category", "entry", "goal") if wide else ("id", "entry", "goal")
+        for name in names:
             table.add_column(name, no_wrap=True)
-        if with_controls:
+        if wide:
             table.add_column("controls judged", min_width=35)
-        for p in probes:
-            table.add_row(t(p.id, "bold"), t(p.category), t(p.entry), t(p.goal),
-                          *([t(" ".join(exercises(p)), "dim")] if with_controls else []))
-        if not with_controls or _fits(console, table):
-            console.print(table)
-            return
+            for p in probes:
+                table.add_row(t(p.id, "bold"), t(p.category), t(p.entry), t(p.goal), t(" ".join(exercises(p)), "dim"))
+            if not _fits(console, table):
+                continue
+        else:
+            by_category: dict[str, list[Probe]] = {}
+            for p in probes:
+                by_category.setdefault(p.category, []).append(p)
+            for i, (category, members) in enumerate(sorted(by_category.items())):
+                table.add_row(t(category, "bold italic"), end_section=True)
+                for j, p in enumerate(members):
+                    table.add_row(t(p.id, "bold"), t(p.entry), t(p.goal),
+                                  end_section=j == len(members) - 1 and i < len(by_category) - 1)
+        console.print(table)
+        return
 
 
 def _fits(console: Console, renderable: Table) -> bool:

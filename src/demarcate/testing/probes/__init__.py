@@ -140,7 +140,7 @@ def select(spec: str | None = None, transforms: str | None = None, repeat: int =
     """Cases for a selector: comma-separated probe ids, categories, entries or goals (globs allowed),
     and transform names (or `all`). Defaults: every probe, the plain transform."""
     lib = library()
-    wanted = [w.strip() for w in (spec or "*").split(",") if w.strip()]
+    wanted = [w.strip() for w in (spec or "").split(",") if w.strip()] or ["*"]
     names = list(lib.transforms) if transforms == "all" else \
         [t.strip() for t in (transforms or "plain").split(",") if t.strip()]
     problems = [Problem(f"unknown transform '{t}'", None, did_you_mean(t, lib.transforms))
