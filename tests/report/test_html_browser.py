@@ -42,6 +42,8 @@ def test_matrix_filters_by_party_layer_and_status(cli, page, tmp_path):
     out = tmp_path / "report.html"
     cli("report", SHOPBOT, "-o", out)
     _open(page, out)
+    ids = page.locator("#matrix td code")
+    assert max(ids.nth(i).bounding_box()["height"] for i in range(ids.count())) < 24  # no id broken at a hyphen
     total = int(page.locator("#matrix-count").inner_text())
     page.select_option('select[data-filter="status"]', "nobody")
     nobody = int(page.locator("#matrix-count").inner_text())
