@@ -728,16 +728,18 @@ def lab(
 def probes(
     select: Annotated[str | None, typer.Argument(
         help="Probe ids, categories, entries or goals (globs, comma-separated), as for `test --probes`.")] = None,
+    probe_file: Annotated[list[Path] | None, typer.Option(
+        help="Also list probes of your own, as for `test --probe-file` (repeatable).")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
     """List the probe library: each probe's entry point, goal and the controls its chain judges
     (one probe: its payload too)."""
     from demarcate.testing.attribution import exercises
-    from demarcate.testing.probes import expand, library
+    from demarcate.testing.probes import expand, library, load_probes
     from demarcate.testing.probes import select as select_cases
 
     lib = library()
-    chosen = list({c.probe.id: c.probe for c in select_cases(select)}.values())
+    chosen = list({c.probe.id: c.probe for c in select_cases(select, extra=load_probes(probe_file or []))}.values())
     if format is ListFormat.json:
         emit_json({"version": lib.version,
                    "probes": [{**p.model_dump(), "controls": list(exercises(p))} for p in chosen],
@@ -760,6 +762,8 @@ def test_cmd(
     paths: Paths,
     target: Annotated[str, typer.Option("--target", "-t", help="lab, openai:BASE_URL, http:SPEC.yaml or python:module:function")] = "lab",
     probes: Annotated[str | None, typer.Option(help="Probe ids, categories, entries or goals (globs, comma-separated).")] = None,
+    probe_file: Annotated[list[Path] | None, typer.Option(
+        help="Probes of your own, beside the library (repeatable; see docs/testing.md).")] = None,
     transforms: Annotated[str | None, typer.Option(help="Transforms: plain (default), a list, or all.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Cases in flight at once.")] = 4,
     repeat: Annotated[int, typer.Option(min=1, max=1000, help="Run each case this many times (models are not deterministic).")] = 1,
@@ -807,7 +811,7 @@ def test_cmd(
             data = run_campaign(system, target=target, probes=probes, transforms=transforms, concurrency=concurrency,
                                 resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
                                 callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
-                                otlp_port=otlp_port,
+                                otlp_port=otlp_port, probe_files=[str(f) for f in probe_file or []],
                                 repeat=repeat)
     except KeyboardInterrupt:
         if task["run"] is None:

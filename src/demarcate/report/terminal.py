@@ -395,7 +395,7 @@ def print_probes(console: Console, probes: list[Probe], exercises: Callable[[Pro
         notes = [f"transforms (--transforms): {', '.join(transforms)}", "one probe's payload: `demarcate probes ID`"]
         if not wide:
             notes.append("the controls each judges: a wider terminal, or --format json")
-        table = Table(title=f"demarcate probes — {len(probes)} of the library",
+        table = Table(title=f"demarcate probes — {len(probes)}",
                       caption=t(" · ".join(notes), "dim"), caption_justify="left")
         names = ("id", "category", "entry", "goal") if wide else ("id", "entry", "goal")
         for name in names:

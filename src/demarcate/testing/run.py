@@ -12,7 +12,7 @@ from demarcate.serve import BackgroundServer
 from demarcate.store import Store
 from demarcate.testing.campaign import Campaign, Options
 from demarcate.testing.listener import Listener
-from demarcate.testing.probes import select
+from demarcate.testing.probes import load_probes, select
 from demarcate.testing.targets import is_http_url
 from demarcate.testing.traces import TraceStore, receiver_app
 
@@ -50,22 +50,29 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  lab_controls: dict[str, bool] | None = None, model: str | None = None,
                  key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
                  listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None,
-                 repeat: int = 1, otlp_port: int = 0) -> dict[str, Any]:
-    store = Store(db)
-    config = {"manifest": list(system.files), "target": target, "probes": probes, "transforms": transforms,
-              "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat}
+                 repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None) -> dict[str, Any]:
+    if callback_url and not is_http_url(callback_url):
+        # Probes would point the target at an address nothing listens on: exfiltration would go
+        # unseen and count as stopped.
+        raise ManifestError([Problem(f"--callback-url needs an http:// or https:// address, not '{callback_url}'")])
+    config: dict[str, Any] = {
+        "manifest": list(system.files), "target": target, "probes": probes, "transforms": transforms,
+        "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat,
+        "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
     if resume:
+        store = Store(db)
         previous = store.run(resume)
         if previous is None:
             raise ManifestError([Problem(f"no run '{resume}' in {store.safe_url}", hint="see `demarcate runs`")])
         config = previous["config"]
         target, probes, transforms = config["target"], config["probes"], config["transforms"]
         lab_controls, model, repeat = config["lab_controls"], config["model"], config.get("repeat", 1)
-    cases = select(probes, transforms, repeat)
-    if callback_url and not is_http_url(callback_url):
-        # Probes would point the target at an address nothing listens on: exfiltration would go
-        # unseen and count as stopped.
-        raise ManifestError([Problem(f"--callback-url needs an http:// or https:// address, not '{callback_url}'")])
+        # The same probe files are read again: the cases the run has not done come from them.
+        cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
+    else:
+        # A mistyped selector or a broken probe file stops here, before the history is touched.
+        cases = select(probes, transforms, repeat, extra=load_probes(config["probe_files"]))
+        store = Store(db)
     traces = TraceStore()
     # On a port of the user's choosing, the application's exporter can be pointed at it (the lab
     # is told whatever port it gets).

@@ -5,19 +5,25 @@ from __future__ import annotations
 import base64
 import fnmatch
 import functools
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from demarcate.model.errors import ManifestError, Problem, did_you_mean
 from demarcate.model.validate import validate
-from demarcate.model.yamlio import read_yaml
+from demarcate.model.yamlio import locate, positions_of, read_yaml
 
 Entry = Literal["user-message", "document", "tool-output"]
 Goal = Literal["email-out", "fetch-out", "render-out", "say-canary", "reveal-prompt", "wide-lookup", "markup-out"]
+PLACEHOLDERS = ("canary", "callback", "attacker", "product")
+# How a probe's success is seen, by goal: the placeholder its payload must carry for that.
+NEEDS = {"email-out": "attacker", "fetch-out": "callback", "render-out": "callback", "say-canary": "canary",
+         "markup-out": "canary"}
 
 
 class Probe(BaseModel):
@@ -27,6 +33,53 @@ class Probe(BaseModel):
     entry: Entry
     goal: Goal
     payload: str
+
+    @field_validator("payload")
+    @classmethod
+    def _placeholders(cls, payload: str, info: ValidationInfo) -> str:
+        used = set(re.findall(r"\{(\w+)\}", payload))
+        unknown = sorted(used - set(PLACEHOLDERS))
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}}; known: "
+                             + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS))
+        need = NEEDS.get(info.data.get("goal", ""))
+        if need and need not in used:
+            raise ValueError(f"goal {info.data['goal']} needs {{{need}}} in the payload: that is how its success "
+                             "is seen")
+        return payload
+
+
+class ProbeFile(BaseModel):
+    """Probes of your own, beside the library, in the library's form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: Literal[1] = 1
+    probes: list[Probe]
+
+
+def load_probes(paths: Sequence[Path | str]) -> tuple[Probe, ...]:
+    """Probes from files of your own, checked like a manifest: each error at its file, line and
+    column; an id may not repeat one of the library's or another file's."""
+    known = {p.id for p in library().probes}
+    found: list[Probe] = []
+    problems: list[Problem] = []
+    for path in {Path(p).resolve(): Path(p) for p in paths}.values():  # a file named twice is read once
+        name = str(path)
+        try:
+            raw = read_yaml(path, name)
+            loaded = validate(ProbeFile, raw, name).probes
+        except ManifestError as exc:
+            problems += exc.problems
+            continue
+        for i, probe in enumerate(loaded):
+            if probe.id in known:
+                problems.append(Problem(f"probe id '{probe.id}' is already taken", locate(
+                    positions_of(raw), ("probes", i, "id"), name), "give your probes a prefix of your own"))
+            known.add(probe.id)
+            found.append(probe)
+    if problems:
+        raise ManifestError(problems)
+    return tuple(found)
 
 
 class Transform(BaseModel):
@@ -136,20 +189,23 @@ def _nearest(word: str, known: list[str]) -> str:
     return f"{near} `demarcate probes` lists them" if near else "`demarcate probes` lists the ids, categories, entries and goals"
 
 
-def select(spec: str | None = None, transforms: str | None = None, repeat: int = 1) -> list[Case]:
+def select(spec: str | None = None, transforms: str | None = None, repeat: int = 1,
+           extra: Sequence[Probe] = ()) -> list[Case]:
     """Cases for a selector: comma-separated probe ids, categories, entries or goals (globs allowed),
-    and transform names (or `all`). Defaults: every probe, the plain transform."""
+    and transform names (or `all`), over the library and any `extra` probes. Defaults: every probe,
+    the plain transform."""
     lib = library()
+    pool = [*lib.probes, *extra]
     wanted = [w.strip() for w in (spec or "").split(",") if w.strip()] or ["*"]
     names = list(lib.transforms) if transforms == "all" else \
         [t.strip() for t in (transforms or "plain").split(",") if t.strip()]
     problems = [Problem(f"unknown transform '{t}'", None, did_you_mean(t, lib.transforms))
                 for t in names if t not in lib.transforms]
-    known = sorted({v for p in lib.probes for v in (p.id, p.category, p.entry, p.goal)})
+    known = sorted({v for p in pool for v in (p.id, p.category, p.entry, p.goal)})
     # Each term must match something: a mistyped one among several would quietly test less.
     problems += [Problem(f"no probe matches '{w}'", None, _nearest(w, known))
                  for w in wanted if not fnmatch.filter(known, w)]
-    chosen = [p for p in lib.probes if any(
+    chosen = [p for p in pool if any(
         fnmatch.fnmatch(v, w) for w in wanted for v in (p.id, p.category, p.entry, p.goal))]
     if problems:
         raise ManifestError(problems)
