@@ -74,6 +74,7 @@ def test_presets_and_catalog_fit_the_terminal(cli):
 def test_probes_lists_the_library_and_what_each_probe_judges(cli):
     data = json.loads(cli("probes", "--format", "json").output)
     assert data["version"] == 1 and len(data["probes"]) >= 60 and "unicode-tags" in data["transforms"]
+    assert json.loads(cli("probes", ",,", "--format", "json").output)["probes"] == data["probes"]  # as if empty
     review = next(p for p in data["probes"] if p["id"] == "doc-email-records")
     assert review["entry"] == "document" and review["goal"] == "email-out" and "{canary}" in review["payload"]
     assert review["controls"][:2] == ["APP-IN-03", "MOD-SAFE-03"] and "INF-NET-03" in review["controls"]
