@@ -93,3 +93,24 @@ def test_comparing_two_different_systems_is_warned_about(cli, tmp_path):
     # another name but the same components: a new version of the same system, compared without a word
     assert "warning" not in cli("diff", saved, HARDENED).output
     assert "warning" not in cli("check", HARDENED, "--baseline", saved).output
+
+
+def test_markdown_shows_ids_as_written_and_keeps_crafted_ones_inert(cli, tmp_path):
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    html = md.render(cli("diff", HARDENED, SHOPBOT, "--format", "markdown").output)
+    # A path's id reads as it is written, with its '>' (entities are not decoded inside code).
+    assert "<code>open-attack-path:reviews&gt;retriever&gt;model&gt;send-email&gt;egress</code>" in html
+    assert "&amp;#62;" not in html
+    # A saved result is a file anyone could have written: its ids stay text, in their cell.
+    saved = json.loads(cli("check", HARDENED, "--format", "json").output)
+    crafted = "x`<img src=x onerror=alert(1)>`|[link](http://evil.example)|``"
+    saved["findings"].append({**saved["findings"][0], "id": crafted})
+    path = tmp_path / "crafted.json"
+    path.write_text(json.dumps(saved))
+    html = md.render(cli("diff", path, HARDENED, "--format", "markdown").output)
+    assert "<img" not in html and "<a " not in html
+    fixed = next(row for row in html.split("<tr>") if "onerror" in row)
+    assert fixed.count("<td>") == 2  # the pipes did not split the row
+    assert "<code>x`&lt;img src=x onerror=alert(1)&gt;`|[link](http://evil.example)|``</code>" in fixed

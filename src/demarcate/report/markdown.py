@@ -6,7 +6,7 @@ from __future__ import annotations
 from demarcate.analysis.check import Result
 from demarcate.analysis.findings import count, listing
 from demarcate.report.diagram import mermaid, scope_note
-from demarcate.report.tabular import md_escape
+from demarcate.report.tabular import md_code, md_escape
 
 ICON = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "🟦"}
 
@@ -29,7 +29,7 @@ def check_markdown(result: Result, top: int = 10) -> str:
         out += [f"*{md_escape(note)}*", ""]
     if lev.fix:
         out.append(f"**Highest-leverage fix** ({'exact' if lev.exact else 'approximate'}): "
-                   + ", ".join(f"`{md_escape(c)}` ({md_escape(listing(lev.responsible.get(c, [])))})" for c in lev.fix)
+                   + ", ".join(f"{md_code(c)} ({md_escape(listing(lev.responsible.get(c, [])))})" for c in lev.fix)
                    + f" closes {lev.closes} of {lev.open_paths} open paths.")
         out.append("")
         out.append("| layer | open paths it could close alone |")
@@ -76,7 +76,7 @@ def diff_markdown(changes: object) -> str:
     for label, items in (("New", c.new), ("Fixed", c.fixed)):  # type: ignore[attr-defined]
         if items:
             out += [f"### {label}", "", "| severity | finding |", "|---|---|"]
-            out += [f"| {ICON[f['severity']]} {f['severity']} | {md_escape(f['title'])} (`{md_escape(f['id'])}`) |"
+            out += [f"| {ICON[f['severity']]} {f['severity']} | {md_escape(f['title'])} ({md_code(f['id'])}) |"
                     for f in items]
             out.append("")
     return "\n".join(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 
 def to_csv(rows: list[list[str]]) -> str:
@@ -24,6 +25,17 @@ def md_escape(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def md_code(text: str) -> str:
+    """Untrusted text as an inline code span, fit for a table cell: shown as written (a code span
+    renders no HTML, links or entities, so nothing is entity-escaped inside it), fenced with more
+    backticks than it holds, its pipes escaped for the table."""
+    text = str(text).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def to_markdown(rows: list[list[str]]) -> str:
