@@ -117,6 +117,24 @@ def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_pat
                     "no finding (did you mean 'lethal-trifecta:model'? If the finding was fixed, remove the entry)")
 
 
+def test_stale_tracking_hints_look_in_the_rule_meant_and_stay_cheap(cli, tmp_path):
+    from demarcate.analysis.check import SUGGESTED
+
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    for p in SHOPBOT.glob("*.yaml"):
+        (folder / p.name).write_text(p.read_text())
+    entries = ["lethal-trifcta:model"] + [f"open-egress:gone-{i}" for i in range(SUGGESTED)]
+    (folder / "decisions.yaml").write_text("tracking:\n" + "".join(
+        f"  - {{finding: '{e}', decision: accepted, justification: x}}\n" for e in entries))
+    _result, data = _json(cli, folder)
+    first, *rest = data["warnings"]
+    assert "(did you mean 'lethal-trifecta:model'?" in first  # the rule's name mistyped too
+    assert "did you mean" in rest[0] and "did you mean" not in rest[-1]  # past the first few, no search
+    assert rest[-1].endswith("(the finding may be fixed: remove the entry, or check the id against "
+                             "`demarcate check`)")
+
+
 def test_decided_findings_do_not_fail_the_gate(tmp_path, cli):
     folder = tmp_path / "bot"
     folder.mkdir()

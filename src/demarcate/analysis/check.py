@@ -4,6 +4,7 @@ the leverage computed. `result_json` is the versioned JSON contract (docs/check-
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,17 +60,30 @@ def analyse(system: System, rules: list[str] | None = None) -> Result:
                 "reviewer": d.reviewer, "date": d.date.isoformat() if d.date else None})
         decided.append(f)
     decided.sort(key=lambda f: (not f.is_open, -severity_rank(f.severity), order[f.rule], f.id))
+    stale = [d for d in system.tracking if d.finding not in seen]
+    undecided: dict[str, list[str]] = {}  # by rule: a mistyped id is most likely of its own rule
+    for fid in seen.difference(decisions) if stale else ():
+        undecided.setdefault(fid.split(":", 1)[0], []).append(fid)
     warnings = unconnected(system) + [
         Problem(f"tracking entry '{d.finding}' matches no finding", system.position("decision", d.finding),
-                _stale_hint(d.finding, seen.difference(decisions)), level="warning")
-        for d in system.tracking if d.finding not in seen
+                _stale_hint(d.finding, undecided if i < SUGGESTED else {}), level="warning")
+        for i, d in enumerate(stale)
     ]
     paths = ctx.paths
     return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)
 
 
-def _stale_hint(finding: str, undecided: set[str]) -> str:
-    near = did_you_mean(finding, undecided)
+# Stale tracking entries given the finding they most likely meant: past this many, a portfolio that
+# fixed hundreds of tracked findings would spend seconds on suggestions nobody reads.
+SUGGESTED = 20
+
+
+def _stale_hint(finding: str, undecided: dict[str, list[str]]) -> str:
+    rule = finding.split(":", 1)[0]
+    if rule not in undecided and undecided:
+        close = difflib.get_close_matches(rule, list(undecided), n=1, cutoff=0.6)
+        rule = close[0] if close else rule
+    near = did_you_mean(finding, undecided.get(rule, []))
     if near:
         return f"{near} If the finding was fixed, remove the entry"
     return "the finding may be fixed: remove the entry, or check the id against `demarcate check`"
