@@ -32,6 +32,14 @@ def write(tmp_path: Path):
     return _write
 
 
+def copy_example(source: Path, to: Path) -> Path:
+    """A copy of an example's manifest folder, to add a file to (decisions, say) or write beside."""
+    to.mkdir()
+    for p in source.glob("*.yaml"):
+        (to / p.name).write_text(p.read_text())
+    return to
+
+
 def at(path: Path, line: int, needle: str) -> str:
     """`file:line:col` of the first `needle` on a 1-based line of a file, as errors name places."""
     text = path.read_text(encoding="utf-8").splitlines()[line - 1]

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import BASE, SHOPBOT, at
+from tests.conftest import BASE, SHOPBOT, at, copy_example
 
 
 def test_matrix_shows_nobody_screens_reviews_while_app_team_relies_on_model_provider(cli):
@@ -437,10 +437,7 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
 
 
 def test_a_report_is_never_written_over_a_manifest(cli, tmp_path):
-    folder = tmp_path / "bot"
-    folder.mkdir()
-    for p in SHOPBOT.glob("*.yaml"):
-        (folder / p.name).write_text(p.read_text())
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
     before = {p.name: p.read_text() for p in folder.iterdir()}
     for args in (["report", folder, "-o", folder / "app-team.yaml"],
                  ["report", folder, "--format", "sarif", "-o", folder / ".." / "bot" / "cloud-team.yaml"],

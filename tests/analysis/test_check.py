@@ -10,7 +10,7 @@ import jsonschema
 from demarcate.analysis.check import analyse
 from demarcate.builtin import example
 from demarcate.model import load
-from tests.conftest import SHOPBOT
+from tests.conftest import SHOPBOT, copy_example
 
 HARDENED = example("shopbot-hardened")
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs/schemas/check-v1.json").read_text())
@@ -92,10 +92,7 @@ def test_text_output_opens_with_the_counts_and_can_be_limited(cli):
 
 
 def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_path):
-    folder = tmp_path / "bot"
-    folder.mkdir()
-    for p in SHOPBOT.glob("*.yaml"):
-        (folder / p.name).write_text(p.read_text())
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
     (folder / "decisions.yaml").write_text(
         "tracking:\n"
         "  - {finding: 'speed-pressure:app-team', decision: accepted, justification: weekly review board,"
@@ -120,10 +117,7 @@ def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_pat
 def test_stale_tracking_hints_look_in_the_rule_meant_and_stay_cheap(cli, tmp_path):
     from demarcate.analysis.check import SUGGESTED
 
-    folder = tmp_path / "bot"
-    folder.mkdir()
-    for p in SHOPBOT.glob("*.yaml"):
-        (folder / p.name).write_text(p.read_text())
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
     entries = ["lethal-trifcta:model"] + [f"open-egress:gone-{i}" for i in range(SUGGESTED)]
     (folder / "decisions.yaml").write_text("tracking:\n" + "".join(
         f"  - {{finding: '{e}', decision: accepted, justification: x}}\n" for e in entries))
@@ -136,10 +130,7 @@ def test_stale_tracking_hints_look_in_the_rule_meant_and_stay_cheap(cli, tmp_pat
 
 
 def test_decided_findings_do_not_fail_the_gate(tmp_path, cli):
-    folder = tmp_path / "bot"
-    folder.mkdir()
-    for p in HARDENED.glob("*.yaml"):
-        (folder / p.name).write_text(p.read_text())
+    folder = copy_example(HARDENED, tmp_path / "bot")
     assert cli("check", folder, "--fail-on", "medium").exit_code == 1
     (folder / "decisions.yaml").write_text(
         "tracking:\n  - {finding: 'lethal-trifecta:model', decision: accepted, justification: every leg is gated}\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 
-from tests.conftest import SHOPBOT
+from tests.conftest import SHOPBOT, copy_example
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "data" / "sarif-2.1.0-rtm.5.json").read_text())
 
@@ -51,10 +51,7 @@ def test_sarif_fingerprints_are_stable_across_runs(cli, tmp_path):
 
 
 def test_decided_findings_are_suppressed_not_dropped(cli, tmp_path):
-    folder = tmp_path / "bot"
-    folder.mkdir()
-    for p in SHOPBOT.glob("*.yaml"):
-        (folder / p.name).write_text(p.read_text())
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
     (folder / "decisions.yaml").write_text(
         "tracking:\n  - {finding: 'speed-pressure:app-team', decision: accepted, justification: review board}\n")
     out = tmp_path / "x.sarif"
