@@ -139,7 +139,7 @@ def reports_errors(fn: F) -> F:
             for problem in exc.problems:
                 err.print(terminal.t(str(problem)), soft_wrap=True)
             n = len(exc.problems)
-            err.print(terminal.t(f"{n} problem{'s' if n != 1 else ''} found", "red"))
+            err.print(terminal.t(f"{count(n, 'problem')} found", "red"))
             raise typer.Exit(EXIT_INVALID) from None
         except BrokenPipeError as exc:
             if exc.filename is not None:  # a file, not standard output

@@ -29,16 +29,15 @@ class BackgroundServer:
     def _bind(self) -> socket.socket:
         """The listening socket, bound here so that a port in use or an address this machine does
         not have is a clear error now rather than a log line from the server's thread."""
+        sock = None
         try:
             family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
             sock = socket.socket(family, socket.SOCK_STREAM)
-        except OSError as exc:
-            raise ManifestError([Problem(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}")]) from None
-        try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))
         except OSError as exc:
-            sock.close()
+            if sock is not None:
+                sock.close()
             hint = "another program has it: choose another port, or 0 for any free one" \
                 if exc.errno == errno.EADDRINUSE else None
             raise ManifestError([Problem(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",

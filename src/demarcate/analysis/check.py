@@ -33,6 +33,13 @@ class Result:
     def open_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.is_open]
 
+    def open_counts(self) -> dict[str, int]:
+        """How many open findings there are of each severity, least severe first."""
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for f in self.open_findings():
+            counts[f.severity] += 1
+        return counts
+
     def fails(self, threshold: str) -> bool:
         """Whether an open finding reaches the `--fail-on` level."""
         return any(severity_rank(f.severity) >= severity_rank(threshold) for f in self.open_findings())
@@ -164,10 +171,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 def result_json(result: Result) -> dict[str, Any]:
     lev = result.leverage
-    counts = {s: 0 for s in SEVERITIES}
     controls: dict[int, dict[str, Any]] = {}
-    for f in result.open_findings():
-        counts[f.severity] += 1
     return {
         "version": CHECK_VERSION,
         "system": result.system.info.name,
@@ -185,7 +189,7 @@ def result_json(result: Result) -> dict[str, Any]:
             "responsible": lev.responsible,
         },
         "summary": {
-            "open": counts,
+            "open": result.open_counts(),
             "decided": len(result.findings) - len(result.open_findings()),
             "components": len(result.system.components),
             "findings_per_component": round(len(result.open_findings()) / max(1, len(result.system.components)), 2),

@@ -111,7 +111,7 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
     for f in findings:
         groups.setdefault(f.responsible[0] if f.responsible else "(no party)", []).append(f)
     party_order = [p for p in system.parties if p in groups] + [g for g in groups if g not in system.parties]
-    counts = {s: sum(1 for f in result.open_findings() if f.severity == s) for s in SEVERITIES}
+    counts = result.open_counts()
     lev = result.leverage
     # Each selectable path carries a diagram of its own; a portfolio's thousands would not fit a page.
     selectable = result.paths.open_paths[:MAX_SELECTABLE_PATHS]

@@ -15,9 +15,7 @@ def check_markdown(result: Result, top: int = 10) -> str:
     system = result.system
     lev = result.leverage
     out = [f"## demarcate: {md_escape(system.info.name)}", ""]
-    counts = {s: 0 for s in ICON}
-    for f in result.open_findings():
-        counts[f.severity] += 1
+    counts = result.open_counts()
     out.append(" · ".join(f"{ICON[s]} {counts[s]} {s}" for s in ("critical", "high", "medium", "low"))
                + f" · {count(len(result.paths.open_paths), 'open attack path')}")
     if result.parties:

@@ -312,15 +312,15 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
     open_findings = result.open_findings()
     console.print(t(f"{system.info.name}: {count(len(open_findings), 'open finding')}{scope} over "
                     f"{count(len(system.components), 'component')}", "bold"))
-    by_severity = {s: 0 for s in SEVERITY_STYLE}
+    by_severity = result.open_counts()
     by_party: dict[str, int] = {}
     for f in open_findings:
-        by_severity[f.severity] += 1
         for party in f.responsible:
             by_party[party] = by_party.get(party, 0) + 1
     line = Text("  ")
-    for severity, n in by_severity.items():
-        line += t(f"{n} {severity}", SEVERITY_STYLE[severity] if n else "dim") + t(" · ")
+    for severity, style in SEVERITY_STYLE.items():  # most severe first
+        n = by_severity[severity]
+        line += t(f"{n} {severity}", style if n else "dim") + t(" · ")
     line += t(f"{len(result.paths.open_paths)} of {count(len(result.paths.paths), 'attack path')} open")
     console.print(line)
     if by_party:

@@ -59,6 +59,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         "manifest": list(system.files), "target": target, "probes": probes, "transforms": transforms,
         "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat,
         "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
+    store: Store | None = None
     if resume:
         store = Store(db)
         previous = store.run(resume)
@@ -67,12 +68,10 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         config = previous["config"]
         target, probes, transforms = config["target"], config["probes"], config["transforms"]
         lab_controls, model, repeat = config["lab_controls"], config["model"], config.get("repeat", 1)
-        # The same probe files are read again: the cases the run has not done come from them.
-        cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
-    else:
-        # A mistyped selector or a broken probe file stops here, before the history is touched.
-        cases = select(probes, transforms, repeat, extra=load_probes(config["probe_files"]))
-        store = Store(db)
+    # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
+    # a resumed run reads its probe files again, for the cases it has not done.
+    cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
+    store = store or Store(db)
     traces = TraceStore()
     # On a port of the user's choosing, the application's exporter can be pointed at it (the lab
     # is told whatever port it gets).
