@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -135,6 +136,45 @@ def test_decided_findings_do_not_fail_the_gate(tmp_path, cli):
     (folder / "decisions.yaml").write_text(
         "tracking:\n  - {finding: 'lethal-trifecta:model', decision: accepted, justification: every leg is gated}\n")
     assert cli("check", folder, "--fail-on", "medium").exit_code == 0
+
+
+def test_a_decision_lapses_on_its_expiry_date_and_the_finding_fails_the_gate_again(tmp_path, cli):
+    folder = copy_example(HARDENED, tmp_path / "bot")
+    decisions = folder / "decisions.yaml"
+    decisions.write_text(
+        "tracking:\n  - {finding: 'lethal-trifecta:model', decision: accepted, justification: every leg is gated,"
+        " ticket: SEC-4, date: 2026-01-05, expires: 2026-03-01}\n")
+    system = load([folder])
+    held = analyse(system, today=dt.date(2026, 2, 28))  # the last day it holds
+    lapsed = analyse(system, today=dt.date(2026, 3, 1))
+    assert [f.status for f in held.findings if f.id == "lethal-trifecta:model"] == ["accepted"]
+    assert not held.warnings
+    (f,) = [f for f in lapsed.findings if f.id == "lethal-trifecta:model"]
+    assert f.status == "open" and f.decision and f.decision["lapsed"] is True
+    assert f.decision_note == "accepted — every leg is gated (SEC-4; lapsed on 2026-03-01: open again)"
+    assert [str(w) for w in lapsed.warnings] == [
+        f"{decisions}:2:5: warning: tracking entry 'lethal-trifecta:model' lapsed on 2026-03-01: the finding is "
+        "open again (review it: renew the decision with a later 'expires', or fix the finding)"]
+    # Through the command, against today's date: a lapsed acceptance fails the gate, a live one does not.
+    result, data = _json(cli, folder, "--fail-on", "medium")
+    assert result.exit_code == 1 and data["summary"]["decided"] == 0
+    jsonschema.validate(data, SCHEMA)
+    assert "lapsed on 2026-03-01: open again" in cli("check", folder).stdout
+    decisions.write_text(decisions.read_text().replace("expires: 2026-03-01", "expires: 2999-01-01"))
+    result, data = _json(cli, folder, "--fail-on", "medium")
+    assert result.exit_code == 0 and not data["warnings"]
+    assert "(SEC-4; expires 2999-01-01)" in cli("check", folder).stdout
+
+
+def test_an_expiry_must_come_after_the_decision(tmp_path, cli):
+    folder = copy_example(HARDENED, tmp_path / "bot")
+    (folder / "decisions.yaml").write_text(
+        "tracking:\n  - finding: lethal-trifecta:model\n    decision: accepted\n    justification: gated\n"
+        "    date: 2026-03-01\n    expires: 2026-03-01\n")
+    result = cli("validate", folder)
+    assert result.exit_code == 2
+    assert (f"{folder / 'decisions.yaml'}:2:5: error: tracking[0]: 'expires' (2026-03-01) must come after the "
+            "decision's 'date' (2026-03-01)") in result.output
 
 
 def test_markdown_has_mermaid_and_escapes_manifest_text(cli, tmp_path):

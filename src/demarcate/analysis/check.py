@@ -4,6 +4,7 @@ the leverage computed. `result_json` is the versioned JSON contract (docs/check-
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -45,8 +46,11 @@ class Result:
         return any(severity_rank(f.severity) >= severity_rank(threshold) for f in self.open_findings())
 
 
-def analyse(system: System, rules: list[str] | None = None) -> Result:
+def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | None = None) -> Result:
+    """`today` decides which tracking decisions have lapsed (their `expires` reached); by default
+    the current date."""
     ctx = Context(system)
+    today = today or dt.date.today()
     findings: list[Finding] = []
     order = {rid: i for i, rid in enumerate(RULES)}
     for rid, registered in RULES.items():
@@ -62,9 +66,11 @@ def analyse(system: System, rules: list[str] | None = None) -> Result:
         seen.add(f.id)
         d = decisions.get(f.id)
         if d is not None:
-            f = dataclasses.replace(f, status=d.decision, decision={
+            lapsed = d.expires is not None and today >= d.expires
+            f = dataclasses.replace(f, status="open" if lapsed else d.decision, decision={
                 "decision": d.decision, "justification": d.justification, "ticket": d.ticket,
-                "reviewer": d.reviewer, "date": d.date.isoformat() if d.date else None})
+                "reviewer": d.reviewer, "date": d.date.isoformat() if d.date else None,
+                "expires": d.expires.isoformat() if d.expires else None, "lapsed": lapsed})
         decided.append(f)
     decided.sort(key=lambda f: (not f.is_open, -severity_rank(f.severity), order[f.rule], f.id))
     stale = [d for d in system.tracking if d.finding not in seen]
@@ -75,6 +81,11 @@ def analyse(system: System, rules: list[str] | None = None) -> Result:
         Problem(f"tracking entry '{d.finding}' matches no finding", system.position("decision", d.finding),
                 _stale_hint(d.finding, undecided if i < SUGGESTED else {}), level="warning")
         for i, d in enumerate(stale)
+    ] + [
+        Problem(f"tracking entry '{d.finding}' lapsed on {d.expires}: the finding is open again",
+                system.position("decision", d.finding),
+                "review it: renew the decision with a later 'expires', or fix the finding", level="warning")
+        for d in system.tracking if d.finding in seen and d.expires is not None and today >= d.expires
     ]
     paths = ctx.paths
     return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)

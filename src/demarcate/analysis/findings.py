@@ -60,6 +60,19 @@ class Finding:
     def is_open(self) -> bool:
         return self.status == "open"
 
+    @property
+    def decision_note(self) -> str:
+        """The tracking decision on this finding in one line, or "" when there is none."""
+        d = self.decision
+        if not d:
+            return ""
+        extra = [d["ticket"]] if d.get("ticket") else []
+        if d.get("lapsed"):
+            extra.append(f"lapsed on {d['expires']}: open again")
+        elif d.get("expires"):
+            extra.append(f"expires {d['expires']}")
+        return f"{d['decision']} — {d['justification']}" + (f" ({'; '.join(extra)})" if extra else "")
+
 
 Check = Callable[["Context"], Iterable[Finding]]
 

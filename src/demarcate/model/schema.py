@@ -347,6 +347,14 @@ class Decision(Model):
     ticket: Text = ""
     reviewer: Text = ""
     date: dt.date | None = None
+    expires: dt.date | None = Field(None, description="The first day the decision no longer holds: from "
+                                    "then on the finding is open again until the decision is renewed.")
+
+    @model_validator(mode="after")
+    def _expires_after_date(self) -> Decision:
+        if self.date and self.expires and self.expires <= self.date:
+            raise ValueError(f"'expires' ({self.expires}) must come after the decision's 'date' ({self.date})")
+        return self
 
 
 _TYPES: dict[str, Any] = {

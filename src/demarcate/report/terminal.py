@@ -336,7 +336,7 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
             out += [("  who must act: ", ""), (", ".join(f.responsible), "bold"), ("\n", "")]
         out += [(f"  {f.explanation}\n", ""), (f"  fix: {f.recommendation}\n", "green")]
         if f.decision:
-            out.append((f"  decision: {f.decision['decision']} — {f.decision['justification']}\n", "dim"))
+            out.append((f"  decision: {f.decision_note}\n", "dim"))
         out.append(("\n", ""))
     if limit is not None and len(findings) > limit:
         out.append((f"… and {count(len(findings) - limit, 'more finding')} (all of them: without --limit)\n\n",
