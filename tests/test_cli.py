@@ -436,6 +436,39 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     assert len(runs) == 2 and all(r["status"] == "done" for r in runs)
 
 
+def test_check_writes_its_reports_from_the_same_analysis_it_gates_on(cli, tmp_path):
+    # One analysis in CI: the gate, the code-scanning upload, the summary and the next baseline.
+    out = tmp_path / "out"
+    result = cli("check", SHOPBOT, "--fail-on", "high", "--report", out / "demarcate.sarif",
+                 "--report", out / "summary.md", "--report", out / "baseline.json", "--report", out / "matrix.csv",
+                 "--report", out / "report.html")
+    assert result.exit_code == 1 and "Highest-leverage fix" in result.stdout
+    assert f"wrote {out / 'demarcate.sarif'} (sarif, 35 open findings, 7 open paths)" in result.stderr
+    for name, fmt in (("summary.md", "markdown"), ("baseline.json", "json"), ("matrix.csv", "csv")):
+        assert (out / name).read_text() == cli("report", SHOPBOT, "--format", fmt).stdout, name
+    assert cli("report", SHOPBOT, "--format", "sarif", "-o", tmp_path / "out" / "alone.sarif").exit_code == 0
+    assert (out / "demarcate.sarif").read_text() == (out / "alone.sarif").read_text()
+    assert "<title>" in (out / "report.html").read_text()
+    # The JSON report is the result as saved for a baseline: nothing new against itself.
+    again = cli("check", SHOPBOT, "--baseline", out / "baseline.json", "--fail-on", "high")
+    assert again.exit_code == 0 and "0 new, 0 fixed, 35 unchanged" in again.stdout
+
+
+def test_check_refuses_a_report_it_cannot_name_before_analysing(cli, tmp_path):
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
+    result = cli("check", folder, "--report", tmp_path / "findings.txt", "--report", tmp_path / "ok.md")
+    assert result.exit_code == 2 and not (tmp_path / "ok.md").exists()
+    assert result.stderr.startswith(f"{tmp_path / 'findings.txt'}: error: cannot tell which report to write from "
+                                    "the file's name (name it .html, .htm, .md, .markdown, .json, .sarif, .csv")
+    # A manifest given by a name a report could have is still never written over.
+    manifest = (folder / "system.yaml").rename(folder / "system.json")
+    saved = manifest.read_text()
+    files = [folder / f"{name}.yaml" for name in ("app-team", "cloud-team", "model-provider")] + [manifest]
+    result = cli("check", *files, "--report", tmp_path / "report.html", "--report", folder / ".." / "bot" / "system.json")
+    assert result.exit_code == 2 and "system.json: error: is one of the manifests being read" in result.stderr
+    assert manifest.read_text() == saved and not (tmp_path / "report.html").exists()
+
+
 def test_a_report_is_never_written_over_a_manifest(cli, tmp_path):
     folder = copy_example(SHOPBOT, tmp_path / "bot")
     before = {p.name: p.read_text() for p in folder.iterdir()}

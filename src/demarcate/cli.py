@@ -384,6 +384,9 @@ def check(
     limit: Annotated[int | None, typer.Option(
         min=1, help="Text: list only the first N findings (most severe first) and N paths (open first); the "
                     "counts, the fix and --fail-on still cover everything.")] = None,
+    report: Annotated[list[Path] | None, typer.Option(
+        "--report", help="Also write this report of the same analysis (repeatable), in the format its name "
+                         "says: .html, .md, .json, .sarif or .csv.")] = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.check import analyse, finding_json, for_parties, result_json
@@ -396,6 +399,9 @@ def check(
     for p in party or []:
         _check_choice(p, tuple(system.parties), "party")
     saved = load_findings([baseline]) if baseline else None
+    reports = [(path, _report_format(path)) for path in report or []]
+    for path, _format in reports:
+        _not_a_manifest(path, system)
     result = analyse(system, rules=rule)
     _keep(result)
     changes = None
@@ -426,6 +432,8 @@ def check(
     for w in result.warnings:
         if format is not CheckFormat.text:
             err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
+    for path, report_format in reports:
+        _write_report(path, report_format, result, party)
     if fail_on is not Level.never:
         failed = changes.fails(fail_on.value) if changes is not None else result.fails(fail_on.value)
         if failed:
@@ -486,10 +494,7 @@ def report(
                         "rows it has a part in.")] = None,
 ) -> None:
     """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, or CSV of the matrix."""
-    from demarcate.analysis.check import analyse, for_parties, result_json
-    from demarcate.report.html import render_html
-    from demarcate.report.markdown import check_markdown
-    from demarcate.report.sarif import sarif
+    from demarcate.analysis.check import analyse, for_parties
 
     system = _load_system(paths)
     for p in party or []:
@@ -498,21 +503,54 @@ def report(
     _keep(result)
     if party:
         result = for_parties(result, party)
-    if format is ReportFormat.html:
-        text = render_html(result)
-        output = output or Path("demarcate-report.html")
-    elif format is ReportFormat.markdown:
-        text = check_markdown(result)
-    elif format is ReportFormat.json:
-        text = json_text(result_json(result))
-    elif format is ReportFormat.sarif:
-        text = json_text(sarif(result, base=(output.parent if output else Path.cwd())))
-    else:
-        text = to_csv(matrix_csv_rows(system, filter_rows(matrix(system), party=party)))
+    if output is None and format is ReportFormat.html:
+        output = Path("demarcate-report.html")
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(_report_text(format, result, party, base=Path.cwd()))
         return
-    _write(output, text, system)
+    _write_report(output, format, result, party)
+
+
+# The report format `check --report FILE` writes, by the file's name.
+REPORT_SUFFIXES = {".html": ReportFormat.html, ".htm": ReportFormat.html, ".md": ReportFormat.markdown,
+                   ".markdown": ReportFormat.markdown, ".json": ReportFormat.json, ".sarif": ReportFormat.sarif,
+                   ".csv": ReportFormat.csv}
+
+
+def _report_format(output: Path) -> ReportFormat:
+    if output.name.lower().endswith(".sarif.json"):
+        return ReportFormat.sarif
+    found = REPORT_SUFFIXES.get(output.suffix.lower())
+    if found is None:
+        raise ManifestError([Problem(
+            "cannot tell which report to write from the file's name",
+            Position(str(output)), "name it " + ", ".join(REPORT_SUFFIXES) + " or .sarif.json")])
+    return found
+
+
+def _report_text(format: ReportFormat, result: Any, party: list[str] | None, *, base: Path) -> str:
+    """One report of an analysis; `base` is where SARIF's file locations are relative to."""
+    from demarcate.analysis.check import result_json
+
+    if format is ReportFormat.html:
+        from demarcate.report.html import render_html
+
+        return render_html(result)
+    if format is ReportFormat.markdown:
+        from demarcate.report.markdown import check_markdown
+
+        return check_markdown(result)
+    if format is ReportFormat.json:
+        return json_text(result_json(result))
+    if format is ReportFormat.sarif:
+        from demarcate.report.sarif import sarif
+
+        return json_text(sarif(result, base=base))
+    return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
+
+
+def _write_report(output: Path, format: ReportFormat, result: Any, party: list[str] | None) -> None:
+    _write(output, _report_text(format, result, party, base=output.parent), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 
