@@ -124,7 +124,8 @@ class MatrixFormat(StrEnum):
     markdown = "markdown"
 
 
-Paths = Annotated[list[Path], typer.Argument(help="Manifest files or folders (one file per party is fine).")]
+Paths = Annotated[list[Path], typer.Argument(
+    help="Manifest files or folders (one file per party is fine); - reads one from standard input.")]
 
 
 def reports_errors(fn: F) -> F:

@@ -81,3 +81,15 @@ def test_a_report_for_one_party_in_every_format(cli, tmp_path):
     assert cli("report", SHOPBOT, "--party", "cloud-team", "-o", html).exit_code == 0
     assert "Only what cloud-team must act on" in html.read_text()
     assert cli("report", SHOPBOT, "--party", "nobody-here").exit_code == 2
+
+
+def test_sarif_locations_are_uri_references_for_any_file_name(cli, tmp_path, monkeypatch):
+    # A folder name with a space and a piped manifest (`<stdin>`) are percent-encoded, as a
+    # URI reference must be; the decoded form is the file as the user named it.
+    monkeypatch.chdir(tmp_path)
+    copy_example(SHOPBOT, tmp_path / "my bot")
+    cli("report", "my bot", "--format", "sarif", "-o", "demarcate.sarif")
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads((tmp_path / "demarcate.sarif").read_text())["runs"][0]["results"]
+            for loc in r["locations"]}
+    assert "my%20bot/app-team.yaml" in uris and all(u.startswith("my%20bot/") for u in uris)

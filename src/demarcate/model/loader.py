@@ -27,7 +27,7 @@ from demarcate.model.schema import (
     manifest_file_model,
 )
 from demarcate.model.validate import validate
-from demarcate.model.yamlio import locate, positions_of, read_yaml
+from demarcate.model.yamlio import STDIN, STDIN_NAME, locate, positions_of, read_yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -89,12 +89,15 @@ def _file_model(catalog: Catalog) -> type:
 
 
 def manifest_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders into their YAML files; keep files as given; sorted for determinism."""
+    """Expand folders into their YAML files; keep files (and "-", standard input) as given; sorted
+    for determinism."""
     found: list[Path] = []
     problems: list[Problem] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if str(raw) == STDIN:
+            found.append(path)
+        elif path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file())
             if not files:
                 problems.append(Problem("folder holds no .yaml or .yml manifest files", Position(str(path))))
@@ -116,7 +119,7 @@ def load(paths: Sequence[str | Path], catalog: Catalog | None = None) -> System:
     parsed: list[tuple[str, Any, Any]] = []
     problems: list[Problem] = []
     for path in files:
-        name = str(path)
+        name = STDIN_NAME if str(path) == STDIN else str(path)
         try:
             raw = read_yaml(path, name)
             if raw is not None and not isinstance(raw, dict):
@@ -129,7 +132,7 @@ def load(paths: Sequence[str | Path], catalog: Catalog | None = None) -> System:
     merger = _Merger()
     for name, raw, doc in parsed:
         merger.add(name, raw, doc)
-    return merger.finish(catalog, tuple(str(f) for f in files))
+    return merger.finish(catalog, tuple(STDIN_NAME if str(f) == STDIN else str(f) for f in files))
 
 
 class _Merger:

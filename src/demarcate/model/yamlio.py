@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,11 +67,16 @@ class YList(list):
         self.item_pos: list[Pos] = []
 
 
+# A manifest path of "-" is standard input, named so in messages.
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+
 def read_yaml(path: Path, label: str | None = None) -> Any:
-    """Parse one YAML file into a tree of YMap, YList and plain values."""
+    """Parse one YAML file (or standard input, for "-") into a tree of YMap, YList and plain values."""
     name = label or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = sys.stdin.buffer.read().decode("utf-8") if str(path) == STDIN else path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError([Problem("file not found", Position(name))]) from None
     except UnicodeDecodeError as exc:

@@ -7,6 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from demarcate import __version__
 from demarcate.analysis.check import Result, finding_position
@@ -19,11 +20,13 @@ SCORE = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 
 
 def _uri(file: str, base: Path) -> str:
+    """A URI reference for a manifest file: relative to `base` where it can be, percent-encoded
+    (a space in a folder's name, the `<stdin>` of a piped manifest)."""
     path = Path(file)
     try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
+        return quote(path.resolve().relative_to(base.resolve()).as_posix())
     except ValueError:
-        return path.as_posix() if not path.is_absolute() else path.resolve().as_uri()
+        return quote(path.as_posix()) if not path.is_absolute() else path.resolve().as_uri()
 
 
 def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
