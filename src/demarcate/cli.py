@@ -743,17 +743,18 @@ def lab(
         return
     _warn_if_exposed(cfg.host, "the lab, a deliberately vulnerable application,")
     running = Lab(cfg).start()
-    out.print(terminal.t(f"demarcate lab: ShopBot on {running.url}", "bold green"))
-    if cfg.model.kind == "simulated":
-        out.print(terminal.t(SIMULATION_NOTICE, "yellow"))
-    else:
-        out.print(terminal.t(f"model: {cfg.model.name} at {cfg.model.base_url} (key from ${cfg.model.api_key_env})"))
-    on = [n for n, v in cfg.state().items() if v]
-    out.print(terminal.t(f"controls on: {', '.join(on) or 'none'}"))
-    out.print(terminal.t(f"try: curl -s -X POST {running.url}/api/login -d "
-                         "'{\"email\":\"ada.park@example.com\",\"password\":\"ada-pass\"}'   (then docs/lab.md)", "dim"))
-    out.print(terminal.t("Ctrl-C stops it.", "dim"))
-    try:
+    try:  # from here Ctrl-C, even during the banner, stops the server the same way
+        out.print(terminal.t(f"demarcate lab: ShopBot on {running.url}", "bold green"))
+        if cfg.model.kind == "simulated":
+            out.print(terminal.t(SIMULATION_NOTICE, "yellow"))
+        else:
+            out.print(terminal.t(f"model: {cfg.model.name} at {cfg.model.base_url} (key from ${cfg.model.api_key_env})"))
+        on = [n for n, v in cfg.state().items() if v]
+        out.print(terminal.t(f"controls on: {', '.join(on) or 'none'}"))
+        out.print(terminal.t(f"try: curl -s -X POST {running.url}/api/login -d "
+                             "'{\"email\":\"ada.park@example.com\",\"password\":\"ada-pass\"}'   (then docs/lab.md)",
+                             "dim"))
+        out.print(terminal.t("Ctrl-C stops it.", "dim"))
         while running.server and running.server.thread.is_alive():
             running.server.thread.join(0.5)
     except KeyboardInterrupt:

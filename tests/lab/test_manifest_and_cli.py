@@ -96,6 +96,21 @@ def test_demarcate_lab_starts_in_seconds_and_stops_on_ctrl_c():
     assert proc.returncode == 0
 
 
+def test_ctrl_c_while_the_lab_prints_its_banner_stops_it_the_same_way():
+    # Interrupted the moment its address is printed (a script that only needed the URL), the lab
+    # still stops its server and exits 0, not with an unhandled interrupt.
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "demarcate", "lab", "--port", "0"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
+        try:
+            assert "ShopBot on http://127.0.0.1:" in proc.stdout.readline()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            rest = proc.communicate(timeout=20)[0]
+        assert proc.returncode == 0, rest
+        assert "Traceback" not in rest and "Aborted" not in rest
+
+
 def test_lab_lists_its_switches_at_any_width(cli):
     wide = cli("lab", "--list", "--controls", "confirmation-gate", columns=160).output
     row = next(line for line in wide.splitlines() if "│ confirmation-gate " in line)
