@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 from pathlib import Path
 
@@ -13,6 +14,12 @@ from demarcate.cli import app
 from demarcate.model import ManifestError, load
 
 SHOPBOT = example("shopbot")
+
+# Started in the background by a non-interactive shell (`pytest &` in a script), the suite begins
+# with SIGINT ignored, and every `demarcate` it starts would inherit that: the tests that stop a
+# process with Ctrl-C would wait for ever. A handler here is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def dedent(text: str) -> str:
