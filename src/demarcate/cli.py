@@ -107,6 +107,7 @@ class CheckFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    github = "github"  # GitHub Actions annotations
 
 
 class Level(StrEnum):
@@ -426,12 +427,16 @@ def check(
         from demarcate.report.markdown import check_markdown
 
         sys.stdout.write(check_markdown(result))
+    elif format is CheckFormat.github:
+        from demarcate.report.annotations import github_annotations
+
+        sys.stdout.write(github_annotations(result, base=Path.cwd()))
     else:
         terminal.print_check(out, result, limit=limit, path_limit=limit)
         if changes is not None:
             terminal.print_diff(out, changes, title="Against the baseline")
     for w in result.warnings:
-        if format is not CheckFormat.text:
+        if format not in (CheckFormat.text, CheckFormat.github):  # both show them in their own form
             err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
     for path, report_format in reports:
         _write_report(path, report_format, result, party)

@@ -61,6 +61,12 @@ class Finding:
         return self.status == "open"
 
     @property
+    def message(self) -> str:
+        """The finding in one paragraph, for tools that show a single message (SARIF, annotations)."""
+        who = f" Who must act: {', '.join(self.responsible)}." if self.responsible else ""
+        return f"{self.title}. {self.explanation} Fix: {self.recommendation}{who}"
+
+    @property
     def decision_note(self) -> str:
         """The tracking decision on this finding in one line, or "" when there is none."""
         d = self.decision

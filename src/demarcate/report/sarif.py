@@ -19,14 +19,21 @@ LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note
 SCORE = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 
 
+def manifest_path(file: str, base: Path) -> str:
+    """A manifest file's name relative to `base` where it lies below it, else as given."""
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def _uri(file: str, base: Path) -> str:
     """A URI reference for a manifest file: relative to `base` where it can be, percent-encoded
     (a space in a folder's name, the `<stdin>` of a piped manifest)."""
-    path = Path(file)
-    try:
-        return quote(path.resolve().relative_to(base.resolve()).as_posix())
-    except ValueError:
-        return quote(path.as_posix()) if not path.is_absolute() else path.resolve().as_uri()
+    if Path(manifest_path(file, base)).is_absolute():
+        return Path(file).resolve().as_uri()
+    return quote(manifest_path(file, base))
 
 
 def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
@@ -63,8 +70,7 @@ def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
             "ruleId": f.rule,
             "ruleIndex": rule_ids.index(f.rule),
             "level": LEVEL[f.severity],
-            "message": {"text": f"{f.title}. {f.explanation} Fix: {f.recommendation}"
-                                + (f" Who must act: {', '.join(f.responsible)}." if f.responsible else "")},
+            "message": {"text": f.message},
             "locations": [location],
             "partialFingerprints": {"demarcateFindingId/v1": hashlib.sha256(f.id.encode()).hexdigest()},
             "properties": {"findingId": f.id, "severity": f.severity, "security-severity": SCORE[f.severity],

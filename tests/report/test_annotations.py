@@ -1,0 +1,80 @@
+"""`check --format github`: findings as GitHub Actions annotations at their manifest lines, and
+manifest text that cannot break out of its own command."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from demarcate.model.yamlio import dump_yaml
+from tests.conftest import SHOPBOT
+
+COMMAND = re.compile(r"^::(error|warning|notice)(?: ([^:]*))?::(.*)$")
+
+
+def _decode(text: str) -> str:
+    # What the runner does with a command's data and properties.
+    for code, char in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(code, char)
+    return text
+
+
+def _commands(output: str) -> list[tuple[str, dict[str, str], str]]:
+    found = []
+    for line in output.splitlines():
+        m = COMMAND.match(line)
+        assert m, f"not a workflow command: {line!r}"
+        props = dict(p.split("=", 1) for p in m.group(2).split(",")) if m.group(2) else {}
+        found.append((m.group(1), {k: _decode(v) for k, v in props.items()}, _decode(m.group(3))))
+    return found
+
+
+def test_each_open_finding_is_annotated_where_sarif_locates_it(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(SHOPBOT.parent.parent)
+    folder = SHOPBOT.relative_to(SHOPBOT.parent.parent)
+    result = cli("check", folder, "--format", "github", "--fail-on", "high")
+    assert result.exit_code == 1  # the gate is the same
+    commands = _commands(result.stdout)
+    sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]
+    located = {r["properties"]["findingId"]: r["locations"][0]["physicalLocation"] for r in sarif}
+    assert len(commands) == 35 == len(located)
+    levels = [level for level, _props, _message in commands]
+    assert levels == sorted(levels, key=["error", "warning", "notice"].index)  # most severe first
+    for _level, props, message in commands:
+        fid = message.rsplit("[", 1)[1].rstrip("]")
+        where = located[fid]
+        assert props["file"] == where["artifactLocation"]["uri"] and props["file"].startswith(f"{folder}/")
+        assert (int(props["line"]), int(props["col"])) == (where["region"]["startLine"], where["region"]["startColumn"])
+        assert props["title"].startswith("demarcate ") and fid.split(":")[0] in props["title"]
+    (_level, props, path) = next(c for c in commands if "[open-attack-path:reviews>retriever>model>send-email>egress]"
+                                 in c[2])
+    assert props["title"] == "demarcate critical: open-attack-path" and "Who must act: app-team" in path
+
+
+def test_manifest_text_cannot_start_a_workflow_command_of_its_own(cli, tmp_path):
+    evil = "ok\n::add-mask::hunter2\r\n::set-output name=x::y, line=1,file=x:: 100%0A"
+    doc = {
+        "version": 1,
+        "system": {"name": evil},
+        "parties": [{"id": "app", "role": "application-developer"}, {"id": "vendor", "role": "model-provider"}],
+        "components": [
+            {"id": "chat", "kind": "user-input", "owner": "app", "trust": "untrusted", "name": evil},
+            {"id": "llm", "kind": "model", "owner": "vendor", "name": evil},
+            {"id": "mail", "kind": "tool", "owner": "app", "effects": ["send-external"], "name": evil},
+        ],
+        "flows": [{"from": "chat", "to": "llm"}, {"from": "llm", "to": "mail"}],
+        "controls": [{"control": "APP-IN-02", "party": "app", "relies-on": "vendor", "assumption": evil}],
+        "tracking": [{"finding": "open-egress:nowhere", "decision": "accepted", "justification": evil}],
+    }
+    manifest = tmp_path / "evil.yaml"
+    manifest.write_text(dump_yaml(doc), encoding="utf-8")
+    result = cli("check", manifest, "--format", "github")
+    assert result.exit_code == 0, result.output
+    commands = _commands(result.stdout)  # every line is one of ours, nothing else starts a command
+    assert len(commands) >= 3 and not any(line.startswith("::add-mask") or line.startswith("::set-output")
+                                          for line in result.stdout.splitlines())
+    assert any(evil in message for _level, _props, message in commands)  # shown, decoded, as written
+    warning = [c for c in commands if "tracking entry 'open-egress:nowhere'" in c[2]]
+    assert [(level, props["file"]) for level, props, _message in warning] == [("warning", str(manifest))]
+    lines = manifest.read_text().splitlines()
+    assert "open-egress:nowhere" in lines[int(warning[0][1]["line"]) - 1]
