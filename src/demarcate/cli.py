@@ -378,6 +378,8 @@ def check(
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
     fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if an open finding is at or above this level.")] = Level.never,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rules (repeatable).")] = None,
+    skip_rule: Annotated[list[str] | None, typer.Option(
+        "--skip-rule", help="Run every rule but these (repeatable).")] = None,
     baseline: Annotated[Path | None, typer.Option(
         help="A saved `check --format json` result: only findings not in it count for --fail-on.")] = None,
     party: Annotated[list[str] | None, typer.Option(
@@ -396,10 +398,12 @@ def check(
     from demarcate.analysis.rules import RULES
 
     system = _load_system(paths)
-    for r in rule or []:
+    for r in [*(rule or []), *(skip_rule or [])]:
         _check_choice(r, tuple(RULES), "rule")
     for p in party or []:
         _check_choice(p, tuple(system.parties), "party")
+    if skip_rule:
+        rule = [r for r in (rule or RULES) if r not in skip_rule]
     saved = load_findings([baseline]) if baseline else None
     reports = [(path, _report_format(path)) for path in report or []]
     for path, _format in reports:

@@ -209,6 +209,25 @@ def test_rule_selection_and_unknown_rule(cli):
     assert {f["rule"] for f in data["findings"]} == {"lethal-trifecta"}
     bad = cli("check", SHOPBOT, "--rule", "lethal")
     assert bad.exit_code == 2 and "did you mean 'lethal-trifecta'?" in bad.output
+    bad = cli("check", SHOPBOT, "--skip-rule", "speedpressure")
+    assert bad.exit_code == 2 and "did you mean 'speed-pressure'?" in bad.output
+
+
+def test_skipped_rules_leave_the_rest_and_their_tracking_entries_alone(cli, tmp_path):
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
+    (folder / "decisions.yaml").write_text(
+        "tracking:\n  - {finding: 'speed-pressure:app-team', decision: accepted, justification: reviewed weekly}\n"
+        "  - {finding: 'no-such-rule:x', decision: accepted, justification: typo}\n")
+    _, everything = _json(cli, folder)
+    _, skipped = _json(cli, folder, "--skip-rule", "speed-pressure", "--skip-rule", "unowned-control")
+    assert [f["id"] for f in skipped["findings"]] == [
+        f["id"] for f in everything["findings"] if f["rule"] not in ("speed-pressure", "unowned-control")]
+    # The entry for a rule that did not run is not stale; one that names no rule at all still is.
+    for data in (skipped, _json(cli, folder, "--rule", "lethal-trifecta")[1]):
+        assert [w.split(": warning: ")[1].split(" matches")[0] for w in data["warnings"]] == [
+            "tracking entry 'no-such-rule:x'"]
+    _, both = _json(cli, folder, "--rule", "lethal-trifecta", "--rule", "open-egress", "--skip-rule", "open-egress")
+    assert {f["rule"] for f in both["findings"]} == {"lethal-trifecta"}
 
 
 def test_party_narrows_findings_and_paths_to_what_it_must_act_on(cli):

@@ -73,7 +73,9 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
                 "expires": d.expires.isoformat() if d.expires else None, "lapsed": lapsed})
         decided.append(f)
     decided.sort(key=lambda f: (not f.is_open, -severity_rank(f.severity), order[f.rule], f.id))
-    stale = [d for d in system.tracking if d.finding not in seen]
+    # An entry for a rule left out of this run (`--rule`) is not stale; one naming no rule at all is.
+    left_out = set() if rules is None else set(RULES).difference(rules)
+    stale = [d for d in system.tracking if d.finding not in seen and d.finding.split(":", 1)[0] not in left_out]
     undecided: dict[str, list[str]] = {}  # by rule: a mistyped id is most likely of its own rule
     for fid in seen.difference(decisions) if stale else ():
         undecided.setdefault(fid.split(":", 1)[0], []).append(fid)
