@@ -108,6 +108,7 @@ class CheckFormat(StrEnum):
     json = "json"
     markdown = "markdown"
     github = "github"  # GitHub Actions annotations
+    gitlab = "gitlab"  # GitLab Code Quality report
 
 
 class Level(StrEnum):
@@ -432,9 +433,13 @@ def check(
 
         sys.stdout.write(check_markdown(result))
     elif format is CheckFormat.github:
-        from demarcate.report.annotations import github_annotations
+        from demarcate.report.ci import github_annotations
 
         sys.stdout.write(github_annotations(result, base=Path.cwd()))
+    elif format is CheckFormat.gitlab:
+        from demarcate.report.ci import gitlab_code_quality
+
+        emit_json(gitlab_code_quality(result, base=Path.cwd()))
     else:
         terminal.print_check(out, result, limit=limit, path_limit=limit)
         if changes is not None:
@@ -490,6 +495,7 @@ class ReportFormat(StrEnum):
     json = "json"
     sarif = "sarif"
     csv = "csv"
+    gitlab = "gitlab"  # GitLab Code Quality
 
 
 @app.command()
@@ -503,7 +509,8 @@ def report(
         "--party", help="Only what this party must act on (repeatable), as for check; for csv, the matrix "
                         "rows it has a part in.")] = None,
 ) -> None:
-    """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, or CSV of the matrix."""
+    """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, GitLab Code Quality, or
+    CSV of the matrix."""
     from demarcate.analysis.check import analyse, for_parties
 
     system = _load_system(paths)
@@ -556,6 +563,10 @@ def _report_text(format: ReportFormat, result: Any, party: list[str] | None, *, 
         from demarcate.report.sarif import sarif
 
         return json_text(sarif(result, base=base))
+    if format is ReportFormat.gitlab:
+        from demarcate.report.ci import gitlab_code_quality
+
+        return json_text(gitlab_code_quality(result, base=base))
     return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 

@@ -1,13 +1,15 @@
-"""`check --format github`: findings as GitHub Actions annotations at their manifest lines, and
-manifest text that cannot break out of its own command."""
+"""Findings where CI systems show them: GitHub Actions annotations (`check --format github`), whose
+manifest text cannot break out of its own command, and GitLab Code Quality (`--format gitlab`)."""
 
 from __future__ import annotations
 
 import json
 import re
 
+import jsonschema
+
 from demarcate.model.yamlio import dump_yaml
-from tests.conftest import SHOPBOT
+from tests.conftest import SHOPBOT, copy_example
 
 COMMAND = re.compile(r"^::(error|warning|notice)(?: ([^:]*))?::(.*)$")
 
@@ -78,3 +80,52 @@ def test_manifest_text_cannot_start_a_workflow_command_of_its_own(cli, tmp_path)
     assert [(level, props["file"]) for level, props, _message in warning] == [("warning", str(manifest))]
     lines = manifest.read_text().splitlines()
     assert "open-egress:nowhere" in lines[int(warning[0][1]["line"]) - 1]
+
+
+# The fields GitLab's merge-request widget reads (docs.gitlab.com, "Code Quality": implement a tool).
+CODE_QUALITY = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["description", "check_name", "fingerprint", "severity", "location"],
+        "properties": {
+            "description": {"type": "string", "minLength": 1},
+            "check_name": {"type": "string", "minLength": 1},
+            "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "severity": {"enum": ["info", "minor", "major", "critical", "blocker"]},
+            "location": {"type": "object", "required": ["path", "lines"],
+                         "properties": {"path": {"type": "string", "minLength": 1},
+                                        "lines": {"type": "object", "required": ["begin"],
+                                                  "properties": {"begin": {"type": "integer", "minimum": 1}}}}},
+        },
+    },
+}
+
+
+def test_gitlab_code_quality_lists_open_findings_at_their_lines_with_stable_fingerprints(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(SHOPBOT.parent.parent)
+    folder = SHOPBOT.relative_to(SHOPBOT.parent.parent)
+    result = cli("check", folder, "--format", "gitlab", "--fail-on", "high")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, CODE_QUALITY)
+    sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]
+    located = {r["properties"]["findingId"]: r["locations"][0]["physicalLocation"] for r in sarif}
+    assert len(report) == len(located) == len({e["fingerprint"] for e in report}) == 35
+    for entry in report:
+        where = located[entry["description"].rsplit("[", 1)[1].rstrip("]")]
+        assert entry["location"] == {"path": where["artifactLocation"]["uri"],
+                                     "lines": {"begin": where["region"]["startLine"]}}
+    by_rule = {e["check_name"]: e["severity"] for e in report}
+    assert by_rule["lethal-trifecta"] == "critical" and by_rule["open-egress"] == "major"
+    # The same finding keeps its fingerprint from run to run (how GitLab tells new from resolved),
+    # and `report --format gitlab` writes the same report.
+    again = tmp_path / "gl-code-quality-report.json"
+    assert cli("report", folder, "--format", "gitlab", "-o", again).exit_code == 0
+    assert json.loads(again.read_text()) == report
+    # A decided finding is not reported.
+    bot = copy_example(SHOPBOT, tmp_path / "bot")
+    (bot / "decisions.yaml").write_text(
+        "tracking:\n  - {finding: 'open-egress:egress', decision: accepted, justification: proxy next quarter}\n")
+    decided = json.loads(cli("check", bot, "--format", "gitlab").stdout)
+    assert len(decided) == 34 and "open-egress" not in {e["check_name"] for e in decided}

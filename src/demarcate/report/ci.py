@@ -1,0 +1,89 @@
+"""Findings in the forms CI systems show beside the code, at the manifest line each concerns.
+
+GitHub Actions workflow commands: each open finding becomes an annotation, shown in the pull
+request's changed files and on the run's page, with nothing to upload and no code-scanning licence
+needed. Manifest text is untrusted here too: a workflow command is one line, so a line break in a
+component's name or an assumption could start a command of its own (masking a value, setting an
+output). Line breaks and the characters that end a property are percent-encoded, which is the
+escaping the runner decodes.
+
+GitLab Code Quality: the JSON report a merge request's widget reads (`artifacts: reports:
+codequality`), each finding with a fingerprint derived from its stable id, so that GitLab can say
+which findings a merge request introduces and which it resolves."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from demarcate.analysis.check import Result, finding_position
+from demarcate.analysis.findings import Finding
+from demarcate.model.errors import Position
+from demarcate.report.sarif import manifest_path
+
+# GitHub has three annotation levels.
+LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "notice"}
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _command(level: str, message: str, **properties: object) -> str:
+    props = ",".join(f"{k}={_property(str(v))}" for k, v in properties.items() if v not in (None, "", 0))
+    return f"::{level}{' ' + props if props else ''}::{_data(message)}"
+
+
+class _Places:
+    """Where findings and warnings point, as CI systems want it: the manifest file relative to
+    `base` (the repository's root when run from it), line and column."""
+
+    def __init__(self, result: Result, base: Path):
+        self.result, self.base = result, base
+        self.names: dict[str, str] = {}
+
+    def of(self, pos: Position | None) -> dict[str, Any]:
+        if pos is None or not pos.file:
+            return {}
+        if pos.file not in self.names:
+            self.names[pos.file] = manifest_path(pos.file, self.base)
+        return {"file": self.names[pos.file], "line": pos.line, "col": pos.column}
+
+    def of_finding(self, finding: Finding) -> dict[str, Any]:
+        return self.of(finding_position(self.result.system, finding) or Position(self.result.system.files[0]))
+
+
+def github_annotations(result: Result, base: Path) -> str:
+    """One workflow command per open finding (most severe first), then one per warning."""
+    places = _Places(result, base)
+    lines = [_command(LEVEL[f.severity], f"{f.message} [{f.id}]", **places.of_finding(f),
+                      title=f"demarcate {f.severity}: {f.rule}") for f in result.open_findings()]
+    lines += [_command("warning", w.message + (f" ({w.hint})" if w.hint else ""), **places.of(w.position),
+                       title="demarcate") for w in result.warnings]
+    return "".join(line + "\n" for line in lines)
+
+
+# GitLab's five severities.
+GITLAB_SEVERITY = {"critical": "critical", "high": "major", "medium": "minor", "low": "info"}
+
+
+def gitlab_code_quality(result: Result, base: Path) -> list[dict[str, Any]]:
+    """The open findings as a GitLab Code Quality report."""
+    places = _Places(result, base)
+    report = []
+    for f in result.open_findings():
+        where = places.of_finding(f)
+        report.append({
+            "description": f"{f.message} [{f.id}]",
+            "check_name": f.rule,
+            "fingerprint": hashlib.sha256(f"demarcate/{f.id}".encode()).hexdigest(),
+            "severity": GITLAB_SEVERITY[f.severity],
+            "categories": ["Security"],
+            "location": {"path": where.get("file", ""), "lines": {"begin": max(1, where.get("line") or 1)}},
+        })
+    return report
