@@ -27,3 +27,21 @@ def test_every_rule_has_complete_metadata():
         assert rule.id == rid
         for field in ("name", "title", "detects", "why", "severity", "who_acts", "false_positives", "fix"):
             assert getattr(rule, field), (rid, field)
+
+
+def test_the_precision_tables_are_what_check_reports():
+    from demarcate.analysis.check import analyse, result_json
+    from demarcate.builtin import example
+    from demarcate.model import load
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "precision.md").read_text(encoding="utf-8")
+    manifests = [(f"examples/{name}", example(name)) for name in
+                 ("shopbot", "shopbot-hardened", "enterprise-assistant", "coding-agent")]
+    manifests += [(p.name, p) for p in sorted((root / "tests" / "data" / "incidents").glob("*.yaml"))]
+    for label, path in manifests:
+        summary = result_json(analyse(load([path])))["summary"]
+        by = summary["open"]
+        row = (f"| `{label}` | {summary['components']} | {sum(by.values())} | {by['critical']} · {by['high']} · "
+               f"{by['medium']} · {by['low']} | {summary['findings_per_component']:.2f} |")
+        assert row in doc, f"docs/precision.md: expected the row {row}"
