@@ -435,7 +435,8 @@ def check(
     elif format is CheckFormat.github:
         from demarcate.report.ci import github_annotations
 
-        sys.stdout.write(github_annotations(result, base=Path.cwd()))
+        new = None if changes is None else {f["id"] for f in changes.new}  # a baseline: what the gate judges
+        sys.stdout.write(github_annotations(result, base=Path.cwd(), only=new))
     elif format is CheckFormat.gitlab:
         from demarcate.report.ci import gitlab_code_quality
 

@@ -14,6 +14,7 @@ which findings a merge request introduces and which it resolves."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,13 @@ class _Places:
         return self.of(finding_position(self.result.system, finding) or Position(self.result.system.files[0]))
 
 
-def github_annotations(result: Result, base: Path) -> str:
-    """One workflow command per open finding (most severe first), then one per warning."""
+def github_annotations(result: Result, base: Path, only: Collection[str] | None = None) -> str:
+    """One workflow command per open finding (most severe first; with `only`, those of these ids,
+    such as the findings new against a baseline), then one per warning."""
     places = _Places(result, base)
     lines = [_command(LEVEL[f.severity], f"{f.message} [{f.id}]", **places.of_finding(f),
-                      title=f"demarcate {f.severity}: {f.rule}") for f in result.open_findings()]
+                      title=f"demarcate {f.severity}: {f.rule}")
+             for f in result.open_findings() if only is None or f.id in only]
     lines += [_command("warning", w.message + (f" ({w.hint})" if w.hint else ""), **places.of(w.position),
                        title="demarcate") for w in result.warnings]
     return "".join(line + "\n" for line in lines)
