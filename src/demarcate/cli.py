@@ -398,17 +398,24 @@ def check(
     from demarcate.analysis.diff import Findings, diff, load_findings, naming, other_system
     from demarcate.analysis.rules import RULES
 
-    system = _load_system(paths)
-    for r in [*(rule or []), *(skip_rule or [])]:
-        _check_choice(r, tuple(RULES), "rule")
-    for p in party or []:
-        _check_choice(p, tuple(system.parties), "party")
-    if skip_rule:
-        rule = [r for r in (rule or RULES) if r not in skip_rule]
-    saved = load_findings([baseline]) if baseline else None
-    reports = [(path, _report_format(path)) for path in report or []]
-    for path, _format in reports:
-        _not_a_manifest(path, system)
+    try:
+        system = _load_system(paths)
+        for r in [*(rule or []), *(skip_rule or [])]:
+            _check_choice(r, tuple(RULES), "rule")
+        for p in party or []:
+            _check_choice(p, tuple(system.parties), "party")
+        if skip_rule:
+            rule = [r for r in (rule or RULES) if r not in skip_rule]
+        saved = load_findings([baseline]) if baseline else None
+        reports = [(path, _report_format(path)) for path in report or []]
+        for path, _format in reports:
+            _not_a_manifest(path, system)
+    except ManifestError as exc:
+        if format is CheckFormat.github:  # a broken manifest is annotated at its lines too
+            from demarcate.report.ci import problem_annotations
+
+            sys.stdout.write(problem_annotations(exc.problems, base=Path.cwd()))
+        raise
     result = analyse(system, rules=rule)
     _keep(result)
     changes = None

@@ -142,3 +142,16 @@ def test_against_a_baseline_only_the_new_findings_are_annotated(cli, tmp_path):
     new = json.loads(cli("check", SHOPBOT, "--baseline", baseline, "--format", "json").stdout)["baseline"]["new"]
     assert annotated == set(new) and len(new) == 30
     assert "lethal-trifecta:model" not in annotated  # open on both sides: not this change's doing
+
+
+def test_a_broken_manifest_is_annotated_at_its_lines_and_fails(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ai").mkdir()
+    (tmp_path / "ai" / "system.yaml").write_text(
+        "version: 1\ncomponents:\n  - id: bot\n    kind: modle\n    owner: app\n")
+    result = cli("check", "ai", "--format", "github", "--fail-on", "high")
+    assert result.exit_code == 2
+    assert _commands(result.stdout) == [
+        ("error", {"file": "ai/system.yaml", "line": "4", "col": "11", "title": "demarcate"},
+         "unknown component kind 'modle' (did you mean 'model'?)")]
+    assert "ai/system.yaml:4:11: error: unknown component kind" in result.stderr  # the log keeps its line

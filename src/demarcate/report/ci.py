@@ -14,13 +14,13 @@ which findings a merge request introduces and which it resolves."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from demarcate.analysis.check import Result, finding_position
 from demarcate.analysis.findings import Finding
-from demarcate.model.errors import Position
+from demarcate.model.errors import Position, Problem
 from demarcate.report.sarif import manifest_path
 
 # GitHub has three annotation levels.
@@ -41,11 +41,11 @@ def _command(level: str, message: str, **properties: object) -> str:
 
 
 class _Places:
-    """Where findings and warnings point, as CI systems want it: the manifest file relative to
+    """Where findings and problems point, as CI systems want it: the manifest file relative to
     `base` (the repository's root when run from it), line and column."""
 
-    def __init__(self, result: Result, base: Path):
-        self.result, self.base = result, base
+    def __init__(self, base: Path):
+        self.base = base
         self.names: dict[str, str] = {}
 
     def of(self, pos: Position | None) -> dict[str, Any]:
@@ -55,20 +55,26 @@ class _Places:
             self.names[pos.file] = manifest_path(pos.file, self.base)
         return {"file": self.names[pos.file], "line": pos.line, "col": pos.column}
 
-    def of_finding(self, finding: Finding) -> dict[str, Any]:
-        return self.of(finding_position(self.result.system, finding) or Position(self.result.system.files[0]))
+    def of_finding(self, result: Result, finding: Finding) -> dict[str, Any]:
+        return self.of(finding_position(result.system, finding) or Position(result.system.files[0]))
 
 
 def github_annotations(result: Result, base: Path, only: Collection[str] | None = None) -> str:
     """One workflow command per open finding (most severe first; with `only`, those of these ids,
     such as the findings new against a baseline), then one per warning."""
-    places = _Places(result, base)
-    lines = [_command(LEVEL[f.severity], f"{f.message} [{f.id}]", **places.of_finding(f),
+    places = _Places(base)
+    lines = [_command(LEVEL[f.severity], f"{f.message} [{f.id}]", **places.of_finding(result, f),
                       title=f"demarcate {f.severity}: {f.rule}")
              for f in result.open_findings() if only is None or f.id in only]
-    lines += [_command("warning", w.message + (f" ({w.hint})" if w.hint else ""), **places.of(w.position),
-                       title="demarcate") for w in result.warnings]
-    return "".join(line + "\n" for line in lines)
+    return "".join(line + "\n" for line in lines) + problem_annotations(result.warnings, base, places)
+
+
+def problem_annotations(problems: Iterable[Problem], base: Path, places: _Places | None = None) -> str:
+    """Manifest problems (errors and warnings) as workflow commands at their positions."""
+    places = places or _Places(base)
+    return "".join(_command("error" if p.level == "error" else "warning",
+                            p.message + (f" ({p.hint})" if p.hint else ""), **places.of(p.position),
+                            title="demarcate") + "\n" for p in problems)
 
 
 # GitLab's five severities.
@@ -77,10 +83,10 @@ GITLAB_SEVERITY = {"critical": "critical", "high": "major", "medium": "minor", "
 
 def gitlab_code_quality(result: Result, base: Path) -> list[dict[str, Any]]:
     """The open findings as a GitLab Code Quality report."""
-    places = _Places(result, base)
+    places = _Places(base)
     report = []
     for f in result.open_findings():
-        where = places.of_finding(f)
+        where = places.of_finding(result, f)
         report.append({
             "description": f"{f.message} [{f.id}]",
             "check_name": f.rule,
