@@ -196,6 +196,15 @@ def test_explain_wraps_each_value_under_itself(cli):
     assert "OWASP LLM 2025: LLM01, LLM08" in control and "\n    applies to: retriever" in control
 
 
+def test_the_fix_wraps_each_control_under_its_own_text(cli):
+    out = cli("check", SHOPBOT, columns=80).stdout
+    fix = out[out.index("Highest-leverage fix"):].splitlines()[1:]
+    assert fix[0].startswith("  APP-IN-03   Screen retrieved content") and fix[1].startswith(" " * 14 + "instructions")
+    assert all(len(line) <= 80 and line == line.rstrip() for line in fix)
+    alone = next(i for i, line in enumerate(fix) if line.startswith("  each layer alone could close: "))
+    assert fix[alone + 1] == " " * 32 + "usage 0/7"
+
+
 def test_explain_suggests_the_nearest_control_or_rule(cli):
     for typed, meant in [("app-in-3", "APP-IN-03"), ("lethal", "lethal-trifecta"), ("open-attack", "open-attack-path")]:
         result = cli("explain", typed)

@@ -205,6 +205,16 @@ def _fields(rows: Iterable[tuple[str, str]], justify: str = "left") -> Table:
     return grid
 
 
+def _hanging(console: Console, label: Text, value: Text, indent: int) -> None:
+    """`label` then `value`, the value's continuation lines starting under its first word."""
+    lines = value.wrap(console, max(20, console.width - indent))
+    for i, line in enumerate(lines):
+        head = label.copy() if i == 0 else Text()
+        head.pad_right(indent - len(head))
+        line.rstrip()
+        console.print(Text.assemble(head, line), soft_wrap=True)
+
+
 def _bullets(items: Iterable[Text], mark: Text | None = None) -> Table:
     """A list whose long items wrap under their own text, not under the bullet."""
     grid = Table.grid(padding=(0, 1))
@@ -360,11 +370,12 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
     console.print(t("Highest-leverage fix", "bold") + t(" (exact)" if lev.exact else " (greedy approximation)", "dim")
                   + t(" — for the whole system, every party's open paths" if result.parties else "", "dim"))
     if lev.fix:
+        indent = 3 + max(len(cid) for cid in lev.fix)
         for cid in lev.fix:
             control = system.catalog.controls[cid]
-            console.print(t(f"  {cid} ", "bold green") + t(f"{control.title} — {control.layer} layer, "
-                            f"{listing(lev.responsible.get(cid, [])) or 'nobody'}; "
-                            f"closes {count(lev.paths_closed.get(cid, 0), 'path')}"))
+            _hanging(console, t(f"  {cid}", "bold green"), t(
+                f"{control.title} — {control.layer} layer, {listing(lev.responsible.get(cid, [])) or 'nobody'}; "
+                f"closes {count(lev.paths_closed.get(cid, 0), 'path')}"), indent)
         console.print(t(f"  closes {lev.closes} of {lev.open_paths} open paths"))
     elif lev.open_paths:
         console.print(t("  no catalog control closes the open paths; they need controls of your own", "yellow"))
@@ -372,7 +383,8 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
         console.print(t("  nothing to fix: no open paths", "green"))
     if lev.open_paths:
         by = ", ".join(f"{layer} {n}/{lev.open_paths}" for layer, n in lev.by_layer.items())
-        console.print(t(f"  each layer alone could close: {by}"))
+        label = "  each layer alone could close: "
+        _hanging(console, t(label), t(by), len(label))
     for w in result.warnings:
         console.print(t(str(w), "yellow"), soft_wrap=True)
 
