@@ -436,9 +436,11 @@ def check(
                                 (("new", changes.new), ("fixed", changes.fixed), ("unchanged", changes.unchanged))}
         emit_json(data)
     elif format is CheckFormat.markdown:
-        from demarcate.report.markdown import check_markdown
+        from demarcate.report.markdown import check_markdown, diff_markdown
 
         sys.stdout.write(check_markdown(result))
+        if changes is not None:
+            sys.stdout.write("\n" + diff_markdown(changes, within="Against the baseline"))
     elif format is CheckFormat.github:
         from demarcate.report.ci import github_annotations
 

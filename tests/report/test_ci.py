@@ -155,3 +155,16 @@ def test_a_broken_manifest_is_annotated_at_its_lines_and_fails(cli, tmp_path, mo
         ("error", {"file": "ai/system.yaml", "line": "4", "col": "11", "title": "demarcate"},
          "unknown component kind 'modle' (did you mean 'model'?)")]
     assert "ai/system.yaml:4:11: error: unknown component kind" in result.stderr  # the log keeps its line
+
+
+def test_a_pull_request_comment_against_a_baseline_says_what_is_new(cli, tmp_path):
+    from demarcate.builtin import example
+
+    baseline = tmp_path / "hardened.json"
+    baseline.write_text(cli("check", example("shopbot-hardened"), "--format", "json").stdout)
+    comment = cli("check", SHOPBOT, "--baseline", baseline, "--format", "markdown").stdout
+    assert comment.startswith("## demarcate: ShopBot customer service")
+    section = comment[comment.index("### Against the baseline: 30 new, 0 fixed, 5 unchanged findings"):]
+    assert "#### New" in section and "`open-attack-path:reviews>retriever>model>send-email>egress`" in section
+    assert "`lethal-trifecta:model`" not in section  # unchanged: open on both sides
+    assert "### Against the baseline" not in cli("check", SHOPBOT, "--format", "markdown").stdout

@@ -68,12 +68,16 @@ def rules_markdown(rules: list) -> str:
     return "\n".join(out)
 
 
-def diff_markdown(changes: object) -> str:
+def diff_markdown(changes: object, within: str | None = None) -> str:
+    """The new and fixed findings; `within` titles it as a section of a larger comment (`check
+    --baseline`) rather than a comment of its own."""
     c = changes
-    out = [f"## demarcate: {len(c.new)} new, {len(c.fixed)} fixed, {len(c.unchanged)} unchanged findings", ""]  # type: ignore[attr-defined]
+    counts = f"{len(c.new)} new, {len(c.fixed)} fixed, {len(c.unchanged)} unchanged findings"  # type: ignore[attr-defined]
+    top, sub = ("###", "####") if within else ("##", "###")
+    out = [f"{top} {within or 'demarcate'}: {counts}", ""]
     for label, items in (("New", c.new), ("Fixed", c.fixed)):  # type: ignore[attr-defined]
         if items:
-            out += [f"### {label}", "", "| severity | finding |", "|---|---|"]
+            out += [f"{sub} {label}", "", "| severity | finding |", "|---|---|"]
             out += [f"| {ICON[f['severity']]} {f['severity']} | {md_escape(f['title'])} ({md_code(f['id'])}) |"
                     for f in items]
             out.append("")
