@@ -119,7 +119,7 @@ def load(paths: Sequence[str | Path], catalog: Catalog | None = None) -> System:
     parsed: list[tuple[str, Any, Any]] = []
     problems: list[Problem] = []
     for path in files:
-        name = STDIN_NAME if str(path) == STDIN else str(path)
+        name = _name(path)
         try:
             raw = read_yaml(path, name)
             if raw is not None and not isinstance(raw, dict):
@@ -132,7 +132,12 @@ def load(paths: Sequence[str | Path], catalog: Catalog | None = None) -> System:
     merger = _Merger()
     for name, raw, doc in parsed:
         merger.add(name, raw, doc)
-    return merger.finish(catalog, tuple(STDIN_NAME if str(f) == STDIN else str(f) for f in files))
+    return merger.finish(catalog, tuple(_name(f) for f in files))
+
+
+def _name(path: Path) -> str:
+    """A manifest file's name in messages and positions."""
+    return STDIN_NAME if str(path) == STDIN else str(path)
 
 
 class _Merger:
