@@ -556,7 +556,8 @@ def _report_format(output: Path) -> ReportFormat:
 
 
 def _report_text(format: ReportFormat, result: Any, party: list[str] | None, *, base: Path) -> str:
-    """One report of an analysis; `base` is where SARIF's file locations are relative to."""
+    """One report of an analysis; `base` is where SARIF's file locations are relative to (GitLab's are
+    always relative to the working directory, the repository's root in a pipeline)."""
     from demarcate.analysis.check import result_json
 
     if format is ReportFormat.html:
@@ -576,7 +577,7 @@ def _report_text(format: ReportFormat, result: Any, party: list[str] | None, *, 
     if format is ReportFormat.gitlab:
         from demarcate.report.ci import gitlab_code_quality
 
-        return json_text(gitlab_code_quality(result, base=base))
+        return json_text(gitlab_code_quality(result, base=Path.cwd()))  # GitLab reads paths from the repository's root
     return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import jsonschema
 
@@ -129,6 +130,11 @@ def test_gitlab_code_quality_lists_open_findings_at_their_lines_with_stable_fing
         "tracking:\n  - {finding: 'open-egress:egress', decision: accepted, justification: proxy next quarter}\n")
     decided = json.loads(cli("check", bot, "--format", "gitlab").stdout)
     assert len(decided) == 34 and "open-egress" not in {e["check_name"] for e in decided}
+    # Paths are the repository's (the working directory's), wherever the report is written.
+    monkeypatch.chdir(tmp_path)
+    assert cli("report", "bot", "--format", "gitlab", "-o", Path("bot") / "reports" / "gl.json").exit_code == 0
+    written = json.loads((bot / "reports" / "gl.json").read_text())
+    assert {e["location"]["path"] for e in written} <= {f"bot/{p.name}" for p in bot.glob("*.yaml")}
 
 
 def test_against_a_baseline_only_the_new_findings_are_annotated(cli, tmp_path):
