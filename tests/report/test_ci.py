@@ -132,8 +132,8 @@ def test_gitlab_code_quality_lists_open_findings_at_their_lines_with_stable_fing
     assert len(decided) == 34 and "open-egress" not in {e["check_name"] for e in decided}
     # Paths are the repository's (the working directory's), wherever the report is written.
     monkeypatch.chdir(tmp_path)
-    assert cli("report", "bot", "--format", "gitlab", "-o", Path("bot") / "reports" / "gl.json").exit_code == 0
-    written = json.loads((bot / "reports" / "gl.json").read_text())
+    assert cli("report", "bot", "--format", "gitlab", "-o", Path("bot") / "gl.json").exit_code == 0
+    written = json.loads((bot / "gl.json").read_text())
     assert {e["location"]["path"] for e in written} <= {f"bot/{p.name}" for p in bot.glob("*.yaml")}
 
 
