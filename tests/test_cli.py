@@ -70,6 +70,9 @@ def test_presets_and_catalog_fit_the_terminal(cli):
     assert max(map(len, catalog.splitlines())) <= 80 and "…" not in catalog
     assert "references: `demarcate explain ID`" in catalog and "AML.M0025" not in catalog
     assert "AML.M0025" in cli("catalog", columns=200).output
+    rules = cli("rules", columns=80).output
+    assert max(map(len, rules.splitlines())) <= 80 and "who acts: `demarcate explain RULE`" in rules
+    assert "┃ who acts" not in rules and "┃ who acts" in cli("rules", columns=200).output
 
 
 def test_probes_lists_the_library_and_what_each_probe_judges(cli):

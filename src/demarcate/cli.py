@@ -602,7 +602,7 @@ def rules(format: Annotated[MatrixFormat, typer.Option("--format", "-f",
     elif format is MatrixFormat.csv:
         raise ManifestError([Problem("rules has no CSV form; use table, json or markdown")])
     else:
-        out.print(terminal.rules_table([r.rule for r in RULES.values()]))
+        out.print(terminal.rules_table([r.rule for r in RULES.values()], width=out.width))
 
 
 @app.command()

@@ -389,13 +389,20 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
         console.print(t(str(w), "yellow"), soft_wrap=True)
 
 
-def rules_table(rules: Iterable[object]) -> Table:
-    table = Table(title="demarcate rules")
+WIDE_RULES = 120  # narrower than this, the rules leave who acts to `explain RULE`
+
+
+def rules_table(rules: Iterable[object], width: int | None = None) -> Table:
+    wide = width is None or width >= WIDE_RULES
+    table = Table(title="demarcate rules", caption=None if wide else t("who acts: `demarcate explain RULE`", "dim"),
+                  caption_justify="left")
     table.add_column("id", no_wrap=True)
     table.add_column("title")
-    table.add_column("who acts")
+    if wide:
+        table.add_column("who acts")
     for r in rules:
-        table.add_row(t(r.id, "bold"), t(r.title), t(r.who_acts))  # type: ignore[attr-defined]
+        cells = [t(r.id, "bold"), t(r.title)] + ([t(r.who_acts)] if wide else [])  # type: ignore[attr-defined]
+        table.add_row(*cells)
     return table
 
 
