@@ -208,6 +208,25 @@ def test_the_fix_wraps_each_control_under_its_own_text(cli):
     assert fix[alone + 1] == " " * 32 + "usage 0/7"
 
 
+def test_at_a_terminal_a_finding_wraps_under_its_own_indent():
+    import io
+
+    from rich.console import Console
+
+    from demarcate.analysis.check import analyse
+    from demarcate.model import load
+    from demarcate.report.terminal import print_check
+
+    buffer = io.StringIO()
+    print_check(Console(file=buffer, force_terminal=True, width=80, color_system=None),
+                analyse(load([SHOPBOT])), limit=3, path_limit=3)
+    lines = buffer.getvalue().splitlines()
+    first = lines.index(" CRITICAL  Open path (exfiltration): fetch-url → model → chat-ui")
+    block = lines[first + 1:lines.index("", first)]
+    assert len(block) > 5 and all(len(line) <= 80 and line.startswith("  ") for line in block)
+    assert block[2].startswith("  Fetch web page") and block[3].startswith("  (exfiltration)")
+
+
 def test_explain_suggests_the_nearest_control_or_rule(cli):
     for typed, meant in [("app-in-3", "APP-IN-03"), ("lethal", "lethal-trifecta"), ("open-attack", "open-attack-path")]:
         result = cli("explain", typed)

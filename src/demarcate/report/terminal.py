@@ -53,7 +53,12 @@ def _write(console: Console, pieces: list[tuple[str, str]]) -> None:
         text = Text()
         for value, style in pieces:
             text.append(clean(value), style=style or None)
-        console.print(text)
+        for line in text.split("\n", allow_blank=True):  # an indented line wraps under its own indent
+            indent = len(line.plain) - len(line.plain.lstrip(" "))
+            if indent and console.width > indent + 20:
+                console.print(Padding(line[indent:], (0, 0, 0, indent), expand=False))
+            else:
+                console.print(line)
     else:
         console.file.write(clean("".join(value for value, _ in pieces)) + "\n")
 
