@@ -454,6 +454,8 @@ def check(
         terminal.print_check(out, result, limit=limit, path_limit=limit)
         if changes is not None:
             terminal.print_diff(out, changes, title="Against the baseline")
+    if format in (CheckFormat.github, CheckFormat.gitlab):  # the findings go to the CI system; the log gets the counts
+        terminal.print_counts(err, result, fix=True)
     for w in result.warnings:
         if format not in (CheckFormat.text, CheckFormat.github):  # both show them in their own form
             err.print(terminal.t(str(w), "yellow"), soft_wrap=True)

@@ -37,6 +37,9 @@ def test_each_open_finding_is_annotated_where_sarif_locates_it(cli, tmp_path, mo
     folder = SHOPBOT.relative_to(SHOPBOT.parent.parent)
     result = cli("check", folder, "--format", "github", "--fail-on", "high")
     assert result.exit_code == 1  # the gate is the same
+    # The log gets the counts and the fix; the findings go to the annotations.
+    assert result.stderr.startswith("ShopBot customer service: 35 open findings over 16 components\n")
+    assert "highest-leverage fix: APP-IN-03, APP-TOOL-02 closes 7 of 7 open paths" in result.stderr
     commands = _commands(result.stdout)
     sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]
     located = {r["properties"]["findingId"]: r["locations"][0]["physicalLocation"] for r in sarif}
@@ -107,7 +110,7 @@ def test_gitlab_code_quality_lists_open_findings_at_their_lines_with_stable_fing
     monkeypatch.chdir(SHOPBOT.parent.parent)
     folder = SHOPBOT.relative_to(SHOPBOT.parent.parent)
     result = cli("check", folder, "--format", "gitlab", "--fail-on", "high")
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and "35 open findings over 16 components" in result.stderr
     report = json.loads(result.stdout)
     jsonschema.validate(report, CODE_QUALITY)
     sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]

@@ -314,15 +314,10 @@ def print_presets(console: Console, presets: Iterable[Preset]) -> None:
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
-def print_check(console: Console, result: Result, *, limit: int | None = None,
-                path_limit: int | None = None) -> None:
-    """Findings ranked by severity with the responsible party on each, then paths and the fix.
-
-    The long sections are collected as (text, style) pieces and written once: a portfolio has
-    thousands of findings, rich's cost is per print, and piped output needs no styling or
-    wrapping at all (so each finding's lines also stay whole for grep)."""
+def print_counts(console: Console, result: Result, *, fix: bool = False) -> None:
+    """What `check` found, counted: open findings by severity, attack paths, and who must act;
+    with `fix`, also the highest-leverage fix (for CI logs, where the findings go elsewhere)."""
     system = result.system
-    findings = result.findings
     scope = f" for {', '.join(result.parties)}" if result.parties else ""
     open_findings = result.open_findings()
     console.print(t(f"{system.info.name}: {count(len(open_findings), 'open finding')}{scope} over "
@@ -341,6 +336,22 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
     if by_party:
         ranked = sorted(by_party.items(), key=lambda p: (-p[1], p[0]))
         console.print(t("  who must act: " + listing(f"{p} {n}" for p, n in ranked), "dim"), soft_wrap=True)
+    lev = result.leverage
+    if fix and lev.fix:
+        console.print(t(f"  highest-leverage fix: {listing(lev.fix)} closes {lev.closes} of {lev.open_paths} "
+                        "open paths", "dim"), soft_wrap=True)
+
+
+def print_check(console: Console, result: Result, *, limit: int | None = None,
+                path_limit: int | None = None) -> None:
+    """Findings ranked by severity with the responsible party on each, then paths and the fix.
+
+    The long sections are collected as (text, style) pieces and written once: a portfolio has
+    thousands of findings, rich's cost is per print, and piped output needs no styling or
+    wrapping at all (so each finding's lines also stay whole for grep)."""
+    system = result.system
+    findings = result.findings
+    print_counts(console, result)
     console.print()
     shown = findings if limit is None else findings[:limit]
     out: list[tuple[str, str]] = []
