@@ -535,7 +535,7 @@ def report(
     if output is None and format is ReportFormat.html:
         output = Path("demarcate-report.html")
     if output is None:
-        sys.stdout.write(_report_text(format, result, party, base=Path.cwd()))
+        sys.stdout.write(_report_text(format, result, party))
         return
     _write_report(output, format, result, party)
 
@@ -557,9 +557,9 @@ def _report_format(output: Path) -> ReportFormat:
     return found
 
 
-def _report_text(format: ReportFormat, result: Any, party: list[str] | None, *, base: Path) -> str:
-    """One report of an analysis; `base` is where SARIF's file locations are relative to (GitLab's are
-    always relative to the working directory, the repository's root in a pipeline)."""
+def _report_text(format: ReportFormat, result: Any, party: list[str] | None) -> str:
+    """One report of an analysis. SARIF and GitLab name manifest files relative to the working
+    directory, the repository's root in a pipeline, wherever the report is written."""
     from demarcate.analysis.check import result_json
 
     if format is ReportFormat.html:
@@ -575,16 +575,16 @@ def _report_text(format: ReportFormat, result: Any, party: list[str] | None, *, 
     if format is ReportFormat.sarif:
         from demarcate.report.sarif import sarif
 
-        return json_text(sarif(result, base=base))
+        return json_text(sarif(result, base=Path.cwd()))
     if format is ReportFormat.gitlab:
         from demarcate.report.ci import gitlab_code_quality
 
-        return json_text(gitlab_code_quality(result, base=Path.cwd()))  # GitLab reads paths from the repository's root
+        return json_text(gitlab_code_quality(result, base=Path.cwd()))
     return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 
 def _write_report(output: Path, format: ReportFormat, result: Any, party: list[str] | None) -> None:
-    _write(output, _report_text(format, result, party, base=output.parent), result.system)
+    _write(output, _report_text(format, result, party), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 

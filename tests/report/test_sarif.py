@@ -93,3 +93,20 @@ def test_sarif_locations_are_uri_references_for_any_file_name(cli, tmp_path, mon
             for r in json.loads((tmp_path / "demarcate.sarif").read_text())["runs"][0]["results"]
             for loc in r["locations"]}
     assert "my%20bot/app-team.yaml" in uris and all(u.startswith("my%20bot/") for u in uris)
+
+
+def test_sarif_paths_are_the_repositorys_wherever_the_file_is_written(cli, tmp_path, monkeypatch):
+    # A common layout keeps the SARIF beside the manifests; code scanning still needs paths from the
+    # repository's root, and a viewer opening the file elsewhere needs to know that root.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "security").mkdir()
+    copy_example(SHOPBOT, tmp_path / "security" / "demarcate")
+    assert cli("report", "security/demarcate", "--format", "sarif", "-o", "security/demarcate.sarif").exit_code == 0
+    log = json.loads((tmp_path / "security" / "demarcate.sarif").read_text())
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    run = log["runs"][0]
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": tmp_path.resolve().as_uri() + "/"}}
+    artifacts = {json.dumps(loc["physicalLocation"]["artifactLocation"], sort_keys=True)
+                 for r in run["results"] for loc in r["locations"]}
+    assert json.dumps({"uri": "security/demarcate/app-team.yaml", "uriBaseId": "%SRCROOT%"}, sort_keys=True) in artifacts
+    assert all(json.loads(a)["uri"].startswith("security/demarcate/") for a in artifacts)

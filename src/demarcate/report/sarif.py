@@ -28,12 +28,17 @@ def manifest_path(file: str, base: Path) -> str:
         return path.as_posix()
 
 
-def _uri(file: str, base: Path) -> str:
-    """A URI reference for a manifest file: relative to `base` where it can be, percent-encoded
-    (a space in a folder's name, the `<stdin>` of a piped manifest)."""
+# Relative locations are relative to the directory the analysis ran in, the repository's root in CI;
+# the run records which directory that was, so that a viewer opening the file elsewhere finds them.
+SRCROOT = "%SRCROOT%"
+
+
+def _location(file: str, base: Path) -> dict[str, str]:
+    """An artifact location for a manifest file: relative to `base` where it lies below it,
+    percent-encoded (a space in a folder's name, the `<stdin>` of a piped manifest)."""
     if Path(manifest_path(file, base)).is_absolute():
-        return Path(file).resolve().as_uri()
-    return quote(manifest_path(file, base))
+        return {"uri": Path(file).resolve().as_uri()}
+    return {"uri": quote(manifest_path(file, base)), "uriBaseId": SRCROOT}
 
 
 def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
@@ -55,14 +60,14 @@ def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
             "properties": {"tags": ["security", "ai", "shared-responsibility", *r.references]},
         })
     results = []
-    uris: dict[str, str] = {}  # a handful of files, thousands of findings
+    locations: dict[str, dict[str, str]] = {}  # a handful of files, thousands of findings
     for f in result.findings:
         pos = finding_position(result.system, f)
         file = pos.file if pos else result.system.files[0]
-        uri = uris.get(file)
-        if uri is None:
-            uri = uris[file] = _uri(file, base)
-        location: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": uri}}}
+        artifact = locations.get(file)
+        if artifact is None:
+            artifact = locations[file] = _location(file, base)
+        location: dict[str, Any] = {"physicalLocation": {"artifactLocation": dict(artifact)}}
         if pos and pos.line:
             location["physicalLocation"]["region"] = {"startLine": pos.line, "startColumn": max(1, pos.column)}
         location["logicalLocations"] = [{"name": c, "kind": "object"} for c in f.components[:5]]
@@ -87,6 +92,7 @@ def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
             "tool": {"driver": {"name": "demarcate", "version": __version__, "semanticVersion": __version__,
                                 "informationUri": "https://pypi.org/project/demarcate/", "rules": rules}},
             "results": results,
+            "originalUriBaseIds": {SRCROOT: {"uri": base.resolve().as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
         }],
     }
