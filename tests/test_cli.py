@@ -227,6 +227,24 @@ def test_at_a_terminal_a_finding_wraps_under_its_own_indent():
     assert block[2].startswith("  Fetch web page") and block[3].startswith("  (exfiltration)")
 
 
+def test_explain_takes_a_finding_id_from_a_ci_log(cli):
+    fid = "open-attack-path:reviews>retriever>model>send-email>egress"
+    full = cli("explain", fid, "--manifest", SHOPBOT, columns=200).stdout
+    assert full.startswith(" CRITICAL  Open path (exfiltration): reviews → retriever → model → send-email → egress")
+    assert f"id:           {fid}" in full and "route:        reviews → retriever → model → send-email → egress" in full
+    assert "who must act: app-team, cloud-team" in full and "open-attack-path — Untrusted content" in full
+    data = json.loads(cli("explain", fid, "-m", SHOPBOT, "--format", "json").stdout)
+    assert data["finding"]["id"] == fid and data["finding"]["hops"][0] == "reviews"
+    assert data["rule"]["id"] == "open-attack-path"
+    # Without the manifest: the rule, and how to see the finding (quoted: `>` would redirect).
+    alone = cli("explain", fid, columns=200).stdout
+    assert f"`demarcate explain '{fid}' --manifest PATH`" in alone and "who acts:" in alone
+    assert json.loads(cli("explain", fid, "--format", "json").stdout)["finding"] is None
+    typo = cli("explain", "lethal-trifecta:modle", "-m", SHOPBOT)
+    assert typo.exit_code == 2 and "no finding 'lethal-trifecta:modle' in this manifest (did you mean " \
+        "'lethal-trifecta:model'?)" in typo.stderr
+
+
 def test_explain_suggests_the_nearest_control_or_rule(cli):
     for typed, meant in [("app-in-3", "APP-IN-03"), ("lethal", "lethal-trifecta"), ("open-attack", "open-attack-path")]:
         result = cli("explain", typed)

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import gc
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -634,14 +635,19 @@ def catalog(
 @app.command()
 @reports_errors
 def explain(
-    control: Annotated[str, typer.Argument(help="A control id (APP-IN-03) or a rule id (open-attack-path).")],
+    control: Annotated[str, typer.Argument(help="A control id (APP-IN-03), a rule id (open-attack-path), or a "
+                                                "finding id as `check` prints it.")],
     manifest: Annotated[list[Path] | None, typer.Option(
-        "--manifest", "-m", help="Also look up custom controls declared in these manifests.")] = None,
+        "--manifest", "-m", help="Also look up custom controls declared in these manifests; for a finding id, "
+                                 "the manifest whose finding to show in full.")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
-    """Describe one control (its layer, references and how to verify it) or one rule."""
+    """Describe one control (its layer, references and how to verify it), one rule, or one finding."""
     from demarcate.analysis.rules import RULES
 
+    if ":" in control and control.split(":", 1)[0].lower() in RULES:
+        _explain_finding(control, manifest, format)
+        return
     if control.lower() in RULES:
         rule = RULES[control.lower()].rule
         if format is ListFormat.json:
@@ -655,6 +661,36 @@ def explain(
         emit_json(found.model_dump(by_alias=True, exclude_none=True))
     else:
         terminal.print_control(out, found, cat)
+
+
+def _explain_finding(finding_id: str, manifest: list[Path] | None, format: ListFormat) -> None:
+    """A finding id from a CI log or annotation: with the manifest, the finding in full; either way,
+    the rule that produced it."""
+    from demarcate.analysis.check import analyse, finding_json
+    from demarcate.analysis.rules import RULES
+
+    rule_id, rest = finding_id.split(":", 1)
+    finding_id = f"{rule_id.lower()}:{rest}"
+    rule = RULES[rule_id.lower()].rule
+    finding = None
+    if manifest:
+        found = {f.id: f for f in analyse(_load_system(manifest)).findings}
+        finding = found.get(finding_id)
+        if finding is None:
+            raise ManifestError([Problem(
+                f"no finding '{finding_id}' in this manifest", None,
+                did_you_mean(finding_id, [f for f in found if f.startswith(rule.id + ":")])
+                or "it may be fixed; `demarcate check` lists the findings there are")])
+    if format is ListFormat.json:
+        emit_json({"finding": finding_json(finding) if finding else None, "rule": dataclasses.asdict(rule)})
+        return
+    if finding is not None:
+        terminal.print_finding(out, finding)
+        out.print()
+    else:
+        out.print(terminal.t(f"{finding_id} is a finding of the rule below; `demarcate explain "
+                             f"{shlex.quote(finding_id)} --manifest PATH` shows the finding itself.", "dim"))
+    terminal.print_rule(out, rule)
 
 
 @app.command()
@@ -890,8 +926,6 @@ def test_cmd(
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))
         else:
-            import shlex
-
             # Not the --db value itself: a database URL may hold a password.
             again = " and the same --db" if db else ""
             err.print(terminal.t(f"interrupted: {task['done']} of {task['total']} cases of run {task['run']} are saved; "

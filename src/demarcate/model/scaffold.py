@@ -76,6 +76,9 @@ HEADER = """\
 #     - {{control: APP-IN-03, party: {app}, provides: implemented, evidence: ["test:rag-injection"]}}
 #     - {{control: MOD-SAFE-03, party: {app}, relies-on: {model}, assumption: "..."}}
 # `demarcate catalog` lists controls; `demarcate validate PATH` checks this file.
+# Decide on a finding by the id `demarcate check` prints (optionally until a date):
+#   tracking:
+#     - {{finding: "speed-pressure:{app}", decision: accepted, justification: "...", expires: 2027-06-30}}
 """
 
 

@@ -13,7 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from demarcate.analysis.findings import count, listing
+from demarcate.analysis.findings import Finding, count, listing
 from demarcate.analysis.matrix import Cell, Row
 from demarcate.analysis.responsibility import OPERATED_BY
 from demarcate.analysis.who import Answer
@@ -468,6 +468,16 @@ def print_probe(console: Console, probe: Probe, controls: tuple[str, ...], trans
     console.print(t(probe.payload), soft_wrap=True)
     console.print()
     console.print(t(f"transforms that apply: {', '.join(transforms)}", "dim"))
+
+
+def print_finding(console: Console, f: Finding) -> None:
+    """One finding in full, each field wrapping under itself."""
+    console.print(t(f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity]) + t(f" {f.title}", "bold")
+                  + t("" if f.is_open else f"  [{f.status}]", "dim"))
+    console.print(_fields((
+        ("id", f.id), ("who must act", ", ".join(f.responsible)), ("components", ", ".join(f.components)),
+        ("controls", ", ".join(f.controls)), ("route", " → ".join(f.hops)), ("explanation", f.explanation),
+        ("claims", "; ".join(f.claims)), ("fix", f.recommendation), ("decision", f.decision_note))))
 
 
 def print_rule(console: Console, rule: object) -> None:
