@@ -33,7 +33,7 @@ def test_a_portfolio_diagram_is_bounded_and_a_selected_path_is_drawn_alone(tmp_p
     result = analyse(load([path]))
     overview = mermaid(result)
     assert 0 < len(_nodes(overview)) <= MAX_DRAWN
-    assert f"of {len(result.system.components)} components" in scope_note(result)
+    assert f"of {len(result.system.components):,} components" in scope_note(result)
     chosen = result.paths.open_paths[3]
     alone = mermaid(result, highlight=chosen.id)
     assert len(_nodes(alone)) == len(chosen.steps)

@@ -161,7 +161,7 @@ def test_a_portfolio_report_draws_a_readable_part_and_says_so(cli, page, tmp_pat
     _open(page, out)
     assert page.errors == []
     note = page.locator("#diagram-note").inner_text()
-    assert re.search(r"shows \d+ of 1005 components", note), note
+    assert re.search(r"shows \d+ of 1,005 components", note), note
     drawn = page.locator("#diagram svg g.node").count()
     assert 0 < drawn <= MAX_DRAWN
     first = page.locator("[data-path]").first

@@ -40,7 +40,7 @@ def scope_note(result: Result) -> str | None:
     keep = drawn(result)
     if keep is None:
         return None
-    return (f"The diagram shows {len(keep)} of {len(result.system.components)} components: those on the first "
+    return (f"The diagram shows {len(keep):,} of {len(result.system.components):,} components: those on the first "
             "open attack paths. A system this size does not fit one readable diagram; the findings, the "
             "matrix and the JSON and SARIF reports cover all of it.")
 

@@ -16,7 +16,7 @@ def check_markdown(result: Result, top: int = 10) -> str:
     lev = result.leverage
     out = [f"## demarcate: {md_escape(system.info.name)}", ""]
     counts = result.open_counts()
-    out.append(" · ".join(f"{ICON[s]} {counts[s]} {s}" for s in ("critical", "high", "medium", "low"))
+    out.append(" · ".join(f"{ICON[s]} {counts[s]:,} {s}" for s in ("critical", "high", "medium", "low"))
                + f" · {count(len(result.paths.open_paths), 'open attack path')}")
     if result.parties:
         out += ["", f"*Only what {md_escape(', '.join(result.parties))} must act on: the findings that name them and "
@@ -28,12 +28,12 @@ def check_markdown(result: Result, top: int = 10) -> str:
     if lev.fix:
         out.append(f"**Highest-leverage fix** ({'exact' if lev.exact else 'approximate'}): "
                    + ", ".join(f"{md_code(c)} ({md_escape(listing(lev.responsible.get(c, [])))})" for c in lev.fix)
-                   + f" closes {lev.closes} of {lev.open_paths} open paths.")
+                   + f" closes {lev.closes:,} of {lev.open_paths:,} open paths.")
         out.append("")
         out.append("| layer | open paths it could close alone |")
         out.append("|---|---|")
         for layer, n in lev.by_layer.items():
-            out.append(f"| {layer} | {n} / {lev.open_paths} |")
+            out.append(f"| {layer} | {n:,} / {lev.open_paths:,} |")
         out.append("")
     findings = result.open_findings()
     out.append(f"### Top findings ({min(top, len(findings))} of {len(findings)})")

@@ -330,15 +330,15 @@ def print_counts(console: Console, result: Result, *, fix: bool = False) -> None
     line = Text("  ")
     for severity, style in SEVERITY_STYLE.items():  # most severe first
         n = by_severity[severity]
-        line += t(f"{n} {severity}", style if n else "dim") + t(" · ")
-    line += t(f"{len(result.paths.open_paths)} of {count(len(result.paths.paths), 'attack path')} open")
-    console.print(line)
+        line += t(f"{n:,} {severity}", style if n else "dim") + t(" · ")
+    line += t(f"{len(result.paths.open_paths):,} of {count(len(result.paths.paths), 'attack path')} open")
+    console.print(line, soft_wrap=True)
     if by_party:
         ranked = sorted(by_party.items(), key=lambda p: (-p[1], p[0]))
-        console.print(t("  who must act: " + listing(f"{p} {n}" for p, n in ranked), "dim"), soft_wrap=True)
+        console.print(t("  who must act: " + listing(f"{p} {n:,}" for p, n in ranked), "dim"), soft_wrap=True)
     lev = result.leverage
     if fix and lev.fix:
-        console.print(t(f"  highest-leverage fix: {listing(lev.fix)} closes {lev.closes} of {lev.open_paths} "
+        console.print(t(f"  highest-leverage fix: {listing(lev.fix)} closes {lev.closes:,} of {lev.open_paths:,} "
                         "open paths", "dim"), soft_wrap=True)
 
 
@@ -392,13 +392,13 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
             _hanging(console, t(f"  {cid}", "bold green"), t(
                 f"{control.title} — {control.layer} layer, {listing(lev.responsible.get(cid, [])) or 'nobody'}; "
                 f"closes {count(lev.paths_closed.get(cid, 0), 'path')}"), indent)
-        console.print(t(f"  closes {lev.closes} of {lev.open_paths} open paths"))
+        console.print(t(f"  closes {lev.closes:,} of {lev.open_paths:,} open paths"))
     elif lev.open_paths:
         console.print(t("  no catalog control closes the open paths; they need controls of your own", "yellow"))
     else:
         console.print(t("  nothing to fix: no open paths", "green"))
     if lev.open_paths:
-        by = ", ".join(f"{layer} {n}/{lev.open_paths}" for layer, n in lev.by_layer.items())
+        by = ", ".join(f"{layer} {n:,}/{lev.open_paths:,}" for layer, n in lev.by_layer.items())
         label = "  each layer alone could close: "
         _hanging(console, t(label), t(by), len(label))
     for w in result.warnings:
