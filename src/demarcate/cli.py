@@ -377,7 +377,9 @@ def who(
 @reports_errors
 def check(
     paths: Paths,
-    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    format: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", help="json: the versioned contract (docs/check-json.md); markdown: a pull-request "
+                               "comment; github: Actions annotations; gitlab: a Code Quality report.")] = CheckFormat.text,
     fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if an open finding is at or above this level.")] = Level.never,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rules (repeatable).")] = None,
     skip_rule: Annotated[list[str] | None, typer.Option(
