@@ -42,6 +42,7 @@ def _env() -> Environment:
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["count"] = count
+    env.filters["thousands"] = "{:,}".format
     return env
 
 
