@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from demarcate import __version__
-from demarcate.analysis.findings import count
+from demarcate.analysis.findings import count, listing
 from demarcate.analysis.matrix import filter_rows, matrix, matrix_csv_rows, matrix_json
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.analysis.who import who as who_answer
@@ -395,6 +395,11 @@ def check(
     report: Annotated[list[Path] | None, typer.Option(
         "--report", help="Also write this report of the same analysis (repeatable), in the format its name "
                          "says: .html, .md, .json, .sarif or .csv.")] = None,
+    assume_: Annotated[list[str] | None, typer.Option(
+        "--assume", metavar="CONTROL[@PARTY]",
+        help="What if: analyse as if this control were in effect, configuration included, provided by PARTY "
+             "(default: whoever answers for it) (repeatable). The output and --fail-on are about that system; "
+             "the counts before are shown beside.")] = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.check import analyse, finding_json, for_parties, result_json
@@ -413,6 +418,13 @@ def check(
         reports = [(path, _report_format(path)) for path in report or []]
         for path, _format in reports:
             _not_a_manifest(path, system)
+        if assume_:
+            from demarcate.analysis.assume import assume, parse
+
+            actual = analyse(system, rules=rule)
+            actual = for_parties(actual, party) if party else actual
+            counted = (len(actual.open_findings()), len(actual.paths.open_paths))
+            system, assumed = assume(system, [parse(a) for a in assume_])
     except ManifestError as exc:
         if format is CheckFormat.github:  # a broken manifest is annotated at its lines too
             from demarcate.report.ci import problem_annotations
@@ -432,16 +444,31 @@ def check(
         changes = diff(before, after)
     if party:
         result = for_parties(result, party)
+    what_if = None
+    if assume_:
+        what_if = (f"What if {listing(f'{c} ({p})' for c, p in assumed)} were in effect: open findings "
+                   f"{counted[0]:,} → {len(result.open_findings()):,}, open attack paths {counted[1]:,} → "
+                   f"{len(result.paths.open_paths):,}")
+        if format is CheckFormat.text:
+            out.print(terminal.t(what_if, "bold cyan"), soft_wrap=True)
+            out.print()
+        elif format is not CheckFormat.json:
+            err.print(terminal.t(what_if), soft_wrap=True)
     if format is CheckFormat.json:
         data = result_json(result)
+        if assume_:
+            data["assumed"] = {"controls": [{"control": c, "party": p} for c, p in assumed],
+                               "before": {"open_findings": counted[0], "open_paths": counted[1]}}
         if changes is not None:
             data["baseline"] = {k: [f["id"] for f in v] for k, v in
                                 (("new", changes.new), ("fixed", changes.fixed), ("unchanged", changes.unchanged))}
         emit_json(data)
     elif format is CheckFormat.markdown:
         from demarcate.report.markdown import check_markdown, diff_markdown
+        from demarcate.report.tabular import md_escape
 
-        sys.stdout.write(check_markdown(result))
+        sys.stdout.write(check_markdown(result) if what_if is None else
+                         check_markdown(result).replace("\n", f"\n\n> {md_escape(what_if)}\n", 1))
         if changes is not None:
             sys.stdout.write("\n" + diff_markdown(changes, within="Against the baseline"))
     elif format is CheckFormat.github:

@@ -68,6 +68,8 @@ class System:
     files: tuple[str, ...]
     # Where each item was defined: ("party", id), ("component", id), ("flow", i), ("claim", i), ...
     where: Positions = field(default_factory=Positions)
+    # Controls taken to be in effect whatever the configuration says (`check --assume`).
+    assumed: frozenset[str] = frozenset()
 
     @property
     def preset(self) -> Preset | None:

@@ -1,0 +1,86 @@
+"""`check --assume`: the system as if a party put a control in effect, configuration included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from benchmarks.check_portfolio import portfolio
+
+from demarcate.analysis.assume import assume, parse
+from demarcate.analysis.check import analyse
+from demarcate.builtin import example
+from demarcate.model import ManifestError, load
+from demarcate.model.yamlio import dump_yaml
+from tests.conftest import SHOPBOT
+
+INCIDENTS = sorted((Path(__file__).resolve().parents[1] / "data" / "incidents").glob("*.yaml"))
+
+
+def test_the_seeds_fix_assumed_closes_every_path_and_passes_a_critical_gate(cli):
+    assert cli("check", SHOPBOT, "--fail-on", "critical").exit_code == 1
+    result = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "app-tool-02", "--fail-on", "critical",
+                 "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["assumed"] == {"controls": [{"control": "APP-IN-03", "party": "app-team"},
+                                            {"control": "APP-TOOL-02", "party": "app-team"}],
+                               "before": {"open_findings": 35, "open_paths": 7}}
+    assert not [p for p in data["paths"] if p["open"]] and sum(data["summary"]["open"].values()) == 18
+    text = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "APP-TOOL-02").stdout
+    assert text.startswith("What if APP-IN-03 (app-team), APP-TOOL-02 (app-team) were in effect: open findings "
+                           "35 → 18, open attack paths 7 → 0\n")
+
+
+def test_an_assumed_control_includes_its_configuration_and_ends_the_partys_reliance():
+    system = load([SHOPBOT])
+    # Claimed without changing the tools' `confirmation: none`, APP-TOOL-02 would be contradicted;
+    # assumed, it is in effect, and closes the five paths the leverage says it closes.
+    assert analyse(system).leverage.paths_closed["APP-TOOL-02"] == 5
+    result = analyse(assume(system, [parse("APP-TOOL-02")])[0])
+    assert len(result.paths.open_paths) == 2
+    assert not [f for f in result.findings if f.id.startswith("claim-contradicted:APP-TOOL-02")]
+    # app-team relied on the model provider for APP-IN-03; doing it itself, that chain is gone.
+    ids = {f.id for f in analyse(assume(system, [parse("APP-IN-03")])[0]).findings}
+    assert "assumption-chain:APP-IN-03" not in ids and "misplaced-responsibility:APP-IN-03:model-provider" not in ids
+    assert "assumption-chain:APP-IN-02" in ids  # the other reliances stay
+    # A party named explicitly provides it instead of the default.
+    _, assumed = assume(system, [parse("INF-NET-03@app-team")])
+    assert assumed == [("INF-NET-03", "app-team")]
+
+
+@pytest.mark.parametrize("path", [SHOPBOT, example("coding-agent"), example("enterprise-assistant"), *INCIDENTS,
+                                  "portfolio-1000"], ids=lambda p: Path(p).stem if Path(p).suffix else Path(p).name)
+def test_assuming_the_computed_fix_closes_what_the_leverage_says(path, tmp_path):
+    # The leverage and the path analysis must agree: put the fix in effect, by the parties it
+    # names, and exactly the paths it claims to close are closed.
+    if path == "portfolio-1000":
+        path = tmp_path / "portfolio.yaml"
+        path.write_text(dump_yaml(portfolio(1000)), encoding="utf-8")
+    system = load([path])
+    before = analyse(system)
+    lev = before.leverage
+    assert lev.fix, "every example and incident has an open path"
+    wanted = [(c, p) for c in lev.fix for p in (lev.responsible.get(c) or [None])]
+    after = analyse(assume(system, wanted)[0])
+    assert len(after.paths.open_paths) == lev.open_paths - lev.closes
+
+
+def test_an_assumption_that_cannot_hold_is_a_clear_error(cli):
+    system = load([SHOPBOT])
+    with pytest.raises(ManifestError) as bad:
+        assume(system, [parse("APP-IN-3"), parse("INF-NET-03@nobody"), parse("GOV-MON-01")])
+    assert sorted(str(p) for p in bad.value.problems) == sorted([
+        "error: --assume: unknown control 'APP-IN-3' (did you mean 'APP-IN-03'?)",
+        "error: --assume: unknown party 'nobody'",
+        "error: --assume: no party answers for GOV-MON-01 here (say which: --assume GOV-MON-01@PARTY)",
+    ])
+    kinds = {c.kind for c in system.components.values()}
+    foreign = next(c for c in system.catalog.controls.values()
+                   if c.applies_to and not kinds.intersection(c.applies_to) and not any(
+                       claim.control == c.id for claim in system.claims))
+    with pytest.raises(ManifestError, match=f"--assume: {foreign.id} protects none of this system's components"):
+        assume(system, [(foreign.id, None)])
+    result = cli("check", SHOPBOT, "--assume", "APP-IN-3")
+    assert result.exit_code == 2 and "did you mean 'APP-IN-03'?" in result.stderr
