@@ -28,6 +28,7 @@ def test_the_seeds_fix_assumed_closes_every_path_and_passes_a_critical_gate(cli)
                                             {"control": "APP-TOOL-02", "party": "app-team"}],
                                "before": {"open_findings": 35, "open_paths": 7}}
     assert not [p for p in data["paths"] if p["open"]] and sum(data["summary"]["open"].values()) == 18
+    assert data["system"] == "ShopBot customer service (what if APP-IN-03, APP-TOOL-02 were in effect)"
     text = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "APP-TOOL-02").stdout
     assert text.startswith("What if APP-IN-03 (app-team), APP-TOOL-02 (app-team) were in effect: open findings "
                            "35 → 18, open attack paths 7 → 0\n")
@@ -84,3 +85,9 @@ def test_an_assumption_that_cannot_hold_is_a_clear_error(cli):
         assume(system, [(foreign.id, None)])
     result = cli("check", SHOPBOT, "--assume", "APP-IN-3")
     assert result.exit_code == 2 and "did you mean 'APP-IN-03'?" in result.stderr
+
+
+def test_a_report_written_under_an_assumption_says_so(cli, tmp_path):
+    out = tmp_path / "what-if.html"
+    assert cli("check", SHOPBOT, "--assume", "APP-TOOL-02", "--report", out).exit_code == 0
+    assert "ShopBot customer service (what if APP-TOOL-02 were in effect)" in out.read_text()

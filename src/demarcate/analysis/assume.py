@@ -52,5 +52,7 @@ def assume(system: System, wanted: list[tuple[str, str | None]]) -> tuple[System
     claims = [c for c in system.claims if not (c.kind == "relies-on" and (c.control, c.party) in dropped)]
     claims += [Claim.model_validate({"control": c, "party": p, "provides": "implemented", "scope": list(resp[c].protected),
                                      "note": "assumed by check --assume"}) for c, p in assumed]
-    return dataclasses.replace(system, claims=tuple(claims),
+    # The name says it, so that no report written from this system passes for the real one.
+    name = f"{system.info.name} (what if {', '.join(dict.fromkeys(c for c, _ in assumed))} were in effect)"
+    return dataclasses.replace(system, info=system.info.model_copy(update={"name": name}), claims=tuple(claims),
                                assumed=system.assumed | {c for c, _ in assumed}), assumed
