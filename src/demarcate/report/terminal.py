@@ -50,15 +50,23 @@ def _write(console: Console, pieces: list[tuple[str, str]]) -> None:
     """Styled pieces of text, ending in a newline: through rich on a terminal, as plain text
     straight to the stream otherwise. Either way untrusted text is cleaned first."""
     if console.is_terminal:
-        text = Text()
+        lines = [Text()]
         for value, style in pieces:
-            text.append(clean(value), style=style or None)
-        for line in text.split("\n", allow_blank=True):  # an indented line wraps under its own indent
+            for i, chunk in enumerate(clean(value).split("\n")):
+                if i:
+                    lines.append(Text())
+                if chunk:
+                    lines[-1].append(chunk, style=style or None)
+        shown: list[Text] = []  # an indented line wraps under its own indent; printed at once, as is
+        for line in lines:
             indent = len(line.plain) - len(line.plain.lstrip(" "))
-            if indent and console.width > indent + 20:
-                console.print(Padding(line[indent:], (0, 0, 0, indent), expand=False))
-            else:
-                console.print(line)
+            if line.cell_len <= console.width or console.width <= indent + 20:
+                shown.append(line)
+                continue
+            for part in line[indent:].wrap(console, console.width - indent):
+                part.rstrip()
+                shown.append(Text(" " * indent) + part)
+        console.print(Text("\n").join(shown), soft_wrap=True)
     else:
         console.file.write(clean("".join(value for value, _ in pieces)) + "\n")
 
