@@ -32,6 +32,8 @@ from demarcate.report.tabular import to_csv, to_markdown
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from demarcate.analysis.check import Result
+
 
 class _Terminal:
     """demarcate.report.terminal, imported when first used: it and rich behind it are not needed
@@ -452,7 +454,7 @@ def check(
         if format is CheckFormat.text:
             out.print(terminal.t(what_if, "bold cyan"), soft_wrap=True)
             out.print()
-        elif format is not CheckFormat.json:
+        elif format in (CheckFormat.github, CheckFormat.gitlab):  # their output is for the CI system
             err.print(terminal.t(what_if), soft_wrap=True)
     if format is CheckFormat.json:
         data = result_json(result)
@@ -465,10 +467,8 @@ def check(
         emit_json(data)
     elif format is CheckFormat.markdown:
         from demarcate.report.markdown import check_markdown, diff_markdown
-        from demarcate.report.tabular import md_escape
 
-        sys.stdout.write(check_markdown(result) if what_if is None else
-                         check_markdown(result).replace("\n", f"\n\n> {md_escape(what_if)}\n", 1))
+        sys.stdout.write(check_markdown(result, note=what_if))
         if changes is not None:
             sys.stdout.write("\n" + diff_markdown(changes, within="Against the baseline"))
     elif format is CheckFormat.github:
@@ -587,7 +587,7 @@ def _report_format(output: Path) -> ReportFormat:
     return found
 
 
-def _report_text(format: ReportFormat, result: Any, party: list[str] | None) -> str:
+def _report_text(format: ReportFormat, result: Result, party: list[str] | None) -> str:
     """One report of an analysis. SARIF and GitLab name manifest files relative to the working
     directory, the repository's root in a pipeline, wherever the report is written."""
     from demarcate.analysis.check import result_json
@@ -613,7 +613,7 @@ def _report_text(format: ReportFormat, result: Any, party: list[str] | None) -> 
     return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 
-def _write_report(output: Path, format: ReportFormat, result: Any, party: list[str] | None) -> None:
+def _write_report(output: Path, format: ReportFormat, result: Result, party: list[str] | None) -> None:
     _write(output, _report_text(format, result, party), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))

@@ -60,6 +60,7 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
     decisions = {d.finding: d for d in system.tracking}
     seen: set[str] = set()
     decided: list[Finding] = []
+    lapsed_entries = []
     for f in findings:
         if f.id in seen:
             continue
@@ -67,6 +68,8 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
         d = decisions.get(f.id)
         if d is not None:
             lapsed = d.expires is not None and today >= d.expires
+            if lapsed:
+                lapsed_entries.append(d)
             f = dataclasses.replace(f, status="open" if lapsed else d.decision, decision={
                 "decision": d.decision, "justification": d.justification, "ticket": d.ticket,
                 "reviewer": d.reviewer, "date": d.date.isoformat() if d.date else None,
@@ -87,7 +90,7 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
         Problem(f"tracking entry '{d.finding}' lapsed on {d.expires}: the finding is open again",
                 system.position("decision", d.finding),
                 "review it: renew the decision with a later 'expires', or fix the finding", level="warning")
-        for d in system.tracking if d.finding in seen and d.expires is not None and today >= d.expires
+        for d in lapsed_entries
     ]
     paths = ctx.paths
     return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)

@@ -11,10 +11,13 @@ from demarcate.report.tabular import md_code, md_escape
 ICON = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "🟦"}
 
 
-def check_markdown(result: Result, top: int = 10) -> str:
+def check_markdown(result: Result, top: int = 10, note: str | None = None) -> str:
+    """`note`, if given, is quoted under the title (what `check --assume` assumed)."""
     system = result.system
     lev = result.leverage
     out = [f"## demarcate: {md_escape(system.info.name)}", ""]
+    if note:
+        out += [f"> {md_escape(note)}", ""]
     counts = result.open_counts()
     out.append(" · ".join(f"{ICON[s]} {counts[s]:,} {s}" for s in ("critical", "high", "medium", "low"))
                + f" · {count(len(result.paths.open_paths), 'open attack path')}")

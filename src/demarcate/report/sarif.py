@@ -36,9 +36,10 @@ SRCROOT = "%SRCROOT%"
 def _location(file: str, base: Path) -> dict[str, str]:
     """An artifact location for a manifest file: relative to `base` where it lies below it,
     percent-encoded (a space in a folder's name, the `<stdin>` of a piped manifest)."""
-    if Path(manifest_path(file, base)).is_absolute():
-        return {"uri": Path(file).resolve().as_uri()}
-    return {"uri": quote(manifest_path(file, base)), "uriBaseId": SRCROOT}
+    named = manifest_path(file, base)
+    if Path(named).is_absolute():
+        return {"uri": Path(named).resolve().as_uri()}
+    return {"uri": quote(named), "uriBaseId": SRCROOT}
 
 
 def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:

@@ -63,9 +63,7 @@ def _write(console: Console, pieces: list[tuple[str, str]]) -> None:
             if line.cell_len <= console.width or console.width <= indent + 20:
                 shown.append(line)
                 continue
-            for part in line[indent:].wrap(console, console.width - indent):
-                part.rstrip()
-                shown.append(Text(" " * indent) + part)
+            shown += _wrapped(console, Text(), line[indent:], indent)
         console.print(Text("\n").join(shown), soft_wrap=True)
     else:
         console.file.write(clean("".join(value for value, _ in pieces)) + "\n")
@@ -218,14 +216,21 @@ def _fields(rows: Iterable[tuple[str, str]], justify: str = "left") -> Table:
     return grid
 
 
+def _wrapped(console: Console, head: Text, body: Text, indent: int) -> list[Text]:
+    """`head` padded to `indent`, then `body` wrapped to the console's width, its continuation lines
+    starting under its first word; no trailing spaces."""
+    lines = []
+    for i, part in enumerate(body.wrap(console, max(20, console.width - indent))):
+        start = head.copy() if i == 0 else Text()
+        start.pad_right(indent - len(start))
+        part.rstrip()
+        lines.append(Text.assemble(start, part))
+    return lines
+
+
 def _hanging(console: Console, label: Text, value: Text, indent: int) -> None:
     """`label` then `value`, the value's continuation lines starting under its first word."""
-    lines = value.wrap(console, max(20, console.width - indent))
-    for i, line in enumerate(lines):
-        head = label.copy() if i == 0 else Text()
-        head.pad_right(indent - len(head))
-        line.rstrip()
-        console.print(Text.assemble(head, line), soft_wrap=True)
+    console.print(Text("\n").join(_wrapped(console, label, value, indent)), soft_wrap=True)
 
 
 def _bullets(items: Iterable[Text], mark: Text | None = None) -> Table:
