@@ -30,7 +30,7 @@ def test_the_seeds_fix_assumed_closes_every_path_and_passes_a_critical_gate(cli)
     assert not [p for p in data["paths"] if p["open"]] and sum(data["summary"]["open"].values()) == 18
     assert data["system"] == "ShopBot customer service (what if APP-IN-03, APP-TOOL-02 were in effect)"
     comment = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--format", "markdown").stdout.splitlines()
-    assert comment[0].startswith("## demarcate: ShopBot customer service (what if APP-IN-03")
+    assert comment[0] == "## demarcate: ShopBot customer service &#40;what if APP-IN-03 were in effect&#41;"
     assert comment[2].startswith("> What if APP-IN-03 &#40;app-team&#41; were in effect: open findings 35 → ")
     text = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "APP-TOOL-02").stdout
     assert text.startswith("What if APP-IN-03 (app-team), APP-TOOL-02 (app-team) were in effect: open findings "
