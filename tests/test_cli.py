@@ -8,7 +8,9 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from demarcate.builtin import example
@@ -502,6 +504,51 @@ def test_check_writes_its_reports_from_the_same_analysis_it_gates_on(cli, tmp_pa
     # The JSON report is the result as saved for a baseline: nothing new against itself.
     again = cli("check", SHOPBOT, "--baseline", out / "baseline.json", "--fail-on", "high")
     assert again.exit_code == 0 and "0 new, 0 fixed, 35 unchanged" in again.stdout
+
+
+def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_path):
+    # The gate judges the system under --assume, against --baseline; each --report says so, as
+    # that format would on standard output, and `report` takes the same two options.
+    saved = tmp_path / "baseline.json"
+    saved.write_text(cli("check", SHOPBOT, "--format", "json").stdout)
+    system = tmp_path / "system"
+    changed = copy_example(SHOPBOT, system)
+    app = changed / "app-team.yaml"
+    app.write_text(app.read_text().replace("confirmation: none", "confirmation: user", 1))  # a gate on send-email
+    options = ("--baseline", saved, "--assume", "APP-IN-03")
+    out = tmp_path / "out"
+    result = cli("check", changed, *options, "--fail-on", "high", *(
+        a for name in ("r.json", "r.md", "r.sarif", "r.html") for a in ("--report", out / name)))
+    assert result.exit_code == 0  # nothing new at high and above: the gate passes
+    as_json = cli("check", changed, *options, "--format", "json")
+    assert (out / "r.json").read_text() == as_json.stdout
+    data = json.loads(as_json.stdout)
+    jsonschema.validate(data, json.loads((Path(__file__).parents[1] / "docs/schemas/check-v1.json").read_text()))
+    assert data["assumed"]["controls"] == [{"control": "APP-IN-03", "party": "app-team"}]
+    new, fixed = data["baseline"]["new"], data["baseline"]["fixed"]
+    assert fixed and "open-attack-path:reviews>retriever>model>send-email>egress" in fixed
+    assert (out / "r.md").read_text() == cli("check", changed, *options, "--format", "markdown").stdout
+    md = (out / "r.md").read_text()
+    actual = json.loads(cli("check", changed, "--format", "json").stdout)
+    before = sum(1 for f in actual["findings"] if f["status"] == "open")
+    after = sum(1 for f in data["findings"] if f["status"] == "open")
+    assert f"> What if APP-IN-03 &#40;app-team&#41; were in effect: open findings {before} → {after}," in md
+    assert f"### Against the baseline: {len(new)} new, {len(fixed)} fixed" in md
+    sarif = json.loads((out / "r.sarif").read_text())["runs"][0]["results"]
+    states = {r["properties"]["findingId"]: r.get("baselineState") for r in sarif}
+    opened = {f["id"] for f in data["findings"] if f["status"] == "open"}
+    assert {i for i, s in states.items() if s == "new"} == set(new)
+    assert {i for i, s in states.items() if s == "unchanged"} == opened - set(new)
+    assert all(states[i] is None for i in states if i not in opened)  # decided: no baseline state
+    html = (out / "r.html").read_text()
+    assert '<p id="what-if"><b>What if APP-IN-03 (app-team) were in effect' in html
+    assert f"Against the baseline: {len(new)} new, {len(fixed)} fixed" in html
+    assert html.count('<span class="badge new">new</span>') == len(new)
+    for fmt, name in (("json", "r.json"), ("markdown", "r.md"), ("sarif", "r.sarif")):
+        assert cli("report", changed, *options, "--format", fmt).stdout == (out / name).read_text(), fmt
+    # Without either option, nothing of the kind is said.
+    plain = cli("report", changed, "--format", "sarif").stdout
+    assert "baselineState" not in plain and "what-if" not in cli("report", changed, "-o", tmp_path / "p.html").stdout
 
 
 def test_check_refuses_a_report_it_cannot_name_before_analysing(cli, tmp_path):

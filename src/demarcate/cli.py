@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from demarcate import __version__
-from demarcate.analysis.findings import count, listing
+from demarcate.analysis.findings import count
 from demarcate.analysis.matrix import filter_rows, matrix, matrix_csv_rows, matrix_json
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.analysis.who import who as who_answer
@@ -32,7 +32,7 @@ from demarcate.report.tabular import to_csv, to_markdown
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from demarcate.analysis.check import Result
+    from demarcate.analysis.gate import Gate
 
 
 class _Terminal:
@@ -404,97 +404,72 @@ def check(
              "the counts before are shown beside.")] = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
-    from demarcate.analysis.check import analyse, finding_json, for_parties, result_json
-    from demarcate.analysis.diff import Findings, diff, load_findings, naming, other_system
     from demarcate.analysis.rules import RULES
 
     try:
         system = _load_system(paths)
         for r in [*(rule or []), *(skip_rule or [])]:
             _check_choice(r, tuple(RULES), "rule")
-        for p in party or []:
-            _check_choice(p, tuple(system.parties), "party")
         if skip_rule:
             rule = [r for r in (rule or RULES) if r not in skip_rule]
-        saved = load_findings([baseline]) if baseline else None
         reports = [(path, _report_format(path)) for path in report or []]
         for path, _format in reports:
             _not_a_manifest(path, system)
-        if assume_:
-            from demarcate.analysis.assume import assume, parse
-
-            actual = analyse(system, rules=rule)
-            actual = for_parties(actual, party) if party else actual
-            counted = (len(actual.open_findings()), len(actual.paths.open_paths))
-            system, assumed = assume(system, [parse(a) for a in assume_])
+        gate = _judge(system, party=party, baseline=baseline, assume_=assume_, rules=rule)
     except ManifestError as exc:
         if format is CheckFormat.github:  # a broken manifest is annotated at its lines too
             from demarcate.report.ci import problem_annotations
 
             sys.stdout.write(problem_annotations(exc.problems, base=Path.cwd()))
         raise
-    result = analyse(system, rules=rule)
-    _keep(result)
-    changes = None
-    if saved is not None:
-        current = Findings(system.info.name, [finding_json(f) for f in result.findings])
-        if warning := other_system(saved, current):
-            err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
-        before, after = saved.items, current.items
-        if party:
-            before, after = naming(before, party), naming(after, party)
-        changes = diff(before, after)
-    if party:
-        result = for_parties(result, party)
-    what_if = None
-    if assume_:
-        what_if = (f"What if {listing(f'{c} ({p})' for c, p in assumed)} were in effect: open findings "
-                   f"{counted[0]:,} → {len(result.open_findings()):,}, open attack paths {counted[1]:,} → "
-                   f"{len(result.paths.open_paths):,}")
-        if format is CheckFormat.text:
-            out.print(terminal.t(what_if, "bold cyan"), soft_wrap=True)
-            out.print()
-        elif format in (CheckFormat.github, CheckFormat.gitlab):  # their output is for the CI system
-            err.print(terminal.t(what_if), soft_wrap=True)
+    result = gate.result
     if format is CheckFormat.json:
-        data = result_json(result)
-        if assume_:
-            data["assumed"] = {"controls": [{"control": c, "party": p} for c, p in assumed],
-                               "before": {"open_findings": counted[0], "open_paths": counted[1]}}
-        if changes is not None:
-            data["baseline"] = {k: [f["id"] for f in v] for k, v in
-                                (("new", changes.new), ("fixed", changes.fixed), ("unchanged", changes.unchanged))}
-        emit_json(data)
+        emit_json(gate.json())
     elif format is CheckFormat.markdown:
-        from demarcate.report.markdown import check_markdown, diff_markdown
-
-        sys.stdout.write(check_markdown(result, note=what_if))
-        if changes is not None:
-            sys.stdout.write("\n" + diff_markdown(changes, within="Against the baseline"))
+        sys.stdout.write(_report_text(ReportFormat.markdown, gate, party))
     elif format is CheckFormat.github:
         from demarcate.report.ci import github_annotations
 
-        new = None if changes is None else {f["id"] for f in changes.new}  # a baseline: what the gate judges
-        sys.stdout.write(github_annotations(result, base=Path.cwd(), only=new))
+        sys.stdout.write(github_annotations(result, base=Path.cwd(), only=gate.new))
     elif format is CheckFormat.gitlab:
         from demarcate.report.ci import gitlab_code_quality
 
         emit_json(gitlab_code_quality(result, base=Path.cwd()))
     else:
+        if gate.what_if:
+            out.print(terminal.t(gate.what_if, "bold cyan"), soft_wrap=True)
+            out.print()
         terminal.print_check(out, result, limit=limit, path_limit=limit)
-        if changes is not None:
-            terminal.print_diff(out, changes, title="Against the baseline")
+        if gate.changes is not None:
+            terminal.print_diff(out, gate.changes, title="Against the baseline")
     if format in (CheckFormat.github, CheckFormat.gitlab):  # the findings go to the CI system; the log gets the counts
+        if gate.what_if:
+            err.print(terminal.t(gate.what_if), soft_wrap=True)
         terminal.print_counts(err, result, fix=True)
     for w in result.warnings:
         if format not in (CheckFormat.text, CheckFormat.github):  # both show them in their own form
             err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
     for path, report_format in reports:
-        _write_report(path, report_format, result, party)
-    if fail_on is not Level.never:
-        failed = changes.fails(fail_on.value) if changes is not None else result.fails(fail_on.value)
-        if failed:
-            raise typer.Exit(1)
+        _write_report(path, report_format, gate, party)
+    if fail_on is not Level.never and gate.fails(fail_on.value):
+        raise typer.Exit(1)
+
+
+def _judge(system: System, *, party: list[str] | None, baseline: Path | None, assume_: list[str] | None,
+           rules: list[str] | None = None) -> Gate:
+    """The options `check` and `report` share, checked, and the analysis they ask for."""
+    from demarcate.analysis.assume import parse
+    from demarcate.analysis.diff import load_findings
+    from demarcate.analysis.gate import judge
+
+    for p in party or []:
+        _check_choice(p, tuple(system.parties), "party")
+    saved = load_findings([baseline]) if baseline else None
+    gate = judge(system, rules=rules, parties=party, baseline=saved, assume=[parse(a) for a in assume_ or []])
+    _keep(gate.result)
+    for warning in gate.warnings:
+        err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
+    return gate
 
 
 @app.command("diff")
@@ -550,24 +525,23 @@ def report(
     party: Annotated[list[str] | None, typer.Option(
         "--party", help="Only what this party must act on (repeatable), as for check; for csv, the matrix "
                         "rows it has a part in.")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help="A saved `check --format json` result: mark the findings new against it, and list those fixed.")] = None,
+    assume_: Annotated[list[str] | None, typer.Option(
+        "--assume", metavar="CONTROL[@PARTY]",
+        help="What if: report on the system as if this control were in effect, as `check --assume` "
+             "(repeatable).")] = None,
 ) -> None:
     """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, GitLab Code Quality, or
     CSV of the matrix."""
-    from demarcate.analysis.check import analyse, for_parties
-
     system = _load_system(paths)
-    for p in party or []:
-        _check_choice(p, tuple(system.parties), "party")
-    result = analyse(system)
-    _keep(result)
-    if party:
-        result = for_parties(result, party)
+    gate = _judge(system, party=party, baseline=baseline, assume_=assume_)
     if output is None and format is ReportFormat.html:
         output = Path("demarcate-report.html")
     if output is None:
-        sys.stdout.write(_report_text(format, result, party))
+        sys.stdout.write(_report_text(format, gate, party))
         return
-    _write_report(output, format, result, party)
+    _write_report(output, format, gate, party)
 
 
 # The report format `check --report FILE` writes, by the file's name.
@@ -587,25 +561,28 @@ def _report_format(output: Path) -> ReportFormat:
     return found
 
 
-def _report_text(format: ReportFormat, result: Result, party: list[str] | None) -> str:
-    """One report of an analysis. SARIF and GitLab name manifest files relative to the working
-    directory, the repository's root in a pipeline, wherever the report is written."""
-    from demarcate.analysis.check import result_json
-
+def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None) -> str:
+    """One report of a check: what was assumed and what is new against the baseline included. SARIF
+    and GitLab name manifest files relative to the working directory, the repository's root in a
+    pipeline, wherever the report is written."""
+    result = gate.result
     if format is ReportFormat.html:
         from demarcate.report.html import render_html
 
-        return render_html(result)
+        return render_html(result, note=gate.what_if, changes=gate.changes)
     if format is ReportFormat.markdown:
-        from demarcate.report.markdown import check_markdown
+        from demarcate.report.markdown import check_markdown, diff_markdown
 
-        return check_markdown(result)
+        text = check_markdown(result, note=gate.what_if)
+        if gate.changes is not None:
+            text += "\n" + diff_markdown(gate.changes, within="Against the baseline")
+        return text
     if format is ReportFormat.json:
-        return json_text(result_json(result))
+        return json_text(gate.json())
     if format is ReportFormat.sarif:
         from demarcate.report.sarif import sarif
 
-        return json_text(sarif(result, base=Path.cwd()))
+        return json_text(sarif(result, base=Path.cwd(), new=gate.new))
     if format is ReportFormat.gitlab:
         from demarcate.report.ci import gitlab_code_quality
 
@@ -613,8 +590,9 @@ def _report_text(format: ReportFormat, result: Result, party: list[str] | None) 
     return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 
-def _write_report(output: Path, format: ReportFormat, result: Result, party: list[str] | None) -> None:
-    _write(output, _report_text(format, result, party), result.system)
+def _write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None) -> None:
+    result = gate.result
+    _write(output, _report_text(format, gate, party), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 

@@ -3,6 +3,7 @@ seams and open paths, and no attacker-controlled text can run script or make a r
 
 from __future__ import annotations
 
+import json
 import re
 
 from demarcate.builtin import example
@@ -36,6 +37,24 @@ def test_shopbot_report_renders_offline_with_swimlanes_and_red_path(cli, page, t
     page.wait_for_selector('body[data-selected-path="reviews>retriever>model>send-email>egress"]')
     assert page.locator('#diagram svg path[style*="d62728"]').count() == 4
     page.locator("#system").screenshot(path=artifact("shopbot-path-selected.png"))
+
+
+def test_a_report_against_a_baseline_marks_what_is_new_and_lists_what_was_fixed(cli, page, tmp_path):
+    saved = tmp_path / "hardened.json"
+    saved.write_text(cli("check", example("shopbot-hardened"), "--format", "json").stdout)
+    out = tmp_path / "report.html"
+    assert cli("report", SHOPBOT, "--baseline", saved, "--assume", "APP-TOOL-02", "-o", out).exit_code == 0
+    _open(page, out)
+    assert page.errors == []
+    changes = json.loads(cli("check", SHOPBOT, "--baseline", saved, "--assume", "APP-TOOL-02",
+                             "--format", "json").stdout)["baseline"]
+    heading = page.locator("#baseline h3").inner_text()
+    assert heading == (f"Against the baseline: {len(changes['new'])} new, {len(changes['fixed'])} fixed, "
+                       f"{len(changes['unchanged'])} unchanged findings")
+    marked = page.locator("#findings .finding:has(.badge.new)")
+    assert sorted(marked.nth(i).get_attribute("data-finding") for i in range(marked.count())) == sorted(changes["new"])
+    assert page.locator("#what-if").inner_text().startswith("What if APP-TOOL-02 (app-team) were in effect: open")
+    page.locator("#summary").screenshot(path=artifact("report-against-baseline.png"))
 
 
 def test_matrix_filters_by_party_layer_and_status(cli, page, tmp_path):
@@ -110,7 +129,11 @@ def test_attacker_text_in_every_field_stays_inert(cli, page, tmp_path, listener)
     leak_url, hits = listener
     manifest = _poisoned_manifest(tmp_path, leak_url)
     out = tmp_path / "poisoned.html"
-    result = cli("report", manifest, "-o", out)
+    # A baseline is a file from elsewhere too: the titles of its fixed findings are shown as text.
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"version": 1, "system": PAYLOADS[0], "findings": [
+        {"id": p, "rule": PAYLOADS[1], "severity": "high", "title": p} for p in PAYLOADS]}))
+    result = cli("report", manifest, "-o", out, "--baseline", baseline)
     assert result.exit_code == 0, result.output
     _open(page, out)
     page.wait_for_timeout(300)
@@ -126,6 +149,7 @@ def test_attacker_text_in_every_field_stays_inert(cli, page, tmp_path, listener)
     # and the text shows, literally, where a reviewer can read it
     assert page.locator("header h1").inner_text() == "Poisoned <script>window.__pwned=1</script>"
     assert "onerror" in page.locator("#findings").inner_text()
+    assert "<script>window.__pwned=1</script>" in page.locator("#fixed-findings").inner_text()
     assert page.locator("#diagram svg").count() == 1
     page.screenshot(path=artifact("poisoned-report.png"), full_page=True)
     # clicking a path redraws the diagram without running anything either

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from demarcate import __version__
 from demarcate.analysis.check import Result
+from demarcate.analysis.diff import Diff
 from demarcate.analysis.findings import SEVERITIES, count
 from demarcate.analysis.matrix import matrix
 from demarcate.report.diagram import mermaid, scope_note
@@ -104,7 +105,10 @@ APP_JS = """
 """
 
 
-def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
+def render_html(result: Result, campaign: dict[str, Any] | None = None, note: str | None = None,
+                changes: Diff | None = None) -> str:
+    """`note` is shown under the title (what `check --assume` assumed); `changes`, the comparison with
+    a baseline, marks the new findings and lists those fixed."""
     system = result.system
     rows = matrix(system, result.context.resp)
     findings = result.findings
@@ -151,4 +155,7 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None) -> str:
         few_findings=FEW_FINDINGS,
         findings_total=len(findings),
         scope=result.parties,
+        note=note,
+        changes=changes,
+        new={f["id"] for f in changes.new} if changes is not None else set(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -42,7 +43,9 @@ def _location(file: str, base: Path) -> dict[str, str]:
     return {"uri": quote(named), "uriBaseId": SRCROOT}
 
 
-def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
+def sarif(result: Result, base: Path | None = None, new: Collection[str] | None = None) -> dict[str, Any]:
+    """`new`, the ids of the open findings new against a baseline, sets each open result's
+    `baselineState` (new or unchanged); without it, no result has one."""
     base = base or Path(os.getcwd())
     rule_ids = list(RULES)
     rules = []
@@ -82,6 +85,8 @@ def sarif(result: Result, base: Path | None = None) -> dict[str, Any]:
             "properties": {"findingId": f.id, "severity": f.severity, "security-severity": SCORE[f.severity],
                            "responsible": list(f.responsible), "controls": list(f.controls)},
         }
+        if new is not None and f.is_open:
+            entry["baselineState"] = "new" if f.id in new else "unchanged"
         if not f.is_open and f.decision:
             entry["suppressions"] = [{"kind": "external", "status": "accepted",
                                       "justification": f"{f.status}: {f.decision['justification']}"}]
