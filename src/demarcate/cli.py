@@ -112,6 +112,14 @@ class CheckFormat(StrEnum):
     markdown = "markdown"
     github = "github"  # GitHub Actions annotations
     gitlab = "gitlab"  # GitLab Code Quality report
+    sarif = "sarif"
+    junit = "junit"  # JUnit XML test report
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
 
 
 class Level(StrEnum):
@@ -381,7 +389,8 @@ def check(
     paths: Paths,
     format: Annotated[CheckFormat, typer.Option(
         "--format", "-f", help="json: the versioned contract (docs/check-json.md); markdown: a pull-request "
-                               "comment; github: Actions annotations; gitlab: a Code Quality report.")] = CheckFormat.text,
+                               "comment; github: Actions annotations; gitlab: a Code Quality report; sarif: SARIF "
+                               "2.1.0 for code scanning; junit: a JUnit XML test report.")] = CheckFormat.text,
     fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if an open finding is at or above this level.")] = Level.never,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rules (repeatable).")] = None,
     skip_rule: Annotated[list[str] | None, typer.Option(
@@ -396,7 +405,7 @@ def check(
                     "counts, the fix and --fail-on still cover everything.")] = None,
     report: Annotated[list[Path] | None, typer.Option(
         "--report", help="Also write this report of the same analysis (repeatable), in the format its name "
-                         "says: .html, .md, .json, .sarif or .csv.")] = None,
+                         "says: .html, .md, .json, .sarif, .csv or .xml (JUnit).")] = None,
     assume_: Annotated[list[str] | None, typer.Option(
         "--assume", metavar="CONTROL[@PARTY]",
         help="What if: analyse as if this control were in effect, configuration included, provided by PARTY "
@@ -423,26 +432,23 @@ def check(
             sys.stdout.write(problem_annotations(exc.problems, base=Path.cwd()))
         raise
     result = gate.result
-    if format is CheckFormat.json:
-        emit_json(gate.json())
-    elif format is CheckFormat.markdown:
-        sys.stdout.write(_report_text(ReportFormat.markdown, gate, party))
-    elif format is CheckFormat.github:
-        from demarcate.report.ci import github_annotations
-
-        sys.stdout.write(github_annotations(result, base=Path.cwd(), only=gate.new))
-    elif format is CheckFormat.gitlab:
-        from demarcate.report.ci import gitlab_code_quality
-
-        emit_json(gitlab_code_quality(result, base=Path.cwd()))
-    else:
+    if format is CheckFormat.text:
         if gate.what_if:
             out.print(terminal.t(gate.what_if, "bold cyan"), soft_wrap=True)
             out.print()
         terminal.print_check(out, result, limit=limit, path_limit=limit)
         if gate.changes is not None:
             terminal.print_diff(out, gate.changes, title="Against the baseline")
-    if format in (CheckFormat.github, CheckFormat.gitlab):  # the findings go to the CI system; the log gets the counts
+    elif format is CheckFormat.json:
+        emit_json(gate.json())
+    elif format is CheckFormat.github:
+        from demarcate.report.ci import github_annotations
+
+        sys.stdout.write(github_annotations(result, base=Path.cwd(), only=gate.new))
+    else:  # the report of that name
+        sys.stdout.write(_report_text(ReportFormat(format.value), gate, party))
+    if format not in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown):
+        # The findings go to a CI system or a file; the log gets the counts.
         if gate.what_if:
             err.print(terminal.t(gate.what_if), soft_wrap=True)
         terminal.print_counts(err, result, fix=True)
@@ -477,7 +483,7 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
 def diff_cmd(
     old: Annotated[Path, typer.Argument(help="Manifest folder or file, or a saved check JSON result.")],
     new: Annotated[Path, typer.Argument(help="Manifest folder or file, or a saved check JSON result.")],
-    format: Annotated[CheckFormat, typer.Option("--format", "-f")] = CheckFormat.text,
+    format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text,
     fail_on: Annotated[Level, typer.Option("--fail-on", help="Exit 1 if a NEW finding is at or above this level.")] = Level.never,
     party: Annotated[list[str] | None, typer.Option(
         "--party", help="Only the findings this party must act on (repeatable), on both sides.")] = None,
@@ -496,9 +502,9 @@ def diff_cmd(
                                  + (f" ({hint})" if hint else ""), "yellow"), soft_wrap=True)
         before, after = naming(before, party), naming(after, party)
     changes = diff(before, after)
-    if format is CheckFormat.json:
+    if format is DiffFormat.json:
         emit_json(changes.to_json())
-    elif format is CheckFormat.markdown:
+    elif format is DiffFormat.markdown:
         sys.stdout.write(diff_markdown(changes))
     else:
         terminal.print_diff(out, changes, title=f"{old} → {new}")
@@ -513,6 +519,7 @@ class ReportFormat(StrEnum):
     sarif = "sarif"
     csv = "csv"
     gitlab = "gitlab"  # GitLab Code Quality
+    junit = "junit"  # JUnit XML test report
 
 
 @app.command()
@@ -547,7 +554,7 @@ def report(
 # The report format `check --report FILE` writes, by the file's name.
 REPORT_SUFFIXES = {".html": ReportFormat.html, ".htm": ReportFormat.html, ".md": ReportFormat.markdown,
                    ".markdown": ReportFormat.markdown, ".json": ReportFormat.json, ".sarif": ReportFormat.sarif,
-                   ".csv": ReportFormat.csv}
+                   ".csv": ReportFormat.csv, ".xml": ReportFormat.junit}
 
 
 def _report_format(output: Path) -> ReportFormat:
@@ -587,6 +594,10 @@ def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None) -> s
         from demarcate.report.ci import gitlab_code_quality
 
         return json_text(gitlab_code_quality(result, base=Path.cwd()))
+    if format is ReportFormat.junit:
+        from demarcate.report.ci import junit_xml
+
+        return junit_xml(result, base=Path.cwd(), new=gate.new)
     return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 

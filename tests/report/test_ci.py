@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
 
+from demarcate.analysis.rules import RULES
 from demarcate.model.yamlio import dump_yaml
 from tests.conftest import SHOPBOT, copy_example
 
@@ -57,8 +59,8 @@ def test_each_open_finding_is_annotated_where_sarif_locates_it(cli, tmp_path, mo
     assert props["title"] == "demarcate critical: open-attack-path" and "Who must act: app-team" in path
 
 
-def test_manifest_text_cannot_start_a_workflow_command_of_its_own(cli, tmp_path):
-    evil = "ok\n::add-mask::hunter2\r\n::set-output name=x::y, line=1,file=x:: 100%0A"
+def _poisoned(tmp_path: Path, evil: str) -> Path:
+    """A small manifest with an open path, `evil` in every field a CI format shows."""
     doc = {
         "version": 1,
         "system": {"name": evil},
@@ -74,6 +76,12 @@ def test_manifest_text_cannot_start_a_workflow_command_of_its_own(cli, tmp_path)
     }
     manifest = tmp_path / "evil.yaml"
     manifest.write_text(dump_yaml(doc), encoding="utf-8")
+    return manifest
+
+
+def test_manifest_text_cannot_start_a_workflow_command_of_its_own(cli, tmp_path):
+    evil = "ok\n::add-mask::hunter2\r\n::set-output name=x::y, line=1,file=x:: 100%0A"
+    manifest = _poisoned(tmp_path, evil)
     result = cli("check", manifest, "--format", "github")
     assert result.exit_code == 0, result.output
     commands = _commands(result.stdout)  # every line is one of ours, nothing else starts a command
@@ -177,3 +185,73 @@ def test_a_pull_request_comment_against_a_baseline_says_what_is_new(cli, tmp_pat
     assert "#### New" in section and "`open-attack-path:reviews>retriever>model>send-email>egress`" in section
     assert "`lethal-trifecta:model`" not in section  # unchanged: open on both sides
     assert "### Against the baseline" not in cli("check", SHOPBOT, "--format", "markdown").stdout
+
+
+def _junit(text: str):
+    from junitparser import JUnitXml
+
+    ET.fromstring(text.encode())  # well-formed XML, as every CI system's reader needs it
+    return JUnitXml.fromstring(text)
+
+
+def test_junit_fails_each_open_finding_at_its_line_and_passes_each_quiet_rule(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(SHOPBOT.parent.parent)
+    folder = SHOPBOT.relative_to(SHOPBOT.parent.parent)
+    result = cli("check", folder, "--format", "junit", "--fail-on", "high", "--report", tmp_path / "junit.xml")
+    assert result.exit_code == 1 and "35 open findings over 16 components" in result.stderr
+    assert (tmp_path / "junit.xml").read_text() == result.stdout  # --report NAME.xml writes the same
+    report = _junit(result.stdout)
+    cases = {case.name: (suite.name, case) for suite in report for case in suite}
+    failed = {name for name, (_suite, case) in cases.items() if not case.is_passed and not case.is_skipped}
+    findings = json.loads(cli("check", folder, "--format", "json").stdout)["findings"]
+    assert failed == {f["id"] for f in findings} and len(failed) == 35
+    assert all(suite == name.split(":", 1)[0] for name, (suite, _case) in cases.items() if name in failed)
+    quiet = set(RULES) - {f["rule"] for f in findings}
+    assert {suite for name, (suite, case) in cases.items() if case.is_passed} == quiet
+    assert report.tests == 35 + len(quiet) and report.failures == 35 and report.skipped == 0
+    # Each failure is where SARIF locates the finding, with its severity and whole message.
+    sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]
+    located = {r["properties"]["findingId"]: r["locations"][0]["physicalLocation"] for r in sarif}
+    xml = ET.fromstring(result.stdout)
+    for element in xml.iter("testcase"):
+        if element.get("name") in failed:
+            where = located[element.get("name")]
+            assert (element.get("file"), element.get("line")) == (
+                where["artifactLocation"]["uri"], str(where["region"]["startLine"]))
+    trifecta = cases["lethal-trifecta:model"][1].result[0]
+    assert trifecta.type == "critical" and trifecta.message.startswith("critical: Lethal trifecta in model")
+    assert "Who must act: app-team, cloud-team." in trifecta.text
+    # A decided finding is skipped with its decision, not failed.
+    bot = copy_example(SHOPBOT, tmp_path / "bot")
+    (bot / "decisions.yaml").write_text(
+        "tracking:\n  - {finding: 'open-egress:egress', decision: accepted, justification: proxy next quarter}\n")
+    decided = _junit(cli("check", bot, "--format", "junit").stdout)
+    skipped = [(case.name, case.result[0].message) for suite in decided for case in suite if case.is_skipped]
+    assert skipped == [("open-egress:egress", "accepted: accepted — proxy next quarter")]
+    only = _junit(cli("check", bot, "--format", "junit", "--rule", "open-egress").stdout)
+    assert [suite.name for suite in only] == ["open-egress"]
+
+
+def test_junit_against_a_baseline_fails_only_what_is_new(cli, tmp_path):
+    from demarcate.builtin import example
+
+    baseline = tmp_path / "hardened.json"
+    baseline.write_text(cli("check", example("shopbot-hardened"), "--format", "json").stdout)
+    report = _junit(cli("check", SHOPBOT, "--baseline", baseline, "--format", "junit").stdout)
+    new = json.loads(cli("check", SHOPBOT, "--baseline", baseline, "--format", "json").stdout)["baseline"]
+    failed = {case.name for suite in report for case in suite if not case.is_passed and not case.is_skipped}
+    known = {case.name: case.result[0].message for suite in report for case in suite if case.is_skipped}
+    assert failed == set(new["new"]) and known == dict.fromkeys(new["unchanged"], "in the baseline: not new")
+
+
+def test_junit_holds_any_manifest_text(cli, tmp_path):
+    # Characters XML cannot carry at all (control characters) become U+FFFD; markup stays text.
+    evil = "a\x01b\x1b[31m <x> & ]]> \"q\" 'q' \ufffe"
+    manifest = _poisoned(tmp_path, evil)
+    result = cli("check", manifest, "--format", "junit")
+    assert result.exit_code == 0, result.output
+    report = _junit(result.stdout)
+    shown = "a\ufffdb\ufffd[31m <x> & ]]> \"q\" 'q' \ufffd"
+    assert ET.fromstring(result.stdout.encode()).get("name") == f"demarcate: {shown}"
+    texts = [case.result[0].text for suite in report for case in suite if case.result]
+    assert any(shown in text for text in texts)

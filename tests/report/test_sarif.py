@@ -110,3 +110,11 @@ def test_sarif_paths_are_the_repositorys_wherever_the_file_is_written(cli, tmp_p
                  for r in run["results"] for loc in r["locations"]}
     assert json.dumps({"uri": "security/demarcate/app-team.yaml", "uriBaseId": "%SRCROOT%"}, sort_keys=True) in artifacts
     assert all(json.loads(a)["uri"].startswith("security/demarcate/") for a in artifacts)
+
+
+def test_check_prints_the_sarif_log_that_report_writes(cli):
+    # For tools that read SARIF from standard output; the log on standard error keeps the counts.
+    result = cli("check", SHOPBOT, "--format", "sarif", "--fail-on", "critical")
+    assert result.exit_code == 1 and "35 open findings over 16 components" in result.stderr
+    assert result.stdout == cli("report", SHOPBOT, "--format", "sarif").stdout
+    jsonschema.Draft4Validator(SCHEMA).validate(json.loads(result.stdout))

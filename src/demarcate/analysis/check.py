@@ -30,6 +30,7 @@ class Result:
     leverage: Leverage
     warnings: list[Problem] = field(default_factory=list)
     parties: tuple[str, ...] = ()  # when narrowed by `for_parties`: to what these parties must act on
+    rules: tuple[str, ...] = tuple(RULES)  # the rules that ran, in their order
 
     def open_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.is_open]
@@ -93,7 +94,8 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
         for d in lapsed_entries
     ]
     paths = ctx.paths
-    return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings)
+    return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings,
+                  rules=tuple(r for r in RULES if rules is None or r in rules))
 
 
 # Stale tracking entries given the finding they most likely meant: past this many, a portfolio that

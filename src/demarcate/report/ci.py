@@ -9,11 +9,18 @@ escaping the runner decodes.
 
 GitLab Code Quality: the JSON report a merge request's widget reads (`artifacts: reports:
 codequality`), each finding with a fingerprint derived from its stable id, so that GitLab can say
-which findings a merge request introduces and which it resolves."""
+which findings a merge request introduces and which it resolves.
+
+JUnit XML: the test report Jenkins, Azure Pipelines, CircleCI, Bitbucket and GitLab (`artifacts:
+reports: junit`) show for a build. Each rule that ran is a suite and each finding a test case: an
+open finding fails, a decided one (or with a baseline, one already in it) is skipped, and a rule
+that found nothing passes, so the report also says what was checked."""
 
 from __future__ import annotations
 
 import hashlib
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -96,3 +103,55 @@ def gitlab_code_quality(result: Result, base: Path) -> list[dict[str, Any]]:
             "location": {"path": where.get("file", ""), "lines": {"begin": max(1, where.get("line") or 1)}},
         })
     return report
+
+
+# What XML 1.0 cannot hold at all, even escaped: most control characters, lone surrogates, U+FFFE/F.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def junit_xml(result: Result, base: Path, new: Collection[str] | None = None) -> str:
+    """The findings as a JUnit XML test report, one suite per rule that ran. With `new` (the ids new
+    against a baseline), only those fail; the others are skipped as known."""
+    places = _Places(base)
+    by_rule: dict[str, list[Finding]] = {r: [] for r in result.rules}
+    for f in result.findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    root = ET.Element("testsuites", name=_xml(f"demarcate: {result.system.info.name}"))
+    totals = dict.fromkeys(("tests", "failures", "skipped"), 0)
+    for rule, findings in by_rule.items():
+        suite = ET.SubElement(root, "testsuite", name=rule)
+        counts = dict.fromkeys(totals, 0)
+        if not findings:
+            ET.SubElement(suite, "testcase", classname=f"demarcate.{rule}", name=f"{rule}: nothing found")
+            counts["tests"] = 1
+        for f in findings:
+            where = places.of_finding(result, f)
+            case = ET.SubElement(suite, "testcase", classname=f"demarcate.{rule}", name=_xml(f.id))
+            if where.get("file"):
+                case.set("file", _xml(where["file"]))
+            if where.get("line"):
+                case.set("line", str(where["line"]))
+            counts["tests"] += 1
+            if not f.is_open:
+                ET.SubElement(case, "skipped", message=_xml(f"{f.status}: {f.decision_note}"))
+                counts["skipped"] += 1
+            elif new is not None and f.id not in new:
+                ET.SubElement(case, "skipped", message="in the baseline: not new")
+                counts["skipped"] += 1
+            else:
+                failure = ET.SubElement(case, "failure", type=f.severity, message=_xml(f"{f.severity}: {f.title}"))
+                failure.text = _xml(f.message)
+                counts["failures"] += 1
+        for key, n in counts.items():
+            suite.set(key, str(n))
+            totals[key] += n
+        suite.set("errors", "0")
+    for key, n in totals.items():
+        root.set(key, str(n))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
