@@ -24,7 +24,7 @@ from demarcate.builtin import example
 from demarcate.catalog import load_catalog
 from demarcate.catalog import search as search_catalog
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
-from demarcate.model.loader import System, load, manifest_file_model
+from demarcate.model.loader import System, load, manifest_file_model, manifest_paths
 from demarcate.model.scaffold import render, split, starter
 from demarcate.report.jsonio import json_bytes, json_text
 from demarcate.report.tabular import to_csv, to_markdown
@@ -32,6 +32,8 @@ from demarcate.report.tabular import to_csv, to_markdown
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from demarcate.analysis.check import Result
+    from demarcate.analysis.findings import Finding
     from demarcate.analysis.gate import Gate
 
 
@@ -681,24 +683,112 @@ def explain(
         terminal.print_control(out, found, cat)
 
 
+def _finding_id(text: str) -> str:
+    """A finding id as the analysis spells it: the rule part in lower case."""
+    rule_id, sep, rest = text.strip().partition(":")
+    return f"{rule_id.lower()}{sep}{rest}"
+
+
+def _finding(result: Result, finding_id: str) -> Finding:
+    """The finding of this id, or an error naming the nearest of its rule."""
+    found = {f.id: f for f in result.findings}
+    finding = found.get(finding_id)
+    if finding is None:
+        rule_id = finding_id.split(":", 1)[0]
+        same_rule = [f for f in found if f.startswith(rule_id + ":")]
+        raise ManifestError([Problem(
+            f"no finding '{finding_id}' in this manifest", None,
+            did_you_mean(finding_id, same_rule or list(found))
+            or "it may be fixed; `demarcate check` lists the findings there are")])
+    return finding
+
+
+class DecisionKind(StrEnum):
+    accepted = "accepted"
+    mitigated = "mitigated"
+    false_positive = "false-positive"
+
+
+@app.command()
+@reports_errors
+def decide(
+    finding_id: Annotated[str, typer.Argument(metavar="FINDING-ID", help="The finding's id, as `check` prints it.")],
+    decision: Annotated[DecisionKind, typer.Argument(help="accepted, mitigated or false-positive.")],
+    justification: Annotated[str, typer.Option(
+        "--justification", "-j", help="Why: shown with the finding wherever it is reported.")],
+    manifest: Annotated[list[Path], typer.Option(
+        "--manifest", "-m", help="The manifest the finding is in: its folder, or its files.")],
+    to: Annotated[Path | None, typer.Option(
+        "--to", help="The file of tracking entries to append to, created if missing (default: tracking.yaml in "
+                     "the manifest's folder). A file holding anything but tracking entries is refused.")] = None,
+    ticket: Annotated[str, typer.Option(help="The ticket that follows the decision up.")] = "",
+    reviewer: Annotated[str, typer.Option(help="Who took the decision.")] = "",
+    expires: Annotated[str | None, typer.Option(
+        metavar="YYYY-MM-DD", help="The first day the decision no longer holds: from then on the finding is "
+                                   "open again.")] = None,
+) -> None:
+    """Record a decision on a finding in the manifest's tracking section: from then on it is reported
+    as accepted, mitigated or a false positive, not open."""
+    import datetime as dt
+
+    from pydantic import ValidationError
+
+    from demarcate.analysis.check import analyse
+    from demarcate.model.record import entry, record
+    from demarcate.model.schema import Decision
+
+    finding_id = _finding_id(finding_id)
+    system = _load_system(manifest)
+    if finding_id in {d.finding for d in system.tracking}:
+        raise ManifestError([Problem(f"'{finding_id}' already has a decision", system.position("decision", finding_id),
+                                     "change or remove that entry by hand")])
+    if to is None:
+        if len(manifest) != 1 or not manifest[0].is_dir():
+            raise ManifestError([Problem("name the file to record the decision in with --to", None,
+                                         "with a manifest folder, tracking.yaml in it is the default")])
+        to = manifest[0] / "tracking.yaml"
+    if to.suffix not in (".yaml", ".yml"):
+        raise ManifestError([Problem("a tracking file is a manifest file: name it .yaml or .yml", Position(str(to)))])
+    try:
+        until = dt.date.fromisoformat(expires) if expires else None
+    except ValueError:
+        raise ManifestError([Problem(f"--expires: '{expires}' is not a date; expected YYYY-MM-DD", None)]) from None
+    item = entry(finding_id, decision.value, justification.strip(), ticket=ticket.strip(), reviewer=reviewer.strip(),
+                 date=dt.date.today(), expires=until)
+    if not justification.strip():
+        raise ManifestError([Problem("--justification is empty", None, "say why, for whoever reviews the decision")])
+    try:
+        Decision.model_validate(item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "expires"  # the one check across fields
+        raise ManifestError([Problem(f"--{where}: {first['msg'].removeprefix('Value error, ')}", None)]) from None
+    finding = _finding(analyse(system), finding_id)
+    paths = [*manifest, to]
+
+    def recorded() -> None:  # the manifest, read again with the file, holds the decision
+        if not any(d.finding == finding_id and d.decision == decision.value for d in load(paths).tracking):
+            raise ManifestError([Problem("the decision was not read back from the file; it was left as it was",
+                                         Position(str(to)))])
+
+    line = record(to, item, recorded)
+    out.print(f"recorded: {finding_id} {decision.value}" + (f" until {until}" if until else "")
+              + f" — {finding.title}", soft_wrap=True, markup=False, highlight=False)
+    out.print(f"  in {to}:{line}", soft_wrap=True, markup=False, highlight=False)
+    if to.resolve() not in {p.resolve() for p in manifest_paths(manifest)}:  # not read with the manifest as given
+        out.print(terminal.t(f"  read it with the manifest: demarcate check {' '.join(shlex.quote(str(m)) for m in paths)}",
+                             "dim"), soft_wrap=True)
+
+
 def _explain_finding(finding_id: str, manifest: list[Path] | None, format: ListFormat) -> None:
     """A finding id from a CI log or annotation: with the manifest, the finding in full; either way,
     the rule that produced it."""
     from demarcate.analysis.check import analyse, finding_json
     from demarcate.analysis.rules import RULES
 
-    rule_id, rest = finding_id.split(":", 1)
-    finding_id = f"{rule_id.lower()}:{rest}"
-    rule = RULES[rule_id.lower()].rule
-    finding = None
-    if manifest:
-        found = {f.id: f for f in analyse(_load_system(manifest)).findings}
-        finding = found.get(finding_id)
-        if finding is None:
-            raise ManifestError([Problem(
-                f"no finding '{finding_id}' in this manifest", None,
-                did_you_mean(finding_id, [f for f in found if f.startswith(rule.id + ":")])
-                or "it may be fixed; `demarcate check` lists the findings there are")])
+    finding_id = _finding_id(finding_id)
+    rule = RULES[finding_id.split(":", 1)[0]].rule
+    finding = _finding(analyse(_load_system(manifest)), finding_id) if manifest else None
     if format is ListFormat.json:
         emit_json({"finding": finding_json(finding) if finding else None, "rule": dataclasses.asdict(rule)})
         return

@@ -1,0 +1,109 @@
+"""Record a decision on a finding in a manifest's `tracking` section (`demarcate decide`).
+
+Decisions go to a file that holds tracking entries and nothing else — one the user keeps for them,
+or a new one — so that recording one never rewrites what people wrote elsewhere. The new entry is
+appended as text in the file's own indentation, comments and all left as they were, and the file is
+only replaced once the whole manifest, read again with it, holds the decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from demarcate.model.errors import ManifestError, Position, Problem
+from demarcate.model.yamlio import dump_yaml, parse_yaml
+
+HEADER = ("# Decisions on demarcate findings, by their stable ids (docs/manifest.md, `tracking`).\n"
+          "# `demarcate decide` appends to this file; edit the entries freely.\n")
+_KEYS = ("finding", "decision", "justification", "ticket", "reviewer", "date", "expires")
+_TRACKING = re.compile(r"^tracking:[ \t]*(?P<rest>[^#\n]*)(?:#.*)?$", re.MULTILINE)
+_ITEM = re.compile(r"^(?P<indent>[ \t]*)- ", re.MULTILINE)
+
+
+def entry(finding: str, decision: str, justification: str, *, ticket: str = "", reviewer: str = "",
+          date: dt.date | None = None, expires: dt.date | None = None) -> dict[str, Any]:
+    """A tracking entry, in the manifest's key order, without the fields left empty."""
+    values = {"finding": finding, "decision": decision, "justification": justification, "ticket": ticket,
+              "reviewer": reviewer, "date": date, "expires": expires}
+    return {k: values[k] for k in _KEYS if values[k]}
+
+
+def with_entry(text: str | None, item: dict[str, Any], name: str) -> tuple[str, int]:
+    """The text of a tracking file with the entry appended (a new file's text if `text` is None),
+    and the line the entry starts on."""
+    before, added = _appended(text, dump_yaml([item]), name)  # "- finding: ...\n  decision: ...\n"
+    return before + added, before.count("\n") + 1
+
+
+def _appended(text: str | None, rendered: str, name: str) -> tuple[str, str]:
+    """The file's text to keep, possibly mended at its end, and the text to add after it."""
+    if text is None:
+        return HEADER + "tracking:\n", _indented(rendered, "  ")
+    data = parse_yaml(text, name)
+    other = [k for k in (data or {}) if k not in ("version", "tracking")] if isinstance(data, dict) else ["?"]
+    if other:
+        raise ManifestError([Problem(
+            "holds more than tracking entries" + (f" ({', '.join(map(str, other))})" if other != ["?"] else ""),
+            Position(name), "record decisions in a file of their own: name a new one with --to")])
+    header = _TRACKING.search(text)
+    body = text if text.endswith("\n") or not text else text + "\n"
+    if header is None:  # a file with no tracking section yet
+        return body + "tracking:\n", _indented(rendered, "  ")
+    if header.group("rest").strip() not in ("", "[]"):
+        raise ManifestError([Problem(
+            "its tracking entries are written on one line (flow style); a new one cannot be appended",
+            Position(name, text.count("\n", 0, header.start()) + 1, 1),
+            "write them one per block ('- finding: ...'), or name another file with --to")])
+    if list(data).index("tracking") != len(data) - 1:
+        raise ManifestError([Problem("the tracking section is not the last in the file", Position(name),
+                                     "move it to the end, or name another file with --to")])
+    if header.group("rest").strip() == "[]":  # an empty list written inline: begin the block list
+        body = body[:header.start()] + "tracking:" + body[header.end():]
+    items = [m for m in _ITEM.finditer(text, header.end())]
+    indent = items[0].group("indent") if items else "  "
+    return body, _indented(rendered, indent)
+
+
+def _indented(text: str, indent: str) -> str:
+    return "".join(indent + line if line.strip() else line for line in text.splitlines(keepends=True))
+
+
+def record(path: Path, item: dict[str, Any], check: Callable[[], None]) -> int:
+    """Append the entry to the file (created if missing), then run `check` — which reads the manifest
+    again and raises if the decision is not there; on any failure the file is left as it was.
+    Returns the line the entry starts on."""
+    name = str(path)
+    try:
+        before = path.read_text(encoding="utf-8") if path.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError([Problem(f"cannot read file: {exc}", Position(name))]) from None
+    after, line = with_entry(before, item, name)
+    _replace(path, after)
+    try:
+        check()
+    except BaseException:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            _replace(path, before)
+        raise
+    return line
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write the whole file at once: a reader (or a crash) sees the old text or the new, never half."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        if path.exists():
+            os.chmod(temp, path.stat().st_mode & 0o7777)
+        os.replace(temp, path)
+    except OSError as exc:
+        raise ManifestError([Problem(f"cannot write file: {exc.strerror or exc}", Position(str(path)))]) from None
