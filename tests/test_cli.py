@@ -235,6 +235,8 @@ def test_explain_takes_a_finding_id_from_a_ci_log(cli):
     assert full.startswith(" CRITICAL  Open path (exfiltration): reviews → retriever → model → send-email → egress")
     assert f"id:           {fid}" in full and "route:        reviews → retriever → model → send-email → egress" in full
     assert "who must act: app-team, cloud-team" in full and "open-attack-path — Untrusted content" in full
+    assert f"To record a decision on it: demarcate decide '{fid}' accepted|mitigated|false-positive -j WHY " \
+        f"-m {SHOPBOT}" in full
     data = json.loads(cli("explain", fid, "-m", SHOPBOT, "--format", "json").stdout)
     assert data["finding"]["id"] == fid and data["finding"]["hops"][0] == "reviews"
     assert data["rule"]["id"] == "open-attack-path"

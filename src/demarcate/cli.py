@@ -794,6 +794,10 @@ def _explain_finding(finding_id: str, manifest: list[Path] | None, format: ListF
         return
     if finding is not None:
         terminal.print_finding(out, finding)
+        if not finding.decision:
+            where = " ".join(f"-m {shlex.quote(str(m))}" for m in manifest or [])
+            out.print(terminal.t(f"To record a decision on it: demarcate decide {shlex.quote(finding.id)} "
+                                 f"accepted|mitigated|false-positive -j WHY {where}", "dim"), soft_wrap=True)
         out.print()
     else:
         out.print(terminal.t(f"{finding_id} is a finding of the rule below; `demarcate explain "
