@@ -37,7 +37,7 @@ def test_an_entry_is_appended_in_the_files_own_indentation(before):
     assert added["justification"] == "proxy: next # quarter" and str(added["expires"]) == "2027-05-01"
 
 
-@pytest.mark.parametrize("before", [None, "version: 1\n", "tracking: []\n", "tracking:\n"])
+@pytest.mark.parametrize("before", [None, "", "# only a comment\n", "version: 1\n", "tracking: []\n", "tracking:\n"])
 def test_a_file_without_entries_gets_a_tracking_section(before):
     after, line = with_entry(before, ITEM, "t.yaml")
     assert [e["finding"] for e in _entries(after)] == ["open-egress:egress"]
@@ -113,6 +113,9 @@ def test_decide_refuses_what_it_cannot_record_and_leaves_every_file_as_it_was(cl
         *(a for n in ("system", "app-team", "cloud-team", "model-provider") for a in ("-m", bot / f"{n}.yaml")))
     assert "holds more than tracking entries" in refused(
         "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--to", bot / "app-team.yaml")
+    (tmp_path / "latin1.yaml").write_bytes(b"tracking:\n# caf\xe9\n")
+    assert "latin1.yaml: error: not UTF-8 text" in refused(
+        "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--to", tmp_path / "latin1.yaml")
     assert "a tracking file is a manifest file" in refused(
         "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--to", bot / "notes.txt")
     # Already decided: the entry is named where it is.

@@ -45,8 +45,8 @@ def _appended(text: str | None, rendered: str, name: str) -> tuple[str, str]:
     """The file's text to keep, possibly mended at its end, and the text to add after it."""
     if text is None:
         return HEADER + "tracking:\n", _indented(rendered, "  ")
-    data = parse_yaml(text, name)
-    other = [k for k in (data or {}) if k not in ("version", "tracking")] if isinstance(data, dict) else ["?"]
+    data = parse_yaml(text, name) or {}  # an empty file (or only comments) holds nothing yet
+    other = [k for k in data if k not in ("version", "tracking")] if isinstance(data, dict) else ["?"]
     if other:
         raise ManifestError([Problem(
             "holds more than tracking entries" + (f" ({', '.join(map(str, other))})" if other != ["?"] else ""),
@@ -81,8 +81,12 @@ def record(path: Path, item: dict[str, Any], check: Callable[[], None]) -> int:
     name = str(path)
     try:
         before = path.read_text(encoding="utf-8") if path.exists() else None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError([Problem(f"cannot read file: {exc}", Position(name))]) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", Position(name))]) from None
+    except OSError as exc:
+        raise ManifestError([Problem(f"cannot read file: {exc.strerror or exc}", Position(name))]) from None
+    if before is not None and not os.access(path, os.W_OK):
+        raise ManifestError([Problem("the file is read-only", Position(name), "make it writable, or name another with --to")])
     after, line = with_entry(before, item, name)
     _replace(path, after)
     try:
