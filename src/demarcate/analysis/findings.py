@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+# Defined with the manifest, whose requirements name them.
+from demarcate.model.schema import SEVERITIES as SEVERITIES
+
 if TYPE_CHECKING:
     from demarcate.analysis.context import Context
-
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def severity_rank(severity: str) -> int:

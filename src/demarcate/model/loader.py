@@ -7,7 +7,7 @@ files is kept once; the same key defined with different values is an error namin
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from demarcate.model.schema import (
     Flow,
     Party,
     Preset,
+    Requirement,
     SystemInfo,
     manifest_file_model,
 )
@@ -70,6 +71,8 @@ class System:
     where: Positions = field(default_factory=Positions)
     # Controls taken to be in effect whatever the configuration says (`check --assume`).
     assumed: frozenset[str] = frozenset()
+    # Controls the organisation requires in effect, and where.
+    requirements: tuple[Requirement, ...] = ()
 
     @property
     def preset(self) -> Preset | None:
@@ -153,6 +156,7 @@ class _Merger:
         self.claims: dict[tuple[str, str | None, str], Claim] = {}
         self.controls: dict[str, Control] = {}
         self.tracking: dict[str, Decision] = {}
+        self.requirements: dict[tuple[str, str], Requirement] = {}
 
     def _keyed(self, table: dict[Any, Any], what: str, key: Any, item: Any, at: tuple[Any, str, str, int],
                label: str) -> None:
@@ -196,6 +200,10 @@ class _Merger:
         for i, decision in enumerate(doc.tracking):
             self._keyed(self.tracking, "decision", decision.finding, decision, (raw, name, "tracking", i),
                         f"tracking entry for '{decision.finding}'")
+        for i, requirement in enumerate(doc.requirements):
+            key = (requirement.control, requirement.on.model_dump_json())
+            self._keyed(self.requirements, "requirement", key, requirement, (raw, name, "requirements", i),
+                        f"requirement of {requirement.control} on the same components")
 
     def finish(self, catalog: Catalog, files: tuple[str, ...]) -> System:
         info_data = {k: v for k, (v, _) in self.system.items()}
@@ -225,6 +233,7 @@ class _Merger:
             flows=tuple(self.flows.values()),
             claims=tuple(self.claims.values()),
             tracking=tuple(self.tracking.values()),
+            requirements=tuple(self.requirements.values()),
             catalog=catalog,
             files=files,
             where=self._renumber(),
@@ -239,6 +248,8 @@ class _Merger:
         where = self.where
         for i, flow in enumerate(self.flows):
             where.alias(("flow", i), ("flow", flow))
+        for i, requirement in enumerate(self.requirements):
+            where.alias(("requirement", i), ("requirement", requirement))
         for i, claim in enumerate(self.claims):
             where.alias(("claim", i), ("claim", claim))
             # The first claim on each control: where findings about that control point.
@@ -296,4 +307,45 @@ def _references(system: System) -> list[Problem]:
             ref(claim.relies_on, parties, "party", at)
         for c in claim.scope:
             ref(c, comps, "component", at)
+    for i, requirement in enumerate(system.requirements):
+        problems += _requirement_problems(system, requirement, ("requirement", i), ref)
+    return problems
+
+
+def _requirement_problems(system: System, requirement: Requirement, at: tuple[str, Any],
+                          ref: Callable[[str, Any, str, tuple[str, Any]], None]) -> list[Problem]:
+    """A requirement names a control that can protect what it selects, in the words of that kind."""
+    problems: list[Problem] = []
+    where = system.where.get(at)
+    control = system.catalog.controls.get(requirement.control)
+    ref(requirement.control, system.catalog.controls, "control", at)
+    scope = requirement.on
+    for pid in filter(None, (requirement.party, scope.owner)):
+        ref(pid, system.parties, "party", at)
+    for cid in scope.components:
+        ref(cid, system.components, "component", at)
+    kinds = system.catalog.kinds
+    if scope.kind is not None:
+        ref(scope.kind, kinds, "component kind", at)
+    if control is None or (scope.kind is not None and scope.kind not in kinds):
+        return problems
+    if scope.kind is not None and scope.kind not in control.applies_to:
+        problems.append(Problem(f"{control.id} does not protect {scope.kind} components", where,
+                                f"it applies to {', '.join(control.applies_to) or 'no component kind'}"))
+    if scope.where and scope.kind is None:
+        problems.append(Problem("a requirement's 'where' needs 'kind': attributes are a kind's", where))
+        return problems
+    attributes = kinds[scope.kind].attributes if scope.kind is not None else {}
+    for attribute, wanted in scope.where.items():
+        spec = attributes.get(attribute)
+        if spec is None:
+            problems.append(Problem(f"{scope.kind} components have no attribute '{attribute}'", where,
+                                    did_you_mean(attribute, attributes)))
+            continue
+        allowed: list[Any] | None = list(spec.values) or ([True, False] if spec.type == "bool" else None)
+        for value in wanted if isinstance(wanted, list) else [wanted]:
+            if allowed is not None and value not in allowed:
+                problems.append(Problem(f"'{value}' is not a value of {scope.kind}.{attribute}", where,
+                                        did_you_mean(str(value), [str(v) for v in allowed])
+                                        or f"expected one of: {', '.join(str(v).lower() for v in allowed)}"))
     return problems

@@ -27,6 +27,7 @@ OPERATED_LAYERS: tuple[OperatedLayer, ...] = ("model", "model-serving", "applica
 STATUSES = ("implemented", "partial", "planned")
 FUNCTIONS = ("prevent", "reduce", "detect", "govern")
 DECISIONS = ("accepted", "mitigated", "false-positive")
+SEVERITIES = ("low", "medium", "high", "critical")  # of findings, least severe first
 PRINCIPAL_WORDS = ("anyone", "authenticated-users", "customers", "staff")
 EVIDENCE_KINDS = ("url", "document", "test", "attestation", "configuration", "log", "model-card", "contract")
 
@@ -357,6 +358,45 @@ class Decision(Model):
         return self
 
 
+class RequirementScope(Model):
+    """Which components a requirement holds for: of those its control protects, the ones of this
+    kind, these ids, this owner and these attribute values (all that are given must match; a list
+    of values matches a component whose attribute is, or includes, any of them)."""
+
+    kind: Id | None = None
+    components: list[Id] = []
+    owner: Id | None = None
+    where: dict[Id, Any] = Field(default_factory=dict, description="Attribute values, as the component kind names them: "
+                                                 "`effects: [send-external, financial]`, `images: true`.")
+
+    def covers(self, component_id: str, component: Any) -> bool:
+        if self.kind is not None and component.kind != self.kind:
+            return False
+        if self.components and component_id not in self.components:
+            return False
+        if self.owner is not None and component.owner != self.owner:
+            return False
+        for attribute, wanted in self.where.items():
+            value = component.attr(attribute)
+            options = wanted if isinstance(wanted, list) else [wanted]
+            held = value if isinstance(value, list) else [value]
+            if not any(v in options for v in held):
+                return False
+        return True
+
+
+class Requirement(Model):
+    """A control the organisation requires in effect on some components — its own baseline, which
+    the gate holds every system to, whatever else the analysis finds."""
+
+    control: ControlId
+    on: RequirementScope = Field(RequirementScope(), description="Which of the components the control "
+                                                                 "protects must have it; all of them if left out.")
+    severity: Literal[SEVERITIES] = "high"  # type: ignore[valid-type]
+    why: Text = Field(description="The reason, shown with every finding: the policy, the incident, the ticket.")
+    party: Id | None = Field(None, description="Who must provide it; by default whoever answers for the control.")
+
+
 _TYPES: dict[str, Any] = {
     "bool": bool,
     "integer": int,
@@ -410,4 +450,5 @@ def manifest_file_model(kinds: dict[str, KindSpec]) -> type[Model]:
         controls=(list[Claim], Field([], description="Responsibility claims.")),
         custom_controls=(list[Control], Field([], description="Controls beyond the built-in catalog.")),
         tracking=(list[Decision], Field([], description="Decisions on findings.")),
+        requirements=(list[Requirement], Field([], description="Controls your organisation requires in effect.")),
     )

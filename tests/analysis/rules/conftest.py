@@ -40,6 +40,7 @@ class Bot:
         self.components = copy.deepcopy(COMPONENTS)
         self.flows = [{"from": a, "to": b} for a, b in FLOWS]
         self.controls: list[dict[str, Any]] = []
+        self.requirements: list[dict[str, Any]] = []
         self.system: dict[str, Any] = {"name": "bot", "preset": "managed-model-api"}
 
     def set(self, cid: str, **attrs: Any) -> Bot:
@@ -69,9 +70,14 @@ class Bot:
         self.controls.append({"control": control, "party": party, "relies-on": on, "assumption": assumption})
         return self
 
+    def requires(self, control: str, why: str = "our policy", **entry: Any) -> Bot:
+        self.requirements.append({"control": control, "why": why, **entry})
+        return self
+
     def doc(self) -> dict[str, Any]:
         return {"version": 1, "system": self.system, "parties": self.parties, "components": self.components,
-                "flows": self.flows, "controls": self.controls}
+                "flows": self.flows, "controls": self.controls,
+                **({"requirements": self.requirements} if self.requirements else {})}
 
 
 @pytest.fixture

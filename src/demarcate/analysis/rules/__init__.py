@@ -22,6 +22,7 @@ ORDER = (
     "misplaced-responsibility",
     "unowned-control",
     "claim-contradicted",
+    "unmet-requirement",
     "unsafe-rendering",
     "open-egress",
     "over-privileged-credential",
