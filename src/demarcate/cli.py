@@ -256,12 +256,25 @@ def _keep(*objects: Any) -> None:
 
 
 @app.callback(invoke_without_command=True)
+@reports_errors
 def _root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="Read defaults from this file instead of the nearest demarcate.toml, .demarcate.toml "
+                         "or pyproject.toml [tool.demarcate] (docs/config.md).")] = None,
+    no_config: Annotated[bool, typer.Option("--no-config", help="Read no configuration file.")] = False,
 ) -> None:
     if version:
         out.print(f"demarcate {__version__} (catalog {load_catalog().version})")
         raise typer.Exit()
+    if no_config:
+        return
+    from demarcate import config as settings
+
+    found = config or settings.find(Path.cwd())
+    if found is not None:
+        ctx.default_map = settings.default_map(found, settings.read(found), ALL_COMMANDS)
 
 
 @app.command()
@@ -1163,12 +1176,20 @@ def main() -> None:
         raise
 
 
+def _command_name(command: Any) -> str:
+    return command.name or command.callback.__name__.lower().replace("_", "-")
+
+
+# Every command, even when a run registers only the one it invokes: a configuration file is checked
+# against them all.
+ALL_COMMANDS: dict[str, Callable[..., Any]] = {_command_name(c): c.callback for c in app.registered_commands}  # type: ignore[misc]
+
+
 def _only_the_command_asked_for(first: list[str]) -> None:
     """Typer turns every registered command into a Click command on each run, which took ~40 ms
     for all of them; when the first argument names a command, only that one is registered for this
     run. Anything else (--help, --version, a misspelt command) gets all of them, as before."""
-    wanted = [c for c in app.registered_commands
-              if first and (c.name or c.callback.__name__.lower().replace("_", "-")) == first[0]]  # type: ignore[union-attr]
+    wanted = [c for c in app.registered_commands if first and _command_name(c) == first[0]]
     if wanted:
         app.registered_commands = wanted
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from demarcate.analysis.check import analyse, finding_json
 from demarcate.analysis.findings import SEVERITIES, severity_rank
-from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
+from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean, read_text
 from demarcate.model.loader import MANIFEST_SUFFIXES, load
 
 
@@ -63,9 +63,9 @@ def load_findings(paths: list[Path]) -> Findings:
     """Findings from a saved JSON result (one .json file, or one file or pipe holding one, such as
     `<(demarcate check … --format json)`) or from manifests, analysed now."""
     if len(paths) == 1 and paths[0].suffix == ".json":
-        return _saved(paths[0], _read(paths[0]))
+        return _saved(paths[0], read_text(paths[0]))
     if len(paths) == 1 and paths[0].suffix not in MANIFEST_SUFFIXES and not paths[0].is_dir() and paths[0].exists():
-        text = _read(paths[0])
+        text = read_text(paths[0])
         if text.lstrip().startswith("{") and '"findings"' in text:
             return _saved(paths[0], text)
         if not paths[0].is_file():  # a pipe reads once: it had to be a saved result
@@ -86,17 +86,6 @@ def other_system(before: Findings, after: Findings) -> str | None:
         return None
     return (f"the two sides look like different systems ('{before.system}' and '{after.system}', no component in "
             "common): findings are matched by id, so they count as new or fixed")
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError([Problem("file not found", Position(str(path)))]) from None
-    except UnicodeDecodeError as exc:
-        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", Position(str(path)))]) from None
-    except OSError as exc:
-        raise ManifestError([Problem(f"cannot read file: {exc.strerror}", Position(str(path)))]) from None
 
 
 def _saved(path: Path, text: str) -> Findings:

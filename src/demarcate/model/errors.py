@@ -6,6 +6,7 @@ import difflib
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @functools.total_ordering
@@ -92,3 +93,16 @@ def did_you_mean(word: object, known: Iterable[str]) -> str | None:
         return f"did you mean '{starts[0]}'?"
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def read_text(path: Path, name: str | None = None, missing: str = "file not found") -> str:
+    """A text file's content, or the reason it cannot be read as a problem at the file."""
+    at = Position(name or str(path))
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError([Problem(missing, at)]) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", at)]) from None
+    except OSError as exc:
+        raise ManifestError([Problem(f"cannot read file: {exc.strerror or exc}", at)]) from None

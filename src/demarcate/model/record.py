@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from demarcate.model.errors import ManifestError, Position, Problem
+from demarcate.model.errors import ManifestError, Position, Problem, read_text
 from demarcate.model.yamlio import dump_yaml, parse_yaml
 
 HEADER = ("# Decisions on demarcate findings, by their stable ids (docs/manifest.md, `tracking`).\n"
@@ -79,12 +79,7 @@ def record(path: Path, item: dict[str, Any], check: Callable[[], None]) -> int:
     again and raises if the decision is not there; on any failure the file is left as it was.
     Returns the line the entry starts on."""
     name = str(path)
-    try:
-        before = path.read_text(encoding="utf-8") if path.exists() else None
-    except UnicodeDecodeError as exc:
-        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", Position(name))]) from None
-    except OSError as exc:
-        raise ManifestError([Problem(f"cannot read file: {exc.strerror or exc}", Position(name))]) from None
+    before = read_text(path) if path.exists() else None
     if before is not None and not os.access(path, os.W_OK):
         raise ManifestError([Problem("the file is read-only", Position(name), "make it writable, or name another with --to")])
     after, line = with_entry(before, item, name)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from demarcate.model.errors import ManifestError, Position, Problem
+from demarcate.model.errors import ManifestError, Position, Problem, read_text
 
 
 @functools.cache
@@ -75,10 +75,10 @@ STDIN_NAME = "<stdin>"
 def read_yaml(path: Path, label: str | None = None) -> Any:
     """Parse one YAML file (or standard input, for "-") into a tree of YMap, YList and plain values."""
     name = label or str(path)
+    if str(path) != STDIN:
+        return parse_yaml(read_text(path, name), name)
     try:
-        text = sys.stdin.buffer.read().decode("utf-8") if str(path) == STDIN else path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError([Problem("file not found", Position(name))]) from None
+        text = sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", Position(name))]) from None
     except OSError as exc:
