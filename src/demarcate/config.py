@@ -19,7 +19,6 @@ import enum
 import inspect
 import os
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Callable
@@ -50,14 +49,29 @@ def find(start: Path) -> Path | None:
     return None
 
 
+_OUR_TABLE = re.compile(r"tool\s*\.\s*demarcate|^\s*\[\s*tool\s*\]", re.MULTILINE)
+
+
 def _has_table(pyproject: Path) -> bool:
     try:
-        return "demarcate" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    # A cheap look first: most runs meet a pyproject.toml that never mentions demarcate, and
+    # importing and running a TOML parser costs a few milliseconds.
+    if "demarcate" not in text or not _OUR_TABLE.search(text):
+        return False
+    import tomllib
+
+    try:
+        return "demarcate" in tomllib.loads(text).get("tool", {})
+    except tomllib.TOMLDecodeError:
         return False  # someone else's file to get right; without our table it is not ours
 
 
 def read(path: Path) -> dict[str, Any]:
+    import tomllib
+
     name = str(path)
     text = read_text(path, missing="configuration file not found")
     try:
