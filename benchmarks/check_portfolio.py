@@ -163,8 +163,10 @@ def _run_probe(path: Path) -> str:
 
 def _instructions(cmd: list[str]) -> int:
     """Machine instructions a command executes, counted by callgrind (output discarded)."""
+    # A fixed hash seed: with Python's random one, dict and set layouts (and so the count) vary a little.
     proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          env={**ENV, "PYTHONHASHSEED": "0"})
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if found is None:
         raise SystemExit(f"valgrind did not report a count:\n{proc.stderr[-2000:]}")

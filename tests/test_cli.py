@@ -108,6 +108,31 @@ def test_matrix_csv_has_a_column_per_party(cli):
     assert app_in_03[rows[0].index("app-team")] == "relies on model-provider"
 
 
+def test_matrix_marks_the_controls_the_manifest_requires(cli, tmp_path):
+    policy = example("requirements.yaml")
+    more = tmp_path / "more.yaml"  # a second requirement on the same control: the matrix shows the higher
+    more.write_text("requirements:\n  - {control: INF-NET-03, severity: critical, why: egress review}\n")
+    rows = list(csv.reader(io.StringIO(cli("matrix", SHOPBOT, policy, more, "--format", "csv").stdout)))
+    assert rows[0][-1] == "required"
+    required = {r[0]: r[-1] for r in rows[1:] if r[-1]}
+    assert required == {"APP-TOOL-02": "critical", "APP-IN-03": "high", "APP-OUT-04": "high", "INF-NET-03": "critical"}
+    data = json.loads(cli("matrix", SHOPBOT, policy, "--format", "json", "--required").stdout)
+    assert {r["control"]: r["required"] for r in data["rows"]} == {
+        "APP-TOOL-02": "critical", "APP-IN-03": "high", "APP-OUT-04": "high", "INF-NET-03": "high"}
+    table = cli("matrix", SHOPBOT, policy, "--required", columns=160).stdout
+    assert "required" in table and "APP-TOOL-02" in table and "MOD-DATA-01" not in table
+    html = tmp_path / "report.html"
+    assert cli("report", SHOPBOT, policy, "-o", html).exit_code == 0
+    matrix_html = html.read_text().split('<table id="matrix">', 1)[1].split("</table>", 1)[0]
+    assert "<th>required</th>" in matrix_html and matrix_html.count('class="badge sev-') == 4
+    answer = json.loads(cli("who", SHOPBOT, policy, "APP-TOOL-02", "--format", "json").stdout)
+    assert "the manifest requires it (critical) on send-email: Nothing leaves the company" in " ".join(answer["reasons"])
+    # Without requirements the matrix is as it was: no column, nothing in the JSON.
+    plain = list(csv.reader(io.StringIO(cli("matrix", SHOPBOT, "--format", "csv").stdout)))
+    assert "required" not in plain[0]
+    assert all("required" not in r for r in json.loads(cli("matrix", SHOPBOT, "--format", "json").stdout)["rows"])
+
+
 def test_matrix_markdown_is_a_table(cli):
     result = cli("matrix", SHOPBOT, "--format", "markdown", "--party", "cloud-team")
     lines = result.output.splitlines()

@@ -332,6 +332,8 @@ def matrix_cmd(
         help="Only rows with this status: implemented, partial, planned, nobody, not-applicable.")] = None,
     run: Annotated[str | None, typer.Option(help="Show what this campaign run proved: verified, refuted, untested.")] = None,
     db: Annotated[str | None, typer.Option(help="History database for --run (path or URL).")] = None,
+    required: Annotated[bool, typer.Option(
+        "--required", help="Only the controls the manifest's requirements name.")] = False,
 ) -> None:
     """The responsibility matrix: each applicable control against each party."""
     system = _load_system(paths)
@@ -349,7 +351,7 @@ def matrix_cmd(
     _check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable"), "status")
     if party is not None:
         _check_choice(party, tuple(system.parties), "party")
-    rows = filter_rows(matrix(system), layer=layer, party=party, status=status)
+    rows = filter_rows(matrix(system), layer=layer, party=party, status=status, required=required)
     if format is MatrixFormat.json:
         emit_json(matrix_json(system, rows, tested))
     elif format is MatrixFormat.csv:

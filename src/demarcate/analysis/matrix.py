@@ -8,6 +8,7 @@ from typing import Any
 
 from demarcate.analysis.responsibility import Responsibilities, Responsibility
 from demarcate.model.loader import System
+from demarcate.model.schema import SEVERITIES
 
 MATRIX_VERSION = 1
 
@@ -39,6 +40,7 @@ class Cell:
 class Row:
     responsibility: Responsibility
     cells: dict[str, Cell]
+    required: str = ""  # the highest severity the manifest's requirements give the control, if any
 
     @property
     def control(self) -> str:
@@ -61,13 +63,20 @@ def cell(resp: Responsibility, party: str) -> Cell:
 
 def matrix(system: System, resp: Responsibilities | None = None) -> list[Row]:
     resp = resp or Responsibilities(system)
-    return [Row(r, {p: cell(r, p) for p in system.parties}) for r in resp.by_control.values()]
+    required: dict[str, str] = {}
+    for req in system.requirements:
+        current = required.get(req.control)
+        if current is None or SEVERITIES.index(req.severity) > SEVERITIES.index(current):
+            required[req.control] = req.severity
+    return [Row(r, {p: cell(r, p) for p in system.parties}, required.get(r.control.id, ""))
+            for r in resp.by_control.values()]
 
 
 def filter_rows(rows: list[Row], *, layer: str | None = None, party: str | Collection[str] | None = None,
-                status: str | None = None) -> list[Row]:
-    """The rows of a layer, of a status, and where a party (or any of several) has a part."""
-    out = rows
+                status: str | None = None, required: bool = False) -> list[Row]:
+    """The rows of a layer, of a status, where a party (or any of several) has a part, and (with
+    `required`) of the controls the manifest's requirements name."""
+    out = [r for r in rows if r.required] if required else rows
     if layer:
         out = [r for r in out if r.responsibility.control.layer == layer]
     if party:
@@ -94,6 +103,7 @@ def matrix_json(system: System, rows: list[Row], tested: dict[str, str] | None =
                 "owners": list(r.responsibility.owners),
                 "default_owners": [p.id for p in r.responsibility.default_parties],
                 "verify_only": r.responsibility.verify_only,
+                **({"required": r.required} if r.required else {}),
                 **({"tested": tested.get(r.control, "untested")} if tested is not None else {}),
                 "cells": {
                     party: {
@@ -113,8 +123,9 @@ def matrix_json(system: System, rows: list[Row], tested: dict[str, str] | None =
 
 def matrix_csv_rows(system: System, rows: list[Row], tested: dict[str, str] | None = None) -> list[list[str]]:
     parties = list(system.parties)
+    required = bool(system.requirements)  # a column only where the manifest has requirements
     out = [["control", "title", "layer", "status", "owners", "default owners", *parties,
-            *(["tested"] if tested is not None else [])]]
+            *(["tested"] if tested is not None else []), *(["required"] if required else [])]]
     for r in rows:
         resp = r.responsibility
         out.append([
@@ -126,5 +137,6 @@ def matrix_csv_rows(system: System, rows: list[Row], tested: dict[str, str] | No
             " ".join(p.id for p in resp.default_parties),
             *(r.cells[p].text for p in parties),
             *([tested.get(r.control, "untested")] if tested is not None else []),
+            *([r.required] if required else []),
         ])
     return out

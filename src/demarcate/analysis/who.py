@@ -69,6 +69,11 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
         reasons.append("it applies to the system as a whole")
     if r.not_applicable is not None:
         reasons.append(f"declared not applicable: {r.not_applicable.not_applicable}")
+    for req in system.requirements:
+        if req.control == control_id:
+            on = [c for c in r.protected if req.on.covers(c, system.components[c])]
+            reasons.append(f"the manifest requires it ({req.severity}) on {', '.join(on) or 'none of its components yet'}"
+                           + (f", from {req.party}" if req.party else "") + f": {req.why}")
 
     reliances = [_reliance(r, c.party or "", c.relies_on or "", c.assumption) for c in r.reliances]
 

@@ -113,6 +113,7 @@ def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None 
         "control": [r.control for r in rows],
         "layer": [r.responsibility.control.layer for r in rows],
         "status": [r.responsibility.status for r in rows],
+        **({"required": [r.required for r in rows]} if system.requirements else {}),
         **{pid: [_cell_text(r.cells[pid]) for r in rows] for pid in parties},
     }
     if tested is not None:
@@ -158,6 +159,8 @@ def matrix_table(system: System, rows: list[Row], tested: dict[str, str] | None 
                 styled.append(t(texts[i], STATUS_STYLE.get(texts[i], "")))
             elif name == "tested":
                 styled.append(t(texts[i], TESTED_STYLE[texts[i]]))
+            elif name == "required":
+                styled.append(t(texts[i], SEVERITY_STYLE.get(texts[i], "")))
             elif name in parties:
                 styled.append(t(texts[i], CLAIM_STYLE.get(row.cells[name].claim, "")))
             else:
