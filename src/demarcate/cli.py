@@ -705,7 +705,7 @@ def _finding_id(text: str) -> str:
 
 
 def _finding(result: Result, finding_id: str) -> Finding:
-    """The finding of this id, or an error naming the nearest of its rule."""
+    """The finding of this id, or an error naming the nearest id (of its rule, if it has any)."""
     found = {f.id: f for f in result.findings}
     finding = found.get(finding_id)
     if finding is None:
@@ -768,10 +768,10 @@ def decide(
         until = dt.date.fromisoformat(expires) if expires else None
     except ValueError:
         raise ManifestError([Problem(f"--expires: '{expires}' is not a date; expected YYYY-MM-DD", None)]) from None
-    item = entry(finding_id, decision.value, justification.strip(), ticket=ticket.strip(), reviewer=reviewer.strip(),
-                 date=dt.date.today(), expires=until)
     if not justification.strip():
         raise ManifestError([Problem("--justification is empty", None, "say why, for whoever reviews the decision")])
+    item = entry(finding_id, decision.value, justification.strip(), ticket=ticket.strip(), reviewer=reviewer.strip(),
+                 date=dt.date.today(), expires=until)
     try:
         Decision.model_validate(item)
     except ValidationError as exc:
