@@ -72,7 +72,9 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
     for req in system.requirements:
         if req.control == control_id:
             on = [c for c in r.protected if req.on.covers(c, system.components[c])]
-            reasons.append(f"the manifest requires it ({req.severity}) on {', '.join(on) or 'none of its components yet'}"
+            where = ("for the system as a whole" if not r.control.applies_to
+                     else f"on {', '.join(on) or 'none of its components yet'}")
+            reasons.append(f"the manifest requires it ({req.severity}) {where}"
                            + (f", from {req.party}" if req.party else "") + f": {req.why}")
 
     reliances = [_reliance(r, c.party or "", c.relies_on or "", c.assumption) for c in r.reliances]

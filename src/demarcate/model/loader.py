@@ -329,6 +329,10 @@ def _requirement_problems(system: System, requirement: Requirement, at: tuple[st
         ref(scope.kind, kinds, "component kind", at)
     if control is None or (scope.kind is not None and scope.kind not in kinds):
         return problems
+    if not control.applies_to and (scope.kind or scope.components or scope.owner or scope.where):
+        problems.append(Problem(f"{control.id} is a control of the system as a whole: it protects no component",
+                                where, "leave out 'on'"))
+        return problems
     if scope.kind is not None and scope.kind not in control.applies_to:
         problems.append(Problem(f"{control.id} does not protect {scope.kind} components", where,
                                 f"it applies to {', '.join(control.applies_to) or 'no component kind'}"))

@@ -380,6 +380,7 @@ class RequirementScope(Model):
             value = component.attr(attribute)
             options = wanted if isinstance(wanted, list) else [wanted]
             held = value if isinstance(value, list) else [value]
+            held = [getattr(v, "host", v) for v in held]  # a host list matches by host name
             if not any(v in options for v in held):
                 return False
         return True

@@ -54,6 +54,10 @@ def test_the_scope_narrows_by_kind_id_owner_and_attribute(bot, run):
     flagged.add({"id": "ui", "kind": "output-renderer", "owner": "app", "images": True}, ("llm", "ui"))
     flagged.add({"id": "plain", "kind": "output-renderer", "owner": "app", "images": False}, ("llm", "plain"))
     assert [f.components for f in run(flagged, RULE)] == [("ui",)]
+    # A host list matches by host name: the tools that can send to the payments API.
+    payments = type(bot)().requires("APP-TOOL-02", on={"kind": "tool", "where": {"destinations": ["pay.example"]}})
+    payments.set("mail", destinations=[{"host": "pay.example"}, {"host": "mail.example"}])
+    assert [f.components for f in run(payments, RULE)] == [("mail",)]
 
 
 def test_a_named_party_must_act_whoever_answers_by_default(bot, run):
@@ -116,3 +120,18 @@ def test_the_example_baseline_fails_the_seed_bot_and_passes_its_hardened_version
     assert cli("check", example("shopbot-hardened"), baseline, "--fail-on", "high").exit_code == 0
     hardened = cli("check", example("shopbot-hardened"), baseline, "--rule", RULE, "--format", "json")
     assert json.loads(hardened.stdout)["findings"] == []
+
+
+def test_a_control_of_the_system_as_a_whole_is_judged_by_its_claims(bot, run, tmp_path):
+    # Governance controls protect no component: the requirement is met by a claim that provides it.
+    bot.requires("GOV-INV-01", "the AI inventory is audited yearly", severity="medium")
+    (f,) = run(bot, RULE)
+    assert f.id == "unmet-requirement:GOV-INV-01" and f.components == () and f.severity == "medium"
+    assert f.title == "GOV-INV-01 is required and is provided by nobody" and "for the system as a whole" in f.explanation
+    assert run(type(bot)().requires("GOV-INV-01").provides("GOV-INV-01"), RULE) == []
+    planned = run(type(bot)().requires("GOV-INV-01", party="app").provides("GOV-INV-01", status="planned"), RULE)
+    assert [(f.title, f.responsible) for f in planned] == [("GOV-INV-01 is required and is planned", ("app",))]
+    scoped = tmp_path / "scoped.yaml"
+    scoped.write_text(dump_yaml(bot.requires("GOV-INV-01", on={"kind": "tool"}).doc()), encoding="utf-8")
+    with pytest.raises(ManifestError, match="GOV-INV-01 is a control of the system as a whole"):
+        load([scoped])

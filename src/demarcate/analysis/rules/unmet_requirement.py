@@ -31,6 +31,24 @@ def check(ctx: Context) -> Iterator[Finding]:
     for req in ctx.system.requirements:
         control = ctx.catalog.controls[req.control]
         why = req.why if req.why.endswith((".", "!", "?", ")")) else req.why + "."
+        if not control.applies_to:  # a control of the system as a whole (governance): its claims decide
+            r = ctx.resp[req.control]
+            if not r.implemented:
+                status = {"nobody": "provided by nobody", "not-applicable": "declared not applicable"}.get(
+                    r.status, r.status)
+                yield Finding(
+                    rule=RULE.id,
+                    key=(req.control,),
+                    severity=req.severity,
+                    title=f"{req.control} is required and is {status}",
+                    explanation=f"Required: {control.title} ({req.control}), for the system as a whole. Why: {why} "
+                                f"It is {status}.",
+                    recommendation=f"Put {req.control} in place and record a `provides: implemented` claim with "
+                                   "evidence.",
+                    responsible=(req.party,) if req.party else r.responsible,
+                    controls=(req.control,),
+                )
+            continue
         for cid in ctx.resp[req.control].protected:
             comp = ctx.system.components[cid]
             if not req.on.covers(cid, comp):
