@@ -447,6 +447,10 @@ def check(
             from demarcate.report.ci import problem_annotations
 
             sys.stdout.write(problem_annotations(exc.problems, base=Path.cwd()))
+        elif format is CheckFormat.junit:  # and reported as errored tests, not as an empty report
+            from demarcate.report.ci import problem_junit
+
+            sys.stdout.write(problem_junit(exc.problems, base=Path.cwd()))
         raise
     result = gate.result
     if format is CheckFormat.text:

@@ -161,11 +161,16 @@ def test_against_a_baseline_only_the_new_findings_are_annotated(cli, tmp_path):
     assert "lethal-trifecta:model" not in annotated  # open on both sides: not this change's doing
 
 
-def test_a_broken_manifest_is_annotated_at_its_lines_and_fails(cli, tmp_path, monkeypatch):
+def _broken(tmp_path: Path, monkeypatch) -> None:
+    """A manifest folder `ai` with a misspelt kind on line 4, in the working directory."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ai").mkdir()
     (tmp_path / "ai" / "system.yaml").write_text(
         "version: 1\ncomponents:\n  - id: bot\n    kind: modle\n    owner: app\n")
+
+
+def test_a_broken_manifest_is_annotated_at_its_lines_and_fails(cli, tmp_path, monkeypatch):
+    _broken(tmp_path, monkeypatch)
     result = cli("check", "ai", "--format", "github", "--fail-on", "high")
     assert result.exit_code == 2
     assert _commands(result.stdout) == [
@@ -255,3 +260,15 @@ def test_junit_holds_any_manifest_text(cli, tmp_path):
     assert ET.fromstring(result.stdout.encode()).get("name") == f"demarcate: {shown}"
     texts = [case.result[0].text for suite in report for case in suite if case.result]
     assert any(shown in text for text in texts)
+
+
+def test_junit_for_a_broken_manifest_reports_each_problem_as_an_error(cli, tmp_path, monkeypatch):
+    _broken(tmp_path, monkeypatch)
+    result = cli("check", "ai", "--format", "junit", "--fail-on", "high")
+    assert result.exit_code == 2 and "ai/system.yaml:4:11: error: unknown component kind" in result.stderr
+    report = _junit(result.stdout)
+    assert report.errors == 1 and report.failures == 0
+    (case,) = [case for suite in report for case in suite]
+    assert case.result[0].message == "unknown component kind 'modle' (did you mean 'model'?)"
+    xml = ET.fromstring(result.stdout).find("testsuite/testcase")
+    assert xml is not None and (xml.get("file"), xml.get("line")) == ("ai/system.yaml", "4")

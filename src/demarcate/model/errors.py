@@ -66,10 +66,14 @@ class Problem:
     hint: str | None = None
     level: str = "error"  # or "warning": reported, and the command goes on
 
+    @property
+    def text(self) -> str:
+        """The message and its hint, for tools that show the place apart."""
+        return self.message + (f" ({self.hint})" if self.hint else "")
+
     def __str__(self) -> str:
         where = f"{self.position}: " if self.position else ""
-        hint = f" ({self.hint})" if self.hint else ""
-        return f"{where}{self.level}: {self.message}{hint}"
+        return f"{where}{self.level}: {self.text}"
 
 
 class ManifestError(Exception):

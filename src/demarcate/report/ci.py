@@ -80,7 +80,7 @@ def problem_annotations(problems: Iterable[Problem], base: Path, places: _Places
     """Manifest problems (errors and warnings) as workflow commands at their positions."""
     places = places or _Places(base)
     return "".join(_command("error" if p.level == "error" else "warning",
-                            p.message + (f" ({p.hint})" if p.hint else ""), **places.of(p.position),
+                            p.text, **places.of(p.position),
                             title="demarcate") + "\n" for p in problems)
 
 
@@ -153,5 +153,30 @@ def junit_xml(result: Result, base: Path, new: Collection[str] | None = None) ->
     for key, n in totals.items():
         root.set(key, str(n))
     root.set("errors", "0")
+    return _xml_document(root)
+
+
+def problem_junit(problems: Iterable[Problem], base: Path) -> str:
+    """A manifest that cannot be read, as a JUnit report: one errored case per problem at its place,
+    so that the CI system shows why nothing was checked rather than an empty report."""
+    places = _Places(base)
+    problems = list(problems)
+    root = ET.Element("testsuites", name="demarcate", tests=str(len(problems)), failures="0", skipped="0",
+                      errors=str(len(problems)))
+    suite = ET.SubElement(root, "testsuite", name="manifest", tests=str(len(problems)), failures="0", skipped="0",
+                          errors=str(len(problems)))
+    for i, problem in enumerate(problems, 1):
+        where = places.of(problem.position)
+        case = ET.SubElement(suite, "testcase", classname="demarcate.manifest", name=f"problem {i}")
+        if where.get("file"):
+            case.set("file", _xml(where["file"]))
+        if where.get("line"):
+            case.set("line", str(where["line"]))
+        error = ET.SubElement(case, "error", type="manifest", message=_xml(problem.text))
+        error.text = _xml(str(problem))
+    return _xml_document(root)
+
+
+def _xml_document(root: ET.Element) -> str:
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
