@@ -146,6 +146,16 @@ def test_matrix_rejects_unknown_filter(cli):
     assert "unknown party 'app'" in result.output and "did you mean 'app-team'?" in result.output
 
 
+def test_who_says_which_components_a_claim_does_not_cover(cli):
+    # The hardened bot's app team claims APP-LOG-01 without a scope: it covers the team's own
+    # components, not the vendor's model or the cloud team's logs.
+    answer = json.loads(cli("who", example("shopbot-hardened"), "APP-LOG-01", "--format", "json").stdout)
+    assert ("the claims to provide it cover order-lookup, send-email, fetch-url, retriever, not model, logs"
+            in " ".join(answer["reasons"]))
+    scoped = json.loads(cli("who", example("shopbot-hardened"), "APP-TOOL-02", "--format", "json").stdout)
+    assert not any("the claims to provide it cover" in r for r in scoped["reasons"])  # a scope says it already
+
+
 def test_who_explains_the_unowned_review_screening(cli):
     result = cli("who", SHOPBOT, "APP-IN-03", "--format", "json")
     answer = json.loads(result.output)

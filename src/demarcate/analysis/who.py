@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from demarcate.analysis.context import Context
 from demarcate.analysis.responsibility import Responsibilities, Responsibility
 from demarcate.model.loader import System
 
@@ -69,6 +70,13 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
         reasons.append("it applies to the system as a whole")
     if r.not_applicable is not None:
         reasons.append(f"declared not applicable: {r.not_applicable.not_applicable}")
+    if r.protected and any(not c.scope for c in r.providers):  # what an unscoped claim leaves out
+        covered = set(Context(system, resp).covered(control_id))
+        left = [c for c in r.protected if c not in covered]
+        if left and covered:
+            reasons.append(f"the claims to provide it cover {', '.join(c for c in r.protected if c in covered)}, "
+                           f"not {', '.join(left)} (a claim without `scope` covers its party's own components; "
+                           "name the others in its scope if it covers them too)")
     for req in system.requirements:
         if req.control == control_id:
             on = [c for c in r.protected if req.on.covers(c, system.components[c])]
