@@ -745,6 +745,9 @@ def decide(
     expires: Annotated[str | None, typer.Option(
         metavar="YYYY-MM-DD", help="The first day the decision no longer holds: from then on the finding is "
                                    "open again.")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="The finding has a decision already (one that lapsed, say): record this one in its "
+                          "place, in the file that holds it.")] = False,
 ) -> None:
     """Record a decision on a finding in the manifest's tracking section: from then on it is reported
     as accepted, mitigated or a false positive, not open."""
@@ -758,9 +761,17 @@ def decide(
 
     finding_id = _finding_id(finding_id)
     system = _load_system(manifest)
-    if finding_id in {d.finding for d in system.tracking}:
-        raise ManifestError([Problem(f"'{finding_id}' already has a decision", system.position("decision", finding_id),
-                                     "change or remove that entry by hand")])
+    earlier = next((d for d in system.tracking if d.finding == finding_id), None)
+    at = system.position("decision", finding_id)
+    if earlier is not None and not replace:
+        raise ManifestError([Problem(f"'{finding_id}' already has a decision", at,
+                                     "--replace records this one in its place")])
+    if replace and (earlier is None or at is None or not at.file):
+        raise ManifestError([Problem(f"'{finding_id}' has no decision to replace", None, "leave out --replace")])
+    if replace and to is not None:
+        raise ManifestError([Problem("--replace changes the entry where it is: leave out --to", at)])
+    if replace:
+        to = Path(at.file)  # type: ignore[union-attr]
     if to is None:
         if len(manifest) != 1 or not manifest[0].is_dir():
             raise ManifestError([Problem("name the file to record the decision in with --to", None,
@@ -777,7 +788,7 @@ def decide(
     item = entry(finding_id, decision.value, justification.strip(), ticket=ticket.strip(), reviewer=reviewer.strip(),
                  date=dt.date.today(), expires=until)
     try:
-        Decision.model_validate(item)
+        Decision.model_validate(item)  # said in the options' words here; a model error would name fields
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "expires"  # the one check across fields
@@ -785,15 +796,20 @@ def decide(
     finding = _finding(analyse(system), finding_id)
     paths = [*manifest, to]
 
-    def recorded() -> None:  # the manifest, read again with the file, holds the decision
-        if not any(d.finding == finding_id and d.decision == decision.value for d in load(paths).tracking):
-            raise ManifestError([Problem("the decision was not read back from the file; it was left as it was",
-                                         Position(str(to)))])
+    wanted = Decision.model_validate(item)
 
-    line = record(to, item, recorded)
-    out.print(f"recorded: {finding_id} {decision.value}" + (f" until {until}" if until else "")
-              + f" — {finding.title}", soft_wrap=True, markup=False, highlight=False)
-    out.print(f"  in {to}:{line}", soft_wrap=True, markup=False, highlight=False)
+    def recorded() -> None:  # the manifest, read again with the file, holds the decision as recorded
+        again = load(paths).tracking
+        if wanted not in again or len(again) != len(system.tracking) + (earlier is None):
+            raise ManifestError([Problem("the decision was not read back from the file as recorded; the file "
+                                         "was left as it was", Position(str(to)))])
+
+    line = record(to, item, recorded, replacing=at.line if replace and at else None)
+    out.print(f"{'replaced' if replace else 'recorded'}: {finding_id} {decision.value}"
+              + (f" until {until}" if until else "") + f" — {finding.title}", soft_wrap=True, markup=False,
+              highlight=False)
+    out.print(f"  in {to}:{line}" + (f" (was: {finding.decision_note})" if earlier is not None else ""),
+              soft_wrap=True, markup=False, highlight=False)
     if to.resolve() not in {p.resolve() for p in manifest_paths(manifest)}:  # not read with the manifest as given
         out.print(terminal.t(f"  read it with the manifest: demarcate check {' '.join(shlex.quote(str(m)) for m in paths)}",
                              "dim"), soft_wrap=True)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from demarcate.model import ManifestError
-from demarcate.model.record import entry, with_entry
+from demarcate.model.record import entry, in_place_of, with_entry
 from demarcate.model.yamlio import parse_yaml
 from tests.conftest import SHOPBOT, copy_example
 
@@ -133,3 +133,53 @@ def test_decide_refuses_what_it_cannot_record_and_leaves_every_file_as_it_was(cl
     fresh = tmp_path / "fresh.yaml"
     broken = cli("decide", "speed-pressure:app-team", "accepted", "-j", "x", "-m", bot, "-m", odd, "--to", fresh)
     assert broken.exit_code == 2 and not fresh.exists()
+
+
+TRACKED = """\
+version: 1
+tracking:
+  # agreed at the risk board
+  - finding: a:x
+    decision: accepted
+    justification: y   # until the proxy ships
+    expires: 2026-06-01
+
+  - {finding: 'b:y', decision: accepted, justification: z}
+# the end
+"""
+
+
+@pytest.mark.parametrize(("line", "kept"), [(4, "b:y"), (9, "a:x")])
+def test_an_entry_is_replaced_where_it_is_and_nothing_else_moves(line, kept):
+    after = in_place_of(TRACKED, line, ITEM, "t.yaml")
+    entries = {e["finding"]: e for e in _entries(after)}
+    assert set(entries) == {kept, "open-egress:egress"} and entries["open-egress:egress"]["justification"] == \
+        "proxy: next # quarter"
+    assert "  # agreed at the risk board\n" in after and after.endswith("# the end\n")
+    assert after.splitlines()[line - 1] == "  - finding: open-egress:egress"
+
+
+def test_a_line_that_does_not_begin_an_entry_is_not_guessed_at():
+    with pytest.raises(ManifestError, match="cannot tell where this tracking entry begins"):
+        in_place_of(TRACKED, 5, ITEM, "t.yaml")
+
+
+def test_decide_replace_renews_a_lapsed_decision_in_the_file_that_holds_it(cli, tmp_path):
+    bot = copy_example(SHOPBOT, tmp_path / "bot")
+    cloud = bot / "cloud-team.yaml"
+    cloud.write_text(cloud.read_text() + "\ntracking:\n  - finding: open-egress:egress\n    decision: accepted\n"
+                     "    justification: proxy next quarter\n    date: 2026-01-01\n    expires: 2026-06-01\n")
+    refused = cli("decide", "open-egress:egress", "accepted", "-j", "slipped to Q2", "-m", bot)
+    assert refused.exit_code == 2 and "already has a decision (--replace records this one in its place)" in \
+        refused.stderr
+    result = cli("decide", "open-egress:egress", "accepted", "-j", "slipped to Q2", "--expires", "2099-04-01",
+                 "-m", bot, "--replace")
+    assert result.exit_code == 0, result.output
+    assert "was: accepted — proxy next quarter (lapsed on 2026-06-01: open again)" in result.stdout
+    assert not (bot / "tracking.yaml").exists()  # changed where it was
+    found = {f["id"]: f for f in json.loads(cli("check", bot, "--format", "json").stdout)["findings"]}
+    assert found["open-egress:egress"]["status"] == "accepted"
+    assert found["open-egress:egress"]["decision"]["justification"] == "slipped to Q2"
+    assert cli("decide", "lethal-trifecta:model", "accepted", "-j", "x", "-m", bot, "--replace").exit_code == 2
+    with_to = cli("decide", "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--replace", "--to", cloud)
+    assert with_to.exit_code == 2 and "leave out --to" in with_to.stderr

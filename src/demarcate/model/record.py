@@ -70,19 +70,46 @@ def _appended(text: str | None, rendered: str, name: str) -> tuple[str, str]:
     return body, _indented(rendered, indent)
 
 
+def in_place_of(text: str, line: int, item: dict[str, Any], name: str) -> str:
+    """The text with the entry that begins on `line` (its "- " line) replaced by this one, in the same
+    indentation; every other line as it was. The entry ends before the next line, not blank, that is
+    indented no deeper than its "- " (the next entry, a comment or section beside it)."""
+    lines = text.splitlines(keepends=True)
+    start = lines[line - 1] if 0 < line <= len(lines) else ""
+    item_start = _ITEM.match(start)
+    if item_start is None:
+        raise ManifestError([Problem("cannot tell where this tracking entry begins", Position(name, line, 1),
+                                     "change it by hand")])
+    indent = item_start.group("indent")
+    end = line
+    for i in range(line, len(lines)):
+        stripped = lines[i].strip()
+        if not stripped:
+            continue
+        if len(lines[i]) - len(lines[i].lstrip()) <= len(indent):
+            break
+        end = i + 1
+    rendered = _indented(dump_yaml([item]), indent)
+    return "".join(lines[:line - 1]) + rendered + "".join(lines[end:])
+
+
 def _indented(text: str, indent: str) -> str:
     return "".join(indent + line if line.strip() else line for line in text.splitlines(keepends=True))
 
 
-def record(path: Path, item: dict[str, Any], check: Callable[[], None]) -> int:
-    """Append the entry to the file (created if missing), then run `check` — which reads the manifest
-    again and raises if the decision is not there; on any failure the file is left as it was.
-    Returns the line the entry starts on."""
+def record(path: Path, item: dict[str, Any], check: Callable[[], None], replacing: int | None = None) -> int:
+    """Append the entry to the file (created if missing) — or with `replacing`, put it in place of the
+    entry that begins on that line — then run `check`, which reads the manifest again and raises if
+    the decision is not there as recorded; on any failure the file is left as it was. Returns the
+    line the entry starts on."""
     name = str(path)
     before = read_text(path) if path.exists() else None
     if before is not None and not os.access(path, os.W_OK):
         raise ManifestError([Problem("the file is read-only", Position(name), "make it writable, or name another with --to")])
-    after, line = with_entry(before, item, name)
+    if replacing is not None and before is not None:
+        after, line = in_place_of(before, replacing, item, name), replacing
+    else:
+        after, line = with_entry(before, item, name)
     _replace(path, after)
     try:
         check()
