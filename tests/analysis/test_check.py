@@ -154,7 +154,8 @@ def test_a_decision_lapses_on_its_expiry_date_and_the_finding_fails_the_gate_aga
     assert f.decision_note == "accepted — every leg is gated (SEC-4; lapsed on 2026-03-01: open again)"
     assert [str(w) for w in lapsed.warnings] == [
         f"{decisions}:2:5: warning: tracking entry 'lethal-trifecta:model' lapsed on 2026-03-01: the finding is "
-        "open again (review it: renew the decision with a later 'expires', or fix the finding)"]
+        "open again (review it: renew the decision with a later 'expires' (`demarcate decide "
+        "'lethal-trifecta:model' … --replace`), or fix the finding)"]
     # Through the command, against today's date: a lapsed acceptance fails the gate, a live one does not.
     result, data = _json(cli, folder, "--fail-on", "medium")
     assert result.exit_code == 1 and data["summary"]["decided"] == 0

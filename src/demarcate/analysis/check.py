@@ -90,7 +90,8 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
     ] + [
         Problem(f"tracking entry '{d.finding}' lapsed on {d.expires}: the finding is open again",
                 system.position("decision", d.finding),
-                "review it: renew the decision with a later 'expires', or fix the finding", level="warning")
+                f"review it: renew the decision with a later 'expires' (`demarcate decide '{d.finding}' … "
+                "--replace`), or fix the finding", level="warning")
         for d in lapsed_entries
     ]
     paths = ctx.paths
