@@ -96,7 +96,7 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
     if manifests is not None and not (isinstance(manifests, list) and all(isinstance(m, str) for m in manifests)):
         problems.append(Problem(f"'{MANIFEST_KEY}' must be a list of manifest files or folders", Position(name)))
         manifests = None
-    options = {command: _options(callback) for command, callback in commands.items()}
+    options: dict[str, dict[str, tuple[str, Any]]] = {}  # read from a command's signature when a table names it
     for key, table in data.items():
         if key == MANIFEST_KEY:
             continue
@@ -105,11 +105,12 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
                                     f"[{key}] must be a table of options", Position(name),
                                     did_you_mean(key, [*commands, MANIFEST_KEY])))
             continue
+        known = options.setdefault(key, _options(commands[key]))
         for option, value in table.items():
-            found = options[key].get(option)
+            found = known.get(option)
             if found is None:
                 problems.append(Problem(f"[{key}] has no option '{option}'", Position(name),
-                                        did_you_mean(option, options[key])))
+                                        did_you_mean(option, known)))
                 continue
             param, annotation = found
             value, error = _value(path, annotation, value)
@@ -117,9 +118,10 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
                 problems.append(Problem(f"[{key}] {option}: {error}", Position(name)))
             else:
                 result.setdefault(key, {})[param] = value
-    for command in commands if manifests is not None else ():
+    for command, callback in commands.items() if manifests is not None else ():
+        takes = inspect.signature(inspect.unwrap(callback)).parameters  # names only: no annotation evaluated
         for param in MANIFEST_PARAMS:
-            if param in options[command] and param not in result.get(command, {}):
+            if param in takes and param not in result.get(command, {}):
                 result.setdefault(command, {})[param] = [str(_from(path, m)) for m in manifests or []]
     if problems:
         raise ManifestError(problems)
