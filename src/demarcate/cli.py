@@ -26,6 +26,7 @@ from demarcate.catalog import search as search_catalog
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
 from demarcate.model.loader import System, load, manifest_file_model, manifest_paths
 from demarcate.model.scaffold import render, split, starter
+from demarcate.model.schema import DECISIONS
 from demarcate.report.jsonio import json_bytes, json_text
 from demarcate.report.tabular import to_csv, to_markdown
 
@@ -722,17 +723,15 @@ def _finding(result: Result, finding_id: str) -> Finding:
     return finding
 
 
-class DecisionKind(StrEnum):
-    accepted = "accepted"
-    mitigated = "mitigated"
-    false_positive = "false-positive"
+# The decisions a tracking entry can record, as the manifest schema names them.
+DecisionKind = StrEnum("DecisionKind", [(d.replace("-", "_"), d) for d in DECISIONS])  # type: ignore[misc]
 
 
 @app.command()
 @reports_errors
 def decide(
     finding_id: Annotated[str, typer.Argument(metavar="FINDING-ID", help="The finding's id, as `check` prints it.")],
-    decision: Annotated[DecisionKind, typer.Argument(help="accepted, mitigated or false-positive.")],
+    decision: Annotated[DecisionKind, typer.Argument(help=", ".join(DECISIONS) + ".")],
     justification: Annotated[str, typer.Option(
         "--justification", "-j", help="Why: shown with the finding wherever it is reported.")],
     manifest: Annotated[list[Path], typer.Option(
@@ -788,15 +787,13 @@ def decide(
     item = entry(finding_id, decision.value, justification.strip(), ticket=ticket.strip(), reviewer=reviewer.strip(),
                  date=dt.date.today(), expires=until)
     try:
-        Decision.model_validate(item)  # said in the options' words here; a model error would name fields
-    except ValidationError as exc:
+        wanted = Decision.model_validate(item)
+    except ValidationError as exc:  # said in the options' words: a model error would name its fields
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "expires"  # the one check across fields
         raise ManifestError([Problem(f"--{where}: {first['msg'].removeprefix('Value error, ')}", None)]) from None
     finding = _finding(analyse(system), finding_id)
     paths = [*manifest, to]
-
-    wanted = Decision.model_validate(item)
 
     def recorded() -> None:  # the manifest, read again with the file, holds the decision as recorded
         again = load(paths).tracking

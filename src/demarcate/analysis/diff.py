@@ -46,6 +46,10 @@ class Diff:
     def fails(self, threshold: str) -> bool:
         return any(severity_rank(f["severity"]) >= severity_rank(threshold) for f in self.new)
 
+    @property
+    def new_ids(self) -> set[str]:
+        return {f["id"] for f in self.new}
+
     def to_json(self) -> dict[str, Any]:
         return {"version": 1, "new": self.new, "fixed": self.fixed, "unchanged": self.unchanged,
                 "summary": {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}}

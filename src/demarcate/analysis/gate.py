@@ -35,7 +35,7 @@ class Gate:
     @property
     def new(self) -> set[str] | None:
         """The ids of the findings new against the baseline (None without one): what the gate judges."""
-        return None if self.changes is None else {f["id"] for f in self.changes.new}
+        return None if self.changes is None else self.changes.new_ids
 
     def fails(self, level: str) -> bool:
         """Whether the gate fails at this level: on an open finding, or with a baseline a new one."""

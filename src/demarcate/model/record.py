@@ -46,10 +46,10 @@ def _appended(text: str | None, rendered: str, name: str) -> tuple[str, str]:
     if text is None:
         return HEADER + "tracking:\n", _indented(rendered, "  ")
     data = parse_yaml(text, name) or {}  # an empty file (or only comments) holds nothing yet
-    other = [k for k in data if k not in ("version", "tracking")] if isinstance(data, dict) else ["?"]
-    if other:
+    other = [str(k) for k in data if k not in ("version", "tracking")] if isinstance(data, dict) else []
+    if other or not isinstance(data, dict):
         raise ManifestError([Problem(
-            "holds more than tracking entries" + (f" ({', '.join(map(str, other))})" if other != ["?"] else ""),
+            "holds more than tracking entries" + (f" ({', '.join(other)})" if other else ""),
             Position(name), "record decisions in a file of their own: name a new one with --to")])
     header = _TRACKING.search(text)
     body = text if text.endswith("\n") or not text else text + "\n"
@@ -65,9 +65,8 @@ def _appended(text: str | None, rendered: str, name: str) -> tuple[str, str]:
                                      "move it to the end, or name another file with --to")])
     if header.group("rest").strip() == "[]":  # an empty list written inline: begin the block list
         body = body[:header.start()] + "tracking:" + body[header.end():]
-    items = [m for m in _ITEM.finditer(text, header.end())]
-    indent = items[0].group("indent") if items else "  "
-    return body, _indented(rendered, indent)
+    first = _ITEM.search(text, header.end())  # the first entry sets the indentation
+    return body, _indented(rendered, first.group("indent") if first else "  ")
 
 
 def in_place_of(text: str, line: int, item: dict[str, Any], name: str) -> str:

@@ -157,5 +157,5 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None, note: st
         scope=result.parties,
         note=note,
         changes=changes,
-        new={f["id"] for f in changes.new} if changes is not None else set(),
+        new=changes.new_ids if changes is not None else set(),
     )
