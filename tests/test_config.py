@@ -55,6 +55,27 @@ def test_paths_in_the_file_are_from_its_folder(cli, tmp_path, monkeypatch):
     assert result.exit_code == 0 and "Against the baseline: 0 new, 0 fixed" in result.stdout
 
 
+def test_a_repository_keeps_every_analysis_and_judges_each_against_the_last(cli, tmp_path, monkeypatch):
+    repo = _repo(tmp_path, 'db = ".demarcate/ci.sqlite"\n' + CONFIG + 'store = true\nbaseline-run = "last"\n'
+                                                                      '[runs]\nformat = "json"\n')
+    monkeypatch.chdir(repo / "docs")  # the database is the file's, wherever the command runs
+    first = cli("check")
+    assert first.exit_code == 1 and "every finding counts as new" in first.stderr
+    assert "stored as run" in first.stderr and (repo / ".demarcate" / "ci.sqlite").is_file()
+    assert not (repo / "docs" / ".demarcate").exists()
+    assert cli("check").exit_code == 0  # nothing new against the analysis stored just before
+    # `runs` and its subcommands read the same database; the [runs] table's options reach them too.
+    runs = json.loads(cli("runs").stdout)
+    assert [r["kind"] for r in runs] == ["analysis", "analysis"]
+    assert json.loads(cli("runs", "show", runs[1]["id"]).stdout)["run"] == runs[1]["id"]
+    assert json.loads(cli("runs", "diff", runs[1]["id"], runs[0]["id"]).stdout)["regressions"] == []
+    # A table's own value wins over the file-wide one; the environment's database over both.
+    (repo / "demarcate.toml").write_text((repo / "demarcate.toml").read_text() + 'db = "other.sqlite"\n')
+    assert json.loads(cli("runs").stdout) == [] and (repo / "other.sqlite").is_file()
+    monkeypatch.setenv("DEMARCATE_DB", str(tmp_path / "env.sqlite"))
+    assert cli("check").exit_code == 1 and (tmp_path / "env.sqlite").is_file()  # its first analysis: all new
+
+
 def test_pyproject_toml_is_read_only_with_a_demarcate_table(cli, tmp_path, monkeypatch):
     repo = _repo(tmp_path, '[tool.demarcate]\nmanifest = ["security"]\n\n[tool.demarcate.check]\nlimit = 1\n',
                  name="pyproject.toml")
@@ -86,6 +107,11 @@ def test_a_config_file_with_mistakes_is_refused_whole_with_each_one_named(cli, t
         "3 problems found"]
     (repo / "demarcate.toml").write_text('[check]\nfail-on = "hgh"\n')
     assert "[check] fail-on: expected one of low, medium, high, critical, never, got 'hgh'" in cli("check").stderr
+    (repo / "demarcate.toml").write_text('db = 5\n[runs]\nkind = "analyses"\n')
+    assert cli("runs").stderr.splitlines() == [
+        "demarcate.toml: error: 'db' must be a database URL or a SQLite file",
+        "demarcate.toml: error: [runs] kind: expected one of campaign, analysis, got 'analyses'",
+        "2 problems found"]
     (repo / "demarcate.toml").write_text('manifest = ["security"\n[check]\n')
     broken = cli("check")
     assert broken.exit_code == 2 and broken.stderr.startswith("demarcate.toml:2:1: error: invalid TOML")

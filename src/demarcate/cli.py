@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from demarcate.analysis.check import Result
     from demarcate.analysis.findings import Finding
     from demarcate.analysis.gate import Gate
+    from demarcate.store import Store
 
 
 class _Terminal:
@@ -142,6 +144,15 @@ class MatrixFormat(StrEnum):
 
 Paths = Annotated[list[Path], typer.Argument(
     help="Manifest files or folders (one file per party is fine); - reads one from standard input.")]
+HistoryDb = Annotated[str | None, typer.Option(
+    help="History database: a SQLite path or a database URL (default $DEMARCATE_DB, else .demarcate/history.sqlite).")]
+BaselineRun = Annotated[str | None, typer.Option(
+    "--baseline-run", metavar="RUN|last",
+    help="A stored analysis (`check --store`) as the baseline, instead of a file: a run id, or `last` for the "
+         "newest stored analysis of this system (none yet: every finding is new).")]
+Store_ = Annotated[bool, typer.Option(
+    "--store", help="Keep this analysis in the run history (`demarcate runs`): its whole JSON result, how it was "
+                    "run and what the gate decided.")]
 
 
 def reports_errors(fn: F) -> F:
@@ -150,6 +161,8 @@ def reports_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         collecting = gc.isenabled()
+        closing = contextlib.ExitStack()
+        _CLOSING.append(closing)
         try:
             return fn(*args, **kwargs)
         except ManifestError as exc:
@@ -165,10 +178,16 @@ def reports_errors(fn: F) -> F:
         except OSError as exc:
             _os_error(exc)
         finally:
+            _CLOSING.remove(closing)
+            closing.close()
             if collecting:  # a batch command switched collection off (see _load); leave it as found
                 gc.enable()
 
     return wrapper  # type: ignore[return-value]
+
+
+# What each running command opened (a history database) and closes when it ends, however it ends.
+_CLOSING: list[contextlib.ExitStack] = []
 
 
 def _os_error(exc: OSError) -> NoReturn:
@@ -275,7 +294,7 @@ def _root(
 
     found = config or settings.find(Path.cwd())
     if found is not None:
-        ctx.default_map = settings.default_map(found, settings.read(found), ALL_COMMANDS)
+        ctx.default_map = settings.default_map(found, settings.read(found), ALL_COMMANDS, SUBCOMMANDS)
 
 
 @app.command()
@@ -429,10 +448,14 @@ def check(
         help="What if: analyse as if this control were in effect, configuration included, provided by PARTY "
              "(default: whoever answers for it) (repeatable). The output and --fail-on are about that system; "
              "the counts before are shown beside.")] = None,
+    baseline_run: BaselineRun = None,
+    store: Store_ = False,
+    db: HistoryDb = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.rules import RULES
 
+    history = _history(db) if store or baseline_run else None
     try:
         system = _load_system(paths)
         for r in [*(rule or []), *(skip_rule or [])]:
@@ -442,7 +465,8 @@ def check(
         reports = [(path, _report_format(path)) for path in report or []]
         for path, _format in reports:
             _not_a_manifest(path, system)
-        gate = _judge(system, party=party, baseline=baseline, assume_=assume_, rules=rule)
+        gate = _judge(system, party=party, baseline=baseline, assume_=assume_, rules=rule,
+                      baseline_run=baseline_run, history=history)
     except ManifestError as exc:
         if format is CheckFormat.github:  # a broken manifest is annotated at its lines too
             from demarcate.report.ci import problem_annotations
@@ -454,6 +478,7 @@ def check(
             sys.stdout.write(problem_junit(exc.problems, base=Path.cwd()))
         raise
     result = gate.result
+    data: dict[str, Any] | None = None  # the JSON result, once built
     if format is CheckFormat.text:
         if gate.what_if:
             out.print(terminal.t(gate.what_if, "bold cyan"), soft_wrap=True)
@@ -462,7 +487,7 @@ def check(
         if gate.changes is not None:
             terminal.print_diff(out, gate.changes, title="Against the baseline")
     elif format is CheckFormat.json:
-        emit_json(gate.json())
+        emit_json(data := gate.json())
     elif format is CheckFormat.github:
         from demarcate.report.ci import github_annotations
 
@@ -479,12 +504,17 @@ def check(
             err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
     for path, report_format in reports:
         _write_report(path, report_format, gate, party)
-    if fail_on is not Level.never and gate.fails(fail_on.value):
+    failed = fail_on is not Level.never and gate.fails(fail_on.value)
+    if history is not None and store:
+        _store_analysis(history, gate, data, paths, fail_on=fail_on.value,
+                        failed=failed, party=party, rule=rule, assume=assume_, baseline=baseline and str(baseline),
+                        baseline_run=baseline_run)
+    if failed:
         raise typer.Exit(1)
 
 
 def _judge(system: System, *, party: list[str] | None, baseline: Path | None, assume_: list[str] | None,
-           rules: list[str] | None = None) -> Gate:
+           rules: list[str] | None = None, baseline_run: str | None = None, history: Store | None = None) -> Gate:
     """The options `check` and `report` share, checked, and the analysis they ask for."""
     from demarcate.analysis.assume import parse
     from demarcate.analysis.diff import load_findings
@@ -492,12 +522,43 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
 
     for p in party or []:
         _check_choice(p, tuple(system.parties), "party")
+    if baseline and baseline_run:
+        raise ManifestError([Problem("--baseline and --baseline-run each name a baseline; give one of them")])
     saved = load_findings([baseline]) if baseline else None
+    if baseline_run and history is not None:
+        from demarcate.analysis.history import baseline as stored_baseline
+
+        saved, warning = stored_baseline(history, baseline_run, system.info.name, party)
+        if warning:
+            err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     gate = judge(system, rules=rules, parties=party, baseline=saved, assume=[parse(a) for a in assume_ or []])
     _keep(gate.result)
     for warning in gate.warnings:
         err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     return gate
+
+
+def _history(db: str | None) -> Store:
+    """The run history, opened before any work so that a database it cannot reach stops the command
+    at once; closed when the command ends, however it ends."""
+    from demarcate.store import Store
+
+    history = Store(db)
+    if _CLOSING:
+        _CLOSING[-1].callback(history.close)
+    return history
+
+
+def _store_analysis(history: Store, gate: Gate, data: dict[str, Any] | None, paths: list[Path], *, fail_on: str,
+                    failed: bool, **options: Any) -> None:
+    """Keep the analysis (`--store`): the run, with the JSON result every output was made from."""
+    from demarcate.analysis import history as analyses
+
+    data = data or gate.json()
+    run_id = history.add_analysis(gate.result.system.info.name, analyses.config(paths, fail_on=fail_on, **options),
+                                  analyses.summary(data, fail_on=fail_on, failed=failed), json_bytes(data))
+    err.print(terminal.t(f"stored as run {run_id} in {history.safe_url}: `demarcate runs show {run_id}`", "dim"),
+              soft_wrap=True)
 
 
 @app.command("diff")
@@ -560,11 +621,14 @@ def report(
         "--assume", metavar="CONTROL[@PARTY]",
         help="What if: report on the system as if this control were in effect, as `check --assume` "
              "(repeatable).")] = None,
+    baseline_run: BaselineRun = None,
+    db: HistoryDb = None,
 ) -> None:
     """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, GitLab Code Quality, or
     CSV of the matrix."""
+    history = _history(db) if baseline_run else None
     system = _load_system(paths)
-    gate = _judge(system, party=party, baseline=baseline, assume_=assume_)
+    gate = _judge(system, party=party, baseline=baseline, assume_=assume_, baseline_run=baseline_run, history=history)
     if output is None and format is ReportFormat.html:
         output = Path("demarcate-report.html")
     if output is None:
@@ -890,7 +954,7 @@ def init(
 @reports_errors
 def demo(
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the HTML report.")] = Path("demarcate-demo.html"),
-    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+    db: HistoryDb = None,
 ) -> None:
     """The main job on the built-in example: analyse the shop bot, attack the live lab, report, then
     switch on the computed fix and attack again."""
@@ -1097,16 +1161,26 @@ def test_cmd(
         raise typer.Exit(1)
 
 
-runs_app = typer.Typer(help="The history of campaigns.", invoke_without_command=True, no_args_is_help=False)
+runs_app = typer.Typer(help="The history: campaigns, and analyses stored with `check --store`.",
+                       invoke_without_command=True, no_args_is_help=False)
 app.add_typer(runs_app, name="runs")
+
+
+class RunKind(StrEnum):
+    campaign = "campaign"
+    analysis = "analysis"
 
 
 @runs_app.callback()
 @reports_errors
 def runs_list(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+    db: HistoryDb = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+    kind: Annotated[RunKind | None, typer.Option(help="Only runs of this kind.")] = None,
+    target: Annotated[str | None, typer.Option(
+        help="Only runs of this target (a campaign's) or system (an analysis's), by name.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 50,
 ) -> None:
     """List stored runs (newest first)."""
     if ctx.invoked_subcommand:
@@ -1114,33 +1188,46 @@ def runs_list(
     from demarcate.store import Store
 
     store = Store(db)
-    items = store.runs()
+    items = store.runs(limit, kind=kind and kind.value, target=target)
     store.close()
     if format is TestFormat.json:
-        emit_json([{k: r[k] for k in ("id", "created", "status", "target")} |
-                   {"overall": (r["summary"] or {}).get("overall")} for r in items])
+        emit_json([{k: r[k] for k in ("id", "created", "kind", "status", "target")} | _listed(r) for r in items])
         return
     out.print(terminal.runs_table(items))
+
+
+def _listed(run: dict[str, Any]) -> dict[str, Any]:
+    """What `runs --format json` gives of a run's summary: a campaign's overall attack success, an
+    analysis's open findings and paths, its fix and its gate."""
+    summary = run["summary"] or {}
+    if run["kind"] == "analysis":
+        return {k: summary.get(k) for k in ("findings", "paths", "fix", "gate")}
+    return {"overall": summary.get("overall")}
 
 
 @runs_app.command("show")
 @reports_errors
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="A run id from `demarcate runs`.")],
-    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+    db: HistoryDb = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
 ) -> None:
-    """One run's results and summary."""
-    from demarcate.store import Store
+    """One run: a campaign's results and summary; an analysis's JSON result as `check` wrote it."""
+    from demarcate.analysis.history import stored
 
-    store = Store(db)
+    store = _history(db)
     run = store.run(run_id)
     if run is None:
-        store.close()
         raise ManifestError([Problem(f"no run '{run_id}' in {store.safe_url}", hint="see `demarcate runs`")])
+    if run["kind"] == "analysis":
+        _run, result = stored(store, run_id)
+        if format is TestFormat.json:  # the check result, which `--baseline` and `diff` read back
+            emit_json({**result, "run": run_id, "stored": run["created"]})
+        else:
+            terminal.print_stored_analysis(out, run, result)
+        return
     data = {"version": 1, "run": run_id, "target": run["target"], "status": run["status"],
             "results": store.results(run_id), "summary": run["summary"] or {}}
-    store.close()
     if format is TestFormat.json:
         emit_json(data)
     else:
@@ -1152,24 +1239,33 @@ def runs_show(
 def runs_diff(
     old: Annotated[str, typer.Argument(help="The earlier run id.")],
     new: Annotated[str, typer.Argument(help="The later run id.")],
-    db: Annotated[str | None, typer.Option(help="History database (path or URL).")] = None,
+    db: HistoryDb = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
 ) -> None:
-    """Compare two runs: a control that held and now fails is a regression (exit 1)."""
-    from demarcate.store import Store
+    """Compare two runs of one kind, exit 1 on a regression: for campaigns, a control that held and now
+    fails, or an attack that now succeeds; for analyses, a finding or an attack path open now that was
+    not open before."""
+    from demarcate.analysis import history as analyses
+    from demarcate.store import KINDS
     from demarcate.testing.history import compare
 
-    store = Store(db)
-    try:
-        a, b = store.run(old), store.run(new)
-        for rid, r in ((old, a), (new, b)):
-            if r is None:
-                raise ManifestError([Problem(f"no run '{rid}' in {store.safe_url}", hint="see `demarcate runs`")])
-        diff = compare(a, store.results(old), b, store.results(new))  # type: ignore[arg-type]
-    finally:
-        store.close()
+    store = _history(db)
+    a, b = store.run(old), store.run(new)
+    for rid, r in ((old, a), (new, b)):
+        if r is None:
+            raise ManifestError([Problem(f"no run '{rid}' in {store.safe_url}", hint="see `demarcate runs`")])
+    assert a is not None and b is not None
+    if a["kind"] != b["kind"]:
+        raise ManifestError([Problem(f"run '{old}' is {KINDS[a['kind']]} and run '{new}' is {KINDS[b['kind']]}: only "
+                                     "runs of one kind compare", hint="see `demarcate runs --kind KIND`")])
+    if a["kind"] == "analysis":
+        diff = analyses.compare(*analyses.stored(store, old), *analyses.stored(store, new))
+    else:
+        diff = compare(a, store.results(old), b, store.results(new))
     if format is TestFormat.json:
         emit_json(diff)
+    elif a["kind"] == "analysis":
+        terminal.print_analysis_diff(out, diff)
     else:
         terminal.print_run_diff(out, diff)
     if diff["regressions"]:
@@ -1202,6 +1298,9 @@ def _command_name(command: Any) -> str:
 # Every command, even when a run registers only the one it invokes: a configuration file is checked
 # against them all.
 ALL_COMMANDS: dict[str, Callable[..., Any]] = {_command_name(c): c.callback for c in app.registered_commands}  # type: ignore[misc]
+ALL_COMMANDS["runs"] = runs_list
+SUBCOMMANDS: dict[str, dict[str, Callable[..., Any]]] = {
+    "runs": {_command_name(c): c.callback for c in runs_app.registered_commands}}  # type: ignore[misc]
 
 
 def _only_the_command_asked_for(first: list[str]) -> None:

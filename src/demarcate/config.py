@@ -4,6 +4,7 @@ folder above it, up to the repository's root. So the gate in CI and a developer'
 read the same manifests with the same options.
 
     manifest = ["security/demarcate", "security/requirements.yaml"]   # PATHs when none are given
+    db = ".demarcate/history.sqlite"  # the run history of every command that keeps or reads one
 
     [check]                  # a table per command; keys are its long options
     fail-on = "high"
@@ -34,6 +35,11 @@ NAMES = ("demarcate.toml", ".demarcate.toml", "pyproject.toml")
 # The top-level key that gives every command taking manifests its PATHs (and `-m` where that names them).
 MANIFEST_KEY = "manifest"
 MANIFEST_PARAMS = ("paths", "manifest")
+# The top-level key that gives every command with a history its database, and the options that take a
+# database URL or a SQLite file (a file is read from the configuration's folder).
+HISTORY_KEY = "db"
+PATH_OR_URL = ("db",)
+HISTORY_ENV = "DEMARCATE_DB"  # set, it wins over the file's database
 
 
 def find(start: Path) -> Path | None:
@@ -86,9 +92,11 @@ def read(path: Path) -> dict[str, Any]:
     return data
 
 
-def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[..., Any]]) -> dict[str, Any]:
+def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[..., Any]],
+                subcommands: dict[str, dict[str, Callable[..., Any]]] | None = None) -> dict[str, Any]:
     """Click's defaults, by command and parameter name, from the file's tables. Every key and value is
-    checked against the commands' own signatures, so that a misspelt option is an error, not ignored."""
+    checked against the commands' own signatures, so that a misspelt option is an error, not ignored.
+    A group's table (`[runs]`) gives its options to each of its subcommands that has them too."""
     name = str(path)
     problems: list[Problem] = []
     result: dict[str, dict[str, Any]] = {}
@@ -96,9 +104,13 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
     if manifests is not None and not (isinstance(manifests, list) and all(isinstance(m, str) for m in manifests)):
         problems.append(Problem(f"'{MANIFEST_KEY}' must be a list of manifest files or folders", Position(name)))
         manifests = None
+    history = data.get(HISTORY_KEY)
+    if history is not None and not isinstance(history, str):
+        problems.append(Problem(f"'{HISTORY_KEY}' must be a database URL or a SQLite file", Position(name)))
+        history = None
     options: dict[str, dict[str, tuple[str, Any]]] = {}  # read from a command's signature when a table names it
     for key, table in data.items():
-        if key == MANIFEST_KEY:
+        if key in (MANIFEST_KEY, HISTORY_KEY):
             continue
         if key not in commands or not isinstance(table, dict):
             problems.append(Problem(f"unknown command table [{key}]" if key not in commands else
@@ -116,16 +128,33 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
             value, error = _value(path, annotation, value)
             if error:
                 problems.append(Problem(f"[{key}] {option}: {error}", Position(name)))
-            else:
-                result.setdefault(key, {})[param] = value
-    for command, callback in commands.items() if manifests is not None else ():
-        takes = inspect.signature(inspect.unwrap(callback)).parameters  # names only: no annotation evaluated
-        for param in MANIFEST_PARAMS:
-            if param in takes and param not in result.get(command, {}):
-                result.setdefault(command, {})[param] = [str(_from(path, m)) for m in manifests or []]
+                continue
+            if param in PATH_OR_URL:
+                if os.environ.get(HISTORY_ENV):  # the environment's database wins (a CI secret, say)
+                    continue
+                value = value if "://" in value else str(_from(path, value))  # a SQLite file: from the file's folder
+            result.setdefault(key, {})[param] = value
+    everywhere: dict[str, Any] = {} if manifests is None else {
+        param: [str(_from(path, m)) for m in manifests] for param in MANIFEST_PARAMS}
+    if history is not None and not os.environ.get(HISTORY_ENV):
+        everywhere[HISTORY_KEY] = history if "://" in history else str(_from(path, history))
+    for command, callback in commands.items():
+        own = result.setdefault(command, {})
+        _give(own, callback, everywhere)
+        for sub, sub_callback in (subcommands or {}).get(command, {}).items():
+            _give(own.setdefault(sub, {}), sub_callback, {**everywhere, **own})
     if problems:
         raise ManifestError(problems)
-    return result
+    return {command: defaults for command, defaults in result.items() if defaults}
+
+
+def _give(defaults: dict[str, Any], callback: Callable[..., Any], values: dict[str, Any]) -> None:
+    """The values the command has a parameter for (seen by name, with no annotation evaluated), where
+    its own table has not set them."""
+    takes = inspect.signature(inspect.unwrap(callback)).parameters
+    for param, value in values.items():
+        if param in takes and param not in defaults:
+            defaults[param] = value
 
 
 def _options(callback: Callable[..., Any]) -> dict[str, tuple[str, Any]]:

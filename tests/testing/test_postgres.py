@@ -3,6 +3,7 @@ DEMARCATE_TEST_PG, e.g. postgresql+psycopg://demarcate:demarcate@127.0.0.1:5432/
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 
@@ -37,6 +38,18 @@ def test_campaign_history_in_postgresql(pg_url):
         assert "demarcate@" not in store.safe_url or "***" in store.safe_url
     finally:
         store.close()
+
+
+def test_analysis_history_in_postgresql(pg_url, cli):
+    seed = cli("check", SHOPBOT, "--store", "--db", pg_url, "--format", "json")
+    run = next(line for line in seed.stderr.splitlines() if line.startswith("stored as run ")).split()[3]
+    assert "demarcate@" not in seed.stderr or "***" in seed.stderr  # no password in what it prints
+    shown = json.loads(cli("runs", "show", run, "--db", pg_url, "--format", "json").stdout)
+    assert {k: v for k, v in shown.items() if k not in ("run", "stored")} == json.loads(seed.stdout)
+    again = cli("check", SHOPBOT, "--baseline-run", "last", "--db", pg_url, "--fail-on", "low", "--format", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["baseline"]["new"] == []
+    listed = json.loads(cli("runs", "--db", pg_url, "--kind", "analysis", "--format", "json").stdout)
+    assert listed[0]["id"] == run and listed[0]["paths"]["open"] == 7
 
 
 def test_unreachable_database_is_a_clear_error():

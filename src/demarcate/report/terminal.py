@@ -507,7 +507,11 @@ def print_rule(console: Console, rule: object) -> None:
 def print_diff(console: Console, changes: object, title: str) -> None:
     c = changes
     console.print(t(f"{title}: {len(c.new)} new, {len(c.fixed)} fixed, {len(c.unchanged)} unchanged", "bold"))  # type: ignore[attr-defined]
-    for label, items, style in (("new", c.new, "bold red"), ("fixed", c.fixed, "green")):  # type: ignore[attr-defined]
+    _changed_findings(console, c.new, c.fixed)  # type: ignore[attr-defined]
+
+
+def _changed_findings(console: Console, new: list[dict], fixed: list[dict]) -> None:
+    for label, items, style in (("new", new, "bold red"), ("fixed", fixed, "green")):
         for f in items:
             console.print(t(f"  {label:<6}", style) + t(f" {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim"))
 
@@ -609,13 +613,64 @@ def runs_table(items: list) -> Table:
     table = Table(title="runs")
     # Ids are what users copy (--resume, runs diff): whole, on one line, whatever the width.
     table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in items), default=2))
-    for col in ("status", "target", "attack success"):
+    for col in ("kind", "status", "target", "result"):
         table.add_column(col)
     for r in items:
-        overall = (r.get("summary") or {}).get("overall") or {}
-        rate = "—" if overall.get("rate") is None else f"{overall['rate']:.0%} (n={overall['n']})"
-        table.add_row(t(r["id"], "bold"), t(r["status"]), t(r["target"]), t(rate))
+        table.add_row(t(r["id"], "bold"), t(r["kind"]), t(r["status"]), t(r["target"]), t(run_outcome(r)))
     return table
+
+
+def run_outcome(run: dict) -> str:
+    """A run's result in a few words: a campaign's attack success, an analysis's open findings and
+    paths and what its gate decided."""
+    summary = run.get("summary") or {}
+    if run["kind"] == "analysis":
+        gate = summary.get("gate") or {}
+        verdict = "" if gate.get("fail_on", "never") == "never" else (
+            f"; failed --fail-on {gate['fail_on']}" if gate.get("failed") else f"; passed --fail-on {gate['fail_on']}")
+        return (f"{count(summary['findings']['open'], 'open finding')}, "
+                f"{count(summary['paths']['open'], 'open attack path')}{verdict}")
+    overall = summary.get("overall") or {}
+    return "—" if overall.get("rate") is None else f"attack success {overall['rate']:.0%} (n={overall['n']})"
+
+
+def print_stored_analysis(console: Console, run: dict, data: dict) -> None:
+    """A stored analysis as `runs show` prints it: how it was run, its counts, its open findings."""
+    summary = run.get("summary") or {}
+    config = run.get("config") or {}
+    console.print(t(f"run {run['id']} — analysis of {data.get('system') or run['target']}", "bold"))
+    console.print(t(f"manifests: {', '.join(config.get('manifests') or [])}", "dim"), soft_wrap=True)
+    console.print(t(run_outcome(run)))
+    by = summary["findings"]["by_severity"]
+    console.print(t("open: " + ", ".join(f"{by[s]} {s}" for s in reversed(list(by)) if by[s])
+                    + f"; decided {summary['findings']['decided']}", "dim"))
+    if summary.get("fix"):
+        console.print(t(f"highest-leverage fix: {', '.join(summary['fix'])}", "bold"), soft_wrap=True)
+    for f in data["findings"]:
+        if f.get("status", "open") == "open":
+            console.print(t(f"  {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim")
+                          + t(f"  ({', '.join(f.get('responsible') or []) or 'nobody'})"), soft_wrap=True)
+
+
+def print_analysis_diff(console: Console, diff: dict) -> None:
+    """Two stored analyses compared: findings and attack paths that changed, regressions marked."""
+    paths = diff["paths"]
+    console.print(t(f"{diff['old']} → {diff['new']}: {len(diff['findings']['new'])} new, "
+                    f"{len(diff['findings']['fixed'])} fixed, {diff['findings']['unchanged']} unchanged findings; "
+                    f"open attack paths {paths['open']['old']} → {paths['open']['new']}", "bold"), soft_wrap=True)
+    _changed_findings(console, diff["findings"]["new"], diff["findings"]["fixed"])
+    for label, items, style in (("opened", paths["opened"], "bold red"), ("closed", paths["closed"], "green")):
+        for p in items:
+            console.print(t(f"  {label:<6}", style) + t(f" path {p['id']}"), soft_wrap=True)
+    if diff["fix"]["old"] != diff["fix"]["new"]:
+        console.print(t(f"  highest-leverage fix: {', '.join(diff['fix']['old']) or 'none'} → "
+                        f"{', '.join(diff['fix']['new']) or 'none'}"), soft_wrap=True)
+    if diff["regressions"]:
+        findings = sum(1 for r in diff["regressions"] if "finding" in r)
+        what = listing([count(n, noun) for n, noun in ((findings, "finding"), (len(paths["opened"]), "attack path")) if n],
+                       sep=" and ")
+        console.print(t(f"REGRESSION: {what} open now that {'was' if len(diff['regressions']) == 1 else 'were'} not "
+                        "open in the earlier analysis", "bold red"), soft_wrap=True)
 
 
 def print_run_diff(console: Console, diff: dict) -> None:

@@ -1,6 +1,7 @@
-"""Run history: every campaign and its results, stored as they arrive. SQLite by default; any
-SQLAlchemy URL (PostgreSQL through psycopg) for a team. One result per (run, case): a resumed
-run can neither lose nor repeat one."""
+"""Run history: every campaign and its results, stored as they arrive, and every analysis stored
+with `check --store`. SQLite by default; any SQLAlchemy URL (PostgreSQL through psycopg) for a
+team. One result per (run, case): a resumed run can neither lose nor repeat one. An analysis is
+one run whose whole `check` JSON result is kept beside it, compressed."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import json
 import os
 import secrets
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Column,
     Float,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -35,9 +38,9 @@ runs = Table(
     "runs", metadata,
     Column("id", String(32), primary_key=True),
     Column("created", Float, nullable=False),
-    Column("kind", String(16), nullable=False),  # campaign
+    Column("kind", String(16), nullable=False),  # campaign | analysis
     Column("status", String(16), nullable=False),  # running | done | interrupted | failed
-    Column("target", Text, nullable=False),
+    Column("target", Text, nullable=False),  # a campaign's target; an analysis's system name
     Column("config", Text, nullable=False),  # JSON: manifest paths, probe selection, options (no secrets)
     Column("summary", Text),
 )
@@ -53,6 +56,13 @@ results = Table(
     Column("data", Text, nullable=False),  # JSON: the whole result, chain and evidence included
     UniqueConstraint("run_id", "case_id", name="one_result_per_case"),
 )
+analyses = Table(
+    "analyses", metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("result", LargeBinary, nullable=False),  # the `check --format json` result, zlib-compressed
+)
+# The kinds of run, as a sentence names one.
+KINDS = {"campaign": "a campaign", "analysis": "an analysis"}
 
 DEFAULT_DB = ".demarcate/history.sqlite"
 _INSERT_RESULT = results.insert()
@@ -62,7 +72,11 @@ def db_url(url: str | None = None) -> str:
     url = url or os.environ.get("DEMARCATE_DB") or DEFAULT_DB
     if "://" in url:
         return url
-    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ManifestError([Problem(f"cannot open run history at {url}: cannot make its folder: "
+                                     f"{exc.strerror or exc}: {exc.filename}")]) from None
     return f"sqlite:///{url}"
 
 
@@ -87,11 +101,30 @@ class Store:
             return self.url.split("@")[-1]
 
     def new_run(self, target: str, config: dict[str, Any]) -> str:
-        run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        run_id = _new_id()
         with self.engine.begin() as c:
             c.execute(insert(runs).values(id=run_id, created=time.time(), kind="campaign", status="running",
                                           target=target, config=json.dumps(config)))
         return run_id
+
+    def add_analysis(self, system: str, config: dict[str, Any], summary: dict[str, Any], result: bytes) -> str:
+        """Store one finished analysis — its run and its JSON result together, or neither."""
+        run_id = _new_id()
+        try:
+            with self.engine.begin() as c:
+                c.execute(insert(runs).values(id=run_id, created=time.time(), kind="analysis", status="done",
+                                              target=system, config=json.dumps(config), summary=json.dumps(summary)))
+                c.execute(insert(analyses).values(run_id=run_id, result=zlib.compress(result, 6)))
+        except SQLAlchemyError as exc:  # the outputs are written by now; this says the history is not
+            raise ManifestError([Problem(f"the analysis was not stored in {self.safe_url}: {exc.__class__.__name__}: "
+                                         f"{str(exc).splitlines()[0][:200]}")]) from None
+        return run_id
+
+    def analysis(self, run_id: str) -> dict[str, Any] | None:
+        """A stored analysis's `check` JSON result, as it was written."""
+        with self.engine.connect() as c:
+            data = c.execute(select(analyses.c.result).where(analyses.c.run_id == run_id)).scalar()
+        return None if data is None else json.loads(zlib.decompress(data))
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
@@ -103,9 +136,15 @@ class Store:
         out["summary"] = json.loads(out["summary"]) if out["summary"] else None
         return out
 
-    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 50, *, kind: str | None = None, target: str | None = None) -> list[dict[str, Any]]:
+        """The newest runs first, of one kind or one target if asked."""
+        query = select(runs).order_by(runs.c.created.desc(), runs.c.id.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(runs.c.kind == kind)
+        if target is not None:
+            query = query.where(runs.c.target == target)
         with self.engine.connect() as c:
-            rows = c.execute(select(runs).order_by(runs.c.created.desc()).limit(limit)).mappings().all()
+            rows = c.execute(query).mappings().all()
         return [{**dict(r), "config": json.loads(r["config"]), "summary": json.loads(r["summary"]) if r["summary"] else None}
                 for r in rows]
 
@@ -140,6 +179,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _new_id() -> str:
+    """Sortable by time, unique by its random tail: `20261129-031500-4f2a9c`."""
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

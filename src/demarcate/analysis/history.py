@@ -1,0 +1,93 @@
+"""Stored analyses: what `check --store` keeps beside the result, the stored result that serves as
+a baseline, and two stored analyses compared. Between two analyses of a system, a finding open
+now that was not open before, or an attack path open now that was not open before, is a
+regression: what held last week and breaks today."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from demarcate.analysis.diff import Findings, diff
+from demarcate.model.errors import ManifestError, Problem
+from demarcate.store import KINDS, Store
+
+LAST = "last"
+LOOK_BACK = 200  # how many of a system's newest analyses `last` looks through for one run the same way
+
+
+def summary(data: dict[str, Any], *, fail_on: str, failed: bool) -> dict[str, Any]:
+    """What a listing of runs shows of one analysis, from its `check` JSON result."""
+    counts = data["summary"]["open"]
+    return {
+        "findings": {"open": sum(counts.values()), "by_severity": counts, "decided": data["summary"]["decided"]},
+        "paths": {"total": len(data["paths"]), "open": sum(1 for p in data["paths"] if p["open"])},
+        "fix": data["leverage"]["fix"],
+        "gate": {"fail_on": fail_on, "failed": failed},
+    }
+
+
+def config(paths: list[Path], **options: Any) -> dict[str, Any]:
+    """How the analysis was run: the manifests as given and the options that shape its result."""
+    return {"manifests": [str(p) for p in paths], **{k: v for k, v in options.items() if v not in (None, [], ())}}
+
+
+def stored(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A stored analysis's run and its `check` JSON result; a clear error for any other id."""
+    run = store.run(run_id)
+    if run is None:
+        raise ManifestError([Problem(f"no run '{run_id}' in {store.safe_url}", hint="see `demarcate runs`")])
+    data = store.analysis(run_id) if run["kind"] == "analysis" else None
+    if data is None:
+        raise ManifestError([Problem(f"run '{run_id}' is {KINDS[run['kind']]}, not an analysis",
+                                     hint="see `demarcate runs --kind analysis`")])
+    return run, data
+
+
+def baseline(store: Store, ref: str, system: str, parties: list[str] | None = None) -> tuple[Findings, str | None]:
+    """The findings of a stored analysis to judge against: the run named, or with `last` the newest
+    analysis of this system, narrowed to the same parties and not a what-if (`--assume`). With none
+    stored yet, an empty baseline — every finding is new — and a warning that says so, so that a
+    pipeline's first run judges everything rather than failing to start."""
+    if ref == LAST:
+        wanted = sorted(parties or [])
+        newest = next((r for r in store.runs(LOOK_BACK, kind="analysis", target=system)
+                       if sorted(r["config"].get("party") or []) == wanted and not r["config"].get("assume")), None)
+        if newest is None:
+            narrowed = f" for {', '.join(wanted)}" if wanted else ""
+            return Findings(system, []), (f"no analysis of '{system}'{narrowed} stored in {store.safe_url} yet: "
+                                          "every finding counts as new")
+        ref = newest["id"]
+    _run, data = stored(store, ref)
+    return Findings(data.get("system", ""), data["findings"]), None
+
+
+def compare(old_run: dict[str, Any], old: dict[str, Any], new_run: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Two stored analyses side by side: findings new, fixed and kept, attack paths opened and
+    closed, the computed fix before and after, and the regressions among them."""
+    changes = diff(old["findings"], new["findings"])
+    was_open = {p["id"] for p in old["paths"] if p["open"]}
+    now_open = {p["id"] for p in new["paths"] if p["open"]}
+    opened = [p for p in new["paths"] if p["open"] and p["id"] not in was_open]
+    closed = [p for p in old["paths"] if p["open"] and p["id"] not in now_open]
+    known = {p["id"] for p in old["paths"]}
+    regressions = [{"finding": f["id"], "severity": f["severity"], "title": f["title"],
+                    "why": "a finding that was not open in the earlier analysis is open now"} for f in changes.new]
+    regressions += [{"path": p["id"], "why": ("an attack path that was closed in the earlier analysis is open now"
+                                              if p["id"] in known else "a new attack path is open")} for p in opened]
+    return {
+        "version": 1,
+        "kind": "analysis",
+        "old": old_run["id"],
+        "new": new_run["id"],
+        "system": {"old": old.get("system"), "new": new.get("system")},
+        "findings": {"new": changes.new, "fixed": changes.fixed, "unchanged": len(changes.unchanged)},
+        "paths": {"opened": [_path(p) for p in opened], "closed": [_path(p) for p in closed],
+                  "open": {"old": len(was_open), "new": len(now_open)}},
+        "fix": {"old": old["leverage"]["fix"], "new": new["leverage"]["fix"]},
+        "regressions": regressions,
+    }
+
+
+def _path(p: dict[str, Any]) -> dict[str, Any]:
+    return {"id": p["id"], "source": p["source"], "impact": p["impact"]}
