@@ -522,7 +522,13 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     html = report.read_text()
     assert "<title>" in html and "doc-email-records+plain" in html  # the report carries the campaign
     runs = json.loads(cli("runs", "--db", db, "--format", "json").output)
-    assert len(runs) == 2 and all(r["status"] == "done" for r in runs)
+    assert [r["kind"] for r in runs] == ["analysis", "analysis", "campaign", "campaign"]
+    assert all(r["status"] == "done" for r in runs)
+    # The two analyses it stored compare as the story says: every open path closed.
+    hardened, seed = runs[0]["id"], runs[1]["id"]
+    assert f"analyses stored: {seed} (as written), {hardened} (hardened)" in text
+    diff = json.loads(cli("runs", "diff", seed, hardened, "--db", db, "--format", "json").stdout)
+    assert diff["paths"]["open"] == {"old": 7, "new": 0} and diff["regressions"] == []
 
 
 def test_check_writes_its_reports_from_the_same_analysis_it_gates_on(cli, tmp_path):

@@ -506,9 +506,11 @@ def check(
         _write_report(path, report_format, gate, party)
     failed = fail_on is not Level.never and gate.fails(fail_on.value)
     if history is not None and store:
-        _store_analysis(history, gate, data, paths, fail_on=fail_on.value,
-                        failed=failed, party=party, rule=rule, assume=assume_, baseline=baseline and str(baseline),
-                        baseline_run=baseline_run)
+        run_id = _store_analysis(history, gate, data, paths, fail_on=fail_on.value, failed=failed, party=party,
+                                 rule=rule, assume=assume_, baseline=baseline and str(baseline),
+                                 baseline_run=baseline_run)
+        err.print(terminal.t(f"stored as run {run_id} in {history.safe_url}: `demarcate runs show {run_id}`", "dim"),
+                  soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -549,16 +551,14 @@ def _history(db: str | None) -> Store:
     return history
 
 
-def _store_analysis(history: Store, gate: Gate, data: dict[str, Any] | None, paths: list[Path], *, fail_on: str,
-                    failed: bool, **options: Any) -> None:
+def _store_analysis(history: Store, gate: Gate, data: dict[str, Any] | None, paths: list[Path], *,
+                    fail_on: str = "never", failed: bool = False, **options: Any) -> str:
     """Keep the analysis (`--store`): the run, with the JSON result every output was made from."""
     from demarcate.analysis import history as analyses
 
     data = data or gate.json()
-    run_id = history.add_analysis(gate.result.system.info.name, analyses.config(paths, fail_on=fail_on, **options),
-                                  analyses.summary(data, fail_on=fail_on, failed=failed), json_bytes(data))
-    err.print(terminal.t(f"stored as run {run_id} in {history.safe_url}: `demarcate runs show {run_id}`", "dim"),
-              soft_wrap=True)
+    return history.add_analysis(gate.result.system.info.name, analyses.config(paths, fail_on=fail_on, **options),
+                                analyses.summary(data, fail_on=fail_on, failed=failed), json_bytes(data))
 
 
 @app.command("diff")
@@ -959,11 +959,13 @@ def demo(
     """The main job on the built-in example: analyse the shop bot, attack the live lab, report, then
     switch on the computed fix and attack again."""
     from demarcate.analysis.check import analyse
+    from demarcate.analysis.gate import Gate
     from demarcate.lab import switches
     from demarcate.report.html import render_html
     from demarcate.testing.run import run_campaign
 
-    path = example("shopbot")
+    history = _history(db)
+    path, hardened_path = example("shopbot"), example("shopbot-hardened")
     system = _load([path], batch=False)
     out.rule(terminal.t(f"demarcate demo — {system.info.name}"))
     out.print(terminal.t(f"manifest: {path} ({len(system.files)} files, one per party)", "dim"))
@@ -981,7 +983,7 @@ def demo(
     out.rule(terminal.t(f"4. The computed fix switched on in the lab: {', '.join(result.leverage.fix)}"))
     after = run_campaign(system, target="lab", db=db, concurrency=4, lab_controls=fix)
     terminal.print_campaign_short(out, after, focus="doc-email-records+plain")
-    hardened = analyse(_load([example("shopbot-hardened")], batch=False))
+    hardened = analyse(_load([hardened_path], batch=False))
     b, a = before["summary"]["overall"], after["summary"]["overall"]
     out.print(terminal.t(f"attack success rate: {b['rate']:.0%} → {a['rate']:.0%}; open attack paths: "
                          f"{len(result.paths.open_paths)} → {len(hardened.paths.open_paths)} "
@@ -990,6 +992,9 @@ def demo(
     out.print(terminal.t(f"HTML report: {output.resolve()}", "bold"))
     out.print(terminal.t(f"runs stored: {before['run']}, {after['run']} — compare with "
                          f"`demarcate runs diff {before['run']} {after['run']}`", "dim"))
+    seed_run, hardened_run = (_store_analysis(history, Gate(r), None, [p]) for r, p in ((result, path), (hardened, hardened_path)))
+    out.print(terminal.t(f"analyses stored: {seed_run} (as written), {hardened_run} (hardened) — compare with "
+                         f"`demarcate runs diff {seed_run} {hardened_run}`", "dim"))
 
 
 @app.command()
