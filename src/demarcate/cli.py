@@ -558,7 +558,7 @@ def _store_analysis(history: Store, gate: Gate, data: dict[str, Any] | None, pat
 
     data = data or gate.json()
     return history.add_analysis(gate.result.system.info.name, analyses.config(paths, fail_on=fail_on, **options),
-                                analyses.summary(data, fail_on=fail_on, failed=failed), json_bytes(data))
+                                analyses.summary(data, fail_on=fail_on, failed=failed), json_bytes(data, indent=False))
 
 
 @app.command("diff")

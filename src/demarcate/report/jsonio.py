@@ -11,13 +11,14 @@ from typing import Any
 
 import orjson
 
-_OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
+_COMPACT = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_OPTIONS = _COMPACT | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 
 
-def json_bytes(data: Any) -> bytes:
-    """Indented JSON ending in a newline; values JSON cannot hold are written as text."""
-    return orjson.dumps(data, default=str, option=_OPTIONS)
+def json_bytes(data: Any, *, indent: bool = True) -> bytes:
+    """Indented JSON ending in a newline (or, to store, compact); values JSON cannot hold are written
+    as text."""
+    return orjson.dumps(data, default=str, option=_OPTIONS if indent else _COMPACT)
 
 
 def json_text(data: Any) -> str:

@@ -114,7 +114,8 @@ class Store:
             with self.engine.begin() as c:
                 c.execute(insert(runs).values(id=run_id, created=time.time(), kind="analysis", status="done",
                                               target=system, config=json.dumps(config), summary=json.dumps(summary)))
-                c.execute(insert(analyses).values(run_id=run_id, result=zlib.compress(result, 6)))
+                # Level 1: a 10,000-component result (26 MB) in 0.09 s, to 1.6 MB; level 6 took five times as long.
+                c.execute(insert(analyses).values(run_id=run_id, result=zlib.compress(result, 1)))
         except SQLAlchemyError as exc:  # the outputs are written by now; this says the history is not
             raise ManifestError([Problem(f"the analysis was not stored in {self.safe_url}: {exc.__class__.__name__}: "
                                          f"{str(exc).splitlines()[0][:200]}")]) from None
