@@ -530,7 +530,7 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
     if baseline_run and history is not None:
         from demarcate.analysis.history import baseline as stored_baseline
 
-        saved, warning = stored_baseline(history, baseline_run, system.info.name, party)
+        saved, warning = stored_baseline(history, baseline_run, system.info.name, party, rules)
         if warning:
             err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     gate = judge(system, rules=rules, parties=party, baseline=saved, assume=[parse(a) for a in assume_ or []])

@@ -71,7 +71,7 @@ def test_the_last_stored_analysis_is_the_next_ones_baseline(tmp_path, cli):
     first = cli("check", SHOPBOT, "--baseline-run", "last", "--store", "--db", db, "--fail-on", "low")
     # Nothing stored yet: every finding is new, and the gate says so rather than refusing to run.
     assert first.exit_code == 1
-    assert "no analysis of 'ShopBot customer service' stored in sqlite:///" in first.stderr
+    assert "no analysis of 'ShopBot customer service' run this way is stored in sqlite:///" in first.stderr
     assert "every finding counts as new" in first.stderr
     _stored(first)
     # The same system again: nothing new, the gate passes though 35 findings are open.
@@ -90,7 +90,7 @@ def test_the_last_stored_analysis_is_the_next_ones_baseline(tmp_path, cli):
     assert [r["kind"] for r in json.loads(cli("runs", "--db", db, "--format", "json").stdout)] == ["analysis"] * 2
     # Another system's analyses are not this one's baseline, nor are a what-if's or one party's view.
     other = cli("check", HARDENED, "--baseline-run", "last", "--db", db)
-    assert "no analysis of 'ShopBot customer service (hardened)' stored" in other.stderr
+    assert "no analysis of 'ShopBot customer service (hardened)' run this way" in other.stderr
     what_if = _stored(cli("check", SHOPBOT, "--assume", "APP-IN-03", "--store", "--db", db))
     narrowed = _stored(cli("check", SHOPBOT, "--party", "cloud-team", "--store", "--db", db))
     whole = cli("check", SHOPBOT, "--baseline-run", "last", "--db", db, "--format", "json")
@@ -99,7 +99,10 @@ def test_the_last_stored_analysis_is_the_next_ones_baseline(tmp_path, cli):
     assert "Against the baseline: 0 new, 0 fixed" in party.stdout and "warning" not in party.stderr
     assert {what_if, narrowed} <= {r["id"] for r in json.loads(cli("runs", "--db", db, "--format", "json").stdout)}
     app_team = cli("check", SHOPBOT, "--party", "app-team", "--baseline-run", "last", "--db", db)
-    assert "no analysis of 'ShopBot customer service' for app-team stored" in app_team.stderr
+    assert "no analysis of 'ShopBot customer service' for app-team run this way" in app_team.stderr
+    # Nor is one that ran other rules: their findings would all count as new or fixed.
+    fewer = cli("check", SHOPBOT, "--skip-rule", "speed-pressure", "--baseline-run", "last", "--db", db)
+    assert "run this way is stored" in fewer.stderr
 
 
 def test_history_mistakes_are_clear_errors(tmp_path, cli):

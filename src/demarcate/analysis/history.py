@@ -37,26 +37,30 @@ def stored(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     run = store.run(run_id)
     if run is None:
         raise ManifestError([Problem(f"no run '{run_id}' in {store.safe_url}", hint="see `demarcate runs`")])
-    data = store.analysis(run_id) if run["kind"] == "analysis" else None
-    if data is None:
+    if run["kind"] != "analysis":
         raise ManifestError([Problem(f"run '{run_id}' is {KINDS[run['kind']]}, not an analysis",
                                      hint="see `demarcate runs --kind analysis`")])
+    data = store.analysis(run_id)
+    if data is None:
+        raise ManifestError([Problem(f"run '{run_id}' has lost its result in {store.safe_url}")])
     return run, data
 
 
-def baseline(store: Store, ref: str, system: str, parties: list[str] | None = None) -> tuple[Findings, str | None]:
+def baseline(store: Store, ref: str, system: str, parties: list[str] | None = None,
+             rules: list[str] | None = None) -> tuple[Findings, str | None]:
     """The findings of a stored analysis to judge against: the run named, or with `last` the newest
-    analysis of this system, narrowed to the same parties and not a what-if (`--assume`). With none
-    stored yet, an empty baseline — every finding is new — and a warning that says so, so that a
-    pipeline's first run judges everything rather than failing to start."""
+    analysis of this system run the same way — narrowed to the same parties, with the same rules,
+    not a what-if (`--assume`). With none stored yet, an empty baseline (every finding is new) and a
+    warning that says so, so that a pipeline's first run judges everything rather than failing to start."""
     if ref == LAST:
-        wanted = sorted(parties or [])
+        wanted = (sorted(parties or []), sorted(rules or []))
         newest = next((r for r in store.runs(LOOK_BACK, kind="analysis", target=system)
-                       if sorted(r["config"].get("party") or []) == wanted and not r["config"].get("assume")), None)
+                       if (sorted(r["config"].get("party") or []), sorted(r["config"].get("rule") or [])) == wanted
+                       and not r["config"].get("assume")), None)
         if newest is None:
-            narrowed = f" for {', '.join(wanted)}" if wanted else ""
-            return Findings(system, []), (f"no analysis of '{system}'{narrowed} stored in {store.safe_url} yet: "
-                                          "every finding counts as new")
+            narrowed = f" for {', '.join(wanted[0])}" if parties else ""
+            return Findings(system, []), (f"no analysis of '{system}'{narrowed} run this way is stored in "
+                                          f"{store.safe_url} yet: every finding counts as new")
         ref = newest["id"]
     _run, data = stored(store, ref)
     return Findings(data.get("system", ""), data["findings"]), None
