@@ -1265,6 +1265,8 @@ def runs_diff(
                                      "runs of one kind compare", hint="see `demarcate runs --kind KIND`")])
     if a["kind"] == "analysis":
         diff = analyses.compare(*analyses.stored(store, old), *analyses.stored(store, new))
+        for warning in diff["warnings"]:
+            err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     else:
         diff = compare(a, store.results(old), b, store.results(new))
     if format is TestFormat.json:

@@ -8,7 +8,7 @@ import sqlite3
 
 from demarcate.builtin import example
 from demarcate.store import Store
-from tests.conftest import SHOPBOT
+from tests.conftest import BASE, SHOPBOT
 
 HARDENED = example("shopbot-hardened")
 REQUIREMENTS = SHOPBOT.parent / "requirements.yaml"
@@ -64,6 +64,13 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     text = cli("runs", "diff", fixed_run, seed_run, "--db", db).output
     assert "REGRESSION: 30 findings and 7 attack paths open now that were not open in the earlier analysis" in text
     assert "opened path reviews>retriever>model>send-email>egress" in text
+    assert "warning" not in text  # the hardened bot is the same system under another name
+
+    # Two systems with nothing in common compare, with a warning that every finding is new or fixed.
+    (tmp_path / "tiny.yaml").write_text(BASE.replace("chat", "form"))
+    other_run = _stored(cli("check", tmp_path / "tiny.yaml", "--store", "--db", db))
+    unlike = cli("runs", "diff", seed_run, other_run, "--db", db)
+    assert "warning: the two sides look like different systems ('ShopBot customer service' and 'Tiny bot'" in unlike.stderr
 
 
 def test_the_last_stored_analysis_is_the_next_ones_baseline(tmp_path, cli):

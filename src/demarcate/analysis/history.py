@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from demarcate.analysis.diff import Findings, diff
+from demarcate.analysis.diff import Findings, diff, other_system
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.store import KINDS, Store
 
@@ -70,6 +70,7 @@ def compare(old_run: dict[str, Any], old: dict[str, Any], new_run: dict[str, Any
     """Two stored analyses side by side: findings new, fixed and kept, attack paths opened and
     closed, the computed fix before and after, and the regressions among them."""
     changes = diff(old["findings"], new["findings"])
+    warning = other_system(Findings(old.get("system", ""), old["findings"]), Findings(new.get("system", ""), new["findings"]))
     was_open = {p["id"] for p in old["paths"] if p["open"]}
     now_open = {p["id"] for p in new["paths"] if p["open"]}
     opened = [p for p in new["paths"] if p["open"] and p["id"] not in was_open]
@@ -90,6 +91,7 @@ def compare(old_run: dict[str, Any], old: dict[str, Any], new_run: dict[str, Any
                   "open": {"old": len(was_open), "new": len(now_open)}},
         "fix": {"old": old["leverage"]["fix"], "new": new["leverage"]["fix"]},
         "regressions": regressions,
+        "warnings": [warning] if warning else [],
     }
 
 
