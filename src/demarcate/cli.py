@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from demarcate import __version__
-from demarcate.analysis.findings import count
+from demarcate.analysis.findings import count, listing
 from demarcate.analysis.matrix import filter_rows, matrix, matrix_csv_rows, matrix_json
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.analysis.who import who as who_answer
@@ -1277,6 +1277,55 @@ def runs_diff(
         terminal.print_run_diff(out, diff)
     if diff["regressions"]:
         raise typer.Exit(1)
+
+
+@runs_app.command("prune")
+@reports_errors
+def runs_prune(
+    keep: Annotated[int | None, typer.Option(
+        min=0, help="Keep the newest N runs of each target (a campaign's target, an analysis's system).")] = None,
+    before: Annotated[str | None, typer.Option(
+        metavar="YYYY-MM-DD", help="Remove only runs created before this day (local time, as run ids are).")] = None,
+    kind: Annotated[RunKind | None, typer.Option(help="Only runs of this kind.")] = None,
+    target: Annotated[str | None, typer.Option(help="Only runs of this target or system, by name.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")] = False,
+    db: HistoryDb = None,
+    format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+) -> None:
+    """Remove old runs: beyond the newest N of each target, or before a day, or both. A campaign that
+    can still be resumed is never removed."""
+    import datetime as dt
+
+    from demarcate.store import UNFINISHED, to_prune
+
+    if keep is None and before is None:
+        raise ManifestError([Problem("say which runs to remove: --keep N, --before YYYY-MM-DD, or both")])
+    cutoff = None
+    if before is not None:
+        try:
+            cutoff = dt.datetime.combine(dt.date.fromisoformat(before), dt.time.min).timestamp()
+        except ValueError:
+            raise ManifestError([Problem(f"--before: '{before}' is not a day; expected YYYY-MM-DD")]) from None
+    store = _history(db)
+    items = store.runs(None, kind=kind and kind.value, target=target)
+    chosen = to_prune(items, keep=keep, before=cutoff)
+    unfinished = [r["id"] for r in items if r["status"] in UNFINISHED]
+    if not dry_run:
+        store.delete([r["id"] for r in chosen])
+    if format is TestFormat.json:
+        emit_json({"removed" if not dry_run else "would_remove": [r["id"] for r in chosen],
+                   "kept": len(items) - len(chosen), "unfinished": unfinished})
+        return
+    for r in chosen if dry_run else ():
+        out.print(terminal.t(f"{r['id']}  {r['kind']:<8}  {r['target']}"), soft_wrap=True)
+    def runs_of(n: int, kind: RunKind | None) -> str:
+        return count(n, kind.value if kind else "run", "analyses" if kind is RunKind.analysis else None)
+
+    what = listing([runs_of(n, k) for k in RunKind if (n := sum(1 for r in chosen if r["kind"] == k))]) or "no run"
+    out.print(terminal.t(f"{'would remove' if dry_run else 'removed'} {what} from {store.safe_url}; "
+                         f"{runs_of(len(items) - len(chosen), kind)} kept"
+                         + (f", {count(len(unfinished), 'unfinished campaign')} among them that can still be resumed"
+                            if unfinished else "")), soft_wrap=True)
 
 
 def tune_gc() -> None:

@@ -144,3 +144,37 @@ def test_a_stored_result_is_compressed_and_whole(tmp_path, cli):
         (config,) = c.execute("select config from runs where id = ?", (run,)).fetchone()
     assert len(blob) < len(seed.stdout) / 5
     assert json.loads(config) == {"manifests": [str(SHOPBOT)], "fail_on": "never"}
+
+
+def test_old_runs_are_pruned_and_resumable_campaigns_kept(tmp_path, cli):
+    db = tmp_path / "history.sqlite"
+    seed = [_stored(cli("check", SHOPBOT, "--store", "--db", str(db))) for _ in range(3)]
+    hardened = [_stored(cli("check", HARDENED, "--store", "--db", str(db))) for _ in range(2)]
+    store = Store(str(db))
+    finished, resumable = store.new_run("lab", {}), store.new_run("lab", {})
+    store.set_status(finished, "done")
+    store.add_result(finished, {"case": "c", "probe": "p", "category": "x", "entry": "user", "outcome": "resisted"})
+    store.close()
+
+    dry = cli("runs", "prune", "--keep", "1", "--dry-run", "--db", str(db), "--format", "json")
+    assert json.loads(dry.stdout) == {"would_remove": [finished, hardened[0], seed[1], seed[0]], "kept": 3,
+                                      "unfinished": [resumable]}
+    assert len(json.loads(cli("runs", "--db", str(db), "--format", "json").stdout)) == 7  # nothing removed
+
+    text = cli("runs", "prune", "--keep", "1", "--kind", "analysis", "--db", str(db)).output
+    assert "removed 3 analyses from sqlite:///" in text and "; 2 analyses kept" in text
+    left = [r["id"] for r in json.loads(cli("runs", "--db", str(db), "--format", "json").stdout)]
+    assert left == [resumable, finished, hardened[1], seed[2]]
+    with sqlite3.connect(db) as c:  # a removed run leaves nothing behind
+        assert c.execute("select count(*) from analyses").fetchone()[0] == 2
+
+    # Before a day: everything finished goes, the campaign that can still be resumed stays.
+    cli("runs", "prune", "--before", "2999-01-01", "--db", str(db))
+    assert [r["id"] for r in json.loads(cli("runs", "--db", str(db), "--format", "json").stdout)] == [resumable]
+    with sqlite3.connect(db) as c:
+        assert c.execute("select count(*) from results").fetchone()[0] == 0
+
+    for args, message in ((("--keep", "-1"), "greater than or equal to 0"), ((), "say which runs to remove"),
+                          (("--before", "yesterday"), "--before: 'yesterday' is not a day; expected YYYY-MM-DD")):
+        result = cli("runs", "prune", *args, "--db", str(db))
+        assert result.exit_code == 2 and message in result.output, result.output

@@ -50,6 +50,10 @@ def test_analysis_history_in_postgresql(pg_url, cli):
     assert again.exit_code == 0 and json.loads(again.stdout)["baseline"]["new"] == []
     listed = json.loads(cli("runs", "--db", pg_url, "--kind", "analysis", "--format", "json").stdout)
     assert listed[0]["id"] == run and listed[0]["paths"]["open"] == 7
+    pruned = cli("runs", "prune", "--keep", "0", "--kind", "analysis", "--target", "ShopBot customer service",
+                 "--db", pg_url, "--format", "json")
+    assert run in json.loads(pruned.stdout)["removed"]
+    assert cli("runs", "show", run, "--db", pg_url).exit_code == 2  # gone, with its result
 
 
 def test_unreachable_database_is_a_clear_error():

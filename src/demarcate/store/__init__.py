@@ -23,9 +23,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -137,8 +139,8 @@ class Store:
         out["summary"] = json.loads(out["summary"]) if out["summary"] else None
         return out
 
-    def runs(self, limit: int = 50, *, kind: str | None = None, target: str | None = None) -> list[dict[str, Any]]:
-        """The newest runs first, of one kind or one target if asked."""
+    def runs(self, limit: int | None = 50, *, kind: str | None = None, target: str | None = None) -> list[dict[str, Any]]:
+        """The newest runs first (all of them with no limit), of one kind or one target if asked."""
         query = select(runs).order_by(runs.c.created.desc(), runs.c.id.desc()).limit(limit)
         if kind is not None:
             query = query.where(runs.c.kind == kind)
@@ -148,6 +150,16 @@ class Store:
             rows = c.execute(query).mappings().all()
         return [{**dict(r), "config": json.loads(r["config"]), "summary": json.loads(r["summary"]) if r["summary"] else None}
                 for r in rows]
+
+    def delete(self, run_ids: list[str]) -> None:
+        """Remove runs with all they hold, in one transaction; a SQLite file then gives the space back."""
+        with self.engine.begin() as c:
+            for table, column in ((results, results.c.run_id), (analyses, analyses.c.run_id), (runs, runs.c.id)):
+                for start in range(0, len(run_ids), 500):  # bounded statements, whatever the count
+                    c.execute(delete(table).where(column.in_(run_ids[start:start + 500])))
+        if run_ids and self.engine.dialect.name == "sqlite":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("vacuum"))
 
     def set_status(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
         values: dict[str, Any] = {"status": status}
@@ -180,6 +192,25 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# A campaign in these states can still finish (`test --resume`): pruning leaves it alone.
+UNFINISHED = ("running", "interrupted")
+
+
+def to_prune(items: list[dict[str, Any]], *, keep: int | None = None, before: float | None = None) -> list[dict[str, Any]]:
+    """The runs to remove, from runs listed newest first: beyond the newest `keep` of each target,
+    and (if given) created before `before`, both where both are given. Unfinished campaigns stay."""
+    seen: dict[tuple[str, str], int] = {}
+    chosen = []
+    for run in items:
+        key = (run["kind"], run["target"])
+        seen[key] = seen.get(key, 0) + 1
+        if run["status"] in UNFINISHED:
+            continue
+        if (keep is None or seen[key] > keep) and (before is None or run["created"] < before):
+            chosen.append(run)
+    return chosen
 
 
 def _new_id() -> str:
