@@ -795,11 +795,13 @@ DecisionKind = StrEnum("DecisionKind", [(d.replace("-", "_"), d) for d in DECISI
 @reports_errors
 def decide(
     finding_id: Annotated[str, typer.Argument(metavar="FINDING-ID", help="The finding's id, as `check` prints it.")],
-    decision: Annotated[DecisionKind, typer.Argument(help=", ".join(DECISIONS) + ".")],
-    justification: Annotated[str, typer.Option(
-        "--justification", "-j", help="Why: shown with the finding wherever it is reported.")],
     manifest: Annotated[list[Path], typer.Option(
         "--manifest", "-m", help="The manifest the finding is in: its folder, or its files.")],
+    decision: Annotated[DecisionKind | None, typer.Argument(
+        help=", ".join(DECISIONS) + " (required, except with --revoke).", show_default=False)] = None,
+    justification: Annotated[str, typer.Option(
+        "--justification", "-j", help="Why: shown with the finding wherever it is reported (required, except "
+                                      "with --revoke).", show_default=False)] = "",
     to: Annotated[Path | None, typer.Option(
         "--to", help="The file of tracking entries to append to, created if missing (default: tracking.yaml in "
                      "the manifest's folder). A file holding anything but tracking entries is refused.")] = None,
@@ -811,9 +813,12 @@ def decide(
     replace: Annotated[bool, typer.Option(
         "--replace", help="The finding has a decision already (one that lapsed, say): record this one in its "
                           "place, in the file that holds it.")] = False,
+    revoke: Annotated[bool, typer.Option(
+        "--revoke", help="Take the finding's decision out of the file that holds it: the finding is open again "
+                         "(or, if it matches no finding any more, the entry is gone).")] = False,
 ) -> None:
     """Record a decision on a finding in the manifest's tracking section: from then on it is reported
-    as accepted, mitigated or a false positive, not open."""
+    as accepted, mitigated or a false positive, not open. --replace renews one, --revoke takes one out."""
     import datetime as dt
 
     from pydantic import ValidationError
@@ -826,6 +831,17 @@ def decide(
     system = _load_system(manifest)
     earlier = next((d for d in system.tracking if d.finding == finding_id), None)
     at = system.position("decision", finding_id)
+    if revoke:
+        given = [name for name, value in (("DECISION", decision), ("--justification", justification), ("--to", to),
+                                          ("--ticket", ticket), ("--reviewer", reviewer), ("--expires", expires),
+                                          ("--replace", replace)) if value]
+        if given:
+            raise ManifestError([Problem(f"--revoke takes out the decision where it is: leave out {listing(given)}")])
+        _revoke(system, manifest, finding_id, earlier, at)
+        return
+    if decision is None:
+        raise ManifestError([Problem("say what was decided: " + ", ".join(DECISIONS), None,
+                                     f"demarcate decide '{finding_id}' accepted -j WHY -m MANIFEST")])
     if earlier is not None and not replace:
         raise ManifestError([Problem(f"'{finding_id}' already has a decision", at,
                                      "--replace records this one in its place")])
@@ -874,6 +890,31 @@ def decide(
     if to.resolve() not in {p.resolve() for p in manifest_paths(manifest)}:  # not read with the manifest as given
         out.print(terminal.t(f"  read it with the manifest: demarcate check {' '.join(shlex.quote(str(m)) for m in paths)}",
                              "dim"), soft_wrap=True)
+
+
+def _revoke(system: System, manifest: list[Path], finding_id: str, earlier: Any, at: Position | None) -> None:
+    """`decide --revoke`: the entry taken out of its file, kept out only if the manifest then reads
+    every other decision as before and none for this finding."""
+    from demarcate.analysis.check import analyse
+    from demarcate.model.record import revoke
+
+    if earlier is None or at is None or not at.file or at.line is None:
+        raise ManifestError([Problem(f"'{finding_id}' has no decision to revoke", None,
+                                     did_you_mean(finding_id, [d.finding for d in system.tracking]))])
+    path = Path(at.file)
+    others = [d for d in system.tracking if d.finding != finding_id]
+
+    def revoked() -> None:  # read again, the manifest holds every other decision and not this one
+        if list(load([*manifest, path]).tracking) != others:
+            raise ManifestError([Problem("the manifest did not read back as expected without the entry; the file "
+                                         "was left as it was", Position(str(path)))])
+
+    note = next((f.decision_note for f in analyse(system).findings if f.id == finding_id), None)
+    revoke(path, at.line, revoked)
+    out.print(f"revoked: {finding_id} — {note or earlier.decision + ' (it matched no finding)'}", soft_wrap=True,
+              markup=False, highlight=False)
+    out.print(f"  from {path}:{at.line}" + (": the finding is open again" if note else ""), soft_wrap=True,
+              markup=False, highlight=False)
 
 
 def _explain_finding(finding_id: str, manifest: list[Path] | None, format: ListFormat) -> None:

@@ -107,12 +107,20 @@ def test_tracking_marks_findings_decided_and_reports_orphans(write, cli, tmp_pat
     assert data["summary"]["decided"] == 1
     gone, typo, far = data["warnings"]
     assert gone.startswith(f"{folder / 'decisions.yaml'}:3:5: warning: tracking entry 'open-egress:nowhere' matches no finding")
-    assert gone.endswith("(did you mean 'open-egress:egress'? If the finding was fixed, remove the entry)")
-    assert far.endswith("matches no finding (the finding may be fixed: remove the entry, or check the id against "
-                        "`demarcate check`)")
+    assert gone.endswith("(did you mean 'open-egress:egress'? If the finding was fixed, remove the entry: "
+                         "`demarcate decide 'open-egress:nowhere' --revoke -m …`)")
+    assert far.endswith("matches no finding (the finding may be fixed: remove the entry (`demarcate decide "
+                        "'retired-rule:q' --revoke -m …`), or check the id against `demarcate check`)")
     # A mistyped id is answered with the finding it most likely meant, which stays open.
     assert typo == (f"{folder / 'decisions.yaml'}:4:5: warning: tracking entry 'lethal-trifecta:modle' matches "
-                    "no finding (did you mean 'lethal-trifecta:model'? If the finding was fixed, remove the entry)")
+                    "no finding (did you mean 'lethal-trifecta:model'? If the finding was fixed, remove the entry: "
+                    "`demarcate decide 'lethal-trifecta:modle' --revoke -m …`)")
+    # The command the warning names takes the entry out, and the warning with it; the rest stay.
+    revoked = cli("decide", "open-egress:nowhere", "--revoke", "-m", folder)
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.stdout.startswith("revoked: open-egress:nowhere — mitigated (it matched no finding)")
+    assert "open-egress:nowhere" not in (folder / "decisions.yaml").read_text()
+    assert [w.split("'")[1] for w in _json(cli, folder)[1]["warnings"]] == ["lethal-trifecta:modle", "retired-rule:q"]
 
 
 def test_stale_tracking_hints_look_in_the_rule_meant_and_stay_cheap(cli, tmp_path):
@@ -126,8 +134,8 @@ def test_stale_tracking_hints_look_in_the_rule_meant_and_stay_cheap(cli, tmp_pat
     first, *rest = data["warnings"]
     assert "(did you mean 'lethal-trifecta:model'?" in first  # the rule's name mistyped too
     assert "did you mean" in rest[0] and "did you mean" not in rest[-1]  # past the first few, no search
-    assert rest[-1].endswith("(the finding may be fixed: remove the entry, or check the id against "
-                             "`demarcate check`)")
+    assert rest[-1].endswith(f"(the finding may be fixed: remove the entry (`demarcate decide '{entries[-1]}' "
+                             "--revoke -m …`), or check the id against `demarcate check`)")
 
 
 def test_decided_findings_do_not_fail_the_gate(tmp_path, cli):

@@ -8,11 +8,11 @@ import json
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from demarcate.model import ManifestError
-from demarcate.model.record import entry, in_place_of, with_entry
+from demarcate.model.record import entry, in_place_of, with_entry, without
 from demarcate.model.yamlio import parse_yaml
 from tests.conftest import SHOPBOT, copy_example
 
@@ -58,6 +58,9 @@ def test_a_file_that_cannot_take_an_entry_safely_is_refused(before, says):
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=80).filter(str.strip))
+@example("08")  # text to YAML 1.1, which PyYAML wrote it by; the number 8 to YAML 1.2, which manifests are read by
+@example("1e5")
+@example("0o17")
 def test_any_justification_reads_back_as_written(text):
     after, _ = with_entry("tracking:\n  - finding: a:x\n    decision: accepted\n    justification: y\n",
                           entry("b:y", "mitigated", text), "t.yaml")
@@ -185,3 +188,48 @@ def test_decide_replace_renews_a_lapsed_decision_in_the_file_that_holds_it(cli, 
     assert cli("decide", "lethal-trifecta:model", "accepted", "-j", "x", "-m", bot, "--replace").exit_code == 2
     with_to = cli("decide", "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--replace", "--to", cloud)
     assert with_to.exit_code == 2 and "leave out --to" in with_to.stderr
+
+
+@pytest.mark.parametrize(("line", "kept"), [(4, "b:y"), (9, "a:x")])
+def test_an_entry_is_taken_out_and_nothing_else_moves(line, kept):
+    after = without(TRACKED, line, "t.yaml")
+    assert [e["finding"] for e in _entries(after)] == [kept]
+    assert "  # agreed at the risk board\n" in after and after.endswith("# the end\n")
+    # The last entry out: an empty list, which a manifest reads as no decision.
+    other = next(i for i, text in enumerate(after.splitlines(), 1) if text.lstrip().startswith("- "))
+    emptied = without(after, other, "t.yaml")
+    assert "tracking: []\n" in emptied and parse_yaml(emptied, "t.yaml")["tracking"] == []
+
+
+def test_decide_revoke_takes_a_decision_out_where_it_is(cli, tmp_path):
+    bot = copy_example(SHOPBOT, tmp_path / "bot")
+    cloud = bot / "cloud-team.yaml"
+    party_file = cloud.read_text()
+    cloud.write_text(party_file + "\ntracking:\n  - finding: open-egress:egress\n    decision: accepted\n"
+                     "    justification: proxy next quarter\n")
+    assert cli("decide", "speed-pressure:app-team", "mitigated", "-j", "review board", "-m", bot).exit_code == 0
+    result = cli("decide", "open-egress:egress", "--revoke", "-m", bot)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["revoked: open-egress:egress — accepted — proxy next quarter",
+                                          f"  from {cloud}:{party_file.count(chr(10)) + 3}: the finding is open again"]
+    assert cloud.read_text() == party_file + "\ntracking: []\n"  # the party's own file, otherwise untouched
+    found = {f["id"]: f["status"] for f in json.loads(cli("check", bot, "--format", "json").stdout)["findings"]}
+    assert found["open-egress:egress"] == "open" and found["speed-pressure:app-team"] == "mitigated"
+
+    def refused(*args: object) -> str:
+        before = {p.name: p.read_text() for p in bot.iterdir()}
+        result = cli("decide", *args)
+        assert result.exit_code == 2, result.output
+        assert {p.name: p.read_text() for p in bot.iterdir()} == before
+        return result.stderr
+
+    assert "'open-egress:egress' has no decision to revoke" in refused("open-egress:egress", "--revoke", "-m", bot)
+    assert "did you mean 'speed-pressure:app-team'?" in refused("speed-presure:app-team", "--revoke", "-m", bot)
+    assert "leave out DECISION, --justification, --expires" in refused(
+        "speed-pressure:app-team", "accepted", "-j", "x", "--expires", "2099-01-01", "--revoke", "-m", bot)
+    assert "say what was decided: accepted, mitigated, false-positive" in refused("speed-pressure:app-team", "-m", bot)
+    # An entry others lean on (a YAML anchor used by the next) is put back when the rest cannot be read without it.
+    (bot / "tracking.yaml").write_text(
+        "tracking:\n  - {finding: 'speed-pressure:app-team', decision: mitigated, justification: &why review board}\n"
+        "  - {finding: 'lethal-trifecta:model', decision: accepted, justification: *why}\n")
+    assert "tracking.yaml" in refused("speed-pressure:app-team", "--revoke", "-m", bot)

@@ -110,9 +110,10 @@ def _stale_hint(finding: str, undecided: dict[str, list[str]]) -> str:
         close = difflib.get_close_matches(rule, list(undecided), n=1, cutoff=0.6)
         rule = close[0] if close else rule
     near = did_you_mean(finding, undecided.get(rule, []))
+    remove = f"`demarcate decide '{finding}' --revoke -m …`"
     if near:
-        return f"{near} If the finding was fixed, remove the entry"
-    return "the finding may be fixed: remove the entry, or check the id against `demarcate check`"
+        return f"{near} If the finding was fixed, remove the entry: {remove}"
+    return f"the finding may be fixed: remove the entry ({remove}), or check the id against `demarcate check`"
 
 
 def for_parties(result: Result, parties: Collection[str]) -> Result:

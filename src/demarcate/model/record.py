@@ -1,4 +1,5 @@
-"""Record a decision on a finding in a manifest's `tracking` section (`demarcate decide`).
+"""Record a decision on a finding in a manifest's `tracking` section (`demarcate decide`), replace
+one, or revoke one.
 
 Decisions go to a file that holds tracking entries and nothing else — one the user keeps for them,
 or a new one — so that recording one never rewrites what people wrote elsewhere. The new entry is
@@ -71,9 +72,30 @@ def _appended(text: str | None, rendered: str, name: str) -> tuple[str, str]:
 
 def in_place_of(text: str, line: int, item: dict[str, Any], name: str) -> str:
     """The text with the entry that begins on `line` (its "- " line) replaced by this one, in the same
-    indentation; every other line as it was. The entry ends before the next line, not blank, that is
-    indented no deeper than its "- " (the next entry, a comment or section beside it)."""
+    indentation; every other line as it was."""
     lines = text.splitlines(keepends=True)
+    indent, end = _entry_lines(lines, line, name)
+    return "".join(lines[:line - 1]) + _indented(dump_yaml([item]), indent) + "".join(lines[end:])
+
+
+def without(text: str, line: int, name: str) -> str:
+    """The text with the entry that begins on `line` taken out, every other line as it was; a list
+    left with no entry becomes `tracking: []`, which a manifest reads as none."""
+    lines = text.splitlines(keepends=True)
+    _indent, end = _entry_lines(lines, line, name)
+    after = "".join(lines[:line - 1] + lines[end:])
+    data = parse_yaml(after, name)
+    header = _TRACKING.search(after)
+    if isinstance(data, dict) and data.get("tracking", []) is None and header is not None:
+        at = header.start() + len("tracking:")
+        after = after[:at] + " []" + after[at:]
+    return after
+
+
+def _entry_lines(lines: list[str], line: int, name: str) -> tuple[str, int]:
+    """The indentation of the entry that begins on `line`, and the line its text ends on. The entry
+    ends before the next line, not blank, that is indented no deeper than its "- " (the next entry,
+    a comment or a section beside it)."""
     start = lines[line - 1] if 0 < line <= len(lines) else ""
     item_start = _ITEM.match(start)
     if item_start is None:
@@ -88,8 +110,7 @@ def in_place_of(text: str, line: int, item: dict[str, Any], name: str) -> str:
         if len(lines[i]) - len(lines[i].lstrip()) <= len(indent):
             break
         end = i + 1
-    rendered = _indented(dump_yaml([item]), indent)
-    return "".join(lines[:line - 1]) + rendered + "".join(lines[end:])
+    return indent, end
 
 
 def _indented(text: str, indent: str) -> str:
@@ -102,13 +123,35 @@ def record(path: Path, item: dict[str, Any], check: Callable[[], None], replacin
     the decision is not there as recorded; on any failure the file is left as it was. Returns the
     line the entry starts on."""
     name = str(path)
-    before = read_text(path) if path.exists() else None
-    if before is not None and not os.access(path, os.W_OK):
-        raise ManifestError([Problem("the file is read-only", Position(name), "make it writable, or name another with --to")])
+    before = _writable(path)
     if replacing is not None and before is not None:
         after, line = in_place_of(before, replacing, item, name), replacing
     else:
         after, line = with_entry(before, item, name)
+    _commit(path, before, after, check)
+    return line
+
+
+def revoke(path: Path, line: int, check: Callable[[], None]) -> None:
+    """Take out the entry that begins on that line, then run `check`, which reads the manifest again
+    and raises if anything but that decision changed; on any failure the file is left as it was."""
+    before = _writable(path)
+    if before is None:
+        raise ManifestError([Problem("file not found", Position(str(path)))])
+    _commit(path, before, without(before, line, str(path)), check)
+
+
+def _writable(path: Path) -> str | None:
+    """The file's text (None if there is no file yet), if it may be changed."""
+    before = read_text(path) if path.exists() else None
+    if before is not None and not os.access(path, os.W_OK):
+        raise ManifestError([Problem("the file is read-only", Position(str(path)),
+                                     "make it writable, or name another with --to")])
+    return before
+
+
+def _commit(path: Path, before: str | None, after: str, check: Callable[[], None]) -> None:
+    """Write the new text, and put the old back (or remove a new file) if `check` fails."""
     _replace(path, after)
     try:
         check()
@@ -118,7 +161,6 @@ def record(path: Path, item: dict[str, Any], check: Callable[[], None], replacin
         else:
             _replace(path, before)
         raise
-    return line
 
 
 def _replace(path: Path, text: str) -> None:

@@ -442,5 +442,24 @@ def locate(root: Any, loc: tuple[Any, ...], name: str, *, key: bool = False) -> 
 
 
 def dump_yaml(data: Any) -> str:
-    """Write plain data as block-style YAML, keys in the order given."""
-    return _pyyaml()[0].safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    """Write plain data as block-style YAML, keys in the order given, that reads back as written."""
+    return _pyyaml()[0].dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, default_flow_style=False,
+                             width=100)
+
+
+@functools.cache
+def _dumper() -> Any:
+    """PyYAML's safe dumper, quoting text by the rules this module reads by. PyYAML quotes what YAML
+    1.1 would read as something else; YAML 1.2's core schema, which manifests are read by, also
+    reads `08`, `1e5` and `0o17` as numbers, which PyYAML wrote bare."""
+    yaml = _pyyaml()[0]
+
+    class Dumper(yaml.SafeDumper):  # type: ignore[name-defined]
+        pass
+
+    def text(dumper: Any, value: str) -> Any:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value,
+                                       style=None if isinstance(_plain(value), str) else "'")
+
+    Dumper.add_representer(str, text)
+    return Dumper
