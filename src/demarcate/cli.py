@@ -1257,6 +1257,8 @@ def runs_show(
     run_id: Annotated[str, typer.Argument(help="A run id from `demarcate runs`.")],
     db: HistoryDb = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="Text, for an analysis: list only its first N open findings (most severe first).")] = None,
 ) -> None:
     """One run: a campaign's results and summary; an analysis's JSON result as `check` wrote it."""
     from demarcate.analysis.history import stored
@@ -1270,7 +1272,7 @@ def runs_show(
         if format is TestFormat.json:  # the check result, which `--baseline` and `diff` read back
             emit_json({**result, "run": run_id, "stored": run["created"]})
         else:
-            terminal.print_stored_analysis(out, run, result)
+            terminal.print_stored_analysis(out, run, result, limit=limit)
         return
     data = {"version": 1, "run": run_id, "target": run["target"], "status": run["status"],
             "results": store.results(run_id), "summary": run["summary"] or {}}

@@ -46,6 +46,9 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     assert f"run {seed_run} — analysis of ShopBot customer service" in text
     assert "critical open-attack-path:reviews>retriever>model>send-email>egress" in text
     assert "highest-leverage fix: APP-IN-03, APP-TOOL-02" in text
+    short = cli("runs", "show", seed_run, "--db", db, "--limit", "2").output.splitlines()
+    assert [line.split()[0] for line in short[-3:-1]] == ["critical", "critical"]
+    assert short[-1] == "  … and 33 more open findings (all of them: without --limit)"
 
     better = cli("runs", "diff", seed_run, fixed_run, "--db", db, "--format", "json")
     assert better.exit_code == 0

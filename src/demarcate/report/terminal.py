@@ -634,7 +634,7 @@ def run_outcome(run: dict) -> str:
     return "—" if overall.get("rate") is None else f"attack success {overall['rate']:.0%} (n={overall['n']})"
 
 
-def print_stored_analysis(console: Console, run: dict, data: dict) -> None:
+def print_stored_analysis(console: Console, run: dict, data: dict, limit: int | None = None) -> None:
     """A stored analysis as `runs show` prints it: how it was run, its counts, its open findings."""
     summary = run.get("summary") or {}
     config = run.get("config") or {}
@@ -646,10 +646,12 @@ def print_stored_analysis(console: Console, run: dict, data: dict) -> None:
                     + f"; decided {summary['findings']['decided']}", "dim"))
     if summary.get("fix"):
         console.print(t(f"highest-leverage fix: {', '.join(summary['fix'])}", "bold"), soft_wrap=True)
-    for f in data["findings"]:
-        if f.get("status", "open") == "open":
-            console.print(t(f"  {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim")
-                          + t(f"  ({', '.join(f.get('responsible') or []) or 'nobody'})"), soft_wrap=True)
+    shown = [f for f in data["findings"] if f.get("status", "open") == "open"]  # most severe first, as stored
+    for f in shown[:limit]:
+        console.print(t(f"  {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim")
+                      + t(f"  ({', '.join(f.get('responsible') or []) or 'nobody'})"), soft_wrap=True)
+    if limit is not None and len(shown) > limit:
+        console.print(t(f"  … and {count(len(shown) - limit, 'more open finding')} (all of them: without --limit)", "dim"))
 
 
 def print_analysis_diff(console: Console, diff: dict) -> None:
