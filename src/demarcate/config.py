@@ -129,16 +129,17 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
             if error:
                 problems.append(Problem(f"[{key}] {option}: {error}", Position(name)))
                 continue
-            if param in PATH_OR_URL:
-                if os.environ.get(HISTORY_ENV):  # the environment's database wins (a CI secret, say)
-                    continue
-                value = value if "://" in value else str(_from(path, value))  # a SQLite file: from the file's folder
+            if param in PATH_OR_URL and (value := _database(path, value)) is None:
+                continue
             result.setdefault(key, {})[param] = value
     everywhere: dict[str, Any] = {} if manifests is None else {
         param: [str(_from(path, m)) for m in manifests] for param in MANIFEST_PARAMS}
-    if history is not None and not os.environ.get(HISTORY_ENV):
-        everywhere[HISTORY_KEY] = history if "://" in history else str(_from(path, history))
-    for command, callback in commands.items():
+    if history is not None and (database := _database(path, history)) is not None:
+        everywhere[HISTORY_KEY] = database
+    # Every command may take a file-wide value; without one, only a group given a table passes it on.
+    receiving = list(commands) if everywhere else [c for c in result if c in (subcommands or {})]
+    for command in receiving:
+        callback = commands[command]
         own = result.setdefault(command, {})
         _give(own, callback, everywhere)
         for sub, sub_callback in (subcommands or {}).get(command, {}).items():
@@ -146,6 +147,14 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
     if problems:
         raise ManifestError(problems)
     return {command: defaults for command, defaults in result.items() if defaults}
+
+
+def _database(path: Path, value: str) -> str | None:
+    """A history database the file names: a URL as it is, a SQLite file from the file's folder; None
+    when the environment names one, which wins (a CI secret, say)."""
+    if os.environ.get(HISTORY_ENV):
+        return None
+    return value if "://" in value else str(_from(path, value))
 
 
 def _give(defaults: dict[str, Any], callback: Callable[..., Any], values: dict[str, Any]) -> None:
