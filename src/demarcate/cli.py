@@ -798,7 +798,7 @@ def decide(
     manifest: Annotated[list[Path], typer.Option(
         "--manifest", "-m", help="The manifest the finding is in: its folder, or its files.")],
     decision: Annotated[DecisionKind | None, typer.Argument(
-        help=", ".join(DECISIONS) + " (required, except with --revoke).", show_default=False)] = None,
+        metavar="DECISION", help=", ".join(DECISIONS) + " (required, except with --revoke).", show_default=False)] = None,
     justification: Annotated[str, typer.Option(
         "--justification", "-j", help="Why: shown with the finding wherever it is reported (required, except "
                                       "with --revoke).", show_default=False)] = "",
