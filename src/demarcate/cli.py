@@ -622,19 +622,29 @@ def report(
         help="What if: report on the system as if this control were in effect, as `check --assume` "
              "(repeatable).")] = None,
     baseline_run: BaselineRun = None,
+    trend: Annotated[int | None, typer.Option(
+        min=1, help="HTML: also show the last N analyses of this system stored with `check --store`, newest first: "
+                    "open findings by severity, open paths, the fix and the gate's verdict of each.")] = None,
     db: HistoryDb = None,
 ) -> None:
     """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, GitLab Code Quality, or
     CSV of the matrix."""
-    history = _history(db) if baseline_run else None
+    if trend is not None and format is not ReportFormat.html:
+        raise ManifestError([Problem("--trend is shown in the HTML report only", None, "leave out --format")])
+    history = _history(db) if baseline_run or trend else None
     system = _load_system(paths)
     gate = _judge(system, party=party, baseline=baseline, assume_=assume_, baseline_run=baseline_run, history=history)
+    stored = None
+    if history is not None and trend:
+        from demarcate.analysis.history import like
+
+        stored = like(history, system.info.name, party, None, trend)
     if output is None and format is ReportFormat.html:
         output = Path("demarcate-report.html")
     if output is None:
         sys.stdout.write(_report_text(format, gate, party))
         return
-    _write_report(output, format, gate, party)
+    _write_report(output, format, gate, party, trend=stored)
 
 
 # The report format `check --report FILE` writes, by the file's name.
@@ -654,15 +664,16 @@ def _report_format(output: Path) -> ReportFormat:
     return found
 
 
-def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None) -> str:
-    """One report of a check: what was assumed and what is new against the baseline included. SARIF
-    and GitLab name manifest files relative to the working directory, the repository's root in a
-    pipeline, wherever the report is written."""
+def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None,
+                 trend: list[dict[str, Any]] | None = None) -> str:
+    """One report of a check: what was assumed and what is new against the baseline included (and in
+    HTML, stored analyses as a trend). SARIF and GitLab name manifest files relative to the working
+    directory, the repository's root in a pipeline, wherever the report is written."""
     result = gate.result
     if format is ReportFormat.html:
         from demarcate.report.html import render_html
 
-        return render_html(result, note=gate.what_if, changes=gate.changes)
+        return render_html(result, note=gate.what_if, changes=gate.changes, history=trend)
     if format is ReportFormat.markdown:
         from demarcate.report.markdown import check_markdown, diff_markdown
 
@@ -687,9 +698,10 @@ def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None) -> s
     return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 
-def _write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None) -> None:
+def _write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None,
+                  trend: list[dict[str, Any]] | None = None) -> None:
     result = gate.result
-    _write(output, _report_text(format, gate, party), result.system)
+    _write(output, _report_text(format, gate, party, trend), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 

@@ -8,7 +8,7 @@ import re
 
 from demarcate.builtin import example
 from demarcate.model.yamlio import dump_yaml
-from tests.conftest import SHOPBOT, artifact
+from tests.conftest import SHOPBOT, artifact, copy_example
 
 
 def _open(page, path):
@@ -55,6 +55,39 @@ def test_a_report_against_a_baseline_marks_what_is_new_and_lists_what_was_fixed(
     assert sorted(marked.nth(i).get_attribute("data-finding") for i in range(marked.count())) == sorted(changes["new"])
     assert page.locator("#what-if").inner_text().startswith("What if APP-TOOL-02 (app-team) were in effect: open")
     page.locator("#summary").screenshot(path=artifact("report-against-baseline.png"))
+
+
+def test_a_report_shows_the_trend_of_the_stored_analyses(cli, page, tmp_path):
+    db, out = str(tmp_path / "history.sqlite"), tmp_path / "report.html"
+    assert cli("report", SHOPBOT, "--trend", "5", "--db", db, "-o", out).exit_code == 0
+    _open(page, out)
+    assert page.locator("#history").inner_text().startswith("No analysis of this system run this way is stored yet")
+    changed = tmp_path / "bot"
+    copy_example(SHOPBOT, changed)
+    app = changed / "app-team.yaml"  # a person confirms every email the bot sends: paths through it close
+    app.write_text(app.read_text().replace("send-external]\n    credential: service-account\n    confirmation: none",
+                                           "send-external]\n    credential: service-account\n    confirmation: user")
+                   + "  - {control: APP-TOOL-02, party: app-team, provides: implemented}\n")
+    runs = [cli("check", SHOPBOT, "--store", "--fail-on", "high", "--db", db),
+            cli("check", changed, "--store", "--fail-on", "critical", "--db", db),
+            cli("check", SHOPBOT, "--store", "--assume", "APP-IN-03", "--db", db)]  # a what-if: not in the trend
+    ids = [r.stderr.split("stored as run ")[1].split()[0] for r in runs]
+    assert cli("report", SHOPBOT, "--trend", "5", "--db", db, "-o", out).exit_code == 0
+    _open(page, out)
+    assert page.errors == []
+    rows = page.locator("#history tbody tr")
+    assert [rows.nth(i).get_attribute("data-run") for i in range(rows.count())] == [ids[1], ids[0]]
+    cells = [[c.strip() for c in rows.nth(i).inner_text().split("\t")] for i in range(rows.count())]
+    assert cells[1][2:] == ["7", "21", "3", "4", "7 of 7", "APP-IN-03, APP-TOOL-02", "failed at high"]
+    now = json.loads(cli("check", changed, "--format", "json").stdout)
+    assert cells[0][2:7] == [*(str(now["summary"]["open"][s]) for s in ("critical", "high", "medium", "low")),
+                             f"{sum(p['open'] for p in now['paths'])} of {len(now['paths'])}"]
+    assert cells[0][-1] == ("failed" if now["summary"]["open"]["critical"] else "passed") + " at critical"
+    assert cells[0][6] == "4 of 7"  # the three paths through send-email closed
+    assert page.locator("#history h3").inner_text() == "2 stored analyses of this system, newest first"
+    page.locator("#summary").screenshot(path=artifact("report-trend.png"))
+    refused = cli("report", SHOPBOT, "--trend", "5", "--db", db, "--format", "json")
+    assert refused.exit_code == 2 and "--trend is shown in the HTML report only" in refused.output
 
 
 def test_matrix_filters_by_party_layer_and_status(cli, page, tmp_path):

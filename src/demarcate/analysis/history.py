@@ -13,7 +13,7 @@ from demarcate.model.errors import ManifestError, Problem
 from demarcate.store import KINDS, Store
 
 LAST = "last"
-LOOK_BACK = 200  # how many of a system's newest analyses `last` looks through for one run the same way
+LOOK_BACK = 200  # how many more of a system's newest analyses are looked through for those run the same way
 
 
 def summary(data: dict[str, Any], *, fail_on: str, failed: bool) -> dict[str, Any]:
@@ -53,17 +53,24 @@ def baseline(store: Store, ref: str, system: str, parties: list[str] | None = No
     not a what-if (`--assume`). With none stored yet, an empty baseline (every finding is new) and a
     warning that says so, so that a pipeline's first run judges everything rather than failing to start."""
     if ref == LAST:
-        wanted = (sorted(parties or []), sorted(rules or []))
-        newest = next((r for r in store.runs(LOOK_BACK, kind="analysis", target=system)
-                       if (sorted(r["config"].get("party") or []), sorted(r["config"].get("rule") or [])) == wanted
-                       and not r["config"].get("assume")), None)
-        if newest is None:
-            narrowed = f" for {', '.join(wanted[0])}" if parties else ""
+        newest = like(store, system, parties, rules, 1)
+        if not newest:
+            narrowed = f" for {', '.join(sorted(parties))}" if parties else ""
             return Findings(system, []), (f"no analysis of '{system}'{narrowed} run this way is stored in "
                                           f"{store.safe_url} yet: every finding counts as new")
-        ref = newest["id"]
+        ref = newest[0]["id"]
     _run, data = stored(store, ref)
     return Findings(data.get("system", ""), data["findings"]), None
+
+
+def like(store: Store, system: str, parties: list[str] | None, rules: list[str] | None, limit: int) -> list[dict[str, Any]]:
+    """The newest stored analyses of this system run the same way — narrowed to the same parties,
+    with the same rules, not a what-if (`--assume`) — newest first, at most `limit` of them, found
+    among the system's newest LOOK_BACK + limit analyses."""
+    wanted = (sorted(parties or []), sorted(rules or []))
+    return [r for r in store.runs(LOOK_BACK + limit, kind="analysis", target=system)
+            if (sorted(r["config"].get("party") or []), sorted(r["config"].get("rule") or [])) == wanted
+            and not r["config"].get("assume")][:limit]
 
 
 def compare(old_run: dict[str, Any], old: dict[str, Any], new_run: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -106,9 +107,10 @@ APP_JS = """
 
 
 def render_html(result: Result, campaign: dict[str, Any] | None = None, note: str | None = None,
-                changes: Diff | None = None) -> str:
+                changes: Diff | None = None, history: list[dict[str, Any]] | None = None) -> str:
     """`note` is shown under the title (what `check --assume` assumed); `changes`, the comparison with
-    a baseline, marks the new findings and lists those fixed."""
+    a baseline, marks the new findings and lists those fixed; `history`, stored analyses of the
+    system (runs as the history lists them, newest first), is shown as a trend."""
     system = result.system
     rows = matrix(system, result.context.resp)
     findings = result.findings
@@ -158,4 +160,6 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None, note: st
         note=note,
         changes=changes,
         new=changes.new_ids if changes is not None else set(),
+        history=None if history is None else [
+            {**run, "when": time.strftime("%Y-%m-%d %H:%M", time.localtime(run["created"]))} for run in history],
     )
