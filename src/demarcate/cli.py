@@ -1243,11 +1243,7 @@ def runs_list(
     """List stored runs (newest first)."""
     if ctx.invoked_subcommand:
         return
-    from demarcate.store import Store
-
-    store = Store(db)
-    items = store.runs(limit, kind=kind and kind.value, target=target)
-    store.close()
+    items = _history(db).runs(limit, kind=kind and kind.value, target=target)
     if format is TestFormat.json:
         emit_json([{k: r[k] for k in ("id", "created", "kind", "status", "target")} | _listed(r) for r in items])
         return
