@@ -359,14 +359,7 @@ def matrix_cmd(
     system = _load_system(paths)
     tested: dict[str, str] | None = None
     if run:
-        from demarcate.store import Store
-
-        store = Store(db)
-        found = store.run(run)
-        store.close()
-        if found is None:
-            raise ManifestError([Problem(f"no run '{run}' in the history", hint="see `demarcate runs`")])
-        tested = (found["summary"] or {}).get("controls", {})
+        tested = (_history(db).need(run, "campaign")["summary"] or {}).get("controls", {})
     _check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
     _check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable"), "status")
     if party is not None:
@@ -1269,14 +1262,12 @@ def runs_show(
         min=1, help="Text, for an analysis: list only its first N open findings (most severe first).")] = None,
 ) -> None:
     """One run: a campaign's results and summary; an analysis's JSON result as `check` wrote it."""
-    from demarcate.analysis.history import stored
+    from demarcate.analysis.history import result as stored_result
 
     store = _history(db)
-    run = store.run(run_id)
-    if run is None:
-        raise ManifestError([Problem(f"no run '{run_id}' in {store.safe_url}", hint="see `demarcate runs`")])
+    run = store.need(run_id)
     if run["kind"] == "analysis":
-        _run, result = stored(store, run_id)
+        result = stored_result(store, run)
         if format is TestFormat.json:  # the check result, which `--baseline` and `diff` read back
             emit_json({**result, "run": run_id, "stored": run["created"]})
         else:
@@ -1306,16 +1297,12 @@ def runs_diff(
     from demarcate.testing.history import compare
 
     store = _history(db)
-    a, b = store.run(old), store.run(new)
-    for rid, r in ((old, a), (new, b)):
-        if r is None:
-            raise ManifestError([Problem(f"no run '{rid}' in {store.safe_url}", hint="see `demarcate runs`")])
-    assert a is not None and b is not None
+    a, b = store.need(old), store.need(new)
     if a["kind"] != b["kind"]:
         raise ManifestError([Problem(f"run '{old}' is {KINDS[a['kind']]} and run '{new}' is {KINDS[b['kind']]}: only "
                                      "runs of one kind compare", hint="see `demarcate runs --kind KIND`")])
     if a["kind"] == "analysis":
-        diff = analyses.compare(*analyses.stored(store, old), *analyses.stored(store, new))
+        diff = analyses.compare(a, analyses.result(store, a), b, analyses.result(store, b))
         for warning in diff["warnings"]:
             err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     else:

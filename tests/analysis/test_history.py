@@ -130,6 +130,10 @@ def test_history_mistakes_are_clear_errors(tmp_path, cli):
         (("runs", "diff", analysis, campaign, "--db", db),
          f"run '{analysis}' is an analysis and run '{campaign}' is a campaign: only runs of one kind compare"),
         (("check", SHOPBOT, "--store", "--db", str(tmp_path / "history.sqlite" / "inside")), "cannot open run history"),
+        # What reads a campaign's results is given an analysis: said so, not read as one that tested nothing.
+        (("matrix", SHOPBOT, "--run", analysis, "--db", db), f"run '{analysis}' is an analysis, not a campaign"),
+        (("test", SHOPBOT, "--resume", analysis, "--db", db), f"run '{analysis}' is an analysis, not a campaign"),
+        (("runs", "show", "nope", "--db", db), "no run 'nope' in sqlite:///"),
     ):
         result = cli(*args)
         assert result.exit_code == 2, (args, result.output)

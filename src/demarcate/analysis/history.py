@@ -10,7 +10,7 @@ from typing import Any
 
 from demarcate.analysis.diff import Findings, diff, other_system
 from demarcate.model.errors import ManifestError, Problem
-from demarcate.store import KINDS, Store
+from demarcate.store import Store
 
 LAST = "last"
 LOOK_BACK = 200  # how many more of a system's newest analyses are looked through for those run the same way
@@ -32,18 +32,12 @@ def config(paths: list[Path], **options: Any) -> dict[str, Any]:
     return {"manifests": [str(p) for p in paths], **{k: v for k, v in options.items() if v not in (None, [], ())}}
 
 
-def stored(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A stored analysis's run and its `check` JSON result; a clear error for any other id."""
-    run = store.run(run_id)
-    if run is None:
-        raise ManifestError([Problem(f"no run '{run_id}' in {store.safe_url}", hint="see `demarcate runs`")])
-    if run["kind"] != "analysis":
-        raise ManifestError([Problem(f"run '{run_id}' is {KINDS[run['kind']]}, not an analysis",
-                                     hint="see `demarcate runs --kind analysis`")])
-    data = store.analysis(run_id)
+def result(store: Store, run: dict[str, Any]) -> dict[str, Any]:
+    """A stored analysis's `check` JSON result, as it was written."""
+    data = store.analysis(run["id"])
     if data is None:
-        raise ManifestError([Problem(f"run '{run_id}' has lost its result in {store.safe_url}")])
-    return run, data
+        raise ManifestError([Problem(f"run '{run['id']}' has lost its result in {store.safe_url}")])
+    return data
 
 
 def baseline(store: Store, ref: str, system: str, parties: list[str] | None = None,
@@ -59,7 +53,7 @@ def baseline(store: Store, ref: str, system: str, parties: list[str] | None = No
             return Findings(system, []), (f"no analysis of '{system}'{narrowed} run this way is stored in "
                                           f"{store.safe_url} yet: every finding counts as new")
         ref = newest[0]["id"]
-    _run, data = stored(store, ref)
+    data = result(store, store.need(ref, "analysis"))
     return Findings(data.get("system", ""), data["findings"]), None
 
 

@@ -139,6 +139,16 @@ class Store:
         out["summary"] = json.loads(out["summary"]) if out["summary"] else None
         return out
 
+    def need(self, run_id: str, kind: str | None = None) -> dict[str, Any]:
+        """The run, of this kind if one is asked for; a clear error for an unknown id or another kind."""
+        run = self.run(run_id)
+        if run is None:
+            raise ManifestError([Problem(f"no run '{run_id}' in {self.safe_url}", hint="see `demarcate runs`")])
+        if kind is not None and run["kind"] != kind:
+            raise ManifestError([Problem(f"run '{run_id}' is {KINDS[run['kind']]}, not {KINDS[kind]}",
+                                         hint=f"see `demarcate runs --kind {kind}`")])
+        return run
+
     def runs(self, limit: int | None = 50, *, kind: str | None = None, target: str | None = None) -> list[dict[str, Any]]:
         """The newest runs first (all of them with no limit), of one kind or one target if asked."""
         query = select(runs).order_by(runs.c.created.desc(), runs.c.id.desc()).limit(limit)

@@ -62,10 +62,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
     store: Store | None = None
     if resume:
         store = Store(db)
-        previous = store.run(resume)
-        if previous is None:
-            raise ManifestError([Problem(f"no run '{resume}' in {store.safe_url}", hint="see `demarcate runs`")])
-        config = previous["config"]
+        config = store.need(resume, "campaign")["config"]
         target, probes, transforms = config["target"], config["probes"], config["transforms"]
         lab_controls, model, repeat = config["lab_controls"], config["model"], config.get("repeat", 1)
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
