@@ -239,7 +239,7 @@ def test_explain_wraps_each_value_under_itself(cli):
 def test_the_fix_wraps_each_control_under_its_own_text(cli):
     out = cli("check", SHOPBOT, columns=80).stdout
     fix = out[out.index("Highest-leverage fix"):].splitlines()[1:]
-    assert fix[0].startswith("  APP-IN-03   Screen retrieved content") and fix[1].startswith(" " * 14 + "instructions")
+    assert fix[0].startswith("  APP-OUT-04 Stop rendered output from") and fix[1].startswith(" " * 13 + "application")
     assert all(len(line) <= 80 and line == line.rstrip() for line in fix)
     alone = next(i for i, line in enumerate(fix) if line.startswith("  each layer alone could close: "))
     assert fix[alone + 1] == " " * 32 + "usage 0/7"
@@ -451,7 +451,7 @@ def test_check_printout_is_the_same_text_on_a_terminal_and_down_a_pipe(write):
         outputs[terminal] = stream.getvalue()
     plain = outputs[False]
     assert "\x1b" not in plain and "evil[31m[bold red]x[/bold red]" in plain
-    assert "open   docs → llm → mail" in plain and "id: open-attack-path:docs>llm>mail" in plain
+    assert "open    docs → llm → mail" in plain and "id: open-attack-path:docs>llm>mail" in plain
     styled = outputs[True]
     assert "\x1b[" in styled  # coloured on a terminal
     words = re.sub(r"\x1b\[[0-9;]*m", "", styled).split()  # a terminal wraps long lines; the words are the same
@@ -514,11 +514,15 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     assert "Nobody provides APP-IN-03. It falls to app-team" in text
     assert "Injection defence rests on the model provider alone" in text
     assert "Highest-leverage fix" in text and "APP-TOOL-02" in text
-    assert "4. The computed fix switched on in the lab: APP-IN-03, APP-TOOL-02" in text
+    assert "4. The computed fix switched on in the lab: APP-OUT-04, INF-NET-03" in text
     before, after = re.findall(r"attack success rate (\d+)% \(95% CI", text)
     assert int(before) > 80 and int(after) < 50
-    assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0", text)
-    assert "doc-email-records+plain: succeeded" in text and "doc-email-records+plain: blocked-by-application" in text
+    # The static and the live halves tell one story: the fix closes every path, and live no
+    # exfiltration succeeds; what still does is named with the finding that answers for it.
+    assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0 with APP-OUT-04, INF-NET-03",
+                     " ".join(text.split()))
+    assert "no exfiltration succeeds" in text
+    assert "doc-email-records+plain: succeeded" in text and "doc-email-records+plain: blocked-by-infrastructure" in text
     html = report.read_text()
     assert "<title>" in html and "doc-email-records+plain" in html  # the report carries the campaign
     runs = json.loads(cli("runs", "--db", db, "--format", "json").output)
@@ -538,7 +542,7 @@ def test_check_writes_its_reports_from_the_same_analysis_it_gates_on(cli, tmp_pa
                  "--report", out / "summary.md", "--report", out / "baseline.json", "--report", out / "matrix.csv",
                  "--report", out / "report.html")
     assert result.exit_code == 1 and "Highest-leverage fix" in result.stdout
-    assert f"wrote {out / 'demarcate.sarif'} (sarif, 35 open findings, 7 open paths)" in result.stderr
+    assert f"wrote {out / 'demarcate.sarif'} (sarif, 33 open findings, 7 open paths)" in result.stderr
     for name, fmt in (("summary.md", "markdown"), ("baseline.json", "json"), ("matrix.csv", "csv")):
         assert (out / name).read_text() == cli("report", SHOPBOT, "--format", fmt).stdout, name
     assert cli("report", SHOPBOT, "--format", "sarif", "-o", tmp_path / "out" / "alone.sarif").exit_code == 0
@@ -546,7 +550,7 @@ def test_check_writes_its_reports_from_the_same_analysis_it_gates_on(cli, tmp_pa
     assert "<title>" in (out / "report.html").read_text()
     # The JSON report is the result as saved for a baseline: nothing new against itself.
     again = cli("check", SHOPBOT, "--baseline", out / "baseline.json", "--fail-on", "high")
-    assert again.exit_code == 0 and "0 new, 0 fixed, 35 unchanged" in again.stdout
+    assert again.exit_code == 0 and "0 new, 0 fixed, 33 unchanged" in again.stdout
 
 
 def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_path):
@@ -557,8 +561,8 @@ def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_
     system = tmp_path / "system"
     changed = copy_example(SHOPBOT, system)
     app = changed / "app-team.yaml"
-    app.write_text(app.read_text().replace("confirmation: none", "confirmation: user", 1))  # a gate on send-email
-    options = ("--baseline", saved, "--assume", "APP-IN-03")
+    app.write_text(app.read_text().replace("confirmation: none", "confirmation: user", 1))  # a gate on order-lookup
+    options = ("--baseline", saved, "--assume", "APP-TOOL-02")
     out = tmp_path / "out"
     result = cli("check", changed, *options, "--fail-on", "high", *(
         a for name in ("r.json", "r.md", "r.sarif", "r.html") for a in ("--report", out / name)))
@@ -567,7 +571,7 @@ def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_
     assert (out / "r.json").read_text() == as_json.stdout
     data = json.loads(as_json.stdout)
     jsonschema.validate(data, json.loads((Path(__file__).parents[1] / "docs/schemas/check-v1.json").read_text()))
-    assert data["assumed"]["controls"] == [{"control": "APP-IN-03", "party": "app-team"}]
+    assert data["assumed"]["controls"] == [{"control": "APP-TOOL-02", "party": "app-team"}]
     new, fixed = data["baseline"]["new"], data["baseline"]["fixed"]
     assert fixed and "open-attack-path:reviews>retriever>model>send-email>egress" in fixed
     assert (out / "r.md").read_text() == cli("check", changed, *options, "--format", "markdown").stdout
@@ -575,7 +579,7 @@ def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_
     actual = json.loads(cli("check", changed, "--format", "json").stdout)
     before = sum(1 for f in actual["findings"] if f["status"] == "open")
     after = sum(1 for f in data["findings"] if f["status"] == "open")
-    assert f"> What if APP-IN-03 &#40;app-team&#41; were in effect: open findings {before} → {after}," in md
+    assert f"> What if APP-TOOL-02 &#40;app-team&#41; were in effect: open findings {before} → {after}," in md
     assert f"### Against the baseline: {len(new)} new, {len(fixed)} fixed" in md
     sarif = json.loads((out / "r.sarif").read_text())["runs"][0]["results"]
     states = {r["properties"]["findingId"]: r.get("baselineState") for r in sarif}
@@ -584,7 +588,7 @@ def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_
     assert {i for i, s in states.items() if s == "unchanged"} == opened - set(new)
     assert all(states[i] is None for i in states if i not in opened)  # decided: no baseline state
     html = (out / "r.html").read_text()
-    assert '<p id="what-if"><b>What if APP-IN-03 (app-team) were in effect' in html
+    assert '<p id="what-if"><b>What if APP-TOOL-02 (app-team) were in effect' in html
     assert f"Against the baseline: {len(new)} new, {len(fixed)} fixed" in html
     assert html.count('<span class="badge new">new</span>') == len(new)
     for fmt, name in (("json", "r.json"), ("markdown", "r.md"), ("sarif", "r.sarif")):
@@ -623,7 +627,7 @@ def test_a_manifest_can_be_piped_in_as_dash(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0, piped.stderr
     ids = [f["id"] for f in json.loads(piped.stdout)["findings"]]
-    assert ids == [f["id"] for f in json.loads(direct.stdout)["findings"]] and len(ids) == 35
+    assert ids == [f["id"] for f in json.loads(direct.stdout)["findings"]] and len(ids) == 33
     broken = run("validate", "-", stdin="version: 1\ncomponents:\n  - id: x\n    kind: modle\n")
     assert broken.returncode == 2
     assert broken.stderr.startswith("<stdin>:4:11: error: unknown component kind 'modle' (did you mean 'model'?)")

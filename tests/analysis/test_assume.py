@@ -15,35 +15,51 @@ from demarcate.model import ManifestError, load
 from demarcate.model.yamlio import dump_yaml
 from tests.conftest import SHOPBOT
 
-INCIDENTS = sorted((Path(__file__).resolve().parents[1] / "data" / "incidents").glob("*.yaml"))
+INCIDENTS = sorted(p for p in (Path(__file__).resolve().parents[1] / "data" / "incidents").glob("*.yaml") if p.name != "index.yaml")
 
 
 def test_the_seeds_fix_assumed_closes_every_path_and_passes_a_critical_gate(cli):
     assert cli("check", SHOPBOT, "--fail-on", "critical").exit_code == 1
-    result = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "app-tool-02", "--fail-on", "critical",
+    result = cli("check", SHOPBOT, "--assume", "APP-OUT-04", "--assume", "inf-net-03", "--fail-on", "critical",
                  "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert data["assumed"] == {"controls": [{"control": "APP-IN-03", "party": "app-team"},
-                                            {"control": "APP-TOOL-02", "party": "app-team"}],
-                               "before": {"open_findings": 35, "open_paths": 7}}
-    assert not [p for p in data["paths"] if p["open"]] and sum(data["summary"]["open"].values()) == 18
-    assert data["system"] == "ShopBot customer service (what if APP-IN-03, APP-TOOL-02 were in effect)"
+    assert data["assumed"] == {"controls": [{"control": "APP-OUT-04", "party": "app-team"},
+                                            {"control": "INF-NET-03", "party": "cloud-team"}],
+                               "before": {"open_findings": 33, "open_paths": 7}}
+    assert not [p for p in data["paths"] if p["open"]] and {p["state"] for p in data["paths"]} == {"closed"}
+    assert data["system"] == "ShopBot customer service (what if APP-OUT-04, INF-NET-03 were in effect)"
+
+
+def test_screening_the_reviews_leaves_the_rendering_exfiltration_open_and_the_fix_is_enforced(cli):
+    # The source document's fix, read literally: screen the reviews and gate the tools. Screening is a
+    # classifier; the image in the chat window still carries the data out, and the fix says what closes it.
+    data = json.loads(cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "APP-TOOL-02", "--format",
+                          "json").stdout)
+    still = {p["id"]: p for p in data["paths"] if p["open"]}
+    assert set(still) == {"reviews>retriever>model>chat-ui", "fetch-url>model>chat-ui",
+                          "chat>model>fetch-url>egress", "chat>model>send-email>egress"}
+    assert {still[p]["state"] for p in ("reviews>retriever>model>chat-ui", "fetch-url>model>chat-ui")} == {"reduced"}
+    assert data["leverage"]["fix"] == ["APP-OUT-04", "INF-NET-03"]
+    assert {c["id"]: c["assurance"] for p in still.values() for c in p["controls"]}["APP-IN-03"] == "probabilistic"
     comment = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--format", "markdown").stdout.splitlines()
     assert comment[0] == "## demarcate: ShopBot customer service &#40;what if APP-IN-03 were in effect&#41;"
-    assert comment[2].startswith("> What if APP-IN-03 &#40;app-team&#41; were in effect: open findings 35 → ")
+    assert comment[2].startswith("> What if APP-IN-03 &#40;app-team&#41; were in effect: open findings 33 → ")
     text = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "APP-TOOL-02").stdout
     assert text.startswith("What if APP-IN-03 (app-team), APP-TOOL-02 (app-team) were in effect: open findings "
-                           "35 → 18, open attack paths 7 → 0\n")
+                           "33 → 25, open attack paths 7 → 4\n")
 
 
 def test_an_assumed_control_includes_its_configuration_and_ends_the_partys_reliance():
     system = load([SHOPBOT])
     # Claimed without changing the tools' `confirmation: none`, APP-TOOL-02 would be contradicted;
-    # assumed, it is in effect, and closes the five paths the leverage says it closes.
-    assert analyse(system).leverage.paths_closed["APP-TOOL-02"] == 5
+    # assumed, it is in effect, and closes the three paths from outside content it could close. The
+    # two from the chat stay open: the shopper who would approve is the one attacking.
+    assert len(analyse(system).paths.candidate_use["APP-TOOL-02"].paths) == 3
     result = analyse(assume(system, [parse("APP-TOOL-02")])[0])
-    assert len(result.paths.open_paths) == 2
+    assert len(result.paths.open_paths) == 4
+    assert {p.id for p in result.paths.open_paths if p.source == "chat"} == {
+        "chat>model>fetch-url>egress", "chat>model>send-email>egress"}
     assert not [f for f in result.findings if f.id.startswith("claim-contradicted:APP-TOOL-02")]
     # app-team relied on the model provider for APP-IN-03; doing it itself, that chain is gone.
     ids = {f.id for f in analyse(assume(system, [parse("APP-IN-03")])[0]).findings}

@@ -39,13 +39,18 @@ def test_shopbot_shows_the_seed_scenario(cli):
     assert path["severity"] == "critical" and path["responsible"][0] == "app-team"
     for f in data["findings"]:
         assert f["explanation"] and f["recommendation"]
-    # the computed fix: the application layer alone closes every open path
-    # "input validation + constrained tool access", computed: screen retrieved content, gate the email tool
+    # the computed fix. The source document says "input validation + constrained tool access";
+    # screening reviews is a classifier and closes nothing, and a confirmation the shopper gives
+    # stops nothing the shopper types, so what closes every path is enforced at the two ways out:
+    # images only from the shop's own hosts, and an egress allowlist. The application layer alone
+    # closes all but the chat's path through the fetch tool.
     lev = data["leverage"]
     assert lev["exact"] is True and lev["closes"] == lev["open_paths"] == 7
-    assert lev["by_layer"] == {"model": 0, "application": 7, "infrastructure": 5, "usage": 0}
-    assert lev["fix"] == ["APP-IN-03", "APP-TOOL-02"]
-    assert all(r == ["app-team"] for r in lev["responsible"].values())
+    assert lev["by_layer"] == {"model": 0, "application": 6, "infrastructure": 5, "usage": 0}
+    assert lev["fix"] == ["APP-OUT-04", "INF-NET-03"]
+    assurance = {c["id"]: c["assurance"] for p in data["paths"] for c in p["controls"]}
+    assert {assurance[c] for c in lev["fix"]} == {"enforced"} and assurance["APP-IN-03"] == "probabilistic"
+    assert lev["responsible"] == {"APP-OUT-04": ["app-team"], "INF-NET-03": ["cloud-team"]}
 
 
 def test_path_json_lists_controls_with_layer_party_and_status(cli):
@@ -75,20 +80,20 @@ def test_hardened_has_no_high_or_critical_finding():
 def test_text_output_names_findings_paths_and_fix(cli):
     out = cli("check", SHOPBOT).output
     assert "who must act: app-team" in out
-    assert "open   reviews → retriever → model → send-email → egress" in out
-    assert "Highest-leverage fix (exact)" in out and "application 7/7" in out
+    assert "open    reviews → retriever → model → send-email → egress" in out
+    assert "Highest-leverage fix (exact)" in out and "application 6/7" in out
 
 
 def test_text_output_opens_with_the_counts_and_can_be_limited(cli):
     lines = cli("check", SHOPBOT).output.splitlines()
-    assert lines[0] == "ShopBot customer service: 35 open findings over 16 components"
-    assert lines[1] == "  7 critical · 21 high · 3 medium · 4 low · 7 of 7 attack paths open"
+    assert lines[0] == "ShopBot customer service: 33 open findings over 16 components"
+    assert lines[1] == "  7 critical · 20 high · 2 medium · 4 low · 7 of 7 attack paths open"
     assert lines[2].startswith("  who must act: app-team ")
     short = cli("check", SHOPBOT, "--limit", "2", "--fail-on", "high")
     assert short.exit_code == 1  # the gate still judges every finding
     text = short.output
-    assert text.count("\n  id: ") == 2 and "… and 33 more findings (all of them: without --limit)" in text
-    assert text.count("\n  open   ") == 2 and "… and 5 more paths" in text
+    assert text.count("\n  id: ") == 2 and "… and 31 more findings (all of them: without --limit)" in text
+    assert text.count("\n  open    ") == 2 and "… and 5 more paths" in text
     assert "Highest-leverage fix" in text and "closes 7 of 7 open paths" in text
 
 

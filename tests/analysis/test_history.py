@@ -34,9 +34,9 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     assert oldest["kind"] == "analysis" and oldest["target"] == "ShopBot customer service"
     assert oldest["gate"] == {"fail_on": "high", "failed": True} and newest["gate"]["failed"] is False
     assert oldest["paths"] == {"total": 7, "open": 7} and newest["paths"]["open"] == 0
-    assert oldest["fix"] == ["APP-IN-03", "APP-TOOL-02"] and oldest["findings"]["by_severity"]["critical"] == 7
+    assert oldest["fix"] == ["APP-OUT-04", "INF-NET-03"] and oldest["findings"]["by_severity"]["critical"] == 7
     table = cli("runs", "--db", db, columns=200).output
-    assert "35 open findings, 7 open attack paths; failed --fail-on high" in table
+    assert "33 open findings, 7 open attack paths; failed --fail-on high" in table
 
     # What `runs show` gives back is the result the check printed, so it serves as a baseline file.
     shown = json.loads(cli("runs", "show", seed_run, "--db", db, "--format", "json").stdout)
@@ -45,18 +45,18 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     text = cli("runs", "show", seed_run, "--db", db).output
     assert f"run {seed_run} — analysis of ShopBot customer service" in text
     assert "critical open-attack-path:reviews>retriever>model>send-email>egress" in text
-    assert "highest-leverage fix: APP-IN-03, APP-TOOL-02" in text
+    assert "highest-leverage fix: APP-OUT-04, INF-NET-03" in text
     short = cli("runs", "show", seed_run, "--db", db, "--limit", "2").output.splitlines()
     assert [line.split()[0] for line in short[-3:-1]] == ["critical", "critical"]
-    assert short[-1] == "  … and 33 more open findings (all of them: without --limit)"
+    assert short[-1] == "  … and 31 more open findings (all of them: without --limit)"
 
     better = cli("runs", "diff", seed_run, fixed_run, "--db", db, "--format", "json")
     assert better.exit_code == 0
     diff = json.loads(better.stdout)
     assert diff["kind"] == "analysis" and diff["regressions"] == [] and diff["findings"]["new"] == []
-    assert len(diff["findings"]["fixed"]) == 30 and diff["paths"]["open"] == {"old": 7, "new": 0}
+    assert len(diff["findings"]["fixed"]) == 28 and diff["paths"]["open"] == {"old": 7, "new": 0}
     assert {p["id"] for p in diff["paths"]["closed"]} >= {"reviews>retriever>model>send-email>egress"}
-    assert diff["fix"] == {"old": ["APP-IN-03", "APP-TOOL-02"], "new": []}
+    assert diff["fix"] == {"old": ["APP-OUT-04", "INF-NET-03"], "new": []}
 
     worse = cli("runs", "diff", fixed_run, seed_run, "--db", db, "--format", "json")
     assert worse.exit_code == 1
@@ -65,7 +65,7 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
             "why": "an attack path that was closed in the earlier analysis is open now"} in regressions
     assert "model-is-safe:model" in {r.get("finding") for r in regressions}
     text = cli("runs", "diff", fixed_run, seed_run, "--db", db).output
-    assert "REGRESSION: 30 findings and 7 attack paths open now that were not open in the earlier analysis" in text
+    assert "REGRESSION: 28 findings and 7 attack paths open now that were not open in the earlier analysis" in text
     assert "opened path reviews>retriever>model>send-email>egress" in text
     assert "warning" not in text  # the hardened bot is the same system under another name
 
@@ -84,7 +84,7 @@ def test_the_last_stored_analysis_is_the_next_ones_baseline(tmp_path, cli):
     assert "no analysis of 'ShopBot customer service' run this way is stored in sqlite:///" in first.stderr
     assert "every finding counts as new" in first.stderr
     _stored(first)
-    # The same system again: nothing new, the gate passes though 35 findings are open.
+    # The same system again: nothing new, the gate passes though 33 findings are open.
     again = cli("check", SHOPBOT, "--baseline-run", "last", "--store", "--db", db, "--fail-on", "low", "--format", "json")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["baseline"]["new"] == []

@@ -132,19 +132,22 @@ def test_an_unscoped_claim_on_a_vendors_model_covers_the_models_the_team_talks_t
     assert ctx.state("APP-GRD-01", "llm").state == "implemented"
 
 
-def test_a_control_on_hops_either_side_of_the_model_keeps_its_best_state_and_every_hop(tmp_path):
-    # A tool whose output is untrusted feeds the model, which then calls the email tool. The tool
-    # restriction acts on both tools: planned on the first, in place on the email tool.
+def test_a_control_on_several_hops_keeps_its_best_state_and_every_hop(tmp_path):
+    # The model calls the email tool, which hands mail to a relay tool. The tool restriction acts on
+    # both tools: planned on the first, in place on the relay.
     bot = Bot()
     bot.parties.append({"id": "shop", "role": "application-developer"})
     bot.add({"id": "web", "kind": "tool", "owner": "app", "effects": ["read-public"], "output-trust": "untrusted"},
             ("web", "llm"))
-    bot.provides("APP-TOOL-05", status="planned", scope=["web"])
-    bot.provides("APP-TOOL-05", party="shop", scope=["mail"])
+    bot.add({"id": "relay", "kind": "tool", "owner": "shop", "effects": ["send-external"]}, ("mail", "relay"))
+    bot.provides("APP-TOOL-05", status="planned", scope=["mail"])
+    bot.provides("APP-TOOL-05", party="shop", scope=["relay"])
     paths = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}
-    gate = next(c for c in paths["web>llm>mail>out"].controls if c.id == "APP-TOOL-05")
-    assert gate.components == ("web", "mail") and gate.status == "implemented" and gate.closes
-    assert gate.parties == ("shop",) and not paths["web>llm>mail>out"].open
+    gate = next(c for c in paths["web>llm>mail>relay"].controls if c.id == "APP-TOOL-05")
+    assert gate.components == ("mail", "relay") and gate.status == "implemented" and gate.closes
+    assert gate.parties == ("shop",) and not paths["web>llm>mail>relay"].open
+    # The restriction acts where tools are called, not on the tool whose output brought the text in.
+    assert all("web" not in c.components for c in paths["web>llm>mail>relay"].controls if c.id == "APP-TOOL-05")
     # The same control on two hops before the model (reviews, then the retriever) lists both.
     rag = [c for c in paths["reviews>rag>llm>mail>out"].controls if c.id == "APP-IN-03"]
     assert [c.components for c in rag] == [("reviews", "rag")]

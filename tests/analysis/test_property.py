@@ -132,7 +132,9 @@ def test_any_valid_system_gives_a_result_that_keeps_its_promises(tmp_path_factor
 
     for p in result.paths.paths:
         assert ctx.is_untrusted_source(p.source) and p.steps[0] == p.source and p.steps[-1] == p.impact
-        assert len(set(p.steps)) == len(p.steps), "a path is simple"
+        # A path is simple, except that it may come back to where it began, as an impact: one tool
+        # that reads attacker data and also writes or sends.
+        assert len(set(p.steps[1:])) == len(p.steps) - 1, "a path is simple"
         assert all(step in edges for step in zip(p.steps, p.steps[1:], strict=False)), "a path follows flows"
         assert models & set(p.steps[1:]), "a path passes through a model"
         closing = [c for c in p.controls if c.function == "prevent" and c.layer in ("application", "infrastructure")

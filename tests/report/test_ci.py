@@ -40,12 +40,12 @@ def test_each_open_finding_is_annotated_where_sarif_locates_it(cli, tmp_path, mo
     result = cli("check", folder, "--format", "github", "--fail-on", "high")
     assert result.exit_code == 1  # the gate is the same
     # The log gets the counts and the fix; the findings go to the annotations.
-    assert result.stderr.startswith("ShopBot customer service: 35 open findings over 16 components\n")
-    assert "highest-leverage fix: APP-IN-03, APP-TOOL-02 closes 7 of 7 open paths" in result.stderr
+    assert result.stderr.startswith("ShopBot customer service: 33 open findings over 16 components\n")
+    assert "highest-leverage fix: APP-OUT-04, INF-NET-03 closes 7 of 7 open paths" in result.stderr
     commands = _commands(result.stdout)
     sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]
     located = {r["properties"]["findingId"]: r["locations"][0]["physicalLocation"] for r in sarif}
-    assert len(commands) == 35 == len(located)
+    assert len(commands) == 33 == len(located)
     levels = [level for level, _props, _message in commands]
     assert levels == sorted(levels, key=["error", "warning", "notice"].index)  # most severe first
     for _level, props, message in commands:
@@ -118,12 +118,12 @@ def test_gitlab_code_quality_lists_open_findings_at_their_lines_with_stable_fing
     monkeypatch.chdir(SHOPBOT.parent.parent)
     folder = SHOPBOT.relative_to(SHOPBOT.parent.parent)
     result = cli("check", folder, "--format", "gitlab", "--fail-on", "high")
-    assert result.exit_code == 1 and "35 open findings over 16 components" in result.stderr
+    assert result.exit_code == 1 and "33 open findings over 16 components" in result.stderr
     report = json.loads(result.stdout)
     jsonschema.validate(report, CODE_QUALITY)
     sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]
     located = {r["properties"]["findingId"]: r["locations"][0]["physicalLocation"] for r in sarif}
-    assert len(report) == len(located) == len({e["fingerprint"] for e in report}) == 35
+    assert len(report) == len(located) == len({e["fingerprint"] for e in report}) == 33
     for entry in report:
         where = located[entry["description"].rsplit("[", 1)[1].rstrip("]")]
         assert entry["location"] == {"path": where["artifactLocation"]["uri"],
@@ -140,7 +140,7 @@ def test_gitlab_code_quality_lists_open_findings_at_their_lines_with_stable_fing
     (bot / "decisions.yaml").write_text(
         "tracking:\n  - {finding: 'open-egress:egress', decision: accepted, justification: proxy next quarter}\n")
     decided = json.loads(cli("check", bot, "--format", "gitlab").stdout)
-    assert len(decided) == 34 and "open-egress" not in {e["check_name"] for e in decided}
+    assert len(decided) == 32 and "open-egress" not in {e["check_name"] for e in decided}
     # Paths are the repository's (the working directory's), wherever the report is written.
     monkeypatch.chdir(tmp_path)
     assert cli("report", "bot", "--format", "gitlab", "-o", Path("bot") / "gl.json").exit_code == 0
@@ -157,7 +157,7 @@ def test_against_a_baseline_only_the_new_findings_are_annotated(cli, tmp_path):
     assert result.exit_code == 1
     annotated = {message.rsplit("[", 1)[1].rstrip("]") for _level, _props, message in _commands(result.stdout)}
     new = json.loads(cli("check", SHOPBOT, "--baseline", baseline, "--format", "json").stdout)["baseline"]["new"]
-    assert annotated == set(new) and len(new) == 30
+    assert annotated == set(new) and len(new) == 28
     assert "lethal-trifecta:model" not in annotated  # open on both sides: not this change's doing
 
 
@@ -186,7 +186,7 @@ def test_a_pull_request_comment_against_a_baseline_says_what_is_new(cli, tmp_pat
     baseline.write_text(cli("check", example("shopbot-hardened"), "--format", "json").stdout)
     comment = cli("check", SHOPBOT, "--baseline", baseline, "--format", "markdown").stdout
     assert comment.startswith("## demarcate: ShopBot customer service")
-    section = comment[comment.index("### Against the baseline: 30 new, 0 fixed, 5 unchanged findings"):]
+    section = comment[comment.index("### Against the baseline: 28 new, 0 fixed, 5 unchanged findings"):]
     assert "#### New" in section and "`open-attack-path:reviews>retriever>model>send-email>egress`" in section
     assert "`lethal-trifecta:model`" not in section  # unchanged: open on both sides
     assert "### Against the baseline" not in cli("check", SHOPBOT, "--format", "markdown").stdout
@@ -203,17 +203,17 @@ def test_junit_fails_each_open_finding_at_its_line_and_passes_each_quiet_rule(cl
     monkeypatch.chdir(SHOPBOT.parent.parent)
     folder = SHOPBOT.relative_to(SHOPBOT.parent.parent)
     result = cli("check", folder, "--format", "junit", "--fail-on", "high", "--report", tmp_path / "junit.xml")
-    assert result.exit_code == 1 and "35 open findings over 16 components" in result.stderr
+    assert result.exit_code == 1 and "33 open findings over 16 components" in result.stderr
     assert (tmp_path / "junit.xml").read_text() == result.stdout  # --report NAME.xml writes the same
     report = _junit(result.stdout)
     cases = {case.name: (suite.name, case) for suite in report for case in suite}
     failed = {name for name, (_suite, case) in cases.items() if not case.is_passed and not case.is_skipped}
     findings = json.loads(cli("check", folder, "--format", "json").stdout)["findings"]
-    assert failed == {f["id"] for f in findings} and len(failed) == 35
+    assert failed == {f["id"] for f in findings} and len(failed) == 33
     assert all(suite == name.split(":", 1)[0] for name, (suite, _case) in cases.items() if name in failed)
     quiet = set(RULES) - {f["rule"] for f in findings}
     assert {suite for name, (suite, case) in cases.items() if case.is_passed} == quiet
-    assert report.tests == 35 + len(quiet) and report.failures == 35 and report.skipped == 0
+    assert report.tests == 33 + len(quiet) and report.failures == 33 and report.skipped == 0
     # Each failure is where SARIF locates the finding, with its severity and whole message.
     sarif = json.loads(cli("report", folder, "--format", "sarif").stdout)["runs"][0]["results"]
     located = {r["properties"]["findingId"]: r["locations"][0]["physicalLocation"] for r in sarif}

@@ -78,12 +78,12 @@ def test_a_report_shows_the_trend_of_the_stored_analyses(cli, page, tmp_path):
     rows = page.locator("#history tbody tr")
     assert [rows.nth(i).get_attribute("data-run") for i in range(rows.count())] == [ids[1], ids[0]]
     cells = [[c.strip() for c in rows.nth(i).inner_text().split("\t")] for i in range(rows.count())]
-    assert cells[1][2:] == ["7", "21", "3", "4", "7 of 7", "APP-IN-03, APP-TOOL-02", "failed at high"]
+    assert cells[1][2:] == ["7", "20", "2", "4", "7 of 7", "APP-OUT-04, INF-NET-03", "failed at high"]
     now = json.loads(cli("check", changed, "--format", "json").stdout)
     assert cells[0][2:7] == [*(str(now["summary"]["open"][s]) for s in ("critical", "high", "medium", "low")),
                              f"{sum(p['open'] for p in now['paths'])} of {len(now['paths'])}"]
     assert cells[0][-1] == ("failed" if now["summary"]["open"]["critical"] else "passed") + " at critical"
-    assert cells[0][6] == "4 of 7"  # the three paths through send-email closed
+    assert cells[0][6] == "5 of 7"  # the two paths from outside content through send-email closed; the shopper approves their own
     assert page.locator("#history h3").inner_text() == "2 stored analyses of this system, newest first"
     page.locator("#summary").screenshot(path=artifact("report-trend.png"))
     refused = cli("report", SHOPBOT, "--trend", "5", "--db", db, "--format", "json")

@@ -12,7 +12,7 @@ from typing import Any
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
-from demarcate.analysis.leverage import Leverage, leverage
+from demarcate.analysis.leverage import Leverage, also_needed, leverage
 from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl, unconnected
 from demarcate.analysis.rules import RULES
 from demarcate.model.errors import Position, Problem, did_you_mean
@@ -95,7 +95,9 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
         for d in lapsed_entries
     ]
     paths = ctx.paths
-    return Result(system, ctx, decided, paths, leverage(ctx, paths.paths), warnings,
+    lev = leverage(ctx, paths.paths)
+    lev.also = also_needed(ctx, decided, lev.fix)
+    return Result(system, ctx, decided, paths, lev, warnings,
                   rules=tuple(r for r in RULES if rules is None or r in rules))
 
 
@@ -160,14 +162,21 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]]) -> dict[st
         "impact_kind": path.impact_kind,
         "controls": [known(id(c)) or _control_json(c, controls) for c in path.controls],
         "open": path.open,
+        "state": path.state,
+        **({"closed_by": list(path.closed_by)} if not path.open else {}),
+        **({"reduced_by": list(path.reduced_by)} if path.state == "reduced" else {}),
+        **({"needs_click": True} if path.needs_click else {}),
     }
 
 
 def _control_json(c: PathControl, controls: dict[int, dict[str, Any]]) -> dict[str, Any]:
     data = controls[id(c)] = {
         "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
-        "parties": list(c.parties), "status": c.status, "function": c.function,
-        "components": list(c.components), **({"reason": c.reason} if c.reason else {})}
+        "parties": list(c.parties), "status": c.status, "function": c.function, "assurance": c.assurance,
+        "components": list(c.components), "closes": c.closes, "reduces": c.reduces,
+        **({"too_late": True} if c.function == "prevent" and c.assurance == "enforced" and not c.could_close
+           and not c.void else {}),
+        **({"reason": c.void or c.reason} if c.void or c.reason else {})}
     return data
 
 
@@ -207,6 +216,8 @@ def result_json(result: Result) -> dict[str, Any]:
             "alternatives": lev.alternatives,
             "unclosable": lev.unclosable,
             "responsible": lev.responsible,
+            "reduce_only": lev.reduce_only,
+            "also": [dataclasses.asdict(a) for a in lev.also],
         },
         "summary": {
             "open": result.open_counts(),

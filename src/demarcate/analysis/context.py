@@ -99,8 +99,36 @@ class Context:
         key = (control_id, component_id)
         found = self._states.get(key)
         if found is None:
-            found = self._states[key] = self._state(control_id, component_id)
+            found = self._state(control_id, component_id)
+            if found.effective and control_id not in self.system.assumed:
+                switch = self._approval_switch(control_id, component_id)
+                if switch:
+                    found = ControlState("contradicted", found.parties,
+                                         f"the agent can switch approvals off through {switch}")
+            self._states[key] = found
         return found
+
+    def _approval_switch(self, control_id: str, component_id: str) -> str:
+        """For an approval gate on a tool: another tool the same model calls through which the agent
+        can rewrite tool settings or approval rules (a workspace settings file, its own MCP config)
+        without anyone's approval — an approval the agent can switch off approves nothing."""
+        if not any(c.attribute == "confirmation" for c in self.catalog.controls[control_id].configured_by):
+            return ""
+        calls: tuple[dict[str, list[str]], dict[str, list[str]]] | None = self.memo.get(("model-calls", ""))
+        if calls is None:  # by component: the models that call it, and by model: what it calls
+            calls = ({}, {})
+            self.memo["model-calls", ""] = calls
+            for flow in self.system.flows:
+                if self._kinds[flow.source] == "model":
+                    calls[0].setdefault(flow.target, []).append(flow.source)
+                    calls[1].setdefault(flow.source, []).append(flow.target)
+        for model in calls[0].get(component_id, ()):
+            for other in sorted(calls[1][model]):
+                comp = self.system.components[other]
+                if (other != component_id and self._kinds[other] == "tool" and comp.self_configurable  # type: ignore[attr-defined]
+                        and comp.confirmation == "none" and not self.effective("APP-TOOL-07", other)):  # type: ignore[attr-defined]
+                    return other
+        return ""
 
     def effective(self, control_id: str, component_id: str) -> bool:
         return self.state(control_id, component_id).effective
@@ -154,7 +182,10 @@ class Context:
         if owned is None:
             owned = self._owned[control_id] = {}
             for c in self.resp[control_id].protected:
-                owned.setdefault(self.system.components[c].owner, []).append(c)
+                comp = self.system.components[c]
+                owned.setdefault(comp.owner, []).append(c)
+                if comp.operated_by and comp.operated_by != comp.owner:  # its operator's claims cover it too
+                    owned.setdefault(comp.operated_by, []).append(c)
         return owned
 
     def concerning(self, control_id: str, parties: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -174,7 +205,7 @@ class Context:
         if order is None:
             order = self.memo["protected-order", control_id] = {c: i for i, c in enumerate(protected)}
         owners = [o for o in owned if o not in peers]
-        return sorted((c for o in owners for c in owned[o]), key=order.__getitem__), owners
+        return sorted({c for o in owners for c in owned[o]}, key=order.__getitem__), owners
 
     def kinds_of(self, component_ids: Iterable[str]) -> set[str]:
         return set(map(self._kinds.__getitem__, component_ids))
@@ -217,7 +248,7 @@ class Context:
         if not claims and not checks:  # the common case in a large portfolio: nobody, nothing shown
             if r.not_applicable is not None:
                 return self._plain("not-applicable", ())
-            return self._plain("missing", self._missing_parties(r, comp.owner))
+            return self._plain("missing", self._missing_parties(r, comp.actor, bool(comp.operated_by)))
         best = max((c.provides or "planned" for c in claims), key=STATUS_RANK.__getitem__, default=None)
         providers = tuple(dict.fromkeys(c.party for c in claims if c.party))
         failing = [] if control_id in self.system.assumed else [c for c in checks if not c.holds(comp)]
@@ -228,13 +259,13 @@ class Context:
             return ControlState(best, providers)
         if checks and not failing:
             why = "; ".join(c.describe(comp) for c in checks)
-            return ControlState("configured", (comp.owner,), why)
+            return ControlState("configured", (comp.actor,), why)
         why = "; ".join(c.describe(comp) for c in failing)
         if best == "planned":
             return ControlState("planned", providers, why)
         if r.not_applicable is not None:
             return ControlState("not-applicable", ())
-        return ControlState("missing", self._missing_parties(r, comp.owner), why)
+        return ControlState("missing", self._missing_parties(r, comp.actor, bool(comp.operated_by)), why)
 
     def _plain(self, state: str, parties: tuple[str, ...]) -> ControlState:
         key = (state, parties)
@@ -243,9 +274,12 @@ class Context:
             found = self._interned[key] = ControlState(state, parties)
         return found
 
-    def _missing_parties(self, r: Responsibility, owner: str) -> tuple[str, ...]:
-        """Who answers for a control missing on a component: its owner if the control falls to it
-        or to its role, otherwise everyone the control falls to."""
+    def _missing_parties(self, r: Responsibility, owner: str, operated: bool = False) -> tuple[str, ...]:
+        """Who answers for a control missing on a component: the party the manifest says operates
+        it (who chooses its credential, its confirmations, where it may reach); else its owner if the
+        control falls to it or to its role; otherwise everyone the control falls to."""
+        if operated:
+            return (owner,)
         defaults = self._defaults.get(r.control.id)
         if defaults is None:
             defaults = self._defaults[r.control.id] = frozenset(r.responsible) | {p.id for p in r.default_parties}
@@ -260,23 +294,57 @@ class Context:
             return comp.trust == "untrusted"  # type: ignore[attr-defined]
         if kind == "data-source":
             writers = comp.writable_by or []  # type: ignore[attr-defined]
-            return comp.trust == "untrusted" or (  # type: ignore[attr-defined]
+            return comp.trust in ("untrusted", "mixed") or (  # type: ignore[attr-defined]
                 comp.trust != "trusted" and any(w in OUTSIDERS for w in writers)  # type: ignore[attr-defined]
             )
         if kind == "tool":
             return comp.output_trust == "untrusted"  # type: ignore[attr-defined]
         if kind == "memory":
             writers = comp.writable_by or []  # type: ignore[attr-defined]
-            return bool(comp.shared_across_users) or any(w in OUTSIDERS for w in writers)  # type: ignore[attr-defined]
+            return (bool(comp.shared_across_users) or any(w in OUTSIDERS for w in writers)  # type: ignore[attr-defined]
+                    or self._written_after_untrusted(component_id))
         return False
+
+    def _written_after_untrusted(self, memory: str) -> bool:
+        """Persistent memory the model writes, where that model reads untrusted content: an injection
+        saved there comes back in every later session, so the memory is a way in of its own."""
+        comp = self.system.components[memory]
+        if not (comp.persistent and comp.model_writable):  # type: ignore[attr-defined]
+            return False
+        key = ("written-after-untrusted", memory)
+        if key not in self.memo:
+            self.memo[key] = False  # while asking: a memory feeding its own writer is not its own proof
+            writers = [f.source for f in self.system.flows if f.target == memory and self._kinds[f.source] == "model"]
+            feeds: dict[str, list[str]] = {f.target: [] for f in self.system.flows}
+            for f in self.system.flows:
+                feeds[f.target].append(f.source)
+            seen: set[str] = set()
+            todo = list(writers)
+            found = False
+            while todo and not found:
+                node = todo.pop()
+                for up in feeds.get(node, ()):
+                    if up in seen or up == memory:
+                        continue
+                    seen.add(up)
+                    if self.is_untrusted_source(up):
+                        found = True
+                        break
+                    todo.append(up)
+            self.memo[key] = found
+        return bool(self.memo[key])
 
     def holds_private_data(self, component_id: str) -> bool:
         comp = self.system.components[component_id]
         kind = comp.kind  # type: ignore[attr-defined]
         if kind == "data-source":
             return comp.sensitivity in ("confidential", "personal")  # type: ignore[attr-defined]
+        if kind == "memory":  # what earlier sessions said
+            return bool(comp.persistent)  # type: ignore[attr-defined]
         if kind == "tool":
             return "read-private" in (comp.effects or [])  # type: ignore[attr-defined]
         if kind == "system-prompt":
             return bool(comp.contains_secrets)  # type: ignore[attr-defined]
+        if kind == "user-input":  # the conversation itself
+            return comp.sensitivity in ("confidential", "personal")  # type: ignore[attr-defined]
         return False

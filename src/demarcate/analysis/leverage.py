@@ -1,7 +1,11 @@
 """The highest-leverage fix, computed: the smallest set of missing controls that closes every open path.
 
-Each open path lists the controls whose implementation would close it; a fix must contain at least
-one from every list. That is a minimum hitting set (equivalently, a minimum cut between untrusted
+Only enforced controls close a path, so only they make up the fix. Each open path lists the enforced
+controls whose implementation would close it; a fix must contain at least one from every list. A
+path no enforced control can close is named, with the probabilistic controls that would at least
+lower its odds; and high or critical findings that no path shows (a contradicted claim, unsafe
+rendering, an over-privileged credential) are listed beside the fix, so that the fix never reads
+"nothing to do" while they are open. That is a minimum hitting set (equivalently, a minimum cut between untrusted
 sources and impacts where each control removes every hop it acts on). It is solved exactly by
 branch and bound while the reduced problem is small, and by the greedy approximation (within a
 factor ln n of the optimum) beyond that; the result says which.
@@ -12,7 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from demarcate.analysis.context import Context
+from demarcate.analysis.findings import Finding
 from demarcate.analysis.paths import AttackPath, candidate_use
+
+# Among equally small fixes, the one whose controls hold whatever the model writes, and keep the
+# feature working, comes first: approval rules out of the agent's reach (without it every other
+# gate can be switched off); a credential or retrieval scoped to the user (bounds what any action
+# reaches); rendered URLs only to allowlisted hosts (closes the zero-click channel in the client);
+# a person approving each action (keeps the feature, holds when the person reads it); the
+# operation taken away (holds absolutely, may take the feature too); a sandbox (contains, can be
+# escaped); an egress allowlist (holds for hosts that do not relay); output encoding; tools
+# withheld after untrusted input (coarse); argument rules (as complete as the rules are).
+PREFERENCE = ("APP-TOOL-07", "INF-RT-01", "APP-TOOL-03", "APP-RAG-01", "APP-OUT-04", "APP-TOOL-02",
+              "APP-TOOL-01", "APP-TOOL-04", "INF-NET-03", "APP-OUT-01", "APP-TOOL-05", "APP-OUT-02")
+_PREFERRED = {c: i for i, c in enumerate(PREFERENCE)}
 
 EXACT_NODE_BUDGET = 200_000
 MAX_ALTERNATIVES = 5
@@ -30,6 +47,21 @@ class Leverage:
     unclosable: list[str] = field(default_factory=list)  # open paths no catalog control can close
     responsible: dict[str, list[str]] = field(default_factory=dict)
     paths_closed: dict[str, int] = field(default_factory=dict)  # per control in the fix
+    # For the open paths no enforced control can close: probabilistic controls, not in effect, that
+    # would lower their odds (control -> how many such paths).
+    reduce_only: dict[str, int] = field(default_factory=dict)
+    # High or critical open findings that no attack path shows, with the enforced controls they name.
+    also: list[AlsoNeeded] = field(default_factory=list)
+
+
+@dataclass
+class AlsoNeeded:
+    finding: str
+    severity: str
+    title: str
+    controls: list[str]  # enforced controls the finding names, not in effect
+    responsible: list[str]
+    recommendation: str
 
 
 def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
@@ -56,17 +88,27 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
     def parties(solution: list[str]) -> int:
         return len({party for c in solution for party in use[c].parties})
 
-    def rank(solution: list[str]) -> tuple[int, int, list[str]]:
-        # Among equally small fixes: the one that closes more paths several times over, then
-        # the one fewer parties must act on, then a stable order.
-        return (-sum(coverage[c] for c in solution), parties(solution), sorted(solution))
+    def rank(solution: list[str]) -> tuple[int, int, list[int], list[str]]:
+        # Among equally small fixes: the one that closes more paths several times over, then the
+        # one fewer parties must act on, then the more robust controls (PREFERENCE), then a stable order.
+        return (-sum(coverage[c] for c in solution), parties(solution),
+                sorted(_PREFERRED.get(c, len(PREFERENCE)) for c in solution), sorted(solution))
 
     found, exact = _minimum_hitting_sets(constraints)
     if not exact:
         found = [_greedy(constraints, coverage)]
     solutions = sorted((sorted(s) for s in found), key=rank)
     fix = solutions[0] if solutions else []
+    reduce_only: dict[str, int] = {}
+    for p in open_paths:
+        if p.candidates:
+            continue
+        for c in p.controls:
+            if not c.closes and not c.reduces and c.layer != "model" and c.function in ("prevent", "reduce") \
+                    and c.assurance == "probabilistic":
+                reduce_only[c.id] = reduce_only.get(c.id, 0) + 1
     return Leverage(
+        reduce_only=dict(sorted(reduce_only.items(), key=lambda kv: (-kv[1], kv[0]))),
         fix=fix,
         closes=len(closable),
         open_paths=len(open_paths),
@@ -127,3 +169,27 @@ def _greedy(constraints: list[frozenset[str]], coverage: dict[str, int]) -> set[
         chosen.add(best)
         remaining = [s for s in remaining if best not in s]
     return chosen
+
+
+# Rules whose findings are the open paths seen from another side: the fix over the paths answers them.
+ABOUT_PATHS = frozenset({"open-attack-path", "lethal-trifecta", "model-is-safe", "infrastructure-only",
+                         "handled-elsewhere"})
+
+
+def also_needed(ctx: Context, findings: list[Finding], fix: list[str]) -> list[AlsoNeeded]:
+    """High or critical open findings the path fix does not answer, each with the enforced controls
+    it names that are not yet in effect (none, for a finding whose fix is a decision or a design
+    change), worst first."""
+    catalog = ctx.catalog.controls
+    on_paths = set(ctx.paths.candidate_use)
+    out = []
+    for f in findings:
+        if not f.is_open or f.severity not in ("high", "critical") or f.rule in ABOUT_PATHS:
+            continue
+        if f.rule == "unowned-control" and set(f.controls) <= on_paths:
+            continue  # one of the controls that could close a path: the fix above chose among them
+        controls = [c for c in f.controls if c in catalog and catalog[c].closes_paths and c not in fix]
+        if f.controls and not controls and all(c in fix for c in f.controls if c in catalog):
+            continue  # the path fix puts its controls in effect
+        out.append(AlsoNeeded(f.id, f.severity, f.title, controls, list(f.responsible), f.recommendation))
+    return out

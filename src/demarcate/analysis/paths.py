@@ -6,8 +6,12 @@ write), passes through at least one model, and ends at an impact: a tool with si
 renderer that fetches URLs or runs markup, network egress, or a write to persistent memory. When
 an impact flows on into another impact (an email tool into open egress), the path goes on too.
 
-A path is closed when an application- or infrastructure-layer `prevent` control is in effect on
-one of its hops. Model-layer safety training lowers likelihood and never closes a path.
+A path is closed only when an enforced preventive control (a deterministic mechanism outside the
+model: an allowlist, a real confirmation, a sandbox, a scoped credential, encoding) is in effect on
+one of its hops where it can still stop the attack. A probabilistic control in effect (a classifier,
+a guard model, delimiters, safety training) leaves it open and *reduced*; a detective one changes
+nothing. After the first impact that is not an exfiltration (code ran, a record was written), a
+control further on no longer closes the path: the harm is done.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ MAX_DEPTH = 12
 MAX_PATHS_PER_SOURCE = 500
 MAX_EXPANSIONS_PER_SOURCE = 50_000
 MAX_PATHS = 1_000_000
-CLOSING_LAYERS = ("application", "infrastructure")
+PATH_STATES = ("open", "reduced", "closed")
 
 
 class Impact(NamedTuple):
-    kind: str  # exfiltration | code-execution | side-effect | output | memory-write
+    kind: str  # exfiltration | code-execution | side-effect | memory-write
     threats: frozenset[str]
+    needs_click: bool = False  # data leaves only if the user clicks a link
 
 
 _UNSEEN = Impact("", frozenset())  # a component not yet asked what impact it is
@@ -42,19 +47,27 @@ class PathControl(NamedTuple):
     id: str
     layer: str
     function: str
+    assurance: str  # enforced | probabilistic | detective | procedural
     status: str  # the best state over the path's hops it applies to
     parties: tuple[str, ...]
     components: tuple[str, ...]
     reason: str = ""
-    could_close: bool = False  # a preventive application- or infrastructure-layer control
+    could_close: bool = False  # enforced and preventive, on a hop where it can still stop the attack
     closes: bool = False  # ... and in effect
+    reduces: bool = False  # in effect outside the model, but only lowers the odds
+    void: str = ""  # why, on this path, it cannot close it though it could elsewhere
 
     @classmethod
-    def of(cls, id: str, layer: str, function: str, status: str, parties: tuple[str, ...],
-           components: tuple[str, ...], reason: str = "") -> PathControl:
-        could = function == "prevent" and layer in CLOSING_LAYERS
-        return cls(id, layer, function, status, parties, components, reason, could,
-                   could and status in ("implemented", "configured"))
+    def of(cls, control: Control, status: str, parties: tuple[str, ...], components: tuple[str, ...],
+           reason: str = "", too_late: bool = False, void: str = "") -> PathControl:
+        too_late = too_late or bool(void)
+        could = control.closes_paths and not too_late
+        effective = status in ("implemented", "configured")
+        return cls(control.id, control.layer, control.function, control.assurance or "enforced", status, parties,
+                   components, reason, could, could and effective,
+                   # The model's own training is the baseline every severity assumes: shown, not a reduction.
+                   effective and not could and not too_late and control.function in ("prevent", "reduce")
+                   and control.layer != "model", void)
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class AttackPath:
     impact_kind: str
     threats: frozenset[str]
     controls: tuple[PathControl, ...]
+    needs_click: bool = False  # the way out is a link the user must click
 
     @property
     def id(self) -> str:
@@ -73,11 +87,24 @@ class AttackPath:
 
     @cached_property
     def open(self) -> bool:
+        """Not closed: open, or open and reduced."""
         return not any(c.closes for c in self.controls)
+
+    @cached_property
+    def state(self) -> str:
+        """closed (an enforced control in effect stops it), reduced (only probabilistic controls in
+        effect outside the model lower its odds) or open."""
+        if not self.open:
+            return "closed"
+        return "reduced" if any(c.reduces for c in self.controls) else "open"
 
     @property
     def closed_by(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.controls if c.closes)
+
+    @property
+    def reduced_by(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.controls if c.reduces)
 
     @cached_property
     def candidates(self) -> tuple[str, ...]:
@@ -180,21 +207,34 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
     kind = comp.kind  # type: ignore[attr-defined]
     if kind == "tool":
         effects = set(comp.effects or [])  # type: ignore[attr-defined]
+        # A tool that changes settings (its own, or the approval rules) adds self-modification to
+        # whatever else it does: the controls that keep settings out of reach act on it too.
+        extra = {"self-modification"} if "configure" in effects or comp.self_configurable else set()  # type: ignore[attr-defined]
         if "execute-code" in effects:
-            return Impact("code-execution", frozenset({"code-execution", "excessive-agency", "tool-misuse"}))
+            # Not tool-misuse: checking a program's arguments does not make attacker code safe to run.
+            return Impact("code-execution", frozenset({"code-execution", "excessive-agency", *extra}))
         if "send-external" in effects:
-            return Impact("exfiltration", frozenset({"data-exfiltration", "tool-misuse"}))
-        if "configure" in effects or comp.self_configurable:  # type: ignore[attr-defined]
-            return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse", "self-modification"}))
+            return Impact("exfiltration", frozenset({"data-exfiltration", "tool-misuse", *extra}))
+        if extra:
+            return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse", *extra}))
         if effects & {"write", "financial"}:
             return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse"}))
         return None
     if kind == "output-renderer":
-        if comp.raw_html or comp.format == "html":  # type: ignore[attr-defined]
-            return Impact("output", frozenset({"improper-output", "data-exfiltration"}))
-        # A user who injects into their own chat only attacks their own browser.
-        if (comp.images or comp.links) and source_kind != "user-input":  # type: ignore[attr-defined]
+        # A renderer that fetches anything is a way out whatever its format: images load and previews
+        # unfurl by themselves, and HTML carries <img> and CSS. A user who injects into their own chat
+        # only attacks their own browser.
+        markup = comp.raw_html or comp.format == "html"  # type: ignore[attr-defined]
+        if source_kind == "user-input":
+            return Impact("output", frozenset({"improper-output"})) if markup else None
+        if comp.images or comp.link_previews:  # type: ignore[attr-defined]
+            # The fetch happens whatever the encoding: only where the URLs may point matters.
             return Impact("exfiltration", frozenset({"data-exfiltration"}))
+        if markup:
+            # Markup that fetches: encoding the output takes the markup, and so the fetch, away.
+            return Impact("exfiltration", frozenset({"data-exfiltration", "improper-output"}))
+        if comp.links:  # type: ignore[attr-defined]
+            return Impact("exfiltration", frozenset({"data-exfiltration"}), needs_click=True)
         return None
     if kind == "network-egress":
         return None if comp.policy == "none" else Impact("exfiltration", frozenset({"data-exfiltration"}))  # type: ignore[attr-defined]
@@ -213,8 +253,8 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
     impacts_by_user: dict[bool, dict[str, Impact | None]] = {True: {}, False: {}}
 
     sources = sorted(c for c in ctx.system.components if ctx.is_untrusted_source(c))
-    # (entry threat, entry, steps, index of the first model, impacts met on the way)
-    found: list[tuple[str, str, tuple[str, ...], int, tuple[Impact, ...]]] = []
+    # (entry threat, entry, steps, index of the first model, impacts met on the way, index of the first)
+    found: list[tuple[str, str, tuple[str, ...], int, tuple[Impact, ...], int]] = []
 
     for source in sources:
         source_kind = ctx.kind(source)
@@ -222,14 +262,16 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
         entry = entry_of(ctx, source)
         impacts_seen = impacts_by_user[source_kind == "user-input"]
         before, expansions = len(found), 0
-        # Depth-first over simple paths. Frame: (node, path so far, index of its first model or -1, impacts met)
-        stack: list[tuple[str, tuple[str, ...], int, tuple[Impact, ...]]] = [(source, (source,), -1, ())]
+        # Depth-first over simple paths, except that a path may come back to its source as its impact
+        # (one tool that reads attacker data and also writes or sends). Frame: (node, path so far,
+        # index of its first model or -1, impacts met, index of the first impact or -1)
+        stack: list[tuple[str, tuple[str, ...], int, tuple[Impact, ...], int]] = [(source, (source,), -1, (), -1)]
         while stack:
-            node, path, first_model, impacts = stack.pop()
+            node, path, first_model, impacts, first_impact = stack.pop()
             expansions += 1
             children = []
             for nxt in succ[node]:
-                if nxt in path:
+                if nxt in path and not (nxt == source and first_model >= 0 and not impacts):
                     continue
                 if len(path) >= max_depth:
                     result.bounded = True
@@ -244,9 +286,12 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
                     hit = None
                 if impacts and hit is None:
                     continue  # past an impact, only a further impact extends the path
-                children.append((nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts))
+                if nxt == source and hit is None:
+                    continue  # back at the source, only as an impact
+                children.append((nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts,
+                                 first_impact if impacts or not hit else len(path)))
             if impacts and not children:
-                found.append((entry_threat, entry, path, first_model, impacts))
+                found.append((entry_threat, entry, path, first_model, impacts, first_impact))
             stack.extend(reversed(children))
             if len(found) - before >= per_source or expansions >= max_expansions:
                 result.bounded = True
@@ -262,15 +307,21 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
 
     path_controls = _PathControls(ctx)
     threats_of: dict[tuple[str, tuple[Impact, ...]], tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
-    for entry_threat, entry, steps, first_model, impacts in found:
+    for entry_threat, entry, steps, first_model, impacts, first_impact in found:
         key = (entry_threat, impacts)
         known = threats_of.get(key)
         if known is None:
             impact_threats = frozenset().union(*(i.threats for i in impacts))
             known = threats_of[key] = (frozenset({entry_threat}), impact_threats, impact_threats | {entry_threat})
         entry_threats, impact_threats, threats = known
-        result.paths.append(AttackPath(steps[0], steps[-1], steps, entry, impacts[0].kind, threats,
-                                       path_controls(steps, first_model, entry_threats, impact_threats, threats)))
+        # Data on its way out can still be stopped further on (an email tool, then egress); code that
+        # ran or a record that was written cannot.
+        last_stop = len(steps) - 1 if impacts[0].kind == "exfiltration" else first_impact
+        by_user = ctx.kind(steps[0]) == "user-input"
+        result.paths.append(AttackPath(
+            steps[0], steps[-1], steps, entry, impacts[0].kind, threats,
+            path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user),
+            needs_click=impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration")))
     return result
 
 
@@ -312,7 +363,7 @@ class _PathControls:
         # PathControl). Holding the entry keeps its id() from being reused by another.
         self.made_alone: dict[int, tuple[_Entry, PathControl]] = {}
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
-        self.owner = {cid: c.owner for cid, c in ctx.system.components.items()}
+        self.owner = {cid: c.actor for cid, c in ctx.system.components.items()}
 
     def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
         """The parties that are among the owners, in the parties' order (which may be long: every
@@ -346,24 +397,36 @@ class _PathControls:
         return found
 
     def __call__(self, steps: tuple[str, ...], first_model: int, entry: frozenset[str],
-                 impact_threats: frozenset[str], threats: frozenset[str]) -> tuple[PathControl, ...]:
+                 impact_threats: frozenset[str], threats: frozenset[str], last_stop: int,
+                 by_user: bool) -> tuple[PathControl, ...]:
         """The controls that act on a path. Before the model, a hop's controls count against the
         injection (`entry`); at the model, against every threat of the path; after it, against
         what the impact does. A control on several hops keeps its best state and lists every hop
-        it is on."""
+        it is on. A control only on hops past `last_stop` acts too late to close it; a person's
+        approval does not count when that person sent the attack (`by_user`)."""
         merged = dict(self.stretch(steps[:first_model], entry))
         _merge(merged, self.hop(steps[first_model], threats))
         if first_model + 1 < len(steps):
             _merge(merged, self.stretch(steps[first_model + 1:], impact_threats))
+        late = frozenset(steps[last_stop + 1:]).difference(steps[:last_stop + 1])
         out = []
         made, alone = self.made, self.made_alone
         owners: dict[str, None] | None = None
         for item in merged.values():
             known = alone.get(id(item))
-            if known is not None:
+            if known is not None and not late and not by_user:
                 out.append(known[1])
                 continue
             control, state, _, components = item
+            if by_user and "indirect-injection" in control.mitigates and "direct-injection" not in control.mitigates:
+                continue  # it acts on content the application takes in, not on what its user types
+            too_late = bool(late) and late.issuperset(components)
+            status, void = state.state, ""
+            if by_user and self._approved_by_user(control, components):
+                # The person approving is the one attacking: the gate stops nothing here.
+                void = "the person who approves is the user who sent the input"
+                if status in ("implemented", "configured"):
+                    status = "contradicted"
             parties = state.parties or self.ctx.resp[control.id].responsible
             if len(parties) > 1:
                 # Of several parties a control could fall to, those who own part of this path answer here.
@@ -371,13 +434,23 @@ class _PathControls:
                 parties = self._among(parties, owners) or parties
                 shared = False
             else:
-                shared = True  # the same wherever this entry appears
-            key = (control.id, state, components, parties)
+                shared = not too_late and not void  # the same wherever this entry appears
+            key = (control.id, state, components, parties, status, too_late, void)
             pc = made.get(key)
             if pc is None:
-                pc = made[key] = PathControl.of(control.id, control.layer, control.function, state.state,
-                                                parties, components, state.reason)
+                pc = made[key] = PathControl.of(control, status, parties, components, state.reason, too_late, void)
             if shared:
                 alone[id(item)] = (item, pc)
             out.append(pc)
         return tuple(out)
+
+    def _approved_by_user(self, control: Control, components: tuple[str, ...]) -> bool:
+        """Whether the control is an approval that the user who is chatting would give: a gate set to
+        `confirmation: user`, or one not set yet (the gate an application puts in front of its user)."""
+        checks = [c for c in control.configured_by if c.attribute == "confirmation"]
+        if not checks:
+            return False
+        kinds = {ch.kind for ch in checks}
+        gated = [c for c in components if self.ctx.kind(c) in kinds]
+        return bool(gated) and all(getattr(self.ctx.system.components[c], "confirmation", None) != "admin"
+                                   for c in gated)

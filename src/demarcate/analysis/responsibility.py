@@ -33,7 +33,7 @@ class Responsibility:
     default_reason: str
     verify_only: bool
     protected: tuple[str, ...]  # ids of components the control protects in this system
-    component_owners: tuple[str, ...]  # parties that own those components
+    component_owners: tuple[str, ...]  # parties that own or operate those components
 
     @cached_property
     def status(self) -> str:
@@ -98,6 +98,8 @@ class Responsibilities:
         for cid, comp in system.components.items():
             self._kinds_present.setdefault(comp.kind, []).append(cid)  # type: ignore[attr-defined]
             self._owners_of_kind.setdefault(comp.kind, {})[comp.owner] = None  # type: ignore[attr-defined]
+            if comp.operated_by:  # the party that configures it can put a control in place on it too
+                self._owners_of_kind[comp.kind][comp.operated_by] = None  # type: ignore[attr-defined]
 
     def applies(self, control: Control) -> bool:
         if control.id in self._claims:

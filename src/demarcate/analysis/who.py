@@ -63,7 +63,12 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
         default_text += f"; no party in this manifest has the role {' or '.join(r.default_roles)}"
     reasons.append(default_text)
     if r.protected:
-        reasons.append(f"it protects {', '.join(r.protected)}, owned by {named(r.component_owners)}")
+        owners = dict.fromkeys(system.components[c].owner for c in r.protected)
+        reasons.append(f"it protects {', '.join(r.protected)}, owned by {named(owners)}")
+        operated = [(c, system.components[c].operated_by) for c in r.protected if system.components[c].operated_by]
+        if operated:
+            reasons.append("the party able to act on " + "; on ".join(
+                f"{c} is {named([p])}, which operates it" for c, p in operated))
     elif r.control.applies_to:
         reasons.append(f"it applies to {', '.join(r.control.applies_to)} components; this system has none")
     else:

@@ -10,7 +10,15 @@ from importlib import resources
 from pathlib import Path
 
 from demarcate.model.errors import ManifestError, Position, Problem
-from demarcate.model.schema import CatalogFile, Control, KindsFile, KindSpec, Preset
+from demarcate.model.schema import (
+    CatalogFile,
+    Control,
+    KindsFile,
+    KindSpec,
+    Preset,
+    RelayingHost,
+    RelayingHostsFile,
+)
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import locate, read_yaml
 
@@ -47,6 +55,7 @@ class Catalog:
     kinds: dict[str, KindSpec]
     presets: dict[str, Preset]
     custom: frozenset[str] = field(default_factory=frozenset)
+    relaying_hosts: tuple[RelayingHost, ...] = ()
 
     def with_custom(self, controls: list[Control]) -> Catalog:
         """This catalog plus a manifest's own controls (which may not redefine built-in ones)."""
@@ -60,6 +69,7 @@ class Catalog:
             self.kinds,
             self.presets,
             frozenset(c.id for c in controls),
+            self.relaying_hosts,
         )
 
 
@@ -120,6 +130,9 @@ def load_catalog() -> Catalog:
             if cid not in controls:
                 problems.append(Problem(f"preset overrides unknown control {cid}", locate(praw, ("overrides", cid), plabel)))
         presets[preset.id] = preset
+    relays_path = DATA / "relaying-hosts.yaml"
+    relays = validate(RelayingHostsFile, read_yaml(relays_path, _label(relays_path)), _label(relays_path)).hosts
     if problems:
         raise ManifestError(problems)
-    return Catalog(catalog.version, controls, catalog.threats, catalog.probe_categories, kinds, presets)
+    return Catalog(catalog.version, controls, catalog.threats, catalog.probe_categories, kinds, presets,
+                   relaying_hosts=tuple(relays))

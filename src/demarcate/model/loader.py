@@ -23,6 +23,7 @@ from demarcate.model.schema import (
     Flow,
     Party,
     Preset,
+    RelayingHost,
     Requirement,
     SystemInfo,
     manifest_file_model,
@@ -145,6 +146,28 @@ def _name(path: Path) -> str:
     return STDIN_NAME if str(path) == STDIN else str(path)
 
 
+def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence[RelayingHost]) -> ComponentBase:
+    """The component with every host-list entry that a known relaying host covers marked `relays`,
+    the reason in its note, so that every check and every report sees it as the manifest would
+    have said it."""
+    spec = catalog.kinds[comp.kind]  # type: ignore[attr-defined]
+    update: dict[str, Any] = {}
+    for name, attr in spec.attributes.items():
+        if attr.type != "hosts":
+            continue
+        field_name = name.replace("-", "_")
+        hosts = getattr(comp, field_name)
+        if not hosts:
+            continue
+        marked = []
+        for h in hosts:
+            known = None if h.unsafe else next((r for r in relaying if r.covers(h.host)), None)
+            marked.append(h.model_copy(update={"relays": True, "note": h.note or known.reason}) if known else h)
+        if marked != hosts:
+            update[field_name] = marked
+    return comp.model_copy(update=update) if update else comp
+
+
 class _Merger:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
@@ -157,6 +180,7 @@ class _Merger:
         self.controls: dict[str, Control] = {}
         self.tracking: dict[str, Decision] = {}
         self.requirements: dict[tuple[str, str], Requirement] = {}
+        self.relaying_hosts: dict[tuple[str, str], RelayingHost] = {}
 
     def _keyed(self, table: dict[Any, Any], what: str, key: Any, item: Any, at: tuple[Any, str, str, int],
                label: str) -> None:
@@ -200,6 +224,9 @@ class _Merger:
         for i, decision in enumerate(doc.tracking):
             self._keyed(self.tracking, "decision", decision.finding, decision, (raw, name, "tracking", i),
                         f"tracking entry for '{decision.finding}'")
+        for i, relaying in enumerate(doc.relaying_hosts):
+            self._keyed(self.relaying_hosts, "relaying-host", (relaying.host, relaying.match), relaying,
+                        (raw, name, "relaying-hosts", i), f"relaying host {relaying.host}")
         for i, requirement in enumerate(doc.requirements):
             key = (requirement.control, requirement.on.model_dump_json())
             self._keyed(self.requirements, "requirement", key, requirement, (raw, name, "requirements", i),
@@ -226,10 +253,11 @@ class _Merger:
                                              "choose another id, for example with your organisation's prefix"))
             self.problems += check_control(control, catalog.kinds, catalog.threats, catalog.probe_categories, pos)
         catalog = catalog.with_custom(list(self.controls.values()))
+        relaying = (*catalog.relaying_hosts, *self.relaying_hosts.values())
         system = System(
             info=info,
             parties=self.parties,
-            components=self.components,
+            components={cid: _mark_unsafe_hosts(c, catalog, relaying) for cid, c in self.components.items()},
             flows=tuple(self.flows.values()),
             claims=tuple(self.claims.values()),
             tracking=tuple(self.tracking.values()),
@@ -278,6 +306,8 @@ def _references(system: System) -> list[Problem]:
     for cid, comp in comps.items():
         at = ("component", cid)
         ref(comp.owner, parties, "party", at)
+        if comp.operated_by:
+            ref(comp.operated_by, parties, "party", at)
         for attr, aspec in referring[comp.kind]:  # type: ignore[attr-defined]
             value = comp.attr(attr)
             if not value:

@@ -26,6 +26,13 @@ OperatedLayer = Literal["model", "model-serving", "application", "app-hosting", 
 OPERATED_LAYERS: tuple[OperatedLayer, ...] = ("model", "model-serving", "application", "app-hosting", "usage")
 STATUSES = ("implemented", "partial", "planned")
 FUNCTIONS = ("prevent", "reduce", "detect", "govern")
+# How a control holds once in effect. Only an enforced preventive control closes an attack path:
+# a deterministic mechanism outside the model. Probabilistic ones (classifiers, guard models,
+# delimiters, alignment) lower the odds; detective ones record or flag; procedural ones are
+# policy and process.
+ASSURANCES = ("enforced", "probabilistic", "detective", "procedural")
+# What a control holds as when its catalog entry does not say, by its function.
+DEFAULT_ASSURANCE = {"prevent": "enforced", "reduce": "probabilistic", "detect": "detective", "govern": "procedural"}
 DECISIONS = ("accepted", "mitigated", "false-positive")
 SEVERITIES = ("low", "medium", "high", "critical")  # of findings, least severe first
 PRINCIPAL_WORDS = ("anyone", "authenticated-users", "customers", "staff")
@@ -94,7 +101,7 @@ class AttributeCheck(Model):
         value = component.attr(self.attribute)
         if self.in_ is not None:
             return value in self.in_
-        relays = any(h.relays for h in value or [])
+        relays = any(h.unsafe for h in value or [])
         if self.hosts == "no-relays":
             return not relays
         return value is not None and not relays
@@ -102,9 +109,9 @@ class AttributeCheck(Model):
     def describe(self, component: Any) -> str:
         value = component.attr(self.attribute)
         if self.hosts and value:
-            relays = [h.host for h in value if h.relays]
-            if relays:
-                return f"{self.attribute} includes {', '.join(relays)}, which relays arbitrary URLs"
+            unsafe = [h.why_unsafe for h in value if h.unsafe]
+            if unsafe:
+                return f"{self.attribute} includes {'; '.join(unsafe)}"
         if isinstance(value, bool):
             value = str(value).lower()
         if isinstance(value, list):
@@ -121,11 +128,30 @@ class Control(Model):
     layer: Layer
     plane: Plane | None = None
     function: Literal[FUNCTIONS] = "prevent"  # type: ignore[valid-type]
+    assurance: Literal[ASSURANCES] | None = Field(  # type: ignore[valid-type]
+        None, description="How it holds: enforced (a deterministic mechanism outside the model), "
+                          "probabilistic (a classifier, guard model, delimiter or alignment: lowers the odds), "
+                          "detective (logs, flags, alerts) or procedural (policy and process). "
+                          "By default from `function`: prevent is enforced, reduce probabilistic, "
+                          "detect detective, govern procedural. Say `probabilistic` for anything that asks "
+                          "a model or classifier to tell instructions from data.")
     applies_to: list[Id] = []
     mitigates: list[Id] = []
     references: References = References()
     verify: Verification = Verification()
     configured_by: list[AttributeCheck] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_assurance(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("assurance") is None and isinstance(data.get("function", "prevent"), str):
+            return {**data, "assurance": DEFAULT_ASSURANCE.get(data.get("function", "prevent"))}
+        return data
+
+    @property
+    def closes_paths(self) -> bool:
+        """Whether, in effect on a hop, it closes an attack path: enforced and preventive."""
+        return self.function == "prevent" and self.assurance == "enforced"
 
     @model_validator(mode="after")
     def _plane_only_for_infrastructure(self) -> Control:
@@ -237,7 +263,20 @@ class HostEntry(AcceptsString):
 
     host: Annotated[str, StringConstraints(min_length=1, max_length=300)]
     relays: bool = False
+    owned: bool = Field(True, description="The owner controls this host. False for a third party's domain, "
+                                          "or one whose registration lapsed: whoever holds it receives what is sent.")
     note: Text = ""
+
+    @property
+    def unsafe(self) -> bool:
+        """It makes a list it is on as good as open: it relays, or someone else holds it."""
+        return self.relays or not self.owned
+
+    @property
+    def why_unsafe(self) -> str:
+        if not self.owned:
+            return f"{self.host}, which is not under the owner's control" + (f" ({self.note})" if self.note else "")
+        return f"{self.host}, which relays arbitrary URLs" + (f" ({self.note})" if self.note else "")
 
     @model_validator(mode="before")
     @classmethod
@@ -245,13 +284,52 @@ class HostEntry(AcceptsString):
         return {"host": data} if isinstance(data, str) else data
 
 
+class RelayingHost(Model):
+    """A host that makes an allowlist naming it as good as open (catalog/relaying-hosts.yaml)."""
+
+    host: Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9.-]+$")]
+    match: Literal["host", "subdomains", "tenants"] = Field(
+        "host", description="host: this host relays; subdomains: every subdomain of it does; tenants: "
+                            "anyone can get a subdomain of it, so a wildcard over them is unsafe.")
+    reason: Text = Field(description="Why, in one line: what it relays or serves.")
+
+    def covers(self, entry: str) -> bool:
+        """Whether an allowlist entry (a host, or `*.domain`) lets traffic reach what this relays."""
+        entry = entry.strip().lower().removeprefix("https://").removeprefix("http://").split("/")[0].split(":")[0]
+        wildcard = entry.startswith("*.") or entry.startswith(".")
+        base = entry.lstrip("*").lstrip(".")
+        host = self.host.lower()
+        under = base == host or base.endswith("." + host)  # the entry is this host or below it
+        above = host.endswith("." + base)  # the entry's wildcard takes in this host
+        if self.match == "host":
+            return base == host or (wildcard and above)
+        if self.match == "subdomains":
+            return (under and (base != host or wildcard)) or (wildcard and above)
+        return wildcard and (base == host or above)
+
+
+class RelayingHostsFile(Model):
+    version: Literal[1]
+    hosts: list[RelayingHost]
+
+
 class ComponentBase(Model):
     """Fields every component has; each kind adds its own attributes (see catalog/kinds.yaml)."""
 
     id: Id
     owner: Id
+    operated_by: Id | None = Field(
+        None, description="The party that runs and configures it here, when that is not its owner: who "
+                          "chooses its credential, its confirmations and where it may reach (the platform "
+                          "that calls a vendor's plugin; the deployer who runs an MCP server). The party "
+                          "able to act on it, and so the one a fix on it names.")
     name: Text = ""
     description: Text = ""
+
+    @property
+    def actor(self) -> str:
+        """The party able to act on it: its operator, else its owner."""
+        return self.operated_by or self.owner
 
     @property
     def label(self) -> str:
@@ -452,4 +530,6 @@ def manifest_file_model(kinds: dict[str, KindSpec]) -> type[Model]:
         custom_controls=(list[Control], Field([], description="Controls beyond the built-in catalog.")),
         tracking=(list[Decision], Field([], description="Decisions on findings.")),
         requirements=(list[Requirement], Field([], description="Controls your organisation requires in effect.")),
+        relaying_hosts=(list[RelayingHost], Field([], description="Hosts that make an allowlist as good as "
+                                                                  "open, beside the built-in list.")),
     )

@@ -38,6 +38,11 @@ def check_markdown(result: Result, top: int = 10, note: str | None = None) -> st
         for layer, n in lev.by_layer.items():
             out.append(f"| {layer} | {n:,} / {lev.open_paths:,} |")
         out.append("")
+    if lev.also:
+        out.append(f"**Also needed** — {count(len(lev.also), 'high or critical finding')} no attack path shows: "
+                   + "; ".join(f"{md_escape(a.title)} ({', '.join(md_code(c) for c in a.controls) or 'a decision'})"
+                               for a in lev.also[:5]) + ("; …" if len(lev.also) > 5 else "") + ".")
+        out.append("")
     findings = result.open_findings()
     out.append(f"### Top findings ({min(top, len(findings))} of {len(findings)})")
     out.append("")

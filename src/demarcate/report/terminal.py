@@ -256,11 +256,12 @@ def catalog_table(controls: Iterable[Control], title: str, width: int | None = N
     table.add_column("id", no_wrap=True)
     table.add_column("layer", no_wrap=True)
     table.add_column("function", no_wrap=True)
+    table.add_column("assurance", no_wrap=True)
     table.add_column("title", min_width=30)
     if refs:
         table.add_column("references", max_width=30)
     for c in controls:
-        row = [t(c.id, "bold"), t(c.layer), t(c.function), t(c.title)]
+        row = [t(c.id, "bold"), t(c.layer), t(c.function), t(c.assurance or ""), t(c.title)]
         if refs:
             row.append(t(" ".join([*c.references.owasp_llm, *c.references.owasp_agentic, *c.references.atlas,
                                    *c.references.aicm]), "dim"))
@@ -273,7 +274,7 @@ def print_control(console: Console, control: Control, catalog: Catalog) -> None:
     if control.id in catalog.custom:
         console.print(t("(custom control from the manifest)", "dim"))
     layer = control.layer + (f" / {control.plane}" if control.plane else "")
-    console.print(t(f"layer: {layer}   function: {control.function}"))
+    console.print(t(f"layer: {layer}   function: {control.function}   assurance: {control.assurance}"))
     console.print()
     console.print(t(control.description))
     console.print()
@@ -293,9 +294,9 @@ def print_control(console: Console, control: Control, catalog: Catalog) -> None:
             for c in control.configured_by)),
     ]
     console.print(_fields(rows, justify="right"))
-    if control.function == "reduce":
+    if not control.closes_paths:
         console.print()
-        console.print(t("This control lowers likelihood; demarcate never counts it as closing an attack path.", "italic"))
+        console.print(t(ASSURANCE_NOTE.get(control.assurance or "", ASSURANCE_NOTE["procedural"]), "italic"))
 
 
 def print_presets(console: Console, presets: Iterable[Preset]) -> None:
@@ -328,6 +329,7 @@ def print_presets(console: Console, presets: Iterable[Preset]) -> None:
 
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+PATH_STATE = {"open": ("\n  open    ", "bold red"), "reduced": ("\n  reduced ", "red"), "closed": ("\n  closed  ", "green")}
 
 
 def print_counts(console: Console, result: Result, *, fix: bool = False) -> None:
@@ -389,9 +391,11 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
     listed = paths.paths if path_limit is None else (
         paths.open_paths + [p for p in paths.paths if not p.open])[:path_limit]  # open ones first
     for p in listed:
-        out += [("\n  open   ", "bold red") if p.open else ("\n  closed ", "green"), (" → ".join(p.steps), "")]
+        out += [PATH_STATE[p.state], (" → ".join(p.steps), "")]
         if not p.open:
             out.append((f"  (closed by {', '.join(p.closed_by)})", "dim"))
+        elif p.state == "reduced":
+            out.append((f"  (odds lowered by {', '.join(p.reduced_by)}; not closed)", "dim"))
     if len(listed) < len(paths.paths):
         out.append((f"\n  … and {count(len(paths.paths) - len(listed), 'more path')}", "dim"))
     for note in paths.notes:
@@ -410,9 +414,25 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
                 f"closes {count(lev.paths_closed.get(cid, 0), 'path')}"), indent)
         console.print(t(f"  closes {lev.closes:,} of {lev.open_paths:,} open paths"))
     elif lev.open_paths:
-        console.print(t("  no catalog control closes the open paths; they need controls of your own", "yellow"))
+        console.print(t("  no enforced catalog control closes the open paths; they need controls of your own, "
+                        "or a change of design", "yellow"))
+    elif not lev.also:
+        console.print(t("  nothing to fix: no open paths, and no high or critical finding", "green"))
     else:
-        console.print(t("  nothing to fix: no open paths", "green"))
+        console.print(t("  no open paths", "green"))
+    if lev.unclosable:
+        console.print(t(f"  {count(len(lev.unclosable), 'open path')} no enforced control can close"
+                        + (": only lowering the odds is on offer, " + listing(lev.reduce_only) if lev.reduce_only
+                           else ""), "yellow"), soft_wrap=True)
+    if lev.also:
+        console.print(t(f"  also needed — {count(len(lev.also), 'high or critical finding')} no attack path shows:",
+                        "bold"))
+        for a in lev.also[:ALSO_SHOWN]:
+            what = listing(a.controls) if a.controls else "a decision (see the finding)"
+            _hanging(console, t(f"  {a.severity} ", SEVERITY_STYLE[a.severity]),
+                     t(f"{a.finding} — {what} ({listing(a.responsible) or 'nobody'})"), 4 + len(a.severity))
+        if len(lev.also) > ALSO_SHOWN:
+            console.print(t(f"  … and {len(lev.also) - ALSO_SHOWN:,} more (see the findings above)", "dim"))
     if lev.open_paths:
         by = ", ".join(f"{layer} {n:,}/{lev.open_paths:,}" for layer, n in lev.by_layer.items())
         label = "  each layer alone could close: "
@@ -420,6 +440,16 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
     for w in result.warnings:
         console.print(t(str(w), "yellow"), soft_wrap=True)
 
+
+ASSURANCE_NOTE = {
+    "enforced": "This control lowers the impact or the likelihood; it does not close an attack path on its own.",
+    "probabilistic": "A classifier, guard model, delimiter or alignment: it lowers the odds and never closes an "
+                     "attack path; a path it is on stays open, reduced.",
+    "detective": "It records, flags or alerts: it never changes an attack path.",
+    "procedural": "Policy and process: it never changes an attack path.",
+}
+
+ALSO_SHOWN = 10  # findings listed beside the fix; the rest are in the findings above
 
 WIDE_RULES = 120  # narrower than this, the rules leave who acts to `explain RULE`
 

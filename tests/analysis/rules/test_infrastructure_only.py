@@ -13,7 +13,7 @@ def test_without_infrastructure_controls_it_is_another_problem(bot, run):
 
 
 def test_gated_tools_clear_it(bot, run):
-    bot.provides("INF-NET-02", party="infra").set("mail", confirmation="user")
+    bot.provides("INF-NET-02", party="infra").set("mail", confirmation="admin")
     assert run(bot, RULE) == []
 
 

@@ -16,23 +16,43 @@ def test_direct_injection_by_a_signed_in_user_is_one_step_lower(bot, run):
 
 
 def test_confirmation_gate_on_the_tool_closes_the_path(bot, run):
-    bot.set("mail", confirmation="user")
+    bot.set("mail", confirmation="admin")
     assert run(bot, RULE) == []
+
+
+def test_the_users_own_approval_does_not_close_the_path_the_user_attacks_through(bot, run):
+    # The shopper who plants a review never sees the approval; the one who types the attack approves it.
+    bot.set("mail", confirmation="user")
+    (f,) = run(bot, RULE)
+    assert f.id == "open-attack-path:chat>llm>mail>out"
+    assert "the person who approves is the user who sent the input" in f.explanation
 
 
 def test_model_layer_training_never_closes_a_path(bot, run):
     bot.provides("MOD-SAFE-03", party="vendor").provides("MOD-SAFE-01", party="vendor")
     found = {f.id: f for f in run(bot, RULE)}
     assert "open-attack-path:reviews>rag>llm>mail>out" in found
-    assert "Lowering likelihood only: MOD-SAFE-03" in found["open-attack-path:reviews>rag>llm>mail>out"].explanation
+    f = found["open-attack-path:reviews>rag>llm>mail>out"]
+    assert "The model's own training, the baseline this severity assumes: MOD-SAFE-03" in f.explanation
+    assert "reduced" not in f.explanation
 
 
 def test_scoped_claim_covers_only_its_components(bot, run):
-    bot.provides("APP-IN-03", scope=["db"])
+    bot.provides("APP-TOOL-01", scope=["lookup"])
     assert any(f.id == "open-attack-path:reviews>rag>llm>mail>out" for f in run(bot, RULE))
     bot.controls.clear()
-    bot.provides("APP-IN-03", scope=["rag"])
+    bot.provides("APP-TOOL-01", scope=["mail"])
     assert not any(f.id == "open-attack-path:reviews>rag>llm>mail>out" for f in run(bot, RULE))
+
+
+def test_screening_retrieved_content_reduces_the_path_and_never_closes_it(bot, run):
+    path = "open-attack-path:reviews>rag>llm>mail>out"
+    before = {f.id: f for f in run(bot, RULE)}[path]
+    bot.provides("APP-IN-03", scope=["rag"])
+    after = {f.id: f for f in run(bot, RULE)}[path]
+    assert "reduced, not closed" in after.explanation and "APP-IN-03" in after.explanation
+    assert after.severity == {"critical": "high", "high": "medium"}[before.severity]
+    assert "APP-IN-03" not in after.controls  # nothing left to do with it: it is in effect
 
 
 def test_no_model_on_the_route_means_no_path(bot, run):

@@ -35,9 +35,20 @@ def path_severity(ctx: Context, path: AttackPath) -> str:
         severity = "high"
     else:
         severity = "medium"
-    if path.entry == "user-input" and severity != "low":
-        severity = {"critical": "high", "high": "medium", "medium": "low"}[severity]
+    source = ctx.system.components[path.source]
+    if path.entry == "user-input" and source.authenticated:  # type: ignore[attr-defined]
+        severity = lower(severity)
+    if path.needs_click:
+        severity = lower(severity)
+    if path.impact_kind in ("side-effect", "code-execution") and \
+            getattr(ctx.system.components[path.impact], "environment", None) in ("test", "staging"):
+        severity = lower(severity)  # what it breaks is a test environment, not production
     return severity
+
+
+def lower(severity: str) -> str:
+    """One severity step down, never below low."""
+    return {"critical": "high", "high": "medium", "medium": "low"}.get(severity, severity)
 
 
 def injection_controls(ctx: Context, layer: str | None = None) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
 from demarcate.analysis.paths import PathControl
-from demarcate.analysis.rules._shared import party_list, path_severity
+from demarcate.analysis.rules._shared import lower, party_list, path_severity
 
 RULE = Rule(
     id="open-attack-path",
@@ -15,20 +15,22 @@ RULE = Rule(
     title="Untrusted content reaches an impact through the model with no control in effect",
     detects="A route from an untrusted source (user input, a document store outsiders write to, a tool "
             "returning outside content, shared memory) through a model to a side-effecting tool, a "
-            "renderer that fetches URLs, network egress or persistent memory, on which no application- "
-            "or infrastructure-layer preventive control is in effect.",
+            "renderer that fetches URLs, network egress or persistent memory, on which no enforced "
+            "preventive control is in effect where it can still stop the attack. Probabilistic controls "
+            "in effect (screening, guard models, delimiters, safety training) leave it open and reduced.",
     why="Models follow instructions they find in their context. Whoever can write to a source on this "
         "route can make the model act on the impact; safety training makes that less likely, never impossible.",
     severity="critical for code execution, or for private data leaving through a tool or egress; high for "
              "other side effects, markup, and private data leaving through rendering; one step lower when "
-             "the attacker must be a signed-in user of the system.",
+             "the attacker must be a signed-in user of the system, when data leaves only if the user clicks "
+             "a link, and when probabilistic controls in effect reduce it (each once; never below low).",
     who_acts="The parties responsible for the controls that could close the path, application team first "
              "where it holds most of them.",
     false_positives="A flow that exists in the manifest but cannot carry instructions in practice (for "
                     "example a source whose content is never shown to the model). Fix the manifest, or "
                     "mark the finding as false-positive in `tracking`.",
     references=("OWASP LLM01", "OWASP LLM06", "OWASP ASI01", "MITRE ATLAS AML.M0030"),
-    fix="Put one preventive control in effect on any hop of the path; `leverage` shows the smallest set "
+    fix="Put one enforced control in effect on a hop of the path; `leverage` shows the smallest set "
         "that closes every path at once.",
 )
 
@@ -40,7 +42,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     hop: dict[PathControl, str] = {}
     for path in ctx.paths.open_paths:
         candidates = [c for c in path.controls if c.could_close]
-        reducers = [c for c in path.controls if not c.could_close and c.status in ("implemented", "partial")]
+        reducers = [c for c in path.controls if c.reduces]
         holders: dict[str, int] = {}
         for c in candidates:
             for p in c.parties:
@@ -50,28 +52,52 @@ def check(ctx: Context) -> Iterator[Finding]:
         source = ctx.system.components[path.source]
         impact = ctx.system.components[path.impact]
         lines = [
-            f"{source.label} ({path.entry}, untrusted) reaches {impact.label} ({path.impact_kind}) "
-            f"by {route}.",
+            f"{source.label} ({path.entry}, untrusted) reaches {impact.label} ({path.impact_kind}"
+            f"{', with a click' if path.needs_click else ''}) by {route}.",
         ]
+        if ctx.kind(path.source) == "memory" and not ctx.system.components[path.source].shared_across_users:  # type: ignore[attr-defined]
+            writers = [p.id for p in ctx.paths.open_paths if p.impact == path.source and p.source != path.source]
+            if writers:
+                lines.append(f"The model writes {path.source} after reading untrusted content ({writers[0]}), so an "
+                             "injection saved there comes back in every later session: one chain across sessions.")
+        impact_env = getattr(impact, "environment", None)
+        if impact_env and path.impact_kind in ("side-effect", "code-execution"):
+            lines.append(f"{impact.label} acts on {impact_env}.")
         if candidates:
-            lines.append("Controls on the path that could close it, none in effect: " + "; ".join(
-                closing.get(c) or closing.setdefault(
-                    c, f"{c.id} on {', '.join(c.components)} ({c.status}, {party_list(ctx, c.parties)})")
-                for c in candidates) + ".")
+            lines.append("Enforced controls on the path that could close it, none in effect: " + "; ".join(
+                closing.get(c) or closing.setdefault(c, _described(ctx, c)) for c in candidates) + ".")
         else:
-            lines.append("No catalog control acts on this path: it needs a control of your own.")
+            lines.append("No enforced catalog control acts on this path: it needs one of your own, "
+                         "or a change to the design (remove the source, the tool or the way out).")
         if reducers:
-            lines.append("Lowering likelihood only: " + "; ".join(
-                lowering.get(c) or lowering.setdefault(c, f"{c.id} ({c.layer} layer, {c.status}, {party_list(ctx, c.parties)})")
-                for c in reducers) + ".")
+            lines.append("It is reduced, not closed: " + "; ".join(
+                lowering.get(c) or lowering.setdefault(
+                    c, f"{c.id} ({c.assurance}, {c.layer} layer, {c.status}, {party_list(ctx, c.parties)})")
+                for c in reducers) + " lower the odds but can be talked past.")
+        baseline = [c for c in path.controls if c.layer == "model" and c.status in ("implemented", "partial")]
+        if baseline:
+            lines.append("The model's own training, the baseline this severity assumes: " + "; ".join(
+                lowering.get(c) or lowering.setdefault(
+                    c, f"{c.id} ({c.assurance}, {c.layer} layer, {c.status}, {party_list(ctx, c.parties)})")
+                for c in baseline) + ".")
+        void = [c for c in path.controls if c.function == "prevent" and c.assurance == "enforced"
+                and not c.could_close]
+        late = [c for c in void if not c.void]
+        if void != late:
+            lines.append("Does not count here: " + "; ".join(
+                f"{c.id} on {', '.join(c.components)} ({c.void})" for c in void if c.void) + ".")
+        if late:
+            lines.append(f"Too late to close it ({path.impact_kind} has happened by then): "
+                         + ", ".join(f"{c.id} on {', '.join(c.components)}" for c in late) + ".")
         best = sorted(candidates, key=lambda c: (c.status != "contradicted", c.layer != "application", c.id))[:3]
         rec = ("Close one hop: " + "; or ".join(
             hop.get(c) or hop.setdefault(c, f"{c.id} on {', '.join(c.components)} ({party_list(ctx, c.parties)})")
             for c in best) + ".") if best else RULE.fix
+        severity = path_severity(ctx, path)
         yield Finding(
             rule=RULE.id,
             key=(path.id,),
-            severity=path_severity(ctx, path),
+            severity=lower(severity) if path.state == "reduced" else severity,
             title=f"Open path ({path.impact_kind}): {route if len(path.steps) <= 6 else path.source + ' → … → ' + path.impact}",
             explanation=" ".join(lines),
             recommendation=rec,
@@ -80,3 +106,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             controls=tuple(c.id for c in candidates),
             hops=path.steps,
         )
+
+
+def _described(ctx: Context, c: PathControl) -> str:
+    why = f": {c.reason}" if c.reason and c.status in ("contradicted", "missing", "partial", "planned") else ""
+    return f"{c.id} on {', '.join(c.components)} ({c.status}{why}; {party_list(ctx, c.parties)})"

@@ -46,6 +46,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if r.protected and all(ctx.effective(cid, c) for c in r.protected):
             continue
+        if cid in on_paths and any(ctx.effective(cid, c) for c in on_paths[cid].components):
+            continue  # in place there, and not enough on some path: the path's finding says why
         if cid in on_paths:
             use = on_paths[cid]
             paths = use.paths

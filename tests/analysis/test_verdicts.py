@@ -1,0 +1,354 @@
+"""A path is closed only by what is enforced outside the model, at a hop where it can still stop the
+attack, and by a claim that holds; everything else leaves it open, at most reduced."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from demarcate.analysis.check import Result, analyse, result_json
+from demarcate.analysis.findings import severity_rank
+from demarcate.model import load
+from demarcate.model.yamlio import dump_yaml
+
+# The repro from the field: a mail-reading assistant whose answers render as markdown.
+REPRO = yaml.safe_load("""
+version: 1
+system: {name: repro, preset: enterprise-saas}
+parties:
+  - {id: app, role: application-developer}
+  - {id: mp, role: model-provider}
+components:
+  - {id: chat, kind: user-input, owner: app, trust: internal, authenticated: true, audience: employees}
+  - {id: llm, kind: model, owner: mp}
+  - {id: inbox, kind: data-source, owner: app, trust: untrusted, content: email, writable-by: [anyone], sensitivity: internal}
+  - {id: files, kind: data-source, owner: app, trust: internal, writable-by: [staff], sensitivity: confidential}
+  - {id: rag, kind: retriever, owner: app, per-user-filtering: true}
+  - {id: pane, kind: output-renderer, owner: app, format: markdown, images: true, raw-html: true}
+flows:
+  - {from: chat, to: llm}
+  - {from: inbox, to: rag}
+  - {from: files, to: rag}
+  - {from: rag, to: llm}
+  - {from: llm, to: pane}
+""")
+EXFIL = "inbox>rag>llm>pane"
+
+
+def _check(doc: dict[str, Any], tmp_path) -> Result:
+    path = tmp_path / "m.yaml"
+    path.write_text(dump_yaml(doc), encoding="utf-8")
+    return analyse(load([path]))
+
+
+def _component(doc: dict[str, Any], cid: str) -> dict[str, Any]:
+    return next(c for c in doc["components"] if c["id"] == cid)
+
+
+def _path(result: Result, pid: str):
+    return next(p for p in result.paths.paths if p.id == pid)
+
+
+@pytest.mark.parametrize("raw_html", [True, False])
+def test_a_renderer_that_loads_images_is_a_way_out_whatever_its_html_setting(raw_html, tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["raw-html"] = raw_html
+    path = _path(_check(doc, tmp_path), EXFIL)
+    assert path.open and path.impact_kind == "exfiltration" and path.state == "open"
+    # A content filter on the model's output does not stop a browser fetching an image.
+    doc["controls"] = [{"control": "APP-OUT-01", "party": "app", "provides": "implemented"}]
+    assert _path(_check(doc, tmp_path), EXFIL).open
+
+
+def test_html_without_images_is_closed_by_encoding_the_output(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane").update({"images": False, "raw-html": True})
+    assert _path(_check(doc, tmp_path), EXFIL).open
+    doc["controls"] = [{"control": "APP-OUT-01", "party": "app", "provides": "implemented"}]
+    assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-01",)
+
+
+def test_a_guard_that_only_flags_closes_nothing_and_the_finding_says_why(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    doc["components"].append({"id": "shield", "kind": "guard", "owner": "app", "mode": "flag",
+                              "screens": ["retrieved-content"]})
+    doc["flows"] = [f for f in doc["flows"] if f != {"from": "rag", "to": "llm"}]
+    doc["flows"] += [{"from": "rag", "to": "shield"}, {"from": "shield", "to": "llm"}]
+    doc["controls"] = [{"control": "APP-GRD-01", "party": "app", "provides": "implemented"},
+                       {"control": "APP-IN-03", "party": "app", "provides": "implemented", "scope": ["shield"]}]
+    result = _check(doc, tmp_path)
+    path = _path(result, "inbox>rag>shield>llm>pane")
+    assert path.open and path.state == "open", "a guard in flag mode does not even lower the odds"
+    contradicted = {f.id: f for f in result.open_findings() if f.rule == "claim-contradicted"}
+    assert "mode: flag" in contradicted["claim-contradicted:APP-IN-03:shield"].explanation
+    # The same guard blocking lowers the odds, and still closes nothing.
+    _component(doc, "shield")["mode"] = "block"
+    path = _path(_check(doc, tmp_path), "inbox>rag>shield>llm>pane")
+    assert path.open and path.state == "reduced" and "APP-IN-03" in path.reduced_by
+
+
+def test_screening_retrieved_content_never_closes_a_path(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    doc["controls"] = [{"control": "APP-IN-03", "party": "app", "provides": "implemented"}]
+    result = _check(doc, tmp_path)
+    assert all(p.open for p in result.paths.paths)
+    assert _path(result, EXFIL).state == "reduced"
+    data = result_json(result)
+    (path,) = [p for p in data["paths"] if p["id"] == EXFIL]
+    assert path["state"] == "reduced" and path["reduced_by"] == ["APP-IN-03"]
+    screen = next(c for c in path["controls"] if c["id"] == "APP-IN-03")
+    assert screen["assurance"] == "probabilistic" and screen["reduces"] and not screen["closes"]
+    assert data["leverage"]["fix"] == ["APP-OUT-04"]
+
+
+def test_an_allowlist_of_owned_hosts_closes_the_rendering_path(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["url-allowlist"] = ["static.corp.example"]
+    assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-04",)
+
+
+@pytest.mark.parametrize("host, why", [
+    ("raw.githubusercontent.com", "serves any file of any public GitHub repository"),
+    ("*.githubusercontent.com", "image proxy"),
+    ("*.github.io", "GitHub Pages"),
+    ("script.google.com", "Apps Script"),
+    ("s3.amazonaws.com", "S3"),
+    ("eu-prod.asyncgw.teams.microsoft.com", "URL-preview"),
+])
+def test_a_well_known_relaying_host_leaves_the_allowlist_open(host, why, tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["url-allowlist"] = ["static.corp.example", host]
+    result = _check(doc, tmp_path)
+    assert _path(result, EXFIL).open
+    finding = next(f for f in result.open_findings() if f.id == "unsafe-rendering:pane")
+    assert host in finding.explanation and why in finding.explanation
+
+
+def test_a_named_tenant_of_a_shared_host_is_the_owners_own(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["url-allowlist"] = ["corp-docs.github.io", "corp-assets.s3.amazonaws.com"]
+    assert not _path(_check(doc, tmp_path), EXFIL).open
+
+
+def test_a_manifest_adds_relaying_hosts_and_marks_hosts_it_does_not_hold(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["url-allowlist"] = ["img.partner.example"]
+    doc["relaying-hosts"] = [{"host": "partner.example", "match": "subdomains",
+                              "reason": "the partner's CDN fetches any URL on request"}]
+    result = _check(doc, tmp_path)
+    assert _path(result, EXFIL).open
+    assert "the partner's CDN fetches any URL" in next(
+        f for f in result.open_findings() if f.id == "unsafe-rendering:pane").explanation
+    # A lapsed domain still on the list: whoever registers it receives the data.
+    doc.pop("relaying-hosts")
+    _component(doc, "pane")["url-allowlist"] = [{"host": "cms.partner.example", "owned": False,
+                                                 "note": "registration lapsed"}]
+    result = _check(doc, tmp_path)
+    assert _path(result, EXFIL).open
+    assert "not under the owner's control" in next(
+        f for f in result.open_findings() if f.id == "unsafe-rendering:pane").explanation
+
+
+def test_a_link_that_needs_a_click_is_a_way_out_one_step_less_severe(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "files")["sensitivity"] = "confidential"
+    images = {f.id: f.severity for f in _check(doc, tmp_path).open_findings()}
+    _component(doc, "pane").update({"images": False, "raw-html": False, "links": True})
+    result = _check(doc, tmp_path)
+    path = _path(result, EXFIL)
+    assert path.open and path.needs_click
+    links = {f.id: f.severity for f in result.open_findings()}
+    assert (images[f"open-attack-path:{EXFIL}"], links[f"open-attack-path:{EXFIL}"]) == ("high", "medium")
+
+
+# --- one tool that reads attacker data and also writes or sends ------------------------------
+
+AGENT = yaml.safe_load("""
+version: 1
+system: {name: agent, preset: managed-model-api}
+parties:
+  - {id: dev, role: application-developer}
+  - {id: vendor, role: model-provider}
+components:
+  - {id: ide, kind: user-input, owner: dev, trust: trusted, authenticated: true, audience: employees}
+  - {id: llm, kind: model, owner: vendor}
+  - {id: db, kind: tool, owner: dev, effects: [read-private, write], output-trust: untrusted, credential: admin}
+flows:
+  - {from: ide, to: llm}
+  - {from: llm, to: db}
+  - {from: db, to: llm}
+""")
+
+
+def test_a_tool_that_reads_attacker_data_and_writes_is_a_path_back_to_itself(tmp_path):
+    result = _check(copy.deepcopy(AGENT), tmp_path)
+    (path,) = result.paths.paths
+    assert path.id == "db>llm>db" and path.open and path.impact_kind == "side-effect"
+    assert "open-attack-path:db>llm>db" in {f.id for f in result.open_findings()}
+
+
+# --- code execution --------------------------------------------------------------------------
+
+RUNNER = yaml.safe_load("""
+version: 1
+system: {name: runner, preset: managed-model-api}
+parties:
+  - {id: dev, role: application-developer}
+  - {id: ops, role: infrastructure-operator}
+  - {id: vendor, role: model-provider}
+components:
+  - {id: form, kind: user-input, owner: dev, trust: untrusted}
+  - {id: llm, kind: model, owner: vendor}
+  - {id: exec, kind: tool, owner: dev, effects: [execute-code]}
+  - {id: net, kind: network-egress, owner: ops, policy: allowlist, allow: [api.corp.example]}
+flows:
+  - {from: form, to: llm}
+  - {from: llm, to: exec}
+  - {from: exec, to: net}
+""")
+
+
+def test_anyones_input_reaching_code_execution_is_critical(tmp_path):
+    result = _check(copy.deepcopy(RUNNER), tmp_path)
+    finding = next(f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec>net")
+    assert finding.severity == "critical"
+    doc = copy.deepcopy(RUNNER)
+    _component(doc, "form")["authenticated"] = True
+    finding = next(f for f in _check(doc, tmp_path).open_findings() if f.id == "open-attack-path:form>llm>exec>net")
+    assert finding.severity == "high", "one step lower when the attacker must sign in"
+
+
+def test_an_egress_allowlist_after_the_code_ran_does_not_close_it(tmp_path):
+    result = _check(copy.deepcopy(RUNNER), tmp_path)
+    path = _path(result, "form>llm>exec>net")
+    assert path.open
+    late = next(c for c in path.controls if c.id == "INF-NET-03")
+    assert late.status == "configured" and not late.could_close and not late.closes
+    assert "INF-NET-03" not in result.leverage.fix
+    assert "Too late to close it" in next(
+        f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec>net").explanation
+
+
+def test_an_approval_by_the_attacker_closes_nothing(tmp_path):
+    doc = copy.deepcopy(RUNNER)
+    _component(doc, "exec")["confirmation"] = "user"
+    path = _path(_check(doc, tmp_path), "form>llm>exec>net")
+    assert path.open
+    gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
+    assert gate.status == "contradicted" and "user who sent the input" in gate.void
+    _component(doc, "exec")["confirmation"] = "admin"
+    assert _path(_check(doc, tmp_path), "form>llm>exec>net").closed_by == ("APP-TOOL-02",)
+
+
+# --- approvals that do not hold ---------------------------------------------------------------
+
+def _reviewing_agent() -> dict[str, Any]:
+    doc = copy.deepcopy(RUNNER)
+    _component(doc, "form").update({"trust": "trusted", "authenticated": True})
+    doc["components"].append({"id": "issues", "kind": "data-source", "owner": "dev", "trust": "untrusted",
+                              "content": "tickets", "writable-by": ["anyone"]})
+    doc["flows"].append({"from": "issues", "to": "llm"})
+    _component(doc, "exec")["confirmation"] = "user"
+    return doc
+
+
+def test_a_confirmation_the_user_set_to_always_allow_closes_nothing(tmp_path):
+    doc = _reviewing_agent()
+    assert not _path(_check(doc, tmp_path), "issues>llm>exec>net").open
+    _component(doc, "exec")["always-allow"] = True
+    path = _path(_check(doc, tmp_path), "issues>llm>exec>net")
+    assert path.open and "always-allow: true" in next(c for c in path.controls if c.id == "APP-TOOL-02").reason
+
+
+def test_a_confirmation_the_agent_can_switch_off_through_another_tool_closes_nothing(tmp_path):
+    # The agent edits the workspace settings file that holds the approval rules, unasked.
+    doc = _reviewing_agent()
+    doc["components"].append({"id": "edit-settings", "kind": "tool", "owner": "dev", "effects": ["write", "configure"],
+                              "self-configurable": True})
+    doc["flows"].append({"from": "llm", "to": "edit-settings"})
+    result = _check(doc, tmp_path)
+    path = _path(result, "issues>llm>exec>net")
+    gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
+    assert path.open and "switch approvals off through edit-settings" in gate.reason
+    # Changing the settings itself waits for a person: the approval holds again.
+    _component(doc, "edit-settings")["confirmation"] = "user"
+    assert not _path(_check(doc, tmp_path), "issues>llm>exec>net").open
+
+
+# --- the party able to act --------------------------------------------------------------------
+
+def test_the_fix_names_the_party_that_operates_the_component_not_its_author(tmp_path):
+    # A vendor's database server, run by the deployer with the credential the deployer chose.
+    doc = copy.deepcopy(AGENT)
+    doc["parties"].append({"id": "maintainers", "role": "application-developer", "name": "server maintainers"})
+    doc["parties"].append({"id": "deployer", "role": "deployer"})
+    _component(doc, "db").update({"owner": "maintainers", "operated-by": "deployer"})
+    result = _check(doc, tmp_path)
+    assert result.leverage.fix
+    assert all(parties == ["deployer"] for parties in result.leverage.responsible.values())
+
+
+# --- what real systems need to say -------------------------------------------------------------
+
+def test_a_token_that_reaches_every_repository_of_the_user_is_over_privileged(tmp_path):
+    doc = copy.deepcopy(AGENT)
+    _component(doc, "db").update({"credential": "user-delegated", "credential-reach": "user"})
+    found = {f.id: f for f in _check(doc, tmp_path).open_findings()}
+    assert "everything the user can see" in found["over-privileged-credential:db"].explanation
+    _component(doc, "db")["credential-reach"] = "task"
+    assert "over-privileged-credential:db" not in {f.id for f in _check(doc, tmp_path).open_findings()}
+    # A service role that bypasses row-level security is high whatever reaches the model.
+    _component(doc, "db").update({"credential": "service-account", "credential-reach": "all",
+                                  "output-trust": "internal"})
+    assert {f.id: f for f in _check(doc, tmp_path).open_findings()}["over-privileged-credential:db"].severity == "high"
+
+
+def test_a_source_mixing_public_and_private_channels_is_both_a_way_in_and_private_data(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    doc["components"] = [c for c in doc["components"] if c["id"] not in ("inbox", "files")]
+    doc["flows"] = [f for f in doc["flows"] if f["from"] not in ("inbox", "files")]
+    doc["components"].append({"id": "channels", "kind": "data-source", "owner": "app", "trust": "mixed",
+                              "content": "chat", "writable-by": ["authenticated-users"], "sensitivity": "confidential"})
+    doc["flows"].append({"from": "channels", "to": "rag"})
+    result = _check(doc, tmp_path)
+    assert _path(result, "channels>rag>llm>pane").open
+    assert "lethal-trifecta:llm" in {f.id for f in result.open_findings()}
+
+
+def test_the_users_own_conversation_is_private_data_a_rendered_image_can_carry_out(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    doc["components"] = [c for c in doc["components"] if c["id"] != "files"]
+    doc["flows"] = [f for f in doc["flows"] if f["from"] != "files"]
+    before = {f.id: f.severity for f in _check(doc, tmp_path).open_findings()}
+    _component(doc, "chat")["sensitivity"] = "personal"
+    after = {f.id: f.severity for f in _check(doc, tmp_path).open_findings()}
+    assert (before[f"open-attack-path:{EXFIL}"], after[f"open-attack-path:{EXFIL}"]) == ("medium", "high")
+    assert "lethal-trifecta:llm" in after
+
+
+def test_an_agent_wired_to_a_test_environment_is_one_step_less_severe(tmp_path):
+    doc = copy.deepcopy(AGENT)
+    _component(doc, "db")["environment"] = "production"
+    prod = {f.id: f for f in _check(doc, tmp_path).open_findings()}["open-attack-path:db>llm>db"]
+    assert "db acts on production" in prod.explanation
+    _component(doc, "db")["environment"] = "test"
+    test = {f.id: f for f in _check(doc, tmp_path).open_findings()}["open-attack-path:db>llm>db"]
+    assert severity_rank(test.severity) == severity_rank(prod.severity) - 1
+
+
+def test_memory_the_model_writes_after_reading_a_page_carries_the_injection_into_later_sessions(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    doc["components"].append({"id": "notes", "kind": "memory", "owner": "app", "persistent": True,
+                              "model-writable": True})
+    doc["flows"] += [{"from": "llm", "to": "notes"}, {"from": "notes", "to": "llm"}]
+    result = _check(doc, tmp_path)
+    assert _path(result, "inbox>rag>llm>notes").open  # the injection is saved...
+    later = {f.id: f for f in result.open_findings()}["open-attack-path:notes>llm>pane"]  # ...and comes back
+    assert "one chain across sessions" in later.explanation and "inbox>rag>llm>notes" in later.explanation
+    # Memory the model writes only from trusted input is no way in.
+    doc["components"] = [c for c in doc["components"] if c["id"] != "inbox"]
+    doc["flows"] = [f for f in doc["flows"] if f["from"] != "inbox"]
+    assert not [p for p in _check(doc, tmp_path).paths.paths if p.source == "notes"]
