@@ -217,7 +217,9 @@ def result_json(result: Result) -> dict[str, Any]:
             "unclosable": lev.unclosable,
             "responsible": lev.responsible,
             "reduce_only": lev.reduce_only,
-            "also": [dataclasses.asdict(a) for a in lev.also],
+            # The findings themselves are above: each entry names one and what it asks for.
+            "also": [{"finding": a.finding, "severity": a.severity, "controls": a.controls,
+                      "responsible": a.responsible} for a in lev.also],
         },
         "summary": {
             "open": result.open_counts(),
