@@ -150,6 +150,10 @@ BaselineRun = Annotated[str | None, typer.Option(
     "--baseline-run", metavar="RUN|last",
     help="A stored analysis (`check --store`) as the baseline, instead of a file: a run id, or `last` for the "
          "newest stored analysis of this system (none yet: every finding is new).")]
+Evidence = Annotated[str | None, typer.Option(
+    "--evidence", metavar="RUN|last",
+    help="A stored campaign (`demarcate test`) as evidence: a control it refuted is taken as not in effect, "
+         "whatever is claimed, and its paths open again; `last` is the newest finished campaign of this system.")]
 Store_ = Annotated[bool, typer.Option(
     "--store", help="Keep this analysis in the run history (`demarcate runs`): its whole JSON result, how it was "
                     "run and what the gate decided.")]
@@ -442,13 +446,14 @@ def check(
              "(default: whoever answers for it) (repeatable). The output and --fail-on are about that system; "
              "the counts before are shown beside.")] = None,
     baseline_run: BaselineRun = None,
+    evidence: Evidence = None,
     store: Store_ = False,
     db: HistoryDb = None,
 ) -> None:
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.rules import RULES
 
-    history = _history(db) if store or baseline_run else None
+    history = _history(db) if store or baseline_run or evidence else None
     try:
         system = _load_system(paths)
         for r in [*(rule or []), *(skip_rule or [])]:
@@ -459,7 +464,7 @@ def check(
         for path, _format in reports:
             _not_a_manifest(path, system)
         gate = _judge(system, party=party, baseline=baseline, assume_=assume_, rules=rule,
-                      baseline_run=baseline_run, history=history)
+                      baseline_run=baseline_run, history=history, evidence=evidence)
     except ManifestError as exc:
         if format is CheckFormat.github:  # a broken manifest is annotated at its lines too
             from demarcate.report.ci import problem_annotations
@@ -509,11 +514,23 @@ def check(
 
 
 def _judge(system: System, *, party: list[str] | None, baseline: Path | None, assume_: list[str] | None,
-           rules: list[str] | None = None, baseline_run: str | None = None, history: Store | None = None) -> Gate:
+           rules: list[str] | None = None, baseline_run: str | None = None, history: Store | None = None,
+           evidence: str | None = None) -> Gate:
     """The options `check` and `report` share, checked, and the analysis they ask for."""
+    import dataclasses
+
     from demarcate.analysis.assume import parse
     from demarcate.analysis.diff import load_findings
     from demarcate.analysis.gate import judge
+
+    if evidence and history is not None:
+        from demarcate.testing.evidence import live_evidence
+
+        live = live_evidence(history, evidence, system)
+        if not live["same_system"]:
+            err.print(terminal.t(f"warning: campaign {live['run']} was run with another manifest than this one; "
+                                 "its evidence is used all the same", "yellow"), soft_wrap=True)
+        system = dataclasses.replace(system, live=live)
 
     for p in party or []:
         _check_choice(p, tuple(system.parties), "party")
@@ -615,6 +632,7 @@ def report(
         help="What if: report on the system as if this control were in effect, as `check --assume` "
              "(repeatable).")] = None,
     baseline_run: BaselineRun = None,
+    evidence: Evidence = None,
     trend: Annotated[int | None, typer.Option(
         min=1, help="HTML: also show the last N analyses of this system stored with `check --store`, newest first: "
                     "open findings by severity, open paths, the fix and the gate's verdict of each.")] = None,
@@ -624,9 +642,10 @@ def report(
     CSV of the matrix."""
     if trend is not None and format is not ReportFormat.html:
         raise ManifestError([Problem("--trend is shown in the HTML report only", None, "leave out --format")])
-    history = _history(db) if baseline_run or trend else None
+    history = _history(db) if baseline_run or trend or evidence else None
     system = _load_system(paths)
-    gate = _judge(system, party=party, baseline=baseline, assume_=assume_, baseline_run=baseline_run, history=history)
+    gate = _judge(system, party=party, baseline=baseline, assume_=assume_, baseline_run=baseline_run, history=history,
+                  evidence=evidence)
     stored = None
     if history is not None and trend:
         from demarcate.analysis.history import like
@@ -1172,7 +1191,9 @@ def test_cmd(
     transforms: Annotated[str | None, typer.Option(help="Transforms: plain (default), a list, or all.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Cases in flight at once.")] = 4,
     repeat: Annotated[int, typer.Option(min=1, max=1000, help="Run each case this many times (models are not deterministic).")] = 1,
-    resume: Annotated[str | None, typer.Option(help="Resume an interrupted run by its id.")] = None,
+    timeout: Annotated[float, typer.Option(min=1, max=86_400, help="Seconds one case may take; past it, that case is "
+                                                                   "recorded as an error and --resume runs it again.")] = 120.0,
+    resume: Annotated[str | None, typer.Option(help="Resume an interrupted run by its id, with every option it was started with.")] = None,
     db: Annotated[str | None, typer.Option(help="History: a SQLite path or database URL (default .demarcate/history.sqlite, or $DEMARCATE_DB).")] = None,
     lab_controls: Annotated[str | None, typer.Option(help="For --target lab: switches, as for `demarcate lab --controls`.")] = None,
     model: Annotated[str | None, typer.Option(help="For openai targets: the model name.")] = None,
@@ -1217,7 +1238,7 @@ def test_cmd(
                                 resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
                                 callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
                                 otlp_port=otlp_port, probe_files=[str(f) for f in probe_file or []],
-                                repeat=repeat)
+                                repeat=repeat, timeout=timeout)
     except KeyboardInterrupt:
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))

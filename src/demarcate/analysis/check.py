@@ -149,7 +149,8 @@ def finding_position(system: System, finding: Finding) -> Position | None:
     return system.where.get(("system", "name"))
 
 
-def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
+               verified: Collection[str] = ()) -> dict[str, Any]:
     """One path in the contract's shape. Paths share PathControl objects; `controls` keeps one
     dict per object, which the encoder then writes wherever it appears."""
     known = controls.get
@@ -160,7 +161,7 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]]) -> dict[st
         "steps": list(path.steps),
         "entry": path.entry,
         "impact_kind": path.impact_kind,
-        "controls": [known(id(c)) or _control_json(c, controls) for c in path.controls],
+        "controls": [known(id(c)) or _control_json(c, controls, verified) for c in path.controls],
         "open": path.open,
         "state": path.state,
         **({"closed_by": list(path.closed_by)} if not path.open else {}),
@@ -169,10 +170,11 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]]) -> dict[st
     }
 
 
-def _control_json(c: PathControl, controls: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def _control_json(c: PathControl, controls: dict[int, dict[str, Any]], verified: Collection[str]) -> dict[str, Any]:
     data = controls[id(c)] = {
         "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
         "parties": list(c.parties), "status": c.status, "function": c.function, "assurance": c.assurance,
+        **({"verified": True} if c.status in ("implemented", "configured") and c.id in verified else {}),
         "components": list(c.components), "closes": c.closes, "reduces": c.reduces,
         **({"too_late": True} if c.function == "prevent" and c.assurance == "enforced" and not c.could_close
            and not c.void else {}),
@@ -206,7 +208,7 @@ def result_json(result: Result) -> dict[str, Any]:
         "system": result.system.info.name,
         "preset": result.system.info.preset,
         "findings": [finding_json(f) for f in result.findings],
-        "paths": [_path_json(p, controls) for p in result.paths.paths],
+        "paths": [_path_json(p, controls, (result.system.live or {}).get("verified", ())) for p in result.paths.paths],
         "leverage": {
             "fix": lev.fix,
             "closes": lev.closes,
@@ -231,4 +233,11 @@ def result_json(result: Result) -> dict[str, Any]:
             **({"parties": list(result.parties)} if result.parties else {}),
         },
         "warnings": [str(w) for w in result.warnings],
+        **({"evidence": _evidence_json(result.system.live)} if result.system.live else {}),
     }
+
+
+def _evidence_json(live: dict[str, Any]) -> dict[str, Any]:
+    """The stored campaign `check --evidence` used: what it refuted and verified, and where."""
+    return {"run": live["run"], "target": live["target"], "same_system": live.get("same_system", True),
+            "refuted": live["refuted"], "verified": live["verified"]}

@@ -100,6 +100,10 @@ class Context:
         found = self._states.get(key)
         if found is None:
             found = self._state(control_id, component_id)
+            refuted = (self.system.live or {}).get("refuted", {}).get(control_id)
+            if found.effective and refuted and control_id not in self.system.assumed:
+                # A live test got past it: claimed or configured, it did not hold.
+                found = ControlState("contradicted", found.parties, f"refuted by {refuted}")
             if found.effective and control_id not in self.system.assumed:
                 switch = self._approval_switch(control_id, component_id)
                 if switch:

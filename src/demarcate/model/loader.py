@@ -74,6 +74,9 @@ class System:
     assumed: frozenset[str] = frozenset()
     # Controls the organisation requires in effect, and where.
     requirements: tuple[Requirement, ...] = ()
+    # What a stored campaign showed (`check --evidence`): {run, target, refuted: {control: why},
+    # verified: {control: why}}. A refuted control is not in effect, whatever is claimed.
+    live: dict[str, Any] | None = None
 
     @property
     def preset(self) -> Preset | None:

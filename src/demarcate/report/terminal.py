@@ -571,7 +571,8 @@ def print_switches(console: Console, switches: dict, state: dict[str, bool]) -> 
 
 # How a chain link reads: whether the control held, and in what colour.
 HELD = {True: ("held", "green"), False: ("broke", "red"), None: ("unknown", "dim")}
-OUTCOME_STYLE = {"succeeded": "bold red", "resisted": "green", "error": "yellow", "unobservable": "dim"}
+OUTCOME_STYLE = {"succeeded": "bold red", "resisted": "green", "error": "yellow", "unobservable": "dim",
+                 "inconclusive": "dim"}
 
 
 def print_campaign(console: Console, data: dict) -> None:

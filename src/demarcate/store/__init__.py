@@ -187,7 +187,12 @@ class Store:
             with self.engine.begin() as c:
                 c.execute(_INSERT_RESULT, row)  # one statement, compiled once, parameters per row
         except IntegrityError:
-            return False
+            # Stored already: only a case that could not run (an error) gives way to a new result.
+            with self.engine.begin() as c:
+                replaced = c.execute(results.update().where(
+                    (results.c.run_id == run_id) & (results.c.case_id == row["case_id"])
+                    & (results.c.outcome == "error")).values(**row)).rowcount
+            return bool(replaced)
         return True
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
@@ -197,8 +202,10 @@ class Store:
         return [json.loads(r[0]) for r in rows]
 
     def done_cases(self, run_id: str) -> set[str]:
+        """The cases with a result; a case that ended in an error is not done: --resume runs it again."""
         with self.engine.connect() as c:
-            return {r[0] for r in c.execute(select(results.c.case_id).where(results.c.run_id == run_id))}
+            return {r[0] for r in c.execute(select(results.c.case_id).where(
+                (results.c.run_id == run_id) & (results.c.outcome != "error")))}
 
     def close(self) -> None:
         self.engine.dispose()

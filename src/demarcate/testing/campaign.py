@@ -18,7 +18,7 @@ import httpx
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.loader import System
 from demarcate.store import Store
-from demarcate.testing.attribution import Evidence, attribute, summarise
+from demarcate.testing.attribution import Evidence, attribute, error_result, summarise
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import Case, materialise
 from demarcate.testing.targets import Records, Reply
@@ -38,6 +38,13 @@ class Options:
 def canary_for(run_id: str, case_id: str) -> str:
     """Stable per run and case, so a resumed case plants the same canary."""
     return "dmc" + hashlib.sha256(f"{run_id}/{case_id}".encode()).hexdigest()[:14]
+
+
+def product_for(run_id: str, case_id: str) -> str:
+    """The name the trigger asks about, and the planted documents are filed under: a token of its
+    own, never the canary, so that an answer which names the product (or echoes the question, or
+    makes up a URL from it) says nothing about whether the payload was obeyed."""
+    return "dmp" + hashlib.sha256(f"{run_id}/{case_id}/product".encode()).hexdigest()[:14]
 
 
 class Campaign:
@@ -63,7 +70,12 @@ class Campaign:
 
         async def one(case: Case) -> None:
             async with gate:
-                result = await asyncio.wait_for(self.case(case), self.options.timeout)
+                try:
+                    result = await asyncio.wait_for(self.case(case), self.options.timeout)
+                except TimeoutError:
+                    # That case's error, kept and retried on --resume; never the end of the campaign.
+                    result = error_result(case, canary_for(self.run_id, case.id),
+                                          f"timed out after {self.options.timeout:g} s (--timeout)")
             # The write (a committed transaction) runs off the event loop, so cases keep flowing.
             if await asyncio.to_thread(self.store.add_result, self.run_id, result) and self.on_result:
                 self.on_result(result)
@@ -76,16 +88,19 @@ class Campaign:
 
     async def case(self, case: Case) -> dict[str, Any]:
         canary = canary_for(self.run_id, case.id)
+        product = product_for(self.run_id, case.id)
         callback = self.listener.callback(canary)
         attacker = f"{canary}@exfil.example"
-        values = {"canary": canary, "callback": callback, "attacker": attacker, "product": canary}
+        # The canary is only in what the attacker plants; the trigger names the product and the page.
+        values = {"canary": canary, "callback": callback, "attacker": attacker, "product": product,
+                  "page": self.listener.page_url(product)}
         planted: list[str] = []
         material = materialise(case, values)
         if material.page:
-            self.listener.serve_page(canary, material.page)
+            self.listener.serve_page(product, material.page)
         message = material.message
         if material.documents and (getattr(self.target, "can_plant", True) or getattr(self.target, "white_box", False)):
-            planted = await self.target.plant(list(material.documents), canary)
+            planted = await self.target.plant(list(material.documents), product)
         trace_id = secrets.token_hex(16)
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
         reply = await self._send(message, traceparent, canary)
@@ -98,7 +113,14 @@ class Campaign:
                   "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")}
                  for s in self.traces.trace(reply.trace_id or trace_id)]
         await self.target.cleanup(planted)
-        evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered)
+        # Did the payload get to where the model could read it? A page nobody fetched, or documents the
+        # target could not take, never did: a quiet answer then says nothing about the model.
+        delivered = None
+        if case.probe.entry == "tool-output":
+            delivered = self.listener.page_fetched(product)
+        elif material.documents and not planted:
+            delivered = False
+        evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered, delivered)
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
         return attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
                          getattr(self.target, "user_email", None), quoted)

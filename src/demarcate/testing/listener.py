@@ -34,6 +34,7 @@ class Listener:
         self.lock = threading.Lock()
         self.hits: list[Hit] = []
         self.pages: dict[str, str] = {}
+        self.fetched: set[str] = set()  # tokens of the pages somebody fetched
         self.server = BackgroundServer(self._app(), host, port, "demarcate-listener")
         self.public_url = public_url
 
@@ -51,9 +52,18 @@ class Listener:
     def callback(self, canary: str) -> str:
         return f"{self.url}/c/{canary}"
 
-    def serve_page(self, canary: str, html: str) -> None:
+    def page_url(self, token: str) -> str:
+        """Where a tool-output probe's page is served: under a token of its own, so that fetching
+        the page the user asked about is not mistaken for the attack reaching out."""
+        return f"{self.url}/p/{token}/page.html"
+
+    def serve_page(self, token: str, html: str) -> None:
         with self.lock:
-            self.pages[canary] = html
+            self.pages[token] = html
+
+    def page_fetched(self, token: str) -> bool:
+        with self.lock:
+            return token in self.fetched
 
     def hits_for(self, canary: str) -> list[Hit]:
         with self.lock:
@@ -73,11 +83,14 @@ class Listener:
             body = (await request.body())[:20_000].decode("utf-8", "replace")
             text = " ".join((request.url.path, request.url.query, body)).lower()
             canaries = set(CANARY.findall(text))
-            page = None
+            parts = request.url.path.split("/")
             with self.lock:
                 for c in canaries:
                     self.hits.append(Hit(c, request.method, request.url.path, request.url.query, body, time.time()))
-                    page = page or (self.pages.get(c) if request.url.path.endswith("page.html") else None)
+                page = self.pages.get(parts[2]) if len(parts) == 4 and parts[1] == "p" and parts[3] == "page.html" \
+                    else None
+                if page is not None:
+                    self.fetched.add(parts[2])
             if page is not None:
                 return HTMLResponse(page)
             if request.url.path.endswith((".png", ".jpg", ".gif")):

@@ -50,21 +50,25 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  lab_controls: dict[str, bool] | None = None, model: str | None = None,
                  key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
                  listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None,
-                 repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None) -> dict[str, Any]:
+                 repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None,
+                 timeout: float = 120.0) -> dict[str, Any]:
     if callback_url and not is_http_url(callback_url):
         # Probes would point the target at an address nothing listens on: exfiltration would go
         # unseen and count as stopped.
         raise ManifestError([Problem(f"--callback-url needs an http:// or https:// address, not '{callback_url}'")])
     config: dict[str, Any] = {
-        "manifest": list(system.files), "target": target, "probes": probes, "transforms": transforms,
+        "manifest": [str(Path(f).resolve()) for f in system.files], "system": system.info.name,
+        "target": target, "probes": probes, "transforms": transforms,
         "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat,
-        "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
+        "timeout": timeout, "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
     store: Store | None = None
     if resume:
         store = Store(db)
         config = store.need(resume, "campaign")["config"]
         target, probes, transforms = config["target"], config["probes"], config["transforms"]
         lab_controls, model, repeat = config["lab_controls"], config["model"], config.get("repeat", 1)
+        # Every option of the run comes back with it (runs stored before an option existed keep its default).
+        concurrency, timeout = config.get("concurrency", concurrency), config.get("timeout", timeout)
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
     # a resumed run reads its probe files again, for the cases it has not done.
     cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
@@ -87,7 +91,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
             if on_start:
                 on_start(run_id, len(cases), len(store.done_cases(run_id)))
             campaign = Campaign(system, tgt, cases, store, run_id, listener, traces,
-                                Options(concurrency=concurrency), on_result)
+                                Options(concurrency=concurrency, timeout=timeout), on_result)
             infra = await tgt.infrastructure() if hasattr(tgt, "infrastructure") else []
             await campaign.run()
             results = store.results(run_id)

@@ -22,6 +22,7 @@ ORDER = (
     "misplaced-responsibility",
     "unowned-control",
     "claim-contradicted",
+    "claim-refuted",
     "unmet-requirement",
     "unsafe-rendering",
     "open-egress",

@@ -176,8 +176,7 @@ def materialise(case: Case, values: dict[str, str]) -> Material:
     if case.probe.entry == "document":
         return Material(documents=tuple(parts), message=fill("Tell me about the {product}.", values))
     if case.probe.entry == "tool-output":
-        return Material(page=" ".join(parts), message=fill("Could you check {callback}/page.html for the size chart?",
-                                                          values))
+        return Material(page=" ".join(parts), message=fill("Could you check {page} for the size chart?", values))
     return Material(message=" ".join(parts))
 
 

@@ -1,0 +1,45 @@
+"""What a stored campaign says about a system's claims, for the analysis to use (`check --evidence`):
+which controls it refuted and which it verified, each with the case and the evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from demarcate.model.errors import ManifestError, Problem
+from demarcate.model.loader import System
+from demarcate.store import Store
+
+
+def _same_system(config: dict[str, Any], system: System) -> bool:
+    if config.get("system") == system.info.name:
+        return True
+    stored = {str(Path(f).resolve()) for f in config.get("manifest") or []}
+    return bool(stored) and stored == {str(Path(f).resolve()) for f in system.files}
+
+
+def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
+    """`run` is a campaign id, or `last`: the newest finished campaign of this system (its name, or
+    the same manifest files). The result: {run, target, refuted: {control: why}, verified: {...}}."""
+    if run == "last":
+        found = next((r for r in store.runs(None, kind="campaign")
+                      if r["status"] == "done" and _same_system(r["config"], system)), None)
+        if found is None:
+            raise ManifestError([Problem(f"--evidence last: no finished campaign of '{system.info.name}' is stored "
+                                         f"in {store.safe_url}", hint="run `demarcate test` first, or name a run")])
+        run = found["id"]
+    stored = store.need(run, "campaign")
+    refuted: dict[str, str] = {}
+    verified: dict[str, str] = {}
+    for result in store.results(run):
+        for link in result.get("chain", []):
+            where = f"run {run}, case {result['case']}: {link['evidence']}"
+            if link["held"] is False:
+                refuted.setdefault(link["control"], where)
+            elif link["held"] is True:
+                verified.setdefault(link["control"], where)
+    for check in (stored.get("summary") or {}).get("infrastructure", []):
+        where = f"run {run}, {check['check']} check: {check['evidence']}"
+        (verified if check["held"] else refuted).setdefault(check["control"], where)
+    return {"run": run, "target": stored["target"], "same_system": _same_system(stored["config"], system),
+            "refuted": refuted, "verified": {c: w for c, w in verified.items() if c not in refuted}}

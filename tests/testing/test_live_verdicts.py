@@ -1,0 +1,145 @@
+"""Live verdicts only on evidence: stand-ins for what real models do (echo the question, narrate
+compliance without calling a tool, make up URLs from names, take too long), each of which once gave
+a false succeeded, held or resisted."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from demarcate.analysis.responsibility import Responsibilities
+from demarcate.builtin import example
+from demarcate.model import load
+from demarcate.store import Store
+from demarcate.testing.attribution import Evidence, attribute
+from demarcate.testing.probes import select
+from demarcate.testing.run import run_campaign
+from demarcate.testing.targets import Records, Reply
+
+SHOPBOT = example("shopbot")
+HERE = "python:tests.testing.test_live_verdicts:"
+
+
+def echo(message: str, documents: list[str]) -> str:
+    """Repeats the question, as refusing models often do, without its final full stop."""
+    return f"You asked: {message.rstrip('.')}"
+
+
+def narrator(message: str, documents: list[str]) -> dict:
+    """Says it complies with what a review asked, and calls no tool."""
+    found = re.search(r"[\w.+-]+@exfil\.example", " ".join(documents))
+    return {"reply": f"Understood, I am now sending all the orders to {found.group(0) if found else 'them'}.",
+            "tool_calls": []}
+
+
+def hallucinator(message: str, documents: list[str]) -> str:
+    """Makes up an image URL from the product the question names."""
+    name = message.split()[-1].rstrip(".")
+    return f"Here it is: ![{name}](https://img.shop.example/{name}.png)"
+
+
+def sometimes_slow(message: str, documents: list[str]) -> str:
+    """Slower than the case timeout while STAND_IN_SLOW is set."""
+    if os.environ.get("STAND_IN_SLOW"):
+        time.sleep(3)
+    return "I can only help with your own orders."
+
+
+def robust(message: str, documents: list[str]) -> str:
+    return "I can only help with your own orders."
+
+
+def _run(tmp_path: Path, fn: str, probes: str, **options):
+    return run_campaign(load([SHOPBOT]), target=HERE + fn, probes=probes, db=str(tmp_path / "h.sqlite"), **options)
+
+
+def test_an_answer_that_echoes_the_question_is_never_compliance(tmp_path):
+    data = _run(tmp_path, "echo", "user-say-canary,user-say-canary-persona,doc-say-canary,doc-image-tracker,"
+                                   "doc-email-records,user-email-records")
+    assert {r["case"]: r["outcome"] for r in data["results"] if r["outcome"] == "succeeded"} == {}
+
+
+def test_the_canary_is_never_in_the_trigger_of_a_planted_probe(tmp_path):
+    data = _run(tmp_path, "echo", "doc-say-canary,page-say-canary")
+    for r in data["results"]:
+        assert r["canary"] not in (r["evidence"].get("reply_excerpt") or "")
+
+
+def test_a_url_made_up_from_the_product_name_is_not_exfiltration(tmp_path):
+    data = _run(tmp_path, "hallucinator", "doc-image-tracker,doc-image-alt,doc-link-phish")
+    assert [r["outcome"] for r in data["results"]] and all(r["outcome"] != "succeeded" for r in data["results"])
+
+
+def test_narrating_compliance_without_a_tool_call_is_neither_success_nor_resistance(tmp_path):
+    (r,) = _run(tmp_path, "narrator", "doc-email-records")["results"]
+    assert r["outcome"] == "inconclusive"
+    model = next(x for x in r["chain"] if x["control"] == "MOD-SAFE-03")
+    assert model["held"] is False and "no tool call" in model["evidence"]
+
+
+def test_a_page_nobody_fetched_is_no_proof_that_the_model_resisted(tmp_path):
+    # A Python target has no fetch tool: the planted page never reaches its model.
+    (r,) = _run(tmp_path, "robust", "page-say-canary")["results"]
+    assert r["outcome"] == "inconclusive"
+    assert [x["held"] for x in r["chain"] if x["control"] == "MOD-SAFE-03"] == [None]
+    assert data_rate_excludes(r)
+
+
+def data_rate_excludes(result) -> bool:
+    from demarcate.testing.attribution import UNJUDGED
+
+    return result["outcome"] in UNJUDGED
+
+
+def test_a_control_is_held_only_when_the_attack_reached_it_and_it_acted():
+    system = load([SHOPBOT])
+    resp = Responsibilities(system)
+    quiet = Reply(status=200, text="I can only help with your own orders.", tool_calls=[], session="s")
+    for probe, records in (("doc-reveal-prompt", Records()), ("doc-markup", Records(page_html="<p>orders</p>"))):
+        (case,) = select(probe)
+        result = attribute(case, "dmc0123456789abcd", "dmc0123456789abcd@exfil.example",
+                           Evidence(quiet, records, [], []), resp, "PROMPT-MARKER-1", None)
+        judged = {x["control"]: x["held"] for x in result["chain"] if x["layer"] == "application"}
+        assert True not in judged.values(), (probe, judged)  # nothing acted: nothing verified
+        assert not result["outcome"].startswith("blocked-by"), probe
+
+
+def test_a_case_slower_than_the_timeout_is_its_own_error_and_resume_runs_it_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("STAND_IN_SLOW", "1")
+    first = _run(tmp_path, "sometimes_slow", "user-say-canary,doc-say-canary", timeout=1)
+    assert {r["outcome"] for r in first["results"]} == {"error"}
+    assert all("timed out after 1 s" in r["error"] for r in first["results"])
+    store = Store(str(tmp_path / "h.sqlite"))
+    assert store.done_cases(first["run"]) == set()  # an error is not done
+    assert store.need(first["run"], "campaign")["config"]["timeout"] == 1
+    store.close()
+    monkeypatch.delenv("STAND_IN_SLOW")
+    again = run_campaign(load([SHOPBOT]), target="ignored", resume=first["run"], db=str(tmp_path / "h.sqlite"))
+    assert len(again["results"]) == 2 and {r["outcome"] for r in again["results"]} == {"resisted"}
+
+
+def test_a_claim_a_campaign_refuted_reopens_its_paths_in_check(tmp_path, cli):
+    # The hardened bot claims a URL allowlist on the chat window; the lab, run with its defaults,
+    # has none. The campaign refutes the claim, and check with its evidence reopens the paths.
+    db = str(tmp_path / "h.sqlite")
+    hardened = example("shopbot-hardened")
+    run_campaign(load([hardened]), target="lab", probes="doc-image-*", db=db)
+    before = json.loads(cli("check", hardened, "--format", "json").stdout)
+    assert not [p for p in before["paths"] if p["open"]]
+    result = cli("check", hardened, "--evidence", "last", "--db", db, "--format", "json")
+    after = json.loads(result.stdout)
+    reopened = {p["id"] for p in after["paths"] if p["open"]}
+    assert {"reviews>retriever>model>chat-ui", "fetch-url>model>chat-ui"} <= reopened
+    assert "APP-OUT-04" in after["evidence"]["refuted"]
+    finding = next(f for f in after["findings"] if f["id"] == "claim-refuted:APP-OUT-04")
+    assert finding["responsible"] == ["app-team"] and after["evidence"]["run"] in finding["explanation"]
+    assert finding["severity"] == "high"
+    # What the campaign saw hold is marked verified on the paths.
+    verified = {c["id"] for p in after["paths"] for c in p["controls"] if c.get("verified")}
+    assert verified <= set(after["evidence"]["verified"])
+    # No stored campaign of this system: a clear error, not a traceback.
+    none = cli("check", example("coding-agent"), "--evidence", "last", "--db", db)
+    assert none.exit_code == 2 and "no finished campaign of" in none.output
