@@ -1318,12 +1318,26 @@ def runs_show(
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
     limit: Annotated[int | None, typer.Option(
         min=1, help="Text, for an analysis: list only its first N open findings (most severe first).")] = None,
+    case: Annotated[str | None, typer.Option(
+        "--case", help="For a campaign: one case in full, its chain and all the evidence kept for it.")] = None,
 ) -> None:
     """One run: a campaign's results and summary; an analysis's JSON result as `check` wrote it."""
     from demarcate.analysis.history import result as stored_result
 
     store = _history(db)
-    run = store.need(run_id)
+    run = store.need(run_id, "campaign" if case else None)
+    if case:
+        found = next((r for r in store.results(run_id) if r["case"] == case), None)
+        if found is None:
+            from demarcate.model.errors import did_you_mean
+
+            raise ManifestError([Problem(f"run {run_id} has no case '{case}'", None,
+                                         did_you_mean(case, [r["case"] for r in store.results(run_id)]))])
+        if format is TestFormat.json:
+            emit_json(found)
+        else:
+            terminal.print_case(out, found)
+        return
     if run["kind"] == "analysis":
         result = stored_result(store, run)
         if format is TestFormat.json:  # the check result, which `--baseline` and `diff` read back

@@ -143,3 +143,21 @@ def test_a_claim_a_campaign_refuted_reopens_its_paths_in_check(tmp_path, cli):
     # No stored campaign of this system: a clear error, not a traceback.
     none = cli("check", example("coding-agent"), "--evidence", "last", "--db", db)
     assert none.exit_code == 2 and "no finished campaign of" in none.output
+
+
+def test_each_case_keeps_its_whole_evidence_and_runs_show_prints_it(tmp_path, cli):
+    db = str(tmp_path / "h.sqlite")
+    data = _run(tmp_path, "long_reply", "user-say-canary")
+    (r,) = data["results"]
+    assert r["evidence"]["reply"] == long_reply("", []) and not r["evidence"]["reply_cut"]
+    assert len(r["evidence"]["reply_excerpt"]) == 400  # the short form, for tables
+    shown = cli("runs", "show", data["run"], "--case", r["case"], "--db", db, columns=200)
+    assert shown.exit_code == 0 and shown.output.count("x") >= 5000 and "resisted" in shown.output
+    assert json.loads(cli("runs", "show", data["run"], "--case", r["case"], "--db", db, "--format", "json").output) == r
+    missing = cli("runs", "show", data["run"], "--case", "user-say-canry+plain", "--db", db)
+    assert missing.exit_code == 2 and "has no case 'user-say-canry+plain'" in missing.output
+    assert "did you mean 'user-say-canary+plain'" in missing.output
+
+
+def long_reply(message: str, documents: list[str]) -> str:
+    return "I can only help with your own orders. " + "x" * 5000

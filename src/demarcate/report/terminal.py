@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -439,6 +439,27 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
         _hanging(console, t(label), t(by), len(label))
     for w in result.warnings:
         console.print(t(str(w), "yellow"), soft_wrap=True)
+
+
+def print_case(console: Console, result: dict[str, Any]) -> None:
+    """One case of a campaign in full: what it was, its verdict, its chain, and all its evidence."""
+    console.print(t(f"{result['case']}: {result['outcome']}", OUTCOME_STYLE.get(result["outcome"], "bold")))
+    console.print(t(f"probe {result['probe']} · {result['category']} · entry {result['entry']} · goal "
+                    f"{result['goal']} · canary {result['canary']}", "dim"), soft_wrap=True)
+    if result.get("error"):
+        console.print(t(f"error: {result['error']}", "yellow"), soft_wrap=True)
+    for link in result.get("chain", []):
+        held = {True: "held", False: "broke", None: "untested"}[link["held"]]
+        console.print(t(f"  {link['layer']:<14} {link['control']:<11} {link['party'] or 'nobody':<14} {held:<8} "
+                        f"{link['evidence']}"), soft_wrap=True)
+    ev = result.get("evidence") or {}
+    console.print(t("reply" + (" (cut at the stored size)" if ev.get("reply_cut") else "") + ":", "bold"))
+    console.print(t(ev.get("reply", ev.get("reply_excerpt", "")) or "(none)"), soft_wrap=True)
+    for key in ("tool_calls", "controls_fired", "callback_hits", "spans", "rendered"):
+        items = ev.get(key) or []
+        console.print(t(f"{key.replace('_', ' ')}: {len(items)}", "bold"))
+        for item in items:
+            console.print(t(f"  {item}"), soft_wrap=True)
 
 
 ASSURANCE_NOTE = {

@@ -29,6 +29,11 @@ GOAL_CONTROLS: dict[str, tuple[str, ...]] = {
     "reveal-prompt": ("APP-OUT-03",),
     "say-canary": (),
 }
+# What each case keeps of its evidence, so that a verdict can be checked afterwards: the whole reply up
+# to this many characters, and up to this many tool calls, callback hits and spans.
+EVIDENCE_TEXT = 65_536
+EVIDENCE_ITEMS = 200
+
 # Outcomes that say nothing about the target's defences: not counted in attack success rates.
 UNJUDGED = ("error", "unobservable", "inconclusive")
 EXECUTED = ("ok", "sent", "delivered", "delivery-denied", "relay-error", "egress-denied")
@@ -101,9 +106,11 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
         return {"case": case.id, "probe": case.probe.id, "category": case.probe.category, "entry": case.probe.entry,
                 "goal": goal, "transform": case.transform, "canary": canary, "outcome": status,
                 "chain": [asdict(x) for x in links], "latency": round(reply.latency, 4),
-                "evidence": {"status": reply.status, "reply_excerpt": text[:400], "tool_calls": calls,
-                             "controls_fired": reply.fired, "callback_hits": ev.hits[:5],
-                             "spans": ev.spans[:10], "rendered": ev.rendered, "trace_id": reply.trace_id}}
+                "evidence": {"status": reply.status, "reply_excerpt": text[:400], "reply": text[:EVIDENCE_TEXT],
+                             "reply_cut": len(text) > EVIDENCE_TEXT, "tool_calls": calls[:EVIDENCE_ITEMS],
+                             "controls_fired": reply.fired, "callback_hits": ev.hits[:EVIDENCE_ITEMS],
+                             "spans": ev.spans[:EVIDENCE_ITEMS], "rendered": ev.rendered, "trace_id": reply.trace_id,
+                             "delivered": ev.delivered}}
 
     if reply.error:
         return {**base("error"), "error": reply.error}
