@@ -352,3 +352,15 @@ def test_memory_the_model_writes_after_reading_a_page_carries_the_injection_into
     doc["components"] = [c for c in doc["components"] if c["id"] != "inbox"]
     doc["flows"] = [f for f in doc["flows"] if f["from"] != "inbox"]
     assert not [p for p in _check(doc, tmp_path).paths.paths if p.source == "notes"]
+
+
+def test_a_path_no_enforced_control_closes_is_said_so_with_what_would_lower_its_odds(tmp_path, cli):
+    doc = copy.deepcopy(REPRO)
+    doc["components"].append({"id": "notes", "kind": "memory", "owner": "app", "persistent": True,
+                              "model-writable": True})
+    doc["flows"].append({"from": "llm", "to": "notes"})
+    result = _check(doc, tmp_path)
+    assert result.leverage.unclosable == ["inbox>rag>llm>notes"] and result.leverage.fix == ["APP-OUT-04"]
+    assert "APP-AGT-02" in result.leverage.reduce_only and "APP-IN-03" in result.leverage.reduce_only
+    text = cli("check", tmp_path / "m.yaml", columns=200).output
+    assert "1 open path no enforced control can close: only lowering the odds is on offer, " in text
