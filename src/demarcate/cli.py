@@ -1206,6 +1206,9 @@ def test_cmd(
     report: Annotated[Path | None, typer.Option(help="Also write the HTML report with the results.")] = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
     fail_on_success: Annotated[bool, typer.Option(help="Exit 1 if any probe succeeded.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Test even with a manifest that does not describe the target (its parties would be "
+                        "blamed for what the target does).")] = False,
 ) -> None:
     """Test a running application: plant, trigger and observe probes; attribute each result to a party."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -1238,7 +1241,7 @@ def test_cmd(
                                 resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
                                 callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
                                 otlp_port=otlp_port, probe_files=[str(f) for f in probe_file or []],
-                                repeat=repeat, timeout=timeout)
+                                repeat=repeat, timeout=timeout, force=force)
     except KeyboardInterrupt:
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))

@@ -161,3 +161,25 @@ def test_each_case_keeps_its_whole_evidence_and_runs_show_prints_it(tmp_path, cl
 
 def long_reply(message: str, documents: list[str]) -> str:
     return "I can only help with your own orders. " + "x" * 5000
+
+
+def test_a_manifest_that_does_not_describe_the_target_is_refused_unless_forced(tmp_path, cli):
+    db = str(tmp_path / "h.sqlite")
+    wrong = cli("test", example("coding-agent"), "--target", "lab", "--probes", "user-say-canary", "--db", db)
+    assert wrong.exit_code == 2 and "the manifest does not describe the lab" in wrong.output
+    assert "send-email (tool)" in wrong.output and "or give --force" in wrong.output
+    assert json.loads(cli("runs", "--db", db, "--format", "json").output) == []  # nothing was started
+    forced = cli("test", example("coding-agent"), "--target", "lab", "--probes", "user-say-canary", "--db", db,
+                 "--force", "--format", "json")
+    assert forced.exit_code == 0 and json.loads(forced.stdout)["results"]
+    # Any other target: the entry points and tools the chosen probes need must be in the manifest.
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("version: 1\nparties: [{id: app, role: application-developer}, {id: mp, role: model-provider}]\n"
+                    "components:\n  - {id: chat, kind: user-input, owner: app}\n  - {id: llm, kind: model, owner: mp}\n"
+                    "flows: [{from: chat, to: llm}]\n")
+    needs = cli("test", bare, "--target", HERE + "robust", "--probes", "page-say-canary,doc-email-records", "--db", db)
+    assert needs.exit_code == 2
+    assert "probes enter through tool-output, but the manifest has no tool whose output the model reads" in needs.output
+    assert "probes enter through document, but the manifest has no data-source" in needs.output
+    assert "probes aim at email-out, but the manifest has no tool that sends out" in needs.output
+    assert cli("test", bare, "--target", HERE + "robust", "--probes", "user-say-canary", "--db", db).exit_code == 0

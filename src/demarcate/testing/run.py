@@ -45,13 +45,50 @@ def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: d
                                  hint="lab, openai:BASE_URL, http:SPEC.yaml or python:module:function")])
 
 
+# What a campaign meets, by the probes' entries and goals, and the component that must describe it.
+_ENTRY_KINDS = {"user-message": ("user-input", "user-input component (where users type)"),
+                "document": ("data-source", "data-source the planted documents go into"),
+                "tool-output": ("tool", "tool whose output the model reads (output-trust: untrusted)")}
+_GOAL_EFFECTS = {"email-out": ("send-external", "tool that sends out (effects: [send-external])"),
+                 "wide-lookup": ("read-private", "tool that reads private data (effects: [read-private])")}
+
+
+def mismatch(system: System, target: str, cases: list[Any]) -> list[Problem]:
+    """How the manifest fails to describe what the campaign will meet. Against the lab: the lab
+    publishes its own manifest, and every component of it must be in this one, of the same kind.
+    Against any other target: the entry points and tools the chosen probes need must exist."""
+    comps = system.components
+    if target == "lab":
+        from demarcate.lab.config import LabConfig
+        from demarcate.lab.manifest import manifest_data
+
+        lab = {c["id"]: c["kind"] for c in manifest_data(LabConfig())["components"]}
+        unlike = [f"{cid} ({kind})" for cid, kind in lab.items()
+                  if cid not in comps or comps[cid].kind != kind]  # type: ignore[attr-defined]
+        return [Problem(f"the manifest does not describe the lab: {len(unlike)} of the lab's {len(lab)} components "
+                        f"are not in it as the lab has them: {', '.join(unlike)}")] if unlike else []
+    problems = []
+    kinds = {c.kind for c in comps.values()}  # type: ignore[attr-defined]
+    effects = {e for c in comps.values() if c.kind == "tool" for e in c.effects or []}  # type: ignore[attr-defined]
+    untrusted_tools = any(c.kind == "tool" and c.output_trust == "untrusted" for c in comps.values())  # type: ignore[attr-defined]
+    for entry in sorted({c.probe.entry for c in cases}):
+        kind, what = _ENTRY_KINDS[entry]
+        if kind not in kinds or (entry == "tool-output" and not untrusted_tools):
+            problems.append(Problem(f"probes enter through {entry}, but the manifest has no {what}"))
+    for goal in sorted({c.probe.goal for c in cases} & _GOAL_EFFECTS.keys()):
+        effect, what = _GOAL_EFFECTS[goal]
+        if effect not in effects:
+            problems.append(Problem(f"probes aim at {goal}, but the manifest has no {what}"))
+    return problems
+
+
 def run_campaign(system: System, *, target: str, probes: str | None = None, transforms: str | None = None,
                  concurrency: int = 4, resume: str | None = None, db: str | None = None,
                  lab_controls: dict[str, bool] | None = None, model: str | None = None,
                  key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
                  listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None,
                  repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None,
-                 timeout: float = 120.0) -> dict[str, Any]:
+                 timeout: float = 120.0, force: bool = False) -> dict[str, Any]:
     if callback_url and not is_http_url(callback_url):
         # Probes would point the target at an address nothing listens on: exfiltration would go
         # unseen and count as stopped.
@@ -72,6 +109,13 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
     # a resumed run reads its probe files again, for the cases it has not done.
     cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
+    # A manifest of another system would blame its parties for what this target does.
+    problems = [] if force or resume else mismatch(system, target.split(":", 1)[0], cases)
+    if problems:
+        raise ManifestError([*problems, Problem(
+            "refusing to test: the findings would blame this manifest's parties for what the target does", None,
+            "test with a manifest that describes the target (the lab's: `demarcate lab --print-manifest`), "
+            "or give --force")])
     store = store or Store(db)
     traces = TraceStore()
     # On a port of the user's choosing, the application's exporter can be pointed at it (the lab
