@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import json
 import os
 import shlex
 import sys
@@ -548,6 +549,23 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
     for warning in gate.warnings:
         err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     return gate
+
+
+def _params(pairs: list[str] | None) -> dict[str, Any]:
+    """`--param KEY=VALUE` pairs as request fields: JSON values where they parse (64, 0.2, true), text else."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ManifestError([Problem(f"--param: expected KEY=VALUE, got '{pair}'", hint="for example max_tokens=64")])
+        if key.strip() in ("model", "messages"):
+            raise ManifestError([Problem(f"--param: '{key.strip()}' is set by the campaign itself",
+                                         hint="give the model with --model")])
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def _history(db: str | None) -> Store:
@@ -1197,6 +1215,10 @@ def test_cmd(
     db: Annotated[str | None, typer.Option(help="History: a SQLite path or database URL (default .demarcate/history.sqlite, or $DEMARCATE_DB).")] = None,
     lab_controls: Annotated[str | None, typer.Option(help="For --target lab: switches, as for `demarcate lab --controls`.")] = None,
     model: Annotated[str | None, typer.Option(help="For openai targets: the model name.")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", metavar="KEY=VALUE",
+        help="For openai targets: a field of every request, e.g. max_tokens=64 or temperature=0 (repeatable; "
+             "the value is read as JSON where it is JSON, else as text).")] = None,
     key_env: Annotated[str, typer.Option(help="For openai targets: the environment variable holding the key.")] = "OPENAI_API_KEY",
     callback_url: Annotated[str | None, typer.Option(help="A public URL that reaches the callback listener.")] = None,
     listen: Annotated[str, typer.Option(help="Interface for the callback listener and the trace receiver.")] = "127.0.0.1",
@@ -1241,7 +1263,7 @@ def test_cmd(
                                 resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
                                 callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
                                 otlp_port=otlp_port, probe_files=[str(f) for f in probe_file or []],
-                                repeat=repeat, timeout=timeout, force=force)
+                                repeat=repeat, timeout=timeout, force=force, params=_params(param))
     except KeyboardInterrupt:
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))

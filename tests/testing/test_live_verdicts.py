@@ -183,3 +183,48 @@ def test_a_manifest_that_does_not_describe_the_target_is_refused_unless_forced(t
     assert "probes enter through document, but the manifest has no data-source" in needs.output
     assert "probes aim at email-out, but the manifest has no tool that sends out" in needs.output
     assert cli("test", bare, "--target", HERE + "robust", "--probes", "user-say-canary", "--db", db).exit_code == 0
+
+
+def _chat_server(delay: float = 0.0):
+    """A loopback OpenAI-compatible endpoint that records each request body and answers after `delay`."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    bodies: list[dict] = []
+
+    async def completions(request):
+        bodies.append(await request.json())
+        await asyncio.sleep(delay)
+        return JSONResponse({"choices": [{"message": {"role": "assistant", "content": "I can only help with orders."}}]})
+
+    server = BackgroundServer(Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])]),
+                              "127.0.0.1", 0, "stand-in-chat").start()
+    return server, bodies
+
+
+def test_openai_requests_carry_the_users_parameters_and_a_slow_model_is_not_asked_twice(tmp_path, cli):
+    server, bodies = _chat_server()
+    try:
+        db = str(tmp_path / "h.sqlite")
+        result = cli("test", SHOPBOT, "--target", f"openai:{server.url}/v1", "--probes", "user-say-canary",
+                     "--param", "max_tokens=64", "--param", "temperature=0", "--param", "stop=END", "--db", db)
+        assert result.exit_code == 0, result.output
+        assert {k: bodies[0][k] for k in ("max_tokens", "temperature", "stop")} == {
+            "max_tokens": 64, "temperature": 0, "stop": "END"}
+        bad = cli("test", SHOPBOT, "--target", f"openai:{server.url}/v1", "--param", "max_tokens", "--db", db)
+        assert bad.exit_code == 2 and "--param: expected KEY=VALUE, got 'max_tokens'" in bad.output
+    finally:
+        server.stop()
+    slow, asked = _chat_server(delay=3)
+    try:
+        data = run_campaign(load([SHOPBOT]), target=f"openai:{slow.url}/v1", probes="user-say-canary",
+                            db=str(tmp_path / "s.sqlite"), timeout=1)
+        (r,) = data["results"]
+        assert r["outcome"] == "error" and len(asked) == 1  # recorded, and never asked again while it works
+    finally:
+        slow.stop()

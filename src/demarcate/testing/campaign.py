@@ -131,7 +131,7 @@ class Campaign:
         reply = Reply()
         for attempt in range(RETRIES + 1):
             reply = await self.target.send(message, traceparent, session)
-            if not reply.error:
+            if not reply.error or reply.extra.get("no_retry"):
                 return reply
             retry_after = reply.extra.get("retry_after")
             delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 0.2 * 2 ** attempt

@@ -20,7 +20,7 @@ RESULT_VERSION = 1
 
 
 def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: dict[str, bool], model: str | None,
-                key_env: str) -> Any:
+                key_env: str, params: dict[str, Any] | None = None, timeout: float = 120.0) -> Any:
     kind, _, rest = spec.partition(":")
     if kind == "lab":
         from demarcate.testing.targets.lab import LabTarget
@@ -32,7 +32,7 @@ def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: d
         if not is_http_url(rest):
             raise ManifestError([Problem(f"openai target needs an http:// or https:// base URL, not '{rest}'",
                                          hint="--target openai:http://host:port/v1")])
-        return OpenAITarget(rest, model or "gpt-4o-mini", key_env)
+        return OpenAITarget(rest, model or "gpt-4o-mini", key_env, params=params, timeout=timeout)
     if kind == "http":
         from demarcate.testing.targets.http import HttpTarget
 
@@ -88,7 +88,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
                  listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None,
                  repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None,
-                 timeout: float = 120.0, force: bool = False) -> dict[str, Any]:
+                 timeout: float = 120.0, force: bool = False, params: dict[str, Any] | None = None) -> dict[str, Any]:
     if callback_url and not is_http_url(callback_url):
         # Probes would point the target at an address nothing listens on: exfiltration would go
         # unseen and count as stopped.
@@ -97,7 +97,8 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         "manifest": [str(Path(f).resolve()) for f in system.files], "system": system.info.name,
         "target": target, "probes": probes, "transforms": transforms,
         "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat,
-        "timeout": timeout, "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
+        "timeout": timeout, "params": params or {},
+        "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
     store: Store | None = None
     if resume:
         store = Store(db)
@@ -106,6 +107,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         lab_controls, model, repeat = config["lab_controls"], config["model"], config.get("repeat", 1)
         # Every option of the run comes back with it (runs stored before an option existed keep its default).
         concurrency, timeout = config.get("concurrency", concurrency), config.get("timeout", timeout)
+        params = config.get("params", params)
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
     # a resumed run reads its probe files again, for the cases it has not done.
     cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
@@ -125,7 +127,8 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
     state: dict[str, Any] = {"run_id": resume}
 
     async def session() -> dict[str, Any]:
-        tgt = make_target(target, listener, receiver.url + "/v1/traces", lab_controls or {}, model, key_env)
+        tgt = make_target(target, listener, receiver.url + "/v1/traces", lab_controls or {}, model, key_env,
+                          params, timeout)
         try:
             if resume:
                 store.set_status(resume, "running")

@@ -21,9 +21,14 @@ class OpenAITarget(ContextStuffing):
     name = "openai"
     prompt_marker = None
 
-    def __init__(self, base_url: str, model: str, key_env: str = "OPENAI_API_KEY", system: str | None = None):
+    def __init__(self, base_url: str, model: str, key_env: str = "OPENAI_API_KEY", system: str | None = None,
+                 params: dict[str, object] | None = None, timeout: float = 120.0):
         super().__init__()
         self.model = model
+        # Request fields of the user's choosing (max_tokens, temperature, a server's own options): a small
+        # model on one slot answers in time only when told to stop early.
+        self.params = dict(params or {})
+        self.timeout = timeout
         self.system = system
         self.url = base_url.rstrip("/") + "/chat/completions"
         key = os.environ.get(key_env)
@@ -35,7 +40,7 @@ class OpenAITarget(ContextStuffing):
         # Created inside the running loop, on first use.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                headers=self.headers, timeout=aiohttp.ClientTimeout(total=60),
+                headers=self.headers, timeout=aiohttp.ClientTimeout(total=self.timeout),
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
         return self._session
 
@@ -46,11 +51,15 @@ class OpenAITarget(ContextStuffing):
             [{"role": "user", "content": content}]
         start = time.monotonic()
         try:
-            async with self.session().post(self.url, json={"model": self.model, "messages": messages},
+            async with self.session().post(self.url, json={**self.params, "model": self.model, "messages": messages},
                                            headers={"traceparent": traceparent}) as r:
                 status, retry_after = r.status, r.headers.get("retry-after")
                 body = await r.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TimeoutError:
+            # The server may still be generating: asking again would only queue more work behind it.
+            return Reply(error=f"no answer within {self.timeout:g} s", latency=time.monotonic() - start,
+                         extra={"no_retry": True})
+        except aiohttp.ClientError as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
         latency = time.monotonic() - start
         if not 200 <= status < 300 or status in CONTROL_STATUSES:  # no completion in it
