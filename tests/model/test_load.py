@@ -335,3 +335,15 @@ def test_yaml_1_2_scalars_and_explicit_string_tags():
 
     data = parse_yaml("a: yes\nb: 0o17\nc: !!str 5\nd: 5\ne: ~\nf: 'true'\ng: True\n", "t.yaml")
     assert data == {"a": "yes", "b": 15, "c": "5", "d": 5, "e": None, "f": "true", "g": True}
+
+
+@pytest.mark.parametrize("value", ["&n " + "1" * 5000, "0x" + "f" * 5000, "9" * 5000, "&n " + "9" * 5000])
+def test_a_number_longer_than_python_reads_is_an_error_or_text_never_a_traceback(write, cli, value):
+    # Python refuses to read or write more than 4,300 decimal digits; an anchor sends the file the
+    # reference parser's way, a hexadecimal one reads fine and then cannot be printed.
+    path = write("big.yaml", "version: 1\nsystem: {name: x}\nparties: [{id: a, role: deployer}]\n"
+                             f"components: [{{id: r, kind: logging, owner: a, retention-days: {value}}}]\n")
+    result = cli("validate", path)
+    assert result.exit_code in (0, 2) and "Traceback" not in result.output and "ValueError" not in result.output
+    if result.exit_code == 2:
+        assert f"{path}:4:" in result.output and "retention-days" in result.output

@@ -143,6 +143,8 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, int) and value.bit_length() > 13_000:  # too long for str() to write in decimal
+        return f"a number of about {int(value.bit_length() * 0.30103):,} digits"
     text = str(value)
     return f"'{text[:40]}…'" if len(text) > 40 else f"'{text}'"
 

@@ -348,6 +348,9 @@ class _Builder:
         return _plain(value)
 
 
+MAX_DIGITS = 4_000
+
+
 def _plain(value: str) -> Any:
     """A plain (unquoted, untagged) scalar under YAML 1.2's core schema."""
     if _NULL.match(value):
@@ -355,7 +358,9 @@ def _plain(value: str) -> Any:
     if _BOOL.match(value):
         return value.lower() == "true"
     if _INT10.match(value):
-        return int(value)
+        # Past Python's limit on reading decimal digits (4,300), no field can want it as a number:
+        # kept as the text it is, validation then says what was expected.
+        return int(value) if len(value) <= MAX_DIGITS else value
     if _INT8.match(value):
         return int(value[2:], 8)
     if _INT16.match(value):
