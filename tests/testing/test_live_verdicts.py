@@ -228,3 +228,31 @@ def test_openai_requests_carry_the_users_parameters_and_a_slow_model_is_not_aske
         assert r["outcome"] == "error" and len(asked) == 1  # recorded, and never asked again while it works
     finally:
         slow.stop()
+
+
+def reply_none(message: str, documents: list[str]) -> dict:
+    return {"reply": None}
+
+
+def a_list(message: str, documents: list[str]) -> list:
+    return ["I can only help with your own orders."]
+
+
+def calls_as_text(message: str, documents: list[str]) -> dict:
+    return {"reply": "done", "tool_calls": "send_email(to=someone)"}
+
+
+def calls_as_numbers(message: str, documents: list[str]) -> dict:
+    return {"reply": "done", "tool_calls": [1, 2]}
+
+
+def one_call(message: str, documents: list[str]) -> dict:
+    return {"reply": "done", "tool_calls": {"name": "send_email", "arguments": {}}}
+
+
+def test_a_python_target_answering_in_the_wrong_shape_is_that_cases_error_not_a_verdict(tmp_path):
+    for fn, says in (("reply_none", "'reply' is NoneType"), ("a_list", "returned list"),
+                     ("calls_as_text", "'tool_calls' is not a list"), ("calls_as_numbers", "'tool_calls' is not a list"),
+                     ("one_call", "'tool_calls' is not a list")):
+        (r,) = _run(tmp_path, fn, "doc-email-records")["results"]
+        assert r["outcome"] == "error" and says in r["error"], (fn, r)

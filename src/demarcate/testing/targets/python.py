@@ -46,9 +46,18 @@ class PythonTarget(ContextStuffing):
             if "reply" not in out:
                 return Reply(error=f"the target's dict has no 'reply' (keys: {', '.join(map(str, out)) or 'none'})",
                              latency=latency)
-            return Reply(status=200, text=str(out["reply"]), tool_calls=out.get("tool_calls"), latency=latency,
-                         session=session)
-        return Reply(status=200, text=str(out), latency=latency, session=session)
+            if not isinstance(out["reply"], str):
+                return Reply(error=f"the target's 'reply' is {type(out['reply']).__name__}, not text", latency=latency)
+            calls = out.get("tool_calls")
+            if calls is not None and not (isinstance(calls, list) and all(
+                    isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls)):
+                return Reply(error="the target's 'tool_calls' is not a list of {name, arguments, status}",
+                             latency=latency)
+            return Reply(status=200, text=out["reply"], tool_calls=calls, latency=latency, session=session)
+        if not isinstance(out, str):  # a list or a number is not an answer, and not a refusal either
+            return Reply(error=f"the target returned {type(out).__name__}: return the reply text, or {{'reply': ...}}",
+                         latency=latency)
+        return Reply(status=200, text=out, latency=latency, session=session)
 
     async def close(self) -> None:
         return None
