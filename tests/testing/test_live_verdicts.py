@@ -82,16 +82,11 @@ def test_narrating_compliance_without_a_tool_call_is_neither_success_nor_resista
 
 def test_a_page_nobody_fetched_is_no_proof_that_the_model_resisted(tmp_path):
     # A Python target has no fetch tool: the planted page never reaches its model.
-    (r,) = _run(tmp_path, "robust", "page-say-canary")["results"]
+    data = _run(tmp_path, "robust", "page-say-canary")
+    (r,) = data["results"]
     assert r["outcome"] == "inconclusive"
     assert [x["held"] for x in r["chain"] if x["control"] == "MOD-SAFE-03"] == [None]
-    assert data_rate_excludes(r)
-
-
-def data_rate_excludes(result) -> bool:
-    from demarcate.testing.attribution import UNJUDGED
-
-    return result["outcome"] in UNJUDGED
+    assert data["summary"]["overall"]["n"] == 0  # not counted in the attack success rate either way
 
 
 def test_a_control_is_held_only_when_the_attack_reached_it_and_it_acted():

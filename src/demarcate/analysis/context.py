@@ -116,18 +116,13 @@ class Context:
         """For an approval gate on a tool: another tool the same model calls through which the agent
         can rewrite tool settings or approval rules (a workspace settings file, its own MCP config)
         without anyone's approval — an approval the agent can switch off approves nothing."""
-        if not any(c.attribute == "confirmation" for c in self.catalog.controls[control_id].configured_by):
+        if not self.catalog.controls[control_id].approval:
             return ""
-        calls: tuple[dict[str, list[str]], dict[str, list[str]]] | None = self.memo.get(("model-calls", ""))
-        if calls is None:  # by component: the models that call it, and by model: what it calls
-            calls = ({}, {})
-            self.memo["model-calls", ""] = calls
-            for flow in self.system.flows:
-                if self._kinds[flow.source] == "model":
-                    calls[0].setdefault(flow.target, []).append(flow.source)
-                    calls[1].setdefault(flow.source, []).append(flow.target)
-        for model in calls[0].get(component_id, ()):
-            for other in sorted(calls[1][model]):
+        into, out_of = self._flows
+        for model in into.get(component_id, ()):
+            if self._kinds[model] != "model":
+                continue
+            for other in sorted(out_of[model]):
                 comp = self.system.components[other]
                 if (other != component_id and self._kinds[other] == "tool" and comp.self_configurable  # type: ignore[attr-defined]
                         and comp.confirmation == "none" and not self.effective("APP-TOOL-07", other)):  # type: ignore[attr-defined]
@@ -318,25 +313,29 @@ class Context:
         key = ("written-after-untrusted", memory)
         if key not in self.memo:
             self.memo[key] = False  # while asking: a memory feeding its own writer is not its own proof
-            writers = [f.source for f in self.system.flows if f.target == memory and self._kinds[f.source] == "model"]
-            feeds: dict[str, list[str]] = {f.target: [] for f in self.system.flows}
-            for f in self.system.flows:
-                feeds[f.target].append(f.source)
-            seen: set[str] = set()
-            todo = list(writers)
-            found = False
-            while todo and not found:
-                node = todo.pop()
-                for up in feeds.get(node, ()):
-                    if up in seen or up == memory:
-                        continue
-                    seen.add(up)
-                    if self.is_untrusted_source(up):
-                        found = True
-                        break
-                    todo.append(up)
-            self.memo[key] = found
+            into = self._flows[0]
+            todo = [m for m in into.get(memory, ()) if self._kinds[m] == "model"]
+            seen = {memory, *todo}
+            while todo:  # everything upstream of the models that write it
+                for up in into.get(todo.pop(), ()):
+                    if up not in seen:
+                        if self.is_untrusted_source(up):
+                            self.memo[key] = True
+                            return True
+                        seen.add(up)
+                        todo.append(up)
         return bool(self.memo[key])
+
+    @cached_property
+    def _flows(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """The flows by target (what feeds each component) and by source (what each one feeds), for
+        questions asked while the path graph itself is being built."""
+        into: dict[str, list[str]] = {}
+        out_of: dict[str, list[str]] = {}
+        for flow in self.system.flows:
+            into.setdefault(flow.target, []).append(flow.source)
+            out_of.setdefault(flow.source, []).append(flow.target)
+        return into, out_of
 
     def holds_private_data(self, component_id: str) -> bool:
         comp = self.system.components[component_id]

@@ -447,10 +447,9 @@ class _PathControls:
     def _approved_by_user(self, control: Control, components: tuple[str, ...]) -> bool:
         """Whether the control is an approval that the user who is chatting would give: a gate set to
         `confirmation: user`, or one not set yet (the gate an application puts in front of its user)."""
-        checks = [c for c in control.configured_by if c.attribute == "confirmation"]
-        if not checks:
+        if not control.approval:
             return False
-        kinds = {ch.kind for ch in checks}
+        kinds = {ch.kind for ch in control.configured_by if ch.attribute == "confirmation"}
         gated = [c for c in components if self.ctx.kind(c) in kinds]
         return bool(gated) and all(getattr(self.ctx.system.components[c], "confirmation", None) != "admin"
                                    for c in gated)

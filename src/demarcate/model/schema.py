@@ -149,6 +149,11 @@ class Control(Model):
         return data
 
     @property
+    def approval(self) -> bool:
+        """Whether it holds through a person approving (its configuration is a `confirmation`)."""
+        return any(c.attribute == "confirmation" for c in self.configured_by)
+
+    @property
     def closes_paths(self) -> bool:
         """Whether, in effect on a hop, it closes an attack path: enforced and preventive."""
         return self.function == "prevent" and self.assurance == "enforced"

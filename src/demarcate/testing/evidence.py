@@ -11,19 +11,18 @@ from demarcate.model.loader import System
 from demarcate.store import Store
 
 
-def _same_system(config: dict[str, Any], system: System) -> bool:
-    if config.get("system") == system.info.name:
-        return True
-    stored = {str(Path(f).resolve()) for f in config.get("manifest") or []}
-    return bool(stored) and stored == {str(Path(f).resolve()) for f in system.files}
+def _same_system(config: dict[str, Any], name: str, files: set[str]) -> bool:
+    """Whether a stored campaign was run with this system: its name, or the same manifest files."""
+    return config.get("system") == name or {str(Path(f).resolve()) for f in config.get("manifest") or []} == files
 
 
 def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
     """`run` is a campaign id, or `last`: the newest finished campaign of this system (its name, or
     the same manifest files). The result: {run, target, refuted: {control: why}, verified: {...}}."""
+    name, files = system.info.name, {str(Path(f).resolve()) for f in system.files}
     if run == "last":
         found = next((r for r in store.runs(None, kind="campaign")
-                      if r["status"] == "done" and _same_system(r["config"], system)), None)
+                      if r["status"] == "done" and _same_system(r["config"], name, files)), None)
         if found is None:
             raise ManifestError([Problem(f"--evidence last: no finished campaign of '{system.info.name}' is stored "
                                          f"in {store.safe_url}", hint="run `demarcate test` first, or name a run")])
@@ -41,5 +40,5 @@ def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
     for check in (stored.get("summary") or {}).get("infrastructure", []):
         where = f"run {run}, {check['check']} check: {check['evidence']}"
         (verified if check["held"] else refuted).setdefault(check["control"], where)
-    return {"run": run, "target": stored["target"], "same_system": _same_system(stored["config"], system),
+    return {"run": run, "target": stored["target"], "same_system": _same_system(stored["config"], name, files),
             "refuted": refuted, "verified": {c: w for c, w in verified.items() if c not in refuted}}

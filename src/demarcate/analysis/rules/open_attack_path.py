@@ -40,6 +40,11 @@ def check(ctx: Context) -> Iterator[Finding]:
     closing: dict[PathControl, str] = {}
     lowering: dict[PathControl, str] = {}
     hop: dict[PathControl, str] = {}
+    # For memory that is a way in because the model writes it: the first open path that writes it.
+    writes: dict[str, str] = {}
+    for written in ctx.paths.open_paths:
+        if written.source != written.impact and ctx.kind(written.impact) == "memory":
+            writes.setdefault(written.impact, written.id)
     for path in ctx.paths.open_paths:
         candidates = [c for c in path.controls if c.could_close]
         reducers = [c for c in path.controls if c.reduces]
@@ -55,11 +60,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"{source.label} ({path.entry}, untrusted) reaches {impact.label} ({path.impact_kind}"
             f"{', with a click' if path.needs_click else ''}) by {route}.",
         ]
-        if ctx.kind(path.source) == "memory" and not ctx.system.components[path.source].shared_across_users:  # type: ignore[attr-defined]
-            writers = [p.id for p in ctx.paths.open_paths if p.impact == path.source and p.source != path.source]
-            if writers:
-                lines.append(f"The model writes {path.source} after reading untrusted content ({writers[0]}), so an "
-                             "injection saved there comes back in every later session: one chain across sessions.")
+        writer = writes.get(path.source)
+        if writer and not ctx.system.components[path.source].shared_across_users:  # type: ignore[attr-defined]
+            lines.append(f"The model writes {path.source} after reading untrusted content ({writer}), so an "
+                         "injection saved there comes back in every later session: one chain across sessions.")
         impact_env = getattr(impact, "environment", None)
         if impact_env and path.impact_kind in ("side-effect", "code-execution"):
             lines.append(f"{impact.label} acts on {impact_env}.")
