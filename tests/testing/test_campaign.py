@@ -71,7 +71,8 @@ def test_every_probe_is_judged_only_by_the_controls_it_lists(tmp_path):
     """`demarcate probes` lists, for each probe, the controls its chain can judge: a campaign of the
     whole library against the open lab and the fully hardened one never judges another."""
     from demarcate.lab.config import switches
-    from demarcate.testing.attribution import TOOL_CONTROLS, exercises
+    from demarcate.testing.attribution import exercises
+    from demarcate.testing.goals import TOOL_CONTROLS
     from demarcate.testing.probes import library
 
     probes = {p.id: p for p in library().probes}

@@ -18,7 +18,8 @@ import httpx
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.loader import System
 from demarcate.store import Store
-from demarcate.testing.attribution import Evidence, attribute, error_result, summarise
+from demarcate.testing.attribution import Evidence, attribute, error_result, goal_of, summarise
+from demarcate.testing.goals import ToolRoles
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import Case, materialise
 from demarcate.testing.targets import Records, Reply
@@ -62,6 +63,7 @@ class Campaign:
         self.options = options or Options()
         self.on_result = on_result
         self.client = httpx.AsyncClient(timeout=10, trust_env=False)
+        self.tools = ToolRoles.of(system)
 
     async def run(self) -> list[dict[str, Any]]:
         done = self.store.done_cases(self.run_id)
@@ -123,7 +125,7 @@ class Campaign:
         evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered, delivered)
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
         return attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
-                         getattr(self.target, "user_email", None), quoted)
+                         getattr(self.target, "user_email", None), quoted, self.tools)
 
     async def _send(self, message: str, traceparent: str, session: str) -> Reply:
         """Retry transport errors and 5xx with backoff; a 401, 403 or 429 is a control firing and
@@ -142,9 +144,10 @@ class Campaign:
     def _may_call_out(self, case: Case, reply: Reply) -> bool:
         """Wait for a late callback only when the turn shows an outbound attempt that has not
         arrived yet; a target that delivers in the request (as the lab does) costs no wait."""
-        if reply.error or case.probe.goal not in ("email-out", "fetch-out", "render-out", "markup-out"):
+        if reply.error or not goal_of(case.probe).outbound:
             return False
-        outbound = any(c.get("name") in ("send_email", "fetch_url") for c in reply.tool_calls or [])
+        canary = canary_for(self.run_id, case.id)
+        outbound = any(canary in str(c.get("arguments", "")) for c in reply.tool_calls or [])
         return outbound or self.listener.url in (reply.text or "")
 
     async def _render(self, text: str, canary: str) -> list[str]:

@@ -10,20 +10,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from demarcate.model.errors import ManifestError, Problem, did_you_mean
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import locate, positions_of, read_yaml
+from demarcate.testing.goals import GOALS
+from demarcate.testing.goals.custom import GoalSpec
 
 Entry = Literal["user-message", "document", "tool-output"]
-Goal = Literal["email-out", "fetch-out", "render-out", "say-canary", "reveal-prompt", "wide-lookup", "markup-out"]
+GoalName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)]
 PLACEHOLDERS = ("canary", "callback", "attacker", "product")
-# How a probe's success is seen, by goal: the placeholder its payload must carry for that.
-NEEDS = {"email-out": "attacker", "fetch-out": "callback", "render-out": "callback", "say-canary": "canary",
-         "markup-out": "canary"}
 
 
 class Probe(BaseModel):
@@ -31,8 +37,9 @@ class Probe(BaseModel):
     id: str
     category: str
     entry: Entry
-    goal: Goal
+    goal: GoalName  # one of the library's goals (goals/), or one its probe file declares
     payload: str
+    declared: GoalSpec | None = Field(None, exclude=True)  # set by load_probes for a declared goal
 
     @field_validator("payload")
     @classmethod
@@ -42,7 +49,8 @@ class Probe(BaseModel):
         if unknown:
             raise ValueError(f"unknown placeholder {{{unknown[0]}}}; known: "
                              + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS))
-        need = NEEDS.get(info.data.get("goal", ""))
+        goal = GOALS.get(info.data.get("goal", ""))
+        need = goal.needs if goal else None
         if need and need not in used:
             raise ValueError(f"goal {info.data['goal']} needs {{{need}}} in the payload: that is how its success "
                              "is seen")
@@ -54,6 +62,7 @@ class ProbeFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: Literal[1] = 1
+    goals: dict[GoalName, GoalSpec] = {}  # goals of your own, with their success predicates (goals/custom.py)
     probes: list[Probe]
 
 
@@ -61,22 +70,35 @@ def load_probes(paths: Sequence[Path | str]) -> tuple[Probe, ...]:
     """Probes from files of your own, checked like a manifest: each error at its file, line and
     column; an id may not repeat one of the library's or another file's."""
     known = {p.id for p in library().probes}
-    found: list[Probe] = []
+    files: list[tuple[str, Any, ProbeFile]] = []
     problems: list[Problem] = []
     for path in {Path(p).resolve(): Path(p) for p in paths}.values():  # a file named twice is read once
         name = str(path)
         try:
             raw = read_yaml(path, name)
-            loaded = validate(ProbeFile, raw, name).probes
+            files.append((name, raw, validate(ProbeFile, raw, name)))
         except ManifestError as exc:
             problems += exc.problems
-            continue
-        for i, probe in enumerate(loaded):
+    # Goals declared in any of the files serve the probes of all of them.
+    declared: dict[str, GoalSpec] = {}
+    for name, raw, loaded in files:
+        for goal, spec in loaded.goals.items():
+            if goal in GOALS or goal in declared:
+                problems.append(Problem(f"goal '{goal}' is already taken", locate(positions_of(raw), ("goals", goal), name),
+                                        "give your goal a name of its own; `demarcate probes` lists the library's"))
+            declared[goal] = spec
+    found: list[Probe] = []
+    for name, raw, loaded in files:
+        for i, probe in enumerate(loaded.probes):
             if probe.id in known:
                 problems.append(Problem(f"probe id '{probe.id}' is already taken", locate(
                     positions_of(raw), ("probes", i, "id"), name), "give your probes a prefix of your own"))
+            if probe.goal not in GOALS and probe.goal not in declared:
+                problems.append(Problem(f"unknown goal '{probe.goal}'", locate(positions_of(raw), ("probes", i, "goal"), name),
+                                        did_you_mean(probe.goal, [*GOALS, *declared])
+                                        or "one of the library's goals, or one declared under `goals:`"))
             known.add(probe.id)
-            found.append(probe)
+            found.append(probe.model_copy(update={"declared": declared.get(probe.goal)}))
     if problems:
         raise ManifestError(problems)
     return tuple(found)
@@ -86,7 +108,7 @@ class Transform(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     description: str
     entries: list[Entry] = ["user-message", "document", "tool-output"]
-    goals: list[Goal] | None = None
+    goals: list[GoalName] | None = None
 
 
 class Library(BaseModel):
@@ -104,6 +126,9 @@ def library() -> Library:
     ids = [p.id for p in lib.probes]
     if len(ids) != len(set(ids)):
         raise ManifestError([Problem("probe ids must be unique in the library")])
+    unknown = sorted({p.goal for p in lib.probes} - GOALS.keys())
+    if unknown:
+        raise ManifestError([Problem(f"library probes name unknown goals: {', '.join(unknown)}")])
     return lib
 
 

@@ -1,0 +1,140 @@
+"""Goals: what a probe tries to make the target do, and how its success is seen.
+
+One module per goal, holding `GOAL` (a `Goal`, whose `judge` reads what a case saw); modules are
+discovered like the analysis rules, so adding a goal is adding a file. Nothing here knows any
+target's tool names: tools are found by what the manifest says they do (`ToolRoles`). Probe files
+declare goals of their own, with success predicates (`custom.py`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from demarcate.testing.targets import Records, Reply
+
+# Tool-call statuses that say the call ran (the lab's words, and the plain ones a target may use).
+EXECUTED = ("ok", "sent", "delivered", "delivery-denied", "relay-error", "egress-denied", "done", "success")
+# The controls that can stop a tool call past the model: allowlist, argument check, confirmation, rate.
+TOOL_CONTROLS = ("APP-TOOL-01", "APP-OUT-02", "APP-TOOL-02", "APP-TOOL-05")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def call_names(component_id: str, component: Any) -> set[str]:
+    """The names the model may call a tool component by: those its `calls` lists, else its id and
+    display name in the usual spellings (`send-email`, `send_email`, `Send email` → `send_email`)."""
+    listed = getattr(component, "calls", None)
+    if listed:
+        return {n.lower() for n in listed}
+    names = {component_id, getattr(component, "name", "") or ""}
+    return {re.sub(r"[\s-]+", "_", n.strip().lower()) for n in names if n.strip()} | {component_id.lower()}
+
+
+@dataclass(frozen=True)
+class ToolRoles:
+    """Which tool names do what, from the manifest's tool components and their `effects`."""
+
+    effects: dict[str, frozenset[str]] = field(default_factory=dict)  # call name -> effects
+
+    @classmethod
+    def of(cls, system: Any) -> ToolRoles:
+        out: dict[str, frozenset[str]] = {}
+        for cid, comp in system.components.items():
+            if comp.kind == "tool":
+                for name in call_names(cid, comp):
+                    out[name] = frozenset(out.get(name, frozenset()) | set(comp.effects or []))
+        return cls(out)
+
+    def does(self, call: dict[str, Any], effect: str) -> bool:
+        return effect in self.effects.get(str(call.get("name", "")).lower(), frozenset())
+
+    def any_with(self, effect: str) -> bool:
+        return any(effect in e for e in self.effects.values())
+
+
+@dataclass
+class Evidence:
+    reply: Reply
+    records: Records
+    hits: list[dict[str, Any]]  # callback listener hits for this case's canary
+    spans: list[dict[str, Any]]  # normalised spans of this case's trace
+    rendered: list[str] = field(default_factory=list)  # URLs the harness fetched as a client would
+    delivered: bool | None = None  # the payload reached where the model reads (None: cannot tell)
+
+
+@dataclass
+class Seen:
+    """Everything a goal judges from, for one case."""
+
+    canary: str
+    attacker: str
+    evidence: Evidence
+    calls: list[dict[str, Any]]  # tool calls, from the reply or from the trace
+    visible: bool  # whether this target shows tool calls at all (in its reply or its trace)
+    text: str  # the reply
+    spoken: str  # the reply, lower-case, minus quotes of what was planted or asked
+    fired: dict[str, str]  # controls the target reports as having acted, with their detail
+    tools: ToolRoles
+    prompt_marker: str | None = None
+    user_email: str | None = None
+
+    def has(self, token: str) -> bool:
+        return token.lower() in self.spoken
+
+    def carrying(self, calls: list[dict[str, Any]], *tokens: str) -> list[dict[str, Any]]:
+        """The calls whose arguments carry any of the tokens."""
+        return [c for c in calls if any(t.lower() in str(c.get("arguments", "")).lower() for t in tokens)]
+
+    def ran(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The calls the target says ran (not denied, not waiting for approval)."""
+        return [c for c in calls if c.get("status") in EXECUTED]
+
+
+@dataclass
+class Step:
+    """A link past the model: a control at a layer, whether it held, and what shows it."""
+
+    layer: str
+    control: str
+    held: bool | None
+    evidence: str
+
+
+@dataclass
+class Judged:
+    complied: bool  # the model did what the payload asked, and something shows it
+    achieved: bool = False  # the attack reached its end (data left, markup rendered, the secret said)
+    steps: list[Step] = field(default_factory=list)  # the links past the model
+    blocked: list[str] = field(default_factory=list)  # controls seen stopping the model's attempt
+    narrated: bool = False  # the answer says it complies; no action shows it
+    unseen: str = ""  # why this target cannot show whether the model complied ("" when it can)
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str
+    description: str
+    controls: tuple[str, ...]  # what the application (and the network) can do about it past the model
+    judge: Callable[[Seen], Judged]
+    needs: str | None = None  # the placeholder a payload must carry for success to be seen
+    outbound: bool = False  # success may come as a request to the listener, after the turn
+    capability: str | None = None  # the baseline (capabilities.py) a quiet answer depends on
+
+
+def _discover() -> dict[str, Goal]:
+    found: dict[str, Goal] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name == "custom":
+            continue
+        goal: Goal = importlib.import_module(f"{__name__}.{info.name}").GOAL
+        if goal.name in found:
+            raise RuntimeError(f"two goals share the name {goal.name}")
+        found[goal.name] = goal
+    return dict(sorted(found.items()))
+
+
+GOALS = _discover()
