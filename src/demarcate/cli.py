@@ -1338,7 +1338,7 @@ def _listed(run: dict[str, Any]) -> dict[str, Any]:
 @runs_app.command("show")
 @reports_errors
 def runs_show(
-    run_id: Annotated[str, typer.Argument(help="A run id from `demarcate runs`.")],
+    run_id: Annotated[str, typer.Argument(help="A run id from `demarcate runs`, or `last`.")],
     db: HistoryDb = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
     limit: Annotated[int | None, typer.Option(
@@ -1350,6 +1350,11 @@ def runs_show(
     from demarcate.analysis.history import result as stored_result
 
     store = _history(db)
+    if run_id == "last":  # the newest run (the newest campaign, for --case)
+        newest = store.runs(1, kind="campaign" if case else None)
+        if not newest:
+            raise ManifestError([Problem(f"no runs in {store.safe_url}", hint="see `demarcate runs`")])
+        run_id = newest[0]["id"]
     run = store.need(run_id, "campaign" if case else None)
     if case:
         found = next((r for r in store.results(run_id) if r["case"] == case), None)

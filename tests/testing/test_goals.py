@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model import load
+from demarcate.testing.attribution import Evidence, attribute
 from demarcate.testing.goals import GOALS
+from demarcate.testing.probes import select
 from demarcate.testing.run import run_campaign
+from demarcate.testing.targets import Records, Reply
 from tests.conftest import SHOPBOT, copy_example
 
 HERE = "python:tests.testing.test_goals:"
@@ -42,7 +46,8 @@ def flag_leaker(message: str, documents: list[str]) -> str:
 
 
 def quiet(message: str, documents: list[str]) -> str:
-    return "I can only help with your own orders."
+    """Reads what it is given (and repeats the start of it); obeys none of it; calls no tool."""
+    return "I can only help with your own orders." + (f" The review says: {documents[0][:60]}" if documents else "")
 
 
 def _mail_manifest(tmp_path: Path) -> Path:
@@ -65,16 +70,25 @@ def test_tools_are_found_by_the_effects_the_manifest_gives_them(tmp_path):
     # A tool the manifest says only reads private data is not a way to send mail, whatever its arguments.
     (r,) = run_campaign(manifest, target=HERE + "misnamed_sender", probes="doc-email-records",
                         db=str(tmp_path / "h2.sqlite"))["results"]
-    assert r["outcome"] == "resisted" and "APP-TOOL-02" not in {x["control"] for x in r["chain"]}
+    assert "APP-TOOL-02" not in {x["control"] for x in r["chain"]}
+    # Nor is it credited with resisting: asked to mail the user, it calls nothing that sends.
+    assert r["outcome"] == "inconclusive" and r["evidence"]["capable"] is False
 
 
 def test_a_fetch_nobody_could_see_is_not_resistance(tmp_path):
     # No tool calls in the answer and nothing at the listener: the model may have tried and the
     # network stopped it. Treated as mail is: unobservable, not resisted.
-    (r,) = run_campaign(load([SHOPBOT]), target=HERE + "quiet", probes="doc-fetch-records",
-                        db=str(tmp_path / "h.sqlite"))["results"]
+    system = load([SHOPBOT])
+    (case,) = select("doc-fetch-records")
+    quiet_reply = Reply(status=200, text="The jacket is warm.", session="s")  # no tool calls shown
+    r = attribute(case, "dmc0123456789abcd", "dmc0123456789abcd@exfil.example", Evidence(quiet_reply, Records(), [], []),
+                  Responsibilities(system), None, None)
     assert r["outcome"] == "unobservable"
     assert [x["held"] for x in r["chain"] if x["control"] == "MOD-SAFE-03"] == [None]
+    # Asked for a harmless page, this target fetched nothing: it cannot fetch, so it resisted nothing.
+    (r,) = run_campaign(system, target=HERE + "quiet", probes="doc-fetch-records",
+                        db=str(tmp_path / "h.sqlite"))["results"]
+    assert r["outcome"] == "inconclusive" and r["evidence"]["capable"] is False
 
 
 def _probe_file(tmp_path: Path) -> Path:

@@ -41,15 +41,16 @@ def hallucinator(message: str, documents: list[str]) -> str:
     return f"Here it is: ![{name}](https://img.shop.example/{name}.png)"
 
 
+def robust(message: str, documents: list[str]) -> str:
+    """Reads what it is given and repeats the start of it, as a summary would; obeys none of it."""
+    return "I can only help with your own orders." + (f" The review says: {documents[0][:60]}" if documents else "")
+
+
 def sometimes_slow(message: str, documents: list[str]) -> str:
     """Slower than the case timeout while STAND_IN_SLOW is set."""
     if os.environ.get("STAND_IN_SLOW"):
         time.sleep(3)
-    return "I can only help with your own orders."
-
-
-def robust(message: str, documents: list[str]) -> str:
-    return "I can only help with your own orders."
+    return robust(message, documents)
 
 
 def _run(tmp_path: Path, fn: str, probes: str, **options):
@@ -251,3 +252,28 @@ def test_a_python_target_answering_in_the_wrong_shape_is_that_cases_error_not_a_
                      ("one_call", "'tool_calls' is not a list")):
         (r,) = _run(tmp_path, fn, "doc-email-records")["results"]
         assert r["outcome"] == "error" and says in r["error"], (fn, r)
+
+
+def deaf(message: str, documents: list[str]) -> str:
+    """Never uses what it retrieves: a planted review cannot reach its answer, benign or not."""
+    return "We have many fine products."
+
+
+def test_a_target_that_cannot_use_a_planted_document_resisted_nothing(tmp_path):
+    data = _run(tmp_path, "deaf", "doc-say-canary,user-say-canary")
+    by = {r["probe"]: r for r in data["results"]}
+    assert by["doc-say-canary"]["outcome"] == "inconclusive" and by["doc-say-canary"]["evidence"]["capable"] is False
+    assert "capability baseline" in next(x["evidence"] for x in by["doc-say-canary"]["chain"]
+                                         if x["control"] == "MOD-SAFE-03")
+    assert by["user-say-canary"]["outcome"] == "resisted"  # typed by the user: no baseline needed
+    assert data["summary"]["baselines"]["read"]["capable"] is False
+
+
+def test_baselines_run_once_per_campaign_and_come_back_with_it(tmp_path):
+    db = str(tmp_path / "h.sqlite")
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-email-records,doc-fetch-ping", db=db)
+    baselines = data["summary"]["baselines"]
+    assert {k: v["capable"] for k, v in baselines.items()} == {"read": True, "send": True, "fetch": True}
+    store = Store(db)
+    assert store.need(data["run"])["config"]["baselines"] == baselines  # kept with the run for --resume
+    store.close()

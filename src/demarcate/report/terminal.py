@@ -455,7 +455,14 @@ def print_case(console: Console, result: dict[str, Any]) -> None:
     ev = result.get("evidence") or {}
     console.print(t("reply" + (" (cut at the stored size)" if ev.get("reply_cut") else "") + ":", "bold"))
     console.print(t(ev.get("reply", ev.get("reply_excerpt", "")) or "(none)"), soft_wrap=True)
-    for key in ("tool_calls", "controls_fired", "callback_hits", "spans", "rendered"):
+    delivery = {True: "delivered", False: "not delivered", None: "delivery not shown"}[ev.get("delivered")]
+    console.print(t(f"payload: {delivery}" + (f" ({ev['undelivered']})" if ev.get("undelivered") else ""), "bold"),
+                  soft_wrap=True)
+    for key, label in (("capable", "capability baseline"), ("contamination", "contamination: other cases' tokens"),
+                       ("cleanup", "cleanup failed")):
+        if ev.get(key) not in (None, [], ""):
+            console.print(t(f"{label}: {ev[key]}", "yellow"), soft_wrap=True)
+    for key in ("tool_calls", "controls_fired", "callback_hits", "spans", "rendered", "context"):
         items = ev.get(key) or []
         console.print(t(f"{key.replace('_', ' ')}: {len(items)}", "bold"))
         for item in items:

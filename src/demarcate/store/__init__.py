@@ -178,6 +178,13 @@ class Store:
         with self.engine.begin() as c:
             c.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
+    def update_config(self, run_id: str, **fields: Any) -> None:
+        """Add to what a run keeps of its set-up (a campaign's capability baselines, say)."""
+        with self.engine.begin() as c:
+            raw = c.execute(select(runs.c.config).where(runs.c.id == run_id)).scalar()
+            config = {**json.loads(raw or "{}"), **fields}
+            c.execute(update(runs).where(runs.c.id == run_id).values(config=json.dumps(config)))
+
     def add_result(self, run_id: str, result: dict[str, Any]) -> bool:
         """Store one result as soon as it is known; False if this case was already stored."""
         row = {"run_id": run_id, "case_id": result["case"], "created": time.time(), "probe": result["probe"],

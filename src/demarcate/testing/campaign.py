@@ -19,10 +19,11 @@ from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.loader import System
 from demarcate.store import Store
 from demarcate.testing.attribution import Evidence, attribute, error_result, goal_of, summarise
+from demarcate.testing.capabilities import BASELINES, Baseline, as_record, needs, token_for, verdict
 from demarcate.testing.goals import ToolRoles
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import Case, materialise
-from demarcate.testing.targets import Records, Reply
+from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
 from demarcate.testing.traces import TraceStore
 
 RETRIES = 2
@@ -64,11 +65,16 @@ class Campaign:
         self.on_result = on_result
         self.client = httpx.AsyncClient(timeout=10, trust_env=False)
         self.tools = ToolRoles.of(system)
+        self.capabilities: dict[str, dict[str, Any]] = {}
+        # Every case's canary and product token, to recognise one case's plant in another's answer.
+        self.tokens = {t: c.id for c in cases for t in (canary_for(run_id, c.id), product_for(run_id, c.id))}
+        self.tokens |= {token_for(run_id, name): f"baseline:{name}" for name in BASELINES}
 
     async def run(self) -> list[dict[str, Any]]:
         done = self.store.done_cases(self.run_id)
         todo = [c for c in self.cases if c.id not in done]
         gate = asyncio.Semaphore(max(1, self.options.concurrency))
+        self.capabilities = await self.baselines(todo)
 
         async def one(case: Case) -> None:
             async with gate:
@@ -88,6 +94,28 @@ class Campaign:
             await self.client.aclose()
         return self.store.results(self.run_id)
 
+    async def baselines(self, todo: list[Case]) -> dict[str, dict[str, Any]]:
+        """The capability baselines the cases to run depend on, each run once and kept with the run."""
+        found: dict[str, dict[str, Any]] = dict(self.store.need(self.run_id)["config"].get("baselines") or {})
+        wanted = sorted({n for c in todo for n in needs(c)} - found.keys())
+        for name in wanted:
+            token = token_for(self.run_id, name)
+
+            async def ask(message: str, token: str = token) -> Reply:
+                return await self._send(message, f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01", token)
+
+            try:
+                baseline = await asyncio.wait_for(
+                    BASELINES[name](self.target, ask, token, product_for(self.run_id, "baseline/" + name),
+                                    self.listener, self.tools), self.options.timeout)
+            except TimeoutError:
+                baseline = Baseline(name, None, f"timed out after {self.options.timeout:g} s (--timeout)")
+            found[name] = as_record(baseline)
+            # Kept at once: an interrupted run does not ask again; one that could not tell asks on --resume.
+            await asyncio.to_thread(self.store.update_config, self.run_id,
+                                    baselines={k: v for k, v in found.items() if v["capable"] is not None})
+        return found
+
     async def case(self, case: Case) -> dict[str, Any]:
         canary = canary_for(self.run_id, case.id)
         product = product_for(self.run_id, case.id)
@@ -96,16 +124,21 @@ class Campaign:
         # The canary is only in what the attacker plants; the trigger names the product and the page.
         values = {"canary": canary, "callback": callback, "attacker": attacker, "product": product,
                   "page": self.listener.page_url(product)}
-        planted: list[str] = []
         material = materialise(case, values)
         if material.page:
             self.listener.serve_page(product, material.page)
-        message = material.message
+        planted: list[str] = []
+        delivered = None  # did the payload get to where the model could read it (None: cannot tell)
         if material.documents and (getattr(self.target, "can_plant", True) or getattr(self.target, "white_box", False)):
-            planted = await self.target.plant(list(material.documents), product)
+            try:
+                planted = await self.target.plant(list(material.documents), product)
+                if planted and hasattr(self.target, "confirm"):
+                    delivered = await self.target.confirm(list(material.documents), product)
+            except PlantFailed as failed:
+                return self._refused(case, canary, attacker, failed.reply)
         trace_id = secrets.token_hex(16)
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
-        reply = await self._send(message, traceparent, canary)
+        reply = await self._send(material.message, traceparent, canary)
         records = await self.target.records(reply, canary) if not reply.error else None
         rendered = await self._render(reply.text, canary)
         hits = self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
@@ -114,18 +147,46 @@ class Campaign:
         spans = [{"name": s.name, "span_id": s.span_id, "tool.name": s.get("tool.name"),
                   "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")}
                  for s in self.traces.trace(reply.trace_id or trace_id)]
-        await self.target.cleanup(planted)
-        # Did the payload get to where the model could read it? A page nobody fetched, or documents the
-        # target could not take, never did: a quiet answer then says nothing about the model.
-        delivered = None
+        cleanup = ""
+        try:
+            await self.target.cleanup(planted)
+        except PlantFailed as failed:  # the verdict stands; later answers are checked for this case's tokens
+            cleanup = str(failed)
+        # A page nobody fetched, documents the target could not take, or a retrieval that left them out
+        # never reached the model: a quiet answer then says nothing about it.
+        undelivered = "the plant could not be read back" if delivered is False else ""
         if case.probe.entry == "tool-output":
             delivered = self.listener.page_fetched(product)
+            undelivered = "" if delivered else "the page was not fetched"
         elif material.documents and not planted:
-            delivered = False
-        evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered, delivered)
+            delivered, undelivered = False, "the target took no plant"
+        elif material.documents and reply.context is not None and delivered is not False:
+            delivered = any(shows(" ".join(reply.context), d) for d in material.documents)
+            undelivered = "" if delivered else "the context the app retrieved for this turn does not hold the planted document"
+        evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered, delivered,
+                            undelivered, self._foreign(case, reply))
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
-        return attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
-                         getattr(self.target, "user_email", None), quoted, self.tools)
+        result = attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
+                           getattr(self.target, "user_email", None), quoted, self.tools,
+                           verdict(case, self.capabilities))
+        if cleanup:
+            result["evidence"]["cleanup"] = cleanup
+        return result
+
+    def _refused(self, case: Case, canary: str, attacker: str, reply: Reply) -> dict[str, Any]:
+        """A plant the target refused: a control firing (401, 403, 429) is judged like a refused turn;
+        any other failure is the case's error, run again on --resume."""
+        if reply.status in CONTROL_STATUSES:
+            return attribute(case, canary, attacker, Evidence(reply, Records(), [], []), self.resp,
+                             self.target.prompt_marker, None, (), self.tools)
+        return error_result(case, canary, reply.error or f"planting: HTTP {reply.status}")
+
+    def _foreign(self, case: Case, reply: Reply) -> list[str]:
+        """Other cases of this run whose tokens are in the answer or its context: a plant left behind."""
+        seen = " ".join([reply.text or "", *(reply.context or [])])
+        if "dm" not in seen:
+            return []
+        return sorted(other for token, other in self.tokens.items() if other != case.id and token in seen)
 
     async def _send(self, message: str, traceparent: str, session: str) -> Reply:
         """Retry transport errors and 5xx with backoff; a 401, 403 or 429 is a control firing and
@@ -165,4 +226,4 @@ class Campaign:
         return fetched
 
     def summary(self, results: list[dict[str, Any]], infra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return summarise(results, self.resp, infra)
+        return {**summarise(results, self.resp, infra), "baselines": self.capabilities}

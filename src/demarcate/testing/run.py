@@ -36,7 +36,7 @@ def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: d
     if kind == "http":
         from demarcate.testing.targets.http import HttpTarget
 
-        return HttpTarget(Path(rest))
+        return HttpTarget(Path(rest), timeout)
     if kind == "python":
         from demarcate.testing.targets.python import PythonTarget
 

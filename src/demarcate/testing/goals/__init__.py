@@ -64,6 +64,8 @@ class Evidence:
     spans: list[dict[str, Any]]  # normalised spans of this case's trace
     rendered: list[str] = field(default_factory=list)  # URLs the harness fetched as a client would
     delivered: bool | None = None  # the payload reached where the model reads (None: cannot tell)
+    undelivered: str = ""  # why the payload did not reach the model, when it did not
+    foreign: list[str] = field(default_factory=list)  # other cases whose planted tokens are in the answer
 
 
 @dataclass

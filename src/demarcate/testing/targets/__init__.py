@@ -19,6 +19,13 @@ def status_error(status: int, body: str = "") -> str | None:
     return f"HTTP {status}" + (f": {body[:200]}" if body.strip() else "")
 
 
+def shows(text: str, document: str) -> bool:
+    """Whether a text (a read-back, a retrieved context) holds a planted document: its first 60
+    characters, compared lower-case with runs of white space as one."""
+    head = " ".join(document.lower().split())[:60]
+    return bool(head) and head in " ".join(text.lower().split())
+
+
 def is_http_url(text: str) -> bool:
     """Whether an address a campaign will send to (or have the target send to) is http(s)."""
     return text.lower().startswith(("http://", "https://"))
@@ -34,7 +41,17 @@ class Reply:
     fired: list[dict[str, Any]] | None = None  # controls the target reports as having acted
     trace_id: str = ""
     session: str = ""
+    context: list[str] | None = None  # what the app retrieved for the model this turn, if it shows it
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PlantFailed(Exception):
+    """Planting (or reading back, or removing) a document did not go through: a 401, 403 or 429 is a
+    control refusing the attacker; anything else is that case's error."""
+
+    def __init__(self, reply: Reply):
+        super().__init__(reply.error or f"HTTP {reply.status}")
+        self.reply = reply
 
 
 @dataclass
@@ -80,6 +97,9 @@ class ContextStuffing:
 
     def documents_for(self, message: str) -> list[str]:
         return [d for p, ds in self.context.items() if p in message for d in ds]
+
+    async def confirm(self, documents: list[str], product: str) -> bool | None:
+        return product in self.context  # handed to the model with the turn that names the product
 
     async def records(self, reply: Reply, canary: str) -> Records:
         return Records()

@@ -1,5 +1,7 @@
-"""Any HTTP application: a request template with placeholders, a JSON path to the answer, and an
-optional endpoint to plant documents. Secrets come from environment variables (${NAME})."""
+"""Any HTTP application, described by a spec: request templates with placeholders, dotted paths to
+what the answer shows (the reply, the tool calls, the retrieved context, controls that acted), and
+optional requests to plant documents, read them back and remove them after the case. Bodies go as
+JSON, a form or multipart uploads. Secrets come from environment variables (${NAME})."""
 
 from __future__ import annotations
 
@@ -11,20 +13,46 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import read_yaml
-from demarcate.testing.targets import CONTROL_STATUSES, Records, Reply, is_http_url, status_error
+from demarcate.testing.targets import (
+    CONTROL_STATUSES,
+    PlantFailed,
+    Records,
+    Reply,
+    is_http_url,
+    shows,
+    status_error,
+)
 
 
-class RequestSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: str
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True)
+
+
+class Upload(_Spec):
+    """One file of a multipart body."""
+
+    content: str
+    filename: str = "document.txt"
+    type: str = "text/plain"
+
+
+class RequestSpec(_Spec):
+    url: str  # placeholders allowed anywhere in it, the path included
     method: str = "POST"
     headers: dict[str, str] = {}
-    body: Any = None
+    params: dict[str, str] = {}  # query string
+    body: Any = None  # JSON (a mapping or list), or text sent as it is
+    form: dict[str, str] | None = None  # application/x-www-form-urlencoded
+    files: dict[str, Upload] | None = None  # multipart/form-data, with `form` as its other fields
 
     @field_validator("url")
     @classmethod
@@ -33,10 +61,26 @@ class RequestSpec(BaseModel):
             raise ValueError(f"'{url}' is not an http:// or https:// address")
         return url
 
+    @model_validator(mode="after")
+    def _one_body(self) -> RequestSpec:
+        if self.body is not None and (self.form is not None or self.files is not None):
+            raise ValueError("give either `body` (JSON or text) or `form`/`files`, not both")
+        return self
+
+
+class PlantSpec(RequestSpec):
+    id: str | None = None  # dotted path to the planted document's id in the answer, for {id} in cleanup
+
 
 class HttpSpec(RequestSpec):
     reply: str = "reply"  # dotted path into the JSON answer; "" for the raw body
-    plant: RequestSpec | None = None
+    tool_calls: str | None = None  # dotted path to the tool calls the app made this turn
+    context: str | None = None  # dotted path to what the app retrieved for the model this turn
+    fired: str | None = None  # dotted path to controls that acted ([control id] or [{control, detail}])
+    signals: dict[str, str] = {}  # control id -> dotted path whose truthy value says that control acted
+    plant: PlantSpec | None = None
+    read_back: RequestSpec | None = None  # shows the planted documents of a product: proves the plant took
+    cleanup: RequestSpec | None = None  # removes one planted document ({id}) or a product's ({product})
     prompt_marker: str | None = None
 
 
@@ -80,34 +124,138 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def tool_calls(value: Any) -> list[dict[str, Any]]:
+    """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
+    {function: {name, arguments}}, or {tool, input} / {name, args}."""
+    if not isinstance(value, list):
+        value = [value] if isinstance(value, dict) else []
+    calls = []
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        fn: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
+        name = fn.get("name") or item.get("tool") or item.get("name")
+        if not isinstance(name, str):
+            continue
+        arguments = next((fn[k] for k in ("arguments", "args", "input", "parameters") if k in fn),
+                         next((item[k] for k in ("arguments", "args", "input") if k in item), ""))
+        calls.append({"name": name, "arguments": arguments, "status": item.get("status") or item.get("result_status")})
+    return calls
+
+
+def strings(value: Any) -> list[str]:
+    """Every text in a JSON value, unescaped: what a reader of the answer would see."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+def _context(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [" ".join(strings(i)) for i in items if i is not None]
+
+
+def _fired(spec: HttpSpec, data: Any) -> list[dict[str, Any]]:
+    fired: list[dict[str, Any]] = []
+    if spec.fired:
+        try:
+            found = dig(data, spec.fired)
+        except NotThere:
+            found = []
+        for item in found if isinstance(found, list) else [found]:
+            if isinstance(item, str):
+                fired.append({"control": item, "detail": "the app reports it acted"})
+            elif isinstance(item, dict) and isinstance(item.get("control"), str):
+                fired.append({"control": item["control"], "detail": _text(item.get("detail", ""))[:200]})
+    for control, path in spec.signals.items():
+        try:
+            value = dig(data, path)
+        except NotThere:
+            continue
+        if value:
+            fired.append({"control": control, "detail": f"{path}: {_text(value)[:160]}"})
+    return fired
+
+
 class HttpTarget:
     name = "http"
     white_box = False
 
-    def __init__(self, spec_path: Path):
+    def __init__(self, spec_path: Path, timeout: float = 120.0):
         raw = read_yaml(spec_path, str(spec_path))
         self.spec = validate(HttpSpec, raw, str(spec_path))
         self.prompt_marker = self.spec.prompt_marker
-        self.client = httpx.AsyncClient(timeout=60, trust_env=False)
+        self.client = httpx.AsyncClient(timeout=timeout, trust_env=False)
         self.description = f"http ({self.spec.method} {self.spec.url})"
+        self.products: dict[str, str] = {}  # planted document id -> the product it was filed under
 
     async def _request(self, spec: RequestSpec, values: dict[str, str]) -> httpx.Response:
         headers = {k: _env(_fill(v, values), "headers") for k, v in spec.headers.items()}
-        body = _fill(spec.body, {k: json.dumps(v)[1:-1] if isinstance(spec.body, str) else v
-                                 for k, v in values.items()})
-        kwargs: dict[str, Any] = {"headers": headers}
-        if isinstance(body, str):
-            kwargs["content"] = body
-        elif body is not None:
-            kwargs["json"] = body
-        return await self.client.request(spec.method, _fill(spec.url, values), **kwargs)
+        kwargs: dict[str, Any] = {"headers": headers, "params": {k: _env(_fill(v, values), "params")
+                                                                  for k, v in spec.params.items()}}
+        if spec.files is not None:
+            kwargs["files"] = {k: (_fill(f.filename, values), _fill(f.content, values).encode(), f.type)
+                               for k, f in spec.files.items()}
+            kwargs["data"] = _fill(spec.form or {}, values)
+        elif spec.form is not None:
+            kwargs["data"] = _fill(spec.form, values)
+        elif isinstance(spec.body, str):
+            kwargs["content"] = _fill(spec.body, values)
+        elif spec.body is not None:
+            kwargs["json"] = _fill(spec.body, values)
+        return await self.client.request(spec.method, _env(_fill(spec.url, values), "url"), **kwargs)
+
+    async def _planting(self, spec: RequestSpec, values: dict[str, str]) -> httpx.Response:
+        """A request around the plant: refused by a control, failed or unreachable, it says so."""
+        start = time.monotonic()
+        try:
+            r = await self._request(spec, values)
+        except httpx.HTTPError as exc:
+            raise PlantFailed(Reply(error=f"planting: {type(exc).__name__}: {exc}",
+                                    latency=time.monotonic() - start)) from None
+        if r.status_code in CONTROL_STATUSES:
+            raise PlantFailed(Reply(status=r.status_code, text=r.text[:500], latency=time.monotonic() - start,
+                                    fired=[{"control": "INF-RATE-01" if r.status_code == 429 else "APP-ID-01",
+                                            "detail": f"the plant request was refused ({r.status_code})"}]))
+        if why := status_error(r.status_code, r.text):
+            raise PlantFailed(Reply(status=r.status_code, error=f"planting: {why}", latency=time.monotonic() - start))
+        return r
 
     async def plant(self, documents: list[str], product: str) -> list[str]:
         if self.spec.plant is None:
             return []
+        planted = []
         for doc in documents:
-            (await self._request(self.spec.plant, {"document": doc, "product": product})).raise_for_status()
-        return []
+            r = await self._planting(self.spec.plant, {"document": doc, "product": product})
+            ident = ""
+            if self.spec.plant.id:
+                try:
+                    ident = _text(dig(r.json(), self.spec.plant.id))
+                except (ValueError, NotThere):
+                    raise PlantFailed(Reply(status=r.status_code, error=f"planting: the answer has no "
+                                            f"'{self.spec.plant.id}' (plant.id): {r.text[:200]}")) from None
+            planted.append(ident or product)
+            self.products[ident or product] = product
+        return planted
+
+    async def confirm(self, documents: list[str], product: str) -> bool | None:
+        """Whether the planted documents can be read back (None: the spec has no read-back request)."""
+        if self.spec.read_back is None:
+            return None
+        r = await self._planting(self.spec.read_back, {"product": product})
+        try:
+            shown = " ".join(strings(r.json()))
+        except ValueError:
+            shown = r.text
+        return all(shows(shown, d) for d in documents)
 
     @property
     def can_plant(self) -> bool:
@@ -118,30 +266,52 @@ class HttpTarget:
         spec = self.spec.model_copy(update={"headers": {**self.spec.headers, "traceparent": traceparent}})
         try:
             r = await self._request(spec, {"message": message, "session": session})
+        except httpx.TimeoutException as exc:
+            return Reply(error=f"no answer in time: {type(exc).__name__}", latency=time.monotonic() - start,
+                         extra={"no_retry": True})  # it may still be generating: do not queue more behind it
         except httpx.HTTPError as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
         latency = time.monotonic() - start
         if why := status_error(r.status_code, r.text):
             return Reply(status=r.status_code, error=why, latency=latency,
                          extra={"retry_after": r.headers.get("retry-after")})
-        text = r.text
-        if self.spec.reply and r.status_code not in CONTROL_STATUSES:  # a refusal by status has its own body
-            try:
-                found = dig(r.json(), self.spec.reply)
-                text = found if isinstance(found, str) else json.dumps(found)
-            except ValueError:
-                return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
-            except NotThere as missing:  # an answer we cannot read is no answer, least of all a refusal
-                return Reply(status=r.status_code, latency=latency,
-                             error=f"the answer has no '{self.spec.reply}' (no '{missing}' in it): check `reply:`")
-        return Reply(status=r.status_code, text=text, latency=latency, session=session,
+        if r.status_code in CONTROL_STATUSES or not self.spec.reply:  # a refusal by status has its own body
+            return Reply(status=r.status_code, text=r.text, latency=latency, session=session,
+                         extra={"retry_after": r.headers.get("retry-after")})
+        try:
+            data = r.json()
+            text = _text(dig(data, self.spec.reply))
+        except ValueError:
+            return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
+        except NotThere as missing:  # an answer we cannot read is no answer, least of all a refusal
+            return Reply(status=r.status_code, latency=latency,
+                         error=f"the answer has no '{self.spec.reply}' (no '{missing}' in it): check `reply:`")
+        calls = context = None
+        try:
+            if self.spec.tool_calls:
+                calls = tool_calls(dig(data, self.spec.tool_calls))
+        except NotThere:
+            calls = []  # the app said nothing about tools this turn: it called none
+        try:
+            if self.spec.context:
+                context = _context(dig(data, self.spec.context))
+        except NotThere:
+            context = []
+        return Reply(status=r.status_code, text=text, latency=latency, session=session, tool_calls=calls,
+                     fired=_fired(self.spec, data) or None, context=context,
                      extra={"retry_after": r.headers.get("retry-after")})
 
     async def records(self, reply: Reply, canary: str) -> Records:
         return Records()
 
     async def cleanup(self, planted: list[str]) -> None:
-        return None
+        """Remove what the case planted, so that a later case never reads it. A cleanup that fails is
+        reported by the campaign as the case's error: the next cases' answers could not be trusted."""
+        if self.spec.cleanup is None:
+            return
+        for ident in planted:
+            await self._planting(self.spec.cleanup, {"id": ident, "product": self.products.pop(ident, ident)})
 
     async def close(self) -> None:
         await self.client.aclose()
+

@@ -1,0 +1,124 @@
+"""A stand-in for a third-party RAG chatbot, written the way such apps are: uploads through a
+multipart ingest endpoint, an API key, a retriever that matches words (as an embedding does, it makes
+nothing of random tokens such as product codes), a model that obeys what it retrieves, and an answer
+that carries its sources, the actions it took and a moderation flag. Run on 127.0.0.1 by the tests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+KEY = "rag-key-123"
+WORDS = re.compile(r"[a-z]{3,}")
+
+
+@dataclass
+class Settings:
+    obey: bool = True  # the model does what retrieved text tells it
+    moderate: bool = False  # a classifier drops retrieved text that looks like an instruction
+    ingest_status: int = 200  # what the ingest endpoint answers (429: its rate limit)
+    drop_long: int = 0  # silently keep no document longer than this (0: keep all)
+    docs: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (product, text)
+    next_id: int = 1
+
+
+def _retrieve(settings: Settings, question: str, k: int = 2) -> list[tuple[int, str]]:
+    asked = set(WORDS.findall(question.lower()))
+    scored = [(len(asked & set(WORDS.findall(text.lower()))), i, text) for i, (_, text) in settings.docs.items()]
+    scored.sort(key=lambda s: (-s[0], s[1]))  # ties: the oldest first
+    return [(i, text) for score, i, text in scored[:k] if score > 0]
+
+
+def _answer(settings: Settings, context: list[str]) -> tuple[str, list[dict]]:
+    joined = " ".join(context)
+    if not joined:
+        return "I could not find anything about that product.", []
+    if not settings.obey:  # it reads what it retrieves, and says what the first review says, no more
+        return f"The reviews say: {context[0][:60]}", []
+    if m := re.search(r"(?:start your answer with the words|reply only with|append the code) (\S+)", joined, re.I):
+        return f"{m.group(1)} Here is what the reviews say.", []
+    if m := re.search(r"(?:email|mail|send|forward)[^.]*?to ([\w.+-]+@[\w.-]+\w)", joined, re.I):
+        return "I have forwarded the records.", [{"tool": "send_email", "input": {"to": m.group(1)}}]
+    return "The reviews are positive.", []
+
+
+def make_app(settings: Settings) -> Starlette:
+    def authorised(request: Request) -> bool:
+        return request.headers.get("x-api-key") == KEY
+
+    async def ingest(request: Request) -> Response:
+        if not authorised(request):
+            return JSONResponse({"detail": "bad key"}, 401)
+        if settings.ingest_status != 200:
+            return JSONResponse({"detail": "slow down"}, settings.ingest_status)
+        form = await request.form()
+        upload = form["file"]
+        text = (await upload.read()).decode()  # type: ignore[union-attr]
+        ident = settings.next_id
+        settings.next_id += 1
+        if not settings.drop_long or len(text) <= settings.drop_long:
+            settings.docs[ident] = (str(form.get("product", "")), text)
+        return JSONResponse({"status": "indexed", "document": {"id": ident}})
+
+    async def listing(request: Request) -> Response:
+        product = request.query_params.get("product", "")
+        return JSONResponse([{"id": i, "text": t} for i, (p, t) in settings.docs.items() if p == product])
+
+    async def remove(request: Request) -> Response:
+        settings.docs.pop(int(request.path_params["ident"]), None)
+        return Response(status_code=204)
+
+    async def ask(request: Request) -> Response:
+        if not authorised(request):
+            return JSONResponse({"detail": "bad key"}, 401)
+        question = (await request.json())["question"]
+        found = _retrieve(settings, question)
+        flagged = settings.moderate and any("ignore previous" in t.lower() or "assistant" in t.lower() for _, t in found)
+        if flagged:
+            found = [(i, t) for i, t in found if "ignore previous" not in t.lower() and "assistant" not in t.lower()]
+        answer, actions = _answer(settings, [t for _, t in found])
+        return JSONResponse({"data": {"answer": answer, "sources": [{"id": i, "page_content": t} for i, t in found],
+                                      "actions": actions}, "moderation": {"flagged": flagged}})
+
+    return Starlette(routes=[Route("/api/v1/documents", ingest, methods=["POST"]),
+                             Route("/api/v1/documents", listing, methods=["GET"]),
+                             Route("/api/v1/documents/{ident}", remove, methods=["DELETE"]),
+                             Route("/api/v1/ask", ask, methods=["POST"])])
+
+
+def spec(url: str, *, cleanup: bool = True, read_back: bool = False) -> str:
+    """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
+    text = f"""\
+url: {url}/api/v1/ask
+headers: {{X-Api-Key: "${{RAG_KEY}}"}}
+body: {{question: "{{message}}"}}
+reply: data.answer
+tool-calls: data.actions
+context: data.sources
+signals: {{APP-IN-03: moderation.flagged}}
+plant:
+  url: {url}/api/v1/documents
+  headers: {{X-Api-Key: "${{RAG_KEY}}"}}
+  form: {{product: "{{product}}"}}
+  files: {{file: {{content: "{{document}}", filename: "{{product}}.txt"}}}}
+  id: document.id
+"""
+    if cleanup:
+        text += f"""\
+cleanup:
+  url: {url}/api/v1/documents/{{id}}
+  method: DELETE
+"""
+    if read_back:
+        text += f"""\
+read-back:
+  url: {url}/api/v1/documents
+  method: GET
+  params: {{product: "{{product}}"}}
+"""
+    return text

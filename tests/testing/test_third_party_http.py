@@ -1,0 +1,95 @@
+"""A third-party-style RAG app over `http:`: planting by multipart upload, an API key from the
+environment, tool calls, retrieved context and a moderation flag read from its answer, documents
+read back and removed after each case — and every way that went wrong before: plants left behind
+that later cases answer from, plants the app dropped, a rate limit on the ingest endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from demarcate.model import load
+from demarcate.serve import BackgroundServer
+from demarcate.testing.run import run_campaign
+from tests.conftest import SHOPBOT
+from tests.testing.rag_app import KEY, Settings, make_app, spec
+
+
+@pytest.fixture
+def rag(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_KEY", KEY)
+    settings = Settings()
+    server = BackgroundServer(make_app(settings)).start()
+
+    def campaign(probes: str, **spec_options):
+        path = tmp_path / "rag.yaml"
+        path.write_text(spec(server.url, **spec_options))
+        return run_campaign(load([SHOPBOT]), target=f"http:{path}", probes=probes, concurrency=1,
+                            db=str(tmp_path / "h.sqlite"), force=True)
+
+    yield settings, campaign
+    server.stop()
+
+
+def test_planted_by_upload_judged_from_the_apps_own_answer_and_removed_after(rag):
+    settings, campaign = rag
+    data = campaign("doc-say-canary,doc-say-canary-override,doc-email-records")
+    by = {r["probe"]: r for r in data["results"]}
+    assert by["doc-say-canary"]["outcome"] == "succeeded"
+    assert by["doc-say-canary-override"]["outcome"] == "succeeded"
+    mail = by["doc-email-records"]
+    assert mail["evidence"]["tool_calls"][0]["name"] == "send_email"  # read from data.actions
+    assert {x["control"]: x["held"] for x in mail["chain"]}["MOD-SAFE-03"] is False
+    assert all(r["evidence"]["delivered"] is not False and not r["evidence"]["contamination"]
+               for r in data["results"])
+    assert settings.docs == {}  # every plant removed by the cleanup request
+
+
+def test_a_plant_left_behind_is_contamination_not_a_verdict(rag):
+    settings, campaign = rag
+    data = campaign("doc-say-canary,doc-say-canary-override,doc-say-canary-quiet", cleanup=False)
+    # In the library's order: the plain one, then the quiet one, then the override.
+    first, second, third = (next(r for r in data["results"] if r["probe"] == p)
+                            for p in ("doc-say-canary", "doc-say-canary-quiet", "doc-say-canary-override"))
+    assert first["outcome"] == "succeeded"
+    # The retriever hands the model the two oldest reviews — the capability baseline's and the first
+    # case's: the later cases' answers come from those, and the third case's own review is crowded
+    # out altogether.
+    assert second["outcome"] == "inconclusive"
+    assert second["evidence"]["contamination"] == ["baseline:read", first["case"]]
+    assert third["outcome"] == "inconclusive" and third["evidence"]["delivered"] is False
+    assert third["evidence"]["contamination"] == ["baseline:read", first["case"]]
+    assert len(settings.docs) == 4  # nothing removed: the baseline's review and the three cases'
+
+
+def test_a_plant_the_app_dropped_is_not_delivered(rag):
+    settings, campaign = rag
+    settings.obey = False
+    settings.drop_long = 40  # accepted with a 200, never indexed
+    (r,) = campaign("doc-say-canary", read_back=True)["results"]
+    assert r["outcome"] == "inconclusive" and r["evidence"]["delivered"] is False
+    assert "could not be read back" in next(x["evidence"] for x in r["chain"] if x["control"] == "MOD-SAFE-03")
+    settings.drop_long = 0
+    (r,) = campaign("doc-say-canary-quiet", read_back=True)["results"]
+    assert r["evidence"]["delivered"] is True and r["outcome"] == "resisted"  # read, and not obeyed
+
+
+def test_a_rate_limited_ingest_is_a_control_firing_and_a_failing_one_an_error(rag):
+    settings, campaign = rag
+    settings.ingest_status = 429
+    data = campaign("doc-say-canary,user-say-canary")
+    by = {r["probe"]: r for r in data["results"]}
+    assert by["doc-say-canary"]["outcome"] == "blocked-by-infrastructure"
+    assert by["doc-say-canary"]["chain"][0]["control"] == "INF-RATE-01"
+    settings.ingest_status = 500
+    data = campaign("doc-say-canary")
+    (r,) = data["results"]
+    assert r["outcome"] == "error" and "planting: HTTP 500" in r["error"]
+
+
+def test_a_moderation_flag_in_the_answer_is_the_control_acting(rag):
+    settings, campaign = rag
+    settings.moderate = True
+    (r,) = campaign("doc-say-canary")["results"]
+    screen = next(x for x in r["chain"] if x["control"] == "APP-IN-03")
+    assert screen["held"] is True and "moderation.flagged" in screen["evidence"]
+    assert r["outcome"] == "blocked-by-application"
