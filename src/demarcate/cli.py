@@ -1214,6 +1214,14 @@ def test_cmd(
     resume: Annotated[str | None, typer.Option(help="Resume an interrupted run by its id, with every option it was started with.")] = None,
     db: Annotated[str | None, typer.Option(help="History: a SQLite path or database URL (default .demarcate/history.sqlite, or $DEMARCATE_DB).")] = None,
     lab_controls: Annotated[str | None, typer.Option(help="For --target lab: switches, as for `demarcate lab --controls`.")] = None,
+    lab_config: Annotated[Path | None, typer.Option(
+        help="For --target lab: a lab configuration (docs/lab.md) — a real model through `model: {kind: openai}`, "
+             "allowlists, switches.")] = None,
+    python: Annotated[str | None, typer.Option(
+        help="For python: targets: the interpreter (a virtualenv's bin/python) to run the app in, with its own "
+             "packages.")] = None,
+    prompt_marker: Annotated[str | None, typer.Option(
+        help="A string only the target's system prompt contains: prompt extraction becomes observable.")] = None,
     model: Annotated[str | None, typer.Option(help="For openai targets: the model name.")] = None,
     param: Annotated[list[str] | None, typer.Option(
         "--param", metavar="KEY=VALUE",
@@ -1263,7 +1271,9 @@ def test_cmd(
                                 resume=resume, db=db, lab_controls=controls, model=model, key_env=key_env,
                                 callback_url=callback_url, listen_host=listen, on_start=started, on_result=one,
                                 otlp_port=otlp_port, probe_files=[str(f) for f in probe_file or []],
-                                repeat=repeat, timeout=timeout, force=force, params=_params(param))
+                                repeat=repeat, timeout=timeout, force=force, params=_params(param),
+                                lab_config=str(lab_config) if lab_config else None, python=python,
+                                prompt_marker=prompt_marker)
     except KeyboardInterrupt:
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))

@@ -458,7 +458,11 @@ def print_case(console: Console, result: dict[str, Any]) -> None:
     delivery = {True: "delivered", False: "not delivered", None: "delivery not shown"}[ev.get("delivered")]
     console.print(t(f"payload: {delivery}" + (f" ({ev['undelivered']})" if ev.get("undelivered") else ""), "bold"),
                   soft_wrap=True)
-    for key, label in (("capable", "capability baseline"), ("contamination", "contamination: other cases' tokens"),
+    if ev.get("capable") is not None:
+        console.print(t("capability baseline: " + ("the target did the benign version of this act" if ev["capable"]
+                                                   else "the target could not do what this goal needs"),
+                        "green" if ev["capable"] else "yellow"), soft_wrap=True)
+    for key, label in (("contamination", "contamination: other cases' tokens"),
                        ("cleanup", "cleanup failed")):
         if ev.get(key) not in (None, [], ""):
             console.print(t(f"{label}: {ev[key]}", "yellow"), soft_wrap=True)
@@ -642,6 +646,16 @@ def print_campaign(console: Console, data: dict) -> None:
             if states.get(state):
                 line += t(f"{state} {', '.join(states[state])}  ", style)
         console.print(line)
+    baselines = summary.get("baselines") or {}
+    if baselines:
+        console.print(t("capability baselines (benign cases run first):", "bold"))
+    for name, b in baselines.items():
+        verdict = {True: "can", False: "cannot", None: "could not tell"}[b["capable"]]
+        console.print(t(f"  {name}: {verdict} — {b['evidence']}", {True: "green", False: "yellow"}.get(b["capable"], "dim")),
+                      soft_wrap=True)
+    if summary.get("unknown_tools"):
+        console.print(t("tools called that the manifest does not name (add them, or their `calls:`): "
+                        + ", ".join(summary["unknown_tools"]), "yellow"), soft_wrap=True)
     if summary.get("infrastructure"):
         console.print(t("checks beside the probes:", "bold"))
     for check in summary.get("infrastructure") or []:

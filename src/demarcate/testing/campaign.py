@@ -226,4 +226,6 @@ class Campaign:
         return fetched
 
     def summary(self, results: list[dict[str, Any]], infra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return {**summarise(results, self.resp, infra), "baselines": self.capabilities}
+        called = {str(c.get("name")) for r in results for c in (r.get("evidence") or {}).get("tool_calls") or []}
+        unknown = sorted(n for n in called if n.lower() not in self.tools.effects)
+        return {**summarise(results, self.resp, infra), "baselines": self.capabilities, "unknown_tools": unknown}

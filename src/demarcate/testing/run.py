@@ -20,12 +20,27 @@ RESULT_VERSION = 1
 
 
 def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: dict[str, bool], model: str | None,
-                key_env: str, params: dict[str, Any] | None = None, timeout: float = 120.0) -> Any:
+                key_env: str, params: dict[str, Any] | None = None, timeout: float = 120.0,
+                lab_config: str | None = None, python: str | None = None, prompt_marker: str | None = None) -> Any:
+    target = _target(spec, listener, otlp, lab_controls, model, key_env, params, timeout, lab_config, python)
+    if prompt_marker:  # a string only the system prompt has, for any target: prompt extraction becomes visible
+        target.prompt_marker = prompt_marker
+    return target
+
+
+def _target(spec: str, listener: Listener, otlp: str | None, lab_controls: dict[str, bool], model: str | None,
+            key_env: str, params: dict[str, Any] | None, timeout: float, lab_config: str | None,
+            python: str | None) -> Any:
     kind, _, rest = spec.partition(":")
+    if python and kind != "python":
+        raise ManifestError([Problem("--python is for python: targets", hint="--target python:module:function")])
+    if lab_config and kind != "lab":
+        raise ManifestError([Problem("--lab-config is for the lab target", hint="--target lab")])
     if kind == "lab":
+        from demarcate.lab.config import load_config
         from demarcate.testing.targets.lab import LabTarget
 
-        return LabTarget(lab_controls, listener.url, otlp)
+        return LabTarget(lab_controls, listener.url, otlp, load_config(Path(lab_config)) if lab_config else None)
     if kind == "openai":
         from demarcate.testing.targets.openai import OpenAITarget
 
@@ -40,7 +55,7 @@ def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: d
     if kind == "python":
         from demarcate.testing.targets.python import PythonTarget
 
-        return PythonTarget(rest)
+        return PythonTarget(rest, python)
     raise ManifestError([Problem(f"unknown target '{spec}'",
                                  hint="lab, openai:BASE_URL, http:SPEC.yaml or python:module:function")])
 
@@ -53,16 +68,17 @@ _GOAL_EFFECTS = {"email-out": ("send-external", "tool that sends out (effects: [
                  "wide-lookup": ("read-private", "tool that reads private data (effects: [read-private])")}
 
 
-def mismatch(system: System, target: str, cases: list[Any]) -> list[Problem]:
+def mismatch(system: System, target: str, cases: list[Any], lab_config: str | None = None) -> list[Problem]:
     """How the manifest fails to describe what the campaign will meet. Against the lab: the lab
     publishes its own manifest, and every component of it must be in this one, of the same kind.
     Against any other target: the entry points and tools the chosen probes need must exist."""
     comps = system.components
     if target == "lab":
-        from demarcate.lab.config import LabConfig
+        from demarcate.lab.config import load_config
         from demarcate.lab.manifest import manifest_data
 
-        lab = {c["id"]: c["kind"] for c in manifest_data(LabConfig())["components"]}
+        config = load_config(Path(lab_config) if lab_config else None)
+        lab = {c["id"]: c["kind"] for c in manifest_data(config)["components"]}
         unlike = [f"{cid} ({kind})" for cid, kind in lab.items()
                   if cid not in comps or comps[cid].kind != kind]  # type: ignore[attr-defined]
         return [Problem(f"the manifest does not describe the lab: {len(unlike)} of the lab's {len(lab)} components "
@@ -88,7 +104,9 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  key_env: str = "OPENAI_API_KEY", callback_url: str | None = None,
                  listen_host: str = "127.0.0.1", on_result: Any = None, on_start: Any = None,
                  repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None,
-                 timeout: float = 120.0, force: bool = False, params: dict[str, Any] | None = None) -> dict[str, Any]:
+                 timeout: float = 120.0, force: bool = False, params: dict[str, Any] | None = None,
+                 lab_config: str | None = None, python: str | None = None,
+                 prompt_marker: str | None = None) -> dict[str, Any]:
     if callback_url and not is_http_url(callback_url):
         # Probes would point the target at an address nothing listens on: exfiltration would go
         # unseen and count as stopped.
@@ -97,7 +115,9 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         "manifest": [str(Path(f).resolve()) for f in system.files], "system": system.info.name,
         "target": target, "probes": probes, "transforms": transforms,
         "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat,
-        "timeout": timeout, "params": params or {},
+        "timeout": timeout, "params": params or {}, "prompt_marker": prompt_marker,
+        "lab_config": str(Path(lab_config).resolve()) if lab_config else None,
+        "python": python,
         "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
     store: Store | None = None
     if resume:
@@ -108,11 +128,12 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         # Every option of the run comes back with it (runs stored before an option existed keep its default).
         concurrency, timeout = config.get("concurrency", concurrency), config.get("timeout", timeout)
         params = config.get("params", params)
+        lab_config, python, prompt_marker = config.get("lab_config"), config.get("python"), config.get("prompt_marker")
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
     # a resumed run reads its probe files again, for the cases it has not done.
     cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
     # A manifest of another system would blame its parties for what this target does.
-    problems = [] if force or resume else mismatch(system, target.split(":", 1)[0], cases)
+    problems = [] if force or resume else mismatch(system, target.split(":", 1)[0], cases, lab_config)
     if problems:
         raise ManifestError([*problems, Problem(
             "refusing to test: the findings would blame this manifest's parties for what the target does", None,
@@ -128,7 +149,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
 
     async def session() -> dict[str, Any]:
         tgt = make_target(target, listener, receiver.url + "/v1/traces", lab_controls or {}, model, key_env,
-                          params, timeout)
+                          params, timeout, lab_config, python, prompt_marker)
         try:
             if resume:
                 store.set_status(resume, "running")

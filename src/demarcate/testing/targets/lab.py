@@ -21,11 +21,16 @@ class LabTarget:
     white_box = True
     user_email = CUSTOMER["email"]  # the probes' own account: its data in an answer is no leak
 
-    def __init__(self, controls: dict[str, bool], listener_url: str, otlp_endpoint: str | None):
+    def __init__(self, controls: dict[str, bool], listener_url: str, otlp_endpoint: str | None,
+                 config: LabConfig | None = None):
+        """`config` (from `--lab-config`): the lab's model, allowlists and switches; the campaign's own
+        switches go on top, and it keeps the port, the mail relay, the trace endpoint and the rate."""
         assert self.prompt_marker in SYSTEM_PROMPT
-        self.lab = Lab(LabConfig(port=0, controls=controls, mail_relay=listener_url + "/relay",
-                                 otlp_endpoint=otlp_endpoint,
-                                 rate_limit_per_minute=10_000)).start()
+        base = config or LabConfig()
+        self.lab = Lab(base.model_copy(update={
+            "port": 0, "host": "127.0.0.1", "controls": {**base.controls, **controls},
+            "mail_relay": listener_url + "/relay", "otlp_endpoint": otlp_endpoint,
+            "rate_limit_per_minute": 10_000})).start()
         self.url = self.lab.url
         self.client = httpx.AsyncClient(base_url=self.url, timeout=60)
         self.headers: dict[str, str] = {}
@@ -33,7 +38,10 @@ class LabTarget:
     @property
     def description(self) -> str:
         on = [k for k, v in self.lab.config.state().items() if v]
-        return f"lab (controls on: {', '.join(on) or 'none'})"
+        model = self.lab.config.model
+        which = "" if model.kind == "simulated" and model.follows_injections else \
+            f", model {model.name} at {model.base_url}" if model.kind == "openai" else ", model simulated (resists)"
+        return f"lab (controls on: {', '.join(on) or 'none'}{which})"
 
     async def _auth(self) -> dict[str, str]:
         if not self.headers:
