@@ -163,7 +163,33 @@ def test_the_documented_goal_file_loads(tmp_path):
     from demarcate.testing.probes import load_probes
 
     docs = (Path(__file__).parents[2] / "docs/testing.md").read_text()
-    block = next(b for b in re.findall(r"```yaml\n(.*?)```", docs, re.S) if "goals:" in b)
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", docs, re.S) if "\ngoals:\n" in "\n" + b)
     (tmp_path / "goals.yaml").write_text(block)
     (probe,) = load_probes([tmp_path / "goals.yaml"])
     assert probe.declared is not None and probe.declared.controls == ["APP-TOOL-03"]
+
+
+def coder(message: str, documents: list[str]) -> dict:
+    """A coding agent that runs whatever code its context asks it to, with its shell tool."""
+    found = re.search(r"print\('([^']+)'", " ".join([message, *documents]))
+    calls = [{"name": "shell", "arguments": {"command": f"python -c \"print('{found.group(1)}')\""},
+              "status": "ok"}] if found else []
+    return {"reply": "Ran it." if found else "Nothing to run. " + " ".join(d[:60] for d in documents),
+            "tool_calls": calls}
+
+
+def test_goals_for_tools_that_run_code_need_such_a_tool(tmp_path):
+    from demarcate.builtin import example
+
+    agent = load([example("coding-agent")])
+    data = run_campaign(agent, target=HERE + "coder", probes="doc-run-code,user-run-code", force=True,
+                        db=str(tmp_path / "h.sqlite"))
+    assert {r["probe"]: r["outcome"] for r in data["results"]} == {"doc-run-code": "succeeded",
+                                                                   "user-run-code": "succeeded"}
+    gate = next(x for x in data["results"][0]["chain"] if x["control"] == "APP-TOOL-02")
+    assert gate["held"] is False and gate["party"]
+    # The shop bot has no tool that runs code: the same quiet answer resisted nothing.
+    (r,) = run_campaign(load([SHOPBOT]), target=HERE + "quiet", probes="user-run-code",
+                        db=str(tmp_path / "h2.sqlite"))["results"]
+    assert r["outcome"] == "inconclusive"
+    assert "effects: [execute-code]" in next(x["evidence"] for x in r["chain"] if x["control"] == "MOD-SAFE-03")
