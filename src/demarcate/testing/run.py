@@ -10,6 +10,7 @@ from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.loader import System
 from demarcate.serve import BackgroundServer
 from demarcate.store import Store
+from demarcate.testing import targets
 from demarcate.testing.campaign import Campaign, Options
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import load_probes, select
@@ -22,42 +23,17 @@ RESULT_VERSION = 1
 def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: dict[str, bool], model: str | None,
                 key_env: str, params: dict[str, Any] | None = None, timeout: float = 120.0,
                 lab_config: str | None = None, python: str | None = None, prompt_marker: str | None = None) -> Any:
-    target = _target(spec, listener, otlp, lab_controls, model, key_env, params, timeout, lab_config, python)
-    if prompt_marker:  # a string only the system prompt has, for any target: prompt extraction becomes visible
-        target.prompt_marker = prompt_marker
-    return target
-
-
-def _target(spec: str, listener: Listener, otlp: str | None, lab_controls: dict[str, bool], model: str | None,
-            key_env: str, params: dict[str, Any] | None, timeout: float, lab_config: str | None,
-            python: str | None) -> Any:
+    """The target a spec names (`kind` or `kind:rest`), made by the module of that name under targets/."""
     kind, _, rest = spec.partition(":")
     if python and kind != "python":
         raise ManifestError([Problem("--python is for python: targets", hint="--target python:module:function")])
     if lab_config and kind != "lab":
         raise ManifestError([Problem("--lab-config is for the lab target", hint="--target lab")])
-    if kind == "lab":
-        from demarcate.lab.config import load_config
-        from demarcate.testing.targets.lab import LabTarget
-
-        return LabTarget(lab_controls, listener.url, otlp, load_config(Path(lab_config)) if lab_config else None)
-    if kind == "openai":
-        from demarcate.testing.targets.openai import OpenAITarget
-
-        if not is_http_url(rest):
-            raise ManifestError([Problem(f"openai target needs an http:// or https:// base URL, not '{rest}'",
-                                         hint="--target openai:http://host:port/v1")])
-        return OpenAITarget(rest, model or "gpt-4o-mini", key_env, params=params, timeout=timeout)
-    if kind == "http":
-        from demarcate.testing.targets.http import HttpTarget
-
-        return HttpTarget(Path(rest), timeout)
-    if kind == "python":
-        from demarcate.testing.targets.python import PythonTarget
-
-        return PythonTarget(rest, python)
-    raise ManifestError([Problem(f"unknown target '{spec}'",
-                                 hint="lab, openai:BASE_URL, http:SPEC.yaml or python:module:function")])
+    target = targets.make(kind, rest, targets.Setup(listener.url, otlp, lab_controls, model, key_env, params or {},
+                                                    timeout, lab_config, python))
+    if prompt_marker:  # a string only the system prompt has, for any target: prompt extraction becomes visible
+        target.prompt_marker = prompt_marker
+    return target
 
 
 # What a campaign meets, by the probes' entries and goals, and the component that must describe it.

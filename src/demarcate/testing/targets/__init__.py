@@ -3,8 +3,12 @@ returns what it saw as a Reply; what the target cannot show stays None (unobserv
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from demarcate.model.errors import ManifestError, Problem, did_you_mean
 
 # A control firing: authentication (401, 403) or a rate limit (429). Recorded as held, never retried.
 CONTROL_STATUSES = (401, 403, 429)
@@ -107,3 +111,31 @@ class ContextStuffing:
     async def cleanup(self, planted: list[str]) -> None:
         for p in planted:
             self.context.pop(p, None)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a campaign tells the target it makes: where the listener and the trace receiver are, and
+    the options each kind of target takes."""
+
+    listener_url: str
+    otlp: str | None = None
+    lab_controls: dict[str, bool] = field(default_factory=dict)
+    model: str | None = None
+    key_env: str = "OPENAI_API_KEY"
+    params: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 120.0
+    lab_config: str | None = None
+    python: str | None = None
+
+
+# The kinds of target: one module each here, holding `make(rest, setup)`; imported only when chosen.
+KINDS = tuple(m.name for m in pkgutil.iter_modules(__path__) if m.name != "python_worker" and not m.name.startswith("_"))
+
+
+def make(kind: str, rest: str, setup: Setup) -> Any:
+    if kind not in KINDS:
+        raise ManifestError([Problem(f"unknown target '{kind}{':' + rest if rest else ''}'",
+                                     hint=did_you_mean(kind, KINDS)
+                                     or "lab, openai:BASE_URL, http:SPEC.yaml or python:module:function")])
+    return importlib.import_module(f"{__name__}.{kind}").make(rest, setup)

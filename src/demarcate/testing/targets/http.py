@@ -23,6 +23,7 @@ from demarcate.testing.targets import (
     PlantFailed,
     Records,
     Reply,
+    Setup,
     is_http_url,
     shows,
     status_error,
@@ -315,3 +316,6 @@ class HttpTarget:
     async def close(self) -> None:
         await self.client.aclose()
 
+
+def make(rest: str, setup: Setup) -> HttpTarget:
+    return HttpTarget(Path(rest), setup.timeout)

@@ -10,7 +10,7 @@ import httpx
 
 from demarcate.lab import Lab, LabConfig
 from demarcate.lab.shopbot import SYSTEM_PROMPT
-from demarcate.testing.targets import Records, Reply
+from demarcate.testing.targets import Records, Reply, Setup
 
 CUSTOMER = {"email": "ada.park@example.com", "password": "ada-pass"}
 
@@ -116,3 +116,12 @@ class LabTarget:
     async def close(self) -> None:
         await self.client.aclose()
         self.lab.stop()
+
+
+def make(rest: str, setup: Setup) -> LabTarget:
+    from pathlib import Path
+
+    from demarcate.lab.config import load_config
+
+    return LabTarget(setup.lab_controls, setup.listener_url, setup.otlp,
+                     load_config(Path(setup.lab_config)) if setup.lab_config else None)

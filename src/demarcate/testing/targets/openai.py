@@ -14,7 +14,15 @@ import time
 
 import aiohttp
 
-from demarcate.testing.targets import CONTROL_STATUSES, ContextStuffing, Reply, status_error
+from demarcate.model.errors import ManifestError, Problem
+from demarcate.testing.targets import (
+    CONTROL_STATUSES,
+    ContextStuffing,
+    Reply,
+    Setup,
+    is_http_url,
+    status_error,
+)
 
 
 class OpenAITarget(ContextStuffing):
@@ -76,3 +84,10 @@ class OpenAITarget(ContextStuffing):
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def make(rest: str, setup: Setup) -> OpenAITarget:
+    if not is_http_url(rest):
+        raise ManifestError([Problem(f"openai target needs an http:// or https:// base URL, not '{rest}'",
+                                     hint="--target openai:http://host:port/v1")])
+    return OpenAITarget(rest, setup.model or "gpt-4o-mini", setup.key_env, params=setup.params, timeout=setup.timeout)

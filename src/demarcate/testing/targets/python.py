@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from demarcate.model.errors import ManifestError, Problem
-from demarcate.testing.targets import ContextStuffing, Reply
+from demarcate.testing.targets import ContextStuffing, Reply, Setup
 
 WORKER = Path(__file__).with_name("python_worker.py")
 
@@ -140,3 +140,7 @@ def _reply(out: Any, latency: float, session: str) -> Reply:
         return Reply(error=f"the target returned {type(out).__name__}: return the reply text, or {{'reply': ...}}",
                      latency=latency)
     return Reply(status=200, text=out, latency=latency, session=session)
+
+
+def make(rest: str, setup: Setup) -> PythonTarget:
+    return PythonTarget(rest, setup.python)
