@@ -87,5 +87,5 @@ def test_every_probe_is_judged_only_by_the_controls_it_lists(tmp_path):
             judged.update(chain)
     listed = {c for p in probes.values() for c in exercises(p)}
     # Each listed control is judged somewhere, but for tool controls no lab switch fires (a target
-    # reporting them fired gets them judged).
-    assert listed - judged <= set(TOOL_CONTROLS) and "APP-TOOL-02" in judged
+    # reporting them fired gets them judged), and the lab has no tool that runs code (APP-TOOL-04).
+    assert listed - judged <= {*TOOL_CONTROLS, "APP-TOOL-04"} and "APP-TOOL-02" in judged

@@ -277,3 +277,15 @@ def test_baselines_run_once_per_campaign_and_come_back_with_it(tmp_path):
     store = Store(db)
     assert store.need(data["run"])["config"]["baselines"] == baselines  # kept with the run for --resume
     store.close()
+
+
+def test_a_page_egress_kept_from_the_model_is_the_network_holding(tmp_path):
+    # With the egress allowlist on, the lab cannot fetch the attacker's page at all: that is
+    # INF-NET-03 stopping the injection, not a model that resisted and not a case that tells nothing.
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="page-say-canary", db=str(tmp_path / "h.sqlite"),
+                        lab_controls={"egress-allowlist": True})
+    (r,) = data["results"]
+    assert r["outcome"] == "blocked-by-infrastructure"
+    chain = {x["control"]: x for x in r["chain"]}
+    assert chain["INF-NET-03"]["held"] is True and "attacker's page" in chain["INF-NET-03"]["evidence"]
+    assert chain["MOD-SAFE-03"]["held"] is None and "never delivered" in chain["MOD-SAFE-03"]["evidence"]

@@ -139,7 +139,7 @@ class Campaign:
         trace_id = secrets.token_hex(16)
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
         reply = await self._send(material.message, traceparent, canary)
-        records = await self.target.records(reply, canary) if not reply.error else None
+        records = await self.target.records(reply, canary, product) if not reply.error else None
         rendered = await self._render(reply.text, canary)
         hits = self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
             else self.listener.hits_for(canary)
@@ -158,6 +158,8 @@ class Campaign:
         if case.probe.entry == "tool-output":
             delivered = self.listener.page_fetched(product)
             undelivered = "" if delivered else "the page was not fetched"
+            if not delivered and records and any(product in e["url"] for e in records.egress_denied or []):
+                undelivered = "egress denied the request for the attacker's page"
         elif material.documents and not planted:
             delivered, undelivered = False, "the target took no plant"
         elif material.documents and reply.context is not None and delivered is not False:

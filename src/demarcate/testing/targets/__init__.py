@@ -78,7 +78,7 @@ class Target(Protocol):
 
     async def send(self, message: str, traceparent: str, session: str) -> Reply: ...
 
-    async def records(self, reply: Reply, canary: str) -> Records: ...
+    async def records(self, reply: Reply, canary: str, product: str = "") -> Records: ...
 
     async def cleanup(self, planted: list[str]) -> None: ...
 
@@ -105,7 +105,7 @@ class ContextStuffing:
     async def confirm(self, documents: list[str], product: str) -> bool | None:
         return product in self.context  # handed to the model with the turn that names the product
 
-    async def records(self, reply: Reply, canary: str) -> Records:
+    async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         return Records()
 
     async def cleanup(self, planted: list[str]) -> None:

@@ -302,7 +302,7 @@ class HttpTarget:
                      fired=_fired(self.spec, data) or None, context=context,
                      extra={"retry_after": r.headers.get("retry-after")})
 
-    async def records(self, reply: Reply, canary: str) -> Records:
+    async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         return Records()
 
     async def cleanup(self, planted: list[str]) -> None:

@@ -75,14 +75,15 @@ class LabTarget:
         return Reply(status=200, text=data["reply"], tool_calls=data["tool_calls"], fired=data["controls_fired"],
                      trace_id=data["trace_id"], session=data["session"], latency=latency)
 
-    async def records(self, reply: Reply, canary: str) -> Records:
+    async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         egress = (await self.client.get("/api/records/egress")).json()
         outbox = (await self.client.get("/api/records/outbox")).json()
         audit = (await self.client.get("/api/records/audit")).json()
         token = self.headers.get("Authorization", " ").split(" ", 1)[1]
         page = (await self.client.get(f"/chat/{reply.session}", params={"token": token})).text if reply.session else None
         return Records(
-            egress_denied=[e for e in egress if not e["allowed"] and canary in e["url"]],
+            # Denied requests for this case: carrying its canary, or for the page it planted (its product).
+            egress_denied=[e for e in egress if not e["allowed"] and (canary in e["url"] or (product and product in e["url"]))],
             mail=[m for m in outbox if m["session"] == reply.session],
             audit_kinds={a["kind"] for a in audit if a["session"] == reply.session},
             page_html=page,
