@@ -3,7 +3,6 @@ of the components the control protects. The matrix, `who` and the gap rules all 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -94,19 +93,39 @@ class Responsibilities:
         for claim in system.claims:
             self._claims.setdefault(claim.control, []).append(claim)
         self._kinds_present: dict[str, list[str]] = {}
-        self._owners_of_kind: dict[str, dict[str, None]] = {}
         for cid, comp in system.components.items():
             self._kinds_present.setdefault(comp.kind, []).append(cid)  # type: ignore[attr-defined]
-            self._owners_of_kind.setdefault(comp.kind, {})[comp.owner] = None  # type: ignore[attr-defined]
-            if comp.operated_by:  # the party that configures it can put a control in place on it too
-                self._owners_of_kind[comp.kind][comp.operated_by] = None  # type: ignore[attr-defined]
+
+    @cached_property
+    def system_owners(self) -> tuple[str, ...]:
+        """The parties of the organisation that owns the system, the one that must assign a role
+        nobody plays: those playing a role the preset says you operate (the application's first),
+        or without a preset the application developers; failing both, every party."""
+        preset = self.system.preset
+        roles = ["application-developer"]
+        if preset is not None:
+            layers = ["application", *(layer for layer in preset.operators if layer != "application")]
+            roles = [preset.operators[layer].role for layer in layers  # type: ignore[index]
+                     if preset.operators[layer].by == "self"]  # type: ignore[index]
+        found = [p.id for r in roles for p in self.system.parties_with_role(r)]
+        return tuple(dict.fromkeys(found)) or tuple(self.system.parties)
 
     def applies(self, control: Control) -> bool:
         if control.id in self._claims:
             return True
         if not control.applies_to:
             return True
-        return any(k in self._kinds_present for k in control.applies_to)
+        return bool(self._protected(control))
+
+    def _protected(self, control: Control) -> tuple[str, ...]:
+        """The components a control protects here: those of its kinds, with the attribute values its
+        `applies-when` asks for."""
+        found = (c for k in control.applies_to for c in self._kinds_present.get(k, ()))
+        if not control.applies_when:
+            return tuple(found)
+        comps = self.system.components
+        return tuple(c for c in found if all(comps[c].attr(a) == v
+                                             for a, v in control.applies_when.items()))
 
     @cached_property
     def applicable(self) -> list[Control]:
@@ -125,10 +144,13 @@ class Responsibilities:
         system = self.system
         claims = self._claims.get(control.id, [])
         roles, reason, verify_only = self._default(control)
-        default_parties = tuple(p for r in roles for p in system.parties_with_role(r))
-        present = [k for k in control.applies_to if k in self._kinds_present]
-        protected = tuple(itertools.chain.from_iterable(self._kinds_present[k] for k in present))
-        owners = tuple(dict.fromkeys(itertools.chain.from_iterable(self._owners_of_kind[k] for k in present)))
+        playing = [p for r in roles for p in system.parties_with_role(r)]
+        # Where parties share a role, the ones that operate this control's layer (all, if none says so).
+        operating = [p for p in playing if not p.layers or control.operating_layer in p.layers]
+        default_parties = tuple(operating or playing)
+        protected = self._protected(control)
+        comps = self.system.components
+        owners = tuple(dict.fromkeys(o for c in protected for o in (comps[c].owner, comps[c].operated_by) if o))
         return Responsibility(
             control=control,
             providers=tuple(c for c in claims if c.kind == "provides"),
@@ -155,6 +177,9 @@ class Responsibilities:
         override = preset.overrides.get(control.id)
         if override is not None:
             roles = (override.role, *override.shared_with)
+            # Given to roles you play (by the preset's operators), it is yours to do, not to verify.
+            yours = {op.role for op in preset.operators.values() if op.by == "self" or op.configured_by == "self"}
+            verify_only = not (set(roles) & yours)
             why = f"preset {preset.id} assigns {control.id} to the {' and '.join(roles)}"
             if override.why:
                 why += f": {override.why.rstrip('.')}"

@@ -23,25 +23,48 @@ ROLE_NAMES = {
 }
 
 
+# A party's id when its role is already taken by another organisation's party in the same preset.
+SECOND_ID = {"self": "your-{role}", "vendor": "saas-vendor", "model-vendor": "model-vendor", "cloud": "cloud-provider",
+             "upstream": "open-weights-publisher"}
+LAYERS = ("model", "application", "app-hosting", "model-serving", "usage")
+
+
 def starter(preset: Preset, name: str = "My AI application") -> dict[str, Any]:
-    """A small, valid manifest: parties per the preset, a typical component set, and the flows."""
+    """A small, valid manifest: parties per the preset, a typical component set, and the flows. A role
+    that two organisations play (the cloud serves the model, you host the app) gets a party for each,
+    with the layers it operates; the model is operated by whoever serves it."""
     ops = preset.operators
-    role_of = {layer: ops[layer].role for layer in ops}
-    parties: dict[str, dict[str, Any]] = {}
-    for layer in ("model", "application", "app-hosting", "model-serving", "usage"):
-        op = ops[layer]
-        if op.role not in parties:
-            parties[op.role] = {
-                "id": op.role,
-                "name": ROLE_NAMES[op.role],
+    parties: dict[tuple[str, str], dict[str, Any]] = {}
+    of_layer: dict[str, str] = {}
+    for layer in LAYERS:
+        op = ops[layer]  # type: ignore[index]
+        key = (op.role, op.by)
+        if key not in parties:
+            taken = any(role == op.role for role, _ in parties)
+            parties[key] = {
+                "id": SECOND_ID[op.by].format(role=op.role) if taken else op.role,
+                "name": ROLE_NAMES[op.role] + (f" ({WHO[op.by]})" if taken else ""),
                 "organisation": WHO[op.by],
                 "role": op.role,
+                "layers": [],
             }
-    app, hosting, model = role_of["application"], role_of["app-hosting"], role_of["model"]
+        parties[key]["layers"].append(layer)
+        of_layer[layer] = parties[key]["id"]
+    for layer in LAYERS:  # a layer a vendor runs and you configure is your party's as well
+        op = ops[layer]  # type: ignore[index]
+        if op.configured_by == "self" and op.by != "self" and (op.role, "self") in parties:
+            parties[(op.role, "self")]["layers"].append(layer)
+    split = {role for role, _ in parties if sum(r == role for r, _ in parties) > 1}
+    for party in parties.values():
+        if party["role"] not in split:
+            del party["layers"]  # the only party of its role: every layer of it is its own
+    app, hosting, model = of_layer["application"], of_layer["app-hosting"], of_layer["model"]
+    served = {"operated-by": of_layer["model-serving"]} if of_layer["model-serving"] != model else {}
+    tuned = {"fine-tuned": True} if preset.model_fine_tuned else {}
     components = [
         {"id": "chat", "kind": "user-input", "owner": app, "trust": "untrusted", "authenticated": True},
         {"id": "system-prompt", "kind": "system-prompt", "owner": app},
-        {"id": "model", "kind": "model", "owner": model, "hosting": preset.model_hosting},
+        {"id": "model", "kind": "model", "owner": model, **served, "hosting": preset.model_hosting, **tuned},
         {"id": "documents", "kind": "data-source", "owner": app, "trust": "internal", "content": "documents",
          "writable-by": ["staff"]},
         {"id": "retriever", "kind": "retriever", "owner": app},

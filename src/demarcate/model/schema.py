@@ -136,6 +136,8 @@ class Control(Model):
                           "detect detective, govern procedural. Say `probabilistic` for anything that asks "
                           "a model or classifier to tell instructions from data.")
     applies_to: list[Id] = []
+    applies_when: dict[Id, Any] = Field(default_factory=dict, description="Attribute values a component of the "
+                                        "`applies-to` kinds must have for the control to apply (`fine-tuned: true`).")
     mitigates: list[Id] = []
     references: References = References()
     verify: Verification = Verification()
@@ -219,6 +221,7 @@ class Preset(Model):
     operators: dict[OperatedLayer, LayerOperator]
     overrides: dict[ControlId, PresetOverride] = {}
     model_hosting: Literal["provider-api", "cloud-platform", "self-hosted"] = "provider-api"
+    model_fine_tuned: bool = False  # the starter's model is one you fine-tuned
 
     @model_validator(mode="after")
     def _every_layer_has_an_operator(self) -> Preset:
@@ -245,6 +248,9 @@ class Party(Model):
     name: Text = ""
     organisation: Text = ""
     description: Text = ""
+    layers: list[OperatedLayer] = Field(default_factory=list, description="The layers this party operates, where "
+                                        "parties share a role (the cloud serves the model, you host the app); "
+                                        "empty: every layer of its role.")
     # Facts the analysis uses; None means the manifest does not say.
     security_review: bool | None = None
     ai_security_training: bool | None = None

@@ -18,7 +18,8 @@ def test_controls_of_a_role_nobody_plays_are_named_by_the_role(bot, run):
     f = {f.id: f for f in run(bot, RULE)}["unowned-control:nobody"]  # the bot has no deployer
     assert f.title.endswith("fall to the deployer role, which no party in the manifest plays, and nobody provides them")
     assert f.explanation.startswith("By the preset, the deployer role, which no party in the manifest plays, is expected")
-    assert f.responsible == ()
+    assert f.responsible == ("app",)  # whoever owns the system assigns the role
+    assert "app, who owns the system, must assign them" in f.explanation
 
 
 def test_provided_or_relied_controls_are_not_unowned(bot, run):

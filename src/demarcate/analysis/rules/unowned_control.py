@@ -71,10 +71,16 @@ def check(ctx: Context) -> Iterator[Finding]:
             for party in r.responsible or ("nobody",):
                 rest.setdefault(party, []).append(cid)
     for party, controls in sorted(rest.items()):
+        assign = ""
+        acting: tuple[str, ...] = (party,)
         if party == "nobody":
             roles = sorted({role for c in controls for role in ctx.resp[c].default_roles})
             owner = f"the {' or '.join(roles)} role, which no party in the manifest plays"
             subject = f"{owner},"  # the clause closes before the verb
+            # Somebody must still act: whoever owns the system assigns the role to a party.
+            acting = ctx.resp.system_owners[:1]
+            assign = (f" Until a party plays the {' or '.join(roles)} role, {acting[0]}, who owns the system, "
+                      "must assign them." if acting else "")
         else:
             owner = subject = party
         yield Finding(
@@ -84,10 +90,11 @@ def check(ctx: Context) -> Iterator[Finding]:
             title=f"{len(controls)} further controls fall to {owner}, and nobody provides them",
             explanation=(
                 f"By the preset, {subject} is expected to own these applicable controls, and no claim "
-                f"covers them: {', '.join(controls)}. None sits on an open attack path."
+                f"covers them: {', '.join(controls)}. None sits on an open attack path.{assign}"
             ),
             recommendation="Review them with `demarcate matrix --status nobody`; claim, plan or declare "
-                           "each not applicable.",
-            responsible=(party,) if party != "nobody" else (),
+                           "each not applicable." + (" Add a party with the role, or give the controls to "
+                                                     "an existing party with `provides` claims." if assign else ""),
+            responsible=acting,
             controls=tuple(controls),
         )

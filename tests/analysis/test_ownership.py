@@ -1,0 +1,71 @@
+"""Ownership an auditor would sign: what a preset gives you is yours to do, a role two organisations
+play has a party for each, a control applies only where its condition holds, and every finding
+names who must act."""
+
+from __future__ import annotations
+
+import json
+
+from demarcate.analysis.responsibility import Responsibilities
+from demarcate.builtin import example
+from demarcate.catalog import load_catalog
+from demarcate.model import load
+from demarcate.model.scaffold import starter
+from demarcate.model.yamlio import dump_yaml
+
+
+def _starter(tmp_path, preset: str):
+    path = tmp_path / f"{preset}.yaml"
+    path.write_text(dump_yaml(starter(load_catalog().presets[preset])))
+    return path
+
+
+def test_a_control_the_preset_gives_you_is_not_verify_by_contract(tmp_path, cli):
+    for preset, control in (("enterprise-saas", "INF-IAM-03"), ("self-hosted-open-weights", "MOD-MON-01"),
+                            ("self-hosted-open-weights", "MOD-API-01"), ("self-hosted-open-weights", "MOD-DOC-03"),
+                            ("fine-tuned", "MOD-EVAL-01")):
+        path = _starter(tmp_path, preset)
+        assert not Responsibilities(load([path]))[control].verify_only, (preset, control)
+        assert "verify it by contract" not in cli("who", path, control).output, (preset, control)
+    # A layer a vendor operates, with no override, is still the vendor's: verify it.
+    saas = _starter(tmp_path, "enterprise-saas")
+    assert "verify it by contract" in cli("who", saas, "MOD-SAFE-01").output
+
+
+def test_the_self_hosted_starter_gives_you_the_running_model(tmp_path, cli):
+    path = _starter(tmp_path, "self-hosted-open-weights")
+    system = load([path])
+    assert system.components["model"].operated_by == "infrastructure-operator"
+    for control in ("MOD-MON-01", "MOD-API-01", "INF-SRV-04"):
+        assert "owns none of the components" not in cli("who", path, control).output, control
+
+
+def test_the_cloud_platform_starter_has_the_cloud_as_a_party(tmp_path):
+    path = _starter(tmp_path, "cloud-ai-platform")
+    system = load([path])
+    cloud = system.parties["cloud-provider"]
+    assert cloud.role == "infrastructure-operator" and cloud.organisation == "the cloud provider"
+    resp = Responsibilities(system)
+    serving = [p.id for p in resp["INF-SRV-04"].default_parties]
+    assert "cloud-provider" in serving and "infrastructure-operator" in serving  # it runs them, you configure
+    assert [p.id for p in resp["INF-NET-03"].default_parties] == ["infrastructure-operator"]  # your app hosting
+
+
+def test_re_testing_after_fine_tuning_applies_only_to_a_tuned_model(tmp_path):
+    assert "SHR-FT-01" not in Responsibilities(load([example("shopbot")])).by_control
+    tuned = Responsibilities(load([_starter(tmp_path, "fine-tuned")]))
+    assert tuned["SHR-FT-01"].protected == ("model",) and "SHR-FT-01" in tuned.by_control
+
+
+def test_every_finding_names_who_must_act(tmp_path, cli):
+    for manifest in (example("shopbot"), _starter(tmp_path, "consumer-saas"), _starter(tmp_path, "agent-platform")):
+        data = json.loads(cli("check", manifest, "--format", "json").stdout)
+        assert [f["id"] for f in data["findings"] if not f["responsible"]] == [], manifest
+    path = tmp_path / "no-deployer.yaml"
+    doc = starter(load_catalog().presets["managed-model-api"])
+    doc["parties"] = [p for p in doc["parties"] if p["role"] != "deployer"]
+    path.write_text(dump_yaml(doc))
+    data = json.loads(cli("check", path, "--format", "json").stdout)
+    nobody = next(f for f in data["findings"] if f["id"] == "unowned-control:nobody")
+    assert nobody["responsible"] == ["application-developer"]
+    assert "deployer role" in nobody["title"] and "who owns the system, must assign" in nobody["explanation"]
