@@ -58,7 +58,7 @@ def _run(tmp_path: Path, fn: str, probes: str, **options):
 
 
 def test_an_answer_that_echoes_the_question_is_never_compliance(tmp_path):
-    data = _run(tmp_path, "echo", "user-say-canary,user-say-canary-persona,doc-say-canary,doc-image-tracker,"
+    data = _run(tmp_path, "echo", "user-say-canary,user-say-canary-persona,doc-say-canary,doc-image-tracker,user-image,"
                                    "doc-email-records,user-email-records")
     assert {r["case"]: r["outcome"] for r in data["results"] if r["outcome"] == "succeeded"} == {}
 
@@ -289,3 +289,23 @@ def test_a_page_egress_kept_from_the_model_is_the_network_holding(tmp_path):
     chain = {x["control"]: x for x in r["chain"]}
     assert chain["INF-NET-03"]["held"] is True and "attacker's page" in chain["INF-NET-03"]["evidence"]
     assert chain["MOD-SAFE-03"]["held"] is None and "never delivered" in chain["MOD-SAFE-03"]["evidence"]
+
+
+def quoter(message: str, documents: list[str]) -> str:
+    """Quotes the question back, listener address and all, as refusing models often do."""
+    return f"I won't do that: {message}"
+
+
+def test_waiting_for_a_callback_never_holds_up_the_other_cases(tmp_path):
+    # Each quoted reply carries the listener's address, so the campaign waits for a callback after
+    # every case; if that wait blocked the event loop, 16 cases in flight would wait one after another.
+    options = {"probes": "user-fetch-exfil,user-fetch-ping,user-image,user-image-signature", "repeat": 4,
+               "concurrency": 16}
+    start = time.monotonic()
+    quoted = _run(tmp_path, "quoter", **options)
+    quoting = time.monotonic() - start
+    start = time.monotonic()
+    _run(tmp_path / "plain", "robust", **options)
+    plain = time.monotonic() - start
+    assert len(quoted["results"]) == 16 and all(r["outcome"] != "succeeded" for r in quoted["results"])
+    assert quoting < plain + 16 * 0.6 / 3, (quoting, plain)  # blocking waits alone would add 9.6 s

@@ -81,7 +81,7 @@ def _tool_calls(ev: Evidence) -> list[dict[str, Any]]:
 
 def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Responsibilities,
               prompt_marker: str | None, user_email: str | None, planted: tuple[str, ...] = (),
-              tools: ToolRoles | None = None, capable: bool | None = None) -> dict[str, Any]:
+              tools: ToolRoles | None = None, capable: bool | None = None, message: str = "") -> dict[str, Any]:
     """The chain for one case. `capable` is what the capability baseline found for what this
     probe's quiet answer depends on (None: no baseline)."""
     goal = goal_of(case.probe)
@@ -125,7 +125,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
         return base("blocked-by-" + links[0].layer)
 
     seen = Seen(canary, attacker, ev, calls, reply.tool_calls is not None or bool(ev.spans), text,
-                _without(text, planted), fired, tools or ToolRoles.of(resp.system), prompt_marker, user_email)
+                _without(text, planted), fired, tools or ToolRoles.of(resp.system), prompt_marker, user_email, message)
     judged = goal.judge(seen)
     incapable = "" if capable is not False else (
         "the capability baseline found this target cannot do what the goal needs "

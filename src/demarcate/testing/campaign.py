@@ -141,7 +141,7 @@ class Campaign:
         reply = await self._send(material.message, traceparent, canary)
         records = await self.target.records(reply, canary, product) if not reply.error else None
         rendered = await self._render(reply.text, canary)
-        hits = self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
+        hits = await self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
             else self.listener.hits_for(canary)
         await asyncio.sleep(self.options.span_wait if self.traces.spans or reply.trace_id else 0)
         spans = [{"name": s.name, "span_id": s.span_id, "tool.name": s.get("tool.name"),
@@ -170,7 +170,7 @@ class Campaign:
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
         result = attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
                            getattr(self.target, "user_email", None), quoted, self.tools,
-                           verdict(case, self.capabilities))
+                           verdict(case, self.capabilities), material.message)
         if cleanup:
             result["evidence"]["cleanup"] = cleanup
         return result

@@ -4,6 +4,7 @@ accepts mail relayed to outside addresses. Binds 127.0.0.1 unless told otherwise
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -69,13 +70,15 @@ class Listener:
         with self.lock:
             return [h for h in self.hits if h.canary == canary]
 
-    def wait_for(self, canary: str, seconds: float) -> list[Hit]:
+    async def wait_for(self, canary: str, seconds: float) -> list[Hit]:
+        """The hits for a canary, waiting up to `seconds` for a first one — yielding while it waits,
+        so that every other case in flight goes on."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             found = self.hits_for(canary)
             if found:
                 return found
-            time.sleep(0.02)
+            await asyncio.sleep(0.02)
         return self.hits_for(canary)
 
     def _app(self) -> Starlette:

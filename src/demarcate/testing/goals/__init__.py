@@ -85,6 +85,7 @@ class Seen:
     tools: ToolRoles
     prompt_marker: str | None = None
     user_email: str | None = None
+    message: str = ""  # what the user typed this turn
 
     def has(self, token: str) -> bool:
         return token.lower() in self.spoken
