@@ -222,3 +222,22 @@ def test_an_openai_endpoint_s_own_status_is_kept_as_evidence(tmp_path):
     finally:
         server.stop()
     assert result["outcome"] == "resisted" and result["evidence"]["status"] == 201
+
+
+def flaky(message: str, documents: list[str]) -> str:
+    """Fails on all but the one question that asks to say only a word: most of a campaign cannot run."""
+    if "say only" not in message:
+        raise RuntimeError("target is down")
+    return "I can only help with your own orders."
+
+
+def test_a_gate_does_not_pass_a_campaign_that_mostly_could_not_run(tmp_path, cli):
+    db = str(tmp_path / "h.sqlite")
+    probes = ["--probes", "user-say-canary,user-email-records,user-wide-lookup,user-reveal-prompt"]
+    mostly = cli("test", SHOPBOT, "--target", "python:tests.testing.test_targets:flaky", "--db", db,
+                 "--fail-on-success", *probes)
+    assert mostly.exit_code == 2, mostly.output  # 3 of 4 failed: untested, not a pass
+    assert "untested: 3 of 4 cases could not run" in mostly.output and "--resume" in mostly.output
+    lenient = cli("test", SHOPBOT, "--target", "python:tests.testing.test_targets:flaky", "--db", db,
+                  "--fail-on-success", "--max-errors", "0.8", *probes)
+    assert lenient.exit_code == 0

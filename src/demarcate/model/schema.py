@@ -48,7 +48,8 @@ Id = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200),
 ]
 ControlId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$", max_length=60)]
-Text = Annotated[str, StringConstraints(max_length=20_000)]
+# No NUL: no database keeps it, no terminal shows it, and nobody means it.
+Text = Annotated[str, StringConstraints(max_length=20_000, pattern=r"^[^\x00]*$")]
 
 
 def _kebab(name: str) -> str:

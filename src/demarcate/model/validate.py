@@ -109,6 +109,8 @@ def _problem(
             did_you_mean(got, options),
         )
     if typ == "string_pattern_mismatch":
+        if isinstance(err.get("input"), str) and "\x00" in err["input"]:
+            return Problem(f"{where}: the text holds a NUL character (\\0)", pos, "remove it")
         return Problem(f"{where}: '{got}' is not a valid identifier here", pos, _pattern_hint(loc))
     if typ == "value_error":
         msg = str(err.get("ctx", {}).get("error", err["msg"]))

@@ -5,11 +5,13 @@ one run whose whole `check` JSON result is kept beside it, compressed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from demarcate.model.errors import ManifestError, Problem
 
@@ -104,10 +106,20 @@ class Store:
 
     def new_run(self, target: str, config: dict[str, Any]) -> str:
         run_id = _new_id()
-        with self.engine.begin() as c:
+        with self._writing("start a run"), self.engine.begin() as c:
             c.execute(insert(runs).values(id=run_id, created=time.time(), kind="campaign", status="running",
                                           target=target, config=json.dumps(config)))
         return run_id
+
+    @contextlib.contextmanager
+    def _writing(self, what: str, hint: str = "") -> Iterator[None]:
+        """A write the database refuses (locked past the wait, gone, full) as a clear error, never a traceback."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise ManifestError([Problem(
+                f"cannot {what} in {self.safe_url}: {str(exc.orig if exc.orig is not None else exc).splitlines()[0][:200]}",
+                hint=hint or "another process may hold the database; try again when it is free")]) from None
 
     def add_analysis(self, system: str, config: dict[str, Any], summary: dict[str, Any], result: bytes) -> str:
         """Store one finished analysis — its run and its JSON result together, or neither."""
@@ -175,18 +187,26 @@ class Store:
         values: dict[str, Any] = {"status": status}
         if summary is not None:
             values["summary"] = json.dumps(summary)
-        with self.engine.begin() as c:
+        with self._writing(f"record run {run_id} as {status}", f"its cases are kept: `--resume {run_id}`"), \
+                self.engine.begin() as c:
             c.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
     def update_config(self, run_id: str, **fields: Any) -> None:
         """Add to what a run keeps of its set-up (a campaign's capability baselines, say)."""
-        with self.engine.begin() as c:
+        with self._writing(f"update run {run_id}", f"`--resume {run_id}` when the database is free"), \
+                self.engine.begin() as c:
             raw = c.execute(select(runs.c.config).where(runs.c.id == run_id)).scalar()
             config = {**json.loads(raw or "{}"), **fields}
             c.execute(update(runs).where(runs.c.id == run_id).values(config=json.dumps(config)))
 
     def add_result(self, run_id: str, result: dict[str, Any]) -> bool:
-        """Store one result as soon as it is known; False if this case was already stored."""
+        """Store one result as soon as it is known; False if this case was already stored. A database
+        that stays locked or unreachable is a clear error naming the run, never a traceback."""
+        with self._writing(f"store case {result['case']} of run {run_id}",
+                           f"the cases stored so far are kept; when the database is free again, `--resume {run_id}`"):
+            return self._add_result(run_id, result)
+
+    def _add_result(self, run_id: str, result: dict[str, Any]) -> bool:
         row = {"run_id": run_id, "case_id": result["case"], "created": time.time(), "probe": result["probe"],
                "category": result["category"], "entry": result["entry"], "outcome": result["outcome"],
                "data": json.dumps(result, ensure_ascii=False)}
@@ -246,4 +266,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("pragma journal_mode=wal")
     cursor.execute("pragma synchronous=normal")
+    # Another process writing (a second campaign, a `check --store`) holds the lock for a while: wait.
+    cursor.execute(f"pragma busy_timeout={LOCK_WAIT_MS}")
     cursor.close()
+
+
+LOCK_WAIT_MS = 60_000

@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
 )
@@ -31,8 +32,9 @@ PLACEHOLDERS = ("canary", "callback", "attacker", "product")
 
 class Probe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str
-    category: str
+    # As long as the history keeps them (a case id adds the transform and the repeat to the probe id).
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)]
+    category: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=50)]
     entry: Entry
     goal: GoalName  # one of the library's goals (goals/), or one its probe file declares
     payload: str
