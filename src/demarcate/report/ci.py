@@ -29,13 +29,14 @@ from demarcate.analysis.check import Result, finding_position
 from demarcate.analysis.findings import Finding
 from demarcate.model.errors import Position, Problem
 from demarcate.report.sarif import manifest_path
+from demarcate.report.untrusted import clean
 
 # GitHub has three annotation levels.
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "notice"}
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return clean(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _property(text: str) -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 from demarcate.analysis.check import Result
+from demarcate.report.untrusted import clean
 
 _SAFE = re.compile(r"[A-Za-z0-9 _.,:/+-]")
 
 
 def label(text: object) -> str:
     """Mermaid entity-encode everything outside a small safe set (`#60;` for `<`, and so on)."""
-    return "".join(ch if _SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in str(text))[:200]
+    return "".join(ch if _SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in clean(text))[:200]
 
 
 # A diagram of more components than this is unreadable, and Mermaid takes seconds to lay it out.

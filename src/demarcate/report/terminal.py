@@ -3,7 +3,6 @@ plain rich Text with control characters removed, never as markup."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +19,12 @@ from demarcate.analysis.who import Answer
 from demarcate.catalog import Catalog
 from demarcate.model.loader import System
 from demarcate.model.schema import OPERATED_LAYERS, Control, Preset
+from demarcate.report.untrusted import clean
 
 if TYPE_CHECKING:
     from demarcate.analysis.check import Result
     from demarcate.testing.probes import Probe, Transform
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\U000e0000-\U000e007f]")
 
 STATUS_STYLE = {
     "implemented": "green",
@@ -35,11 +34,6 @@ STATUS_STYLE = {
     "not-applicable": "dim",
 }
 CLAIM_STYLE = {"provides": "green", "relies-on": "magenta", "default": "red", "not-applicable": "dim", "none": ""}
-
-
-def clean(value: object) -> str:
-    """Drop terminal control sequences and invisible characters from untrusted text."""
-    return _CONTROL_CHARS.sub("", str(value))
 
 
 def t(value: object, style: str = "") -> Text:
