@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from demarcate.store import unpack
 from tests.conftest import SHOPBOT
 
 
@@ -48,7 +49,7 @@ def test_killed_campaign_resumes_without_losing_or_repeating_a_result(tmp_path, 
     assert expected["status"] == "done" and len(expected["results"]) == len(cases)
     # the results stored before the kill were kept as they were, not redone
     after = {r["case"]: json.dumps(r) for r in data["results"]}
-    assert all(json.loads(after[k]) == json.loads(v) for k, v in before.items())
+    assert all(json.loads(after[k]) == json.loads(unpack(v)) for k, v in before.items())
     n_doc_probes = 16
     assert len(cases) > n_doc_probes  # three transforms of the document probes, minus inapplicable ones
 

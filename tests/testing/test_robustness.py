@@ -92,3 +92,19 @@ def test_a_nul_in_a_manifest_is_an_error_not_a_crash_later(tmp_path, cli):
     path.write_text('version: 1\nsystem: {name: "shop\\0bot"}\nparties: []\ncomponents: []\n')
     result = cli("validate", path)
     assert result.exit_code == 2 and f"{path}:2:16: error: system.name: the text holds a NUL character" in result.output
+
+
+def test_evidence_is_kept_whole_and_compressed(tmp_path):
+    db = str(tmp_path / "h.sqlite")
+    data = run_campaign(load([SHOPBOT]), target="python:tests.testing.test_robustness:long_winded",
+                        probes="user-say-canary", db=db)
+    (r,) = data["results"]
+    assert len(r["evidence"]["reply"]) == 60_000  # whole, under the 64 KiB bound
+    with sqlite3.connect(db) as c:
+        (stored,) = c.execute("select data from results").fetchone()
+    assert stored.startswith("z:") and len(stored) < 60_000 / 5
+    assert Store(db).results(data["run"]) == data["results"]
+
+
+def long_winded(message: str, documents: list[str]) -> str:
+    return ("I can only help with your own orders. " * 2000)[:60_000]

@@ -5,6 +5,7 @@ one run whose whole `check` JSON result is kept beside it, compressed."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -70,6 +71,21 @@ KINDS = {"campaign": "a campaign", "analysis": "an analysis"}
 
 DEFAULT_DB = ".demarcate/history.sqlite"
 _INSERT_RESULT = results.insert()
+
+
+# A case's result past this size (its evidence: the reply up to 64 KiB, up to 200 tool calls, hits and
+# spans) is kept compressed, as `z:` and base64 of zlib; smaller ones, and those stored before, as JSON.
+PACK_FROM = 4096
+
+
+def pack(text: str) -> str:
+    if len(text) < PACK_FROM:
+        return text
+    return "z:" + base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+
+
+def unpack(data: str) -> str:
+    return zlib.decompress(base64.b64decode(data[2:])).decode("utf-8") if data.startswith("z:") else data
 
 
 def db_url(url: str | None = None) -> str:
@@ -209,7 +225,7 @@ class Store:
     def _add_result(self, run_id: str, result: dict[str, Any]) -> bool:
         row = {"run_id": run_id, "case_id": result["case"], "created": time.time(), "probe": result["probe"],
                "category": result["category"], "entry": result["entry"], "outcome": result["outcome"],
-               "data": json.dumps(result, ensure_ascii=False)}
+               "data": pack(json.dumps(result, ensure_ascii=False))}
         try:
             with self.engine.begin() as c:
                 c.execute(_INSERT_RESULT, row)  # one statement, compiled once, parameters per row
@@ -226,7 +242,7 @@ class Store:
         with self.engine.connect() as c:
             rows = c.execute(select(results.c.data).where(results.c.run_id == run_id)
                              .order_by(results.c.created)).all()
-        return [json.loads(r[0]) for r in rows]
+        return [json.loads(unpack(r[0])) for r in rows]
 
     def done_cases(self, run_id: str) -> set[str]:
         """The cases with a result; a case that ended in an error is not done: --resume runs it again."""
