@@ -262,15 +262,18 @@ def _write(output: Path, text: str, system: System) -> None:
     output.write_text(text, encoding="utf-8")
 
 
-def _warn_if_exposed(host: str, what: str) -> None:
-    """Listeners bind 127.0.0.1 unless told otherwise; when told, say what that exposes."""
+def _is_loopback(host: str) -> bool:
     import ipaddress
 
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:  # a host name: it may resolve anywhere
-        loopback = False
-    if not loopback:
+        return False
+
+
+def _warn_if_exposed(host: str, what: str) -> None:
+    """Listeners bind 127.0.0.1 unless told otherwise; when told, say what that exposes."""
+    if not _is_loopback(host):
         err.print(terminal.t(f"warning: {what} listens on {host}, not only on this machine: anyone who can "
                              "reach it on the network can use it", "yellow"), soft_wrap=True)
 
@@ -1128,6 +1131,9 @@ def lab(
     list_switches: Annotated[bool, typer.Option("--list", help="List the control switches and exit.")] = False,
     print_manifest: Annotated[bool, typer.Option(
         "--print-manifest", help="Print the manifest of this configuration and exit.")] = False,
+    expose: Annotated[bool, typer.Option(
+        "--expose", help="Allow a --host other than loopback: the lab is vulnerable on purpose, and its data "
+                         "(the customers' records) becomes reachable from the network.")] = False,
 ) -> None:
     """Run the reference application: the source document's shop support bot, every control switchable."""
     from demarcate.lab import Lab, load_config, switches
@@ -1143,6 +1149,11 @@ def lab(
     if print_manifest:
         sys.stdout.write(manifest_yaml(cfg))
         return
+    if not _is_loopback(cfg.host) and not expose:
+        raise ManifestError([Problem(f"refusing to serve the lab on {cfg.host}: it is vulnerable on purpose, and "
+                                     "its outbox holds every customer's personal data",
+                                     hint="give --expose to mean it (and `allowed_host_names` in the config for the "
+                                          "names clients will use)")])
     _warn_if_exposed(cfg.host, "the lab, a deliberately vulnerable application,")
     running = Lab(cfg).start()
     try:  # from here Ctrl-C, even during the banner, stops the server the same way

@@ -98,7 +98,7 @@ class Client:
         return response.json()
 
     def records(self, table: str) -> list[dict]:
-        return self.http.get(f"/api/records/{table}").json()
+        return self.http.get(f"/api/records/{table}", headers=self.headers).json()
 
 
 def canary() -> str:

@@ -132,5 +132,11 @@ def test_a_port_in_use_or_an_address_not_here_is_a_one_line_error(cli):
     assert taken.exit_code == 2
     assert (f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another program has it: choose "
             "another port, or 0 for any free one)") in taken.output
-    elsewhere = cli("lab", "--port", "0", "--host", "192.0.2.1")  # TEST-NET-1: on no interface here
+    elsewhere = cli("lab", "--port", "0", "--host", "192.0.2.1", "--expose")  # TEST-NET-1: on no interface here
     assert elsewhere.exit_code == 2 and "error: cannot listen on 192.0.2.1:0: " in elsewhere.output
+
+
+def test_the_lab_refuses_the_network_unless_told(cli):
+    refused = cli("lab", "--port", "0", "--host", "0.0.0.0")
+    assert refused.exit_code == 2 and "refusing to serve the lab on 0.0.0.0" in refused.output
+    assert "--expose" in refused.output

@@ -11,9 +11,12 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demarcate.lab.config import switches
 from demarcate.lab.manifest import manifest_yaml
@@ -32,6 +35,37 @@ ENDPOINTS = (
 )
 
 
+# A request body past this is refused before it is read (a 20 MB body once held up every other request).
+BODY_LIMIT = 1_000_000
+
+
+class LimitBody:
+    """Refuse a body larger than the limit, by its Content-Length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            await JSONResponse({"error": f"request body over {self.limit} bytes"}, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise LabError(413, f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def build_app(bot: Shopbot) -> Starlette:
     async def body(request: Request) -> dict[str, Any]:
         try:
@@ -47,6 +81,15 @@ def build_app(bot: Shopbot) -> Starlette:
         bot.throttle(customer["id"] if customer else (request.client.host if request.client else "anon"))
         return customer
 
+    def own_session(customer: dict[str, Any] | None, session: str) -> str:
+        """A conversation belongs to whoever started it: another signed-in user cannot read or
+        continue it, whatever id the client chose."""
+        owner = bot.store.session_owner(session)
+        user = customer["email"] if customer else "guest"
+        if owner is not None and owner != user and bot.config.on("auth"):
+            raise LabError(403, "this conversation belongs to another user", "APP-ID-01")
+        return session
+
     async def login(request: Request) -> Response:
         data = await body(request)
         token = bot.login(str(data.get("email", "")), str(data.get("password", "")))
@@ -58,7 +101,7 @@ def build_app(bot: Shopbot) -> Starlette:
         message = data.get("message")
         if not isinstance(message, str) or not message.strip():
             raise LabError(400, "'message' must be non-empty text")
-        session = str(data.get("session") or secrets.token_hex(8))
+        session = own_session(customer, str(data.get("session") or secrets.token_hex(8))[:200])
         return JSONResponse(await bot.chat(customer, session, message, dict(request.headers)))
 
     async def completions(request: Request) -> Response:
@@ -70,7 +113,8 @@ def build_app(bot: Shopbot) -> Starlette:
         last = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None)
         if last is None or not isinstance(last.get("content"), str):
             raise LabError(400, "no user message with text content")
-        session = str(data.get("user") or request.headers.get("x-session-id") or secrets.token_hex(8))
+        session = own_session(customer, str(data.get("user") or request.headers.get("x-session-id")
+                                            or secrets.token_hex(8))[:200])
         result = await bot.chat(customer, session, last["content"], dict(request.headers))
         return JSONResponse({
             "id": f"chatcmpl-{secrets.token_hex(8)}", "object": "chat.completion", "created": int(time.time()),
@@ -102,8 +146,7 @@ def build_app(bot: Shopbot) -> Starlette:
         return JSONResponse({"id": mid, "status": status})
 
     async def page(request: Request) -> Response:
-        who(request)
-        session = request.path_params["session"]
+        session = own_session(who(request), request.path_params["session"])
         md = MarkdownIt("commonmark", {"html": not bot.config.on("html-escaping")})
         items = []
         for m in bot.store.conversation(session):
@@ -151,6 +194,7 @@ def build_app(bot: Shopbot) -> Starlette:
         })
 
     async def records(request: Request) -> Response:
+        who(request)  # behind the auth switch, like everything that holds customers' data
         table = request.path_params["table"]
         query = {"outbox": "select * from outbox order by id", "egress": "select * from egress order by id",
                  "audit": "select * from audit order by id"}.get(table)
@@ -168,6 +212,8 @@ def build_app(bot: Shopbot) -> Starlette:
         return JSONResponse({"error": "internal error"}, status_code=500)
 
     return Starlette(
+        middleware=[Middleware(LimitBody, limit=BODY_LIMIT),
+                    Middleware(TrustedHostMiddleware, allowed_hosts=bot.config.allowed_hosts())],
         routes=[
             Route("/", index),
             Route("/api/login", login, methods=["POST"]),

@@ -63,6 +63,12 @@ class LabConfig(BaseModel):
     otlp_endpoint: str | None = None  # OTLP/HTTP traces, e.g. http://127.0.0.1:4318/v1/traces
     data_dir: Path | None = None  # None: a fresh temporary folder per run
 
+    allowed_host_names: list[str] = Field(default_factory=list, description="Host names the lab answers to beyond "
+                                          "loopback and its own --host (a Host-header check against DNS rebinding).")
+
+    def allowed_hosts(self) -> list[str]:
+        return sorted({"127.0.0.1", "localhost", "::1", "[::1]", self.host, *self.allowed_host_names})
+
     def on(self, switch: str) -> bool:
         return self.controls.get(switch, switches()[switch].default)
 

@@ -121,6 +121,10 @@ class ShopDatabase:
         self.run("insert into messages(session, user, role, content, created) values (?,?,?,?,?)",
                  session, user, role, content, time.time())
 
+    def session_owner(self, session: str) -> str | None:
+        rows = self.rows("select user from messages where session = ? order by id limit 1", session)
+        return rows[0]["user"] if rows else None
+
     def conversation(self, session: str) -> list[dict[str, Any]]:
         return self.rows("select role, content, user from messages where session = ? order by id", session)
 

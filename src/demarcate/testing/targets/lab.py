@@ -76,9 +76,10 @@ class LabTarget:
                      trace_id=data["trace_id"], session=data["session"], latency=latency)
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
-        egress = (await self.client.get("/api/records/egress")).json()
-        outbox = (await self.client.get("/api/records/outbox")).json()
-        audit = (await self.client.get("/api/records/audit")).json()
+        auth = await self._auth()
+        egress = (await self.client.get("/api/records/egress", headers=auth)).json()
+        outbox = (await self.client.get("/api/records/outbox", headers=auth)).json()
+        audit = (await self.client.get("/api/records/audit", headers=auth)).json()
         token = self.headers.get("Authorization", " ").split(" ", 1)[1]
         page = (await self.client.get(f"/chat/{reply.session}", params={"token": token})).text if reply.session else None
         return Records(
