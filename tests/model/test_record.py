@@ -118,7 +118,7 @@ def test_decide_refuses_what_it_cannot_record_and_leaves_every_file_as_it_was(cl
     assert "holds more than tracking entries" in refused(
         "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--to", bot / "app-team.yaml")
     (tmp_path / "latin1.yaml").write_bytes(b"tracking:\n# caf\xe9\n")
-    assert "latin1.yaml: error: not UTF-8 text" in refused(
+    assert "latin1.yaml:2:6: error: not UTF-8 text" in refused(
         "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--to", tmp_path / "latin1.yaml")
     assert "a tracking file is a manifest file" in refused(
         "open-egress:egress", "accepted", "-j", "x", "-m", bot, "--to", bot / "notes.txt")

@@ -107,6 +107,15 @@ def read_text(path: Path, name: str | None = None, missing: str = "file not foun
     except FileNotFoundError:
         raise ManifestError([Problem(missing, at)]) from None
     except UnicodeDecodeError as exc:
-        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", at)]) from None
+        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", byte_position(at.file, exc.object, exc.start),
+                                     "save it as UTF-8")]) from None
     except OSError as exc:
         raise ManifestError([Problem(f"cannot read file: {exc.strerror or exc}", at)]) from None
+
+
+def byte_position(file: str, data: bytes, offset: int) -> Position:
+    """The line and column of a byte offset in undecodable data (columns count what decodes before it)."""
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+    return Position(file, line, column)

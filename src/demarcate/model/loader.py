@@ -107,8 +107,13 @@ def manifest_paths(paths: Iterable[str | Path]) -> list[Path]:
         if str(raw) == STDIN:
             found.append(path)
         elif path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file())
-            if not files:
+            named = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES)
+            files = [p for p in named if p.is_file()]
+            # A link to nothing (or to itself) named like a manifest is a file the author meant to be read.
+            problems += [Problem("a link to nothing: its target is missing or it links back to itself"
+                                 if p.is_symlink() else "not a regular file", Position(str(p)))
+                         for p in named if not p.is_file() and not p.is_dir()]
+            if not named:
                 problems.append(Problem("folder holds no .yaml or .yml manifest files", Position(str(path))))
             found.extend(files)
         elif path.exists():

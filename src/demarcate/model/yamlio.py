@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from demarcate.model.errors import ManifestError, Position, Problem, read_text
+from demarcate.model.errors import ManifestError, Position, Problem, byte_position, read_text
 
 
 @functools.cache
@@ -80,7 +80,8 @@ def read_yaml(path: Path, label: str | None = None) -> Any:
     try:
         text = sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", Position(name))]) from None
+        raise ManifestError([Problem(f"not UTF-8 text ({exc.reason})", byte_position(name, exc.object, exc.start),
+                                     "save it as UTF-8")]) from None
     except OSError as exc:
         raise ManifestError([Problem(f"cannot read file: {exc.strerror}", Position(name))]) from None
     return parse_yaml(text, name)
@@ -109,8 +110,13 @@ def _reference(text: str, name: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "malformed YAML"
         tab = mark is not None and text[mark.index:mark.index + 1] == "\t" and "tab" not in what
-        raise ManifestError([Problem(f"invalid YAML: {what}", _pos(name, mark),
+        raise ManifestError([Problem(f"invalid YAML: {what}", _pos(name, mark, text),
                                      "a tab: YAML indents with spaces" if tab else None)]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: it knows where
+        where = _offset(name, text, exc.position)
+        raise ManifestError([Problem(f"invalid YAML: {exc.reason} {_char(exc.character)}", where,
+                                     "control characters cannot appear in YAML, even quoted; write them as "
+                                     "escapes in a double-quoted string (\\x01)")]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem(f"invalid YAML: {exc}", Position(name))]) from None
     if node is None:
@@ -257,10 +263,24 @@ def positions_of(root: Any) -> Any:
     return root.source if isinstance(root, YDoc) else root
 
 
-def _pos(name: str, mark: Any) -> Position:
+def _pos(name: str, mark: Any, text: str | None = None) -> Position:
     if mark is None:
         return Position(name)
+    if text and not text.endswith("\n") and mark.line > text.count("\n"):
+        # The end of a file without a final newline: the parser counts a line past the last one.
+        lines = text.splitlines() or [""]
+        return Position(name, len(lines), len(lines[-1]) + 1)
     return Position(name, mark.line + 1, mark.column + 1)
+
+
+def _offset(name: str, text: str, index: int) -> Position:
+    before = text[:index]
+    return Position(name, before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
+
+
+def _char(character: Any) -> str:
+    code = ord(character) if isinstance(character, str) else character
+    return f"(U+{code:04X})" if isinstance(code, int) else f"({code!r})"
 
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
