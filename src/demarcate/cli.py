@@ -357,7 +357,8 @@ def matrix_cmd(
     layer: Annotated[str | None, typer.Option(help="Only controls of this layer.")] = None,
     party: Annotated[str | None, typer.Option(help="Only controls this party claims or is expected to own.")] = None,
     status: Annotated[str | None, typer.Option(
-        help="Only rows with this status: implemented, partial, planned, nobody, not-applicable.")] = None,
+        help="Only rows with this status: implemented, partial, planned, nobody, not-applicable; or relies-on "
+             "(rows where a party relies on another).")] = None,
     run: Annotated[str | None, typer.Option(help="Show what this campaign run proved: verified, refuted, untested.")] = None,
     db: Annotated[str | None, typer.Option(help="History database for --run (path or URL).")] = None,
     required: Annotated[bool, typer.Option(
@@ -369,7 +370,7 @@ def matrix_cmd(
     if run:
         tested = (_history(db).need(run, "campaign")["summary"] or {}).get("controls", {})
     _check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
-    _check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable"), "status")
+    _check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable", "relies-on"), "status")
     if party is not None:
         _check_choice(party, tuple(system.parties), "party")
     rows = filter_rows(matrix(system), layer=layer, party=party, status=status, required=required)
@@ -1134,6 +1135,7 @@ def lab(
     expose: Annotated[bool, typer.Option(
         "--expose", help="Allow a --host other than loopback: the lab is vulnerable on purpose, and its data "
                          "(the customers' records) becomes reachable from the network.")] = False,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="For --list: table or json.")] = ListFormat.table,
 ) -> None:
     """Run the reference application: the source document's shop support bot, every control switchable."""
     from demarcate.lab import Lab, load_config, switches
@@ -1144,7 +1146,12 @@ def lab(
     if host:
         cfg.host = host
     if list_switches:
-        terminal.print_switches(out, switches(), cfg.state())
+        if format is ListFormat.json:
+            state = cfg.state()
+            emit_json({"switches": {name: {"on": state[name], "default": sw.default, "control": sw.control,
+                                           "party": sw.party, "does": sw.does} for name, sw in switches().items()}})
+        else:
+            terminal.print_switches(out, switches(), cfg.state())
         return
     if print_manifest:
         sys.stdout.write(manifest_yaml(cfg))

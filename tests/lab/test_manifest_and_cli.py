@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -140,3 +141,9 @@ def test_the_lab_refuses_the_network_unless_told(cli):
     refused = cli("lab", "--port", "0", "--host", "0.0.0.0")
     assert refused.exit_code == 2 and "refusing to serve the lab on 0.0.0.0" in refused.output
     assert "--expose" in refused.output
+
+
+def test_the_switch_list_is_json_for_scripts(cli):
+    data = json.loads(cli("lab", "--list", "--format", "json", "--controls", "confirmation-gate").stdout)
+    gate = data["switches"]["confirmation-gate"]
+    assert gate["on"] is True and gate["default"] is False and gate["control"] == "APP-TOOL-02"

@@ -82,7 +82,9 @@ def filter_rows(rows: list[Row], *, layer: str | None = None, party: str | Colle
     if party:
         wanted = [party] if isinstance(party, str) else list(party)
         out = [r for r in out if any(r.cells.get(p, Cell("none")).claim != "none" for p in wanted)]
-    if status:
+    if status == "relies-on":  # a control some party relies on another for, whatever its status
+        out = [r for r in out if r.responsibility.reliances]
+    elif status:
         out = [r for r in out if r.responsibility.status == status]
     return out
 
