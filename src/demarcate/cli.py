@@ -622,7 +622,7 @@ def diff_cmd(
     elif format is DiffFormat.markdown:
         sys.stdout.write(diff_markdown(changes))
     else:
-        terminal.print_diff(out, changes, title=f"{old} → {new}")
+        terminal.print_diff(out, changes, title=f"{old} → {new}", unchanged=True)
     if fail_on is not Level.never and changes.fails(fail_on.value):
         raise typer.Exit(1)
 

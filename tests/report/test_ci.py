@@ -157,9 +157,11 @@ def test_against_a_baseline_only_the_new_findings_are_annotated(cli, tmp_path):
     result = cli("check", SHOPBOT, "--baseline", baseline, "--format", "github", "--fail-on", "high")
     assert result.exit_code == 1
     annotated = {message.rsplit("[", 1)[1].rstrip("]") for _level, _props, message in _commands(result.stdout)}
-    new = json.loads(cli("check", SHOPBOT, "--baseline", baseline, "--format", "json").stdout)["baseline"]["new"]
-    assert annotated == set(new) and len(new) == 28
-    assert "lethal-trifecta:model" not in annotated  # open on both sides: not this change's doing
+    base = json.loads(cli("check", SHOPBOT, "--baseline", baseline, "--format", "json").stdout)["baseline"]
+    # The new findings, and the one whose severity rose (the trifecta: medium in the baseline, critical
+    # here): what the gate judges; the findings open the same on both sides are not this change's doing.
+    assert annotated == {*base["new"], "lethal-trifecta:model"} and len(base["new"]) == 28
+    assert not annotated & set(base["unchanged"])
 
 
 def _broken(tmp_path: Path, monkeypatch) -> None:
@@ -187,9 +189,11 @@ def test_a_pull_request_comment_against_a_baseline_says_what_is_new(cli, tmp_pat
     baseline.write_text(cli("check", example("shopbot-hardened"), "--format", "json").stdout)
     comment = cli("check", SHOPBOT, "--baseline", baseline, "--format", "markdown").stdout
     assert comment.startswith("## demarcate: ShopBot customer service")
-    section = comment[comment.index("### Against the baseline: 28 new, 0 fixed, 5 unchanged findings"):]
+    section = comment[comment.index("### Against the baseline: 28 new, 0 fixed, 1 changed severity, 4 unchanged findings"):]
     assert "#### New" in section and "`open-attack-path:reviews>retriever>model>send-email>egress`" in section
-    assert "`lethal-trifecta:model`" not in section  # unchanged: open on both sides
+    # Open on both sides, but medium there and critical here: a change, not "unchanged".
+    changed = section[section.index("#### Changed severity"):section.index("<details>")]
+    assert "| medium |" in changed and "critical" in changed and "`lethal-trifecta:model`" in changed
     assert "### Against the baseline" not in cli("check", SHOPBOT, "--format", "markdown").stdout
 
 
@@ -247,7 +251,11 @@ def test_junit_against_a_baseline_fails_only_what_is_new(cli, tmp_path):
     new = json.loads(cli("check", SHOPBOT, "--baseline", baseline, "--format", "json").stdout)["baseline"]
     failed = {case.name for suite in report for case in suite if not case.is_passed and not case.is_skipped}
     known = {case.name: case.result[0].message for suite in report for case in suite if case.is_skipped}
-    assert failed == set(new["new"]) and known == dict.fromkeys(new["unchanged"], "in the baseline: not new")
+    # A finding whose severity rose since the baseline (the trifecta: medium there, critical here) fails
+    # like a new one; the rest of the baseline's findings are known.
+    assert new["changed"] == ["lethal-trifecta:model"]
+    assert failed == {*new["new"], *new["changed"]}
+    assert known == dict.fromkeys(new["unchanged"], "in the baseline: not new")
 
 
 def test_junit_holds_any_manifest_text(cli, tmp_path):

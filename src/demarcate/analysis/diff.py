@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +42,26 @@ class Diff:
     new: list[dict[str, Any]]
     fixed: list[dict[str, Any]]
     unchanged: list[dict[str, Any]]
+    # Open on both sides at another severity: the later finding, with `was`, the earlier severity.
+    changed: list[dict[str, Any]] = field(default_factory=list)
 
     def fails(self, threshold: str) -> bool:
-        return any(severity_rank(f["severity"]) >= severity_rank(threshold) for f in self.new)
+        """A new finding at or above the threshold, or one that has risen to it."""
+        at = severity_rank(threshold)
+        return any(severity_rank(f["severity"]) >= at for f in self.new) or any(
+            severity_rank(f["severity"]) >= at > severity_rank(f["was"]) for f in self.changed)
 
     @property
     def new_ids(self) -> set[str]:
-        return {f["id"] for f in self.new}
+        """What a gate against the baseline judges: new findings, and those whose severity rose."""
+        return {f["id"] for f in self.new} | {f["id"] for f in self.changed
+                                              if severity_rank(f["severity"]) > severity_rank(f["was"])}
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": 1, "new": self.new, "fixed": self.fixed, "unchanged": self.unchanged,
-                "summary": {"new": len(self.new), "fixed": len(self.fixed), "unchanged": len(self.unchanged)}}
+        return {"version": 1, "new": self.new, "fixed": self.fixed, "changed": self.changed,
+                "unchanged": self.unchanged,
+                "summary": {"new": len(self.new), "fixed": len(self.fixed), "changed": len(self.changed),
+                            "unchanged": len(self.unchanged)}}
 
 
 @dataclass
@@ -134,8 +143,11 @@ def diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Diff:
     def ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(items, key=lambda f: (-severity_rank(f["severity"]), f["id"]))
 
+    both = [i for i in after if i in before]
     return Diff(
         new=ranked([f for i, f in after.items() if i not in before]),
         fixed=ranked([f for i, f in before.items() if i not in after]),
-        unchanged=ranked([f for i, f in after.items() if i in before]),
+        unchanged=ranked([after[i] for i in both if after[i]["severity"] == before[i]["severity"]]),
+        changed=ranked([{**after[i], "was": before[i]["severity"]} for i in both
+                        if after[i]["severity"] != before[i]["severity"]]),
     )

@@ -49,7 +49,8 @@ class Gate:
                                "before": {"open_findings": self.before[0], "open_paths": self.before[1]}}
         if self.changes is not None:
             data["baseline"] = {k: [f["id"] for f in v] for k, v in (
-                ("new", self.changes.new), ("fixed", self.changes.fixed), ("unchanged", self.changes.unchanged))}
+                ("new", self.changes.new), ("fixed", self.changes.fixed), ("changed", self.changes.changed),
+                ("unchanged", self.changes.unchanged))}
         return data
 
 

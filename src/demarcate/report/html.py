@@ -159,7 +159,7 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None, note: st
         scope=result.parties,
         note=note,
         changes=changes,
-        new=changes.new_ids if changes is not None else set(),
+        new={f["id"] for f in changes.new} if changes is not None else set(),
         history=None if history is None else [
             {**run, "when": time.strftime("%Y-%m-%d %H:%M", time.localtime(run["created"]))} for run in history],
     )

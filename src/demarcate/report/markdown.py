@@ -80,7 +80,9 @@ def diff_markdown(changes: object, within: str | None = None) -> str:
     """The new and fixed findings; `within` titles it as a section of a larger comment (`check
     --baseline`) rather than a comment of its own."""
     c = changes
-    counts = f"{len(c.new)} new, {len(c.fixed)} fixed, {len(c.unchanged)} unchanged findings"  # type: ignore[attr-defined]
+    changed = getattr(c, "changed", [])
+    counts = (f"{len(c.new)} new, {len(c.fixed)} fixed, {len(changed)} changed severity, "  # type: ignore[attr-defined]
+              f"{len(c.unchanged)} unchanged findings")  # type: ignore[attr-defined]
     top, sub = ("###", "####") if within else ("##", "###")
     out = [f"{top} {within or 'demarcate'}: {counts}", ""]
     for label, items in (("New", c.new), ("Fixed", c.fixed)):  # type: ignore[attr-defined]
@@ -89,4 +91,13 @@ def diff_markdown(changes: object, within: str | None = None) -> str:
             out += [f"| {ICON[f['severity']]} {f['severity']} | {md_escape(f['title'])} ({md_code(f['id'])}) |"
                     for f in items]
             out.append("")
+    if changed:
+        out += [f"{sub} Changed severity", "", "| was | now | finding |", "|---|---|---|"]
+        out += [f"| {f['was']} | {ICON[f['severity']]} {f['severity']} | {md_escape(f['title'])} ({md_code(f['id'])}) |"
+                for f in changed]
+        out.append("")
+    if c.unchanged:  # type: ignore[attr-defined]
+        out += ["<details><summary>Unchanged</summary>", "", "| severity | finding |", "|---|---|"]
+        out += [f"| {f['severity']} | {md_code(f['id'])} |" for f in c.unchanged]  # type: ignore[attr-defined]
+        out += ["", "</details>", ""]
     return "\n".join(out)

@@ -560,16 +560,29 @@ def print_rule(console: Console, rule: object) -> None:
                            ("fix", r.fix), ("references", ", ".join(r.references)))))  # type: ignore[attr-defined]
 
 
-def print_diff(console: Console, changes: object, title: str) -> None:
+def print_diff(console: Console, changes: object, title: str, unchanged: bool = False) -> None:
+    """New, fixed and changed findings; with `unchanged`, the ones open on both sides the same too."""
     c = changes
-    console.print(t(f"{title}: {len(c.new)} new, {len(c.fixed)} fixed, {len(c.unchanged)} unchanged", "bold"))  # type: ignore[attr-defined]
-    _changed_findings(console, c.new, c.fixed)  # type: ignore[attr-defined]
+    changed = getattr(c, "changed", [])
+    console.print(t(f"{title}: {len(c.new)} new, {len(c.fixed)} fixed, {len(changed)} changed severity, "  # type: ignore[attr-defined]
+                    f"{len(c.unchanged)} unchanged", "bold"))  # type: ignore[attr-defined]
+    _changed_findings(console, c.new, c.fixed, changed, c.unchanged if unchanged else None)  # type: ignore[attr-defined]
 
 
-def _changed_findings(console: Console, new: list[dict], fixed: list[dict]) -> None:
+def _changed_findings(console: Console, new: list[dict], fixed: list[dict], changed: list[dict] | None = None,
+                      unchanged: list[dict] | None = None) -> None:
     for label, items, style in (("new", new, "bold red"), ("fixed", fixed, "green")):
         for f in items:
             console.print(t(f"  {label:<6}", style) + t(f" {f['severity']:<8} {f['id']}") + t(f"  {f['title']}", "dim"))
+    for f in changed or []:
+        worse = _RANK.index(f["severity"]) > _RANK.index(f["was"])
+        console.print(t(f"  {'worse' if worse else 'better':<6}", "bold red" if worse else "green")
+                      + t(f" {f['was']} → {f['severity']} {f['id']}") + t(f"  {f['title']}", "dim"))
+    for f in unchanged or []:
+        console.print(t(f"  same   {f['severity']:<8} {f['id']}", "dim"))
+
+
+_RANK = ("low", "medium", "high", "critical")
 
 
 def print_switches(console: Console, switches: dict, state: dict[str, bool]) -> None:
@@ -724,10 +737,12 @@ def print_stored_analysis(console: Console, run: dict, data: dict, limit: int | 
 def print_analysis_diff(console: Console, diff: dict) -> None:
     """Two stored analyses compared: findings and attack paths that changed, regressions marked."""
     paths = diff["paths"]
+    changed = diff["findings"].get("changed", [])
     console.print(t(f"{diff['old']} → {diff['new']}: {len(diff['findings']['new'])} new, "
-                    f"{len(diff['findings']['fixed'])} fixed, {diff['findings']['unchanged']} unchanged findings; "
+                    f"{len(diff['findings']['fixed'])} fixed, {len(changed)} changed severity, "
+                    f"{diff['findings']['unchanged']} unchanged findings; "
                     f"open attack paths {paths['open']['old']} → {paths['open']['new']}", "bold"), soft_wrap=True)
-    _changed_findings(console, diff["findings"]["new"], diff["findings"]["fixed"])
+    _changed_findings(console, diff["findings"]["new"], diff["findings"]["fixed"], changed)
     for label, items, style in (("opened", paths["opened"], "bold red"), ("closed", paths["closed"], "green")):
         for p in items:
             console.print(t(f"  {label:<6}", style) + t(f" path {p['id']}"), soft_wrap=True)
