@@ -579,7 +579,7 @@ def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_
     actual = json.loads(cli("check", changed, "--format", "json").stdout)
     before = sum(1 for f in actual["findings"] if f["status"] == "open")
     after = sum(1 for f in data["findings"] if f["status"] == "open")
-    assert f"> What if APP-TOOL-02 &#40;app-team&#41; were in effect: open findings {before} → {after}," in md
+    assert f"> What if APP-TOOL-02 (app-team) were in effect: open findings {before} → {after}," in md
     assert f"### Against the baseline: {len(new)} new, {len(fixed)} fixed" in md
     sarif = json.loads((out / "r.sarif").read_text())["runs"][0]["results"]
     states = {r["properties"]["findingId"]: r.get("baselineState") for r in sarif}

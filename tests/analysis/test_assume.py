@@ -43,8 +43,8 @@ def test_screening_the_reviews_leaves_the_rendering_exfiltration_open_and_the_fi
     assert data["leverage"]["fix"] == ["APP-OUT-04", "INF-NET-03"]
     assert {c["id"]: c["assurance"] for p in still.values() for c in p["controls"]}["APP-IN-03"] == "probabilistic"
     comment = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--format", "markdown").stdout.splitlines()
-    assert comment[0] == "## demarcate: ShopBot customer service &#40;what if APP-IN-03 were in effect&#41;"
-    assert comment[2].startswith("> What if APP-IN-03 &#40;app-team&#41; were in effect: open findings 33 → ")
+    assert comment[0] == "## demarcate: ShopBot customer service (what if APP-IN-03 were in effect)"
+    assert comment[2].startswith("> What if APP-IN-03 (app-team) were in effect: open findings 33 → ")
     text = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "APP-TOOL-02").stdout
     assert text.startswith("What if APP-IN-03 (app-team), APP-TOOL-02 (app-team) were in effect: open findings "
                            "33 → 25, open attack paths 7 → 4\n")

@@ -50,3 +50,12 @@ def test_a_markdown_report_notifies_and_links_nobody(tmp_path, cli):
         assert "Screen mail" in prose or "Fetch web page" in prose
         for live in ("@octocat", "@acme/security-team", "GH-12", "https://evil", "www.evil"):
             assert live not in prose, live
+
+
+def test_parentheses_read_as_written(tmp_path, cli):
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
+    for f in folder.glob("*.yaml"):
+        f.write_text(f.read_text().replace("name: Shop app team\n", "name: Shop app team (web)\n"))
+    markdown = cli("check", folder, "--format", "markdown").stdout
+    assert '["Shop app team (web) · application-developer"]' in markdown  # a Mermaid cluster title
+    assert "expected (unclaimed)" in cli("matrix", folder, "--format", "markdown").stdout

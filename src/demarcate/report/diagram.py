@@ -8,7 +8,8 @@ import re
 from demarcate.analysis.check import Result
 from demarcate.report.untrusted import clean
 
-_SAFE = re.compile(r"[A-Za-z0-9 _.,:/+-]")
+# Inside a quoted Mermaid label parentheses are plain text (encoded, a cluster title shows `#40;` as is).
+_SAFE = re.compile(r"[A-Za-z0-9 _.,:/+()-]")
 
 
 def label(text: object) -> str:

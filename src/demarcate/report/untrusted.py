@@ -25,6 +25,7 @@ def inert_markdown(text: str) -> str:
     autolinks, @mentions or issue references — each special character as an HTML entity."""
     out = []
     for ch in clean(text).replace("\r", " ").replace("\n", " "):
-        out.append(f"&#{ord(ch)};" if ch in "\\`*_{}[]()<>#+!|~&\"'@" else ch)
+        # Parentheses stay: with the brackets escaped no link or image can form, and they read as written.
+        out.append(f"&#{ord(ch)};" if ch in "\\`*_{}[]<>#+!|~&\"'@" else ch)
     escaped = "".join(out).replace("://", "&#58;//")  # no scheme, no autolink
     return _GH_REF.sub(r"\1&#45;\2", _WWW.sub(r"\1&#46;", escaped))
