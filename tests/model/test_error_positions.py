@@ -40,3 +40,14 @@ def test_a_link_to_nothing_in_a_manifest_folder_is_an_error(tmp_path, cli):
     out = _validate(cli, folder)
     assert f"{folder / 'extra.yaml'}: error: a link to nothing" in out
     assert f"{folder / 'loop.yaml'}: error: a link to nothing" in out
+
+
+def test_an_unknown_owner_is_shown_at_its_owner_line_and_a_missing_kind_lists_the_kinds(tmp_path, cli):
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nsystem: {name: x}\nparties:\n  - {id: a, role: deployer}\ncomponents:\n"
+                    "  - id: c2\n    kind: model\n    owner: nobody\n")
+    assert f"{path}:8:12: error: unknown party 'nobody'" in _validate(cli, path)
+    path.write_text("version: 1\nsystem: {name: x}\nparties:\n  - {id: a, role: deployer}\ncomponents:\n"
+                    "  - id: c1\n    owner: a\n")
+    out = _validate(cli, path)
+    assert "missing 'kind' (one of: data-source," in out and "(one of: )" not in out

@@ -199,7 +199,7 @@ def test_unknown_party_reference_suggests_nearest(write):
     path = write("m.yaml", BASE.replace("{id: chat, kind: user-input, owner: app}",
                                         "{id: chat, kind: user-input, owner: ap}"))
     (problem,) = problems_of(path)
-    assert problem == f"{at(path, 7, '{id: chat')}: error: unknown party 'ap' (did you mean 'app'?)"
+    assert problem == f"{at(path, 7, 'ap}')}: error: unknown party 'ap' (did you mean 'app'?)"  # at the owner
 
 
 def test_unknown_component_in_flow(write):

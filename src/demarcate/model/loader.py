@@ -39,8 +39,21 @@ class Positions(dict):
     worked out when first read with [] or get: most are never shown, and a portfolio has tens of
     thousands. (values() and items() would see entries not yet worked out; nothing uses them.)"""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: dict[tuple[str, Any], tuple[Any, tuple[Any, ...], str]] = {}  # for of_field
+
     def pending(self, key: tuple[str, Any], raw: Any, loc: tuple[Any, ...], name: str) -> None:
         dict.__setitem__(self, key, (raw, loc, name))
+        self.written[key] = (raw, loc, name)
+
+    def of_field(self, key: tuple[str, Any], field: str) -> Position | None:
+        """Where one field of an item was written (its `owner:` line, say); the item's place if not known."""
+        found = self.written.get(key)
+        if found is None:
+            return self.get(key)
+        raw, loc, name = found
+        return locate(raw, (*loc, field), name) or self.get(key)
 
     def alias(self, key: tuple[str, Any], same_as: tuple[str, Any]) -> None:
         dict.__setitem__(self, key, dict.__getitem__(self, same_as))
@@ -301,9 +314,11 @@ def _references(system: System) -> list[Problem]:
     comps = system.components
     controls = system.catalog.controls
 
-    def ref(value: str, known: dict[str, Any] | Iterable[str], what: str, at: tuple[str, Any]) -> None:
-        if value not in known:  # `at` is the referring item's key in system.where
-            problems.append(Problem(f"unknown {what} '{value}'", system.where.get(at), did_you_mean(value, known)))
+    def ref(value: str, known: dict[str, Any] | Iterable[str], what: str, at: tuple[str, Any],
+            field: str | None = None) -> None:
+        if value not in known:  # `at` is the referring item's key in system.where; `field` the line's
+            where = system.where.of_field(at, field) if field else system.where.get(at)
+            problems.append(Problem(f"unknown {what} '{value}'", where, did_you_mean(value, known)))
 
     if system.info.preset:
         ref(system.info.preset, system.catalog.presets, "preset", ("system", "preset"))
@@ -313,9 +328,9 @@ def _references(system: System) -> list[Problem]:
     at: tuple[str, Any]
     for cid, comp in comps.items():
         at = ("component", cid)
-        ref(comp.owner, parties, "party", at)
+        ref(comp.owner, parties, "party", at, "owner")
         if comp.operated_by:
-            ref(comp.operated_by, parties, "party", at)
+            ref(comp.operated_by, parties, "party", at, "operated-by")
         for attr, aspec in referring[comp.kind]:  # type: ignore[attr-defined]
             value = comp.attr(attr)
             if not value:
