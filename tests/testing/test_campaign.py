@@ -89,3 +89,13 @@ def test_every_probe_is_judged_only_by_the_controls_it_lists(tmp_path):
     # Each listed control is judged somewhere, but for tool controls no lab switch fires (a target
     # reporting them fired gets them judged), and the lab has no tool that runs code (APP-TOOL-04).
     assert listed - judged <= {*TOOL_CONTROLS, "APP-TOOL-04"} and "APP-TOOL-02" in judged
+
+
+def test_each_party_answers_for_the_controls_it_owns_here_claimed_or_not(tmp_path):
+    data = run_campaign(load([SHOPBOT]), target="lab", probes=PROBES, db=str(tmp_path / "h.sqlite"))
+    summary = data["summary"]
+    refuted = [c for c, state in summary["controls"].items() if state == "refuted"]
+    # Every refuted control is some party's to fix, whether or not that party claimed it.
+    listed = {c for states in summary["parties"].values() for c in states["refuted"]}
+    assert set(refuted) <= listed
+    assert "APP-TOOL-02" in summary["parties"]["app-team"]["refuted"]  # nobody claims it; the app team owns it

@@ -73,7 +73,7 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
     assert any(line.split("│")[2].strip() == "APP-TOOL-02 (app-team) held" for line in lines[at:at + 6])
     # Every control judged shows, claimed or not: app-team claims no gate, yet the gate held.
     judged = shown.output.split("controls judged by the probes:")[1]
-    assert re.search(r"verified: [^\n]*APP-TOOL-02", judged) and "each party's claimed controls:" in judged
+    assert re.search(r"verified: [^\n]*APP-TOOL-02", judged) and "per party, the controls it answers for here" in judged
     better = cli("runs", "diff", broken["run"], fixed["run"], "--db", db, "--format", "json")
     assert better.exit_code == 0 and json.loads(better.stdout)["regressions"] == []
     worse = cli("runs", "diff", fixed["run"], broken["run"], "--db", db, "--format", "json")

@@ -646,13 +646,14 @@ def print_campaign(console: Console, data: dict) -> None:
     _judged(console, summary)
     parties = summary.get("parties") or {}
     if parties:
-        console.print(t("each party's claimed controls:", "bold"))
-    for party, states in parties.items():
-        line = t(f"  {party}: ", "bold")
-        for state, style in (("verified", "green"), ("refuted", "red"), ("untested", "dim")):
-            if states.get(state):
+        console.print(t("per party, the controls it answers for here (claimed, or given by the preset):", "bold"))
+    for party, states in sorted(parties.items(), key=lambda kv: (-len(kv[1].get("refuted", [])), kv[0])):
+        tally = ", ".join(f"{len(states[s])} {s}" for s in ("refuted", "verified", "untested") if states.get(s))
+        line = t(f"  {party}: ", "bold") + t(f"{tally}  ")
+        for state, style in (("refuted", "red"), ("verified", "green"), ("untested", "dim")):
+            if states.get(state) and state != "untested":
                 line += t(f"{state} {', '.join(states[state])}  ", style)
-        console.print(line)
+        console.print(line, soft_wrap=True)
     baselines = summary.get("baselines") or {}
     if baselines:
         console.print(t("capability baselines (benign cases run first):", "bold"))

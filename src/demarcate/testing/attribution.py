@@ -289,11 +289,16 @@ def summarise(results: list[dict[str, Any]], resp: Responsibilities,
     for cid in claimed:
         states = seen.get(cid, set())
         controls[cid] = "refuted" if False in states else "verified" if True in states else "untested"
+    # Each control under the party that answers for it here: the one claiming it, or the one the
+    # preset gives it to — a refuted control nobody claimed is still somebody's to fix.
     parties: dict[str, dict[str, list[str]]] = {}
-    for claim in resp.system.claims:
-        if claim.kind == "provides" and claim.party:
-            parties.setdefault(claim.party, {"verified": [], "refuted": [], "untested": []})[
-                controls.get(claim.control, "untested")].append(claim.control)
+    for cid, state in controls.items():
+        try:
+            answerable = resp[cid].responsible
+        except KeyError:  # a control the catalog does not have (a custom one of another manifest)
+            continue
+        for party in answerable:
+            parties.setdefault(party, {"verified": [], "refuted": [], "untested": []})[state].append(cid)
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
