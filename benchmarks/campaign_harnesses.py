@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -55,9 +56,22 @@ def count(url: str) -> int:
 def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> dict:
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    # Read its stderr while it runs (keeping the last 64 KiB): a chatty tool would otherwise fill the
+    # pipe and wait for us while we wait for it.
+    tail = bytearray()
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for chunk in iter(lambda: proc.stderr.read(65_536), b""):  # type: ignore[union-attr]
+            tail.extend(chunk)
+            del tail[:-65_536]
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    reader.join(10)
+    err = tail.decode("utf-8", "replace")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
             "status": os.waitstatus_to_exitcode(status), "stderr": err[-600:]}
 

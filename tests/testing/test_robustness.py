@@ -4,6 +4,7 @@ holds locked, ids longer than the history keeps, a NUL in a manifest's text."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 import time
 
@@ -108,3 +109,15 @@ def test_evidence_is_kept_whole_and_compressed(tmp_path):
 
 def long_winded(message: str, documents: list[str]) -> str:
     return ("I can only help with your own orders. " * 2000)[:60_000]
+
+
+def test_the_benchmark_harness_cannot_deadlock_on_a_chatty_tool():
+    from benchmarks.campaign_harnesses import measure
+
+    chatty = [sys.executable, "-c", "import sys; sys.stderr.write('progress ' * 40_000); sys.exit(3)"]
+    found: dict = {}
+    worker = threading.Thread(target=lambda: found.update(measure(chatty)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "measure() waits on a tool that waits on its full stderr pipe"
+    assert found["status"] == 3 and found["stderr"].endswith("progress ")
