@@ -584,8 +584,10 @@ def test_every_report_of_a_check_says_what_was_assumed_and_what_is_new(cli, tmp_
     sarif = json.loads((out / "r.sarif").read_text())["runs"][0]["results"]
     states = {r["properties"]["findingId"]: r.get("baselineState") for r in sarif}
     opened = {f["id"] for f in data["findings"] if f["status"] == "open"}
+    other_severity = set(data["baseline"]["changed"])
     assert {i for i, s in states.items() if s == "new"} == set(new)
-    assert {i for i, s in states.items() if s == "unchanged"} == opened - set(new)
+    assert {i for i, s in states.items() if s == "updated"} == other_severity
+    assert {i for i, s in states.items() if s == "unchanged"} == opened - set(new) - other_severity
     assert all(states[i] is None for i in states if i not in opened)  # decided: no baseline state
     html = (out / "r.html").read_text()
     assert '<p id="what-if"><b>What if APP-TOOL-02 (app-team) were in effect' in html

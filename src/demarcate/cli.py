@@ -720,7 +720,8 @@ def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None,
     if format is ReportFormat.sarif:
         from demarcate.report.sarif import sarif
 
-        return json_text(sarif(result, base=Path.cwd(), new=gate.new))
+        changed = {f["id"] for f in gate.changes.changed} if gate.changes is not None else set()
+        return json_text(sarif(result, base=Path.cwd(), new=gate.new, updated=changed))
     if format is ReportFormat.gitlab:
         from demarcate.report.ci import gitlab_code_quality
 

@@ -118,3 +118,14 @@ def test_check_prints_the_sarif_log_that_report_writes(cli):
     assert result.exit_code == 1 and "33 open findings over 16 components" in result.stderr
     assert result.stdout == cli("report", SHOPBOT, "--format", "sarif").stdout
     jsonschema.Draft4Validator(SCHEMA).validate(json.loads(result.stdout))
+
+
+def test_a_finding_whose_severity_changed_is_updated_against_the_baseline(cli, tmp_path):
+    from demarcate.builtin import example
+
+    baseline = tmp_path / "hardened.json"
+    baseline.write_text(cli("check", example("shopbot-hardened"), "--format", "json").stdout)
+    log = json.loads(cli("check", SHOPBOT, "--baseline", baseline, "--format", "sarif").stdout)
+    states = {r["properties"]["findingId"]: r.get("baselineState") for r in log["runs"][0]["results"]}
+    assert states["lethal-trifecta:model"] == "updated"  # medium in the baseline, critical now
+    assert "new" in states.values() and "unchanged" in states.values()

@@ -43,9 +43,11 @@ def _location(file: str, base: Path) -> dict[str, str]:
     return {"uri": quote(named), "uriBaseId": SRCROOT}
 
 
-def sarif(result: Result, base: Path | None = None, new: Collection[str] | None = None) -> dict[str, Any]:
-    """`new`, the ids of the open findings new against a baseline, sets each open result's
-    `baselineState` (new or unchanged); without it, no result has one."""
+def sarif(result: Result, base: Path | None = None, new: Collection[str] | None = None,
+          updated: Collection[str] = ()) -> dict[str, Any]:
+    """`new`, the ids of the open findings new against a baseline, and `updated`, those open there at
+    another severity, set each open result's `baselineState` (new, updated or unchanged); without a
+    baseline no result has one."""
     base = base or Path(os.getcwd())
     rule_ids = list(RULES)
     rules = []
@@ -86,7 +88,7 @@ def sarif(result: Result, base: Path | None = None, new: Collection[str] | None 
                            "responsible": list(f.responsible), "controls": list(f.controls)},
         }
         if new is not None and f.is_open:
-            entry["baselineState"] = "new" if f.id in new else "unchanged"
+            entry["baselineState"] = "updated" if f.id in updated else "new" if f.id in new else "unchanged"
         if not f.is_open and f.decision:
             entry["suppressions"] = [{"kind": "external", "status": "accepted",
                                       "justification": f"{f.status}: {f.decision['justification']}"}]
