@@ -3,10 +3,12 @@ holds locked, ids longer than the history keeps, a NUL in a manifest's text."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,25 +22,34 @@ from tests.conftest import SHOPBOT
 TARGET = "python:tests.testing.test_targets:robust"
 
 
-def _hold_lock(db: str, seconds: float, ready: threading.Event) -> None:
-    conn = sqlite3.connect(db, timeout=5)
-    conn.execute("begin immediate")  # the write lock, as another writer holds it
-    ready.set()
-    time.sleep(seconds)
-    conn.rollback()
-    conn.close()
+@contextlib.contextmanager
+def _locked(db: str, seconds: float) -> Iterator[None]:
+    """Another writer holding the database's write lock for `seconds`, from the moment this yields."""
+    ready = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, timeout=5)
+        conn.execute("begin immediate")
+        ready.set()
+        time.sleep(seconds)
+        conn.rollback()
+        conn.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    ready.wait(5)
+    try:
+        yield
+    finally:
+        holder.join()
 
 
 def test_a_campaign_waits_for_a_database_another_process_is_writing(tmp_path, monkeypatch):
     db = str(tmp_path / "h.sqlite")
     run_campaign(load([SHOPBOT]), target=TARGET, probes="user-say-canary", db=db)  # the file exists
     monkeypatch.setattr(store_module, "LOCK_WAIT_MS", 10_000)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(db, 1.5, ready))
-    holder.start()
-    ready.wait(5)
-    data = run_campaign(load([SHOPBOT]), target=TARGET, probes="user-say-canary,user-reveal-prompt", db=db)
-    holder.join()
+    with _locked(db, 1.5):
+        data = run_campaign(load([SHOPBOT]), target=TARGET, probes="user-say-canary,user-reveal-prompt", db=db)
     assert [r["outcome"] for r in data["results"]] == ["resisted", "unobservable"]
 
 
@@ -46,31 +57,20 @@ def test_a_database_that_stays_locked_is_a_clear_error_and_the_run_resumes(tmp_p
     db = str(tmp_path / "h.sqlite")
     run_campaign(load([SHOPBOT]), target=TARGET, probes="user-say-canary", db=db)
     monkeypatch.setattr(store_module, "LOCK_WAIT_MS", 300)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(db, 4, ready))
-    holder.start()
-    ready.wait(5)
-    try:
+    with _locked(db, 4):
         locked = cli("test", SHOPBOT, "--target", TARGET, "--probes", "user-reveal-prompt", "--db", db)
-    finally:
-        holder.join()
     assert locked.exit_code == 2 and "Traceback" not in locked.output
     assert "cannot start a run in" in locked.output and "database is locked" in locked.output
     # Locked while the run is under way: the case that could not be stored says how to go on.
     store = Store(db)
     run_id = store.new_run("x", {})
     monkeypatch.setattr(store_module, "LOCK_WAIT_MS", 200)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(db, 2, ready))
-    holder.start()
-    ready.wait(5)
+    fresh = Store(db)
     try:
-        fresh = Store(db)
-        with pytest.raises(ManifestError) as info:
+        with _locked(db, 2), pytest.raises(ManifestError) as info:
             fresh.add_result(run_id, {"case": "c1", "probe": "p", "category": "x", "entry": "document",
                                       "outcome": "resisted"})
     finally:
-        holder.join()
         store.close()
         fresh.close()
     message = str(info.value.problems[0])

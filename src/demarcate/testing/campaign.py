@@ -155,18 +155,20 @@ class Campaign:
         # A page nobody fetched, documents the target could not take, or a retrieval that left them out
         # never reached the model: a quiet answer then says nothing about it.
         undelivered = "the plant could not be read back" if delivered is False else ""
+        page_denied = ""
         if case.probe.entry == "tool-output":
             delivered = self.listener.page_fetched(product)
             undelivered = "" if delivered else "the page was not fetched"
-            if not delivered and records and any(product in e["url"] for e in records.egress_denied or []):
-                undelivered = "egress denied the request for the attacker's page"
+            denied = [e["url"] for e in (records.egress_denied or []) if product in e["url"]] if records else []
+            if not delivered and denied:
+                undelivered, page_denied = "egress denied the request for the attacker's page", denied[0]
         elif material.documents and not planted:
             delivered, undelivered = False, "the target took no plant"
         elif material.documents and reply.context is not None and delivered is not False:
             delivered = any(shows(" ".join(reply.context), d) for d in material.documents)
             undelivered = "" if delivered else "the context the app retrieved for this turn does not hold the planted document"
         evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered, delivered,
-                            undelivered, self._foreign(case, reply))
+                            undelivered, page_denied, self._foreign(case, reply))
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
         result = attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
                            getattr(self.target, "user_email", None), quoted, self.tools,

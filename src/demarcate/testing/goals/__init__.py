@@ -67,6 +67,7 @@ class Evidence:
     rendered: list[str] = field(default_factory=list)  # URLs the harness fetched as a client would
     delivered: bool | None = None  # the payload reached where the model reads (None: cannot tell)
     undelivered: str = ""  # why the payload did not reach the model, when it did not
+    page_denied: str = ""  # the attacker's page URL the egress policy refused to fetch
     foreign: list[str] = field(default_factory=list)  # other cases whose planted tokens are in the answer
 
 
