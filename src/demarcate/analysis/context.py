@@ -13,6 +13,7 @@ from demarcate.model.loader import System
 from demarcate.model.schema import AttributeCheck, Claim, Control
 
 if TYPE_CHECKING:
+    from demarcate.analysis.graph import Marked
     from demarcate.analysis.paths import PathAnalysis
 
 # States a control can be in on one component. Only the first two close an attack path.
@@ -47,7 +48,6 @@ class Context:
         for cid, kind in self._kinds.items():
             self._of_kind.setdefault(kind, []).append(cid)
         self._states: dict[tuple[str, str], ControlState] = {}
-        self._upstream: dict[str, frozenset[str]] = {}
         self._provider_index: dict[str, tuple[list[Claim], dict[str, list[Claim]]]] = {}
         self._owned: dict[str, dict[str, list[str]]] = {}  # by control: protected components by owner
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
@@ -68,11 +68,22 @@ class Context:
 
         return analyse_paths(self)
 
-    def upstream(self, component_id: str) -> frozenset[str]:
-        """Every component whose content can reach this one (cached: rules ask often)."""
-        if component_id not in self._upstream:
-            self._upstream[component_id] = frozenset(self.paths.graph.ancestors(component_id))
-        return self._upstream[component_id]
+    # What lies upstream of each component, for every component at once: asking for ancestors one
+    # component at a time is quadratic in a long chain.
+    @cached_property
+    def untrusted_upstream(self) -> Marked:
+        """The untrusted sources whose content reaches each component."""
+        return self.paths.graph.marked(self.is_untrusted_source)
+
+    @cached_property
+    def private_upstream(self) -> Marked:
+        """The components holding private data whose content reaches each component."""
+        return self.paths.graph.marked(self.holds_private_data)
+
+    @cached_property
+    def models_upstream(self) -> Marked:
+        """The models whose output reaches each component."""
+        return self.paths.graph.marked(lambda c: self._kinds[c] == "model")
 
     def controls_for_kind(self, kind: str) -> list[Control]:
         return self._by_kind.get(kind, [])

@@ -99,8 +99,11 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
-def listing(items: Iterable[str], limit: int = 8, sep: str = ", ") -> str:
+def listing(items: Iterable[str], limit: int = 8, sep: str = ", ", total: int | None = None) -> str:
+    """The first `limit` items and how many more there are: of `items`, or of `total` when the
+    items are only the first few of that many."""
     items = list(items)
-    if len(items) <= limit:
+    total = len(items) if total is None else total
+    if total <= limit and len(items) <= limit:
         return sep.join(items)
-    return sep.join(items[:limit]) + f" and {len(items) - limit} more"
+    return sep.join(items[:limit]) + f" and {total - min(limit, len(items)):,} more"

@@ -16,8 +16,8 @@ AI_THREATS = frozenset({
 def model_has_private_data(ctx: Context, model: str) -> bool:
     key = ("model-has-private-data", model)
     if key not in ctx.memo:
-        graph = ctx.paths.graph
-        ctx.memo[key] = any(ctx.holds_private_data(c) for c in ctx.upstream(model) | set(graph.successors(model)))
+        ctx.memo[key] = ctx.private_upstream.any(model) or any(
+            ctx.holds_private_data(c) for c in ctx.paths.graph.successors(model))
     return ctx.memo[key]
 
 

@@ -39,16 +39,32 @@ def _outbound(ctx: Context, cid: str) -> bool:
     return False
 
 
+# Components of each leg a finding names (the explanation counts the rest): in a long chain a model
+# has thousands of sources upstream, and listing them all made the result quadratic in size.
+NAMED = 8
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.paths.graph
-    for model in ctx.components_of("model"):
-        upstream = ctx.upstream(model)
-        around = upstream | set(graph.successors(model))
-        private = sorted(c for c in around if ctx.holds_private_data(c))
-        untrusted = sorted(c for c in upstream if ctx.is_untrusted_source(c))
-        out = sorted(c for c in graph.descendants(model) if _outbound(ctx, c))
-        if not (private and untrusted and out):
+    models = ctx.components_of("model")
+    if not models:
+        return
+    # Each leg upstream or downstream of every model, and the legs' owners, worked out for all
+    # models at once: a long chain of models costs no more than a short one.
+    owner = {cid: c.owner for cid, c in ctx.system.components.items()}.__getitem__
+    outbound = graph.marked(lambda c: _outbound(ctx, c), down=True)
+    private_up, untrusted_up = ctx.private_upstream, ctx.untrusted_upstream
+    owners_of = (graph.marked(ctx.holds_private_data, label=owner), graph.marked(ctx.is_untrusted_source, label=owner),
+                 graph.marked(lambda c: _outbound(ctx, c), down=True, label=owner))
+    for model in models:
+        # Private data it reads, or that a tool it calls returns.
+        after = [c for c in graph.successors(model) if ctx.holds_private_data(c) and not private_up.reaches(model, c)]
+        if not ((private_up.any(model) or after) and untrusted_up.any(model) and outbound.any(model)):
             continue
+        private = sorted({*private_up(model, limit=NAMED), *after})[:NAMED]
+        private_total = private_up.count(model) + len(after)
+        untrusted = untrusted_up(model, limit=NAMED)
+        out = outbound(model, limit=NAMED)
         open_paths = [p for p in ctx.paths.open_through(model) if p.impact_kind == "exfiltration"
                       and p.entry != "user-input"]
         if any(ctx.kind(c) in ("tool", "network-egress") for p in open_paths for c in p.steps):
@@ -57,8 +73,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             severity = "high"
         else:
             severity = "medium"
-        legs = set(private) | set(untrusted) | set(out)
-        owners = {ctx.system.components[c].owner for c in legs}
+        owners = {*owners_of[0](model), *map(owner, after), *owners_of[1](model), *owners_of[2](model)}
         responsible = tuple(sorted(p for p in owners if ctx.system.parties[p].role != "model-provider"))
         yield Finding(
             rule=RULE.id,
@@ -66,8 +81,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             severity=severity,
             title=f"Lethal trifecta in {model}: private data, untrusted content and a way out",
             explanation=(
-                f"{model} can see private data from {listing(private)}; takes in untrusted content from "
-                f"{listing(untrusted)}; and can send data out through {listing(out)}. "
+                f"{model} can see private data from {listing(private, total=private_total)}; takes in "
+                f"untrusted content from {listing(untrusted, total=untrusted_up.count(model))}; and can send "
+                f"data out through {listing(out, total=outbound.count(model))}. "
                 f"{count(len(open_paths), 'open exfiltration path')} from outside content "
                 f"{'runs' if len(open_paths) == 1 else 'run'} through it."
             ),

@@ -48,7 +48,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         if ctx.effective("APP-TOOL-03", cid):
             continue
         callers = [m for m in graph.predecessors(cid) if ctx.kind(m) == "model"]
-        exposed = any(ctx.is_untrusted_source(u) for m in callers for u in ctx.upstream(m))
+        exposed = any(ctx.untrusted_upstream.any(m) for m in callers)
         severity = "high" if comp.credential == "admin" or reach == "all" or exposed else "medium"  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,

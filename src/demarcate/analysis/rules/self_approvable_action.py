@@ -28,8 +28,7 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.paths.graph
-    untrusted_models = {m for m in ctx.components_of("model")
-                        if any(ctx.is_untrusted_source(u) for u in ctx.upstream(m))}
+    untrusted_models = {m for m in ctx.components_of("model") if ctx.untrusted_upstream.any(m)}
     models = set(ctx.components_of("model"))
     for cid in ctx.components_of("tool", "runtime"):
         comp = ctx.system.components[cid]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding, Rule
+from demarcate.analysis.findings import Finding, Rule, listing
 from demarcate.analysis.rules._shared import model_has_private_data
 
 RULE = Rule(
@@ -30,7 +30,7 @@ RULE = Rule(
 def check(ctx: Context) -> Iterator[Finding]:
     for cid in ctx.components_of("output-renderer"):
         comp = ctx.system.components[cid]
-        models = [m for m in ctx.upstream(cid) if ctx.kind(m) == "model"]
+        models = ctx.models_upstream(cid)
         if not models:
             continue
         problems = []
@@ -46,14 +46,13 @@ def check(ctx: Context) -> Iterator[Finding]:
             controls.append("APP-OUT-01")
         if not problems:
             continue
-        exposed = any(model_has_private_data(ctx, m) and any(ctx.is_untrusted_source(u)
-                      for u in ctx.upstream(m)) for m in models)
+        exposed = any(model_has_private_data(ctx, m) and ctx.untrusted_upstream.any(m) for m in models)
         yield Finding(
             rule=RULE.id,
             key=(cid,),
             severity="high" if exposed else "medium",
             title=f"{cid} renders model output unsafely",
-            explanation=f"{comp.label} shows output of {', '.join(sorted(models))}; " + "; ".join(problems) + ".",
+            explanation=f"{comp.label} shows output of {listing(models)}; " + "; ".join(problems) + ".",
             recommendation=RULE.fix,
             responsible=(comp.owner,),
             components=(cid,),
