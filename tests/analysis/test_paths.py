@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+from benchmarks.check_dense import dense
+from benchmarks.check_portfolio import portfolio
+
 from demarcate.analysis.context import Context
 from demarcate.analysis.leverage import leverage
-from demarcate.analysis.paths import analyse_paths
+from demarcate.analysis.paths import Bounds, analyse_paths
 from demarcate.model import load
+from demarcate.model.yamlio import dump_yaml
 from tests.analysis.rules.conftest import Bot
 
 
@@ -48,10 +52,67 @@ def test_enumeration_is_bounded_and_says_so(tmp_path):
             if a != b:
                 bot.flows.append({"from": a, "to": b})
     ctx = _ctx(tmp_path, bot)
-    result = analyse_paths(ctx, per_source=50)
+    result = analyse_paths(ctx, Bounds(per_source=50))
     assert result.bounded
     assert any("further paths from it exist" in n for n in result.notes)
-    assert sum(1 for p in result.paths if p.source == "reviews") <= 50
+    from_reviews = [p.id for p in result.paths if p.source == "reviews"]
+    assert len(from_reviews) <= 50
+    # Breadth-first: what the bound leaves out are the longest routes, never the shortest.
+    assert "reviews>rag>llm>mail>out" in from_reviews
+    assert {f"reviews>{r}>llm>mail>out" for r in mesh} <= set(from_reviews)
+    assert from_reviews == sorted(from_reviews, key=lambda i: tuple(i.split(">")))  # listed in order of steps
+
+
+def _dense(tmp_path, n: int) -> Context:
+    path = tmp_path / "dense.yaml"
+    path.write_text(dump_yaml(dense(n)))
+    return Context(load([path]))
+
+
+def test_a_dense_graph_is_cut_to_the_bounds_with_every_source_searched(tmp_path):
+    ctx = _dense(tmp_path, 120)  # 120 components, 960 flows: far more simple paths than can be listed
+    bounds = Bounds(least_paths=600, least_steps=20_000)
+    result = analyse_paths(ctx, bounds)
+    assert result.bounded and result.limits == {"depth": 12, "paths": 600, "per_source": 500, "steps": 20_000}
+    assert 0 < len(result.paths) <= 600
+    sources = {c for c in ctx.system.components if ctx.is_untrusted_source(c)}
+    # Each source got its share: none was left out because earlier ones took the budget.
+    assert {p.source for p in result.paths} == sources
+    note = next(n for n in result.notes if "sources" in n)
+    assert f"of {len(sources)} sources" in note and "600 paths" in note and "20,000 search steps" in note
+    # No one route's endings take a source's whole share.
+    for source in sources:
+        routes = {p.steps[:p.steps.index(p.impact) if p.impact in p.steps[1:-1] else -1] for p in result.paths
+                  if p.source == source}
+        assert len(routes) > 1
+
+
+def test_sources_that_need_less_leave_their_share_to_those_that_need_more(tmp_path):
+    bot = Bot()
+    # One source with many routes (through ten retrievers), and the chat with one.
+    for i in range(10):
+        bot.add({"id": f"r{i}", "kind": "retriever", "owner": "app"}, ("reviews", f"r{i}"), (f"r{i}", "llm"))
+    ctx = _ctx(tmp_path, bot)
+    every = analyse_paths(ctx)
+    assert not every.bounded
+    need = sum(1 for p in every.paths if p.source == "reviews")
+    # A budget below twice the larger need: an equal split would cut the reviews short; the
+    # second round gives them what the chat left.
+    tight = analyse_paths(ctx, Bounds(least_paths=len(every.paths), paths_per_component=0))
+    assert need > len(every.paths) / 2
+    assert not tight.bounded and [p.id for p in tight.paths] == [p.id for p in every.paths]
+    tighter = analyse_paths(ctx, Bounds(least_paths=len(every.paths) - 1, paths_per_component=0))
+    assert tighter.bounded and len(tighter.paths) == len(every.paths) - 1
+
+
+def test_a_portfolio_of_ordinary_applications_stays_within_the_bounds(tmp_path):
+    path = tmp_path / "portfolio.yaml"
+    path.write_text(dump_yaml(portfolio(1_000)))
+    ctx = Context(load([path]))
+    result = analyse_paths(ctx)
+    unbounded = analyse_paths(ctx, Bounds(paths_per_component=10_000, steps_per_element=10_000))
+    assert not result.bounded and not unbounded.bounded
+    assert [p.id for p in result.paths] == [p.id for p in unbounded.paths]
 
 
 def test_leverage_is_exact_when_small_and_greedy_beyond_the_budget(tmp_path, monkeypatch):

@@ -129,7 +129,7 @@ def for_parties(result: Result, parties: Collection[str]) -> Result:
     return dataclasses.replace(
         result,
         findings=[f for f in result.findings if wanted.intersection(f.responsible)],
-        paths=PathAnalysis(result.paths.graph, paths, result.paths.bounded, result.paths.notes),
+        paths=PathAnalysis(result.paths.graph, paths, result.paths.bounded, result.paths.notes, result.paths.limits),
         parties=tuple(dict.fromkeys(parties)),
     )
 
@@ -229,6 +229,7 @@ def result_json(result: Result) -> dict[str, Any]:
             "components": len(result.system.components),
             "findings_per_component": round(len(result.open_findings()) / max(1, len(result.system.components)), 2),
             "paths_bounded": result.paths.bounded,
+            "bounds": result.paths.limits,
             "notes": result.paths.notes,
             **({"parties": list(result.parties)} if result.parties else {}),
         },

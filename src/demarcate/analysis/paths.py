@@ -16,6 +16,7 @@ control further on no longer closes the path: the harm is done.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -26,11 +27,39 @@ from demarcate.model.errors import Problem
 from demarcate.model.loader import System
 from demarcate.model.schema import Control
 
-# Bounds that keep enumeration linear in the size of the manifest: per source, and overall.
-MAX_DEPTH = 12
-MAX_PATHS_PER_SOURCE = 500
-MAX_EXPANSIONS_PER_SOURCE = 50_000
-MAX_PATHS = 1_000_000
+
+@dataclass(frozen=True)
+class Bounds:
+    """How far the search for paths goes, so that no manifest can stall `check`: a dense graph has
+    more simple paths than atoms in the universe, and a pull request's manifest must not hang the
+    gate that judges it. Within a source the search is breadth-first, so what a bound leaves out
+    are the longest routes; every source gets its share of the budget, and what one leaves unused
+    goes to the rest. docs/check-json.md ("Bounds") states them; the result says when one was hit."""
+
+    depth: int = 12  # hops in one path
+    per_source: int = 500  # paths from one source
+    steps_per_source: int = 50_000  # search steps from one source
+    paths_per_component: int = 2  # paths in all: this many per component of the system,
+    least_paths: int = 2_000  # and never fewer
+    steps_per_element: int = 10  # search steps in all: this many per component and flow,
+    least_steps: int = 100_000  # and never fewer
+    route_share: int = 8  # paths from one source that go on from the same first impact: at most this
+    # fraction of the source's share (an email tool, then every host egress lets it reach)
+    rounds: int = 3  # rounds of sharing out what sources that needed less left over
+
+    def paths(self, components: int) -> int:
+        return max(self.least_paths, self.paths_per_component * components)
+
+    def steps(self, components: int, flows: int) -> int:
+        return max(self.least_steps, self.steps_per_element * (components + flows))
+
+    def limits(self, components: int, flows: int) -> dict[str, int]:
+        """The bounds as they apply to a system of this size, as the JSON result states them."""
+        return {"depth": self.depth, "paths": self.paths(components), "per_source": self.per_source,
+                "steps": self.steps(components, flows)}
+
+
+BOUNDS = Bounds()
 PATH_STATES = ("open", "reduced", "closed")
 
 
@@ -150,6 +179,7 @@ class PathAnalysis:
     paths: list[AttackPath]
     bounded: bool = False
     notes: list[str] = field(default_factory=list)
+    limits: dict[str, int] = field(default_factory=dict)  # the bounds for this system (Bounds.limits)
 
     @cached_property
     def open_paths(self) -> list[AttackPath]:
@@ -243,39 +273,60 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
     return None
 
 
-def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MAX_PATHS_PER_SOURCE,
-                  max_expansions: int = MAX_EXPANSIONS_PER_SOURCE, max_paths: int = MAX_PATHS) -> PathAnalysis:
-    graph = build_graph(ctx)
-    result = PathAnalysis(graph, [])
-    succ = {n: sorted(graph.successors(n)) for n in graph.nodes}
-    models = frozenset(ctx.components_of("model"))
-    # What each component does as an impact: once for attacks by the signed-in user, once for others.
-    impacts_by_user: dict[bool, dict[str, Impact | None]] = {True: {}, False: {}}
+# (entry threat, entry, steps, index of the first model, impacts met on the way, index of the first)
+_Found = tuple[str, str, tuple[str, ...], int, tuple[Impact, ...], int]
 
-    sources = sorted(c for c in ctx.system.components if ctx.is_untrusted_source(c))
-    # (entry threat, entry, steps, index of the first model, impacts met on the way, index of the first)
-    found: list[tuple[str, str, tuple[str, ...], int, tuple[Impact, ...], int]] = []
 
-    for source in sources:
+class _Search:
+    """The search for paths from one source at a time, within an allowance of paths and steps."""
+
+    def __init__(self, ctx: Context, graph: FlowGraph, bounds: Bounds):
+        self.ctx, self.bounds = ctx, bounds
+        self.succ = {n: sorted(graph.successors(n)) for n in graph.nodes}
+        self.models = frozenset(ctx.components_of("model"))
+        # What each component does as an impact: once for attacks by the signed-in user, once for others.
+        self.impacts_by_user: dict[bool, dict[str, Impact | None]] = {True: {}, False: {}}
+        self.too_deep = False
+
+    def __call__(self, source: str, path_allowance: int, step_allowance: int) -> tuple[list[_Found], int, bool]:
+        """The paths from `source` in the order of their steps, the steps taken, and whether the
+        allowance stopped the search before it had seen every path."""
+        ctx, succ, models, max_depth = self.ctx, self.succ, self.models, self.bounds.depth
         source_kind = ctx.kind(source)
         entry_threat = "direct-injection" if source_kind == "user-input" else "indirect-injection"
         entry = entry_of(ctx, source)
-        impacts_seen = impacts_by_user[source_kind == "user-input"]
-        before, expansions = len(found), 0
-        # Depth-first over simple paths, except that a path may come back to its source as its impact
-        # (one tool that reads attacker data and also writes or sends). Frame: (node, path so far,
-        # index of its first model or -1, impacts met, index of the first impact or -1)
-        stack: list[tuple[str, tuple[str, ...], int, tuple[Impact, ...], int]] = [(source, (source,), -1, (), -1)]
-        while stack:
-            node, path, first_model, impacts, first_impact = stack.pop()
+        impacts_seen = self.impacts_by_user[source_kind == "user-input"]
+        mine: list[_Found] = []
+        expansions = 0
+        # Paths that share their route up to the first impact: when a source's share is small, one
+        # route's many endings must not take all of it.
+        per_route = max(1, path_allowance // self.bounds.route_share)
+        endings: dict[tuple[str, ...], int] = {}
+        cut = False
+        # Over simple paths, except that a path may come back to its source as its impact (one tool
+        # that reads attacker data and also writes or sends): breadth-first to the first impact, so
+        # that the shortest routes in come first, then depth-first from there, so that a route that
+        # has reached its impact is followed to its end (an email tool, then egress) before the next
+        # one is started. Frame:
+        # (node, path so far, index of its first model or -1, impacts met, index of the first impact or -1)
+        queue: deque[tuple[str, tuple[str, ...], int, tuple[Impact, ...], int]] = deque(
+            [(source, (source,), -1, (), -1)])
+        while queue:
+            if expansions >= step_allowance:
+                cut = True
+                break
+            node, path, first_model, impacts, first_impact = queue.popleft()
+            if impacts and endings.get(path[:first_impact + 1], 0) >= per_route:
+                cut = True
+                continue
             expansions += 1
-            children = []
+            onward = []  # children past an impact, followed first (depth-first) to the end of their route
+            extended = False
             for nxt in succ[node]:
                 if nxt in path and not (nxt == source and first_model >= 0 and not impacts):
                     continue
                 if len(path) >= max_depth:
-                    result.bounded = True
-                    result.notes.append(f"paths longer than {max_depth} hops were not followed")
+                    self.too_deep = True
                     continue
                 nxt_model = first_model if first_model >= 0 else len(path) if nxt in models else -1
                 if nxt_model >= 0:
@@ -288,21 +339,66 @@ def analyse_paths(ctx: Context, max_depth: int = MAX_DEPTH, per_source: int = MA
                     continue  # past an impact, only a further impact extends the path
                 if nxt == source and hit is None:
                     continue  # back at the source, only as an impact
-                children.append((nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts,
-                                 first_impact if impacts or not hit else len(path)))
-            if impacts and not children:
-                found.append((entry_threat, entry, path, first_model, impacts, first_impact))
-            stack.extend(reversed(children))
-            if len(found) - before >= per_source or expansions >= max_expansions:
-                result.bounded = True
-                result.notes.append(
-                    f"from {source}: stopped after {len(found) - before} paths and {expansions} steps; "
-                    "further paths from it exist but were not listed")
-                break
-        if len(found) >= max_paths:
-            result.bounded = True
-            result.notes.append(f"stopped after {len(found)} paths in all; later sources were not followed")
+                extended = True
+                child = (nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts,
+                         first_impact if impacts or not hit else len(path))
+                if hit:
+                    onward.append(child)
+                else:
+                    queue.append(child)
+            queue.extendleft(reversed(onward))
+            if impacts and not extended:
+                if len(mine) >= path_allowance:  # one more than its share: there are more than it may list
+                    cut = True
+                    break
+                mine.append((entry_threat, entry, path, first_model, impacts, first_impact))
+                route = path[:first_impact + 1]
+                endings[route] = endings.get(route, 0) + 1
+        mine.sort(key=lambda f: f[2])  # in the order of their steps, whatever order they were found in
+        return mine, expansions, cut
+
+
+def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
+    graph = build_graph(ctx)
+    result = PathAnalysis(graph, [], limits=bounds.limits(len(ctx.system.components), len(ctx.system.flows)))
+    search = _Search(ctx, graph, bounds)
+    sources = sorted(c for c in ctx.system.components if ctx.is_untrusted_source(c))
+    paths_left = bounds.paths(len(ctx.system.components))
+    steps_left = bounds.steps(len(ctx.system.components), len(ctx.system.flows))
+    # Every source gets an equal share of the budget; what the sources that need less leave goes,
+    # in a further round, to those their share cut short, searched again with the larger share.
+    done: dict[str, list[_Found]] = {}
+    todo = sources
+    share = (0, 0)
+    cut: list[tuple[str, int, int]] = []  # sources whose search stopped early: (source, paths, steps)
+    for _ in range(bounds.rounds):
+        if not todo:
             break
+        wider = (min(bounds.per_source, max(1, paths_left // len(todo))),
+                 min(bounds.steps_per_source, max(1, steps_left // len(todo))))
+        if wider[0] <= share[0] and wider[1] <= share[1]:
+            break  # nothing more to give
+        share, searched, cut = wider, {}, []
+        for source in todo:
+            searched[source] = mine, spent, stopped = search(source, *share)
+            if stopped:
+                cut.append((source, len(mine), spent))
+            else:
+                done[source] = mine
+                paths_left -= len(mine)
+                steps_left -= spent
+        todo = [source for source, _, _ in cut]
+        for source in todo:
+            done[source] = searched[source][0]
+    found = [f for source in sources for f in done.get(source, ())]
+    if search.too_deep:
+        result.bounded = True
+        result.notes.append(f"paths longer than {bounds.depth} hops were not followed")
+    if cut:
+        result.bounded = True
+        result.notes.append(_cut_note(cut, len(sources), bounds, len(ctx.system.components), len(ctx.system.flows)))
+        result.notes.append("the fix and the findings cover the paths listed; a path left out may need a control "
+                            "they do not name")
     result.notes = sorted(set(result.notes))
 
     path_controls = _PathControls(ctx)
@@ -453,3 +549,16 @@ class _PathControls:
         gated = [c for c in components if self.ctx.kind(c) in kinds]
         return bool(gated) and all(getattr(self.ctx.system.components[c], "confirmation", None) != "admin"
                                    for c in gated)
+
+
+def _cut_note(cut: list[tuple[str, int, int]], sources: int, bounds: Bounds, components: int, flows: int) -> str:
+    """What the bounds left out, in one sentence however many sources they cut short."""
+    if len(cut) == 1:
+        source, paths, steps = cut[0]
+        return (f"from {source}: stopped after {paths:,} paths and {steps:,} steps; further paths from it exist "
+                "but were not listed (the longest routes)")
+    named = ", ".join(s for s, _, _ in cut[:5]) + (", …" if len(cut) > 5 else "")
+    return (f"from {len(cut):,} of {sources:,} sources ({named}): the search stopped at its share of the "
+            f"bounds ({bounds.paths(components):,} paths and {bounds.steps(components, flows):,} search steps "
+            f"for {components:,} components and {flows:,} flows; at most {bounds.per_source:,} paths from one "
+            "source); further paths from them exist but were not listed (the longest routes)")
