@@ -108,9 +108,9 @@ def _problem(
         expected = str(err.get("ctx", {}).get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",") if o.strip()]
         return Problem(
-            f"{where}: '{got}' is not allowed; expected one of: {', '.join(options)}",
+            f"{where}: {_describe(got)} is not allowed; expected one of: {', '.join(options)}",
             pos,
-            did_you_mean(got, options),
+            did_you_mean(got, options) if isinstance(got, str) else "",
         )
     if typ == "string_pattern_mismatch":
         if isinstance(err.get("input"), str) and "\x00" in err["input"]:
