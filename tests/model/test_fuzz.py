@@ -7,7 +7,6 @@ fuzzer once found stays found."""
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.fuzz_manifests import HOSTILE, cases, run_case, write
 
 CASES = 120
