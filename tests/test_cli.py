@@ -526,6 +526,13 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     html = report.read_text()
     assert "<title>" in html and "doc-email-records+plain" in html  # the report carries the campaign
     runs = json.loads(cli("runs", "--db", db, "--format", "json").output)
+    # Both runs: the verdict gives each attack success, and says the second ran with the fix on,
+    # which the manifest does not describe.
+    campaigns = [r["id"] for r in runs if r["kind"] == "campaign"][::-1]
+    assert html.count('class="live-run"') == 2 and html.count('class="campaign"') == 2
+    assert all(f'class="live-run" data-run="{run}"' in html for run in campaigns)
+    assert "As described (the lab&#39;s defaults): attack success" in html
+    assert "switched on, which this manifest says nobody has in effect" in html
     assert [r["kind"] for r in runs] == ["analysis", "analysis", "campaign", "campaign"]
     assert all(r["status"] == "done" for r in runs)
     # The two analyses it stored compare as the story says: every open path closed.

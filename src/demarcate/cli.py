@@ -658,14 +658,28 @@ def report(
     trend: Annotated[int | None, typer.Option(
         min=1, help="HTML: also show the last N analyses of this system stored with `check --store`, newest first: "
                     "open findings by severity, open paths, the fix and the gate's verdict of each.")] = None,
+    run: Annotated[list[str] | None, typer.Option(
+        "--run", metavar="RUN|last",
+        help="HTML: include a stored campaign (`demarcate test`), its attack success in the verdict and its "
+             "results below; `last` is the newest finished campaign of this system. Repeatable: the first is "
+             "the one testing the manifest as written (before a fix, say), the next ones are shown beside it.")] = None,
     db: HistoryDb = None,
 ) -> None:
     """Write a report: self-contained HTML, Markdown with Mermaid, JSON, SARIF 2.1.0, GitLab Code Quality, or
     CSV of the matrix."""
     if trend is not None and format is not ReportFormat.html:
         raise ManifestError([Problem("--trend is shown in the HTML report only", None, "leave out --format")])
-    history = _history(db) if baseline_run or trend or evidence else None
+    if run and format is not ReportFormat.html:
+        raise ManifestError([Problem("--run is shown in the HTML report only", None, "leave out --format")])
+    history = _history(db) if baseline_run or trend or evidence or run else None
     system = _load_system(paths)
+    campaigns = []
+    if run and history is not None:
+        from demarcate.testing.evidence import stored_campaign
+
+        for rid in run:
+            found = stored_campaign(history, rid, system)
+            campaigns.append((f"Run {found['run']}", found))
     gate = _judge(system, party=party, baseline=baseline, assume_=assume_, baseline_run=baseline_run, history=history,
                   evidence=evidence)
     stored = None
@@ -678,7 +692,7 @@ def report(
     if output is None:
         sys.stdout.write(_report_text(format, gate, party))
         return
-    _write_report(output, format, gate, party, trend=stored)
+    _write_report(output, format, gate, party, trend=stored, campaigns=campaigns)
 
 
 # The report format `check --report FILE` writes, by the file's name.
@@ -699,7 +713,8 @@ def _report_format(output: Path) -> ReportFormat:
 
 
 def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None,
-                 trend: list[dict[str, Any]] | None = None) -> str:
+                 trend: list[dict[str, Any]] | None = None,
+                 campaigns: list[tuple[str, dict[str, Any]]] | None = None) -> str:
     """One report of a check: what was assumed and what is new against the baseline included (and in
     HTML, stored analyses as a trend). SARIF and GitLab name manifest files relative to the working
     directory, the repository's root in a pipeline, wherever the report is written."""
@@ -707,7 +722,7 @@ def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None,
     if format is ReportFormat.html:
         from demarcate.report.html import render_html
 
-        return render_html(result, note=gate.what_if, changes=gate.changes, history=trend)
+        return render_html(result, note=gate.what_if, changes=gate.changes, history=trend, campaigns=campaigns or [])
     if format is ReportFormat.markdown:
         from demarcate.report.markdown import check_markdown, diff_markdown
 
@@ -734,9 +749,10 @@ def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None,
 
 
 def _write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None,
-                  trend: list[dict[str, Any]] | None = None) -> None:
+                  trend: list[dict[str, Any]] | None = None,
+                  campaigns: list[tuple[str, dict[str, Any]]] | None = None) -> None:
     result = gate.result
-    _write(output, _report_text(format, gate, party, trend), result.system)
+    _write(output, _report_text(format, gate, party, trend, campaigns), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 
@@ -1082,7 +1098,9 @@ def demo(
         out.print(terminal.t(line), soft_wrap=True)
     out.print(terminal.t(f"examples/shopbot-hardened, every application-layer fix claimed: "
                          f"{len(hardened.paths.open_paths)} open attack paths", "dim"))
-    output.write_text(render_html(result, campaign=before), encoding="utf-8")
+    output.write_text(render_html(result, campaigns=[
+        ("As described (the lab's defaults)", before),
+        (f"With the fix switched on ({', '.join(result.leverage.fix)})", after)]), encoding="utf-8")
     out.print(terminal.t(f"HTML report: {output.resolve()}", "bold"))
     out.print(terminal.t(f"runs stored: {before['run']}, {after['run']} — compare with "
                          f"`demarcate runs diff {before['run']} {after['run']}`", "dim"))

@@ -94,7 +94,16 @@ def test_matrix_filters_by_party_layer_and_status(cli, page, tmp_path):
     out = tmp_path / "report.html"
     cli("report", SHOPBOT, "-o", out)
     _open(page, out)
-    ids = page.locator("#matrix td code")
+    # It opens on what matters here: controls claimed, relied on, required, on an open path or tested.
+    rows = page.locator("#matrix tbody tr")
+    shown = int(page.locator("#matrix-count").inner_text())
+    assert page.locator("#matrix tbody tr:not([hidden])").count() == shown < rows.count()
+    visible = " ".join(page.locator("#matrix tbody tr:not([hidden]) td:first-child").all_inner_texts()).split()
+    assert {"APP-IN-03", "APP-OUT-04", "INF-NET-03", "MOD-SAFE-01"} <= set(visible)  # on a path, in the fix, claimed
+    assert "APP-RAG-01" not in visible  # nobody's, and on no open path of this system
+    page.check("#show-all-controls")
+    assert int(page.locator("#matrix-count").inner_text()) == rows.count()
+    ids = page.locator("#matrix tr:not([hidden]) td code")
     assert max(ids.nth(i).bounding_box()["height"] for i in range(ids.count())) < 24  # no id broken at a hyphen
     total = int(page.locator("#matrix-count").inner_text())
     page.select_option('select[data-filter="status"]', "nobody")
@@ -282,3 +291,67 @@ def test_a_campaign_shows_each_chain_and_its_evidence_stays_inert(cli, page, tmp
     judged = page.locator("#judged").inner_text()
     assert "refuted" in judged and "APP-TOOL-02" in judged and "INF-NET-03" in judged
     page.locator("#campaign").screenshot(path=artifact("campaign-report.png"))
+
+
+def _two_campaigns(cli, tmp_path):
+    """The shop bot attacked as described, then with its computed fix switched on in the lab."""
+    db = tmp_path / "h.sqlite"
+    probes = "doc-email-records,doc-image-records"
+    for controls in ("default", "egress-allowlist,url-allowlist"):
+        assert cli("test", SHOPBOT, "--db", db, "--probes", probes, "--lab-controls", controls).exit_code == 0
+    runs = json.loads(cli("runs", "--db", db, "--kind", "campaign", "--format", "json").stdout)
+    return db, runs[1]["id"], runs[0]["id"]  # oldest first
+
+
+def test_the_first_screen_answers_what_is_open_who_acts_the_fix_and_what_the_live_test_found(cli, browser, tmp_path):
+    db, before, after = _two_campaigns(cli, tmp_path)
+    out = tmp_path / "report.html"
+    result = cli("report", SHOPBOT, "--db", db, "--run", before, "--run", "last", "-o", out)
+    assert result.exit_code == 0, result.output
+    check = json.loads(cli("check", SHOPBOT, "--format", "json").stdout)
+    fix = check["leverage"]["fix"]
+    for width, height in ((1920, 1080), (1366, 768)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e, seen=errors: seen.append(str(e)))
+        _open(page, out)
+        assert errors == []
+        # Everything the verdict says is on the first screen, without scrolling.
+        for part in ("#headline", "#fix-box", "#live", "#who-acts"):
+            box = page.locator(part).bounding_box()
+            assert box is not None and box["y"] + box["height"] <= height, (width, part, box)
+        headline = page.locator("#headline").inner_text()
+        assert headline.startswith(f"{len([p for p in check['paths'] if p['open']])} open attack paths; "
+                                   f"{', '.join(fix)} close") and "critical or high findings open" in headline
+        for control in fix:
+            assert control in page.locator("#fix-box").inner_text()
+        live = page.locator("#live .live-run")
+        assert live.count() == 2
+        assert live.nth(0).get_attribute("data-run") == before and live.nth(1).get_attribute("data-run") == after
+        rate = [int(re.search(r"attack success (\d+)%", live.nth(i).inner_text()).group(1)) for i in range(2)]
+        assert rate[0] > rate[1]
+        # The second run switched controls on that the manifest says nobody has: it says so.
+        notice = page.locator("#live .notice")
+        assert notice.count() == 1 and "INF-NET-03 (egress-allowlist)" in notice.inner_text()
+        assert "different configuration" in notice.inner_text()
+        # Who acts: every party with something to do, refuted claims from the run as described.
+        app = page.locator('#who-acts tr[data-party="app-team"]').inner_text()
+        assert "APP-TOOL-02" in app and "APP-OUT-04" in app
+        cloud = page.locator('#who-acts tr[data-party="cloud-team"]').inner_text()
+        assert "INF-NET-03" in cloud and "INF-RATE-01" in cloud  # refuted; verified by the burst check
+        page.screenshot(path=artifact(f"first-screen-{width}x{height}.png"))
+        context.close()
+    # Both campaigns' results are in the page, one after the other.
+    html = out.read_text()
+    assert html.count('class="campaign"') == 2 and html.count('id="probes"') == 1
+
+
+def test_report_run_needs_html_and_a_stored_campaign(cli, tmp_path):
+    db = tmp_path / "h.sqlite"
+    wrong = cli("report", SHOPBOT, "--db", db, "--run", "last", "--format", "markdown")
+    assert wrong.exit_code == 2 and "--run is shown in the HTML report only" in wrong.stderr
+    none = cli("report", SHOPBOT, "--db", db, "--run", "last", "-o", tmp_path / "r.html")
+    assert none.exit_code == 2 and "--run last: no finished campaign of 'ShopBot customer service'" in none.stderr
+    unknown = cli("report", SHOPBOT, "--db", db, "--run", "20260101-000000-abcdef", "-o", tmp_path / "r.html")
+    assert unknown.exit_code == 2 and "no run '20260101-000000-abcdef'" in unknown.stderr

@@ -14,7 +14,7 @@ class FlowGraph:
     def __init__(self, nodes: Iterable[str], edges: Iterable[tuple[str, str]]):
         self._succ: dict[str, list[str]] = {n: [] for n in nodes}
         self._pred: dict[str, list[str]] = {n: [] for n in self._succ}
-        self._sccs: dict[str, list[list[str]]] = {}
+        self._sccs: list[list[str]] | None = None  # the same groups either way; only their order differs
         for a, b in edges:
             if b not in self._succ[a]:
                 self._succ[a].append(b)
@@ -48,13 +48,11 @@ class FlowGraph:
 
     def _groups(self, down: bool) -> list[list[str]]:
         """The strongly connected components, each after every one whose content flows into it
-        (`down`: out of it)."""
-        key = "down" if down else "up"
-        if key not in self._sccs:
-            # Found by following the flows backwards, a component comes out after every one it
-            # reaches that way: after every one that feeds it.
-            self._sccs[key] = _strongly_connected(self._succ if down else self._pred)
-        return self._sccs[key]
+        (`down`: every one it flows into)."""
+        if self._sccs is None:
+            # Tarjan's algorithm emits a component after every one it reaches: sinks first.
+            self._sccs = _strongly_connected(self._succ)
+        return self._sccs if down else self._sccs[::-1]
 
 
 class Marked:

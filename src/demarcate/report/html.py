@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,6 +24,7 @@ from demarcate.analysis.diff import Diff
 from demarcate.analysis.findings import SEVERITIES, count
 from demarcate.analysis.matrix import matrix
 from demarcate.report.diagram import mermaid, scope_note
+from demarcate.report.verdict import verdict
 
 MAX_SELECTABLE_PATHS = 50
 # Up to this many, the closed paths and every party's findings are shown at once; a portfolio's
@@ -88,11 +90,12 @@ APP_JS = """
     });
   });
   var filters = document.querySelectorAll("select[data-filter]");
+  var everyControl = document.getElementById("show-all-controls");
   function applyFilters() {
     var want = {};
     filters.forEach(function (f) { want[f.getAttribute("data-filter")] = f.value; });
     document.querySelectorAll("#matrix tbody tr").forEach(function (row) {
-      var show = true;
+      var show = everyControl.checked || !row.hasAttribute("data-extra");
       if (want.layer && row.getAttribute("data-layer") !== want.layer) { show = false; }
       if (want.status && row.getAttribute("data-status") !== want.status) { show = false; }
       if (want.party && row.getAttribute("data-parties").split(" ").indexOf(want.party) < 0) { show = false; }
@@ -102,17 +105,31 @@ APP_JS = """
     document.getElementById("matrix-count").textContent = String(shown);
   }
   filters.forEach(function (f) { f.addEventListener("change", applyFilters); });
+  everyControl.addEventListener("change", applyFilters);
 })();
 """
 
 
 def render_html(result: Result, campaign: dict[str, Any] | None = None, note: str | None = None,
-                changes: Diff | None = None, history: list[dict[str, Any]] | None = None) -> str:
+                changes: Diff | None = None, history: list[dict[str, Any]] | None = None,
+                campaigns: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
     """`note` is shown under the title (what `check --assume` assumed); `changes`, the comparison with
     a baseline, marks the new findings and lists those fixed; `history`, stored analyses of the
-    system (runs as the history lists them, newest first), is shown as a trend."""
+    system (runs as the history lists them, newest first), is shown as a trend. `campaigns` are
+    (label, campaign) pairs, the one testing the manifest as written first; `campaign` is one,
+    labelled by its run."""
     system = result.system
+    if campaign is not None:
+        campaigns = [(f"Run {campaign['run']}", campaign), *campaigns]
+    answer = verdict(result, campaigns)
     rows = matrix(system, result.context.resp)
+    # The matrix opens on what matters here: the controls somebody claims, relies on or must have,
+    # those that would close an open path, and those the live test judged; the rest one click away.
+    judged = {c for _, run in campaigns for c in (run["summary"].get("controls") or {})}
+    wanted = {*result.paths.candidate_use, *result.leverage.fix, *judged}
+    relevant = {row.control for row in rows
+                if row.control in wanted or row.required
+                or any(c.claim in ("provides", "relies-on", "not-applicable") for c in row.cells.values())}
     findings = result.findings
     groups: dict[str, list[Any]] = {}
     for f in findings:
@@ -152,7 +169,9 @@ def render_html(result: Result, campaign: dict[str, Any] | None = None, note: st
         app_js=APP_JS,
         data_json=data_json,
         diagram_note=scope_note(result),
-        campaign=campaign,
+        campaigns=list(campaigns),
+        verdict=answer,
+        relevant=relevant,
         few_paths=FEW_PATHS,
         few_findings=FEW_FINDINGS,
         findings_total=len(findings),

@@ -16,17 +16,33 @@ def _same_system(config: dict[str, Any], name: str, files: set[str]) -> bool:
     return config.get("system") == name or {str(Path(f).resolve()) for f in config.get("manifest") or []} == files
 
 
+def _campaign_run(store: Store, run: str, system: System, option: str) -> str:
+    """A campaign id as given, or for `last` the newest finished campaign of this system (its name,
+    or the same manifest files)."""
+    if run != "last":
+        return run
+    name, files = system.info.name, {str(Path(f).resolve()) for f in system.files}
+    found = next((r for r in store.runs(None, kind="campaign")
+                  if r["status"] == "done" and _same_system(r["config"], name, files)), None)
+    if found is None:
+        raise ManifestError([Problem(f"{option} last: no finished campaign of '{system.info.name}' is stored "
+                                     f"in {store.safe_url}", hint="run `demarcate test` first, or name a run")])
+    return str(found["id"])
+
+
+def stored_campaign(store: Store, run: str, system: System, option: str = "--run") -> dict[str, Any]:
+    """A stored campaign as `demarcate test` returned it, for a report: `run` is an id or `last`."""
+    run = _campaign_run(store, run, system, option)
+    stored = store.need(run, "campaign")
+    return {"version": 1, "run": run, "target": stored["target"], "status": stored["status"],
+            "results": store.results(run), "summary": stored["summary"] or {}, "config": stored["config"]}
+
+
 def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
     """`run` is a campaign id, or `last`: the newest finished campaign of this system (its name, or
     the same manifest files). The result: {run, target, refuted: {control: why}, verified: {...}}."""
     name, files = system.info.name, {str(Path(f).resolve()) for f in system.files}
-    if run == "last":
-        found = next((r for r in store.runs(None, kind="campaign")
-                      if r["status"] == "done" and _same_system(r["config"], name, files)), None)
-        if found is None:
-            raise ManifestError([Problem(f"--evidence last: no finished campaign of '{system.info.name}' is stored "
-                                         f"in {store.safe_url}", hint="run `demarcate test` first, or name a run")])
-        run = found["id"]
+    run = _campaign_run(store, run, system, "--evidence")
     stored = store.need(run, "campaign")
     refuted: dict[str, str] = {}
     verified: dict[str, str] = {}

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.loader import System
 from demarcate.serve import BackgroundServer
@@ -72,6 +73,40 @@ def mismatch(system: System, target: str, cases: list[Any], lab_config: str | No
         if effect not in effects:
             problems.append(Problem(f"probes aim at {goal}, but the manifest has no {what}"))
     return problems
+
+
+def configuration_notes(system: System, config: dict[str, Any], resp: Responsibilities | None = None) -> list[str]:
+    """Where a stored campaign did not test the system this manifest describes, in words for the
+    report: another system's manifest, or (against the lab) a control switched on or off where the
+    manifest says the opposite. A result read beside the analysis must not pass for a test of it."""
+    notes = []
+    if config.get("system") and config["system"] != system.info.name:
+        notes.append(f"The campaign was run with the manifest of '{config['system']}', not of "
+                     f"'{system.info.name}'.")
+    if str(config.get("target", "")).partition(":")[0] != "lab":
+        return notes
+    from demarcate.lab.config import load_config, switches
+
+    try:
+        lab = load_config(Path(config["lab_config"]) if config.get("lab_config") else None)
+    except ManifestError:
+        return [*notes, f"The lab configuration the campaign used ({config['lab_config']}) can no longer be read."]
+    lab.controls.update(config.get("lab_controls") or {})
+    resp = resp or Responsibilities(system)
+    on, off = [], []
+    for name, switch in switches().items():
+        if switch.control not in system.catalog.controls:
+            continue
+        status = resp.of(system.catalog.controls[switch.control]).status
+        if lab.on(name) and status in ("nobody", "planned"):
+            on.append(f"{switch.control} ({name})")
+        elif not lab.on(name) and status == "implemented":
+            off.append(f"{switch.control} ({name})")
+    if on:
+        notes.append(f"The lab ran with {', '.join(on)} switched on, which this manifest says nobody has in effect.")
+    if off:
+        notes.append(f"The lab ran with {', '.join(off)} switched off, which this manifest says is implemented.")
+    return notes
 
 
 def run_campaign(system: System, *, target: str, probes: str | None = None, transforms: str | None = None,
@@ -142,7 +177,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
             summary = campaign.summary(results, infra)
             store.set_status(run_id, "done", summary)
             return {"version": RESULT_VERSION, "run": run_id, "target": getattr(tgt, "description", target),
-                    "results": results, "summary": summary}
+                    "results": results, "summary": summary, "config": store.need(run_id)["config"]}
         finally:
             await tgt.close()
 

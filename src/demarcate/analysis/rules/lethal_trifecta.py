@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, count, listing
+from demarcate.analysis.graph import Marked
 
 RULE = Rule(
     id="lethal-trifecta",
@@ -54,8 +55,18 @@ def check(ctx: Context) -> Iterator[Finding]:
     owner = {cid: c.owner for cid, c in ctx.system.components.items()}.__getitem__
     outbound = graph.marked(lambda c: _outbound(ctx, c), down=True)
     private_up, untrusted_up = ctx.private_upstream, ctx.untrusted_upstream
-    owners_of = (graph.marked(ctx.holds_private_data, label=owner), graph.marked(ctx.is_untrusted_source, label=owner),
-                 graph.marked(lambda c: _outbound(ctx, c), down=True, label=owner))
+    # The owners of a leg too long to name in full, worked out for every model once it is needed.
+    by_owner: dict[str, Marked] = {}
+
+    def owners(leg: str, named: list[str], total: int) -> set[str]:
+        if total <= len(named):
+            return set(map(owner, named))
+        if leg not in by_owner:
+            test, down = {"private": (ctx.holds_private_data, False), "untrusted": (ctx.is_untrusted_source, False),
+                          "out": (lambda c: _outbound(ctx, c), True)}[leg]
+            by_owner[leg] = graph.marked(test, down=down, label=owner)
+        return set(by_owner[leg](model))
+
     for model in models:
         # Private data it reads, or that a tool it calls returns.
         after = [c for c in graph.successors(model) if ctx.holds_private_data(c) and not private_up.reaches(model, c)]
@@ -73,8 +84,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             severity = "high"
         else:
             severity = "medium"
-        owners = {*owners_of[0](model), *map(owner, after), *owners_of[1](model), *owners_of[2](model)}
-        responsible = tuple(sorted(p for p in owners if ctx.system.parties[p].role != "model-provider"))
+        untrusted_total, out_total = untrusted_up.count(model), outbound.count(model)
+        legs = (owners("private", private_up(model, limit=NAMED), private_up.count(model)) | set(map(owner, after))
+                | owners("untrusted", untrusted, untrusted_total) | owners("out", out, out_total))
+        responsible = tuple(sorted(p for p in legs if ctx.system.parties[p].role != "model-provider"))
         yield Finding(
             rule=RULE.id,
             key=(model,),
@@ -82,8 +95,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             title=f"Lethal trifecta in {model}: private data, untrusted content and a way out",
             explanation=(
                 f"{model} can see private data from {listing(private, total=private_total)}; takes in "
-                f"untrusted content from {listing(untrusted, total=untrusted_up.count(model))}; and can send "
-                f"data out through {listing(out, total=outbound.count(model))}. "
+                f"untrusted content from {listing(untrusted, total=untrusted_total)}; and can send "
+                f"data out through {listing(out, total=out_total)}. "
                 f"{count(len(open_paths), 'open exfiltration path')} from outside content "
                 f"{'runs' if len(open_paths) == 1 else 'run'} through it."
             ),
