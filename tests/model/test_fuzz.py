@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from benchmarks.fuzz_manifests import HOSTILE, cases, run_case, write
 
+from demarcate.builtin import example
+
 CASES = 120
 
 
@@ -21,11 +23,13 @@ def test_malformed_manifests_end_in_an_exit_code_never_a_traceback(tmp_path, see
     assert not failing
 
 
+@pytest.mark.parametrize("field", ["sensitivity: public", "kind: data-source"])
 @pytest.mark.parametrize("value", [v for v in HOSTILE if v.strip()])
-def test_every_hostile_value_in_an_enum_field_is_a_clean_error(tmp_path, value):
-    # The field most often quoted back in an error: "'x' is not allowed; expected one of".
-    from demarcate.builtin import example
-
+def test_every_hostile_value_in_an_enum_field_is_a_clean_error(tmp_path, value, field):
+    # The fields most often quoted back in an error: "'x' is not allowed; expected one of", and the
+    # component kind, which picks the model the rest is checked against.
     text = (example("shopbot") / "app-team.yaml").read_text(encoding="utf-8")
-    write(tmp_path / "m", "app-team.yaml", text.replace("sensitivity: public", f"sensitivity: {value}", 1))
+    assert field in text
+    key = field.split(":")[0]
+    write(tmp_path / "m", "app-team.yaml", text.replace(field, f"{key}: {value}", 1))
     assert run_case(tmp_path / "m") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from typing import Any, TypeVar
@@ -35,10 +36,16 @@ def validate(model: type[M], data: Any, name: str) -> M:
     """Validate parsed YAML against a model; every error becomes a positioned Problem."""
     if data is None:
         data = {}
+    # pydantic writes a value into its error for a union's tag with str(), which Python refuses for
+    # a number of more than 4,300 digits; it then prints the failure as "Exception ignored" on
+    # standard error. The error itself is still raised, and described below without str().
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ManifestError(_problems(model, exc, data, name)) from None
+    finally:
+        sys.unraisablehook = hook
 
 
 def _problems(model: type[BaseModel], exc: ValidationError, data: Any, name: str) -> list[Problem]:
@@ -99,8 +106,10 @@ def _problem(
         if typ == "union_tag_not_found":
             return Problem(f"{where}: missing 'kind'", pos, "one of: " + ", ".join(known))
         tag = err.get("ctx", {}).get("tag")
+        given = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else tag
+        named = f"'{tag}'" if isinstance(given, str) else _describe(given)
         return Problem(
-            f"unknown component kind '{tag}'",
+            f"unknown component kind {named}",
             locate(data, (*loc, "kind"), name),
             did_you_mean(tag, known) or "one of: " + ", ".join(known),
         )
