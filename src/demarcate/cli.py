@@ -1235,6 +1235,11 @@ class TestFormat(StrEnum):
     json = "json"
 
 
+Verbose = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="Text: every case's chain, one row a case, besides the cases grouped by how their "
+                            "chain went.")]
+
+
 @app.command("test")
 @reports_errors
 def test_cmd(
@@ -1260,6 +1265,7 @@ def test_cmd(
     prompt_marker: Annotated[str | None, typer.Option(
         help="A string only the target's system prompt contains: prompt extraction becomes observable.")] = None,
     model: Annotated[str | None, typer.Option(help="For openai targets: the model name.")] = None,
+    verbose: Verbose = False,
     param: Annotated[list[str] | None, typer.Option(
         "--param", metavar="KEY=VALUE",
         help="For openai targets: a field of every request, e.g. max_tokens=64 or temperature=0 (repeatable; "
@@ -1333,7 +1339,7 @@ def test_cmd(
     if format is TestFormat.json:
         emit_json(data)
     else:
-        terminal.print_campaign(out, data)
+        terminal.print_campaign(out, data, verbose=verbose)
     errors = sum(r["outcome"] == "error" for r in data["results"])
     if data["results"] and errors > max_errors * len(data["results"]):
         # Too little reached the target: a gate must not pass on a campaign that tested (almost) nothing.
@@ -1399,6 +1405,7 @@ def runs_show(
         min=1, help="Text, for an analysis: list only its first N open findings (most severe first).")] = None,
     case: Annotated[str | None, typer.Option(
         "--case", help="For a campaign: one case in full, its chain and all the evidence kept for it.")] = None,
+    verbose: Verbose = False,
 ) -> None:
     """One run: a campaign's results and summary; an analysis's JSON result as `check` wrote it."""
     from demarcate.analysis.history import result as stored_result
@@ -1434,7 +1441,7 @@ def runs_show(
     if format is TestFormat.json:
         emit_json(data)
     else:
-        terminal.print_campaign(out, data)
+        terminal.print_campaign(out, data, verbose=verbose)
 
 
 @runs_app.command("diff")

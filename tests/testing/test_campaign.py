@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from demarcate.model import load
 from demarcate.testing.run import run_campaign
@@ -99,3 +100,29 @@ def test_each_party_answers_for_the_controls_it_owns_here_claimed_or_not(tmp_pat
     listed = {c for states in summary["parties"].values() for c in states["refuted"]}
     assert set(refuted) <= listed
     assert "APP-TOOL-02" in summary["parties"]["app-team"]["refuted"]  # nobody claims it; the app team owns it
+
+
+def test_the_text_output_tallies_each_party_then_groups_cases_by_their_chain(cli, tmp_path):
+    result = cli("test", SHOPBOT, "--db", tmp_path / "h.sqlite", "--probes", "doc-email-*,doc-markup*,user-say-canary*",
+                 columns=400)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    tally = text.index("per party, the controls it answers for here")
+    groups = text.index("cases by how their chain went")
+    assert tally < groups  # who answers, before the detail
+    # Every case is in exactly one group, and each group's count is its cases.
+    runs = json.loads(cli("runs", "show", "last", "--db", tmp_path / "h.sqlite", "--format", "json").stdout)
+    counted = re.findall(r"^ +(\d+) ([a-z-]+): (.+)$\n +(.+)$", text[groups:], re.MULTILINE)
+    assert sum(int(n) for n, *_ in counted) == len(runs["results"])
+    assert len(counted) < len(runs["results"])  # grouped, not one a case
+    sizes = [int(n) for n, *_ in counted]
+    assert sizes == sorted(sizes, reverse=True)
+    by_case = {r["case"]: r for r in runs["results"]}
+    for n, outcome, chain, cases in counted:  # each group holds as many cases as it says
+        named = [c.strip() for c in cases.split(" and ")[0].split(",")]
+        more = re.search(r" and (\d+) more$", cases)
+        assert len(named) + (int(more.group(1)) if more else 0) == int(n)
+        assert all(by_case[c]["outcome"] == outcome for c in named)
+        assert chain.count("→") == len(by_case[named[0]]["chain"]) - 1
+    verbose = cli("runs", "show", "last", "--db", tmp_path / "h.sqlite", "-v", columns=400).output
+    assert "per probe: the chain through the layers" in verbose and all(c in verbose for c in by_case)

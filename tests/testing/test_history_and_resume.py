@@ -66,14 +66,19 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
     assert broken["run"] in table and fixed["run"] in table
     shown = cli("runs", "show", fixed["run"], "--db", db)
     assert shown.exit_code == 0 and "APP-TOOL-02" in shown.output
-    # Each probe: its id over its outcome, beside its chain a link a line.
-    lines = cli("runs", "show", fixed["run"], "--db", db, columns=80).output.splitlines()
+    # Grouped by how the chain went: the gate held on both, one chain, one group.
+    grouped = " ".join(shown.output.split())
+    assert re.search(r"2 blocked-by-application: [^:]*APP-TOOL-02 \(app-team\) held", grouped)
+    assert "(every case's chain: -v)" in grouped and "│ page-email-records+plain" not in shown.output
+    # With -v, each probe: its id over its outcome, beside its chain a link a line.
+    lines = cli("runs", "show", fixed["run"], "--db", db, "-v", columns=80).output.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("│ page-email-records+plain "))
     assert lines[at + 1].startswith("│ blocked-by-application ")
     assert any(line.split("│")[2].strip() == "APP-TOOL-02 (app-team) held" for line in lines[at:at + 6])
     # Every control judged shows, claimed or not: app-team claims no gate, yet the gate held.
     judged = shown.output.split("controls judged by the probes:")[1]
-    assert re.search(r"verified: [^\n]*APP-TOOL-02", judged) and "per party, the controls it answers for here" in judged
+    assert re.search(r"verified: [^\n]*APP-TOOL-02", judged)
+    assert re.search(r"app-team: [^\n]*verified [^\n]*APP-TOOL-02", shown.output.split("cases by how")[0])
     better = cli("runs", "diff", broken["run"], fixed["run"], "--db", db, "--format", "json")
     assert better.exit_code == 0 and json.loads(better.stdout)["regressions"] == []
     worse = cli("runs", "diff", fixed["run"], broken["run"], "--db", db, "--format", "json")

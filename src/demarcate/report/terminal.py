@@ -614,22 +614,42 @@ OUTCOME_STYLE = {"succeeded": "bold red", "resisted": "green", "error": "yellow"
                  "inconclusive": "dim"}
 
 
-def print_campaign(console: Console, data: dict) -> None:
+def print_campaign(console: Console, data: dict, verbose: bool = False) -> None:
+    """A campaign as a lead reads it: the rate, each party's tally of the controls it answers for,
+    then the cases grouped by how their chain went, the commonest first. `verbose`: also every
+    case's chain, one row a case."""
     summary = data.get("summary") or {}
     console.print(t(f"run {data['run']} — {data['target']}", "bold"))
     overall = summary.get("overall") or {}
     if overall.get("rate") is not None:
         console.print(t(f"attack success rate {overall['rate']:.0%} (95% CI {overall['low']:.0%}–{overall['high']:.0%}, "
                         f"n={overall['n']})", "bold"))
-    table = Table(title="per probe: the chain through the layers", show_lines=True)
-    table.add_column("probe, outcome", no_wrap=True)
-    table.add_column("chain: control (party) held?")
-    for r in data.get("results", []):
-        chain = Text("\n").join(t(link["control"], "bold") + t(f" ({link['party'] or '—'}) ")
-                                + t(HELD[link["held"]][0], HELD[link["held"]][1]) for link in r["chain"])
-        style = "green" if r["outcome"].startswith("blocked") else OUTCOME_STYLE.get(r["outcome"], "")
-        table.add_row(t(r["case"]) + t("\n") + t(r["outcome"], style), chain)
-    console.print(table)
+    parties = summary.get("parties") or {}
+    if parties:
+        console.print(t("per party, the controls it answers for here (claimed, or given by the preset):", "bold"))
+    for party, states in sorted(parties.items(), key=lambda kv: (-len(kv[1].get("refuted", [])), kv[0])):
+        tally = ", ".join(f"{len(states[s])} {s}" for s in ("refuted", "verified", "untested") if states.get(s))
+        line = t(f"  {party}: ", "bold") + t(f"{tally}  ")
+        for state, style in (("refuted", "red"), ("verified", "green"), ("untested", "dim")):
+            if states.get(state) and state != "untested":
+                line += t(f"{state} {', '.join(states[state])}  ", style)
+        console.print(line, soft_wrap=True)
+    results = data.get("results", [])
+    if verbose:
+        table = Table(title="per probe: the chain through the layers", show_lines=True)
+        table.add_column("probe, outcome", no_wrap=True)
+        table.add_column("chain: control (party) held?")
+        for r in results:
+            style = "green" if r["outcome"].startswith("blocked") else OUTCOME_STYLE.get(r["outcome"], "")
+            table.add_row(t(r["case"]) + t("\n") + t(r["outcome"], style), _chain(r["chain"], "\n"))
+        console.print(table)
+    elif results:
+        console.print(t("cases by how their chain went, the commonest first (every case's chain: -v):", "bold"))
+        for outcome, chain, cases in chain_groups(results):
+            style = "green" if outcome.startswith("blocked") else OUTCOME_STYLE.get(outcome, "")
+            console.print(t(f"  {len(cases):>3} ", "bold") + t(outcome, style) + t(": ") + _chain(chain, " → "),
+                          soft_wrap=True)
+            console.print(t(f"      {listing(cases, 4)}", "dim"), soft_wrap=True)
     for problem in campaign_errors(data):
         console.print(t(problem, "yellow"))
     asr = summary.get("asr") or {}
@@ -644,16 +664,6 @@ def print_campaign(console: Console, data: dict) -> None:
         console.print(cat)
     console.print(t("controls judged by the probes:", "bold"))
     _judged(console, summary)
-    parties = summary.get("parties") or {}
-    if parties:
-        console.print(t("per party, the controls it answers for here (claimed, or given by the preset):", "bold"))
-    for party, states in sorted(parties.items(), key=lambda kv: (-len(kv[1].get("refuted", [])), kv[0])):
-        tally = ", ".join(f"{len(states[s])} {s}" for s in ("refuted", "verified", "untested") if states.get(s))
-        line = t(f"  {party}: ", "bold") + t(f"{tally}  ")
-        for state, style in (("refuted", "red"), ("verified", "green"), ("untested", "dim")):
-            if states.get(state) and state != "untested":
-                line += t(f"{state} {', '.join(states[state])}  ", style)
-        console.print(line, soft_wrap=True)
     baselines = summary.get("baselines") or {}
     if baselines:
         console.print(t("capability baselines (benign cases run first):", "bold"))
@@ -669,6 +679,21 @@ def print_campaign(console: Console, data: dict) -> None:
     for check in summary.get("infrastructure") or []:
         console.print(t(f"  {check['check']}: {check['control']} {'held' if check['held'] else 'did not hold'} — "
                         f"{check['evidence']}", "green" if check["held"] else "red"))
+
+
+def _chain(chain: list[dict], sep: str) -> Text:
+    return Text(sep).join(t(link["control"], "bold") + t(f" ({link['party'] or '—'}) ")
+                          + t(HELD[link["held"]][0], HELD[link["held"]][1]) for link in chain)
+
+
+def chain_groups(results: list[dict]) -> list[tuple[str, list[dict], list[str]]]:
+    """The cases with the same outcome and the same chain (each control, its party, whether it
+    held), as (outcome, chain, cases), the largest group first."""
+    groups: dict[tuple, tuple[str, list[dict], list[str]]] = {}
+    for r in results:
+        key = (r["outcome"], tuple((link["control"], link["party"], link["held"]) for link in r["chain"]))
+        groups.setdefault(key, (r["outcome"], r["chain"], []))[2].append(r["case"])
+    return sorted(groups.values(), key=lambda g: (-len(g[2]), g[0], g[2][0]))
 
 
 def campaign_errors(data: dict, most: int = 3) -> list[str]:
