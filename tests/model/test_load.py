@@ -347,3 +347,68 @@ def test_a_number_longer_than_python_reads_is_an_error_or_text_never_a_traceback
     assert result.exit_code in (0, 2) and "Traceback" not in result.output and "ValueError" not in result.output
     if result.exit_code == 2:
         assert f"{path}:4:" in result.output and "retention-days" in result.output
+
+
+EIGHT_MISTAKES = """\
+version: 1
+system:
+  name: test
+  preset: managed-model-apii
+parties:
+  - id: app
+    role: application-developer
+  - id: vendor
+    role: model-provder
+components:
+  - id: chat
+    kind: user-input
+    owner: app
+    authenticated: maybe
+  - id: llm
+    kind: modle
+    owner: vendor
+  - id: mail
+    kind: tool
+    owner: nobody
+    effects: [send-externall]
+  - id: mail
+    kind: tool
+    owner: app
+flows:
+  - {from: chat, to: llm}
+  - {from: llm, to: mial}
+controls:
+  - control: APP-TOOL-99
+    party: app
+    provides: implemented
+  - control: APP-TOOL-02
+    party: ghost
+    provides: yes
+"""
+
+
+def test_every_problem_of_a_file_is_reported_in_one_pass(write):
+    """Shape errors and reference errors together: fixing what one run reports never brings a
+    second wave to light. An item that fails validation still has its references checked, and a
+    name defined by an invalid item is not reported unknown as well."""
+    path = write("m.yaml", EIGHT_MISTAKES)
+    found = problems_of(path)
+    expected = [
+        (4, "managed-model-apii", "unknown preset 'managed-model-apii' (did you mean 'managed-model-api'?)"),
+        (9, "model-provder", "parties[1].role: 'model-provder' is not allowed"),
+        (14, "maybe", "components[0].authenticated: expected true or false, got 'maybe'"),
+        (16, "modle", "unknown component kind 'modle' (did you mean 'model'?)"),
+        (18, "id: mail", "component 'mail' is defined differently in two places (also defined at"),
+        (20, "nobody", "unknown party 'nobody' (known: app, vendor)"),
+        (21, "send-externall", "components[2].effects[0]: 'send-externall' is not allowed"),
+        (27, "{from", "unknown component 'mial' (did you mean 'mail'?)"),
+        (29, "control", "unknown control 'APP-TOOL-99' (did you mean 'APP-TOOL-07'?)"),
+        (33, "ghost", "unknown party 'ghost' (known: app, vendor)"),
+        (34, "yes", "controls[1].provides: 'yes' is not allowed"),
+    ]
+    assert len(found) == len(expected), "\n".join(found)
+    for (line, needle, message), problem in zip(expected, sorted(found, key=lambda p: int(p.split(":")[1])),
+                                                 strict=True):
+        assert problem.startswith(f"{at(path, line, needle)}: error: {message}"), problem
+    # 'vendor' fails validation: the model it owns is not reported as owned by an unknown party.
+    assert not any("unknown party 'vendor'" in p for p in found)

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from demarcate.catalog import Catalog, check_control, load_catalog
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
@@ -143,23 +143,90 @@ def load(paths: Sequence[str | Path], catalog: Catalog | None = None) -> System:
     catalog = catalog or load_catalog()
     files = manifest_paths(paths)
     model = _file_model(catalog)
-    parsed: list[tuple[str, Any, Any]] = []
+    parsed: list[tuple[str, Any, Any, dict[str, list[int]] | None]] = []
     problems: list[Problem] = []
+    unreadable = False
+    # Ids of items that failed validation: references to them are not reported as unknown as well.
+    invalid: dict[str, set[str]] = {"party": set(), "component": set()}
+    loose: list[_Loose] = []  # what the items that failed validation refer to, and where they are
     for path in files:
         name = _name(path)
         try:
             raw = read_yaml(path, name)
             if raw is not None and not isinstance(raw, dict):
                 raise ManifestError([Problem("a manifest file must be a mapping of sections (parties:, components:, ...)", Position(name, 1, 1))])
-            parsed.append((name, raw or {}, validate(model, raw, name)))
         except ManifestError as exc:
             problems += exc.problems
-    if problems:
+            unreadable = True
+            continue
+        try:
+            parsed.append((name, raw or {}, validate(model, raw, name), None))
+        except ManifestError as exc:
+            # Every problem at once: what is valid in the file is still merged and its references
+            # checked, so that fixing these does not bring the next wave to light.
+            problems += exc.problems
+            valid, sections = _valid_part(model, raw, name, invalid, loose)
+            parsed.append((name, raw, valid, sections))
+    if unreadable:  # a file that cannot be read hides what it defines: references would be guesses
         raise ManifestError(problems)
-    merger = _Merger()
-    for name, raw, doc in parsed:
-        merger.add(name, raw, doc)
+    merger = _Merger(problems, invalid, loose)
+    for name, raw, doc, kept in parsed:
+        merger.add(name, raw, doc, kept)
     return merger.finish(catalog, tuple(_name(f) for f in files))
+
+
+_SECTIONS = ("parties", "components", "flows", "controls", "custom-controls", "tracking", "requirements",
+             "relaying-hosts")
+# The fields of an item that name another, by section: (field, what it names).
+_REFERRING = {"components": (("owner", "party"), ("operated-by", "party")),
+              "flows": (("from", "component"), ("to", "component")),
+              "controls": (("control", "control"), ("party", "party"), ("relies-on", "party"))}
+_DEFINES = {"parties": "party", "components": "component"}
+
+
+class _Loose(NamedTuple):
+    """A name in an item that failed validation: an id it defines (`field` "id") or a reference."""
+
+    what: str  # party | component | control
+    value: str
+    field: str
+    where: Position | None
+
+
+def _valid_part(model: Any, raw: Any, name: str, invalid: dict[str, set[str]],
+                loose: list[_Loose]) -> tuple[Any, dict[str, list[int]]]:
+    """The items of a file that failed validation which are valid on their own, as a document, with
+    each section's kept indices in the file. Of the others, the ids they define go into `invalid`
+    and what they define or name, where, into `loose`."""
+    kept: dict[str, list[int]] = {}
+    data: dict[str, Any] = {}
+    if isinstance(raw.get("system"), dict) and _valid(model, {"system": raw["system"]}):
+        data["system"] = raw["system"]
+    for section in _SECTIONS:
+        items = raw.get(section)
+        if not isinstance(items, list):
+            continue
+        kept[section] = [i for i, item in enumerate(items) if _valid(model, {section: [item]})]
+        data[section] = [items[i] for i in kept[section]]
+        for i, item in enumerate(items):
+            if i in kept[section] or not isinstance(item, dict):
+                continue
+            what = _DEFINES.get(section)
+            if what and isinstance(item.get("id"), str):
+                invalid[what].add(item["id"])
+                loose.append(_Loose(what, item["id"], "id", locate(raw, (section, i), name)))
+            for key, named in _REFERRING.get(section, ()):
+                if isinstance(item.get(key), str):
+                    loose.append(_Loose(named, item[key], key, locate(raw, (section, i, key), name)))
+    return model.model_validate(data), kept
+
+
+def _valid(model: type, data: dict[str, Any]) -> bool:
+    try:
+        validate(model, data, "")
+    except ManifestError:
+        return False
+    return True
 
 
 def _name(path: Path) -> str:
@@ -190,8 +257,11 @@ def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence
 
 
 class _Merger:
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
+    def __init__(self, problems: list[Problem] | None = None, invalid: dict[str, set[str]] | None = None,
+                 loose: list[_Loose] | None = None) -> None:
+        self.problems: list[Problem] = list(problems or [])
+        self.invalid = invalid or {}
+        self.loose = loose or []
         self.where = Positions()
         self.system: dict[str, tuple[Any, Position]] = {}
         self.parties: dict[str, Party] = {}
@@ -216,7 +286,12 @@ class _Merger:
         table[key] = item
         self.where.pending((what, key), positions_of(raw), (section, i), name)
 
-    def add(self, name: str, raw: Any, doc: Any) -> None:
+    def add(self, name: str, raw: Any, doc: Any, kept: dict[str, list[int]] | None = None) -> None:
+        """`kept`: for a file whose invalid items were left out, the index in the file of each item
+        kept, by section, so that positions still point at the right lines."""
+        def at(section: str, i: int) -> int:
+            return kept[section][i] if kept is not None else i
+
         if doc.system is not None:
             for key, value in doc.system.model_dump(by_alias=True, exclude_unset=True).items():
                 pos = locate(raw, ("system", key), name)
@@ -228,29 +303,29 @@ class _Merger:
                 else:
                     self.system.setdefault(key, (value, pos))
         for i, party in enumerate(doc.parties):
-            self._keyed(self.parties, "party", party.id, party, (raw, name, "parties", i), f"party '{party.id}'")
+            self._keyed(self.parties, "party", party.id, party, (raw, name, "parties", at("parties", i)), f"party '{party.id}'")
         for i, comp in enumerate(doc.components):
-            self._keyed(self.components, "component", comp.id, comp, (raw, name, "components", i),
+            self._keyed(self.components, "component", comp.id, comp, (raw, name, "components", at("components", i)),
                         f"component '{comp.id}'")
         for i, flow in enumerate(doc.flows):
             key = (flow.source, flow.target)
-            self._keyed(self.flows, "flow", key, flow, (raw, name, "flows", i), f"flow {flow.source} -> {flow.target}")
+            self._keyed(self.flows, "flow", key, flow, (raw, name, "flows", at("flows", i)), f"flow {flow.source} -> {flow.target}")
         for i, claim in enumerate(doc.controls):
             key = (claim.control, claim.party, claim.kind)
-            self._keyed(self.claims, "claim", key, claim, (raw, name, "controls", i),
+            self._keyed(self.claims, "claim", key, claim, (raw, name, "controls", at("controls", i)),
                         f"claim '{claim.kind}' on {claim.control} by {claim.party or 'nobody'}")
         for i, control in enumerate(doc.custom_controls):
-            self._keyed(self.controls, "control", control.id, control, (raw, name, "custom-controls", i),
+            self._keyed(self.controls, "control", control.id, control, (raw, name, "custom-controls", at("custom-controls", i)),
                         f"custom control {control.id}")
         for i, decision in enumerate(doc.tracking):
-            self._keyed(self.tracking, "decision", decision.finding, decision, (raw, name, "tracking", i),
+            self._keyed(self.tracking, "decision", decision.finding, decision, (raw, name, "tracking", at("tracking", i)),
                         f"tracking entry for '{decision.finding}'")
         for i, relaying in enumerate(doc.relaying_hosts):
             self._keyed(self.relaying_hosts, "relaying-host", (relaying.host, relaying.match), relaying,
-                        (raw, name, "relaying-hosts", i), f"relaying host {relaying.host}")
+                        (raw, name, "relaying-hosts", at("relaying-hosts", i)), f"relaying host {relaying.host}")
         for i, requirement in enumerate(doc.requirements):
             key = (requirement.control, requirement.on.model_dump_json())
-            self._keyed(self.requirements, "requirement", key, requirement, (raw, name, "requirements", i),
+            self._keyed(self.requirements, "requirement", key, requirement, (raw, name, "requirements", at("requirements", i)),
                         f"requirement of {requirement.control} on the same components")
 
     def finish(self, catalog: Catalog, files: tuple[str, ...]) -> System:
@@ -287,10 +362,35 @@ class _Merger:
             files=files,
             where=self._renumber(),
         )
-        self.problems += _references(system)
+        self.problems += _references(system, self.invalid)
+        self.problems += self._loose_problems(system)
         if self.problems:
             raise ManifestError(self.problems)
         return system
+
+    def _loose_problems(self, system: System) -> list[Problem]:
+        """What the items that failed validation get wrong besides: a name they refer to that
+        nothing defines, an id another item defines too."""
+        known: dict[str, Iterable[str]] = {
+            "party": [*system.parties, *self.invalid.get("party", ())],
+            "component": [*system.components, *self.invalid.get("component", ())],
+            "control": system.catalog.controls}
+        problems = []
+        defined: dict[tuple[str, str], Position | None] = {}
+        reported = {str(p.position) for p in self.problems if p.position is not None}  # a bad value, said once
+        for item in self.loose:
+            if str(item.where) in reported:
+                continue
+            if item.field == "id":
+                first = system.where.get((item.what, item.value)) or defined.get((item.what, item.value))
+                if first is not None:
+                    problems.append(Problem(f"{item.what} '{item.value}' is defined differently in two places",
+                                            item.where, f"also defined at {first}"))
+                defined.setdefault((item.what, item.value), item.where)
+            elif item.value not in known[item.what]:
+                problems.append(Problem(f"unknown {item.what} '{item.value}'", item.where,
+                                        did_you_mean(item.value, known[item.what]) or _known(item.what, known[item.what])))
+        return problems
 
     def _renumber(self) -> Positions:
         """Flows and claims are addressed by their index in the merged system, like parties by id."""
@@ -307,18 +407,22 @@ class _Merger:
         return where
 
 
-def _references(system: System) -> list[Problem]:
-    """Every id a manifest mentions must exist; unknown ones get the nearest known spelling."""
+def _references(system: System, invalid: dict[str, set[str]] | None = None) -> list[Problem]:
+    """Every id a manifest mentions must exist; unknown ones get the nearest known spelling, else
+    the known ones. Ids of items reported invalid already (`invalid`, by what) are not unknown."""
     problems: list[Problem] = []
     parties = system.parties
     comps = system.components
     controls = system.catalog.controls
+    invalid = invalid or {}
 
     def ref(value: str, known: dict[str, Any] | Iterable[str], what: str, at: tuple[str, Any],
             field: str | None = None) -> None:
-        if value not in known:  # `at` is the referring item's key in system.where; `field` the line's
+        if value not in known and value not in invalid.get(what, ()):
+            # `at` is the referring item's key in system.where; `field` the line's
             where = system.where.of_field(at, field) if field else system.where.get(at)
-            problems.append(Problem(f"unknown {what} '{value}'", where, did_you_mean(value, known)))
+            named = [*known, *invalid.get(what, ())]
+            problems.append(Problem(f"unknown {what} '{value}'", where, did_you_mean(value, named) or _known(what, named)))
 
     if system.info.preset:
         ref(system.info.preset, system.catalog.presets, "preset", ("system", "preset"))
@@ -406,3 +510,14 @@ def _requirement_problems(system: System, requirement: Requirement, at: tuple[st
                                         did_you_mean(str(value), [str(v) for v in allowed])
                                         or f"expected one of: {', '.join(str(v).lower() for v in allowed)}"))
     return problems
+
+
+def _known(what: str, known: dict[str, Any] | Iterable[str]) -> str:
+    """The hint for an unknown id nothing is spelt like: the ids there are, or where to list them."""
+    names = sorted(known)
+    if not names:
+        return f"the manifest defines no {what} yet"
+    if len(names) <= 12:
+        return "known: " + ", ".join(names)
+    where = {"control": "`demarcate catalog`", "preset": "`demarcate presets`"}.get(what)
+    return f"{len(names):,} are known; see {where}" if where else f"{len(names):,} are known, none spelt like it"
