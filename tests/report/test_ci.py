@@ -178,7 +178,10 @@ def test_a_broken_manifest_is_annotated_at_its_lines_and_fails(cli, tmp_path, mo
     assert result.exit_code == 2
     assert _commands(result.stdout) == [
         ("error", {"file": "ai/system.yaml", "line": "4", "col": "11", "title": "demarcate"},
-         "unknown component kind 'modle' (did you mean 'model'?)")]
+         "unknown component kind 'modle' (did you mean 'model'?)"),
+        # Every problem at once: the component's owner is no party either.
+        ("error", {"file": "ai/system.yaml", "line": "5", "col": "12", "title": "demarcate"},
+         "unknown party 'app' (the manifest defines no party yet)")]
     assert "ai/system.yaml:4:11: error: unknown component kind" in result.stderr  # the log keeps its line
 
 
@@ -276,8 +279,9 @@ def test_junit_for_a_broken_manifest_reports_each_problem_as_an_error(cli, tmp_p
     result = cli("check", "ai", "--format", "junit", "--fail-on", "high")
     assert result.exit_code == 2 and "ai/system.yaml:4:11: error: unknown component kind" in result.stderr
     report = _junit(result.stdout)
-    assert report.errors == 1 and report.failures == 0
-    (case,) = [case for suite in report for case in suite]
+    assert report.errors == 2 and report.failures == 0
+    case, owner = [case for suite in report for case in suite]
     assert case.result[0].message == "unknown component kind 'modle' (did you mean 'model'?)"
+    assert owner.result[0].message == "unknown party 'app' (the manifest defines no party yet)"
     xml = ET.fromstring(result.stdout).find("testsuite/testcase")
     assert xml is not None and (xml.get("file"), xml.get("line")) == ("ai/system.yaml", "4")

@@ -27,6 +27,32 @@ def test_a_small_system_is_drawn_whole_with_every_lane():
     assert scope_note(result) is None
 
 
+def _edge_labels(text: str) -> list[str]:
+    return re.findall(r'\|"([^"]*)"\|', text)
+
+
+def test_the_overview_labels_no_flow_and_a_selected_path_labels_its_own():
+    # Eight of the shop bot's fourteen flows meet at the model: their labels piled onto its box.
+    result = analyse(load([SHOPBOT]))
+    assert _edge_labels(mermaid(result)) == []
+    path = next(p for p in result.paths.open_paths if p.id == "reviews>retriever>model>send-email>egress")
+    labels = _edge_labels(mermaid(result, highlight=path.id))
+    carried = {(f.source, f.target): f.data for f in result.system.flows}
+    assert labels == [carried[hop] for hop in zip(path.steps, path.steps[1:], strict=False) if carried[hop]]
+    assert "shopper review text" in labels and "outgoing mail" in labels
+
+
+def test_a_party_with_no_components_is_a_lane_all_the_same(tmp_path):
+    doc = {"version": 1, "system": {"name": "s"},
+           "parties": [{"id": "app", "role": "application-developer"}, {"id": "ops", "role": "infrastructure-operator"}],
+           "components": [{"id": "chat", "kind": "user-input", "owner": "app"}]}
+    path = tmp_path / "m.yaml"
+    path.write_text(dump_yaml(doc), encoding="utf-8")
+    text = mermaid(analyse(load([path])))
+    lane = text.split('subgraph p1[', 1)[1].split("end", 1)[0]
+    assert 'e1["no components in this manifest"]:::empty' in lane
+
+
 def test_a_portfolio_diagram_is_bounded_and_a_selected_path_is_drawn_alone(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(dump_yaml(portfolio(1000)), encoding="utf-8")

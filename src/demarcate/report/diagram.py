@@ -48,7 +48,9 @@ def scope_note(result: Result) -> str | None:
 
 
 def mermaid(result: Result, *, highlight: str | None = None) -> str:
-    """A flowchart; `highlight` names one path id to draw alone in red (for selection)."""
+    """A flowchart; `highlight` names one path id to draw alone in red (for selection). The
+    overview leaves out what each flow carries: a model is the hub most flows meet at, and their
+    labels piled onto it; a selected path's diagram labels its own flows."""
     system = result.system
     ctx = result.context
     keep = drawn(result, highlight)
@@ -62,6 +64,8 @@ def mermaid(result: Result, *, highlight: str | None = None) -> str:
         if keep is not None and pid not in lanes:
             continue
         lines.append(f'  subgraph p{pi}["{label(party.label)} · {label(party.role)}"]')
+        if not lanes.get(pid):  # a lane of its own all the same, rather than a caption floating free
+            lines.append(f'    e{pi}["no components in this manifest"]:::empty')
         for cid in lanes.get(pid, []):
             comp = shown[cid]
             text = f"{label(comp.label)}<br/><small>{label(comp.kind)}</small>"  # type: ignore[attr-defined]
@@ -77,7 +81,8 @@ def mermaid(result: Result, *, highlight: str | None = None) -> str:
     for i, flow in enumerate(flows):
         crosses = system.components[flow.source].owner != system.components[flow.target].owner
         arrow = "==>" if (flow.source, flow.target) in open_edges else ("-.->" if crosses else "-->")
-        text = f'|"{label(flow.data)}"|' if flow.data else ""
+        on_path = highlight is not None and (flow.source, flow.target) in open_edges
+        text = f'|"{label(flow.data)}"|' if flow.data and on_path else ""
         lines.append(f"  {ids[flow.source]} {arrow}{text} {ids[flow.target]}")
         if (flow.source, flow.target) in open_edges:
             red.append(str(i))
@@ -85,6 +90,7 @@ def mermaid(result: Result, *, highlight: str | None = None) -> str:
     impacts = sorted({ids[p.impact] for p in result.paths.open_paths if p.impact in ids})
     lines.append("  classDef untrusted fill:#fde2e1,stroke:#c0392b,stroke-width:2px,color:#000")
     lines.append("  classDef impact fill:#fff3cd,stroke:#b7791f,stroke-width:2px,color:#000")
+    lines.append("  classDef empty fill:#fff,stroke:#bbb,stroke-dasharray:4 3,color:#777")
     if untrusted:
         lines.append(f"  class {','.join(untrusted)} untrusted")
     if impacts:
