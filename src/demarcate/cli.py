@@ -529,7 +529,7 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
     from demarcate.analysis.gate import judge
 
     if evidence and history is not None:
-        from demarcate.testing.evidence import live_evidence
+        from demarcate.store.campaign_history import live_evidence
 
         live = live_evidence(history, evidence, system)
         if not live["same_system"]:
@@ -543,7 +543,7 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
         raise ManifestError([Problem("--baseline and --baseline-run each name a baseline; give one of them")])
     saved = load_findings([baseline]) if baseline else None
     if baseline_run and history is not None:
-        from demarcate.analysis.history import baseline as stored_baseline
+        from demarcate.store.analysis_history import baseline as stored_baseline
 
         saved, warning = stored_baseline(history, baseline_run, system.info.name, party, rules)
         if warning:
@@ -586,7 +586,7 @@ def _history(db: str | None) -> Store:
 def _store_analysis(history: Store, gate: Gate, data: dict[str, Any] | None, paths: list[Path], *,
                     fail_on: str = "never", failed: bool = False, **options: Any) -> str:
     """Keep the analysis (`--store`): the run, with the JSON result every output was made from."""
-    from demarcate.analysis import history as analyses
+    from demarcate.store import analysis_history as analyses
 
     data = data or gate.json()
     return history.add_analysis(gate.result.system.info.name, analyses.config(paths, fail_on=fail_on, **options),
@@ -675,7 +675,7 @@ def report(
     system = _load_system(paths)
     campaigns = []
     if run and history is not None:
-        from demarcate.testing.evidence import stored_campaign
+        from demarcate.store.campaign_history import stored_campaign
 
         for rid in run:
             found = stored_campaign(history, rid, system)
@@ -684,7 +684,7 @@ def report(
                   evidence=evidence)
     stored = None
     if history is not None and trend:
-        from demarcate.analysis.history import like
+        from demarcate.store.analysis_history import like
 
         stored = like(history, system.info.name, party, None, trend)
     if output is None and format is ReportFormat.html:
@@ -1408,7 +1408,7 @@ def runs_show(
     verbose: Verbose = False,
 ) -> None:
     """One run: a campaign's results and summary; an analysis's JSON result as `check` wrote it."""
-    from demarcate.analysis.history import result as stored_result
+    from demarcate.store.analysis_history import result as stored_result
 
     store = _history(db)
     if run_id == "last":  # the newest run (the newest campaign, for --case)
@@ -1455,9 +1455,9 @@ def runs_diff(
     """Compare two runs of one kind, exit 1 on a regression: for campaigns, a control that held and now
     fails, or an attack that now succeeds; for analyses, a finding or an attack path open now that was
     not open before."""
-    from demarcate.analysis import history as analyses
     from demarcate.store import KINDS
-    from demarcate.testing.history import compare
+    from demarcate.store import analysis_history as analyses
+    from demarcate.store.campaign_history import compare
 
     store = _history(db)
     a, b = store.need(old), store.need(new)

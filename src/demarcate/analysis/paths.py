@@ -19,13 +19,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from demarcate.analysis.context import Context, ControlState
 from demarcate.analysis.graph import FlowGraph
 from demarcate.model.errors import Problem
 from demarcate.model.loader import System
 from demarcate.model.schema import Control
+
+if TYPE_CHECKING:  # the context builds the paths (Context.paths): at run time it comes to them
+    from demarcate.analysis.context import Context, ControlState
 
 
 @dataclass(frozen=True)
@@ -425,7 +427,7 @@ _RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "pl
          "not-applicable": 1, "missing": 0}
 
 
-_Entry = tuple[Control, ControlState, int, tuple[str, ...]]  # control, best state, its rank, hops
+_Entry = tuple[Control, "ControlState", int, tuple[str, ...]]  # control, best state, its rank, hops
 
 
 def _merge(into: dict[str, _Entry], more: dict[str, _Entry]) -> None:

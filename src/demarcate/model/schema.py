@@ -529,7 +529,7 @@ def component_models(kinds: dict[str, KindSpec]) -> dict[str, type[ComponentBase
 def manifest_file_model(kinds: dict[str, KindSpec]) -> type[Model]:
     """The model of one manifest file. Every section is optional: a file may hold one party's part."""
     union = Annotated[Union[tuple(component_models(kinds).values())], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
-    return create_model(
+    model = create_model(
         "ManifestFile",
         __base__=Model,
         __doc__="One demarcate manifest file. Several files (one per party) merge into one system.",
@@ -545,3 +545,5 @@ def manifest_file_model(kinds: dict[str, KindSpec]) -> type[Model]:
         relaying_hosts=(list[RelayingHost], Field([], description="Hosts that make an allowlist as good as "
                                                                   "open, beside the built-in list.")),
     )
+    model.component_kinds = tuple(kinds)  # type: ignore[attr-defined]  # the union's tags, for error messages
+    return model

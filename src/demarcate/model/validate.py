@@ -99,10 +99,8 @@ def _problem(
     if typ in ("union_tag_invalid", "union_tag_not_found"):
         expected = err.get("ctx", {}).get("expected_tags", "")
         known = [t.strip().strip("'") for t in str(expected).split(",") if t.strip()]
-        if not known:  # pydantic names the tags only when one is given: the catalog's kinds are the tags
-            from demarcate.catalog import load_catalog
-
-            known = sorted(load_catalog().kinds)
+        if not known:  # pydantic names the tags only when one is given: the model knows its kinds
+            known = sorted(getattr(model, "component_kinds", ()))
         if typ == "union_tag_not_found":
             return Problem(f"{where}: missing 'kind'", pos, "one of: " + ", ".join(known))
         tag = err.get("ctx", {}).get("tag")
