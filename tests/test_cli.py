@@ -504,6 +504,7 @@ def test_a_listener_off_loopback_is_warned_about(host, exposed, capsys):
     assert (f"warning: the lab listens on {host}, not only on this machine" in warned) is exposed
 
 
+@pytest.mark.slow  # a whole campaign, or several: CI runs it (`-m slow`)
 def test_demo_tells_the_whole_story(cli, tmp_path):
     """The README's first command: the challenge answered, the findings and the fix, the lab attacked
     before and after the fix is switched on, the report written, the runs stored."""

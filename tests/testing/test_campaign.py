@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from demarcate.model import load
 from demarcate.testing.run import run_campaign
 from tests.conftest import SHOPBOT
@@ -68,6 +70,7 @@ def test_transforms_multiply_probes_and_obfuscation_gets_past_screening(tmp_path
     assert by["doc-email-records+unicode-tags"]["outcome"] == "succeeded"
 
 
+@pytest.mark.slow  # a whole campaign, or several: CI runs it (`-m slow`)
 def test_every_probe_is_judged_only_by_the_controls_it_lists(tmp_path):
     """`demarcate probes` lists, for each probe, the controls its chain can judge: a campaign of the
     whole library against the open lab and the fully hardened one never judges another."""

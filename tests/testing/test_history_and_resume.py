@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from demarcate.store import unpack
 from tests.conftest import SHOPBOT
 
@@ -24,6 +26,7 @@ def _count(db: str) -> int:
         return 0
 
 
+@pytest.mark.slow  # a whole campaign, or several: CI runs it (`-m slow`)
 def test_killed_campaign_resumes_without_losing_or_repeating_a_result(tmp_path, cli):
     db = str(tmp_path / "history.sqlite")
     cmd = [sys.executable, "-m", "demarcate", "test", str(SHOPBOT), "--target", "lab", "--db", db,
@@ -118,6 +121,7 @@ def test_matrix_shows_what_a_run_proved(tmp_path, cli):
     assert "→ model-provider" in row and "refuted" in row and max(map(len, narrow.splitlines())) <= 80
 
 
+@pytest.mark.slow  # a whole campaign, or several: CI runs it (`-m slow`)
 def test_ctrl_c_keeps_what_is_done_and_marks_the_run_interrupted(tmp_path, cli):
     db = str(tmp_path / "history.sqlite")
     cmd = [sys.executable, "-m", "demarcate", "test", str(SHOPBOT), "--target", "lab", "--db", db,
