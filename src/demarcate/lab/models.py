@@ -180,7 +180,9 @@ class OpenAIModel:
     """Any OpenAI-compatible chat-completions endpoint; the key comes from an environment variable."""
 
     def __init__(self, config: ModelConfig):
-        from openai import AsyncOpenAI
+        from demarcate.extras import need
+
+        AsyncOpenAI = need("openai", "a lab model of `kind: openai`").AsyncOpenAI
 
         self.name = config.name
         self.client = AsyncOpenAI(base_url=config.base_url, api_key=os.environ.get(config.api_key_env) or "unset",

@@ -4,9 +4,10 @@ Two parsers, one meaning. The reference parse uses libyaml through PyYAML and bu
 so that every mapping and list remembers where its keys and items were, duplicate keys are errors,
 and plain scalars follow YAML 1.2's core schema (`yes`, `no`, `on` and `off` stay text; `0o17` is
 octal, `017` is the number 17). It costs about 1.5 s per MB. Most files, and every large one we
-have seen, use only plain block YAML; those are read by yaml-rs (Rust, ~0.1 s per MB) into plain
-data, and their positions are *deferred*: the reference parse runs for a file only if one of its
-positions is ever read (an error, a warning, a SARIF location).
+have seen, use only plain block YAML; with the optional `fast-yaml` part installed those are read
+by yaml-rs (Rust, ~0.1 s per MB) into plain data, and their positions are *deferred*: the reference
+parse runs for a file only if one of its positions is ever read (an error, a warning, a SARIF
+location). Without it, the reference parse reads everything: the same data, the same errors.
 
 `_plain_only` is the gate: a file goes the fast way only if nothing in it could be read
 differently by the two parsers (tags, anchors, merge keys, complex keys, tabs, several
@@ -40,7 +41,7 @@ def _pyyaml() -> tuple[Any, Any, Any]:
 
 try:
     import yaml_rs
-except ImportError:  # no wheel for this platform: every file takes the reference parse
+except ImportError:  # the fast-yaml extra is not installed: every file takes the reference parse
     yaml_rs = None  # type: ignore[assignment]
 
 Pos = tuple[int, int]  # 0-based line and column, as the parser reports them

@@ -108,7 +108,14 @@ class Store:
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             metadata.create_all(self.engine)
-        except (SQLAlchemyError, ModuleNotFoundError) as exc:
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] == "psycopg":
+                from demarcate.extras import missing
+
+                raise ManifestError([missing("psycopg", f"the run history at {self.safe_url}")]) from None
+            raise ManifestError([Problem(f"cannot open run history at {self.safe_url}: {exc.__class__.__name__}: "
+                                         f"{str(exc).splitlines()[0][:200]}")]) from None
+        except SQLAlchemyError as exc:
             raise ManifestError([Problem(f"cannot open run history at {self.safe_url}: {exc.__class__.__name__}: "
                                          f"{str(exc).splitlines()[0][:200]}")]) from None
 
