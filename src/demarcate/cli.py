@@ -29,7 +29,8 @@ from demarcate.model.errors import ManifestError, Position, Problem, did_you_mea
 from demarcate.model.loader import System, load, manifest_file_model, manifest_paths
 from demarcate.model.scaffold import render, split, starter
 from demarcate.model.schema import DECISIONS
-from demarcate.report.jsonio import json_bytes, json_text
+from demarcate.report.jsonio import json_bytes
+from demarcate.report.render import ReportFormat, render_report, report_format
 from demarcate.report.tabular import to_csv, to_markdown
 
 if TYPE_CHECKING:
@@ -465,7 +466,7 @@ def check(
             _check_choice(r, tuple(RULES), "rule")
         if skip_rule:
             rule = [r for r in (rule or RULES) if r not in skip_rule]
-        reports = [(path, _report_format(path)) for path in report or []]
+        reports = [(path, report_format(path)) for path in report or []]
         for path, _format in reports:
             _not_a_manifest(path, system)
         gate = _judge(system, party=party, baseline=baseline, assume_=assume_, rules=rule,
@@ -496,7 +497,7 @@ def check(
 
         sys.stdout.write(github_annotations(result, base=Path.cwd(), only=gate.new))
     else:  # the report of that name
-        sys.stdout.write(_report_text(ReportFormat(format.value), gate, party))
+        sys.stdout.write(render_report(ReportFormat(format.value), gate, party))
     if format not in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown):
         # The findings go to a CI system or a file; the log gets the counts.
         if gate.what_if:
@@ -505,8 +506,8 @@ def check(
     for w in result.warnings:
         if format not in (CheckFormat.text, CheckFormat.github):  # both show them in their own form
             err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
-    for path, report_format in reports:
-        _write_report(path, report_format, gate, party)
+    for path, kind in reports:
+        _write_report(path, kind, gate, party)
     failed = fail_on is not Level.never and gate.fails(fail_on.value)
     if history is not None and store:
         run_id = _store_analysis(history, gate, data, paths, fail_on=fail_on.value, failed=failed, party=party,
@@ -627,16 +628,6 @@ def diff_cmd(
         raise typer.Exit(1)
 
 
-class ReportFormat(StrEnum):
-    html = "html"
-    markdown = "markdown"
-    json = "json"
-    sarif = "sarif"
-    csv = "csv"
-    gitlab = "gitlab"  # GitLab Code Quality
-    junit = "junit"  # JUnit XML test report
-
-
 @app.command()
 @reports_errors
 def report(
@@ -690,69 +681,16 @@ def report(
     if output is None and format is ReportFormat.html:
         output = Path("demarcate-report.html")
     if output is None:
-        sys.stdout.write(_report_text(format, gate, party))
+        sys.stdout.write(render_report(format, gate, party))
         return
     _write_report(output, format, gate, party, trend=stored, campaigns=campaigns)
-
-
-# The report format `check --report FILE` writes, by the file's name.
-REPORT_SUFFIXES = {".html": ReportFormat.html, ".htm": ReportFormat.html, ".md": ReportFormat.markdown,
-                   ".markdown": ReportFormat.markdown, ".json": ReportFormat.json, ".sarif": ReportFormat.sarif,
-                   ".csv": ReportFormat.csv, ".xml": ReportFormat.junit}
-
-
-def _report_format(output: Path) -> ReportFormat:
-    if output.name.lower().endswith(".sarif.json"):
-        return ReportFormat.sarif
-    found = REPORT_SUFFIXES.get(output.suffix.lower())
-    if found is None:
-        raise ManifestError([Problem(
-            "cannot tell which report to write from the file's name",
-            Position(str(output)), "name it " + ", ".join(REPORT_SUFFIXES) + " or .sarif.json")])
-    return found
-
-
-def _report_text(format: ReportFormat, gate: Gate, party: list[str] | None,
-                 trend: list[dict[str, Any]] | None = None,
-                 campaigns: list[tuple[str, dict[str, Any]]] | None = None) -> str:
-    """One report of a check: what was assumed and what is new against the baseline included (and in
-    HTML, stored analyses as a trend). SARIF and GitLab name manifest files relative to the working
-    directory, the repository's root in a pipeline, wherever the report is written."""
-    result = gate.result
-    if format is ReportFormat.html:
-        from demarcate.report.html import render_html
-
-        return render_html(result, note=gate.what_if, changes=gate.changes, history=trend, campaigns=campaigns or [])
-    if format is ReportFormat.markdown:
-        from demarcate.report.markdown import check_markdown, diff_markdown
-
-        text = check_markdown(result, note=gate.what_if)
-        if gate.changes is not None:
-            text += "\n" + diff_markdown(gate.changes, within="Against the baseline")
-        return text
-    if format is ReportFormat.json:
-        return json_text(gate.json())
-    if format is ReportFormat.sarif:
-        from demarcate.report.sarif import sarif
-
-        changed = {f["id"] for f in gate.changes.changed} if gate.changes is not None else set()
-        return json_text(sarif(result, base=Path.cwd(), new=gate.new, updated=changed))
-    if format is ReportFormat.gitlab:
-        from demarcate.report.ci import gitlab_code_quality
-
-        return json_text(gitlab_code_quality(result, base=Path.cwd()))
-    if format is ReportFormat.junit:
-        from demarcate.report.ci import junit_xml
-
-        return junit_xml(result, base=Path.cwd(), new=gate.new)
-    return to_csv(matrix_csv_rows(result.system, filter_rows(matrix(result.system), party=party)))
 
 
 def _write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None,
                   trend: list[dict[str, Any]] | None = None,
                   campaigns: list[tuple[str, dict[str, Any]]] | None = None) -> None:
     result = gate.result
-    _write(output, _report_text(format, gate, party, trend, campaigns), result.system)
+    _write(output, render_report(format, gate, party, trend, campaigns), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 
