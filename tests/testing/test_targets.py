@@ -241,3 +241,23 @@ def test_a_gate_does_not_pass_a_campaign_that_mostly_could_not_run(tmp_path, cli
     lenient = cli("test", SHOPBOT, "--target", "python:tests.testing.test_targets:flaky", "--db", db,
                   "--fail-on-success", "--max-errors", "0.8", *probes)
     assert lenient.exit_code == 0
+
+
+def test_the_python_target_example_in_the_docs_runs_as_written(cli, tmp_path, monkeypatch):
+    """docs/testing.md's whole example bot, saved as mybot.py and attacked from its folder."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs/testing.md").read_text(encoding="utf-8")
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "mybot.py").write_text(code, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = cli("test", SHOPBOT, "--target", "python:mybot:answer", "--probes", "doc-email-records,doc-say-canary",
+                 "--db", tmp_path / "h.sqlite", "--format", "json")
+    assert result.exit_code == 0, result.output
+    by = {r["case"]: r for r in json.loads(result.stdout)["results"]}
+    # It obeys the planted review: its send_email runs with no gate, and the chain says so; whether
+    # the mail then left, a function called in-process cannot show (no relay): unobservable.
+    mail = by["doc-email-records+plain"]
+    assert mail["outcome"] == "unobservable", mail
+    assert any(link["control"] == "APP-TOOL-02" and link["held"] is False for link in mail["chain"])
+    assert all(r["outcome"] != "error" for r in by.values())
