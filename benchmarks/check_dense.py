@@ -101,7 +101,18 @@ def run(path: Path, repeat: int) -> dict:
             "findings": len(result["findings"]), "bounded": result["summary"]["paths_bounded"]}
 
 
+def write(shape: str, n: int, fanout: int, path: Path) -> int:
+    """Write one manifest; the number of its flows."""
+    doc = dense(n, fanout) if shape == "dense" else chain(n)
+    path.write_text(dump_yaml(doc), encoding="utf-8")
+    return len(doc["flows"])
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--write"]:
+        shape, n, fanout, path = sys.argv[2:6]
+        print(write(shape, int(n), int(fanout), Path(path)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dense", type=int, nargs="*", default=list(DENSE), help="dense sizes")
     parser.add_argument("--chain", type=int, nargs="*", default=list(CHAIN), help="chain sizes")
@@ -117,12 +128,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for shape, n in shapes:
             path = Path(tmp) / f"{shape}-{n}.yaml"
-            doc = dense(n, args.fanout) if shape == "dense" else chain(n)
-            flows = len(doc["flows"])
-            path.write_text(dump_yaml(doc), encoding="utf-8")
-            # Dropped before the command runs: a child forked from a large parent counts the
-            # parent's pages in its peak resident memory until it starts Python afresh.
-            del doc
+            # Written by a process of its own: a child started from a parent that once held the
+            # manifest in memory counts the parent's pages in its peak resident memory.
+            flows = int(subprocess.run([sys.executable, __file__, "--write", shape, str(n), str(args.fanout), str(path)],
+                                       check=True, capture_output=True, text=True, env=ENV).stdout)
             r = run(path, args.repeat)
             print(f"| {shape} | {n:,} | {flows:,} | {r['wall']:.2f} | {r['peak_mib']:.0f} | "
                   f"{r['json_mib']:.1f} | {r['paths']:,} | {r['findings']:,} | {'yes' if r['bounded'] else 'no'} |",
