@@ -105,6 +105,9 @@ def test_a_config_file_with_mistakes_is_refused_whole_with_each_one_named(cli, t
         "demarcate.toml: error: [check] limit: expected a whole number, got 'ten'",
         "demarcate.toml: error: unknown command table [chek] (did you mean 'check'?)",
         "3 problems found"]
+    (repo / "demarcate.toml").write_text('manifests = ["security"]\n')  # a key, not a table
+    assert cli("check").stderr.startswith("demarcate.toml: error: unknown key 'manifests' (the top level holds "
+                                          "'manifest', 'db' and one table per command) (did you mean 'manifest'?)")
     (repo / "demarcate.toml").write_text('[check]\nfail-on = "hgh"\n')
     assert "[check] fail-on: expected one of low, medium, high, critical, never, got 'hgh'" in cli("check").stderr
     (repo / "demarcate.toml").write_text('db = 5\n[runs]\nkind = "analyses"\n')

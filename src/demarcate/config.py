@@ -113,7 +113,9 @@ def default_map(path: Path, data: dict[str, Any], commands: dict[str, Callable[.
         if key in (MANIFEST_KEY, HISTORY_KEY):
             continue
         if key not in commands or not isinstance(table, dict):
-            problems.append(Problem(f"unknown command table [{key}]" if key not in commands else
+            unknown = f"unknown command table [{key}]" if isinstance(table, dict) else \
+                f"unknown key '{key}' (the top level holds '{MANIFEST_KEY}', '{HISTORY_KEY}' and one table per command)"
+            problems.append(Problem(unknown if key not in commands else
                                     f"[{key}] must be a table of options", Position(name),
                                     did_you_mean(key, [*commands, MANIFEST_KEY])))
             continue
