@@ -29,7 +29,7 @@ from demarcate.model.errors import ManifestError, Position, Problem, did_you_mea
 from demarcate.model.loader import System, load, manifest_file_model, manifest_paths
 from demarcate.model.scaffold import render, split, starter
 from demarcate.model.schema import DECISIONS
-from demarcate.report.jsonio import json_bytes
+from demarcate.report.jsonio import json_bytes, json_text
 from demarcate.report.render import ReportFormat, render_report, report_format
 from demarcate.report.tabular import to_csv, to_markdown
 
@@ -135,6 +135,10 @@ class Level(StrEnum):
     high = "high"
     critical = "critical"
     never = "never"
+
+
+class ExportFormat(StrEnum):
+    oscal = "oscal"  # an OSCAL 1.1.3 system security plan (JSON)
 
 
 class MatrixFormat(StrEnum):
@@ -684,6 +688,39 @@ def report(
         sys.stdout.write(render_report(format, gate, party))
         return
     _write_report(output, format, gate, party, trend=stored, campaigns=campaigns)
+
+
+@app.command()
+@reports_errors
+def export(
+    paths: Paths,
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="oscal: the responsibility matrix as an "
+                                                 "OSCAL 1.1.3 system security plan in JSON (docs/oscal.md).")] = ExportFormat.oscal,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: standard output).")] = None,
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", metavar="RUN|last",
+        help="A stored campaign (`demarcate test`): each provider's entry says whether the live test verified or "
+             "refuted it; `last` is the newest finished campaign of this system.")] = None,
+    db: HistoryDb = None,
+) -> None:
+    """Export the responsibility matrix for GRC tools: who provides, relies on and answers for each control."""
+    from demarcate.report.oscal import oscal_ssp
+
+    history = _history(db) if evidence else None
+    system = _load_system(paths)
+    if evidence and history is not None:
+        from demarcate.store.campaign_history import live_evidence
+
+        system = dataclasses.replace(system, live=live_evidence(history, evidence, system))
+    document = oscal_ssp(system)
+    if output is None:
+        emit_json(document)
+        return
+    _write(output, json_text(document), system)
+    plan = document["system-security-plan"]
+    err.print(terminal.t(f"wrote {output} (OSCAL {plan['metadata']['oscal-version']} system security plan, "
+                         f"{len(plan['control-implementation']['implemented-requirements'])} controls, "
+                         f"{len(system.parties)} parties)"))
 
 
 def _write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None,
