@@ -462,7 +462,7 @@ def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_run
         write, monkeypatch):
     import gc
 
-    from demarcate import cli
+    from demarcate.cli import core as cli
     from demarcate.model import ManifestError
 
     assert gc.isenabled()
@@ -496,10 +496,10 @@ def test_commands_writing_json_or_files_never_import_rich():
                                                ("localhost", False), ("0.0.0.0", True), ("::", True),
                                                ("192.168.1.5", True), ("lab.example.org", True)])
 def test_a_listener_off_loopback_is_warned_about(host, exposed, capsys):
-    from demarcate import cli as cli_module
+    from demarcate.cli import core
 
-    cli_module.err._real = None  # a console on this test's captured stderr
-    cli_module._warn_if_exposed(host, "the lab")
+    core.err._real = None  # a console on this test's captured stderr
+    core._warn_if_exposed(host, "the lab")
     warned = capsys.readouterr().err
     assert (f"warning: the lab listens on {host}, not only on this machine" in warned) is exposed
 
