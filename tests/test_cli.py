@@ -470,11 +470,11 @@ def test_loading_runs_without_collections_and_leaves_the_collector_as_a_long_run
     real_load = cli.load
     monkeypatch.setattr(cli, "load", lambda paths: seen.append(gc.isenabled()) or real_load(paths))
     try:
-        cli._load([SHOPBOT], batch=False)
+        cli.load_manifest([SHOPBOT], batch=False)
         assert seen == [False] and gc.isenabled()  # off while loading, on again for test/demo
         bad = write("bad.yaml", "components: [{id: x, kind: nope, owner: y}]\n")
         with pytest.raises(ManifestError):
-            cli._load([bad], batch=False)
+            cli.load_manifest([bad], batch=False)
         assert gc.isenabled()
     finally:
         gc.unfreeze()
@@ -499,7 +499,7 @@ def test_a_listener_off_loopback_is_warned_about(host, exposed, capsys):
     from demarcate.cli import core
 
     core.err._real = None  # a console on this test's captured stderr
-    core._warn_if_exposed(host, "the lab")
+    core.warn_if_exposed(host, "the lab")
     warned = capsys.readouterr().err
     assert (f"warning: the lab listens on {host}, not only on this machine" in warned) is exposed
 

@@ -27,20 +27,20 @@ from demarcate.cli.core import (
     MatrixFormat,
     Paths,
     Store_,
-    _check_choice,
-    _control_id,
-    _history,
-    _keep,
-    _load,
-    _load_system,
-    _not_a_manifest,
-    _write,
     app,
+    check_choice,
+    control_id,
     emit_json,
     err,
+    keep_to_exit,
+    load_manifest,
+    load_system,
+    not_a_manifest,
+    open_history,
     out,
     reports_errors,
     terminal,
+    write_file,
 )
 from demarcate.model.errors import ManifestError, Problem, did_you_mean
 from demarcate.model.loader import System, manifest_file_model
@@ -64,7 +64,7 @@ def validate(
     """Check manifests against the schema and every reference between them."""
     from demarcate.analysis.paths import unconnected
 
-    system = _load(paths)
+    system = load_manifest(paths)
     warnings = unconnected(system)
     summary = {
         "valid": True,
@@ -115,14 +115,14 @@ def matrix_cmd(
         "--required", help="Only the controls the manifest's requirements name.")] = False,
 ) -> None:
     """The responsibility matrix: each applicable control against each party."""
-    system = _load_system(paths)
+    system = load_system(paths)
     tested: dict[str, str] | None = None
     if run:
-        tested = (_history(db).need(run, "campaign")["summary"] or {}).get("controls", {})
-    _check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
-    _check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable", "relies-on"), "status")
+        tested = (open_history(db).need(run, "campaign")["summary"] or {}).get("controls", {})
+    check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
+    check_choice(status, ("implemented", "partial", "planned", "nobody", "not-applicable", "relies-on"), "status")
     if party is not None:
-        _check_choice(party, tuple(system.parties), "party")
+        check_choice(party, tuple(system.parties), "party")
     rows = filter_rows(matrix(system), layer=layer, party=party, status=status, required=required)
     if format is MatrixFormat.json:
         emit_json(matrix_json(system, rows, tested))
@@ -145,8 +145,8 @@ def who(
     """Which party is responsible for a control in this system, why, and who relies on it."""
     if len(args) < 2:
         raise ManifestError([Problem("give one or more manifest paths, then a control id (e.g. APP-IN-03)")])
-    system = _load_system([Path(a) for a in args[:-1]])
-    control = _control_id(system.catalog.controls, args[-1])
+    system = load_system([Path(a) for a in args[:-1]])
+    control = control_id(system.catalog.controls, args[-1])
     answer = who_answer(system, control, Responsibilities(system))
     if format is ListFormat.json:
         emit_json(answer.to_json())
@@ -190,17 +190,17 @@ def check(
     """Run every rule: gaps between parties, failure modes, attack paths and the highest-leverage fix."""
     from demarcate.analysis.rules import RULES
 
-    history = _history(db) if store or baseline_run or evidence else None
+    history = open_history(db) if store or baseline_run or evidence else None
     try:
-        system = _load_system(paths)
+        system = load_system(paths)
         for r in [*(rule or []), *(skip_rule or [])]:
-            _check_choice(r, tuple(RULES), "rule")
+            check_choice(r, tuple(RULES), "rule")
         if skip_rule:
             rule = [r for r in (rule or RULES) if r not in skip_rule]
         reports = [(path, report_format(path)) for path in report or []]
         for path, _format in reports:
-            _not_a_manifest(path, system)
-        gate = _judge(system, party=party, baseline=baseline, assume_=assume_, rules=rule,
+            not_a_manifest(path, system)
+        gate = judge_options(system, party=party, baseline=baseline, assume_=assume_, rules=rule,
                       baseline_run=baseline_run, history=history, evidence=evidence)
     except ManifestError as exc:
         if format is CheckFormat.github:  # a broken manifest is annotated at its lines too
@@ -238,10 +238,10 @@ def check(
         if format not in (CheckFormat.text, CheckFormat.github):  # both show them in their own form
             err.print(terminal.t(str(w), "yellow"), soft_wrap=True)
     for path, kind in reports:
-        _write_report(path, kind, gate, party)
+        write_report(path, kind, gate, party)
     failed = fail_on is not Level.never and gate.fails(fail_on.value)
     if history is not None and store:
-        run_id = _store_analysis(history, gate, data, paths, fail_on=fail_on.value, failed=failed, party=party,
+        run_id = store_analysis(history, gate, data, paths, fail_on=fail_on.value, failed=failed, party=party,
                                  rule=rule, assume=assume_, baseline=baseline and str(baseline),
                                  baseline_run=baseline_run)
         err.print(terminal.t(f"stored as run {run_id} in {history.safe_url}: `demarcate runs show {run_id}`", "dim"),
@@ -250,7 +250,7 @@ def check(
         raise typer.Exit(1)
 
 
-def _judge(system: System, *, party: list[str] | None, baseline: Path | None, assume_: list[str] | None,
+def judge_options(system: System, *, party: list[str] | None, baseline: Path | None, assume_: list[str] | None,
            rules: list[str] | None = None, baseline_run: str | None = None, history: Store | None = None,
            evidence: str | None = None) -> Gate:
     """The options `check` and `report` share, checked, and the analysis they ask for."""
@@ -270,7 +270,7 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
         system = dataclasses.replace(system, live=live)
 
     for p in party or []:
-        _check_choice(p, tuple(system.parties), "party")
+        check_choice(p, tuple(system.parties), "party")
     if baseline and baseline_run:
         raise ManifestError([Problem("--baseline and --baseline-run each name a baseline; give one of them")])
     saved = load_findings([baseline]) if baseline else None
@@ -281,13 +281,13 @@ def _judge(system: System, *, party: list[str] | None, baseline: Path | None, as
         if warning:
             err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     gate = judge(system, rules=rules, parties=party, baseline=saved, assume=[parse(a) for a in assume_ or []])
-    _keep(gate.result)
+    keep_to_exit(gate.result)
     for warning in gate.warnings:
         err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     return gate
 
 
-def _store_analysis(history: Store, gate: Gate, data: dict[str, Any] | None, paths: list[Path], *,
+def store_analysis(history: Store, gate: Gate, data: dict[str, Any] | None, paths: list[Path], *,
                     fail_on: str = "never", failed: bool = False, **options: Any) -> str:
     """Keep the analysis (`--store`): the run, with the JSON result every output was made from."""
     from demarcate.store import analysis_history as analyses
@@ -365,8 +365,8 @@ def report(
         raise ManifestError([Problem("--trend is shown in the HTML report only", None, "leave out --format")])
     if run and format is not ReportFormat.html:
         raise ManifestError([Problem("--run is shown in the HTML report only", None, "leave out --format")])
-    history = _history(db) if baseline_run or trend or evidence or run else None
-    system = _load_system(paths)
+    history = open_history(db) if baseline_run or trend or evidence or run else None
+    system = load_system(paths)
     campaigns = []
     if run and history is not None:
         from demarcate.store.campaign_history import stored_campaign
@@ -374,7 +374,7 @@ def report(
         for rid in run:
             found = stored_campaign(history, rid, system)
             campaigns.append((f"Run {found['run']}", found))
-    gate = _judge(system, party=party, baseline=baseline, assume_=assume_, baseline_run=baseline_run, history=history,
+    gate = judge_options(system, party=party, baseline=baseline, assume_=assume_, baseline_run=baseline_run, history=history,
                   evidence=evidence)
     stored = None
     if history is not None and trend:
@@ -386,7 +386,7 @@ def report(
     if output is None:
         sys.stdout.write(render_report(format, gate, party))
         return
-    _write_report(output, format, gate, party, trend=stored, campaigns=campaigns)
+    write_report(output, format, gate, party, trend=stored, campaigns=campaigns)
 
 
 @app.command()
@@ -405,8 +405,8 @@ def export(
     """Export the responsibility matrix for GRC tools: who provides, relies on and answers for each control."""
     from demarcate.report.oscal import oscal_ssp
 
-    history = _history(db) if evidence else None
-    system = _load_system(paths)
+    history = open_history(db) if evidence else None
+    system = load_system(paths)
     if evidence and history is not None:
         from demarcate.store.campaign_history import live_evidence
 
@@ -415,18 +415,18 @@ def export(
     if output is None:
         emit_json(document)
         return
-    _write(output, json_text(document), system)
+    write_file(output, json_text(document), system)
     plan = document["system-security-plan"]
     err.print(terminal.t(f"wrote {output} (OSCAL {plan['metadata']['oscal-version']} system security plan, "
                          f"{len(plan['control-implementation']['implemented-requirements'])} controls, "
                          f"{len(system.parties)} parties)"))
 
 
-def _write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None,
+def write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str] | None,
                   trend: list[dict[str, Any]] | None = None,
                   campaigns: list[tuple[str, dict[str, Any]]] | None = None) -> None:
     result = gate.result
-    _write(output, render_report(format, gate, party, trend, campaigns), result.system)
+    write_file(output, render_report(format, gate, party, trend, campaigns), result.system)
     err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
                          f"{len(result.paths.open_paths)} open paths)"))
 
@@ -449,13 +449,13 @@ def rules(format: Annotated[MatrixFormat, typer.Option("--format", "-f",
         out.print(terminal.rules_table([r.rule for r in RULES.values()], width=out.width))
 
 
-def _finding_id(text: str) -> str:
+def normal_finding_id(text: str) -> str:
     """A finding id as the analysis spells it: the rule part in lower case."""
     rule_id, sep, rest = text.strip().partition(":")
     return f"{rule_id.lower()}{sep}{rest}"
 
 
-def _finding(result: Result, finding_id: str) -> Finding:
+def find_finding(result: Result, finding_id: str) -> Finding:
     """The finding of this id, or an error naming the nearest id (of its rule, if it has any)."""
     found = {f.id: f for f in result.findings}
     finding = found.get(finding_id)
@@ -469,15 +469,15 @@ def _finding(result: Result, finding_id: str) -> Finding:
     return finding
 
 
-def _explain_finding(finding_id: str, manifest: list[Path] | None, format: ListFormat) -> None:
+def explain_finding(finding_id: str, manifest: list[Path] | None, format: ListFormat) -> None:
     """A finding id from a CI log or annotation: with the manifest, the finding in full; either way,
     the rule that produced it."""
     from demarcate.analysis.check import analyse, finding_json
     from demarcate.analysis.rules import RULES
 
-    finding_id = _finding_id(finding_id)
+    finding_id = normal_finding_id(finding_id)
     rule = RULES[finding_id.split(":", 1)[0]].rule
-    finding = _finding(analyse(_load_system(manifest)), finding_id) if manifest else None
+    finding = find_finding(analyse(load_system(manifest)), finding_id) if manifest else None
     if format is ListFormat.json:
         emit_json({"finding": finding_json(finding) if finding else None, "rule": dataclasses.asdict(rule)})
         return

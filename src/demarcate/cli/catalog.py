@@ -11,15 +11,15 @@ import typer
 
 from demarcate.catalog import load_catalog
 from demarcate.catalog import search as search_catalog
-from demarcate.cli.analysis import _explain_finding
+from demarcate.cli.analysis import explain_finding
 from demarcate.cli.core import (
     ListFormat,
-    _check_choice,
-    _control_id,
-    _load,
     app,
+    check_choice,
+    control_id,
     emit_json,
     err,
+    load_manifest,
     out,
     reports_errors,
     terminal,
@@ -38,7 +38,7 @@ def catalog(
 ) -> None:
     """List the built-in control catalog."""
     cat = load_catalog()
-    _check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
+    check_choice(layer, ("model", "application", "infrastructure", "usage"), "layer")
     controls = list(cat.controls.values())
     if layer:
         controls = [c for c in controls if c.layer == layer]
@@ -66,7 +66,7 @@ def explain(
     from demarcate.analysis.rules import RULES
 
     if ":" in control and control.split(":", 1)[0].lower() in RULES:
-        _explain_finding(control, manifest, format)
+        explain_finding(control, manifest, format)
         return
     if control.lower() in RULES:
         rule = RULES[control.lower()].rule
@@ -75,8 +75,8 @@ def explain(
         else:
             terminal.print_rule(out, rule)
         return
-    cat = _load(manifest).catalog if manifest else load_catalog()
-    found = cat.controls[_control_id(cat.controls, control, rules=RULES)]
+    cat = load_manifest(manifest).catalog if manifest else load_catalog()
+    found = cat.controls[control_id(cat.controls, control, rules=RULES)]
     if format is ListFormat.json:
         emit_json(found.model_dump(by_alias=True, exclude_none=True))
     else:

@@ -192,7 +192,7 @@ def reports_errors(fn: F) -> F:
         finally:
             _CLOSING.remove(closing)
             closing.close()
-            if collecting:  # a batch command switched collection off (see _load); leave it as found
+            if collecting:  # a batch command switched collection off (see load_manifest); leave it as found
                 gc.enable()
 
     return wrapper  # type: ignore[return-value]
@@ -221,17 +221,17 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-# What a batch command built, kept until the process ends (see _load and main). Only a real
+# What a batch command built, kept until the process ends (see load_manifest and main). Only a real
 # process collects it: called in-process (tests, a library user), nothing is held back.
 _KEPT: list[Any] | None = None
 
 
-def _load(paths: list[Path], *, batch: bool = True) -> System:
+def load_manifest(paths: list[Path], *, batch: bool = True) -> System:
     """Load a manifest for a command. The loaded model lives until exit, so it is kept out of
     every later collection; a batch command (load, analyse, print, exit) then switches the cycle
     collector off altogether: what the analysis builds is freed by reference counting, and on a
     10,000-component portfolio collections took a fifth of the run. A batch command also keeps
-    what it built to the end (_keep) and main() ends the process without taking it apart object by
+    what it built to the end (keep_to_exit) and main() ends the process without taking it apart object by
     object, which on such a portfolio took a tenth of a second. Commands that keep running (test,
     demo) pass batch=False. Loading itself runs without collections: all it builds is kept, and
     collecting would only re-scan it (a sixth of the load of a 10,000-component portfolio)."""
@@ -244,15 +244,15 @@ def _load(paths: list[Path], *, batch: bool = True) -> System:
         if collecting and not batch:
             gc.enable()
     if batch:
-        _keep(system)
+        keep_to_exit(system)
     return system
 
 
-def _load_system(paths: list[Path]) -> System:
+def load_system(paths: list[Path]) -> System:
     """Load a manifest that is to be analysed: it must describe components. An empty or stray
     file (one party's claims alone, a library of custom controls) would otherwise pass every gate
     with nothing found."""
-    system = _load(paths)
+    system = load_manifest(paths)
     if not system.components:
         raise ManifestError([Problem(
             "no components: the manifest describes nothing to analyse", Position(system.files[0], 1, 1),
@@ -261,7 +261,7 @@ def _load_system(paths: list[Path]) -> System:
     return system
 
 
-def _not_a_manifest(output: Path, system: System) -> None:
+def not_a_manifest(output: Path, system: System) -> None:
     """A report is never written over one of the manifests it is made from."""
     target = output.resolve()
     if any(Path(f).resolve() == target for f in system.files):
@@ -269,13 +269,13 @@ def _not_a_manifest(output: Path, system: System) -> None:
                                      Position(str(output)))])
 
 
-def _write(output: Path, text: str, system: System) -> None:
-    _not_a_manifest(output, system)
+def write_file(output: Path, text: str, system: System) -> None:
+    not_a_manifest(output, system)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     import ipaddress
 
     try:
@@ -284,14 +284,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _warn_if_exposed(host: str, what: str) -> None:
+def warn_if_exposed(host: str, what: str) -> None:
     """Listeners bind 127.0.0.1 unless told otherwise; when told, say what that exposes."""
-    if not _is_loopback(host):
+    if not is_loopback(host):
         err.print(terminal.t(f"warning: {what} listens on {host}, not only on this machine: anyone who can "
                              "reach it on the network can use it", "yellow"), soft_wrap=True)
 
 
-def _keep(*objects: Any) -> None:
+def keep_to_exit(*objects: Any) -> None:
     if _KEPT is not None:
         _KEPT.extend(objects)
 
@@ -318,13 +318,13 @@ def _root(
         ctx.default_map = settings.default_map(found, settings.read(found), ALL_COMMANDS, SUBCOMMANDS)
 
 
-def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
+def check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
     if value is not None and value not in choices:
         raise ManifestError([Problem(
             f"unknown {what} '{value}'; expected one of: {', '.join(choices)}", None, did_you_mean(value, choices))])
 
 
-def _control_id(system_controls: dict[str, Any], control: str, rules: Iterable[str] = ()) -> str:
+def control_id(system_controls: dict[str, Any], control: str, rules: Iterable[str] = ()) -> str:
     """A control id as typed, in any case; unknown, an error with the nearest control (or, where a
     rule would do too, rule) id."""
     wanted = control.strip().upper()
@@ -336,7 +336,7 @@ def _control_id(system_controls: dict[str, Any], control: str, rules: Iterable[s
                                  hint or f"see `demarcate catalog --search TEXT`{search}")])
 
 
-def _history(db: str | None) -> Store:
+def open_history(db: str | None) -> Store:
     """The run history, opened before any work so that a database it cannot reach stops the command
     at once; closed when the command ends, however it ends."""
     from demarcate.store import Store

@@ -12,10 +12,10 @@ from demarcate.cli.core import (
     HistoryDb,
     TestFormat,
     Verbose,
-    _history,
     app,
     emit_json,
     err,
+    open_history,
     out,
     reports_errors,
     terminal,
@@ -48,7 +48,7 @@ def runs_list(
     """List stored runs (newest first)."""
     if ctx.invoked_subcommand:
         return
-    items = _history(db).runs(limit, kind=kind and kind.value, target=target)
+    items = open_history(db).runs(limit, kind=kind and kind.value, target=target)
     if format is TestFormat.json:
         emit_json([{k: r[k] for k in ("id", "created", "kind", "status", "target")} | _listed(r) for r in items])
         return
@@ -79,7 +79,7 @@ def runs_show(
     """One run: a campaign's results and summary; an analysis's JSON result as `check` wrote it."""
     from demarcate.store.analysis_history import result as stored_result
 
-    store = _history(db)
+    store = open_history(db)
     if run_id == "last":  # the newest run (the newest campaign, for --case)
         newest = store.runs(1, kind="campaign" if case else None)
         if not newest:
@@ -128,7 +128,7 @@ def runs_diff(
     from demarcate.store import analysis_history as analyses
     from demarcate.store.campaign_history import compare
 
-    store = _history(db)
+    store = open_history(db)
     a, b = store.need(old), store.need(new)
     if a["kind"] != b["kind"]:
         raise ManifestError([Problem(f"run '{old}' is {KINDS[a['kind']]} and run '{new}' is {KINDS[b['kind']]}: only "
@@ -176,7 +176,7 @@ def runs_prune(
             cutoff = dt.datetime.combine(dt.date.fromisoformat(before), dt.time.min).timestamp()
         except ValueError:
             raise ManifestError([Problem(f"--before: '{before}' is not a day; expected YYYY-MM-DD")]) from None
-    store = _history(db)
+    store = open_history(db)
     items = store.runs(None, kind=kind and kind.value, target=target)
     chosen = to_prune(items, keep=keep, before=cutoff)
     unfinished = [r["id"] for r in items if r["status"] in UNFINISHED]

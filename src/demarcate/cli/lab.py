@@ -10,13 +10,13 @@ import typer
 
 from demarcate.cli.core import (
     ListFormat,
-    _is_loopback,
-    _warn_if_exposed,
     app,
     emit_json,
+    is_loopback,
     out,
     reports_errors,
     terminal,
+    warn_if_exposed,
 )
 from demarcate.model.errors import ManifestError, Problem
 
@@ -56,12 +56,12 @@ def lab(
     if print_manifest:
         sys.stdout.write(manifest_yaml(cfg))
         return
-    if not _is_loopback(cfg.host) and not expose:
+    if not is_loopback(cfg.host) and not expose:
         raise ManifestError([Problem(f"refusing to serve the lab on {cfg.host}: it is vulnerable on purpose, and "
                                      "its outbox holds every customer's personal data",
                                      hint="give --expose to mean it (and `allowed_host_names` in the config for the "
                                           "names clients will use)")])
-    _warn_if_exposed(cfg.host, "the lab, a deliberately vulnerable application,")
+    warn_if_exposed(cfg.host, "the lab, a deliberately vulnerable application,")
     running = Lab(cfg).start()
     try:  # from here Ctrl-C, even during the banner, stops the server the same way
         out.print(terminal.t(f"demarcate lab: ShopBot on {running.url}", "bold green"))

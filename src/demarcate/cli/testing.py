@@ -12,7 +12,7 @@ import typer
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.analysis.who import who as who_answer
 from demarcate.builtin import example
-from demarcate.cli.analysis import _store_analysis
+from demarcate.cli.analysis import store_analysis
 from demarcate.cli.core import (
     EXIT_INVALID,
     HistoryDb,
@@ -20,17 +20,17 @@ from demarcate.cli.core import (
     Paths,
     TestFormat,
     Verbose,
-    _history,
-    _load,
-    _not_a_manifest,
-    _warn_if_exposed,
-    _write,
     app,
     emit_json,
     err,
+    load_manifest,
+    not_a_manifest,
+    open_history,
     out,
     reports_errors,
     terminal,
+    warn_if_exposed,
+    write_file,
 )
 from demarcate.model.errors import ManifestError, Problem
 
@@ -67,9 +67,9 @@ def demo(
     from demarcate.report.html import render_html
     from demarcate.testing.run import run_campaign
 
-    history = _history(db)
+    history = open_history(db)
     path, hardened_path = example("shopbot"), example("shopbot-hardened")
-    system = _load([path], batch=False)
+    system = load_manifest([path], batch=False)
     out.rule(terminal.t(f"demarcate demo — {system.info.name}"))
     out.print(terminal.t(f"manifest: {path} ({len(system.files)} files, one per party)", "dim"))
     resp = Responsibilities(system)
@@ -86,7 +86,7 @@ def demo(
     out.rule(terminal.t(f"4. The computed fix switched on in the lab: {', '.join(result.leverage.fix)}"))
     after = run_campaign(system, target="lab", db=db, concurrency=4, lab_controls=fix)
     terminal.print_campaign_short(out, after, focus="doc-email-records+plain")
-    hardened = analyse(_load([hardened_path], batch=False))
+    hardened = analyse(load_manifest([hardened_path], batch=False))
     fixed = analyse(assume(system, [(c, None) for c in result.leverage.fix])[0])
     b, a = before["summary"]["overall"], after["summary"]["overall"]
     out.print(terminal.t(f"attack success rate: {b['rate']:.0%} → {a['rate']:.0%}; open attack paths: "
@@ -102,7 +102,7 @@ def demo(
     out.print(terminal.t(f"HTML report: {output.resolve()}", "bold"))
     out.print(terminal.t(f"runs stored: {before['run']}, {after['run']} — compare with "
                          f"`demarcate runs diff {before['run']} {after['run']}`", "dim"))
-    seed_run, hardened_run = (_store_analysis(history, Gate(r), None, [p]) for r, p in ((result, path), (hardened, hardened_path)))
+    seed_run, hardened_run = (store_analysis(history, Gate(r), None, [p]) for r, p in ((result, path), (hardened, hardened_path)))
     out.print(terminal.t(f"analyses stored: {seed_run} (as written), {hardened_run} (hardened) — compare with "
                          f"`demarcate runs diff {seed_run} {hardened_run}`", "dim"))
 
@@ -218,10 +218,10 @@ def test_cmd(
     from demarcate.lab.config import parse_controls
     from demarcate.testing.run import run_campaign
 
-    system = _load(paths, batch=False)
+    system = load_manifest(paths, batch=False)
     if report:
-        _not_a_manifest(report, system)  # before the campaign, not after it
-    _warn_if_exposed(listen, "the callback listener")
+        not_a_manifest(report, system)  # before the campaign, not after it
+    warn_if_exposed(listen, "the callback listener")
     controls = parse_controls(lab_controls) if lab_controls else {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err.real, transient=format is TestFormat.json, disable=not err.is_terminal)
@@ -260,7 +260,7 @@ def test_cmd(
         from demarcate.analysis.check import analyse
         from demarcate.report.html import render_html
 
-        _write(report, render_html(analyse(system), campaign=data), system)
+        write_file(report, render_html(analyse(system), campaign=data), system)
         err.print(terminal.t(f"wrote {report}"))
     if format is TestFormat.json:
         emit_json(data)

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from demarcate.analysis.findings import listing
-from demarcate.cli.analysis import _finding, _finding_id
-from demarcate.cli.core import _load_system, app, out, reports_errors, terminal
+from demarcate.cli.analysis import find_finding, normal_finding_id
+from demarcate.cli.core import app, load_system, out, reports_errors, terminal
 from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
 from demarcate.model.loader import System, load, manifest_paths
 from demarcate.model.schema import DECISIONS
@@ -56,8 +56,8 @@ def decide(
     from demarcate.model.record import entry, record
     from demarcate.model.schema import Decision
 
-    finding_id = _finding_id(finding_id)
-    system = _load_system(manifest)
+    finding_id = normal_finding_id(finding_id)
+    system = load_system(manifest)
     earlier = next((d for d in system.tracking if d.finding == finding_id), None)
     at = system.position("decision", finding_id)
     if revoke:
@@ -101,7 +101,7 @@ def decide(
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "expires"  # the one check across fields
         raise ManifestError([Problem(f"--{where}: {first['msg'].removeprefix('Value error, ')}", None)]) from None
-    finding = _finding(analyse(system), finding_id)
+    finding = find_finding(analyse(system), finding_id)
     paths = [*manifest, to]
 
     def recorded() -> None:  # the manifest, read again with the file, holds the decision as recorded
