@@ -109,3 +109,27 @@ def _headline(result: Result) -> str:
     elif not open_paths:
         said += ", and no critical or high finding open"
     return said + "."
+
+
+def after_the_fix(campaign: dict[str, Any], fixed: Result) -> list[str]:
+    """A campaign run with the fix in effect, told in the analysis's terms: which goals still
+    succeed, what each amounts to, and the finding that answers for it, so that the static and the
+    live numbers can be read together."""
+    from demarcate.testing.goals import GOALS
+
+    still: dict[str, int] = {}
+    for r in campaign["results"]:
+        if r.get("outcome") == "succeeded":
+            still[r["goal"]] = still.get(r["goal"], 0) + 1
+    if not still:
+        return ["  no probe succeeds any more"]
+    lines = ["  still succeeding after the fix:"]
+    for goal, n in sorted(still.items(), key=lambda kv: -kv[1]):
+        found = GOALS.get(goal)
+        lines.append(f"    {n} {goal}: {found.means if found and found.means else goal}")
+    if not any(GOALS[g].attack_path for g in still if g in GOALS):
+        lines.append("  no exfiltration succeeds: what the analysis calls open attack paths is closed live too")
+    also = [a.finding for a in fixed.leverage.also if a.finding.startswith("over-privileged-credential")]
+    if "wide-lookup" in still and also:
+        lines.append(f"  the analysis lists it beside the fix: {', '.join(also)} (APP-TOOL-03)")
+    return lines
