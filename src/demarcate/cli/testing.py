@@ -65,6 +65,7 @@ def demo(
     from demarcate.analysis.gate import Gate
     from demarcate.lab import switches
     from demarcate.report.html import render_html
+    from demarcate.report.verdict import after_the_fix
     from demarcate.testing.run import run_campaign
 
     history = open_history(db)
@@ -92,7 +93,7 @@ def demo(
     out.print(terminal.t(f"attack success rate: {b['rate']:.0%} → {a['rate']:.0%}; open attack paths: "
                          f"{len(result.paths.open_paths)} → {len(fixed.paths.open_paths)} with "
                          f"{', '.join(result.leverage.fix)} in effect", "bold green"))
-    for line in _what_still_succeeds(after, fixed):
+    for line in after_the_fix(after, fixed):
         out.print(terminal.t(line), soft_wrap=True)
     out.print(terminal.t(f"examples/shopbot-hardened, every application-layer fix claimed: "
                          f"{len(hardened.paths.open_paths)} open attack paths", "dim"))
@@ -105,37 +106,6 @@ def demo(
     seed_run, hardened_run = (store_analysis(history, Gate(r), None, [p]) for r, p in ((result, path), (hardened, hardened_path)))
     out.print(terminal.t(f"analyses stored: {seed_run} (as written), {hardened_run} (hardened) — compare with "
                          f"`demarcate runs diff {seed_run} {hardened_run}`", "dim"))
-
-
-# What each probe goal amounts to in the analysis's terms, for the demo's closing words.
-_GOAL_MEANING = {
-    "email-out": "exfiltration (an attack path)", "fetch-out": "exfiltration (an attack path)",
-    "render-out": "exfiltration (an attack path)", "markup-out": "markup in the page (an attack path)",
-    "wide-lookup": "other customers' data shown to the attacker (over-privileged-credential, not an attack path)",
-    "reveal-prompt": "the system prompt shown to the attacker (prompt leakage, not an attack path)",
-    "say-canary": "the model obeyed, and nothing left the system",
-}
-
-
-def _what_still_succeeds(campaign: dict[str, Any], fixed: Any) -> list[str]:
-    """The live results after the fix, told in the analysis's terms: which goals still succeed, and
-    the finding that answers for each, so that the static and live numbers can be read together."""
-    still: dict[str, int] = {}
-    for r in campaign["results"]:
-        if r.get("outcome") == "succeeded":
-            still[r["goal"]] = still.get(r["goal"], 0) + 1
-    if not still:
-        return ["  no probe succeeds any more"]
-    paths = {"email-out", "fetch-out", "render-out", "markup-out"}
-    lines = ["  still succeeding after the fix:"]
-    for goal, n in sorted(still.items(), key=lambda kv: -kv[1]):
-        lines.append(f"    {n} {goal}: {_GOAL_MEANING.get(goal, goal)}")
-    if not paths & still.keys():
-        lines.append("  no exfiltration succeeds: what the analysis calls open attack paths is closed live too")
-    also = [a.finding for a in fixed.leverage.also if a.finding.startswith("over-privileged-credential")]
-    if "wide-lookup" in still and also:
-        lines.append(f"  the analysis lists it beside the fix: {', '.join(also)} (APP-TOOL-03)")
-    return lines
 
 
 @app.command()

@@ -145,6 +145,8 @@ class Goal:
     outbound: bool = False  # success may come as a request to the listener, after the turn
     capability: str | None = None  # the baseline (capabilities.py) a quiet answer depends on
     effect: str | None = None  # a tool with this effect must exist for the goal to be possible at all
+    means: str = ""  # what its success is in the analysis's terms
+    attack_path: bool = False  # its success is what the analysis calls an open attack path
 
 
 def _discover() -> dict[str, Goal]:
