@@ -98,9 +98,9 @@ def test_a_control_is_held_only_when_the_attack_reached_it_and_it_acted():
         (case,) = select(probe)
         result = attribute(case, "dmc0123456789abcd", "dmc0123456789abcd@exfil.example",
                            Evidence(quiet, records, [], []), resp, "PROMPT-MARKER-1", None)
-        judged = {x["control"]: x["held"] for x in result["chain"] if x["layer"] == "application"}
+        judged = {x.control: x.held for x in result.chain if x.layer == "application"}
         assert True not in judged.values(), (probe, judged)  # nothing acted: nothing verified
-        assert not result["outcome"].startswith("blocked-by"), probe
+        assert not result.outcome.startswith("blocked-by"), probe
 
 
 def test_a_case_slower_than_the_timeout_is_its_own_error_and_resume_runs_it_again(tmp_path, monkeypatch):

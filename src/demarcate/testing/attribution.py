@@ -8,36 +8,21 @@ catalog control that should hold there and the party the manifest makes responsi
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.testing.goals import GOALS, Evidence, Goal, Seen, ToolRoles
 from demarcate.testing.goals.custom import custom_goal
 from demarcate.testing.probes import Case, Probe
+from demarcate.testing.results import CaseEvidence, CaseResult, Link
 from demarcate.testing.targets import CONTROL_STATUSES
 
 __all__ = ["UNJUDGED", "Evidence", "attribute", "error_result", "exercises", "summarise"]
 
-# What each case keeps of its evidence, so that a verdict can be checked afterwards: the whole reply up
-# to this many characters, and up to this many tool calls, callback hits and spans.
-EVIDENCE_TEXT = 65_536
-EVIDENCE_ITEMS = 200
-
 # Outcomes that say nothing about the target's defences: not counted in attack success rates.
 UNJUDGED = ("error", "unobservable", "inconclusive")
-
-
-@dataclass
-class Link:
-    layer: str
-    control: str
-    party: str | None
-    held: bool | None
-    evidence: str
 
 
 def goal_of(probe: Probe) -> Goal:
@@ -81,7 +66,7 @@ def _tool_calls(ev: Evidence) -> list[dict[str, Any]]:
 
 def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Responsibilities,
               prompt_marker: str | None, user_email: str | None, planted: tuple[str, ...] = (),
-              tools: ToolRoles | None = None, capable: bool | None = None, message: str = "") -> dict[str, Any]:
+              tools: ToolRoles | None = None, capable: bool | None = None, message: str = "") -> CaseResult:
     """The chain for one case. `capable` is what the capability baseline found for what this
     probe's quiet answer depends on (None: no baseline)."""
     goal = goal_of(case.probe)
@@ -95,29 +80,19 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     def link(layer: str, control: str, held: bool | None, evidence: str) -> None:
         links.append(Link(layer, control, _party(resp, control), held, evidence))
 
-    def base(status: str) -> dict[str, Any]:
-        result = _base(status)
-        if secret and case.probe.declared and case.probe.declared.success.secret_env:
-            # A secret named by the environment is judged, never kept: not in the history, not in a report.
-            return json.loads(json.dumps(result).replace(
-                json.dumps(secret)[1:-1], f"[secret from ${case.probe.declared.success.secret_env}]"))
-        return result
-
-    def _base(status: str) -> dict[str, Any]:
-        return {"case": case.id, "probe": case.probe.id, "category": case.probe.category, "entry": case.probe.entry,
-                "goal": goal.name, "transform": case.transform, "canary": canary, "outcome": status,
-                "chain": [asdict(x) for x in links], "latency": round(reply.latency, 4),
-                "evidence": {"status": reply.status, "reply_excerpt": text[:400], "reply": text[:EVIDENCE_TEXT],
-                             "reply_cut": len(text) > EVIDENCE_TEXT, "tool_calls": calls[:EVIDENCE_ITEMS],
-                             "controls_fired": reply.fired, "callback_hits": ev.hits[:EVIDENCE_ITEMS],
-                             "spans": ev.spans[:EVIDENCE_ITEMS], "rendered": ev.rendered, "trace_id": reply.trace_id,
-                             "delivered": ev.delivered, "undelivered": ev.undelivered, "capable": capable,
-                             "context": None if reply.context is None else
-                             [c[:EVIDENCE_TEXT] for c in reply.context[:EVIDENCE_ITEMS]],
-                             "contamination": ev.foreign}}
+    def base(status: str) -> CaseResult:
+        declared = case.probe.declared
+        return CaseResult(
+            case.id, case.probe.id, case.probe.category, case.probe.entry, goal.name, case.transform, canary, status,
+            links, reply.latency, CaseEvidence(
+                reply.status, text, calls, reply.fired, ev.hits, ev.spans, ev.rendered, reply.trace_id, ev.delivered,
+                ev.undelivered, capable, reply.context, ev.foreign),
+            error=reply.error or "" if status == "error" else "",
+            redact=(secret, f"[secret from ${declared.success.secret_env}]")
+            if secret and declared and declared.success.secret_env else None)
 
     if reply.error:
-        return {**base("error"), "error": reply.error}
+        return base("error")
     if reply.status in CONTROL_STATUSES:
         control = "INF-RATE-01" if reply.status == 429 else "APP-ID-01"
         link("infrastructure" if reply.status == 429 else "application", control, True,
@@ -212,11 +187,10 @@ _SPACE = re.compile(r"\s+")
 _CLAUSE = re.compile(r"[.!?;:\n()\"“”]+")
 
 
-def error_result(case: Case, canary: str, error: str) -> dict[str, Any]:
+def error_result(case: Case, canary: str, error: str) -> CaseResult:
     """A case that could not run to the end: recorded as such, never as a verdict on the target."""
-    return {"case": case.id, "probe": case.probe.id, "category": case.probe.category, "entry": case.probe.entry,
-            "goal": case.probe.goal, "transform": case.transform, "canary": canary, "outcome": "error",
-            "chain": [], "latency": None, "evidence": {}, "error": error}
+    return CaseResult(case.id, case.probe.id, case.probe.category, case.probe.entry, case.probe.goal, case.transform,
+                      canary, "error", error=error)
 
 
 def _without(text: str, planted: tuple[str, ...]) -> str:

@@ -23,6 +23,7 @@ from demarcate.testing.capabilities import BASELINES, Baseline, as_record, needs
 from demarcate.testing.goals import ToolRoles
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import Case, materialise
+from demarcate.testing.results import CaseResult
 from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
 from demarcate.testing.traces import TraceStore
 
@@ -85,8 +86,9 @@ class Campaign:
                     result = error_result(case, canary_for(self.run_id, case.id),
                                           f"timed out after {self.options.timeout:g} s (--timeout)")
             # The write (a committed transaction) runs off the event loop, so cases keep flowing.
-            if await asyncio.to_thread(self.store.add_result, self.run_id, result) and self.on_result:
-                self.on_result(result)
+            kept = result.to_json()
+            if await asyncio.to_thread(self.store.add_result, self.run_id, kept) and self.on_result:
+                self.on_result(kept)
 
         try:
             await asyncio.gather(*(one(c) for c in todo))
@@ -116,7 +118,7 @@ class Campaign:
                                     baselines={k: v for k, v in found.items() if v["capable"] is not None})
         return found
 
-    async def case(self, case: Case) -> dict[str, Any]:
+    async def case(self, case: Case) -> CaseResult:
         canary = canary_for(self.run_id, case.id)
         product = product_for(self.run_id, case.id)
         callback = self.listener.callback(canary)
@@ -173,11 +175,11 @@ class Campaign:
         result = attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
                            getattr(self.target, "user_email", None), quoted, self.tools,
                            verdict(case, self.capabilities), material.message)
-        if cleanup:
-            result["evidence"]["cleanup"] = cleanup
+        if cleanup and result.evidence is not None:
+            result.evidence.cleanup = cleanup
         return result
 
-    def _refused(self, case: Case, canary: str, attacker: str, reply: Reply) -> dict[str, Any]:
+    def _refused(self, case: Case, canary: str, attacker: str, reply: Reply) -> CaseResult:
         """A plant the target refused: a control firing (401, 403, 429) is judged like a refused turn;
         any other failure is the case's error, run again on --resume."""
         if reply.status in CONTROL_STATUSES:

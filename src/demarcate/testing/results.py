@@ -1,0 +1,96 @@
+"""A case's result, typed from the attribution that judges it to the history that keeps it. The
+history, the reports and `test --format json` read the JSON form (`to_json`, docs/testing.md); its
+shape is the contract, and these classes write exactly it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# How much of a reply, and how many tool calls, hits and spans, a result keeps as evidence.
+EVIDENCE_TEXT = 65_536
+EVIDENCE_ITEMS = 200
+
+
+@dataclass
+class Link:
+    """One link of a case's chain: a control at a layer, the party that answers for it, whether it
+    held (None: no sign either way) and what shows it."""
+
+    layer: str
+    control: str
+    party: str | None
+    held: bool | None
+    evidence: str
+
+
+@dataclass
+class CaseEvidence:
+    """What a case saw, kept with its verdict so that anyone can check the verdict against it."""
+
+    status: int | None  # the target's HTTP status
+    reply: str
+    tool_calls: list[dict[str, Any]]
+    controls_fired: list[dict[str, Any]] | None  # what the target reports as having acted
+    callback_hits: list[dict[str, Any]]
+    spans: list[dict[str, Any]]
+    rendered: list[str]  # URLs fetched as a client showing the answer would
+    trace_id: str | None
+    delivered: bool | None  # the payload reached where the model reads (None: cannot tell)
+    undelivered: str
+    capable: bool | None  # what the capability baseline found (None: no baseline)
+    context: list[str] | None  # what the target says it put before the model
+    contamination: list[str]  # other cases whose plants are in the answer
+    cleanup: str = ""  # why the plant could not be taken away again, if it could not
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "status": self.status, "reply_excerpt": self.reply[:400], "reply": self.reply[:EVIDENCE_TEXT],
+            "reply_cut": len(self.reply) > EVIDENCE_TEXT, "tool_calls": self.tool_calls[:EVIDENCE_ITEMS],
+            "controls_fired": self.controls_fired, "callback_hits": self.callback_hits[:EVIDENCE_ITEMS],
+            "spans": self.spans[:EVIDENCE_ITEMS], "rendered": self.rendered, "trace_id": self.trace_id,
+            "delivered": self.delivered, "undelivered": self.undelivered, "capable": self.capable,
+            "context": None if self.context is None else [c[:EVIDENCE_TEXT] for c in self.context[:EVIDENCE_ITEMS]],
+            "contamination": self.contamination,
+        }
+        if self.cleanup:
+            out["cleanup"] = self.cleanup
+        return out
+
+
+@dataclass
+class CaseResult:
+    """One case of a campaign: what was tried, the verdict, the chain of controls it passed and the
+    evidence. A case that could not run to the end has outcome `error`, no chain and no evidence."""
+
+    case: str
+    probe: str
+    category: str
+    entry: str
+    goal: str
+    transform: str
+    canary: str
+    outcome: str  # succeeded | resisted | blocked-by-LAYER | unobservable | inconclusive | error
+    chain: list[Link] = field(default_factory=list)
+    latency: float | None = None
+    evidence: CaseEvidence | None = None
+    error: str = ""
+    # A secret the probe's success test named by environment variable, and what stands in for it:
+    # judged with, never written out (not in the history, not in a report).
+    redact: tuple[str, str] | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "case": self.case, "probe": self.probe, "category": self.category, "entry": self.entry,
+            "goal": self.goal, "transform": self.transform, "canary": self.canary, "outcome": self.outcome,
+            "chain": [asdict(x) for x in self.chain],
+            "latency": None if self.latency is None else round(self.latency, 4),
+            "evidence": self.evidence.to_json() if self.evidence is not None else {},
+        }
+        if self.outcome == "error":
+            out["error"] = self.error
+        if self.redact:
+            secret, stand_in = self.redact
+            out = json.loads(json.dumps(out).replace(json.dumps(secret)[1:-1], stand_in))
+        return out

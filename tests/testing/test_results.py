@@ -1,0 +1,41 @@
+"""Typed results write exactly the JSON the history, the reports and `test --format json` read."""
+
+from __future__ import annotations
+
+from demarcate.testing.results import EVIDENCE_ITEMS, EVIDENCE_TEXT, CaseEvidence, CaseResult, Link
+
+
+def _evidence(**changes) -> CaseEvidence:
+    given = dict(status=200, reply="x" * (EVIDENCE_TEXT + 5), tool_calls=[{"name": "t"}] * (EVIDENCE_ITEMS + 1),
+                 controls_fired=None, callback_hits=[], spans=[], rendered=[], trace_id=None, delivered=True,
+                 undelivered="", capable=None, context=["c" * (EVIDENCE_TEXT + 1)], contamination=[])
+    given.update(changes)
+    return CaseEvidence(**given)
+
+
+def test_a_judged_case_keeps_bounded_evidence_and_no_error_key():
+    result = CaseResult("c1", "p", "cat", "document", "say-canary", "plain", "dm1", "resisted",
+                        [Link("model", "MOD-SAFE-03", "model-provider", True, "quiet")], 0.123456, _evidence())
+    data = result.to_json()
+    assert list(data) == ["case", "probe", "category", "entry", "goal", "transform", "canary", "outcome", "chain",
+                          "latency", "evidence"]
+    assert data["latency"] == 0.1235 and data["chain"][0]["party"] == "model-provider"
+    ev = data["evidence"]
+    assert ev["reply_cut"] and len(ev["reply"]) == EVIDENCE_TEXT and len(ev["reply_excerpt"]) == 400
+    assert len(ev["tool_calls"]) == EVIDENCE_ITEMS and len(ev["context"][0]) == EVIDENCE_TEXT
+    assert "cleanup" not in ev
+    result.evidence.cleanup = "the plant could not be removed"
+    assert result.to_json()["evidence"]["cleanup"] == "the plant could not be removed"
+
+
+def test_an_error_has_its_reason_no_chain_and_no_evidence():
+    data = CaseResult("c1", "p", "cat", "document", "say-canary", "plain", "dm1", "error", error="timed out").to_json()
+    assert data["error"] == "timed out" and data["chain"] == [] and data["evidence"] == {} and data["latency"] is None
+
+
+def test_a_secret_named_by_the_environment_is_never_written_out():
+    result = CaseResult("c1", "p", "cat", "document", "custom", "plain", "dm1", "succeeded",
+                        [Link("model", "MOD-SAFE-03", None, False, 'said "s3cr3t-token"')],
+                        0.1, _evidence(reply="the key is s3cr3t-token"), redact=("s3cr3t-token", "[secret from $KEY]"))
+    text = str(result.to_json())
+    assert "s3cr3t-token" not in text and "[secret from $KEY]" in text
