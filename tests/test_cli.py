@@ -192,6 +192,10 @@ def test_who_says_when_a_control_does_not_apply(cli, write):
                                  "and the system has none.")
     claimed = write("claimed.yaml", BASE + "controls:\n  - {control: APP-TOOL-02, party: app, provides: planned}\n")
     assert json.loads(cli("who", claimed, "APP-TOOL-02", "--format", "json").output)["status"] == "planned"
+    # A model it can act on is present, but not the kind of model it asks for.
+    fine_tuning = json.loads(cli("who", path, "SHR-FT-01", "--format", "json").output)
+    assert fine_tuning["verdict"] == ("SHR-FT-01 does not apply to this system: it acts on model components with "
+                                      "fine-tuned: true, and the system has none.")
 
 
 def test_who_needs_a_control(cli):

@@ -8,6 +8,7 @@ from typing import Any
 from demarcate.analysis.context import Context
 from demarcate.analysis.responsibility import Responsibilities, Responsibility
 from demarcate.model.loader import System
+from demarcate.model.schema import Control
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
             reasons.append("the party able to act on " + "; on ".join(
                 f"{c} is {named([p])}, which operates it" for c, p in operated))
     elif r.control.applies_to:
-        reasons.append(f"it applies to {', '.join(r.control.applies_to)} components; this system has none")
+        reasons.append(f"it applies to {_acts_on(r.control)}; this system has none")
     else:
         reasons.append("it applies to the system as a whole")
     if r.not_applicable is not None:
@@ -113,12 +114,21 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
         status=r.status if applies else "not-applicable",
         responsible=list(r.responsible),
         verdict=_verdict(r, reliances, named) if applies else (
-            f"{r.control.id} does not apply to this system: it acts on {', '.join(r.control.applies_to)} "
-            "components, and the system has none."),
+            f"{r.control.id} does not apply to this system: it acts on {_acts_on(r.control)}, "
+            "and the system has none."),
         reasons=reasons,
         reliances=reliances,
         warnings=warnings,
     )
+
+
+def _acts_on(control: Control) -> str:
+    """The components a control acts on, in words: `model components with fine-tuned: true`."""
+    kinds = f"{', '.join(control.applies_to)} components"
+    if control.applies_when:
+        kinds += " with " + ", ".join(f"{a}: {str(v).lower() if isinstance(v, bool) else v}"
+                                      for a, v in control.applies_when.items())
+    return kinds
 
 
 def _reliance(r: Responsibility, party: str, on: str, assumption: str) -> Reliance:

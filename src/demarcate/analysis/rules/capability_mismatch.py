@@ -20,7 +20,7 @@ RULE = Rule(
     severity="high when one of those controls could close an open attack path; medium otherwise.",
     who_acts="That party, with AI-threat training or a partner who has it.",
     false_positives="Training done but not recorded; set `ai-security-training: true`.",
-    references=("CSA AICM HRS-11", "OWASP AI Exchange #SEC EDUCATE"),
+    references=("CSA AICM HRS-14", "OWASP AI Exchange #SEC EDUCATE"),
     fix="Train the party's security staff on AI-specific threats, or pair the control with a team that is.",
 )
 
