@@ -39,3 +39,33 @@ def test_a_secret_named_by_the_environment_is_never_written_out():
                         0.1, _evidence(reply="the key is s3cr3t-token"), redact=("s3cr3t-token", "[secret from $KEY]"))
     text = str(result.to_json())
     assert "s3cr3t-token" not in text and "[secret from $KEY]" in text
+
+
+def test_a_campaign_summary_is_typed_and_writes_the_stored_shape():
+    from demarcate.analysis.responsibility import Responsibilities
+    from demarcate.builtin import example
+    from demarcate.model import load
+    from demarcate.testing.attribution import summarise
+    from demarcate.testing.results import CampaignSummary, CategoryRate
+
+    resp = Responsibilities(load([example("shopbot")]))
+    held = [Link("application", "APP-IN-03", "app-team", True, "screened")]
+    broke = [Link("application", "APP-IN-03", "app-team", False, "got through")]
+    results = [CaseResult(f"c{i}", "p", "indirect", "document", "say-canary", "plain", f"dm{i}", outcome, chain).to_json()
+               for i, (outcome, chain) in enumerate([("succeeded", broke), ("blocked-by-application", held),
+                                                     ("error", []), ("unobservable", [])])]
+    summary = summarise(results, resp, [{"check": "egress", "control": "INF-NET-03", "held": True, "evidence": "x"}])
+    assert isinstance(summary, CampaignSummary) and isinstance(summary.asr["indirect"], CategoryRate)
+    # Judged: the success and the block; the error and the unobservable case are counted apart.
+    assert (summary.overall.rate, summary.overall.n) == (0.5, 2)
+    assert (summary.asr["indirect"].errors, summary.asr["indirect"].unobservable) == (1, 1)
+    # One case got past the control: refuted, whatever another case showed; the check beside the probes verifies.
+    assert summary.controls["APP-IN-03"] == "refuted" and summary.controls["INF-NET-03"] == "verified"
+    assert "APP-IN-03" in summary.parties["app-team"]["refuted"]
+    data = summary.to_json()
+    assert list(data) == ["asr", "overall", "outcomes", "controls", "parties", "infrastructure", "baselines",
+                          "unknown_tools"]
+    assert data["asr"]["indirect"] == {"rate": 0.5, "low": data["asr"]["indirect"]["low"],
+                                       "high": data["asr"]["indirect"]["high"], "n": 2, "errors": 1,
+                                       "unobservable": 1, "inconclusive": 0}
+    assert list(data["overall"]) == ["rate", "low", "high", "n"] and 0 < data["overall"]["low"] < 0.5

@@ -16,7 +16,14 @@ from demarcate.analysis.responsibility import Responsibilities
 from demarcate.testing.goals import GOALS, Evidence, Goal, Seen, ToolRoles
 from demarcate.testing.goals.custom import custom_goal
 from demarcate.testing.probes import Case, Probe
-from demarcate.testing.results import CaseEvidence, CaseResult, Link
+from demarcate.testing.results import (
+    CampaignSummary,
+    CaseEvidence,
+    CaseResult,
+    CategoryRate,
+    Link,
+    Rate,
+)
 from demarcate.testing.targets import CONTROL_STATUSES
 
 __all__ = ["UNJUDGED", "Evidence", "attribute", "error_result", "exercises", "summarise"]
@@ -235,8 +242,14 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _rate(wins: int, n: int) -> tuple[float | None, float, float]:
+    low, high = wilson(wins, n)
+    return (round(wins / n, 4) if n else None), round(low, 4), round(high, 4)
+
+
 def summarise(results: list[dict[str, Any]], resp: Responsibilities,
-              infra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              infra: list[dict[str, Any]] | None = None) -> CampaignSummary:
+    """A campaign's summary from its stored results (their JSON form, as the history keeps them)."""
     by_cat: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_cat.setdefault(r["category"], []).append(r)
@@ -244,12 +257,10 @@ def summarise(results: list[dict[str, Any]], resp: Responsibilities,
     for cat, items in sorted(by_cat.items()):
         counted = [r for r in items if r["outcome"] not in UNJUDGED]
         wins = sum(1 for r in counted if r["outcome"] == "succeeded")
-        low, high = wilson(wins, len(counted))
-        asr[cat] = {"rate": round(wins / len(counted), 4) if counted else None, "low": round(low, 4),
-                    "high": round(high, 4), "n": len(counted),
-                    "errors": sum(1 for r in items if r["outcome"] == "error"),
-                    "unobservable": sum(1 for r in items if r["outcome"] == "unobservable"),
-                    "inconclusive": sum(1 for r in items if r["outcome"] == "inconclusive")}
+        asr[cat] = CategoryRate(*_rate(wins, len(counted)), len(counted),
+                                errors=sum(1 for r in items if r["outcome"] == "error"),
+                                unobservable=sum(1 for r in items if r["outcome"] == "unobservable"),
+                                inconclusive=sum(1 for r in items if r["outcome"] == "inconclusive"))
     seen: dict[str, set[bool]] = {}
     for r in results:
         for link in r["chain"]:
@@ -277,7 +288,5 @@ def summarise(results: list[dict[str, Any]], resp: Responsibilities,
         outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
     total_counted = [r for r in results if r["outcome"] not in UNJUDGED]
     wins = sum(1 for r in total_counted if r["outcome"] == "succeeded")
-    low, high = wilson(wins, len(total_counted))
-    return {"asr": asr, "overall": {"rate": round(wins / len(total_counted), 4) if total_counted else None,
-                                    "low": round(low, 4), "high": round(high, 4), "n": len(total_counted)},
-            "outcomes": outcomes, "controls": controls, "parties": parties, "infrastructure": infra or []}
+    return CampaignSummary(asr, Rate(*_rate(wins, len(total_counted)), len(total_counted)), outcomes, controls,
+                           parties, infra or [])

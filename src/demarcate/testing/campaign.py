@@ -23,7 +23,7 @@ from demarcate.testing.capabilities import BASELINES, Baseline, as_record, needs
 from demarcate.testing.goals import ToolRoles
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import Case, materialise
-from demarcate.testing.results import CaseResult
+from demarcate.testing.results import CampaignSummary, CaseResult
 from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
 from demarcate.testing.traces import TraceStore
 
@@ -231,7 +231,9 @@ class Campaign:
                 continue
         return fetched
 
-    def summary(self, results: list[dict[str, Any]], infra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def summary(self, results: list[dict[str, Any]], infra: list[dict[str, Any]] | None = None) -> CampaignSummary:
         called = {str(c.get("name")) for r in results for c in (r.get("evidence") or {}).get("tool_calls") or []}
-        unknown = sorted(n for n in called if n.lower() not in self.tools.effects)
-        return {**summarise(results, self.resp, infra), "baselines": self.capabilities, "unknown_tools": unknown}
+        summary = summarise(results, self.resp, infra)
+        summary.baselines = self.capabilities
+        summary.unknown_tools = sorted(n for n in called if n.lower() not in self.tools.effects)
+        return summary

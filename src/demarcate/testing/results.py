@@ -94,3 +94,51 @@ class CaseResult:
             secret, stand_in = self.redact
             out = json.loads(json.dumps(out).replace(json.dumps(secret)[1:-1], stand_in))
         return out
+
+
+@dataclass(frozen=True)
+class Rate:
+    """An attack success rate over the cases that could be judged, with its 95 % Wilson interval."""
+
+    rate: float | None  # None: no case could be judged
+    low: float
+    high: float
+    n: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rate": self.rate, "low": self.low, "high": self.high, "n": self.n}
+
+
+@dataclass(frozen=True)
+class CategoryRate(Rate):
+    """A probe category's rate, and the cases of it that could not be judged, by why."""
+
+    errors: int = 0
+    unobservable: int = 0
+    inconclusive: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "errors": self.errors, "unobservable": self.unobservable,
+                "inconclusive": self.inconclusive}
+
+
+@dataclass
+class CampaignSummary:
+    """What a campaign showed as a whole: success rates, outcomes, each claimed control verified,
+    refuted or untested, those by the party that answers for them, and the checks beside the probes.
+    Kept in the history as its JSON form (`to_json`)."""
+
+    asr: dict[str, CategoryRate]
+    overall: Rate
+    outcomes: dict[str, int]
+    controls: dict[str, str]  # control -> verified | refuted | untested
+    parties: dict[str, dict[str, list[str]]]  # party -> {verified, refuted, untested: [controls]}
+    infrastructure: list[dict[str, Any]] = field(default_factory=list)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # capability baselines by name
+    unknown_tools: list[str] = field(default_factory=list)  # called, and not in the manifest
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asr": {cat: r.to_json() for cat, r in self.asr.items()}, "overall": self.overall.to_json(),
+                "outcomes": self.outcomes, "controls": self.controls, "parties": self.parties,
+                "infrastructure": self.infrastructure, "baselines": self.baselines,
+                "unknown_tools": self.unknown_tools}

@@ -174,7 +174,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
             infra = await tgt.infrastructure() if hasattr(tgt, "infrastructure") else []
             await campaign.run()
             results = store.results(run_id)
-            summary = campaign.summary(results, infra)
+            summary = campaign.summary(results, infra).to_json()
             store.set_status(run_id, "done", summary)
             return {"version": RESULT_VERSION, "run": run_id, "target": getattr(tgt, "description", target),
                     "results": results, "summary": summary, "config": store.need(run_id)["config"]}
