@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from demarcate.model.loader import System
-from demarcate.model.schema import Claim, Control, Party
+from demarcate.model.schema import OPERATED_BY, Claim, Control, Party
 
 # Without a preset, each layer falls to the role that naturally operates it.
 LAYER_ROLE = {
@@ -80,10 +80,6 @@ class Responsibility:
 
 
 # Who operates a layer, by a preset's `by`.
-OPERATED_BY = {"self": "you", "vendor": "the SaaS vendor", "model-vendor": "the model vendor",
-               "cloud": "the cloud provider", "upstream": "the open-weights publisher"}
-
-
 class Responsibilities:
     """Responsibility for every control that applies to a system, computed once."""
 

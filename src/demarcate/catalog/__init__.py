@@ -73,7 +73,7 @@ class Catalog:
         )
 
 
-def _label(path: Path) -> str:
+def data_label(path: Path) -> str:
     return f"<demarcate>/catalog/{path.relative_to(DATA).as_posix()}"
 
 
@@ -104,10 +104,10 @@ def check_control(control: Control, kinds: dict[str, KindSpec], threats: dict[st
 def load_catalog() -> Catalog:
     """Load and check the shipped data; a broken data file is reported like a broken manifest."""
     kinds_path = DATA / "kinds.yaml"
-    kinds = validate(KindsFile, read_yaml(kinds_path, _label(kinds_path)), _label(kinds_path)).kinds
+    kinds = validate(KindsFile, read_yaml(kinds_path, data_label(kinds_path)), data_label(kinds_path)).kinds
 
     controls_path = DATA / "controls.yaml"
-    label = _label(controls_path)
+    label = data_label(controls_path)
     raw = read_yaml(controls_path, label)
     catalog = validate(CatalogFile, raw, label)
     problems: list[Problem] = []
@@ -121,7 +121,7 @@ def load_catalog() -> Catalog:
 
     presets: dict[str, Preset] = {}
     for path in sorted((DATA / "presets").glob("*.yaml")):
-        plabel = _label(path)
+        plabel = data_label(path)
         praw = read_yaml(path, plabel)
         preset = validate(Preset, praw, plabel)
         if preset.id != path.stem:
@@ -131,7 +131,7 @@ def load_catalog() -> Catalog:
                 problems.append(Problem(f"preset overrides unknown control {cid}", locate(praw, ("overrides", cid), plabel)))
         presets[preset.id] = preset
     relays_path = DATA / "relaying-hosts.yaml"
-    relays = validate(RelayingHostsFile, read_yaml(relays_path, _label(relays_path)), _label(relays_path)).hosts
+    relays = validate(RelayingHostsFile, read_yaml(relays_path, data_label(relays_path)), data_label(relays_path)).hosts
     if problems:
         raise ManifestError(problems)
     return Catalog(catalog.version, controls, catalog.threats, catalog.probe_categories, kinds, presets,

@@ -33,9 +33,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from demarcate.catalog import DATA, Catalog, load_catalog
+from demarcate.catalog import DATA, Catalog, data_label, load_catalog
 from demarcate.model.errors import ManifestError, Problem
-from demarcate.model.schema import Control, Model, Preset
+from demarcate.model.schema import OPERATED_BY, Control, Model, Preset
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import locate, read_yaml
 
@@ -48,8 +48,6 @@ COLUMN_OF_LAYER: dict[str, Column] = {"model": "model", "model-serving": "pi", "
 ORCHESTRATION_KINDS = frozenset({"tool", "retriever", "memory"})
 COLUMN_TITLE = {"pi": "Processing infrastructure", "model": "Model", "orchestrated": "Orchestrated services",
                 "application": "Application"}
-ORGANISATION = {"self": "you", "vendor": "SaaS vendor", "model-vendor": "model vendor", "cloud": "cloud",
-                "upstream": "open-weights publisher"}
 
 
 class AicmControl(Model):
@@ -94,7 +92,7 @@ class Comparison:
 @functools.cache
 def load_aicm() -> AicmFile:
     path = DATA / "aicm-ssrm.yaml"
-    label = f"<demarcate>/catalog/{path.name}"
+    label = data_label(path)
     raw = read_yaml(path, label)
     data = validate(AicmFile, raw, label)
     catalog = load_catalog()
@@ -156,7 +154,7 @@ def applies_under(control: Control, preset: Preset) -> bool:
     """Whether the control's `applies-when` on the model can hold for the preset's model."""
     if "model" not in control.applies_to:
         return True
-    model = {"hosting": preset.model_hosting, "fine-tuned": preset.model_fine_tuned}
+    model = preset.model_attributes
     return all(model.get(attr, value) == value for attr, value in control.applies_when.items())
 
 
@@ -194,7 +192,7 @@ def _pct(part: int, whole: int) -> str:
 
 
 def _orgs(orgs: tuple[str, ...]) -> str:
-    return ", ".join(ORGANISATION[o] for o in orgs) or "nobody"
+    return ", ".join(OPERATED_BY[o] for o in orgs) or "nobody"
 
 
 def markdown(catalog: Catalog | None = None) -> str:

@@ -60,11 +60,12 @@ def starter(preset: Preset, name: str = "My AI application") -> dict[str, Any]:
             del party["layers"]  # the only party of its role: every layer of it is its own
     app, hosting, model = of_layer["application"], of_layer["app-hosting"], of_layer["model"]
     served = {"operated-by": of_layer["model-serving"]} if of_layer["model-serving"] != model else {}
-    tuned = {"fine-tuned": True} if preset.model_fine_tuned else {}
+    # The starter says fine-tuned only of a model that is: false is the kind's default.
+    model_attrs = {a: v for a, v in preset.model_attributes.items() if v is not False}
     components = [
         {"id": "chat", "kind": "user-input", "owner": app, "trust": "untrusted", "authenticated": True},
         {"id": "system-prompt", "kind": "system-prompt", "owner": app},
-        {"id": "model", "kind": "model", "owner": model, **served, "hosting": preset.model_hosting, **tuned},
+        {"id": "model", "kind": "model", "owner": model, **served, **model_attrs},
         {"id": "documents", "kind": "data-source", "owner": app, "trust": "internal", "content": "documents",
          "writable-by": ["staff"]},
         {"id": "retriever", "kind": "retriever", "owner": app},

@@ -202,6 +202,11 @@ class KindsFile(Model):
     kinds: dict[Id, KindSpec]
 
 
+# Who operates a layer under a preset (`by`), as a sentence names them.
+OPERATED_BY = {"self": "you", "vendor": "the SaaS vendor", "model-vendor": "the model vendor",
+               "cloud": "the cloud provider", "upstream": "the open-weights publisher"}
+
+
 class LayerOperator(Model):
     role: Role
     by: Literal["self", "vendor", "model-vendor", "cloud", "upstream"]
@@ -223,6 +228,11 @@ class Preset(Model):
     overrides: dict[ControlId, PresetOverride] = {}
     model_hosting: Literal["provider-api", "cloud-platform", "self-hosted"] = "provider-api"
     model_fine_tuned: bool = False  # the starter's model is one you fine-tuned
+
+    @property
+    def model_attributes(self) -> dict[str, Any]:
+        """The attributes of the preset's model component, as a starter manifest gives them."""
+        return {"hosting": self.model_hosting, "fine-tuned": self.model_fine_tuned}
 
     @model_validator(mode="after")
     def _every_layer_has_an_operator(self) -> Preset:

@@ -5,6 +5,7 @@ that are not a control firing; an interrupted run resumes where it stopped."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -233,7 +234,5 @@ class Campaign:
 
     def summary(self, results: list[dict[str, Any]], infra: list[dict[str, Any]] | None = None) -> CampaignSummary:
         called = {str(c.get("name")) for r in results for c in (r.get("evidence") or {}).get("tool_calls") or []}
-        summary = summarise(results, self.resp, infra)
-        summary.baselines = self.capabilities
-        summary.unknown_tools = sorted(n for n in called if n.lower() not in self.tools.effects)
-        return summary
+        return dataclasses.replace(summarise(results, self.resp, infra), baselines=self.capabilities,
+                                   unknown_tools=sorted(n for n in called if n.lower() not in self.tools.effects))

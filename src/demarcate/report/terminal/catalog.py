@@ -10,9 +10,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from demarcate.analysis.responsibility import OPERATED_BY
 from demarcate.catalog import Catalog
-from demarcate.model.schema import OPERATED_LAYERS, Control, Preset
+from demarcate.model.schema import OPERATED_BY, OPERATED_LAYERS, Control, Preset
 from demarcate.report.terminal.check import ASSURANCE_NOTE
 from demarcate.report.terminal.common import field_grid, fits_width, t
 
