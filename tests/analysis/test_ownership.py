@@ -69,3 +69,34 @@ def test_every_finding_names_who_must_act(tmp_path, cli):
     nobody = next(f for f in data["findings"] if f["id"] == "unowned-control:nobody")
     assert nobody["responsible"] == ["application-developer"]
     assert "deployer role" in nobody["title"] and "who owns the system, must assign" in nobody["explanation"]
+
+
+def test_without_a_preset_serving_controls_fall_to_whoever_serves_the_model(tmp_path):
+    path = tmp_path / "mixed.yaml"
+    path.write_text("""\
+version: 1
+system: {name: Mixed models}
+parties:
+  - {id: app, role: application-developer}
+  - {id: ops, role: infrastructure-operator}
+  - {id: vendor, role: model-provider}
+components:
+  - {id: chat, kind: user-input, owner: app}
+  - {id: api-llm, kind: model, owner: vendor}
+  - {id: local-llm, kind: model, owner: ops, hosting: self-hosted}
+flows:
+  - {from: chat, to: api-llm}
+  - {from: chat, to: local-llm}
+""")
+    resp = Responsibilities(load([path]))
+    # Only the self-hosted model is scanned on receipt: ops serves it, the API vendor never sees its files.
+    assert resp["INF-SRV-05"].responsible == ("ops",)
+    assert "local-llm is self-hosted" in resp["INF-SRV-05"].default_reason
+    # On both models: each is served by a different party.
+    assert resp["INF-SRV-01"].responsible == ("vendor", "ops")
+    # A model layer control stays the model provider's, wherever the model runs.
+    assert resp["MOD-INT-01"].responsible == ("vendor",)
+    # With the provider's API alone, serving is the provider's, as before.
+    api_only = tmp_path / "api.yaml"
+    api_only.write_text(path.read_text().replace(", hosting: self-hosted", ""))
+    assert Responsibilities(load([api_only]))["INF-SRV-01"].responsible == ("vendor",)

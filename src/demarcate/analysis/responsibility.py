@@ -18,6 +18,11 @@ LAYER_ROLE = {
     "infrastructure": "infrastructure-operator",
     "usage": "deployer",
 }
+# Without a preset, who serves a model, by its `hosting` (as the presets have it): a provider's API
+# is served by the model provider; a model on a cloud platform or your own machines by whoever
+# operates that infrastructure.
+SERVED_BY = {"provider-api": "model-provider", "cloud-platform": "infrastructure-operator",
+             "self-hosted": "infrastructure-operator"}
 STATUS_RANK = {"implemented": 3, "partial": 2, "planned": 1}
 
 
@@ -160,6 +165,11 @@ class Responsibilities:
             component_owners=owners,
         )
 
+    def _served_by(self, control: Control) -> dict[str, str]:
+        """The hosting of each model the control protects here."""
+        comps = self.system.components
+        return {c: comps[c].attr("hosting") for c in self._protected(control) if comps[c].kind == "model"}  # type: ignore[attr-defined]
+
     def _default(self, control: Control) -> tuple[tuple[str, ...], str, bool]:
         """The role(s) a control falls to by default, a sentence saying why, and whether the
         assessing organisation only verifies it (because a vendor operates that layer)."""
@@ -167,6 +177,12 @@ class Responsibilities:
         preset = self.system.preset
         if preset is None:
             role = LAYER_ROLE[layer]
+            served = self._served_by(control) if layer == "model-serving" else {}
+            if served and set(served.values()) != {role}:
+                how = "; ".join(f"{m} is {h}" for m, h in served.items())
+                roles = tuple(dict.fromkeys(SERVED_BY[h] for h in served.values()))
+                return roles, (f"no preset: the model-serving layer falls to whoever serves the model ({how}), "
+                               f"so to the {' and the '.join(roles)}"), False
             return (role,), f"no preset: the {layer} layer falls to the {role} by default", False
         operator = preset.operators[layer]  # type: ignore[index]
         verify_only = operator.by != "self" and operator.configured_by != "self"
