@@ -457,9 +457,10 @@ class _PathControls:
         self.hops: dict[tuple[str, frozenset[str]], dict[str, _Entry]] = {}
         self.stretches: dict[tuple[tuple[str, ...], frozenset[str]], dict[str, _Entry]] = {}
         self.made: dict[tuple[Any, ...], PathControl] = {}
-        # By id() of an entry whose PathControl is the same on every path: (the entry, its
-        # PathControl). Holding the entry keeps its id() from being reused by another.
-        self.made_alone: dict[int, tuple[_Entry, PathControl]] = {}
+        # By id() of an entry, and whether the user sent the attack: the entry (held so that its id()
+        # is not reused by another) and its PathControl (None: it does not act), when that is the
+        # same on every such path where it is not too late.
+        self.made_alone: dict[tuple[int, bool], tuple[_Entry, PathControl | None]] = {}
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.actor for cid, c in ctx.system.components.items()}
 
@@ -508,39 +509,44 @@ class _PathControls:
             _merge(merged, self.stretch(steps[first_model + 1:], impact_threats))
         late = frozenset(steps[last_stop + 1:]).difference(steps[:last_stop + 1])
         out = []
-        made, alone = self.made, self.made_alone
-        owners: dict[str, None] | None = None
+        alone = self.made_alone
         for item in merged.values():
-            known = alone.get(id(item))
-            if known is not None and not late and not by_user:
-                out.append(known[1])
-                continue
-            control, state, _, components = item
-            if by_user and "indirect-injection" in control.mitigates and "direct-injection" not in control.mitigates:
-                continue  # it acts on content the application takes in, not on what its user types
-            too_late = bool(late) and late.issuperset(components)
-            status, void = state.state, ""
-            if by_user and self._approved_by_user(control, components):
-                # The person approving is the one attacking: the gate stops nothing here.
-                void = "the person who approves is the user who sent the input"
-                if status in ("implemented", "configured"):
-                    status = "contradicted"
-            parties = state.parties or self.ctx.resp[control.id].responsible
-            if len(parties) > 1:
-                # Of several parties a control could fall to, those who own part of this path answer here.
-                owners = owners or dict.fromkeys(self.owner[c] for c in steps)
-                parties = self._among(parties, owners) or parties
-                shared = False
+            too_late = bool(late) and late.issuperset(item[3])
+            known = None if too_late else alone.get((id(item), by_user))
+            if known is None:
+                pc, shared = self._control(item, steps, too_late, by_user)
+                if shared:
+                    alone[id(item), by_user] = (item, pc)
             else:
-                shared = not too_late and not void  # the same wherever this entry appears
-            key = (control.id, state, components, parties, status, too_late, void)
-            pc = made.get(key)
-            if pc is None:
-                pc = made[key] = PathControl.of(control, status, parties, components, state.reason, too_late, void)
-            if shared:
-                alone[id(item)] = (item, pc)
-            out.append(pc)
+                pc = known[1]
+            if pc is not None:
+                out.append(pc)
         return tuple(out)
+
+    def _control(self, item: _Entry, steps: tuple[str, ...], too_late: bool,
+                 by_user: bool) -> tuple[PathControl | None, bool]:
+        """One control's part on a path (None: it does not act there), and whether that part is the
+        same on every path where it is not too late and the attack comes from the same side."""
+        control, state, _, components = item
+        if by_user and "indirect-injection" in control.mitigates and "direct-injection" not in control.mitigates:
+            return None, True  # it acts on content the application takes in, not on what its user types
+        status, void = state.state, ""
+        if by_user and self._approved_by_user(control, components):
+            # The person approving is the one attacking: the gate stops nothing here.
+            void = "the person who approves is the user who sent the input"
+            if status in ("implemented", "configured"):
+                status = "contradicted"
+        parties = state.parties or self.ctx.resp[control.id].responsible
+        shared = not too_late
+        if len(parties) > 1:
+            # Of several parties a control could fall to, those who own part of this path answer here.
+            parties = self._among(parties, dict.fromkeys(self.owner[c] for c in steps)) or parties
+            shared = False
+        key = (control.id, state, components, parties, status, too_late, void)
+        pc = self.made.get(key)
+        if pc is None:
+            pc = self.made[key] = PathControl.of(control, status, parties, components, state.reason, too_late, void)
+        return pc, shared
 
     def _approved_by_user(self, control: Control, components: tuple[str, ...]) -> bool:
         """Whether the control is an approval that the user who is chatting would give: a gate set to
@@ -549,7 +555,7 @@ class _PathControls:
             return False
         kinds = {ch.kind for ch in control.configured_by if ch.attribute == "confirmation"}
         gated = [c for c in components if self.ctx.kind(c) in kinds]
-        return bool(gated) and all(getattr(self.ctx.system.components[c], "confirmation", None) != "admin"
+        return bool(gated) and all(self.ctx.system.components[c].get("confirmation") != "admin"
                                    for c in gated)
 
 

@@ -94,8 +94,15 @@ class Responsibilities:
         for claim in system.claims:
             self._claims.setdefault(claim.control, []).append(claim)
         self._kinds_present: dict[str, list[str]] = {}
+        # Who owns or operates each component, and the same for each kind, in order of first appearance.
+        self._owners: dict[str, tuple[str, ...]] = {}
+        owners_of_kind: dict[str, dict[str, None]] = {}
         for cid, comp in system.components.items():
             self._kinds_present.setdefault(comp.kind, []).append(cid)  # type: ignore[attr-defined]
+            owners = self._owners[cid] = (comp.owner, comp.operated_by) if comp.operated_by else (comp.owner,)
+            owners_of_kind.setdefault(comp.kind, {}).update(dict.fromkeys(owners))  # type: ignore[attr-defined]
+        self._owners_of_kind = {kind: tuple(owners) for kind, owners in owners_of_kind.items()}
+        self._protecting: dict[str, tuple[str, ...]] = {}  # by control
 
     @cached_property
     def system_owners(self) -> tuple[str, ...]:
@@ -121,12 +128,14 @@ class Responsibilities:
     def _protected(self, control: Control) -> tuple[str, ...]:
         """The components a control protects here: those of its kinds, with the attribute values its
         `applies-when` asks for."""
-        found = (c for k in control.applies_to for c in self._kinds_present.get(k, ()))
-        if not control.applies_when:
-            return tuple(found)
-        comps = self.system.components
-        return tuple(c for c in found if all(comps[c].attr(a) == v
-                                             for a, v in control.applies_when.items()))
+        found = self._protecting.get(control.id)
+        if found is None:
+            of_kinds = (c for k in control.applies_to for c in self._kinds_present.get(k, ()))
+            comps = self.system.components
+            found = self._protecting[control.id] = tuple(
+                c for c in of_kinds if all(comps[c].attr(a) == v for a, v in control.applies_when.items())
+            ) if control.applies_when else tuple(of_kinds)
+        return found
 
     @cached_property
     def applicable(self) -> list[Control]:
@@ -150,8 +159,10 @@ class Responsibilities:
         operating = [p for p in playing if not p.layers or control.operating_layer in p.layers]
         default_parties = tuple(operating or playing)
         protected = self._protected(control)
-        comps = self.system.components
-        owners = tuple(dict.fromkeys(o for c in protected for o in (comps[c].owner, comps[c].operated_by) if o))
+        if control.applies_when:
+            owners = tuple(dict.fromkeys(o for c in protected for o in self._owners[c]))
+        else:  # every component of its kinds: their owners, kind by kind
+            owners = tuple(dict.fromkeys(o for k in control.applies_to for o in self._owners_of_kind.get(k, ())))
         return Responsibility(
             control=control,
             providers=tuple(c for c in claims if c.kind == "provides"),

@@ -360,6 +360,11 @@ class ComponentBase(Model):
     def attr(self, name: str) -> Any:
         return getattr(self, name.replace("-", "_"))
 
+    def get(self, name: str) -> Any:
+        """An attribute that only some kinds have (`environment`, say): None on a kind without it."""
+        key = name.replace("-", "_")
+        return getattr(self, key) if key in type(self).model_fields else None
+
 
 class Flow(Model):
     source: Id = Field(alias="from")

@@ -64,7 +64,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         if writer and not ctx.system.components[path.source].shared_across_users:  # type: ignore[attr-defined]
             lines.append(f"The model writes {path.source} after reading untrusted content ({writer}), so an "
                          "injection saved there comes back in every later session: one chain across sessions.")
-        impact_env = getattr(impact, "environment", None)
+        impact_env = impact.get("environment")
         if impact_env and path.impact_kind in ("side-effect", "code-execution"):
             lines.append(f"{impact.label} acts on {impact_env}.")
         if candidates:
