@@ -260,6 +260,44 @@ def test_custom_control_with_unknown_kind_is_reported(write):
     assert problem == f"{at(path, 12, '{id')}: error: control ACME-X-01 applies to unknown component kind 'toaster'"
 
 
+@pytest.mark.parametrize(("when", "expected"), [
+    # An attribute one of its kinds lacks: analysing the model would have read a tool's attribute.
+    ("applies-to: [tool, model], applies-when: {environment: production}",
+     "control ACME-X-01 applies when 'environment' is production, but kind 'model' has no attribute "
+     "'environment' (list in applies-to only kinds that have it)"),
+    # A misspelt name: the control would have applied nowhere, silently.
+    ("applies-to: [model], applies-when: {hostng: self-hosted}",
+     "control ACME-X-01 applies when 'hostng' is self-hosted, but kind 'model' has no attribute 'hostng' "
+     "(did you mean 'hosting'?)"),
+    ("applies-to: [model], applies-when: {hosting: selfhosted}",
+     "control ACME-X-01 applies when 'hosting' is selfhosted, which 'hosting' of kind 'model' cannot be "
+     "(expected one of: provider-api, cloud-platform, self-hosted)"),
+    ("applies-to: [model], applies-when: {fine-tuned: 'yes'}",
+     "control ACME-X-01 applies when 'fine-tuned' is yes, which 'fine-tuned' of kind 'model' cannot be "
+     "(expected a bool)"),
+    ("applies-to: [tool], applies-when: {effects: [write]}",
+     "control ACME-X-01 applies when 'effects' is ['write'], but 'effects' of kind 'tool' is a list "
+     "(enum-list): applies-when compares one value"),
+    ("applies-when: {hosting: self-hosted}",
+     "control ACME-X-01 has applies-when but no applies-to (name the component kinds whose attributes it reads)"),
+])
+def test_custom_control_applies_when_is_checked_against_its_kinds(write, when, expected):
+    path = write("m.yaml", BASE + f"custom-controls:\n  - {{id: ACME-X-01, title: mine, layer: application, {when}}}\n")
+    (problem,) = problems_of(path)
+    assert problem == f"{at(path, 12, '{id')}: error: {expected}"
+
+
+def test_custom_control_applies_when_selects_its_components(write):
+    path = write("m.yaml", BASE.replace("  - {id: llm, kind: model, owner: vendor}\n",
+                                        "  - {id: llm, kind: model, owner: vendor}\n"
+                                        "  - {id: own, kind: model, owner: app, hosting: self-hosted}\n")
+                 + "custom-controls:\n  - {id: ACME-X-01, title: mine, layer: infrastructure, plane: model-serving, applies-to: [model], "
+                   "applies-when: {hosting: self-hosted}}\n")
+    from demarcate.analysis.responsibility import Responsibilities
+
+    assert Responsibilities(load([path]))["ACME-X-01"].protected == ("own",)
+
+
 def test_file_that_is_not_a_mapping(write):
     path = write("m.yaml", "- just\n- a list\n")
     (problem,) = problems_of(path)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from demarcate.model.errors import ManifestError, Position, Problem
+from demarcate.model.errors import ManifestError, Position, Problem, did_you_mean
 from demarcate.model.schema import (
     CatalogFile,
     Control,
@@ -87,6 +87,7 @@ def check_control(control: Control, kinds: dict[str, KindSpec], threats: dict[st
     for threat in control.mitigates:
         if threat not in threats:
             problems.append(Problem(f"control {control.id} mitigates unknown threat '{threat}'", where))
+    problems += _check_applies_when(control, kinds, where)
     for check in control.configured_by:
         spec = kinds.get(check.kind)
         if spec is None or check.attribute not in spec.attributes:
@@ -98,6 +99,47 @@ def check_control(control: Control, kinds: dict[str, KindSpec], threats: dict[st
         if probe not in probes:
             problems.append(Problem(f"control {control.id} names unknown probe category '{probe}'", where))
     return problems
+
+
+# The attribute types `applies-when` can compare with one value, and the Python type of that value.
+_COMPARABLE = {"bool": bool, "integer": int, "string": str, "enum": str}
+
+
+def _check_applies_when(control: Control, kinds: dict[str, KindSpec], where: Position) -> list[Problem]:
+    """`applies-when` names an attribute every `applies-to` kind has, with a value it can take: a
+    misspelt name or value would otherwise make the control silently apply nowhere."""
+    if control.applies_when and not control.applies_to:
+        return [Problem(f"control {control.id} has applies-when but no applies-to", where,
+                        "name the component kinds whose attributes it reads")]
+    problems = []
+    for name, value in control.applies_when.items():
+        for kind in control.applies_to:
+            spec = kinds.get(kind)
+            if spec is None:
+                continue  # reported as an unknown kind
+            attr = spec.attributes.get(name)
+            if attr is None:
+                problems.append(Problem(
+                    f"control {control.id} applies when '{name}' is {_shown(value)}, but kind '{kind}' has no "
+                    f"attribute '{name}'", where,
+                    did_you_mean(name, spec.attributes) or "list in applies-to only kinds that have it"))
+                continue
+            expected = _COMPARABLE.get(attr.type)
+            if expected is None:
+                problems.append(Problem(
+                    f"control {control.id} applies when '{name}' is {_shown(value)}, but '{name}' of kind '{kind}' "
+                    f"is a list ({attr.type}): applies-when compares one value", where))
+            elif type(value) is not expected or (attr.type == "enum" and value not in attr.values):
+                problems.append(Problem(
+                    f"control {control.id} applies when '{name}' is {_shown(value)}, which '{name}' of kind "
+                    f"'{kind}' cannot be", where,
+                    f"expected one of: {', '.join(attr.values)}" if attr.type == "enum" else f"expected a {attr.type}"))
+    return problems
+
+
+def _shown(value: object) -> str:
+    """A value as the manifest writes it."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @functools.cache
