@@ -154,7 +154,7 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
     """One path in the contract's shape. Paths share PathControl objects; `controls` keeps one
     dict per object, which the encoder then writes wherever it appears."""
     known = controls.get
-    return {
+    data = {
         "id": path.id,
         "source": path.source,
         "impact": path.impact,
@@ -164,26 +164,32 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
         "controls": [known(id(c)) or _control_json(c, controls, verified) for c in path.controls],
         "open": path.open,
         "state": path.state,
-        **({"closed_by": list(path.closed_by)} if not path.open else {}),
-        **({"reduced_by": list(path.reduced_by)} if path.state == "reduced" else {}),
-        **({"needs_click": True} if path.needs_click else {}),
     }
+    if not path.open:
+        data["closed_by"] = list(path.closed_by)
+    elif data["state"] == "reduced":
+        data["reduced_by"] = list(path.reduced_by)
+    if path.needs_click:
+        data["needs_click"] = True
+    return data
 
 
 def _control_json(c: PathControl, controls: dict[int, dict[str, Any]], verified: Collection[str]) -> dict[str, Any]:
     data = controls[id(c)] = {
         "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
-        "parties": list(c.parties), "status": c.status, "function": c.function, "assurance": c.assurance,
-        **({"verified": True} if c.status in ("implemented", "configured") and c.id in verified else {}),
-        "components": list(c.components), "closes": c.closes, "reduces": c.reduces,
-        **({"too_late": True} if c.function == "prevent" and c.assurance == "enforced" and not c.could_close
-           and not c.void else {}),
-        **({"reason": c.void or c.reason} if c.void or c.reason else {})}
+        "parties": list(c.parties), "status": c.status, "function": c.function, "assurance": c.assurance}
+    if c.status in ("implemented", "configured") and c.id in verified:
+        data["verified"] = True
+    data.update(components=list(c.components), closes=c.closes, reduces=c.reduces)
+    if c.function == "prevent" and c.assurance == "enforced" and not c.could_close and not c.void:
+        data["too_late"] = True
+    if c.void or c.reason:
+        data["reason"] = c.void or c.reason
     return data
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
-    return {
+    data = {
         "id": f.id,
         "rule": f.rule,
         "severity": f.severity,
@@ -194,21 +200,26 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "explanation": f.explanation,
         "recommendation": f.recommendation,
         "status": f.status,
-        **({"hops": list(f.hops)} if f.hops else {}),
-        **({"claims": list(f.claims)} if f.claims else {}),
-        **({"decision": f.decision} if f.decision else {}),
     }
+    if f.hops:
+        data["hops"] = list(f.hops)
+    if f.claims:
+        data["claims"] = list(f.claims)
+    if f.decision:
+        data["decision"] = f.decision
+    return data
 
 
 def result_json(result: Result) -> dict[str, Any]:
     lev = result.leverage
     controls: dict[int, dict[str, Any]] = {}
+    verified = (result.system.live or {}).get("verified", ())
     return {
         "version": CHECK_VERSION,
         "system": result.system.info.name,
         "preset": result.system.info.preset,
         "findings": [finding_json(f) for f in result.findings],
-        "paths": [_path_json(p, controls, (result.system.live or {}).get("verified", ())) for p in result.paths.paths],
+        "paths": [_path_json(p, controls, verified) for p in result.paths.paths],
         "leverage": {
             "fix": lev.fix,
             "closes": lev.closes,
