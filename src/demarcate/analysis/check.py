@@ -154,7 +154,7 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
     """One path in the contract's shape. Paths share PathControl objects; `controls` keeps one
     dict per object, which the encoder then writes wherever it appears."""
     known = controls.get
-    data = {
+    data: dict[str, Any] = {
         "id": path.id,
         "source": path.source,
         "impact": path.impact,
@@ -175,7 +175,7 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
 
 
 def _control_json(c: PathControl, controls: dict[int, dict[str, Any]], verified: Collection[str]) -> dict[str, Any]:
-    data = controls[id(c)] = {
+    data: dict[str, Any] = {
         "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
         "parties": list(c.parties), "status": c.status, "function": c.function, "assurance": c.assurance}
     if c.status in ("implemented", "configured") and c.id in verified:
@@ -185,11 +185,12 @@ def _control_json(c: PathControl, controls: dict[int, dict[str, Any]], verified:
         data["too_late"] = True
     if c.void or c.reason:
         data["reason"] = c.void or c.reason
+    controls[id(c)] = data
     return data
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
-    data = {
+    data: dict[str, Any] = {
         "id": f.id,
         "rule": f.rule,
         "severity": f.severity,

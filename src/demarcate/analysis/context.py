@@ -48,6 +48,7 @@ class Context:
         for cid, kind in self._kinds.items():
             self._of_kind.setdefault(kind, []).append(cid)
         self._states: dict[tuple[str, str], ControlState] = {}
+        self._refuted: dict[str, Any] = (system.live or {}).get("refuted", {})  # by a live test (`--evidence`)
         self._provider_index: dict[str, tuple[list[Claim], dict[str, list[Claim]]]] = {}
         self._owned: dict[str, dict[str, list[str]]] = {}  # by control: protected components by owner
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
@@ -111,7 +112,7 @@ class Context:
         found = self._states.get(key)
         if found is None:
             found = self._state(control_id, component_id)
-            refuted = (self.system.live or {}).get("refuted", {}).get(control_id)
+            refuted = self._refuted.get(control_id)
             if found.effective and refuted and control_id not in self.system.assumed:
                 # A live test got past it: claimed or configured, it did not hold.
                 found = ControlState("contradicted", found.parties, f"refuted by {refuted}")

@@ -52,10 +52,10 @@ class Finding:
     claims: tuple[str, ...] = ()  # the claims that produced it, in words
     status: str = "open"  # open | accepted | mitigated | false-positive
     decision: dict[str, Any] | None = field(default=None, compare=False)
+    id: str = field(init=False, repr=False, compare=False)  # stable across runs: the rule, then the key
 
-    @property
-    def id(self) -> str:
-        return ":".join((self.rule, *self.key))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", ":".join((self.rule, *self.key)))  # frozen: set once, here
 
     @property
     def is_open(self) -> bool:

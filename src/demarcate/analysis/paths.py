@@ -111,23 +111,23 @@ class AttackPath:
     threats: frozenset[str]
     controls: tuple[PathControl, ...]
     needs_click: bool = False  # the way out is a link the user must click
+    # closed (an enforced control in effect stops it), reduced (only probabilistic controls in
+    # effect outside the model lower its odds) or open: from the controls.
+    state: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        state = ("closed" if any(c.closes for c in self.controls)
+                 else "reduced" if any(c.reduces for c in self.controls) else "open")
+        object.__setattr__(self, "state", state)  # frozen: set once, here
 
     @property
     def id(self) -> str:
         return ">".join(self.steps)
 
-    @cached_property
+    @property
     def open(self) -> bool:
         """Not closed: open, or open and reduced."""
-        return not any(c.closes for c in self.controls)
-
-    @cached_property
-    def state(self) -> str:
-        """closed (an enforced control in effect stops it), reduced (only probabilistic controls in
-        effect outside the model lower its odds) or open."""
-        if not self.open:
-            return "closed"
-        return "reduced" if any(c.reduces for c in self.controls) else "open"
+        return self.state != "closed"
 
     @property
     def closed_by(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ custom control in a manifest and a built-in one are held to the same rules.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
@@ -151,7 +152,7 @@ class Control(Model):
             return {**data, "assurance": DEFAULT_ASSURANCE.get(data.get("function", "prevent"))}
         return data
 
-    @property
+    @cached_property
     def approval(self) -> bool:
         """Whether it holds through a person approving (its configuration is a `confirmation`)."""
         return any(c.attribute == "confirmation" for c in self.configured_by)
