@@ -15,6 +15,7 @@ class FlowGraph:
         self._succ: dict[str, list[str]] = {n: [] for n in nodes}
         self._pred: dict[str, list[str]] = {n: [] for n in self._succ}
         self._sccs: list[list[str]] | None = None  # the same groups either way; only their order differs
+        self._ordered: dict[bool, tuple[list[list[str]], dict[str, int]]] = {}  # by `down`: see _groups
         for a, b in edges:
             if b not in self._succ[a]:
                 self._succ[a].append(b)
@@ -44,15 +45,19 @@ class FlowGraph:
         `down`), other than itself: for every component at once, in time linear in the graph.
         With `label`, their labels (their owners, say) instead of their ids."""
         marked = [n for n in self._succ if test(n)]
-        return Marked(self, marked, self._groups(down), down, label)
+        return Marked(self, marked, *self._groups(down), down, label)
 
-    def _groups(self, down: bool) -> list[list[str]]:
+    def _groups(self, down: bool) -> tuple[list[list[str]], dict[str, int]]:
         """The strongly connected components, each after every one whose content flows into it
-        (`down`: every one it flows into)."""
-        if self._sccs is None:
-            # Tarjan's algorithm emits a component after every one it reaches: sinks first.
-            self._sccs = _strongly_connected(self._succ)
-        return self._sccs if down else self._sccs[::-1]
+        (`down`: every one it flows into), and the index there of each component's group."""
+        found = self._ordered.get(down)
+        if found is None:
+            if self._sccs is None:
+                # Tarjan's algorithm emits a component after every one it reaches: sinks first.
+                self._sccs = _strongly_connected(self._succ)
+            groups = self._sccs if down else self._sccs[::-1]
+            found = self._ordered[down] = (groups, {n: g for g, members in enumerate(groups) for n in members})
+        return found
 
 
 class Marked:
@@ -63,14 +68,14 @@ class Marked:
     a cycle reaches everything else on it), which form a DAG; one pass over that DAG in order gives
     each group the marks of every group that feeds it, as the bits of one integer."""
 
-    def __init__(self, graph: FlowGraph, marked: list[str], groups: list[list[str]], down: bool = False,
-                 label: Callable[[str], str] | None = None):
+    def __init__(self, graph: FlowGraph, marked: list[str], groups: list[list[str]], group_of: dict[str, int],
+                 down: bool = False, label: Callable[[str], str] | None = None):
         labels = {n: label(n) if label else n for n in marked}
         self.names = sorted(set(labels.values()))
         index = {name: i for i, name in enumerate(self.names)}
         self._bit = bit = {n: 1 << index[name] for n, name in labels.items()}
         into = graph._succ if down else graph._pred
-        self._group = group_of = {n: g for g, members in enumerate(groups) for n in members}
+        self._group = group_of
         self._members = groups
         self._before: list[int] = []  # the marks of every other group that feeds it
         self._own: list[int] = []  # its members' marks
