@@ -339,6 +339,17 @@ def test_an_agent_wired_to_a_test_environment_is_one_step_less_severe(tmp_path):
     assert severity_rank(test.severity) == severity_rank(prod.severity) - 1
 
 
+def test_code_run_in_a_test_environment_is_less_severe_though_the_path_goes_on_to_egress(tmp_path):
+    # The code runs on the tool's environment; the egress after it does not make it production.
+    doc = copy.deepcopy(RUNNER)
+    _component(doc, "exec")["environment"] = "test"
+    result = _check(doc, tmp_path)
+    assert _path(result, "form>llm>exec>net").acted_on == "exec"
+    finding = next(f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec>net")
+    assert finding.severity == "high", "one step lower than the production runner's critical"
+    assert "exec acts on test" in finding.explanation
+
+
 def test_memory_the_model_writes_after_reading_a_page_carries_the_injection_into_later_sessions(tmp_path):
     doc = copy.deepcopy(REPRO)
     doc["components"].append({"id": "notes", "kind": "memory", "owner": "app", "persistent": True,

@@ -111,6 +111,7 @@ class AttackPath:
     threats: frozenset[str]
     controls: tuple[PathControl, ...]
     needs_click: bool = False  # the way out is a link the user must click
+    first_impact: int = -1  # index in steps of the impact that gives impact_kind (-1: the last step)
     # closed (an enforced control in effect stops it), reduced (only probabilistic controls in
     # effect outside the model lower its odds) or open: from the controls.
     state: str = field(init=False, compare=False)
@@ -123,6 +124,12 @@ class AttackPath:
     @property
     def id(self) -> str:
         return ">".join(self.steps)
+
+    @property
+    def acted_on(self) -> str:
+        """The component of the first impact, which gives the path its impact_kind: the tool that ran
+        the code or wrote the record, though the path goes on to a way out."""
+        return self.steps[self.first_impact]
 
     @property
     def open(self) -> bool:
@@ -419,7 +426,8 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
         result.paths.append(AttackPath(
             steps[0], steps[-1], steps, entry, impacts[0].kind, threats,
             path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user),
-            needs_click=impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration")))
+            needs_click=impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration"),
+            first_impact=first_impact))
     return result
 
 

@@ -41,7 +41,7 @@ def path_severity(ctx: Context, path: AttackPath) -> str:
     if path.needs_click:
         severity = lower(severity)
     if path.impact_kind in ("side-effect", "code-execution") and \
-            ctx.system.components[path.impact].get("environment") in ("test", "staging"):
+            ctx.system.components[path.acted_on].get("environment") in ("test", "staging"):
         severity = lower(severity)  # what it breaks is a test environment, not production
     return severity
 
