@@ -363,8 +363,7 @@ class ComponentBase(Model):
 
     def get(self, name: str) -> Any:
         """An attribute that only some kinds have (`environment`, say): None on a kind without it."""
-        key = name.replace("-", "_")
-        return getattr(self, key) if key in type(self).model_fields else None
+        return vars(self).get(name.replace("-", "_"))  # a model keeps its fields' values there
 
 
 class Flow(Model):

@@ -64,10 +64,10 @@ def check(ctx: Context) -> Iterator[Finding]:
         if writer and not ctx.system.components[path.source].shared_across_users:  # type: ignore[attr-defined]
             lines.append(f"The model writes {path.source} after reading untrusted content ({writer}), so an "
                          "injection saved there comes back in every later session: one chain across sessions.")
-        acted_on = ctx.system.components[path.acted_on]
-        impact_env = acted_on.get("environment")
-        if impact_env and path.impact_kind in ("side-effect", "code-execution"):
-            lines.append(f"{acted_on.label} acts on {impact_env}.")
+        if path.impact_kind in ("side-effect", "code-execution"):  # on the tool's environment, if it says
+            acted_on = ctx.system.components[path.acted_on]
+            if environment := acted_on.get("environment"):
+                lines.append(f"{acted_on.label} acts on {environment}.")
         if candidates:
             lines.append("Enforced controls on the path that could close it, none in effect: " + "; ".join(
                 closing.get(c) or closing.setdefault(c, _described(ctx, c)) for c in candidates) + ".")
