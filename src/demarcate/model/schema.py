@@ -85,6 +85,11 @@ class Verification(Model):
     probes: list[Id] = []
 
 
+def written(value: object) -> str:
+    """A single value as a manifest writes it: true and false for yes/no."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 class AttributeCheck(Model):
     """A component attribute that shows a control in place on components of one kind."""
 
@@ -115,7 +120,7 @@ class AttributeCheck(Model):
             if unsafe:
                 return f"{self.attribute} includes {'; '.join(unsafe)}"
         if isinstance(value, bool):
-            value = str(value).lower()
+            value = written(value)
         if isinstance(value, list):
             value = "[" + ", ".join(getattr(v, "host", str(v)) for v in value) + "]"
         return f"{self.attribute}: {value if value is not None else 'not set'}"
