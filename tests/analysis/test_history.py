@@ -34,7 +34,7 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     assert oldest["kind"] == "analysis" and oldest["target"] == "ShopBot customer service"
     assert oldest["gate"] == {"fail_on": "high", "failed": True} and newest["gate"]["failed"] is False
     assert oldest["paths"] == {"total": 7, "open": 7} and newest["paths"]["open"] == 0
-    assert oldest["fix"] == ["APP-OUT-04", "INF-NET-03"] and oldest["findings"]["by_severity"]["critical"] == 7
+    assert oldest["fix"] == ["APP-OUT-04", "INF-NET-03"] and oldest["findings"]["by_severity"]["critical"] == 8
     table = cli("runs", "--db", db, columns=200).output
     assert "33 open findings, 7 open attack paths; failed --fail-on high" in table
 

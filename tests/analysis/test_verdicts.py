@@ -161,7 +161,21 @@ def test_a_link_that_needs_a_click_is_a_way_out_one_step_less_severe(tmp_path):
     path = _path(result, EXFIL)
     assert path.open and path.needs_click
     links = {f.id: f.severity for f in result.open_findings()}
-    assert (images[f"open-attack-path:{EXFIL}"], links[f"open-attack-path:{EXFIL}"]) == ("high", "medium")
+    assert (images[f"open-attack-path:{EXFIL}"], links[f"open-attack-path:{EXFIL}"]) == ("critical", "high")
+    # With only a link left as the way out, the trifecta is one step less severe too.
+    assert (images["lethal-trifecta:llm"], links["lethal-trifecta:llm"]) == ("critical", "high")
+
+
+def test_private_data_out_through_an_image_is_as_severe_whatever_brought_the_injection_in(tmp_path):
+    # The way out decides, not the way in: a browsing tool carrying the page in used to make the
+    # image critical while a document store made the same image high.
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "files")["sensitivity"] = "confidential"
+    doc["components"].append({"id": "browse", "kind": "tool", "owner": "app", "effects": ["read-public"],
+                              "output-trust": "untrusted"})
+    doc["flows"] += [{"from": "llm", "to": "browse"}, {"from": "browse", "to": "llm"}]
+    found = {f.id: f.severity for f in _check(doc, tmp_path).open_findings()}
+    assert found[f"open-attack-path:{EXFIL}"] == found["open-attack-path:browse>llm>pane"] == "critical"
 
 
 # --- one tool that reads attacker data and also writes or sends ------------------------------
@@ -325,7 +339,7 @@ def test_the_users_own_conversation_is_private_data_a_rendered_image_can_carry_o
     before = {f.id: f.severity for f in _check(doc, tmp_path).open_findings()}
     _component(doc, "chat")["sensitivity"] = "personal"
     after = {f.id: f.severity for f in _check(doc, tmp_path).open_findings()}
-    assert (before[f"open-attack-path:{EXFIL}"], after[f"open-attack-path:{EXFIL}"]) == ("medium", "high")
+    assert (before[f"open-attack-path:{EXFIL}"], after[f"open-attack-path:{EXFIL}"]) == ("medium", "critical")
     assert "lethal-trifecta:llm" in after
 
 

@@ -29,8 +29,9 @@ def path_severity(ctx: Context, path: AttackPath) -> str:
     if path.impact_kind == "code-execution":
         severity = "critical"
     elif path.impact_kind == "exfiltration":
-        via_tool = any(ctx.kind(c) in ("tool", "network-egress") for c in path.steps)
-        severity = ("critical" if via_tool else "high") if private else "medium"
+        # Whatever carries it out (a tool, egress, an image the chat loads by itself), private data
+        # leaves with no one doing anything; a link the user must click lowers it below.
+        severity = "critical" if private else "medium"
     elif path.impact_kind in ("side-effect", "output"):
         severity = "high"
     else:

@@ -17,8 +17,9 @@ RULE = Rule(
             "(a tool that sends externally, a renderer that fetches URLs, open egress).",
     why="With all three in one context, a single planted instruction is enough to read the private data "
         "and send it out. Removing any one leg removes the class of attack, whatever the model does.",
-    severity="critical when an open path leaves through a tool or egress; high when only rendering is "
-             "open; medium when every path is closed by controls but the structure remains.",
+    severity="critical when an open path takes the data out with no click (a tool, egress, an image or "
+             "preview the client loads by itself); high when every open path needs the user to click a "
+             "link; medium when every path is closed by controls but the structure remains.",
     who_acts="The application team that assembles the context and grants the tools.",
     false_positives="Private data and the way out may sit in separate turns the manifest does not show; "
                     "if so, split the model component per context.",
@@ -78,7 +79,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         out = outbound(model, limit=NAMED)
         open_paths = [p for p in ctx.paths.open_through(model) if p.impact_kind == "exfiltration"
                       and p.entry != "user-input"]
-        if any(ctx.kind(c) in ("tool", "network-egress") for p in open_paths for c in p.steps):
+        if any(not p.needs_click for p in open_paths):
             severity = "critical"
         elif open_paths:
             severity = "high"

@@ -20,8 +20,8 @@ RULE = Rule(
             "in effect (screening, guard models, delimiters, safety training) leave it open and reduced.",
     why="Models follow instructions they find in their context. Whoever can write to a source on this "
         "route can make the model act on the impact; safety training makes that less likely, never impossible.",
-    severity="critical for code execution, or for private data leaving through a tool or egress; high for "
-             "other side effects, markup, and private data leaving through rendering; one step lower when "
+    severity="critical for code execution, or for private data leaving by any way out (a tool, egress, an "
+             "image or preview the client loads by itself); high for other side effects and markup; one step lower when "
              "the attacker must be a signed-in user of the system, when data leaves only if the user clicks "
              "a link, and when probabilistic controls in effect reduce it (each once; never below low).",
     who_acts="The parties responsible for the controls that could close the path, application team first "
