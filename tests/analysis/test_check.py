@@ -218,6 +218,27 @@ def test_a_fix_many_teams_must_make_names_a_few_of_them_in_text_and_markdown():
         assert "team07 and 12 more" in text and "team08" not in text
 
 
+def test_the_demo_shows_the_most_severe_finding_of_each_rule_in_rank_order():
+    import io
+
+    from rich.console import Console
+
+    from demarcate.report.terminal import print_check
+
+    result = analyse(load([SHOPBOT]))
+    buffer = io.StringIO()
+    print_check(Console(file=buffer, width=200), result, limit=6, each_rule=True)
+    text = buffer.getvalue()
+    shown = [f for f in result.findings if f"id: {f.id}\n" in text]
+    firsts, seen = [], set()
+    for f in result.findings:
+        if f.rule not in seen:
+            seen.add(f.rule)
+            firsts.append(f)
+    assert shown == firsts[:6] and len({f.rule for f in shown}) == 6
+    assert f"… and {len(result.findings) - 6} more findings" in text
+
+
 def test_rule_selection_and_unknown_rule(cli):
     _, data = _json(cli, SHOPBOT, "--rule", "lethal-trifecta")
     assert {f["rule"] for f in data["findings"]} == {"lethal-trifecta"}

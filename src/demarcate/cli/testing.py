@@ -78,7 +78,7 @@ def demo(
     terminal.print_answer(out, who_answer(system, "APP-IN-03", resp))
     out.rule(terminal.t("2. Where it breaks: findings, attack paths, and the highest-leverage fix"))
     result = analyse(system)
-    terminal.print_check(out, result, limit=6)  # the story, not the whole list
+    terminal.print_check(out, result, limit=6, each_rule=True)  # the story, not the whole list
     out.rule(terminal.t("3. Proof on the live lab (simulated model): the default bot, attacked"))
     before = run_campaign(system, target="lab", db=db, concurrency=4)
     terminal.print_campaign_short(out, before, focus="doc-email-records+plain")

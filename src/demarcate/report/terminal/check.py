@@ -53,7 +53,7 @@ def print_counts(console: Console, result: Result, *, fix: bool = False) -> None
 
 
 def print_check(console: Console, result: Result, *, limit: int | None = None,
-                path_limit: int | None = None) -> None:
+                path_limit: int | None = None, each_rule: bool = False) -> None:
     """Findings ranked by severity with the responsible party on each, then paths and the fix.
 
     The long sections are collected as (text, style) pieces and written once: a portfolio has
@@ -63,7 +63,14 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
     findings = result.findings
     print_counts(console, result)
     console.print()
-    shown = findings if limit is None else findings[:limit]
+    # each_rule: the most severe finding of each rule, in rank order (a story rather than a list).
+    shown = findings
+    if each_rule:
+        first: dict[str, Finding] = {}
+        for f in findings:
+            first.setdefault(f.rule, f)
+        shown = list(first.values())
+    shown = shown[:limit]
     out: list[tuple[str, str]] = []
     for f in shown:
         out += [(f" {f.severity.upper()} ", SEVERITY_STYLE[f.severity]), (" ", ""), (f.title, "bold"),
@@ -74,8 +81,8 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
         if f.decision:
             out.append((f"  decision: {f.decision_note}\n", "dim"))
         out.append(("\n", ""))
-    if limit is not None and len(findings) > limit:
-        out.append((f"… and {count(len(findings) - limit, 'more finding')} (all of them: without --limit)\n\n",
+    if len(findings) > len(shown):
+        out.append((f"… and {count(len(findings) - len(shown), 'more finding')} (all of them: without --limit)\n\n",
                     "dim"))
     paths = result.paths
     out.append((f"Attack paths{' concerning ' + ', '.join(result.parties) if result.parties else ''}: "
