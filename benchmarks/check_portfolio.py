@@ -122,7 +122,6 @@ def portfolio(components: int, seed: int = 7) -> dict:
 PROBE = """
 import gc, json, sys, time
 t0 = time.perf_counter()
-from demarcate.cli import tune_gc; tune_gc()
 from demarcate.model import load
 from demarcate.analysis.check import analyse, result_json
 from demarcate.report.jsonio import json_bytes

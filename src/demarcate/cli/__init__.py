@@ -4,34 +4,19 @@ this module registers them all and runs the one asked for."""
 
 from __future__ import annotations
 
-import gc
-import os
 import sys
 from typing import Any
 
-from demarcate.cli import analysis, catalog, core, history, lab, testing, tracking
+from demarcate.cli import analysis, catalog, history, lab, testing, tracking
 from demarcate.cli.core import ALL_COMMANDS, EXIT_READER_GONE, SUBCOMMANDS, app, err, out, terminal
 
 __all__ = ["ALL_COMMANDS", "EXIT_READER_GONE", "SUBCOMMANDS", "analysis", "app", "catalog", "err", "history", "lab",
-           "main", "out", "terminal", "testing", "tracking", "tune_gc"]
-
-
-def tune_gc() -> None:
-    """A run builds one large, long-lived object graph. Python's default collector re-scans it
-    every few hundred allocations, which makes big portfolios quadratic; collect far less often."""
-    gc.set_threshold(200_000, 50, 1_000)
+           "main", "out", "terminal", "testing", "tracking"]
 
 
 def main() -> None:
-    tune_gc()
-    core._KEPT = []
     _only_the_command_asked_for(sys.argv[1:2])
-    try:
-        app()
-    except SystemExit as exc:
-        if core._KEPT:  # a batch command is done: flush what it wrote and end without tearing it down
-            _exit_now(exc.code)
-        raise
+    app()
 
 
 def _command_name(command: Any) -> str:
@@ -50,23 +35,13 @@ SUBCOMMANDS["runs"] = {_command_name(c): c.callback for c in history.runs_app.re
 
 
 def _only_the_command_asked_for(first: list[str]) -> None:
-    """Typer turns every registered command into a Click command on each run, which took ~40 ms
-    for all of them; when the first argument names a command, only that one is registered for this
-    run. Anything else (--help, --version, a misspelt command) gets all of them, as before."""
+    """Typer turns every registered command into a Click command on each run, a ninth of a shop
+    bot check for all of them (benchmarks/README.md); when the first argument names a command, only
+    that one is registered for this run. Anything else (--help, --version, a misspelt command) gets
+    all of them."""
     wanted = [c for c in app.registered_commands if first and _command_name(c) == first[0]]
     if wanted:
         app.registered_commands = wanted
-
-
-def _exit_now(code: int | str | None) -> None:
-    if isinstance(code, str):
-        err.print(code, markup=False, highlight=False)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # the reader went away (`| head`): nothing more can reach it
-        code = EXIT_READER_GONE
-    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 if __name__ == "__main__":

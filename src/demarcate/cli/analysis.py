@@ -32,7 +32,6 @@ from demarcate.cli.core import (
     control_id,
     emit_json,
     err,
-    keep_to_exit,
     load_manifest,
     load_system,
     not_a_manifest,
@@ -281,7 +280,6 @@ def judge_options(system: System, *, party: list[str] | None, baseline: Path | N
         if warning:
             err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     gate = judge(system, rules=rules, parties=party, baseline=saved, assume=[parse(a) for a in assume_ or []])
-    keep_to_exit(gate.result)
     for warning in gate.warnings:
         err.print(terminal.t(f"warning: {warning}", "yellow"), soft_wrap=True)
     return gate

@@ -221,20 +221,12 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-# What a batch command built, kept until the process ends (see load_manifest and main). Only a real
-# process collects it: called in-process (tests, a library user), nothing is held back.
-_KEPT: list[Any] | None = None
-
-
 def load_manifest(paths: list[Path], *, batch: bool = True) -> System:
-    """Load a manifest for a command. The loaded model lives until exit, so it is kept out of
-    every later collection; a batch command (load, analyse, print, exit) then switches the cycle
-    collector off altogether: what the analysis builds is freed by reference counting, and on a
-    10,000-component portfolio collections took a fifth of the run. A batch command also keeps
-    what it built to the end (keep_to_exit) and main() ends the process without taking it apart object by
-    object, which on such a portfolio took a tenth of a second. Commands that keep running (test,
-    demo) pass batch=False. Loading itself runs without collections: all it builds is kept, and
-    collecting would only re-scan it (a sixth of the load of a 10,000-component portfolio)."""
+    """Load a manifest for a command. Loading runs without collections (all it builds is kept,
+    collecting would only re-scan it) and the loaded model is kept out of every later collection;
+    a batch command (load, analyse, print, exit) then runs without the cycle collector: what the
+    analysis builds is freed by reference counting. Commands that keep running (test, demo) pass
+    batch=False. benchmarks/README.md has what this saves ("What the collector settings save")."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -243,8 +235,6 @@ def load_manifest(paths: list[Path], *, batch: bool = True) -> System:
     finally:
         if collecting and not batch:
             gc.enable()
-    if batch:
-        keep_to_exit(system)
     return system
 
 
@@ -289,11 +279,6 @@ def warn_if_exposed(host: str, what: str) -> None:
     if not is_loopback(host):
         err.print(terminal.t(f"warning: {what} listens on {host}, not only on this machine: anyone who can "
                              "reach it on the network can use it", "yellow"), soft_wrap=True)
-
-
-def keep_to_exit(*objects: Any) -> None:
-    if _KEPT is not None:
-        _KEPT.extend(objects)
 
 
 @app.callback(invoke_without_command=True)
