@@ -100,3 +100,32 @@ flows:
     api_only = tmp_path / "api.yaml"
     api_only.write_text(path.read_text().replace(", hosting: self-hosted", ""))
     assert Responsibilities(load([api_only]))["INF-SRV-01"].responsible == ("vendor",)
+
+
+def test_approving_output_before_it_is_published_applies_only_where_output_is_published(tmp_path):
+    path = tmp_path / "renderers.yaml"
+    path.write_text("""\
+version: 1
+system: {name: Two renderers, preset: managed-model-api}
+parties:
+  - {id: app, role: application-developer}
+  - {id: vendor, role: model-provider}
+components:
+  - {id: chat, kind: user-input, owner: app}
+  - {id: llm, kind: model, owner: vendor}
+  - {id: chat-window, kind: output-renderer, owner: app}
+  - {id: blog, kind: output-renderer, owner: app, publishes: true}
+flows:
+  - {from: chat, to: llm}
+  - {from: llm, to: chat-window}
+  - {from: llm, to: blog}
+""")
+    system = load([path])
+    resp = Responsibilities(system)
+    assert resp.applies(system.catalog.controls["APP-OUT-06"])
+    assert resp["APP-OUT-06"].protected == ("blog",)
+    # A chat window answers the person who asked: nothing to approve before anyone else sees it.
+    chat_only = tmp_path / "chat.yaml"
+    chat_only.write_text(path.read_text().replace(", publishes: true", ""))
+    system = load([chat_only])
+    assert not Responsibilities(system).applies(system.catalog.controls["APP-OUT-06"])
