@@ -226,7 +226,7 @@ def load_manifest(paths: list[Path], *, batch: bool = True) -> System:
     collecting would only re-scan it) and the loaded model is kept out of every later collection;
     a batch command (load, analyse, print, exit) then runs without the cycle collector: what the
     analysis builds is freed by reference counting. Commands that keep running (test, demo) pass
-    batch=False. benchmarks/README.md has what this saves ("What the collector settings save")."""
+    batch=False. benchmarks/README.md has what this saves."""
     collecting = gc.isenabled()
     gc.disable()
     try:
