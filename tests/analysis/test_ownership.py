@@ -12,6 +12,7 @@ from demarcate.catalog import load_catalog
 from demarcate.model import load
 from demarcate.model.scaffold import starter
 from demarcate.model.yamlio import dump_yaml
+from tests.conftest import BASE
 
 
 def _starter(tmp_path, preset: str):
@@ -104,22 +105,10 @@ flows:
 
 def test_approving_output_before_it_is_published_applies_only_where_output_is_published(tmp_path):
     path = tmp_path / "renderers.yaml"
-    path.write_text("""\
-version: 1
-system: {name: Two renderers, preset: managed-model-api}
-parties:
-  - {id: app, role: application-developer}
-  - {id: vendor, role: model-provider}
-components:
-  - {id: chat, kind: user-input, owner: app}
-  - {id: llm, kind: model, owner: vendor}
-  - {id: chat-window, kind: output-renderer, owner: app}
-  - {id: blog, kind: output-renderer, owner: app, publishes: true}
-flows:
-  - {from: chat, to: llm}
-  - {from: llm, to: chat-window}
-  - {from: llm, to: blog}
-""")
+    path.write_text(BASE.replace("flows:\n", "  - {id: chat-window, kind: output-renderer, owner: app}\n"
+                                              "  - {id: blog, kind: output-renderer, owner: app, publishes: true}\n"
+                                              "flows:\n")
+                    + "  - {from: llm, to: chat-window}\n  - {from: llm, to: blog}\n")
     system = load([path])
     resp = Responsibilities(system)
     assert resp.applies(system.catalog.controls["APP-OUT-06"])

@@ -35,8 +35,8 @@ SUBCOMMANDS["runs"] = {_command_name(c): c.callback for c in history.runs_app.re
 
 
 def _only_the_command_asked_for(first: list[str]) -> None:
-    """Typer turns every registered command into a Click command on each run, a ninth of a shop
-    bot check for all of them (benchmarks/README.md); when the first argument names a command, only
+    """Typer turns every registered command into a Click command on each run, 12 % more for a shop
+    bot check with all of them (benchmarks/README.md); when the first argument names a command, only
     that one is registered for this run. Anything else (--help, --version, a misspelt command) gets
     all of them."""
     wanted = [c for c in app.registered_commands if first and _command_name(c) == first[0]]
