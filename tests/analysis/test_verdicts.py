@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from demarcate.analysis.check import Result, analyse, result_json
+from demarcate.analysis.check import Result, analyse, for_parties, result_json
 from demarcate.analysis.findings import severity_rank
 from demarcate.model import load
 from demarcate.model.yamlio import dump_yaml
@@ -303,6 +303,32 @@ def test_the_fix_names_the_party_that_operates_the_component_not_its_author(tmp_
     result = _check(doc, tmp_path)
     assert result.leverage.fix
     assert all(parties == ["deployer"] for parties in result.leverage.responsible.values())
+
+
+def test_findings_on_a_component_name_its_operator_and_its_operator_sees_them(tmp_path):
+    # The GitHub MCP case: the maintainers wrote the server, the deployer chose its token, its
+    # settings, the chat it answers in and the network it runs on. Each fix is the deployer's.
+    doc = copy.deepcopy(AGENT)
+    doc["parties"] += [{"id": "maintainers", "role": "application-developer"}, {"id": "deployer", "role": "deployer"}]
+    _component(doc, "db").update({"owner": "maintainers", "operated-by": "deployer", "credential": "user-delegated",
+                                  "credential-reach": "user", "self-configurable": True, "effects": ["read-private",
+                                  "write", "send-external"]})
+    doc["components"] += [
+        {"id": "pane", "kind": "output-renderer", "owner": "maintainers", "operated-by": "deployer", "images": True},
+        {"id": "net", "kind": "network-egress", "owner": "maintainers", "operated-by": "deployer", "policy": "open"},
+        {"id": "log", "kind": "logging", "owner": "maintainers", "operated-by": "deployer", "captures": ["requests"]},
+    ]
+    doc["flows"] += [{"from": "llm", "to": "pane"}, {"from": "db", "to": "net"}]
+    result = _check(doc, tmp_path)
+    found = {f.rule: f for f in result.open_findings()}
+    for rule in ("over-privileged-credential", "self-approvable-action", "unsafe-rendering", "open-egress"):
+        assert found[rule].responsible == ("deployer",), rule
+    assert found["visibility-gap"].responsible[0] == "deployer"  # the logs' operator, then the responders
+    assert "maintainers" not in found["lethal-trifecta"].responsible
+    # Narrowed to the deployer, who owns no component here, every path through what it runs is shown.
+    mine = for_parties(result, ["deployer"])
+    assert {p.id for p in mine.paths.paths} == {p.id for p in result.paths.paths} != set()
+    assert {f.rule for f in mine.findings} >= set(found) - {"undocumented-handoff"}
 
 
 # --- what real systems need to say -------------------------------------------------------------

@@ -121,11 +121,12 @@ def _stale_hint(finding: str, undecided: dict[str, list[str]]) -> str:
 def for_parties(result: Result, parties: Collection[str]) -> Result:
     """The part of a result some parties must act on: the findings that name one of them among
     those who must act, and the attack paths that cross a component one of them owns or name one
-    of them on a control. The leverage stays the whole system's: it is one fix over every open path."""
+    of them on a control. The leverage stays the whole system's: it is one fix over every open path.
+    A component's operator (`operated-by`) counts as well as its owner."""
     wanted = frozenset(parties)
-    owner = {cid: c.owner for cid, c in result.system.components.items()}
+    theirs = {cid for cid, c in result.system.components.items() if c.owner in wanted or c.actor in wanted}
     paths = [p for p in result.paths.paths
-             if any(owner[s] in wanted for s in p.steps) or any(wanted.intersection(c.parties) for c in p.controls)]
+             if theirs.intersection(p.steps) or any(wanted.intersection(c.parties) for c in p.controls)]
     return dataclasses.replace(
         result,
         findings=[f for f in result.findings if wanted.intersection(f.responsible)],

@@ -40,3 +40,15 @@ def test_the_teams_and_components_named_are_those_of_the_open_paths(bot, run):
     bot.add({"id": "ledger", "kind": "tool", "owner": "team2", "effects": ["write"]})
     f = {f.id: f for f in run(bot, RULE)}["unowned-control:APP-TOOL-02"]
     assert f.responsible == ("app",) and f.components == ("mail",)
+
+
+def test_one_further_control_reads_in_the_singular(bot, run):
+    many = {f.id: f for f in run(bot, RULE)}["unowned-control:infra"]
+    assert len(many.controls) > 1 and " further controls fall to infra, and nobody provides them" in many.title
+    for control in many.controls[1:]:
+        bot.provides(control, party="infra")
+    one = {f.id: f for f in run(bot, RULE)}["unowned-control:infra"]
+    assert one.controls == many.controls[:1]
+    assert one.title == "1 further control falls to infra, and nobody provides it"
+    assert "expected to own this applicable control, and no claim covers it" in one.explanation
+    assert "It does not sit on an open attack path." in one.explanation

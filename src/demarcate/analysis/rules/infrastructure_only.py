@@ -33,12 +33,13 @@ def check(ctx: Context) -> Iterator[Finding]:
                   if any(ctx.kind(s) == "tool" for s in p.steps[1:]) and p.impact_kind != "output"]
     if not tool_paths:
         return
-    # One finding per team that owns open tools: in a portfolio each team gates its own.
+    # One finding per team that runs open tools (their operator, else their owner): in a portfolio
+    # each team gates its own.
     by_owner: dict[str, dict[str, list]] = {}
     for p in tool_paths:
         for step in p.steps[1:]:
             if ctx.kind(step) == "tool":
-                by_owner.setdefault(ctx.system.components[step].owner, {}).setdefault(step, []).append(p)
+                by_owner.setdefault(ctx.system.components[step].actor, {}).setdefault(step, []).append(p)
     infra_parties = {p for c in infra for p in ctx.resp[c].owners}
     for owner, found in by_owner.items():
         tools = tuple(found)
@@ -51,7 +52,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             title="Infrastructure hardened, tools left open to injected instructions",
             explanation=(
                 f"In place at the infrastructure layer: {listing(infra)}. Yet {count(n, 'open path')} "
-                f"{'carries' if n == 1 else 'carry'} untrusted content to {listing(tools)} ({owner}'s) with no application-layer "
+                f"{'carries' if n == 1 else 'carry'} untrusted content to {listing(tools)} (run by {owner}) with no application-layer "
                 "control in effect."
             ),
             recommendation=RULE.fix,

@@ -51,9 +51,9 @@ def check(ctx: Context) -> Iterator[Finding]:
     models = ctx.components_of("model")
     if not models:
         return
-    # Each leg upstream or downstream of every model, and the legs' owners, worked out for all
-    # models at once: a long chain of models costs no more than a short one.
-    owner = {cid: c.owner for cid, c in ctx.system.components.items()}.__getitem__
+    # Each leg upstream or downstream of every model, and the parties able to act on the legs (their
+    # operators, else their owners), worked out for all models at once: a long chain of models costs no more than a short one.
+    owner = {cid: c.actor for cid, c in ctx.system.components.items()}.__getitem__
     outbound = graph.marked(lambda c: _outbound(ctx, c), down=True)
     private_up, untrusted_up = ctx.private_upstream, ctx.untrusted_upstream
     # The owners of a leg too long to name in full, worked out for every model once it is needed.

@@ -17,7 +17,7 @@ RULE = Rule(
     why="Whatever an injected instruction makes a tool fetch or send can go anywhere. An allowlist turns "
         "exfiltration into a blocked, logged connection.",
     severity="high when a tool that sends externally or executes code flows into it; medium otherwise.",
-    who_acts="The infrastructure operator who owns the egress.",
+    who_acts="The infrastructure operator who runs the egress (`operated-by`), else its owner.",
     false_positives="Egress that is filtered by a proxy the manifest does not show; add it.",
     references=("OWASP LLM06", "OWASP LLM02", "MITRE ATLAS AML.M0032"),
     fix="Allow outbound traffic only to the hosts the tools need, none of which relays arbitrary URLs (INF-NET-03).",
@@ -49,7 +49,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             explanation=f"{comp.label} ({how}) carries traffic from {listing(feeders)}."
                         + (f" {listing(risky)} can send data or run code." if risky else ""),
             recommendation=RULE.fix,
-            responsible=(comp.owner,),
+            responsible=(comp.actor,),
             components=(cid, *feeders),
             controls=("INF-NET-03",),
         )

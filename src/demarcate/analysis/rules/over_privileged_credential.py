@@ -19,7 +19,7 @@ RULE = Rule(
         "the requesting user's. Tool owners often assume the agent acts as the user; it does not.",
     severity="high for admin credentials, a credential that reaches everything, or when untrusted content "
              "reaches the model calling the tool; medium otherwise.",
-    who_acts="The application developer who owns the tool.",
+    who_acts="Whoever chooses the tool's credential: the party that operates it (`operated-by`), else its owner.",
     false_positives="A tool whose backend enforces per-user authorisation itself; claim APP-TOOL-03 for it.",
     references=("OWASP LLM06", "OWASP ASI03", "MITRE ATLAS AML.M0026", "CSA AICM IAM-16"),
     fix="Call the backend with the end user's delegated token and scope (APP-TOOL-03).",
@@ -60,7 +60,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                             "credential although users sign in with their own identity")
                          + (", and untrusted content reaches the model that calls it." if exposed else ".")),
             recommendation=RULE.fix,
-            responsible=(comp.owner,),
+            responsible=(comp.actor,),
             components=(cid,),
             controls=("APP-TOOL-03",),
         )

@@ -15,7 +15,7 @@ RULE = Rule(
     why="Whatever is in the prompt can be extracted by a user or by planted text; access rules enforced "
         "by the prompt are enforced by the model's goodwill.",
     severity="high.",
-    who_acts="The application developer who owns the prompt.",
+    who_acts="The application developer who runs the prompt (`operated-by`), else its owner.",
     false_positives="None when the attribute is accurate.",
     references=("OWASP LLM07", "MITRE ATLAS AML.M0021"),
     fix="Move credentials to the tool layer and authorisation into code (APP-PRM-01).",
@@ -34,7 +34,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             title=f"{cid} contains secrets or access rules",
             explanation=f"{comp.label} is marked as holding credentials, keys or authorisation rules.",
             recommendation=RULE.fix,
-            responsible=(comp.owner,),
+            responsible=(comp.actor,),
             components=(cid,),
             controls=("APP-PRM-01",),
         )

@@ -18,7 +18,7 @@ RULE = Rule(
         "configuration that confined it.",
     severity="critical when untrusted content reaches the model; high otherwise; medium for a tool whose "
              "every call already waits for a person's approval (`confirmation: user` or `admin`).",
-    who_acts="The owner of the tool or runtime.",
+    who_acts="The party that operates the tool or runtime (`operated-by`), else its owner.",
     false_positives="None known when the attribute is accurate.",
     references=("OWASP LLM06", "OWASP ASI05", "MITRE ATLAS AML.M0029"),
     fix="Make tool settings, approval rules and runtime configuration read-only to the agent; changes go "
@@ -54,7 +54,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                         + (f" Each change waits for approval ({comp.confirmation}), which a convincing "  # type: ignore[attr-defined]
                            "injected request can still win." if approved else ""),
             recommendation=RULE.fix,
-            responsible=(comp.owner,),
+            responsible=(comp.actor,),
             components=(cid,),
             controls=(control,),
         )

@@ -71,6 +71,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             for party in r.responsible or ("nobody",):
                 rest.setdefault(party, []).append(cid)
     for party, controls in sorted(rest.items()):
+        one = len(controls) == 1
+        them = "it" if one else "them"
         assign = ""
         acting: tuple[str, ...] = (party,)
         if party == "nobody":
@@ -80,19 +82,21 @@ def check(ctx: Context) -> Iterator[Finding]:
             # Somebody must still act: whoever owns the system assigns the role to a party.
             acting = ctx.resp.system_owners[:1]
             assign = (f" Until a party plays the {' or '.join(roles)} role, {acting[0]}, who owns the system, "
-                      "must assign them." if acting else "")
+                      f"must assign {them}." if acting else "")
         else:
             owner = subject = party
         yield Finding(
             rule=RULE.id,
             key=(party,),
             severity="low",
-            title=f"{len(controls)} further controls fall to {owner}, and nobody provides them",
+            title=f"{count(len(controls), 'further control')} {'falls' if one else 'fall'} to {owner}, "
+                  f"and nobody provides {them}",
             explanation=(
-                f"By the preset, {subject} is expected to own these applicable controls, and no claim "
-                f"covers them: {', '.join(controls)}. None sits on an open attack path.{assign}"
+                f"By the preset, {subject} is expected to own {'this applicable control' if one else 'these applicable controls'}, "
+                f"and no claim covers {them}: {', '.join(controls)}. "
+                f"{'It does not sit' if one else 'None sits'} on an open attack path.{assign}"
             ),
-            recommendation="Review them with `demarcate matrix --status nobody`; claim, plan or declare "
+            recommendation=f"Review {them} with `demarcate matrix --status nobody`; claim, plan or declare "
                            "each not applicable." + (" Add a party with the role, or give the controls to "
                                                      "an existing party with `provides` claims." if assign else ""),
             responsible=acting,

@@ -19,7 +19,7 @@ RULE = Rule(
         "browser fetches it without a click. Trusted proxies have carried such data out (the Copilot "
         "Chat image-proxy case), and raw HTML runs script in the user's session.",
     severity="high when the model feeding it sees both untrusted content and private data; medium otherwise.",
-    who_acts="The application developer who owns the renderer.",
+    who_acts="The application developer who runs the renderer (`operated-by`), else its owner.",
     false_positives="A renderer that never displays model output to a browser; fix its attributes.",
     references=("OWASP LLM05", "OWASP LLM02", "MITRE ATLAS AML.M0020"),
     fix="Render images and links only for allowlisted hosts that do not relay (APP-OUT-04); encode "
@@ -54,7 +54,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             title=f"{cid} renders model output unsafely",
             explanation=f"{comp.label} shows output of {listing(models)}; " + "; ".join(problems) + ".",
             recommendation=RULE.fix,
-            responsible=(comp.owner,),
+            responsible=(comp.actor,),
             components=(cid,),
             controls=tuple(controls),
         )

@@ -63,7 +63,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                      + ", and no party provides AI-aware logging")
     if blind:
         parts.append(f"Incident responders {listing(blind)} cannot read the logs that record model interactions")
-    owners = tuple(dict.fromkeys([*(ctx.system.components[log].owner for log in logs), *responders]))
+    owners = tuple(dict.fromkeys([*(ctx.system.components[log].actor for log in logs), *responders]))
     yield Finding(
         rule=RULE.id,
         key=tuple(logs) or ("logging",),
