@@ -204,6 +204,50 @@ def test_a_tool_that_reads_attacker_data_and_writes_is_a_path_back_to_itself(tmp
     assert "open-attack-path:db>llm>db" in {f.id for f in result.open_findings()}
 
 
+# --- one agent handing work to another ---------------------------------------------------------
+
+AGENTS = yaml.safe_load("""
+version: 1
+system: {name: agents, preset: enterprise-saas}
+parties:
+  - {id: vendor, role: application-developer}
+  - {id: mp, role: model-provider}
+  - {id: admin, role: deployer}
+components:
+  - {id: tickets, kind: data-source, owner: vendor, trust: mixed, content: tickets,
+     writable-by: [authenticated-users], sensitivity: confidential}
+  - {id: reader, kind: model, owner: mp}
+  - {id: delegate, kind: tool, owner: vendor, effects: [write], credential: user-delegated}
+  - {id: worker, kind: model, owner: mp}
+  - {id: email, kind: tool, owner: vendor, effects: [send-external], credential: user-delegated}
+flows:
+  - {from: tickets, to: reader}
+  - {from: reader, to: delegate}
+  - {from: delegate, to: worker}
+  - {from: worker, to: email}
+""")
+
+
+def test_a_task_handed_to_another_agent_carries_the_injection_on_to_that_agents_tools(tmp_path):
+    # The second-order injection of the Now Assist write-up: the first agent's own tool call is an
+    # impact, and what it hands over reaches a second agent that can send mail.
+    doc = copy.deepcopy(AGENTS)
+    result = _check(doc, tmp_path)
+    assert {p.id: p.impact_kind for p in result.paths.paths} == {
+        "tickets>reader>delegate": "side-effect",
+        "tickets>reader>delegate>worker>email": "exfiltration",
+    }
+    handed = _path(result, "tickets>reader>delegate>worker>email")
+    assert handed.acted_on == "email" and handed.open
+    # A confirmation on the hand-over, where the route starts, closes both; one on the mail only the longer.
+    gate = next(c for c in handed.controls if c.id == "APP-TOOL-02")
+    assert gate.could_close and gate.components == ("delegate", "email")
+    assert result.leverage.fix == ["APP-TOOL-02"] and result.leverage.closes == 2
+    _component(doc, "email")["confirmation"] = "user"
+    after = _check(doc, tmp_path)
+    assert [p.id for p in after.paths.open_paths] == ["tickets>reader>delegate"]
+
+
 # --- code execution --------------------------------------------------------------------------
 
 RUNNER = yaml.safe_load("""

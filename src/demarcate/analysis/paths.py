@@ -4,7 +4,9 @@ The graph is the manifest's components and flows. A path starts at an untrusted 
 input, a document store outsiders write to, a tool returning outside content, memory other users
 write), passes through at least one model, and ends at an impact: a tool with side effects, a
 renderer that fetches URLs or runs markup, network egress, or a write to persistent memory. When
-an impact flows on into another impact (an email tool into open egress), the path goes on too.
+an impact flows on into another impact (an email tool into open egress), the path goes on too;
+when it passes content to anything else (a task handed to another agent), a further path goes on
+from there to the impacts that content reaches.
 
 A path is closed only when an enforced preventive control (a deterministic mechanism outside the
 model: an allowlist, a real confirmation, a sandbox, a scoped credential, encoding) is in effect on
@@ -344,10 +346,15 @@ class _Search:
                         hit = impacts_seen[nxt] = impact_of(ctx, nxt, source_kind)
                 else:
                     hit = None
-                if impacts and hit is None:
-                    continue  # past an impact, only a further impact extends the path
                 if nxt == source and hit is None:
                     continue  # back at the source, only as an impact
+                if impacts and hit is None:
+                    # Past an impact, a further impact extends the path. Anything else takes what the
+                    # impact passed on (a task handed to another agent, a record another model
+                    # reads): a route of its own from there, to impacts of its own, while the path
+                    # that ends here stands.
+                    queue.append((nxt, (*path, nxt), nxt_model, (), -1))
+                    continue
                 extended = True
                 child = (nxt, (*path, nxt), nxt_model, (*impacts, hit) if hit else impacts,
                          first_impact if impacts or not hit else len(path))
