@@ -321,6 +321,20 @@ def test_a_confirmation_the_user_set_to_always_allow_closes_nothing(tmp_path):
     assert path.open and "always-allow: true" in next(c for c in path.controls if c.id == "APP-TOOL-02").reason
 
 
+def test_a_confirmation_that_shows_a_summary_closes_nothing_and_names_whose_dialog_it_is(tmp_path):
+    # MCP tool poisoning: the approval dialog folded the arguments away, and the key left in one.
+    doc = _reviewing_agent()
+    doc["parties"].append({"id": "client", "role": "application-developer"})
+    _component(doc, "exec")["confirmation-shows"] = "summary"
+    doc["controls"] = [{"control": "APP-TOOL-02", "party": "client", "provides": "implemented", "scope": ["exec"]}]
+    path = _path(_check(doc, tmp_path), "issues>llm>exec>net")
+    gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
+    assert path.open and gate.status == "contradicted" and gate.parties == ("client",)
+    assert "confirmation-shows: summary" in gate.reason
+    _component(doc, "exec")["confirmation-shows"] = "full"
+    assert _path(_check(doc, tmp_path), "issues>llm>exec>net").closed_by == ("APP-TOOL-02",)
+
+
 def test_a_confirmation_the_agent_can_switch_off_through_another_tool_closes_nothing(tmp_path):
     # The agent edits the workspace settings file that holds the approval rules, unasked.
     doc = _reviewing_agent()
