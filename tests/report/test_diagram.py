@@ -68,3 +68,23 @@ def test_a_portfolio_diagram_is_bounded_and_a_selected_path_is_drawn_alone(tmp_p
     markdown = check_markdown(result)
     assert len(markdown) < 60_000  # fits a pull-request comment
     assert "The diagram shows" in markdown
+
+
+def test_a_lane_says_what_its_party_operates_and_a_box_who_operates_it(write):
+    # The deployer owns nothing here but runs the vendor's server: its lane was "no components".
+    manifest = write("m.yaml", """
+        version: 1
+        system: {name: operated}
+        parties:
+          - {id: maintainers, role: application-developer}
+          - {id: deployer, role: deployer}
+          - {id: mp, role: model-provider}
+        components:
+          - {id: llm, kind: model, owner: mp}
+          - {id: db, kind: tool, owner: maintainers, operated-by: deployer, effects: [write]}
+        flows:
+          - {from: llm, to: db}
+        """)
+    text = mermaid(analyse(load([manifest])))
+    assert '["operates db"]:::empty' in text
+    assert "db<br/><small>tool, operated by deployer</small>" in text

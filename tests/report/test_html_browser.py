@@ -39,6 +39,31 @@ def test_shopbot_report_renders_offline_with_swimlanes_and_red_path(cli, page, t
     page.locator("#system").screenshot(path=artifact("shopbot-path-selected.png"))
 
 
+def test_swimlane_titles_read_as_written_in_any_language(cli, page, write, tmp_path):
+    # Mermaid shows a cluster title as text: an entity-encoded apostrophe came out as "L&#39;équipe".
+    manifest = write("m.yaml", """
+        version: 1
+        system: {name: names}
+        parties:
+          - {id: app, role: application-developer, name: "L'équipe R&D — Zürich"}
+          - {id: mp, role: model-provider, name: 'Vendor "Q" #1; <b>x</b>'}
+        components:
+          - {id: chat, kind: user-input, owner: app, name: "Café's chat"}
+          - {id: llm, kind: model, owner: mp}
+        flows:
+          - {from: chat, to: llm}
+        """)
+    out = tmp_path / "names.html"
+    assert cli("report", manifest, "-o", out).exit_code == 0
+    _open(page, out)
+    titles = [t.strip() for t in page.evaluate(
+        "[...document.querySelectorAll('#diagram svg .cluster-label')].map(e => e.textContent)")]
+    assert "L'équipe R&D — Zürich · application-developer" in titles
+    assert "Vendor \u201dQ\u201d #\u200b1; \u2039b\u203ax\u2039/b\u203a · model-provider" in titles
+    assert "Café's chat" in page.locator("#diagram svg").text_content()
+    assert page.locator("#diagram svg b").count() == 0
+
+
 def test_a_report_against_a_baseline_marks_what_is_new_and_lists_what_was_fixed(cli, page, tmp_path):
     saved = tmp_path / "hardened.json"
     saved.write_text(cli("check", example("shopbot-hardened"), "--format", "json").stdout)

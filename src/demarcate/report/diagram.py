@@ -17,6 +17,20 @@ def label(text: object) -> str:
     return "".join(ch if _SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in clean(text))[:200]
 
 
+# What would end a quoted label, start a Markdown string, open a tag where a renderer reads titles
+# as HTML, or read as an entity code (`#39;`).
+_TITLE_UNSAFE = re.compile(r'["`<>]|#(?=\w+;)')
+_TITLE_STANDIN = {'"': "\u201d", "`": "'", "<": "\u2039", ">": "\u203a", "#": "#\u200b"}
+
+
+def title(text: object) -> str:
+    """A swimlane's title. Mermaid shows a cluster title as text, entity codes and all (`L&#39;équipe`),
+    so it is written as it reads: what could end the label or read as markup or as an entity code
+    gets a look-alike stand-in (a curly quote for `"`, ‹ › for `< >`, an invisible break after a
+    `#`), and the rest is plain text."""
+    return _TITLE_UNSAFE.sub(lambda m: _TITLE_STANDIN[m.group()[0]], clean(text).replace("\n", " "))[:200]
+
+
 # A diagram of more components than this is unreadable, and Mermaid takes seconds to lay it out.
 MAX_DRAWN = 120
 
@@ -63,12 +77,15 @@ def mermaid(result: Result, *, highlight: str | None = None) -> str:
     for pi, (pid, party) in enumerate(system.parties.items()):
         if keep is not None and pid not in lanes:
             continue
-        lines.append(f'  subgraph p{pi}["{label(party.label)} · {label(party.role)}"]')
+        lines.append(f'  subgraph p{pi}["{title(party.label)} · {title(party.role)}"]')
         if not lanes.get(pid):  # a lane of its own all the same, rather than a caption floating free
-            lines.append(f'    e{pi}["no components in this manifest"]:::empty')
+            runs = [cid for cid, comp in shown.items() if comp.operated_by == pid]
+            empty = f"operates {label(', '.join(runs))}" if runs else "no components in this manifest"
+            lines.append(f'    e{pi}["{empty}"]:::empty')
         for cid in lanes.get(pid, []):
             comp = shown[cid]
-            text = f"{label(comp.label)}<br/><small>{label(comp.kind)}</small>"  # type: ignore[attr-defined]
+            kind = comp.kind + (f", operated by {comp.operated_by}" if comp.operated_by else "")  # type: ignore[attr-defined]
+            text = f"{label(comp.label)}<br/><small>{label(kind)}</small>"
             shape = ('[("', '")]') if comp.kind == "data-source" else ('["', '"]')  # type: ignore[attr-defined]
             lines.append(f"    {ids[cid]}{shape[0]}{text}{shape[1]}")
         lines.append("  end")
