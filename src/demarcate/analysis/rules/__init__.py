@@ -27,6 +27,7 @@ ORDER = (
     "unsafe-rendering",
     "open-egress",
     "over-privileged-credential",
+    "overshared-retrieval",
     "self-approvable-action",
     "secret-in-prompt",
     "visibility-gap",
