@@ -71,6 +71,23 @@ def test_html_without_images_is_closed_by_encoding_the_output(tmp_path):
     assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-01",)
 
 
+def test_markup_a_user_types_is_a_path_only_where_someone_else_sees_it(tmp_path):
+    """Lenovo's Lena (2025): a customer's chat made the bot answer in HTML that ran in the support
+    agent's console, with the agent's session. The same HTML in the customer's own window harms
+    no one else."""
+    doc = copy.deepcopy(REPRO)
+    doc["flows"] = [f for f in doc["flows"] if f["from"] != "rag"]  # only what the user types
+    _component(doc, "chat")["trust"] = "untrusted"
+    doc["components"].append({"id": "console", "kind": "output-renderer", "owner": "app", "format": "html"})
+    doc["flows"].append({"from": "llm", "to": "console"})
+    assert [p.id for p in _check(doc, tmp_path).paths.paths] == []
+    _component(doc, "console")["publishes"] = True
+    result = _check(doc, tmp_path)
+    (path,) = result.paths.paths
+    assert path.id == "chat>llm>console" and path.impact_kind == "output" and path.open
+    assert result.leverage.fix == ["APP-OUT-01"]
+
+
 def test_a_guard_that_only_flags_closes_nothing_and_the_finding_says_why(tmp_path):
     doc = copy.deepcopy(REPRO)
     doc["components"].append({"id": "shield", "kind": "guard", "owner": "app", "mode": "flag",

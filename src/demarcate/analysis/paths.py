@@ -264,10 +264,11 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
     if kind == "output-renderer":
         # A renderer that fetches anything is a way out whatever its format: images load and previews
         # unfurl by themselves, and HTML carries <img> and CSS. A user who injects into their own chat
-        # only attacks their own browser.
+        # only attacks their own browser; markup shown to someone else (a support agent's console, a
+        # published page) runs in their browser, with their session.
         markup = comp.raw_html or comp.format == "html"  # type: ignore[attr-defined]
         if source_kind == "user-input":
-            return Impact("output", frozenset({"improper-output"})) if markup else None
+            return Impact("output", frozenset({"improper-output"})) if markup and comp.publishes else None  # type: ignore[attr-defined]
         if comp.images or comp.link_previews:  # type: ignore[attr-defined]
             # The fetch happens whatever the encoding: only where the URLs may point matters.
             return Impact("exfiltration", frozenset({"data-exfiltration"}))
