@@ -19,7 +19,8 @@ RULE = Rule(
         "came in, not that a review told the model to mail the customer table out. Without it, an "
         "incident cannot be traced or even noticed.",
     severity="high when tool calls with side effects go unrecorded; medium otherwise.",
-    who_acts="The owner of the logging and the application developer.",
+    who_acts="The party that runs the logging, the application developers who run a part of the system, "
+             "and the deployer.",
     false_positives="Interactions logged by a system the manifest does not show; add it as a logging component.",
     references=("OWASP LLM10", "MITRE ATLAS AML.M0024", "CSA AICM LOG-14"),
     fix="Record prompts, completions, retrievals and tool calls with user attribution (APP-LOG-01, "
@@ -44,7 +45,12 @@ def check(ctx: Context) -> Iterator[Finding]:
     if "APP-AGT-05" in app_logging:
         captured |= {"tool-calls"}
     missing = [n for n in needed if n not in captured]
-    responders = [p.id for p in ctx.system.parties.values() if p.role in ("application-developer", "deployer")]
+    # Who would respond to an incident: the deployer, and the application developers who run a part of
+    # this system — not one whose component another party runs here (the maker of a remote agent).
+    running = {comp.actor for comp in ctx.system.components.values()}
+    developers = [p.id for p in ctx.system.parties.values() if p.role == "application-developer"]
+    developers = [p for p in developers if p in running] or developers
+    responders = [p.id for p in ctx.system.parties.values() if p.id in developers or p.role == "deployer"]
     model_logs = [log for log in logs
                   if set(ctx.system.components[log].captures or []) & {"prompts", "completions", "tool-calls"}]  # type: ignore[attr-defined]
     readers: set[str] = set()
@@ -58,7 +64,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     parts = []
     if missing:
         gap = ", ".join(missing)
-        parts.append((f"The logs ({listing(logs)}) capture none of: {gap}" if logs else
+        parts.append((f"The logs ({listing(logs)}) do not capture {gap}" if logs else
                       f"Nothing records {gap}: the system has no logging component")
                      + ", and no party provides AI-aware logging")
     if blind:
