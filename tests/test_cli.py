@@ -249,6 +249,30 @@ def test_the_fix_wraps_each_control_under_its_own_text(cli):
     assert fix[alone + 1] == " " * 32 + "usage 0/7"
 
 
+def test_what_the_fix_leaves_open_is_named_so_even_on_its_paths(cli, write):
+    """The fix closes the path through the agent's tool with a confirmation; the tool's all-reaching
+    token stays a high finding on that very path, listed as what the fix leaves open."""
+    path = write("m.yaml", """
+        version: 1
+        system: {name: triage, preset: managed-model-api}
+        parties:
+          - {id: dev, role: application-developer}
+          - {id: vendor, role: model-provider}
+        components:
+          - {id: issue, kind: data-source, owner: dev, trust: untrusted, content: tickets, writable-by: [anyone]}
+          - {id: llm, kind: model, owner: vendor}
+          - {id: gh, kind: tool, owner: dev, effects: [write], credential: service-account, credential-reach: all}
+        flows:
+          - {from: issue, to: llm}
+          - {from: llm, to: gh}
+        """)
+    out = cli("check", path).stdout
+    assert "open    issue → llm → gh" in out
+    assert "also needed — 2 high or critical findings the fix above leaves open:" in out
+    assert "over-privileged-credential:gh — APP-TOOL-03 (dev)" in out
+    assert "visibility-gap:logging — Record prompts, completions" in out
+
+
 def test_at_a_terminal_a_finding_wraps_under_its_own_indent():
     import io
 

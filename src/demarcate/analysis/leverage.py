@@ -3,7 +3,7 @@
 Only enforced controls close a path, so only they make up the fix. Each open path lists the enforced
 controls whose implementation would close it; a fix must contain at least one from every list. A
 path no enforced control can close is named, with the probabilistic controls that would at least
-lower its odds; and high or critical findings that no path shows (a contradicted claim, unsafe
+lower its odds; and high or critical findings that closing the paths leaves open (a contradicted claim, unsafe
 rendering, an over-privileged credential) are listed beside the fix, so that the fix never reads
 "nothing to do" while they are open. That is a minimum hitting set (equivalently, a minimum cut between untrusted
 sources and impacts where each control removes every hop it acts on). It is solved exactly by
@@ -50,7 +50,7 @@ class Leverage:
     # For the open paths no enforced control can close: probabilistic controls, not in effect, that
     # would lower their odds (control -> how many such paths).
     reduce_only: dict[str, int] = field(default_factory=dict)
-    # High or critical open findings that no attack path shows, with the enforced controls they name.
+    # High or critical open findings that closing the paths leaves open, with the enforced controls they name.
     also: list[AlsoNeeded] = field(default_factory=list)
 
 

@@ -39,8 +39,8 @@ def check_markdown(result: Result, top: int = 10, note: str | None = None) -> st
             out.append(f"| {layer} | {n:,} / {lev.open_paths:,} |")
         out.append("")
     if lev.also:
-        out.append(f"**Also needed** — {count(len(lev.also), 'high or critical finding')} no attack path shows: "
-                   + "; ".join(f"{md_escape(a.title)} ({', '.join(md_code(c) for c in a.controls) or 'a decision'})"
+        out.append(f"**Also needed** — {count(len(lev.also), 'high or critical finding')} the fix leaves open: "
+                   + "; ".join(f"{md_escape(a.title)} ({', '.join(md_code(c) for c in a.controls) or md_escape(a.recommendation.rstrip('.'))})"
                                for a in lev.also[:5]) + ("; …" if len(lev.also) > 5 else "") + ".")
         out.append("")
     findings = result.open_findings()

@@ -124,10 +124,10 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
                         + (": only lowering the odds is on offer, " + listing(lev.reduce_only) if lev.reduce_only
                            else ""), "yellow"), soft_wrap=True)
     if lev.also:
-        console.print(t(f"  also needed — {count(len(lev.also), 'high or critical finding')} no attack path shows:",
+        console.print(t(f"  also needed — {count(len(lev.also), 'high or critical finding')} the fix above leaves open:",
                         "bold"))
         for a in lev.also[:ALSO_SHOWN]:
-            what = listing(a.controls) if a.controls else "a decision (see the finding)"
+            what = listing(a.controls) if a.controls else a.recommendation.rstrip(".")  # a decision, a design change, logging
             hanging_line(console, t(f"  {a.severity} ", SEVERITY_STYLE[a.severity]),
                      t(f"{a.finding} — {what} ({listing(a.responsible) or 'nobody'})"), 4 + len(a.severity))
         if len(lev.also) > ALSO_SHOWN:
