@@ -271,6 +271,8 @@ def test_what_the_fix_leaves_open_is_named_so_even_on_its_paths(cli, write):
     assert "also needed — 2 high or critical findings the fix above leaves open:" in out
     assert "over-privileged-credential:gh — APP-TOOL-03 (dev)" in out
     assert "visibility-gap:logging — Record prompts, completions" in out
+    written = cli("check", path, "--report", path.with_suffix(".md")).stderr
+    assert f"wrote {path.with_suffix('.md')} (markdown, 11 open findings, 1 open path)" in written
 
 
 def test_at_a_terminal_a_finding_wraps_under_its_own_indent():

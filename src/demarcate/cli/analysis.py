@@ -425,8 +425,8 @@ def write_report(output: Path, format: ReportFormat, gate: Gate, party: list[str
                   campaigns: list[tuple[str, dict[str, Any]]] | None = None) -> None:
     result = gate.result
     write_file(output, render_report(format, gate, party, trend, campaigns), result.system)
-    err.print(terminal.t(f"wrote {output} ({format.value}, {len(result.open_findings())} open findings, "
-                         f"{len(result.paths.open_paths)} open paths)"))
+    err.print(terminal.t(f"wrote {output} ({format.value}, {count(len(result.open_findings()), 'open finding')}, "
+                         f"{count(len(result.paths.open_paths), 'open path')})"))
 
 
 @app.command()
