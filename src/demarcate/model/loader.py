@@ -234,11 +234,15 @@ def _name(path: Path) -> str:
     return STDIN_NAME if str(path) == STDIN else str(path)
 
 
-def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence[RelayingHost]) -> ComponentBase:
+def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence[RelayingHost],
+                       runs_code: bool = False) -> ComponentBase:
     """The component with every host-list entry that a known relaying host covers marked `relays`,
     the reason in its note, so that every check and every report sees it as the manifest would
-    have said it."""
+    have said it. Hosts that take uploads into anyone's account count only where code builds its
+    own requests (`runs_code`: egress that carries a code-running tool's traffic)."""
     spec = catalog.kinds[comp.kind]  # type: ignore[attr-defined]
+    if not runs_code:
+        relaying = [r for r in relaying if r.via == "fetch"]
     update: dict[str, Any] = {}
     for name, attr in spec.attributes.items():
         if attr.type != "hosts":
@@ -250,7 +254,8 @@ def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence
         marked = []
         for h in hosts:
             known = None if h.unsafe else next((r for r in relaying if r.covers(h.host)), None)
-            marked.append(h.model_copy(update={"relays": True, "note": h.note or known.reason}) if known else h)
+            flag = "uploads" if known and known.via == "upload" else "relays"
+            marked.append(h.model_copy(update={flag: True, "note": h.note or known.reason}) if known else h)
         if marked != hosts:
             update[field_name] = marked
     return comp.model_copy(update=update) if update else comp
@@ -350,10 +355,15 @@ class _Merger:
             self.problems += check_control(control, catalog.kinds, catalog.threats, catalog.probe_categories, pos)
         catalog = catalog.with_custom(list(self.controls.values()))
         relaying = (*catalog.relaying_hosts, *self.relaying_hosts.values())
+        comps = self.components
+        runs_code = {f.target for f in self.flows.values()  # egress that carries a code-running tool's traffic
+                     if f.target in comps and comps[f.target].kind == "network-egress"  # type: ignore[attr-defined]
+                     and f.source in comps and "execute-code" in (comps[f.source].get("effects") or ())}
         system = System(
             info=info,
             parties=self.parties,
-            components={cid: _mark_unsafe_hosts(c, catalog, relaying) for cid, c in self.components.items()},
+            components={cid: _mark_unsafe_hosts(c, catalog, relaying, cid in runs_code)
+                        for cid, c in self.components.items()},
             flows=tuple(self.flows.values()),
             claims=tuple(self.claims.values()),
             tracking=tuple(self.tracking.values()),

@@ -293,18 +293,27 @@ class HostEntry(AcceptsString):
     relays: bool = False
     owned: bool = Field(True, description="The owner controls this host. False for a third party's domain, "
                                           "or one whose registration lapsed: whoever holds it receives what is sent.")
+    uploads: bool = Field(False, description="Anyone can open an account here and send data into it with a key "
+                                             "they hand over (an API, a package registry): a way out for code "
+                                             "that builds its own requests. The analysis sets it on an egress "
+                                             "list that carries a code-running tool's traffic, for the hosts it "
+                                             "knows.")
     note: Text = ""
 
     @property
     def unsafe(self) -> bool:
-        """It makes a list it is on as good as open: it relays, or someone else holds it."""
-        return self.relays or not self.owned
+        """It makes a list it is on as good as open: it relays, takes uploads into anyone's account, or
+        someone else holds it."""
+        return self.relays or self.uploads or not self.owned
 
     @property
     def why_unsafe(self) -> str:
+        note = f" ({self.note})" if self.note else ""
         if not self.owned:
-            return f"{self.host}, which is not under the owner's control" + (f" ({self.note})" if self.note else "")
-        return f"{self.host}, which relays arbitrary URLs" + (f" ({self.note})" if self.note else "")
+            return f"{self.host}, which is not under the owner's control{note}"
+        if self.relays:
+            return f"{self.host}, which relays arbitrary URLs{note}"
+        return f"{self.host}, where anyone's account takes uploads{note}"
 
     @model_validator(mode="before")
     @classmethod
@@ -320,6 +329,13 @@ class RelayingHost(Model):
         "host", description="host: this host relays; subdomains: every subdomain of it does; tenants: "
                             "anyone can get a subdomain of it, so a wildcard over them is unsafe.")
     reason: Text = Field(description="Why, in one line: what it relays or serves.")
+    via: Literal["fetch", "upload"] = Field(
+        "fetch", description="fetch: a request to a URL the attacker chose carries data out (an image "
+                             "proxy, a redirect, a form that takes GET), so it is a way out from any host "
+                             "list; upload: anyone can open an account there and send data into it with "
+                             "a key they hand over (an API, a package registry), so it is a way out only "
+                             "where code runs and builds its own requests: an egress list carrying traffic "
+                             "of a tool that executes code.")
 
     def covers(self, entry: str) -> bool:
         """Whether an allowlist entry (a host, or `*.domain`) lets traffic reach what this relays."""

@@ -38,3 +38,21 @@ def test_a_sound_allowlist_is_not_open_whatever_a_claim_says_of_it(bot, run):
     bot.set("out", allow=["mail.example", {"host": "redirect.example", "relays": True}])
     (f,) = run(bot, RULE)
     assert "(allow includes redirect.example, which relays arbitrary URLs)" in f.explanation
+
+
+def test_an_upload_service_is_a_way_out_only_for_code_that_runs(bot, run):
+    """Claude's sandbox (2025): with api.anthropic.com allowed, code run on a document's instructions
+    uploaded the user's files with the attacker's API key. The same host on the egress of a mail
+    tool that builds no request of its own carries nothing anywhere."""
+    bot.set("out", policy="allowlist", allow=["api.anthropic.com", "*.github.com"])
+    assert run(bot, RULE) == []
+    bot.add({"id": "code", "kind": "tool", "owner": "app", "effects": ["execute-code"], "credential": "none"},
+            ("llm", "code"), ("code", "out"))
+    (f,) = run(bot, RULE)
+    assert f.severity == "high"
+    assert "api.anthropic.com, where anyone's account takes uploads (its Files API" in f.explanation
+    assert "*.github.com, where anyone's account takes uploads" in f.explanation
+    # Marked by the user on a host the catalog does not know, it counts as written.
+    bot.set("out", allow=[{"host": "files.partner.example", "uploads": True}])
+    (f,) = run(bot, RULE)
+    assert "files.partner.example, where anyone's account takes uploads" in f.explanation

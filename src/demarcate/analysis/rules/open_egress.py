@@ -12,15 +12,18 @@ RULE = Rule(
     name="Open egress",
     title="Tools and the runtime can reach any host on the internet",
     detects="A network-egress component with `policy: open`, or an allowlist containing a host that "
-            "relays arbitrary URLs, that tools or the runtime send through, with no egress allowlist "
-            "(INF-NET-03) in effect.",
+            "relays arbitrary URLs (or, where a tool runs code, one that takes uploads into anyone's "
+            "account: an API, a package registry, a git host), that tools or the runtime send through, with "
+            "no egress allowlist (INF-NET-03) in effect.",
     why="Whatever an injected instruction makes a tool fetch or send can go anywhere. An allowlist turns "
         "exfiltration into a blocked, logged connection.",
     severity="high when a tool that sends externally or executes code flows into it; medium otherwise.",
     who_acts="The infrastructure operator who runs the egress (`operated-by`), else its owner.",
     false_positives="Egress that is filtered by a proxy the manifest does not show; add it.",
     references=("OWASP LLM06", "OWASP LLM02", "MITRE ATLAS AML.M0032"),
-    fix="Allow outbound traffic only to the hosts the tools need, none of which relays arbitrary URLs (INF-NET-03).",
+    fix="Allow outbound traffic only to the hosts the tools need, none of which relays arbitrary URLs; where "
+        "code runs, reach services that take uploads into anyone's account only through a proxy that sends "
+        "your own credential (INF-NET-03).",
 )
 
 
