@@ -18,3 +18,15 @@ def test_closed_paths_leave_a_medium_structural_finding(bot, run):
     bot.set("chat", trust="internal")
     (f,) = run(bot, RULE)
     assert f.severity == "medium"
+
+
+def test_code_that_runs_and_reaches_open_egress_takes_the_data_out(bot, run):
+    """A code interpreter instead of a mail tool: what the code reads leaves through egress, unless
+    an allowlist holds there."""
+    bot.drop("mail").add({"id": "code", "kind": "tool", "owner": "app", "effects": ["execute-code"],
+                          "credential": "none"}, ("llm", "code"), ("code", "out"))
+    (f,) = run(bot, RULE)
+    assert f.severity == "critical" and "1 open exfiltration path from outside content runs" in f.explanation
+    bot.set("out", policy="allowlist", allow=["pypi.org"])
+    (f,) = run(bot, RULE)
+    assert f.severity == "medium" and "0 open exfiltration paths" in f.explanation

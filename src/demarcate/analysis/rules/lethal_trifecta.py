@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, count, listing
 from demarcate.analysis.graph import Marked
+from demarcate.analysis.paths import AttackPath
 
 RULE = Rule(
     id="lethal-trifecta",
@@ -18,7 +19,7 @@ RULE = Rule(
     why="With all three in one context, a single planted instruction is enough to read the private data "
         "and send it out. Removing any one leg removes the class of attack, whatever the model does.",
     severity="critical when an open path takes the data out with no click (a tool, egress, an image or "
-             "preview the client loads by itself); high when every open path needs the user to click a "
+             "preview the client loads by itself, code that runs and reaches open egress); high when every open path needs the user to click a "
              "link; medium when every path is closed by controls but the structure remains.",
     who_acts="The application team that assembles the context and grants the tools.",
     false_positives="Private data and the way out may sit in separate turns the manifest does not show; "
@@ -39,6 +40,16 @@ def _outbound(ctx: Context, cid: str) -> bool:
     if kind == "network-egress":
         return comp.policy != "none"  # type: ignore[attr-defined]
     return False
+
+
+def _carries_out(ctx: Context, path: AttackPath) -> bool:
+    """Whether the path takes data out: an exfiltration, or code that ran and goes on to an egress
+    no allowlist holds (what the code read leaves with it)."""
+    if path.impact_kind == "exfiltration":
+        return True
+    last = path.steps[-1]
+    return (path.impact_kind == "code-execution" and ctx.kind(last) == "network-egress" and _outbound(ctx, last)
+            and not ctx.effective("INF-NET-03", last))
 
 
 # Components of each leg a finding names (the explanation counts the rest): in a long chain a model
@@ -77,8 +88,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         private_total = private_up.count(model) + len(after)
         untrusted = untrusted_up(model, limit=NAMED)
         out = outbound(model, limit=NAMED)
-        open_paths = [p for p in ctx.paths.open_through(model) if p.impact_kind == "exfiltration"
-                      and p.entry != "user-input"]
+        open_paths = [p for p in ctx.paths.open_through(model) if _carries_out(ctx, p) and p.entry != "user-input"]
         if any(not p.needs_click for p in open_paths):
             severity = "critical"
         elif open_paths:
