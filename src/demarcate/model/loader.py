@@ -234,15 +234,11 @@ def _name(path: Path) -> str:
     return STDIN_NAME if str(path) == STDIN else str(path)
 
 
-def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence[RelayingHost],
-                       runs_code: bool = False) -> ComponentBase:
-    """The component with every host-list entry that a known relaying host covers marked `relays`,
-    the reason in its note, so that every check and every report sees it as the manifest would
-    have said it. Hosts that take uploads into anyone's account count only where code builds its
-    own requests (`runs_code`: egress that carries a code-running tool's traffic)."""
+def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence[RelayingHost]) -> ComponentBase:
+    """The component with every host-list entry that a known relaying host covers marked `relays`
+    (or `uploads`), the reason in its note, so that every check and every report sees it as the
+    manifest would have said it."""
     spec = catalog.kinds[comp.kind]  # type: ignore[attr-defined]
-    if not runs_code:
-        relaying = [r for r in relaying if r.via == "fetch"]
     update: dict[str, Any] = {}
     for name, attr in spec.attributes.items():
         if attr.type != "hosts":
@@ -354,15 +350,18 @@ class _Merger:
                                              "choose another id, for example with your organisation's prefix"))
             self.problems += check_control(control, catalog.kinds, catalog.threats, catalog.probe_categories, pos)
         catalog = catalog.with_custom(list(self.controls.values()))
-        relaying = (*catalog.relaying_hosts, *self.relaying_hosts.values())
+        # Hosts that take uploads into anyone's account are a way out only where code builds its own
+        # requests: on egress that carries a code-running tool's traffic.
+        with_uploads = (*catalog.relaying_hosts, *self.relaying_hosts.values())
+        fetching = tuple(r for r in with_uploads if r.via == "fetch")
         comps = self.components
-        runs_code = {f.target for f in self.flows.values()  # egress that carries a code-running tool's traffic
+        runs_code = {f.target for f in self.flows.values()
                      if f.target in comps and comps[f.target].kind == "network-egress"  # type: ignore[attr-defined]
                      and f.source in comps and "execute-code" in (comps[f.source].get("effects") or ())}
         system = System(
             info=info,
             parties=self.parties,
-            components={cid: _mark_unsafe_hosts(c, catalog, relaying, cid in runs_code)
+            components={cid: _mark_unsafe_hosts(c, catalog, with_uploads if cid in runs_code else fetching)
                         for cid, c in self.components.items()},
             flows=tuple(self.flows.values()),
             claims=tuple(self.claims.values()),
