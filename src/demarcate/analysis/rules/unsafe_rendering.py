@@ -47,12 +47,19 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not problems:
             continue
         exposed = any(model_has_private_data(ctx, m) and ctx.untrusted_upstream.any(m) for m in models)
+        note = ""
+        if "APP-OUT-01" in controls and not comp.publishes:  # type: ignore[attr-defined]
+            sources = {s for m in models for s in ctx.untrusted_upstream(m)}
+            if sources and all(ctx.kind(s) == "user-input" for s in sources):
+                note = (" Only what its own user types reaches it, and markup there runs in no one else's browser, "
+                        "so no attack path ends here; if others see this output (staff, a shared page), set "
+                        "`publishes: true`.")
         yield Finding(
             rule=RULE.id,
             key=(cid,),
             severity="high" if exposed else "medium",
             title=f"{cid} renders model output unsafely",
-            explanation=f"{comp.label} shows output of {listing(models)}; " + "; ".join(problems) + ".",
+            explanation=f"{comp.label} shows output of {listing(models)}; " + "; ".join(problems) + "." + note,
             recommendation=RULE.fix,
             responsible=(comp.actor,),
             components=(cid,),
