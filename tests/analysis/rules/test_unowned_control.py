@@ -52,3 +52,15 @@ def test_one_further_control_reads_in_the_singular(bot, run):
     assert one.title == "1 further control falls to infra, and nobody provides it"
     assert "expected to own this applicable control, and no claim covers it" in one.explanation
     assert "It does not sit on an open attack path." in one.explanation
+
+
+def test_an_application_developer_that_runs_nothing_here_is_not_handed_the_role(bot, run):
+    """The maker of a remote agent the app runs as a tool is an application developer too, but the
+    controls of this application are not theirs."""
+    bot.parties.append({"id": "remote-co", "role": "application-developer"})
+    bot.add({"id": "agent", "kind": "tool", "owner": "remote-co", "operated-by": "app", "effects": ["read-public"],
+             "credential": "none"}, ("llm", "agent"), ("agent", "llm"))
+    ids = {f.id for f in run(bot, RULE)}
+    assert "unowned-control:app" in ids and "unowned-control:remote-co" not in ids
+    bot.set("agent", operated_by="remote-co")  # running its part here, it answers for it
+    assert "unowned-control:remote-co" in {f.id for f in run(bot, RULE)}

@@ -47,10 +47,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     missing = [n for n in needed if n not in captured]
     # Who would respond to an incident: the deployer, and the application developers who run a part of
     # this system — not one whose component another party runs here (the maker of a remote agent).
-    running = {comp.actor for comp in ctx.system.components.values()}
-    developers = [p.id for p in ctx.system.parties.values() if p.role == "application-developer"]
-    developers = [p for p in developers if p in running] or developers
-    responders = [p.id for p in ctx.system.parties.values() if p.id in developers or p.role == "deployer"]
+    responders = [p.id for p in ctx.system.parties.values() if p.role == "deployer" or (
+        p.role == "application-developer" and p.id not in ctx.idle_developers)]
     model_logs = [log for log in logs
                   if set(ctx.system.components[log].captures or []) & {"prompts", "completions", "tool-calls"}]  # type: ignore[attr-defined]
     readers: set[str] = set()
