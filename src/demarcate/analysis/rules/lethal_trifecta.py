@@ -47,8 +47,8 @@ def _carries_out(ctx: Context, path: AttackPath) -> bool:
     no allowlist holds (what the code read leaves with it)."""
     if path.impact_kind == "exfiltration":
         return True
-    last = path.steps[-1]
-    return (path.impact_kind == "code-execution" and ctx.kind(last) == "network-egress" and _outbound(ctx, last)
+    last = path.steps[-1]  # a path ends at an impact: egress there lets traffic out by its policy
+    return (path.impact_kind == "code-execution" and ctx.kind(last) == "network-egress"
             and not ctx.effective("INF-NET-03", last))
 
 

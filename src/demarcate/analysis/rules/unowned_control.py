@@ -69,7 +69,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             )
         elif r.control.function in ("prevent", "detect"):
             # Not an application developer that runs nothing here (a remote agent's maker).
-            for party in [p for p in r.responsible if p not in ctx.idle_developers] or r.responsible or ("nobody",):
+            parties = [p for p in r.responsible if p not in ctx.idle_developers] or r.responsible
+            for party in parties or ("nobody",):
                 rest.setdefault(party, []).append(cid)
     for party, controls in sorted(rest.items()):
         one = len(controls) == 1
