@@ -153,6 +153,27 @@ class Context:
     def effective(self, control_id: str, component_id: str) -> bool:
         return self.state(control_id, component_id).effective
 
+    def shown(self, control_id: str, component_id: str) -> str:
+        """What shows, beyond a party's word, that a control in effect on a component holds: the
+        component's configuration, a test named in a claim's evidence, or a stored campaign that
+        verified it (`check --evidence`). Empty when nothing does, or when it is not in effect."""
+        state = self.state(control_id, component_id)
+        if not state.effective:
+            return ""
+        checks = self._checks(self.resp[control_id], self._kinds[component_id])
+        if state.state == "configured" or (checks and not self.failing_checks(control_id, component_id)):
+            return "its configuration"
+        verified = (self.system.live or {}).get("verified", {})
+        if control_id in verified:
+            return f"campaign {self.system.live['run']}"  # type: ignore[index]
+        everywhere, scoped = self._index_claims(control_id)
+        for claim in (*everywhere, *scoped.get(component_id, ())):
+            if claim.provides == "implemented":
+                tests = [e.ref for e in claim.evidence if e.kind == "test"]
+                if tests:
+                    return f"test {tests[0]}"
+        return ""
+
     def in_effect(self, control_id: str) -> frozenset[str]:
         """The components it protects that a control is in effect on."""
         found = self.memo.get(("in-effect", control_id))

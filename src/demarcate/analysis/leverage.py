@@ -188,7 +188,8 @@ def also_needed(ctx: Context, findings: list[Finding], fix: list[str]) -> list[A
             continue
         if f.rule == "unowned-control" and set(f.controls) <= on_paths:
             continue  # one of the controls that could close a path: the fix above chose among them
-        controls = [c for c in f.controls if c in catalog and catalog[c].closes_paths and c not in fix]
+        controls = [c for c in f.controls if c in catalog and catalog[c].closes_paths and c not in fix
+                    and not any(ctx.effective(c, comp) for comp in f.components if comp in ctx.system.components)]
         if f.controls and not controls and all(c in fix for c in f.controls if c in catalog):
             continue  # the path fix puts its controls in effect
         out.append(AlsoNeeded(f.id, f.severity, f.title, controls, list(f.responsible), f.recommendation))

@@ -5,12 +5,13 @@ def test_shared_account_reading_private_records(bot, run):
     bot.set("lookup", credential="service-account")
     (f,) = run(bot, RULE)
     assert f.id == "over-privileged-credential:lookup" and f.severity == "high"
+    assert f.title == "lookup acts with a service-account credential"
 
 
 def test_admin_credential_is_high_even_without_untrusted_input(bot, run):
     bot.drop("reviews", "rag").set("chat", trust="internal").set("lookup", credential="admin")
     (f,) = run(bot, RULE)
-    assert f.severity == "high"
+    assert f.severity == "high" and f.title == "lookup acts with an admin credential"
 
 
 def test_delegated_scope_is_fine(bot, run):

@@ -50,12 +50,13 @@ def check(ctx: Context) -> Iterator[Finding]:
         callers = [m for m in graph.predecessors(cid) if ctx.kind(m) == "model"]
         exposed = any(ctx.untrusted_upstream.any(m) for m in callers)
         severity = "high" if comp.credential == "admin" or reach == "all" or exposed else "medium"  # type: ignore[attr-defined]
+        credential = f"{'an' if comp.credential == 'admin' else 'a'} {comp.credential}"  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,
             key=(cid,),
             severity=severity,
-            title=f"{cid} acts with a {comp.credential} credential",  # type: ignore[attr-defined]
-            explanation=(f"{comp.label} ({', '.join(sorted(effects))}) runs with a {comp.credential} "  # type: ignore[attr-defined]
+            title=f"{cid} acts with {credential} credential",
+            explanation=(f"{comp.label} ({', '.join(sorted(effects))}) runs with {credential} "
                          + (f"credential that reaches {REACH[reach]}" if broad else
                             "credential although users sign in with their own identity")
                          + (", and untrusted content reaches the model that calls it." if exposed else ".")),
