@@ -40,6 +40,12 @@ def test_a_test_in_the_claims_evidence_shows_it_holds(bot, tmp_path):
     assert not _untested(_result(bot, tmp_path))
 
 
+def test_a_document_is_not_a_test(bot, tmp_path):
+    bot.provides("APP-TOOL-01", scope=["mail"], evidence=["design review, March"])
+    (f,) = _untested(_result(bot, tmp_path))
+    assert f.id == "claim-untested:APP-TOOL-01"
+
+
 def test_a_campaign_that_verified_it_shows_it_holds_and_one_that_got_past_it_reopens_the_path(bot, tmp_path):
     bot.provides("APP-TOOL-01", scope=["mail"])
     verified = {"run": "r1", "target": "lab", "refuted": {}, "verified": {"APP-TOOL-01": "case c held"}}
