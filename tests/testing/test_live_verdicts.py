@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -139,6 +140,29 @@ def test_a_claim_a_campaign_refuted_reopens_its_paths_in_check(tmp_path, cli):
     # No stored campaign of this system: a clear error, not a traceback.
     none = cli("check", example("coding-agent"), "--evidence", "last", "--db", db)
     assert none.exit_code == 2 and "no finished campaign of" in none.output
+
+
+def test_a_tool_the_allowlist_withheld_verifies_a_bare_claim_of_it(tmp_path, cli):
+    # The shop bot with an allowlist claimed and nothing to show for it: its mail paths rest on the
+    # claim. The lab with its allowlist on withholds send_email and says so; the campaign verifies the
+    # claim, and check with that evidence no longer asks for proof.
+    manifest = tmp_path / "bot"
+    shutil.copytree(SHOPBOT, manifest)
+    app = manifest / "app-team.yaml"
+    app.write_text(app.read_text(encoding="utf-8").replace("controls:\n", "controls:\n  - {control: APP-TOOL-01, "
+                   "party: app-team, provides: implemented, scope: [send-email]}\n", 1), encoding="utf-8")
+    before = json.loads(cli("check", manifest, "--format", "json").stdout)
+    assert "claim-untested:APP-TOOL-01" in {f["id"] for f in before["findings"]}
+    db = str(tmp_path / "h.sqlite")
+    data = run_campaign(load([manifest]), target="lab", probes="doc-email-records", db=db,
+                        lab_controls={"tool-allowlist": True})
+    (r,) = data["results"]
+    chain = {x["control"]: x for x in r["chain"]}
+    assert r["outcome"] == "blocked-by-application" and chain["APP-TOOL-01"]["held"] is True
+    assert "withheld send_email" in chain["APP-TOOL-01"]["evidence"]
+    after = json.loads(cli("check", manifest, "--evidence", "last", "--db", db, "--format", "json").stdout)
+    assert "APP-TOOL-01" in after["evidence"]["verified"]
+    assert "claim-untested:APP-TOOL-01" not in {f["id"] for f in after["findings"]}
 
 
 def test_each_case_keeps_its_whole_evidence_and_runs_show_prints_it(tmp_path, cli):

@@ -197,6 +197,9 @@ class Shopbot:
     def _offered(self, turn: Turn) -> list[str]:
         tools = list(TOOLS)
         if self.config.on("tool-allowlist"):
+            withheld = [t for t in tools if t != "order_lookup"]
+            if not any(f["switch"] == "tool-allowlist" for f in turn.fired):
+                turn.fire("tool-allowlist", f"offered order_lookup alone; withheld {', '.join(withheld)}")
             tools = ["order_lookup"]
         if self.config.on("untrusted-context-lockdown") and turn.untrusted_in_context:
             withheld = [t for t in tools if t in SIDE_EFFECTS]
