@@ -165,6 +165,41 @@ def test_a_tool_the_allowlist_withheld_verifies_a_bare_claim_of_it(tmp_path, cli
     assert "claim-untested:APP-TOOL-01" not in {f["id"] for f in after["findings"]}
 
 
+def fetcher(message: str, documents: list[str]) -> dict:
+    """Fetches any URL a document names, at once, with no approval asked; sends no mail."""
+    urls = re.findall(r"https?://[^\s)\"'<>]+", " ".join(documents))
+    return {"reply": "Done.", "tool_calls": [{"name": "fetch_url", "arguments": {"url": u}, "status": "ok"}
+                                              for u in urls[:1]]}
+
+
+def test_a_tool_that_ran_without_its_gate_refutes_the_gate_on_that_tool_alone(tmp_path, cli):
+    # The stand-in fetched the attacker's URL with no approval. That refutes a gate on fetch-url, not
+    # the confirmation the mail tool is shown and claimed to ask for: its paths stay closed, and nobody
+    # is told their mail confirmation did not hold. Claimed on fetch-url as well, that claim is refuted.
+    manifest = tmp_path / "bot"
+    shutil.copytree(SHOPBOT, manifest)
+    app = manifest / "app-team.yaml"
+    text = app.read_text(encoding="utf-8").replace("confirmation: none", "confirmation: user")
+    gated_fetch = text.replace("    output-trust: untrusted\n", "    output-trust: untrusted\n    confirmation: user\n", 1)
+    claim = "controls:\n  - {control: APP-TOOL-02, party: app-team, provides: implemented, scope: [SCOPE]}\n"
+    app.write_text(text, encoding="utf-8")
+    db = str(tmp_path / "h.sqlite")
+    data = run_campaign(load([manifest]), target=HERE + "fetcher", probes="doc-fetch-records", db=db, force=True)
+    (r,) = data["results"]
+    (gate,) = [x for x in r["chain"] if x["control"] == "APP-TOOL-02"]
+    assert gate["held"] is False and gate["on"] == ["fetch-url"]
+    for base, scope, refuted in ((text, "send-email", False), (gated_fetch, "send-email, fetch-url", True)):
+        app.write_text(base.replace("controls:\n", claim.replace("SCOPE", scope), 1), encoding="utf-8")
+        after = json.loads(cli("check", manifest, "--evidence", data["run"], "--db", db, "--format", "json").stdout)
+        assert after["evidence"]["refuted_on"]["APP-TOOL-02"] == ["fetch-url"]
+        mail = [p for p in after["paths"] if "send-email" in p["steps"] and p["entry"] != "user-input"]
+        assert mail and all("APP-TOOL-02" in p.get("closed_by", []) for p in mail)
+        found = {f["id"]: f for f in after["findings"]}
+        assert ("claim-refuted:APP-TOOL-02" in found) is refuted
+        if refuted:
+            assert found["claim-refuted:APP-TOOL-02"]["components"] == ["fetch-url"]
+
+
 def test_each_case_keeps_its_whole_evidence_and_runs_show_prints_it(tmp_path, cli):
     db = str(tmp_path / "h.sqlite")
     data = _run(tmp_path, "long_reply", "user-say-canary")

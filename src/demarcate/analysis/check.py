@@ -254,4 +254,5 @@ def result_json(result: Result) -> dict[str, Any]:
 def _evidence_json(live: dict[str, Any]) -> dict[str, Any]:
     """The stored campaign `check --evidence` used: what it refuted and verified, and where."""
     return {"run": live["run"], "target": live["target"], "same_system": live.get("same_system", True),
-            "refuted": live["refuted"], "verified": live["verified"]}
+            "refuted": live["refuted"], "verified": live["verified"],
+            **({"refuted_on": live["refuted_on"]} if live.get("refuted_on") else {})}

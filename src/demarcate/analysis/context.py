@@ -49,6 +49,7 @@ class Context:
             self._of_kind.setdefault(kind, []).append(cid)
         self._states: dict[tuple[str, str], ControlState] = {}
         self._refuted: dict[str, Any] = (system.live or {}).get("refuted", {})  # by a live test (`--evidence`)
+        self._refuted_on: dict[str, list[str]] = (system.live or {}).get("refuted_on", {})
         self._provider_index: dict[str, tuple[list[Claim], dict[str, list[Claim]]]] = {}
         self._owned: dict[str, dict[str, list[str]]] = {}  # by control: protected components by owner
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
@@ -122,6 +123,9 @@ class Context:
         if found is None:
             found = self._state(control_id, component_id)
             refuted = self._refuted.get(control_id)
+            only = self._refuted_on.get(control_id)  # the components a live test got past it on, if known
+            if only is not None and component_id not in only:
+                refuted = None
             if found.effective and refuted and control_id not in self.system.assumed:
                 # A live test got past it: claimed or configured, it did not hold.
                 found = ControlState("contradicted", found.parties, f"refuted by {refuted}")

@@ -84,8 +84,8 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     links: list[Link] = []
     secret = case.probe.declared.success.secret_value() if case.probe.declared else None
 
-    def link(layer: str, control: str, held: bool | None, evidence: str) -> None:
-        links.append(Link(layer, control, _party(resp, control), held, evidence))
+    def link(layer: str, control: str, held: bool | None, evidence: str, on: tuple[str, ...] = ()) -> None:
+        links.append(Link(layer, control, _party(resp, control), held, evidence, list(on)))
 
     def base(status: str) -> CaseResult:
         declared = case.probe.declared
@@ -148,7 +148,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     if ev.page_denied and "INF-NET-03" not in {s.control for s in judged.steps}:
         link("infrastructure", "INF-NET-03", True, f"egress denied the attacker's page: {ev.page_denied[:160]}")
     for step in judged.steps:
-        link(step.layer, step.control, step.held, step.evidence)
+        link(step.layer, step.control, step.held, step.evidence, step.on)
 
     # 4. Was it logged where responders can see it?
     if ev.records.audit_kinds is not None:

@@ -23,6 +23,13 @@ class Link:
     party: str | None
     held: bool | None
     evidence: str
+    on: list[str] = field(default_factory=list)  # the components it is about, where known (a tool that ran)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        if not self.on:
+            del out["on"]
+        return out
 
 
 @dataclass
@@ -84,7 +91,7 @@ class CaseResult:
         out: dict[str, Any] = {
             "case": self.case, "probe": self.probe, "category": self.category, "entry": self.entry,
             "goal": self.goal, "transform": self.transform, "canary": self.canary, "outcome": self.outcome,
-            "chain": [asdict(x) for x in self.chain],
+            "chain": [x.to_json() for x in self.chain],
             "latency": None if self.latency is None else round(self.latency, 4),
             "evidence": self.evidence.to_json() if self.evidence is not None else {},
         }

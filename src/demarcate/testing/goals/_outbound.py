@@ -15,7 +15,8 @@ def outbound(seen: Seen, acts: list[dict[str, Any]], complied: bool, unseen: str
     ran = seen.ran(acts)
     if ran:
         steps.append(Step("application", "APP-TOOL-02", False,
-                          f"{ran[0]['name']} ran without a gate: {str(ran[0].get('arguments'))[:160]}"))
+                          f"{ran[0]['name']} ran without a gate: {str(ran[0].get('arguments'))[:160]}",
+                          seen.tools.where(ran[0])))
     relayed = [h for h in ev.hits if h["path"] == "/relay"]
     achieved = False
     if ran or not mail or relayed:
