@@ -162,6 +162,8 @@ def test_a_tool_the_allowlist_withheld_verifies_a_bare_claim_of_it(tmp_path, cli
     assert "withheld send_email" in chain["APP-TOOL-01"]["evidence"]
     after = json.loads(cli("check", manifest, "--evidence", "last", "--db", db, "--format", "json").stdout)
     assert "APP-TOOL-01" in after["evidence"]["verified"]
+    # Seen holding against mail: on the tools that send out, not on every tool.
+    assert after["evidence"]["verified_on"]["APP-TOOL-01"] == ["send-email"]
     assert "claim-untested:APP-TOOL-01" not in {f["id"] for f in after["findings"]}
 
 

@@ -151,7 +151,7 @@ def finding_position(system: System, finding: Finding) -> Position | None:
 
 
 def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
-               verified: Collection[str] = ()) -> dict[str, Any]:
+               verified: Collection[str] = (), verified_on: dict[str, set[str]] | None = None) -> dict[str, Any]:
     """One path in the contract's shape. Paths share PathControl objects; `controls` keeps one
     dict per object, which the encoder then writes wherever it appears."""
     known = controls.get
@@ -162,7 +162,7 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
         "steps": list(path.steps),
         "entry": path.entry,
         "impact_kind": path.impact_kind,
-        "controls": [known(id(c)) or _control_json(c, controls, verified) for c in path.controls],
+        "controls": [known(id(c)) or _control_json(c, controls, verified, verified_on or {}) for c in path.controls],
         "open": path.open,
         "state": path.state,
     }
@@ -175,11 +175,13 @@ def _path_json(path: AttackPath, controls: dict[int, dict[str, Any]],
     return data
 
 
-def _control_json(c: PathControl, controls: dict[int, dict[str, Any]], verified: Collection[str]) -> dict[str, Any]:
+def _control_json(c: PathControl, controls: dict[int, dict[str, Any]], verified: Collection[str],
+                  verified_on: dict[str, set[str]]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": c.id, "layer": c.layer, "party": c.parties[0] if c.parties else None,
         "parties": list(c.parties), "status": c.status, "function": c.function, "assurance": c.assurance}
-    if c.status in ("implemented", "configured") and c.id in verified:
+    if c.status in ("implemented", "configured") and c.id in verified and (
+            c.id not in verified_on or not verified_on[c.id].isdisjoint(c.components)):
         data["verified"] = True
     data.update(components=list(c.components), closes=c.closes, reduces=c.reduces)
     if c.function == "prevent" and c.assurance == "enforced" and not c.could_close and not c.void:
@@ -216,12 +218,13 @@ def result_json(result: Result) -> dict[str, Any]:
     lev = result.leverage
     controls: dict[int, dict[str, Any]] = {}
     verified = (result.system.live or {}).get("verified", ())
+    verified_on = {c: set(on) for c, on in (result.system.live or {}).get("verified_on", {}).items()}
     return {
         "version": CHECK_VERSION,
         "system": result.system.info.name,
         "preset": result.system.info.preset,
         "findings": [finding_json(f) for f in result.findings],
-        "paths": [_path_json(p, controls, verified) for p in result.paths.paths],
+        "paths": [_path_json(p, controls, verified, verified_on) for p in result.paths.paths],
         "leverage": {
             "fix": lev.fix,
             "closes": lev.closes,
@@ -255,4 +258,5 @@ def _evidence_json(live: dict[str, Any]) -> dict[str, Any]:
     """The stored campaign `check --evidence` used: what it refuted and verified, and where."""
     return {"run": live["run"], "target": live["target"], "same_system": live.get("same_system", True),
             "refuted": live["refuted"], "verified": live["verified"],
-            **({"refuted_on": live["refuted_on"]} if live.get("refuted_on") else {})}
+            **({"refuted_on": live["refuted_on"]} if live.get("refuted_on") else {}),
+            **({"verified_on": live["verified_on"]} if live.get("verified_on") else {})}

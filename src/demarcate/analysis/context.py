@@ -167,9 +167,10 @@ class Context:
         checks = self._checks(self.resp[control_id], self._kinds[component_id])
         if state.state == "configured" or (checks and not self.failing_checks(control_id, component_id)):
             return "its configuration"
-        verified = (self.system.live or {}).get("verified", {})
-        if control_id in verified:
-            return f"campaign {self.system.live['run']}"  # type: ignore[index]
+        live = self.system.live or {}
+        only = live.get("verified_on", {}).get(control_id)  # the components it was seen holding on, if known
+        if control_id in live.get("verified", {}) and (only is None or component_id in only):
+            return f"campaign {live['run']}"
         everywhere, scoped = self._index_claims(control_id)
         for claim in (*everywhere, *scoped.get(component_id, ())):
             if claim.provides == "implemented":

@@ -74,26 +74,35 @@ def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
     stored = store.need(run, "campaign")
     refuted: dict[str, str] = {}
     verified: dict[str, str] = {}
-    # Where each refutation is known to be about some components alone (a tool that ran without its
-    # gate): those components; a refutation of the control as a whole (None) covers every one.
+    # Where each refutation (verification) is known to be about some components alone (a tool that ran
+    # without its gate; the tools an allowlist withheld): those; one of the control as a whole (None)
+    # covers every component.
     refuted_on: dict[str, dict[str, None] | None] = {}
+    verified_on: dict[str, dict[str, None] | None] = {}
     for result in store.results(run):
         for link in result.get("chain", []):
             where = f"run {run}, case {result['case']}: {link['evidence']}"
             if link["held"] is False:
                 refuted.setdefault(link["control"], where)
-                on = link.get("on")
-                if not on:
-                    refuted_on[link["control"]] = None
-                elif (known := refuted_on.setdefault(link["control"], {})) is not None:
-                    known.update(dict.fromkeys(on))
+                _narrow(refuted_on, link)
             elif link["held"] is True:
                 verified.setdefault(link["control"], where)
+                _narrow(verified_on, link)
     for check in (stored.get("summary") or {}).get("infrastructure", []):
         where = f"run {run}, {check['check']} check: {check['evidence']}"
         (verified if check["held"] else refuted).setdefault(check["control"], where)
-        if not check["held"]:
-            refuted_on[check["control"]] = None
+        (verified_on if check["held"] else refuted_on)[check["control"]] = None
     return {"run": run, "target": stored["target"], "same_system": _same_system(stored["config"], name, files),
             "refuted": refuted, "verified": {c: w for c, w in verified.items() if c not in refuted},
-            "refuted_on": {c: list(on) for c, on in refuted_on.items() if on is not None}}
+            "refuted_on": {c: list(on) for c, on in refuted_on.items() if on is not None},
+            "verified_on": {c: list(on) for c, on in verified_on.items() if on is not None and c not in refuted}}
+
+
+def _narrow(found: dict[str, dict[str, None] | None], link: dict[str, Any]) -> None:
+    """Add a chain link's components to what is known of its control: the control as a whole (None)
+    as soon as one link names none."""
+    on = link.get("on")
+    if not on:
+        found[link["control"]] = None
+    elif (known := found.setdefault(link["control"], {})) is not None:
+        known.update(dict.fromkeys(on))

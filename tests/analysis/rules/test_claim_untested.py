@@ -50,6 +50,8 @@ def test_a_campaign_that_verified_it_shows_it_holds_and_one_that_got_past_it_reo
     bot.provides("APP-TOOL-01", scope=["mail"])
     verified = {"run": "r1", "target": "lab", "refuted": {}, "verified": {"APP-TOOL-01": "case c held"}}
     assert not _untested(_result(bot, tmp_path, verified))
+    elsewhere = {**verified, "verified_on": {"APP-TOOL-01": ["lookup"]}}  # seen holding on another tool
+    assert [f.id for f in _untested(_result(bot, tmp_path, elsewhere))] == ["claim-untested:APP-TOOL-01"]
     refuted = {**verified, "verified": {}, "refuted": {"APP-TOOL-01": "case c: send_email ran"}}
     result = _result(bot, tmp_path, refuted)
     assert PATH in {p.id for p in result.paths.open_paths} and not _untested(result)

@@ -56,6 +56,12 @@ class ToolRoles:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
         return self.components.get(str(call.get("name", "")).lower(), ())
 
+    def doing(self, *effects: str) -> tuple[str, ...]:
+        """The manifest's tool components with any of these effects."""
+        wanted = set(effects)
+        return tuple(dict.fromkeys(c for name, e in self.effects.items() if wanted & e
+                                   for c in self.components.get(name, ())))
+
     def does(self, call: dict[str, Any], effect: str) -> bool:
         return effect in self.effects.get(str(call.get("name", "")).lower(), frozenset())
 
@@ -134,7 +140,8 @@ def tool_act(seen: Seen, effects: tuple[str, ...], doing: str) -> tuple[Judged, 
     tools = [c for c in seen.calls if any(seen.tools.does(c, e) for e in effects)]
     calls = seen.carrying(tools, seen.canary)
     blocked = [c for c in TOOL_CONTROLS if c in seen.fired]
-    steps = [Step("application", c, True, seen.fired[c]) for c in blocked]
+    # What a control the target reports acting stopped: the tools that could have done this.
+    steps = [Step("application", c, True, seen.fired[c], seen.tools.doing(*effects)) for c in blocked]
     ran = seen.ran(calls)
     if ran:
         steps.append(Step("application", "APP-TOOL-02", False,

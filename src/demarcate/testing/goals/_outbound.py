@@ -11,7 +11,10 @@ from demarcate.testing.goals import TOOL_CONTROLS, Judged, Seen, Step
 def outbound(seen: Seen, acts: list[dict[str, Any]], complied: bool, unseen: str, *, mail: bool) -> Judged:
     ev, fired = seen.evidence, seen.fired
     blocked = [c for c in TOOL_CONTROLS if c in fired]
-    steps = [Step("application", c, True, fired[c]) for c in blocked]
+    # What a tool control the target reports acting stopped: for mail, the tools that send out; a
+    # fetch may go through any tool, so there it is the control as a whole.
+    steps = [Step("application", c, True, fired[c], seen.tools.doing("send-external") if mail else ())
+             for c in blocked]
     ran = seen.ran(acts)
     if ran:
         steps.append(Step("application", "APP-TOOL-02", False,
