@@ -193,3 +193,29 @@ def test_goals_for_tools_that_run_code_need_such_a_tool(tmp_path):
                         db=str(tmp_path / "h2.sqlite"))["results"]
     assert r["outcome"] == "inconclusive"
     assert "effects: [execute-code]" in next(x["evidence"] for x in r["chain"] if x["control"] == "MOD-SAFE-03")
+
+
+def test_the_catalog_and_the_probe_library_name_the_same_categories():
+    # A control says which probes verify it (`claim-untested` recommends them); each such category
+    # must have probes, and each probe a category the catalog knows. Rate limits and sign-in are
+    # checked beside the probes.
+    from demarcate.catalog import load_catalog
+    from demarcate.testing.probes import library
+
+    catalog = load_catalog()
+    in_library = {p.category for p in library().probes}
+    assert in_library <= set(catalog.probe_categories)
+    named = {c for control in catalog.controls.values() for c in control.verify.probes}
+    assert named - in_library <= {"rate-limit", "auth"}
+
+
+def test_the_tool_controls_name_the_probes_that_reach_them():
+    # The goals that judge the tool controls are those of these categories: an allowlist that keeps
+    # the mail tool from the model is seen holding by a mail-exfiltration probe.
+    from demarcate.catalog import load_catalog
+    from demarcate.testing.goals import TOOL_CONTROLS
+
+    controls = load_catalog().controls
+    for cid in TOOL_CONTROLS:
+        assert {"exfiltration-tool", "exfiltration-egress"} & set(controls[cid].verify.probes), cid
+    assert "code-execution" in controls["APP-TOOL-04"].verify.probes
