@@ -370,3 +370,18 @@ def test_waiting_for_a_callback_never_holds_up_the_other_cases(tmp_path):
     plain = time.monotonic() - start
     assert len(quoted["results"]) == 16 and all(r["outcome"] != "succeeded" for r in quoted["results"])
     assert quoting < plain + 16 * 0.6 / 3, (quoting, plain)  # blocking waits alone would add 9.6 s
+
+
+def test_a_control_got_past_on_one_tool_and_seen_holding_on_another_is_verified_there():
+    from demarcate.store.campaign_history import settle
+
+    why = {"APP-TOOL-02": "case a", "APP-TOOL-01": "case b", "INF-NET-03": "case c"}
+    held, held_on = settle(
+        {"APP-TOOL-02": {"fetch-url": None}, "APP-TOOL-01": {"fetch-url": None}, "INF-NET-03": None},
+        why,
+        {"APP-TOOL-02": {"send-email": None}, "APP-TOOL-01": {"fetch-url": None}, "INF-NET-03": {"egress": None}})
+    # Held on the mail tool, got past on the fetch tool: verified on the mail tool alone.
+    assert held == {"APP-TOOL-02": "case a"} and held_on == {"APP-TOOL-02": ["send-email"]}
+    # Seen holding as a whole but got past somewhere, or got past as a whole: not verified.
+    assert settle({"APP-TOOL-02": {"fetch-url": None}}, why, {"APP-TOOL-02": None}) == ({
+        "APP-TOOL-01": "case b", "INF-NET-03": "case c"}, {})

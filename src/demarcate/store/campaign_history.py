@@ -92,10 +92,33 @@ def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
         where = f"run {run}, {check['check']} check: {check['evidence']}"
         (verified if check["held"] else refuted).setdefault(check["control"], where)
         (verified_on if check["held"] else refuted_on)[check["control"]] = None
+    held, held_on = settle(refuted_on, verified, verified_on)
     return {"run": run, "target": stored["target"], "same_system": _same_system(stored["config"], name, files),
-            "refuted": refuted, "verified": {c: w for c, w in verified.items() if c not in refuted},
+            "refuted": refuted, "verified": held,
             "refuted_on": {c: list(on) for c, on in refuted_on.items() if on is not None},
-            "verified_on": {c: list(on) for c, on in verified_on.items() if on is not None and c not in refuted}}
+            "verified_on": held_on}
+
+
+def settle(refuted_on: dict[str, dict[str, None] | None], verified: dict[str, str],
+           verified_on: dict[str, dict[str, None] | None]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What a campaign shows holding, once what it got past is taken out: a control refuted as a
+    whole, or seen holding as a whole and refuted somewhere, is not verified; one seen holding on some
+    components is verified on those it was not got past on."""
+    held: dict[str, str] = {}
+    held_on: dict[str, list[str]] = {}
+    for control, why in verified.items():
+        on = verified_on.get(control)
+        if control in refuted_on:
+            bad = refuted_on[control]
+            left = [c for c in on if c not in bad] if on is not None and bad is not None else []
+            if not left:
+                continue
+            held[control], held_on[control] = why, left
+        else:
+            held[control] = why
+            if on is not None:
+                held_on[control] = list(on)
+    return held, held_on
 
 
 def _narrow(found: dict[str, dict[str, None] | None], link: dict[str, Any]) -> None:
