@@ -142,10 +142,11 @@ def test_a_claim_a_campaign_refuted_reopens_its_paths_in_check(tmp_path, cli):
     assert none.exit_code == 2 and "no finished campaign of" in none.output
 
 
-def test_a_tool_the_allowlist_withheld_verifies_a_bare_claim_of_it(tmp_path, cli):
+def test_an_allowlist_no_attack_reached_is_not_credited_and_the_claim_stays_untested(tmp_path, cli):
     # The shop bot with an allowlist claimed and nothing to show for it: its mail paths rest on the
-    # claim. The lab with its allowlist on withholds send_email and says so; the campaign verifies the
-    # claim, and check with that evidence no longer asks for proof.
+    # claim. The lab with its allowlist on never offers send_email, and the model does not try it:
+    # nothing reached the allowlist, so it is not verified, the model is not said to have obeyed, and
+    # check with that evidence still asks for proof.
     manifest = tmp_path / "bot"
     shutil.copytree(SHOPBOT, manifest)
     app = manifest / "app-team.yaml"
@@ -154,17 +155,16 @@ def test_a_tool_the_allowlist_withheld_verifies_a_bare_claim_of_it(tmp_path, cli
     before = json.loads(cli("check", manifest, "--format", "json").stdout)
     assert "claim-untested:APP-TOOL-01" in {f["id"] for f in before["findings"]}
     db = str(tmp_path / "h.sqlite")
-    data = run_campaign(load([manifest]), target="lab", probes="doc-email-records", db=db,
-                        lab_controls={"tool-allowlist": True})
-    (r,) = data["results"]
-    chain = {x["control"]: x for x in r["chain"]}
-    assert r["outcome"] == "blocked-by-application" and chain["APP-TOOL-01"]["held"] is True
-    assert "withheld send_email" in chain["APP-TOOL-01"]["evidence"]
+    data = run_campaign(load([manifest]), target="lab", probes="doc-email-records,doc-write-note,doc-run-code",
+                        db=db, lab_controls={"tool-allowlist": True})
+    for r in data["results"]:
+        chain = {x["control"]: x for x in r["chain"]}
+        assert not r["outcome"].startswith("blocked-by"), r["case"]
+        assert chain.get("APP-TOOL-01", {}).get("held") is not True, r["case"]
+        assert chain.get("MOD-SAFE-03", {}).get("held") is not False, r["case"]
     after = json.loads(cli("check", manifest, "--evidence", "last", "--db", db, "--format", "json").stdout)
-    assert "APP-TOOL-01" in after["evidence"]["verified"]
-    # Seen holding against mail: on the tools that send out, not on every tool.
-    assert after["evidence"]["verified_on"]["APP-TOOL-01"] == ["send-email"]
-    assert "claim-untested:APP-TOOL-01" not in {f["id"] for f in after["findings"]}
+    assert "APP-TOOL-01" not in after["evidence"]["verified"]
+    assert "claim-untested:APP-TOOL-01" in {f["id"] for f in after["findings"]}
 
 
 def fetcher(message: str, documents: list[str]) -> dict:
@@ -385,3 +385,13 @@ def test_a_control_got_past_on_one_tool_and_seen_holding_on_another_is_verified_
     # Seen holding as a whole but got past somewhere, or got past as a whole: not verified.
     assert settle({"APP-TOOL-02": {"fetch-url": None}}, why, {"APP-TOOL-02": None}) == ({
         "APP-TOOL-01": "case b", "INF-NET-03": "case c"}, {})
+
+
+def test_a_tool_control_is_not_credited_against_an_act_no_tool_of_the_system_can_do(tmp_path):
+    # The lockdown withholds the lab's mail and fetch tools once a review is in the context; the lab
+    # has no tool that writes or runs code, so against those probes it stopped nothing.
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-write-note,doc-run-code",
+                        db=str(tmp_path / "h.sqlite"), lab_controls={"untrusted-context-lockdown": True})
+    for r in data["results"]:
+        assert not r["outcome"].startswith("blocked-by"), r["case"]
+        assert all(x["held"] is not True for x in r["chain"] if x["control"] == "APP-TOOL-05"), r["case"]

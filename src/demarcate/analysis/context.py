@@ -50,6 +50,8 @@ class Context:
         self._states: dict[tuple[str, str], ControlState] = {}
         self._refuted: dict[str, Any] = (system.live or {}).get("refuted", {})  # by a live test (`--evidence`)
         self._refuted_on: dict[str, list[str]] = (system.live or {}).get("refuted_on", {})
+        self._verified: dict[str, str] = (system.live or {}).get("verified", {})  # seen holding by a live test
+        self._verified_on: dict[str, list[str]] = (system.live or {}).get("verified_on", {})
         self._provider_index: dict[str, tuple[list[Claim], dict[str, list[Claim]]]] = {}
         self._owned: dict[str, dict[str, list[str]]] = {}  # by control: protected components by owner
         self._acting: dict[tuple[str, frozenset[str]], list[Control]] = {}
@@ -167,10 +169,9 @@ class Context:
         checks = self._checks(self.resp[control_id], self._kinds[component_id])
         if state.state == "configured" or (checks and not self.failing_checks(control_id, component_id)):
             return "its configuration"
-        live = self.system.live or {}
-        only = live.get("verified_on", {}).get(control_id)  # the components it was seen holding on, if known
-        if control_id in live.get("verified", {}) and (only is None or component_id in only):
-            return f"campaign {live['run']}"
+        only = self._verified_on.get(control_id)  # the components it was seen holding on, if known
+        if control_id in self._verified and (only is None or component_id in only):
+            return f"campaign {self.system.live['run']}"  # type: ignore[index]
         everywhere, scoped = self._index_claims(control_id)
         for claim in (*everywhere, *scoped.get(component_id, ())):
             if claim.provides == "implemented":

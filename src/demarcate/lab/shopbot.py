@@ -197,9 +197,6 @@ class Shopbot:
     def _offered(self, turn: Turn) -> list[str]:
         tools = list(TOOLS)
         if self.config.on("tool-allowlist"):
-            withheld = [t for t in tools if t != "order_lookup"]
-            if not any(f["switch"] == "tool-allowlist" for f in turn.fired):
-                turn.fire("tool-allowlist", f"offered order_lookup alone; withheld {', '.join(withheld)}")
             tools = ["order_lookup"]
         if self.config.on("untrusted-context-lockdown") and turn.untrusted_in_context:
             withheld = [t for t in tools if t in SIDE_EFFECTS]
@@ -217,6 +214,8 @@ class Shopbot:
             if name not in offered:
                 record["status"] = "refused"
                 result = f"REFUSED: {name} is not available"
+                if self.config.on("tool-allowlist") and name in TOOLS:  # the model tried a tool it was not offered
+                    turn.fire("tool-allowlist", f"refused {name}: the allowlist offers order_lookup alone")
             else:
                 try:
                     result = await getattr(self, f"_tool_{name}")(args, customer, turn, record)

@@ -56,7 +56,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         components = tuple(dict.fromkeys(comp for c in acting[control_id].values() for comp in c.components))
         parties = tuple(dict.fromkeys(p for comp in components for p in ctx.state(control_id, comp).parties))
         example, worst = _worst(ctx, paths)
-        probes = control.verify.probes if control.verify else ()
+        probes = control.verify.probes
         how = f"`demarcate test --probes {','.join(probes)}`" if probes else "a test of your own"
         yield Finding(
             rule=RULE.id,
