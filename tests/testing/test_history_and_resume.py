@@ -59,9 +59,9 @@ def test_killed_campaign_resumes_without_losing_or_repeating_a_result(tmp_path, 
 
 def test_runs_list_show_and_regression_diff(tmp_path, cli):
     db = str(tmp_path / "history.sqlite")
-    fixed = json.loads(cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records,page-email-records",
+    fixed = json.loads(cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records,doc-email-urgent",
                            "--lab-controls", "confirmation-gate", "--format", "json").stdout)
-    broken = json.loads(cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records,page-email-records",
+    broken = json.loads(cli("test", SHOPBOT, "--db", db, "--probes", "doc-email-records,doc-email-urgent",
                             "--format", "json").stdout)
     listed = json.loads(cli("runs", "--db", db, "--format", "json").stdout)
     assert [r["id"] for r in listed] == [broken["run"], fixed["run"]]
@@ -69,13 +69,13 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
     assert broken["run"] in table and fixed["run"] in table
     shown = cli("runs", "show", fixed["run"], "--db", db)
     assert shown.exit_code == 0 and "APP-TOOL-02" in shown.output
-    # Grouped by how the chain went: the gate held on both, one chain, one group.
+    # Grouped by how the chain went: the model went along and the gate held on both: one chain, one group.
     grouped = " ".join(shown.output.split())
     assert re.search(r"2 blocked-by-application: [^:]*APP-TOOL-02 \(app-team\) held", grouped)
-    assert "(every case's chain: -v)" in grouped and "│ page-email-records+plain" not in shown.output
+    assert "(every case's chain: -v)" in grouped and "│ doc-email-urgent+plain" not in shown.output
     # With -v, each probe: its id over its outcome, beside its chain a link a line.
     lines = cli("runs", "show", fixed["run"], "--db", db, "-v", columns=80).output.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith("│ page-email-records+plain "))
+    at = next(i for i, line in enumerate(lines) if line.startswith("│ doc-email-urgent+plain "))
     assert lines[at + 1].startswith("│ blocked-by-application ")
     assert any(line.split("│")[2].strip() == "APP-TOOL-02 (app-team) held" for line in lines[at:at + 6])
     # Every control judged shows, claimed or not: app-team claims no gate, yet the gate held.
@@ -93,7 +93,7 @@ def test_runs_list_show_and_regression_diff(tmp_path, cli):
     assert f"{fixed['run']} → {broken['run']}: attack success 0% → 100%" in text
     assert "  2 cases blocked-by-application → succeeded" in text
     assert "REGRESSION APP-TOOL-02: the control held in the earlier run and fails now" in text
-    assert ("REGRESSION 2 attacks that failed before succeed now: doc-email-records+plain, page-email-records+plain"
+    assert ("REGRESSION 2 attacks that failed before succeed now: doc-email-records+plain, doc-email-urgent+plain"
             in text)
     assert cli("runs", "show", "nope", "--db", db).exit_code == 2
 

