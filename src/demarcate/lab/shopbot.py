@@ -327,7 +327,7 @@ class Shopbot:
             host = urlsplit(m.group(2)).hostname or ""
             if host_allowed(host, self.config.url_allow):
                 return m.group(0)
-            turn.fire("url-allowlist", f"removed a link or image to {host}")
+            turn.fire("url-allowlist", f"removed a link or image to {host}: {m.group(2)[:200]}")
             return "[removed: link to a host that is not allowed]"
 
         return MD_LINK.sub(keep, MD_IMAGE.sub(keep, text))

@@ -163,9 +163,14 @@ def stopping(seen: Seen, able: list[dict[str, Any]], controls: tuple[str, ...] =
     if any(c.get("status") not in EXECUTED for c in able):
         return Stopped(acted, acted)
     others = [c for c in seen.calls if c.get("status") not in EXECUTED]
-    return Stopped(acted, [], tuple(dict.fromkeys(t for c in others for t in seen.tools.where(c))), (
-        f"{acted[0]} acted ({seen.fired[acted[0]][:120]}), but no call it stopped shows the model trying: "
-        "whether the model would have done this cannot be seen"))
+    return Stopped(acted, [], tuple(dict.fromkeys(t for c in others for t in seen.tools.where(c))),
+                   unseen_attempt(seen, acted[0], "no call it stopped shows the model trying"))
+
+
+def unseen_attempt(seen: Seen, control: str, why: str) -> str:
+    """Why the model's link is unknown when a control acted but nothing shows the model tried."""
+    return (f"{control} acted ({seen.fired[control][:120]}), but {why}: whether the model would have done "
+            "this cannot be seen")
 
 
 def tool_act(seen: Seen, effects: tuple[str, ...], doing: str) -> tuple[Judged, list[dict[str, Any]]]:
