@@ -124,7 +124,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     screen = screening(case.probe)
     if screen in fired:
         link("application", screen, True, f"screening fired: {fired[screen]}")
-    elif attempted or (judged.withheld and ev.delivered):
+    elif attempted:
         link("application", screen, False, "the payload reached the model")
     else:
         link("application", screen, None, "no sign either way")
