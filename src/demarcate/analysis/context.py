@@ -72,14 +72,9 @@ class Context:
 
         return analyse_paths(self)
 
-    @cached_property
+    @property
     def idle_developers(self) -> frozenset[str]:
-        """Application developers that run no component of this system while another does: the
-        maker of a remote agent the system calls as a tool another party runs (`operated-by`). What
-        falls to the application developer's role is not theirs here."""
-        running = {comp.actor for comp in self.system.components.values()}
-        developers = {p.id for p in self.system.parties.values() if p.role == "application-developer"}
-        return frozenset(developers - running) if developers & running else frozenset()
+        return self.resp.idle_developers
 
     # What lies upstream of each component, for every component at once: asking for ancestors one
     # component at a time is quadratic in a long chain.

@@ -118,6 +118,15 @@ class Responsibilities:
         found = [p.id for r in roles for p in self.system.parties_with_role(r)]
         return tuple(dict.fromkeys(found)) or tuple(self.system.parties)
 
+    @cached_property
+    def idle_developers(self) -> frozenset[str]:
+        """Application developers that run no component of this system while another does: the
+        maker of a remote agent the system calls as a tool another party runs (`operated-by`). What
+        falls to the application developer's role is not theirs here."""
+        running = {comp.actor for comp in self.system.components.values()}
+        developers = {p.id for p in self.system.parties.values() if p.role == "application-developer"}
+        return frozenset(developers - running) if developers & running else frozenset()
+
     def applies(self, control: Control) -> bool:
         if control.id in self._claims:
             return True
@@ -154,7 +163,8 @@ class Responsibilities:
         system = self.system
         claims = self._claims.get(control.id, [])
         roles, reason, verify_only = self._default(control)
-        playing = [p for r in roles for p in system.parties_with_role(r)]
+        playing = [p for r in roles for p in system.parties_with_role(r) if p.id not in self.idle_developers] or [
+            p for r in roles for p in system.parties_with_role(r)]
         # Where parties share a role, the ones that operate this control's layer (all, if none says so).
         operating = [p for p in playing if not p.layers or control.operating_layer in p.layers]
         default_parties = tuple(operating or playing)
