@@ -72,10 +72,6 @@ class Context:
 
         return analyse_paths(self)
 
-    @property
-    def idle_developers(self) -> frozenset[str]:
-        return self.resp.idle_developers
-
     # What lies upstream of each component, for every component at once: asking for ancestors one
     # component at a time is quadratic in a long chain.
     @cached_property

@@ -163,8 +163,8 @@ class Responsibilities:
         system = self.system
         claims = self._claims.get(control.id, [])
         roles, reason, verify_only = self._default(control)
-        playing = [p for r in roles for p in system.parties_with_role(r) if p.id not in self.idle_developers] or [
-            p for r in roles for p in system.parties_with_role(r)]
+        playing = [p for r in roles for p in system.parties_with_role(r)]
+        playing = [p for p in playing if p.id not in self.idle_developers] or playing
         # Where parties share a role, the ones that operate this control's layer (all, if none says so).
         operating = [p for p in playing if not p.layers or control.operating_layer in p.layers]
         default_parties = tuple(operating or playing)

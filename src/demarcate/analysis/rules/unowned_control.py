@@ -68,9 +68,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                 controls=(cid,),
             )
         elif r.control.function in ("prevent", "detect"):
-            # Not an application developer that runs nothing here (a remote agent's maker).
-            parties = [p for p in r.responsible if p not in ctx.idle_developers] or r.responsible
-            for party in parties or ("nobody",):
+            # (Not an application developer that runs nothing here: the default parties leave those out.)
+            for party in r.responsible or ("nobody",):
                 rest.setdefault(party, []).append(cid)
     for party, controls in sorted(rest.items()):
         one = len(controls) == 1

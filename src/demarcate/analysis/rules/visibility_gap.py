@@ -48,7 +48,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     # Who would respond to an incident: the deployer, and the application developers who run a part of
     # this system — not one whose component another party runs here (the maker of a remote agent).
     responders = [p.id for p in ctx.system.parties.values() if p.role == "deployer" or (
-        p.role == "application-developer" and p.id not in ctx.idle_developers)]
+        p.role == "application-developer" and p.id not in ctx.resp.idle_developers)]
     model_logs = [log for log in logs
                   if set(ctx.system.components[log].captures or []) & {"prompts", "completions", "tool-calls"}]  # type: ignore[attr-defined]
     readers: set[str] = set()

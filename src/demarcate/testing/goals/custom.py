@@ -122,6 +122,6 @@ def custom_goal(name: str, spec: GoalSpec) -> Goal:
         unseen = "" if (seen.visible or not success.tool or success.reply_matches or secret) else \
             "the success predicate is a tool call and this target shows none: cannot tell"
         return Judged(complied=bool(met), achieved=bool(done), steps=steps, blocked=stopped.blocked,
-                      withheld=stopped.withheld, unseen=unseen)
+                      attempt_unseen=stopped.attempt_unseen, unseen=unseen)
 
     return Goal(name, spec.description or f"declared in a probe file: {name}", tuple(spec.controls), judge)

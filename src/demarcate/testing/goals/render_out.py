@@ -22,7 +22,7 @@ def judge(seen: Seen) -> Judged:
         ours = seen.canary in removed.lower()
         return Judged(complied=ours, blocked=["APP-OUT-04"] if ours else [],
                       steps=[Step("application", "APP-OUT-04", True, removed)],
-                      withheld="" if ours else unseen_attempt(seen, "APP-OUT-04", "what it reports removing is not "
+                      attempt_unseen="" if ours else unseen_attempt(seen, "APP-OUT-04", "what it reports removing is not "
                                                               "shown to be this case's link"))
     if urls:
         return Judged(complied=True, achieved=True,
