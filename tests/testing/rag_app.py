@@ -1,7 +1,7 @@
 """A stand-in for a third-party RAG chatbot, written the way such apps are: uploads through a
 multipart ingest endpoint, an API key, a retriever that matches words (as an embedding does, it makes
 nothing of random tokens such as product codes), a model that obeys what it retrieves, and an answer
-that carries its sources, the actions it took and a moderation flag. Run on 127.0.0.1 by the tests."""
+that carries its sources, the actions it took and a moderation flag with the documents it dropped. Run on 127.0.0.1 by the tests."""
 
 from __future__ import annotations
 
@@ -78,12 +78,11 @@ def make_app(settings: Settings) -> Starlette:
             return JSONResponse({"detail": "bad key"}, 401)
         question = (await request.json())["question"]
         found = _retrieve(settings, question)
-        flagged = settings.moderate and any("ignore previous" in t.lower() or "assistant" in t.lower() for _, t in found)
-        if flagged:
-            found = [(i, t) for i, t in found if "ignore previous" not in t.lower() and "assistant" not in t.lower()]
+        dropped = [i for i, t in found if settings.moderate and ("ignore previous" in t.lower() or "assistant" in t.lower())]
+        found = [(i, t) for i, t in found if i not in dropped]
         answer, actions = _answer(settings, [t for _, t in found])
         return JSONResponse({"data": {"answer": answer, "sources": [{"id": i, "page_content": t} for i, t in found],
-                                      "actions": actions}, "moderation": {"flagged": flagged}})
+                                      "actions": actions}, "moderation": {"flagged": bool(dropped), "dropped": dropped}})
 
     return Starlette(routes=[Route("/api/v1/documents", ingest, methods=["POST"]),
                              Route("/api/v1/documents", listing, methods=["GET"]),
@@ -91,7 +90,7 @@ def make_app(settings: Settings) -> Starlette:
                              Route("/api/v1/ask", ask, methods=["POST"])])
 
 
-def spec(url: str, *, cleanup: bool = True, read_back: bool = False) -> str:
+def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged") -> str:
     """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
     text = f"""\
 url: {url}/api/v1/ask
@@ -100,7 +99,7 @@ body: {{question: "{{message}}"}}
 reply: data.answer
 tool-calls: data.actions
 context: data.sources
-signals: {{APP-IN-03: moderation.flagged}}
+signals: {{APP-IN-03: moderation.{signal}}}
 plant:
   url: {url}/api/v1/documents
   headers: {{X-Api-Key: "${{RAG_KEY}}"}}

@@ -171,7 +171,8 @@ class Campaign:
             delivered = any(shows(" ".join(reply.context), d) for d in material.documents)
             undelivered = "" if delivered else "the context the app retrieved for this turn does not hold the planted document"
         evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered, delivered,
-                            undelivered, page_denied, self._foreign(case, reply))
+                            undelivered, page_denied, self._foreign(case, reply),
+                            list(dict.fromkeys([*planted, product])) if planted or material.page else [])
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
         result = attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
                            getattr(self.target, "user_email", None), quoted, self.tools,

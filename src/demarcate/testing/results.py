@@ -50,6 +50,7 @@ class CaseEvidence:
     context: list[str] | None  # what the target says it put before the model
     contamination: list[str]  # other cases whose plants are in the answer
     cleanup: str = ""  # why the plant could not be taken away again, if it could not
+    planted: list[str] = field(default_factory=list)  # the target's names for this case's plants (ids, product)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -63,6 +64,8 @@ class CaseEvidence:
         }
         if self.cleanup:
             out["cleanup"] = self.cleanup
+        if self.planted:
+            out["planted"] = self.planted
         return out
 
 

@@ -82,6 +82,7 @@ class Evidence:
     undelivered: str = ""  # why the payload did not reach the model, when it did not
     page_denied: str = ""  # the attacker's page URL the egress policy refused to fetch
     foreign: list[str] = field(default_factory=list)  # other cases whose planted tokens are in the answer
+    planted: list[str] = field(default_factory=list)  # what the target calls this case's plants (ids), and their product
 
 
 @dataclass
