@@ -64,6 +64,7 @@ class Turn:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     fired: list[dict[str, Any]] = field(default_factory=list)  # controls that acted
     retrieved: list[dict[str, Any]] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)  # the retrieved texts the model was given
     untrusted_in_context: bool = False
 
     def fire(self, switch: str, detail: str) -> None:
@@ -190,6 +191,7 @@ class Shopbot:
                 text = f"{DATA_OPEN}{p['text']}{DATA_CLOSE}" if self.config.on("spotlighting") else p["text"]
                 who = f"review by {p['author']}" if p["kind"] == "review" else "doc"
                 lines.append(f"- {who} ({p['product']}): {text}")
+                turn.context.append(p["text"])
             span.set_attribute("demarcate.retrieved", [str(p["id"]) for p in found])
             self._audit(turn.user, turn.session, "retrieval", turn.retrieved)
             return "\n".join(lines)
@@ -344,6 +346,7 @@ class Shopbot:
             "tool_calls": turn.tool_calls,
             "controls_fired": turn.fired,
             "retrieved": turn.retrieved,
+            "context": turn.context,
             "trace_id": f"{ctx.trace_id:032x}",
         }
 

@@ -73,7 +73,7 @@ class LabTarget:
             return Reply(status=r.status_code, text=data.get("error", r.text), fired=fired, latency=latency,
                          extra={"retry_after": r.headers.get("retry-after")})
         return Reply(status=200, text=data["reply"], tool_calls=data["tool_calls"], fired=data["controls_fired"],
-                     trace_id=data["trace_id"], session=data["session"], latency=latency)
+                     trace_id=data["trace_id"], session=data["session"], latency=latency, context=data["context"])
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         auth = await self._auth()
