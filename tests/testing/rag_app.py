@@ -90,7 +90,7 @@ def make_app(settings: Settings) -> Starlette:
                              Route("/api/v1/ask", ask, methods=["POST"])])
 
 
-def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged") -> str:
+def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False) -> str:
     """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
     text = f"""\
 url: {url}/api/v1/ask
@@ -107,6 +107,8 @@ plant:
   files: {{file: {{content: "{{document}}", filename: "{{product}}.txt"}}}}
   id: document.id
 """
+    if ran:
+        text += "tool-calls-ran: true\n"
     if cleanup:
         text += f"""\
 cleanup:

@@ -124,3 +124,16 @@ def test_a_screen_that_dropped_another_document_did_not_stop_this_one(rag):
     assert screen["held"] is False and "on something else" in screen["evidence"]
     # Not a blocked case, then: the plant reached the model; this model cannot send mail at all.
     assert r["outcome"] == "inconclusive" and "capability baseline" in link(r, "MOD-SAFE-03")["evidence"]
+
+
+def test_a_tool_call_without_a_status_is_not_taken_to_have_run_unless_the_spec_says_so(rag):
+    _, campaign = rag
+    (r,) = campaign("doc-email-records")["results"]
+    gate = link(r, "APP-TOOL-02")
+    assert gate["held"] is None and "does not say whether the call ran" in gate["evidence"]
+    assert r["outcome"] == "unobservable"
+    (r,) = campaign("doc-email-records", ran=True)["results"]  # the app lists the actions it took
+    assert link(r, "APP-TOOL-02")["held"] is False  # it ran with no gate
+    net = link(r, "INF-NET-03")  # but whether the mail got out, nothing here shows
+    assert net["held"] is None and "whether the mail left" in net["evidence"]
+    assert r["outcome"] == "unobservable"

@@ -114,9 +114,8 @@ def custom_goal(name: str, spec: GoalSpec) -> Goal:
             steps = [Step("application", c, True, seen.fired[c]) for c in stopped.acted]
         elif done:
             steps = [Step("application", c, False, done[0]) for c in spec.controls]
-        elif met:
-            steps = [Step("application", c, None, f"{met[0]}, which did not run; the target reports no control "
-                          "stopping it") for c in spec.controls]
+        elif met:  # only calls meet it without reaching it, and none of them ran
+            steps = [x for c in spec.controls for x in seen.unstated(calls, c, "reach the goal")]
         else:
             steps = [Step("application", c, None, "the goal was not reached: not tested") for c in spec.controls]
         unseen = "" if (seen.visible or not success.tool or success.reply_matches or secret) else \

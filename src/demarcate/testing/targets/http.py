@@ -76,6 +76,7 @@ class PlantSpec(RequestSpec):
 class HttpSpec(RequestSpec):
     reply: str = "reply"  # dotted path into the JSON answer; "" for the raw body
     tool_calls: str | None = None  # dotted path to the tool calls the app made this turn
+    tool_calls_ran: bool = False  # the listed calls ran, unless a call's own status says otherwise
     context: str | None = None  # dotted path to what the app retrieved for the model this turn
     fired: str | None = None  # dotted path to controls that acted ([control id] or [{control, detail}])
     signals: dict[str, str] = {}  # control id -> dotted path whose truthy value says that control acted
@@ -129,9 +130,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def tool_calls(value: Any) -> list[dict[str, Any]]:
+def tool_calls(value: Any, ran: bool = False) -> list[dict[str, Any]]:
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
-    {function: {name, arguments}}, or {tool, input} / {name, args}."""
+    {function: {name, arguments}}, or {tool, input} / {name, args}. A call without a status did
+    not say whether it ran; `ran` says the app lists only calls it ran."""
     if not isinstance(value, list):
         value = [value] if isinstance(value, dict) else []
     calls = []
@@ -144,7 +146,8 @@ def tool_calls(value: Any) -> list[dict[str, Any]]:
             continue
         arguments = next((fn[k] for k in ("arguments", "args", "input", "parameters") if k in fn),
                          next((item[k] for k in ("arguments", "args", "input") if k in item), ""))
-        calls.append({"name": name, "arguments": arguments, "status": item.get("status") or item.get("result_status")})
+        status = item.get("status") or item.get("result_status") or ("ok" if ran else None)
+        calls.append({"name": name, "arguments": arguments, "status": status})
     return calls
 
 
@@ -290,7 +293,7 @@ class HttpTarget:
         calls = context = None
         try:
             if self.spec.tool_calls:
-                calls = tool_calls(dig(data, self.spec.tool_calls))
+                calls = tool_calls(dig(data, self.spec.tool_calls), self.spec.tool_calls_ran)
         except NotThere:
             calls = []  # the app said nothing about tools this turn: it called none
         try:
