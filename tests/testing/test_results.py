@@ -64,7 +64,7 @@ def test_a_campaign_summary_is_typed_and_writes_the_stored_shape():
     assert "APP-IN-03" in summary.parties["app-team"]["refuted"]
     data = summary.to_json()
     assert list(data) == ["asr", "overall", "outcomes", "controls", "parties", "infrastructure", "baselines",
-                          "unknown_tools"]
+                          "unknown_tools", "notes"]
     assert data["asr"]["indirect"] == {"rate": 0.5, "low": data["asr"]["indirect"]["low"],
                                        "high": data["asr"]["indirect"]["high"], "n": 2, "errors": 1,
                                        "unobservable": 1, "inconclusive": 0}

@@ -42,6 +42,7 @@ def test_planted_by_upload_judged_from_the_apps_own_answer_and_removed_after(rag
     assert all(r["evidence"]["delivered"] is not False and not r["evidence"]["contamination"]
                for r in data["results"])
     assert settings.docs == {}  # every plant removed by the cleanup request
+    assert data["summary"]["notes"] == []
 
 
 def test_a_plant_left_behind_is_contamination_not_a_verdict(rag):
@@ -59,6 +60,9 @@ def test_a_plant_left_behind_is_contamination_not_a_verdict(rag):
     assert third["outcome"] == "inconclusive" and third["evidence"]["delivered"] is False
     assert third["evidence"]["contamination"] == ["baseline:read", first["case"]]
     assert len(settings.docs) == 4  # nothing removed: the baseline's review and the three cases'
+    # The run says why so many cases say little (the first read the baseline's review), and what would mend it.
+    (note,) = data["summary"]["notes"]
+    assert note.startswith("3 of 3 cases read what another case planted") and "no `cleanup:`" in note
 
 
 def test_a_plant_the_app_dropped_is_not_delivered(rag):

@@ -236,4 +236,17 @@ class Campaign:
     def summary(self, results: list[dict[str, Any]], infra: list[dict[str, Any]] | None = None) -> CampaignSummary:
         called = {str(c.get("name")) for r in results for c in (r.get("evidence") or {}).get("tool_calls") or []}
         return dataclasses.replace(summarise(results, self.resp, infra), baselines=self.capabilities,
-                                   unknown_tools=sorted(n for n in called if n.lower() not in self.tools.effects))
+                                   unknown_tools=sorted(n for n in called if n.lower() not in self.tools.effects),
+                                   notes=self._notes(results))
+
+    def _notes(self, results: list[dict[str, Any]]) -> list[str]:
+        """Why many verdicts may say little, when one cause shows across the run."""
+        read = [r for r in results if (r.get("evidence") or {}).get("contamination")]
+        if not read:
+            return []
+        why = ("the target spec has no `cleanup:`, so every plant stays in the app (the capability baseline's "
+               "too) and later cases retrieve it; give the spec a cleanup request, or test a fresh copy of the app"
+               if getattr(self.target, "leaves_plants", False) else
+               "plants left in the app, or cases in flight at once, put one case's documents in another's "
+               "context; a lower --concurrency keeps them apart")
+        return [f"{len(read)} of {len(results)} cases read what another case planted: {why}"]

@@ -146,9 +146,10 @@ class CampaignSummary:
     infrastructure: list[dict[str, Any]] = field(default_factory=list)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # capability baselines by name
     unknown_tools: list[str] = field(default_factory=list)  # called, and not in the manifest
+    notes: list[str] = field(default_factory=list)  # what the reader should know of the verdicts as a whole
 
     def to_json(self) -> dict[str, Any]:
         return {"asr": {cat: r.to_json() for cat, r in self.asr.items()}, "overall": self.overall.to_json(),
                 "outcomes": self.outcomes, "controls": self.controls, "parties": self.parties,
                 "infrastructure": self.infrastructure, "baselines": self.baselines,
-                "unknown_tools": self.unknown_tools}
+                "unknown_tools": self.unknown_tools, "notes": self.notes}

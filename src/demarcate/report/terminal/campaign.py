@@ -109,6 +109,8 @@ def print_campaign(console: Console, data: dict, verbose: bool = False) -> None:
         verdict = {True: "can", False: "cannot", None: "could not tell"}[b["capable"]]
         console.print(t(f"  {name}: {verdict} — {b['evidence']}", {True: "green", False: "yellow"}.get(b["capable"], "dim")),
                       soft_wrap=True)
+    for note in summary.get("notes") or []:
+        console.print(t(note, "yellow"), soft_wrap=True)
     if summary.get("unknown_tools"):
         console.print(t("tools called that the manifest does not name (add them, or their `calls:`): "
                         + ", ".join(summary["unknown_tools"]), "yellow"), soft_wrap=True)

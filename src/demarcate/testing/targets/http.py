@@ -262,6 +262,11 @@ class HttpTarget:
         return all(shows(shown, d) for d in documents)
 
     @property
+    def leaves_plants(self) -> bool:
+        """Whether what a case plants stays in the app after it (no cleanup request)."""
+        return self.spec.plant is not None and self.spec.cleanup is None
+
+    @property
     def can_plant(self) -> bool:
         return self.spec.plant is not None
 
