@@ -54,15 +54,16 @@ def test_a_plant_left_behind_is_contamination_not_a_verdict(rag):
     assert first["outcome"] == "succeeded"
     # The retriever hands the model the two oldest reviews — the capability baseline's and the first
     # case's: the later cases' answers come from those, and the third case's own review is crowded
-    # out altogether.
+    # out altogether. The baseline's review asks nothing of the model: beside it is no contamination.
     assert second["outcome"] == "inconclusive"
-    assert second["evidence"]["contamination"] == ["baseline:read", first["case"]]
+    assert second["evidence"]["contamination"] == [first["case"]]
     assert third["outcome"] == "inconclusive" and third["evidence"]["delivered"] is False
-    assert third["evidence"]["contamination"] == ["baseline:read", first["case"]]
+    assert third["evidence"]["contamination"] == [first["case"]]
+    assert first["evidence"]["contamination"] == []
     assert len(settings.docs) == 4  # nothing removed: the baseline's review and the three cases'
-    # The run says why so many cases say little (the first read the baseline's review), and what would mend it.
+    # The run says why so many cases say little, and what would mend it.
     (note,) = data["summary"]["notes"]
-    assert note.startswith("3 of 3 cases read what another case planted") and "no `cleanup:`" in note
+    assert note.startswith("2 of 3 cases read what another case planted") and "no `cleanup:`" in note
 
 
 def test_a_plant_the_app_dropped_is_not_delivered(rag):

@@ -190,11 +190,14 @@ class Campaign:
         return error_result(case, canary, reply.error or f"planting: HTTP {reply.status}")
 
     def _foreign(self, case: Case, reply: Reply) -> list[str]:
-        """Other cases of this run whose tokens are in the answer or its context: a plant left behind."""
-        seen = " ".join([reply.text or "", *(reply.context or [])])
+        """Other cases of this run whose tokens are in the answer or its context: a plant left behind.
+        A baseline's harmless review asks nothing of the model: only an answer drawn from it counts."""
+        answer = reply.text or ""
+        seen = " ".join([answer, *(reply.context or [])])
         if "dm" not in seen:
             return []
-        return sorted(other for token, other in self.tokens.items() if other != case.id and token in seen)
+        return sorted(other for token, other in self.tokens.items() if other != case.id
+                      and token in (answer if other.startswith("baseline:") else seen))
 
     async def _send(self, message: str, traceparent: str, session: str) -> Reply:
         """Retry transport errors and 5xx with backoff; a 401, 403 or 429 is a control firing and
