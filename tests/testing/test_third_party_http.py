@@ -142,3 +142,19 @@ def test_a_tool_call_without_a_status_is_not_taken_to_have_run_unless_the_spec_s
     net = link(r, "INF-NET-03")  # but whether the mail got out, nothing here shows
     assert net["held"] is None and "whether the mail left" in net["evidence"]
     assert r["outcome"] == "unobservable"
+
+
+def test_the_terminal_and_the_report_say_why_cases_read_other_cases_plants(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_KEY", KEY)
+    server = BackgroundServer(make_app(Settings())).start()
+    try:
+        target = tmp_path / "rag.yaml"
+        target.write_text(spec(server.url, cleanup=False))
+        out = tmp_path / "run.html"
+        result = cli("test", SHOPBOT, "--target", f"http:{target}", "--probes", "doc-say-canary,doc-say-canary-quiet",
+                     "--concurrency", "1", "--force", "--db", tmp_path / "h.sqlite", "--report", out, columns=400)
+    finally:
+        server.stop()
+    assert "1 of 2 cases read what another case planted: the target spec has no `cleanup:`" in result.output
+    assert '<p class="note">1 of 2 cases read what another case planted: the target spec has no `cleanup:`' \
+        in out.read_text()
