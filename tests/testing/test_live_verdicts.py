@@ -240,6 +240,15 @@ def test_a_manifest_that_does_not_describe_the_target_is_refused_unless_forced(t
     assert "probes enter through document, but the manifest has no data-source" in needs.output
     assert "probes aim at email-out, but the manifest has no tool that sends out" in needs.output
     assert cli("test", bare, "--target", HERE + "robust", "--probes", "user-say-canary", "--db", db).exit_code == 0
+    # A selector as broad as a goal (or the whole library, by default) runs what the system can meet,
+    # and says what it left out; named by id, a probe it cannot meet is refused, as above.
+    broad = cli("test", bare, "--target", HERE + "robust", "--probes", "say-canary", "--db", db, "--format", "json")
+    assert broad.exit_code == 0, broad.output
+    data = json.loads(broad.stdout)
+    assert data["results"] and {r["entry"] for r in data["results"]} == {"user-message"}
+    notes = data["summary"]["notes"]
+    assert any(n.startswith("left out ") and "probes enter through document" in n for n in notes)
+    assert any("probes enter through tool-output" in n for n in notes)
 
 
 def _chat_server(delay: float = 0.0):

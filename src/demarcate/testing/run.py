@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from demarcate.store import Store
 from demarcate.testing import targets
 from demarcate.testing.campaign import Campaign, Options
 from demarcate.testing.listener import Listener
-from demarcate.testing.probes import load_probes, select
+from demarcate.testing.probes import Case, Probe, load_probes, select
 from demarcate.testing.targets import is_http_url
 from demarcate.testing.traces import TraceStore, receiver_app
 
@@ -60,19 +62,46 @@ def mismatch(system: System, target: str, cases: list[Any], lab_config: str | No
                   if cid not in comps or comps[cid].kind != kind]  # type: ignore[attr-defined]
         return [Problem(f"the manifest does not describe the lab: {len(unlike)} of the lab's {len(lab)} components "
                         f"are not in it as the lab has them: {', '.join(unlike)}")] if unlike else []
-    problems = []
-    kinds = {c.kind for c in comps.values()}  # type: ignore[attr-defined]
-    effects = {e for c in comps.values() if c.kind == "tool" for e in c.effects or []}  # type: ignore[attr-defined]
-    untrusted_tools = any(c.kind == "tool" and c.output_trust == "untrusted" for c in comps.values())  # type: ignore[attr-defined]
-    for entry in sorted({c.probe.entry for c in cases}):
-        kind, what = _ENTRY_KINDS[entry]
-        if kind not in kinds or (entry == "tool-output" and not untrusted_tools):
-            problems.append(Problem(f"probes enter through {entry}, but the manifest has no {what}"))
-    for goal in sorted({c.probe.goal for c in cases} & _GOAL_EFFECTS.keys()):
-        effect, what = _GOAL_EFFECTS[goal]
-        if effect not in effects:
-            problems.append(Problem(f"probes aim at {goal}, but the manifest has no {what}"))
-    return problems
+    why = cannot_meet(system)
+    return [Problem(r) for r in dict.fromkeys(r for c in cases for r in why(c.probe))]
+
+
+def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
+    """Why the system the manifest describes cannot meet a probe (nothing: it can): no component for
+    the probe's entry, no tool able to do what its goal asks."""
+    comps = system.components.values()
+    kinds = {c.kind for c in comps}  # type: ignore[attr-defined]
+    effects = {e for c in comps if c.kind == "tool" for e in c.effects or []}  # type: ignore[attr-defined]
+    untrusted_tools = any(c.kind == "tool" and c.output_trust == "untrusted" for c in comps)  # type: ignore[attr-defined]
+
+    def why(probe: Probe) -> list[str]:
+        reasons = []
+        kind, what = _ENTRY_KINDS[probe.entry]
+        if kind not in kinds or (probe.entry == "tool-output" and not untrusted_tools):
+            reasons.append(f"probes enter through {probe.entry}, but the manifest has no {what}")
+        if probe.goal in _GOAL_EFFECTS and _GOAL_EFFECTS[probe.goal][0] not in effects:
+            reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_GOAL_EFFECTS[probe.goal][1]}")
+        return reasons
+
+    return why
+
+
+def _meetable(system: System, cases: list[Case], probes: str | None) -> tuple[list[Case], list[str]]:
+    """The cases the system can meet, and a note for each reason others were left out. A probe named
+    by its id is kept, so that the check refuses it by name; if none is left, all are kept."""
+    named = {w.strip() for w in (probes or "").split(",")}
+    why = cannot_meet(system)
+    keep, left = [], Counter[str]()
+    for case in cases:
+        reasons = why(case.probe)
+        if reasons and case.probe.id not in named:
+            left["; ".join(reasons)] += 1
+        else:
+            keep.append(case)
+    if not keep:
+        return cases, []
+    return keep, [f"left out {n} case{'s' if n > 1 else ''} the system cannot meet ({reason}); give --force to "
+                  "run them anyway" for reason, n in left.items()]
 
 
 def configuration_notes(system: System, config: dict[str, Any], resp: Responsibilities | None = None) -> list[str]:
@@ -143,6 +172,13 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
     # a resumed run reads its probe files again, for the cases it has not done.
     cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
+    # Probes the system cannot meet (a selector as broad as the whole library) are left out and
+    # said so; a resumed run leaves out the same ones it left out when it started.
+    force = config.get("force", False) if resume else force
+    config["force"] = force
+    left_out: list[str] = []
+    if not force and target.split(":", 1)[0] != "lab":
+        cases, left_out = _meetable(system, cases, probes)
     # A manifest of another system would blame its parties for what this target does.
     problems = [] if force or resume else mismatch(system, target.split(":", 1)[0], cases, lab_config)
     if problems:
@@ -174,7 +210,9 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
             infra = await tgt.infrastructure() if hasattr(tgt, "infrastructure") else []
             await campaign.run()
             results = store.results(run_id)
-            summary = campaign.summary(results, infra).to_json()
+            summed = campaign.summary(results, infra)
+            summed.notes[:0] = left_out
+            summary = summed.to_json()
             store.set_status(run_id, "done", summary)
             return {"version": RESULT_VERSION, "run": run_id, "target": getattr(tgt, "description", target),
                     "results": results, "summary": summary, "config": store.need(run_id)["config"]}
