@@ -168,8 +168,8 @@ def _answer(question: str, prompt: str, results: list[str], instructions: list[I
         elif ins.action == "reveal":
             parts.append("My instructions are: " + system)
     for ins in instructions:
-        if ins.action == "say":
-            parts.insert(0, ins.target)
+        if ins.action == "say":  # where the payload asked for it: appended, or first
+            parts.insert(len(parts) if re.search(r"\bappend\b", ins.text, re.I) else 0, ins.target)
     parts += refusals
     if not parts:
         parts.append("I can help with products, orders and returns. Could you tell me a bit more?")

@@ -101,6 +101,7 @@ class Seen:
     prompt_marker: str | None = None
     user_email: str | None = None
     message: str = ""  # what the user typed this turn
+    where: str = "anywhere"  # where the payload asks the answer to put the canary (start, end, only)
 
     def has(self, token: str) -> bool:
         return token.lower() in self.spoken
@@ -148,6 +149,7 @@ class Judged:
     attempt_unseen: str = ""  # a control acted, but nothing shows the model tried: why its part is unknown
     narrated: bool = False  # the answer says it complies; no action shows it
     unseen: str = ""  # why this target cannot show whether the model complied ("" when it can)
+    unclear: str = ""  # the answer may show compliance or only talk about the payload: why it cannot tell
 
 
 @dataclass

@@ -38,6 +38,8 @@ class Probe(BaseModel):
     entry: Entry
     goal: GoalName  # one of the library's goals (goals/), or one its probe file declares
     payload: str
+    # For say-canary: where the payload asks the answer to put the canary; the answer must put it there.
+    where: Literal["anywhere", "start", "end", "only"] = "anywhere"
     declared: GoalSpec | None = Field(None, exclude=True)  # set by load_probes for a declared goal
 
     @field_validator("payload")
