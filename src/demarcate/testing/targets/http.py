@@ -77,7 +77,7 @@ class HttpSpec(RequestSpec):
     reply: str = "reply"  # dotted path into the JSON answer; "" for the raw body
     tool_calls: str | None = None  # dotted path to the tool calls the app made this turn
     tool_calls_ran: bool = False  # the listed calls ran, unless a call's own status says otherwise
-    context: str | None = None  # dotted path to what the app retrieved for the model this turn
+    context: str | None = None  # dotted path to what the app gave the model this turn, after any screen
     fired: str | None = None  # dotted path to controls that acted ([control id] or [{control, detail}])
     signals: dict[str, str] = {}  # control id -> dotted path whose truthy value says that control acted
     plant: PlantSpec | None = None
