@@ -25,6 +25,10 @@ class Settings:
     drop_long: int = 0  # silently keep no document longer than this (0: keep all)
     docs: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (product, text)
     next_id: int = 1
+    sent: list[dict] = field(default_factory=list)  # the mail its send_email tool sent
+    mailbox: bool = False  # its mail listing shows received documents too (inbox and outbox one store)
+    read: set[int] = field(default_factory=set)  # documents the model has read (marked read in the mailbox)
+    mails_user: bool = False  # it emails the user a note when asked (else it cannot send on request)
 
 
 def _retrieve(settings: Settings, question: str, k: int = 2) -> list[tuple[int, str]]:
@@ -80,24 +84,38 @@ def make_app(settings: Settings) -> Starlette:
         found = _retrieve(settings, question)
         dropped = [i for i, t in found if settings.moderate and ("ignore previous" in t.lower() or "assistant" in t.lower())]
         found = [(i, t) for i, t in found if i not in dropped]
-        answer, actions = _answer(settings, [t for _, t in found])
+        settings.read.update(i for i, _ in found)
+        if settings.mails_user and (m := re.search(r"email me .*reference (\S+?)\.?$", question, re.I)):
+            answer, actions = "Done: I have emailed you the note.", [{"tool": "send_email", "input": {
+                "to": "customer@example.com", "body": f"A note, reference {m.group(1)}"}}]
+        else:
+            answer, actions = _answer(settings, [t for _, t in found])
+        for action in actions:
+            settings.sent.append({"id": f"m{len(settings.sent) + 1}", "to": action["input"]["to"],
+                                  "body": action["input"].get("body") or " ".join(t for _, t in found)})
         return JSONResponse({"data": {"answer": answer, "sources": [{"id": i, "page_content": t} for i, t in found],
                                       "actions": actions}, "moderation": {"flagged": bool(dropped), "dropped": dropped}})
 
-    return Starlette(routes=[Route("/api/v1/documents", ingest, methods=["POST"]),
+    async def mail(request: Request) -> Response:
+        received = [{"id": f"d{i}", "to": "support@shop.example", "body": t, "read": i in settings.read}
+                    for i, (_, t) in settings.docs.items()] if settings.mailbox else []
+        return JSONResponse({"messages": [*received, *settings.sent]})
+
+    return Starlette(routes=[Route("/api/v1/mail", mail, methods=["GET"]),
+                             Route("/api/v1/documents", ingest, methods=["POST"]),
                              Route("/api/v1/documents", listing, methods=["GET"]),
                              Route("/api/v1/documents/{ident}", remove, methods=["DELETE"]),
                              Route("/api/v1/ask", ask, methods=["POST"])])
 
 
-def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False) -> str:
+def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False,
+         tools: bool = True, outbox: bool = False) -> str:
     """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
     text = f"""\
 url: {url}/api/v1/ask
 headers: {{X-Api-Key: "${{RAG_KEY}}"}}
 body: {{question: "{{message}}"}}
 reply: data.answer
-tool-calls: data.actions
 context: data.sources
 signals: {{APP-IN-03: moderation.{signal}}}
 plant:
@@ -107,8 +125,16 @@ plant:
   files: {{file: {{content: "{{document}}", filename: "{{product}}.txt"}}}}
   id: document.id
 """
+    if tools:
+        text += "tool-calls: data.actions\n"
     if ran:
         text += "tool-calls-ran: true\n"
+    if outbox:
+        text += f"""\
+outbox:
+  url: {url}/api/v1/mail
+  items: messages
+"""
     if cleanup:
         text += f"""\
 cleanup:

@@ -93,7 +93,8 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
             case.id, case.probe.id, case.probe.category, case.probe.entry, goal.name, case.transform, canary, status,
             links, reply.latency, CaseEvidence(
                 reply.status, text, calls, reply.fired, ev.hits, ev.spans, ev.rendered, reply.trace_id, ev.delivered,
-                ev.undelivered, capable, reply.context, ev.foreign, planted=ev.planted),
+                ev.undelivered, capable, reply.context, ev.foreign, planted=ev.planted,
+                outbox=ev.records.sent),
             error=reply.error or "" if status == "error" else "",
             redact=(secret, f"[secret from ${declared.success.secret_env}]")
             if secret and declared and declared.success.secret_env else None)

@@ -51,6 +51,7 @@ class CaseEvidence:
     contamination: list[str]  # other cases whose plants are in the answer
     cleanup: str = ""  # why the plant could not be taken away again, if it could not
     planted: list[str] = field(default_factory=list)  # the target's names for this case's plants (ids, product)
+    outbox: list[Any] | None = None  # mail carrying the canary that appeared in the spec's outbox in the turn
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -66,6 +67,8 @@ class CaseEvidence:
             out["cleanup"] = self.cleanup
         if self.planted:
             out["planted"] = self.planted
+        if self.outbox is not None:
+            out["outbox"] = self.outbox[:EVIDENCE_ITEMS]
         return out
 
 

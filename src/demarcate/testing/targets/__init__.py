@@ -60,10 +60,14 @@ class PlantFailed(Exception):
 
 @dataclass
 class Records:
-    """What a white-box target can show after a turn (the lab's outbox, egress log and audit log)."""
+    """What a target can show after a turn: a white box its outbox, egress log and audit log (the
+    lab); any target, with an outbox it names, the mail the turn sent."""
 
     egress_denied: list[dict[str, Any]] | None = None
-    mail: list[dict[str, Any]] | None = None
+    mail: list[dict[str, Any]] | None = None  # the lab's outbox rows for the turn's session, with their status
+    # Mail that appeared in the outbox an http spec names while the turn ran and carries the case's
+    # canary or the attacker's address (None: the target names no outbox, or it could not be read).
+    sent: list[Any] | None = None
     audit_kinds: set[str] | None = None
     page_html: str | None = None
 
