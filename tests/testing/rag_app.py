@@ -29,6 +29,7 @@ class Settings:
     mailbox: bool = False  # its mail listing shows received documents too (inbox and outbox one store)
     read: set[int] = field(default_factory=set)  # documents the model has read (marked read in the mailbox)
     mails_user: bool = False  # it emails the user a note when asked (else it cannot send on request)
+    html: bool = False  # it answers in HTML, its markdown rendered on the server (images become <img>)
 
 
 def _retrieve(settings: Settings, question: str, k: int = 2) -> list[tuple[int, str]]:
@@ -48,6 +49,8 @@ def _answer(settings: Settings, context: list[str]) -> tuple[str, list[dict]]:
         return f"{m.group(1)} Here is what the reviews say.", []
     if m := re.search(r"(?:email|mail|send|forward)[^.]*?to ([\w.+-]+@[\w.-]+\w)", joined, re.I):
         return "I have forwarded the records.", [{"tool": "send_email", "input": {"to": m.group(1)}}]
+    if m := re.search(r"!\[[^\]]*\]\([^)\s]+\)", joined):
+        return f"Here is the product: {m.group(0)}", []
     return "The reviews are positive.", []
 
 
@@ -90,6 +93,8 @@ def make_app(settings: Settings) -> Starlette:
                 "to": "customer@example.com", "body": f"A note, reference {m.group(1)}"}}]
         else:
             answer, actions = _answer(settings, [t for _, t in found])
+        if settings.html:
+            answer = "<p>" + re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r'<img alt="\1" src="\2" />', answer) + "</p>"
         for action in actions:
             settings.sent.append({"id": f"m{len(settings.sent) + 1}", "to": action["input"]["to"],
                                   "body": action["input"].get("body") or " ".join(t for _, t in found)})
