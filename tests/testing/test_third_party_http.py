@@ -160,7 +160,7 @@ def test_the_terminal_and_the_report_say_why_cases_read_other_cases_plants(cli, 
         in out.read_text()
 
 
-def test_mail_in_the_outbox_the_spec_names_shows_what_a_black_box_sent(rag):
+def test_mail_in_the_outbox_the_spec_names_shows_what_a_black_box_sent(rag, cli, tmp_path):
     settings, campaign = rag
     settings.mails_user = True
     # The app shows no tool calls: without an outbox, mail to the attacker cannot be seen (and this
@@ -177,6 +177,8 @@ def test_mail_in_the_outbox_the_spec_names_shows_what_a_black_box_sent(rag):
     assert gate["held"] is False and "appeared in the outbox" in gate["evidence"]
     assert link(r, "INF-NET-03")["held"] is None  # in the app's outbox; whether it left, nothing shows
     assert data["summary"]["baselines"]["send"]["capable"] is True  # the user's own note was seen too
+    shown = cli("runs", "show", "last", "--db", tmp_path / "h.sqlite", "--case", r["case"], columns=400).output
+    assert "outbox: 1" in shown and f"{r['canary']}@exfil.example" in shown
     # A call the app lists without a status left it unknown whether it ran: the outbox shows it did.
     (r,) = campaign("doc-email-records", outbox=True)["results"]
     assert r["outcome"] == "succeeded" and link(r, "APP-TOOL-02")["held"] is False
