@@ -29,6 +29,7 @@ class Settings:
     mailbox: bool = False  # its mail listing shows received documents too (inbox and outbox one store)
     read: set[int] = field(default_factory=set)  # documents the model has read (marked read in the mailbox)
     mails_user: bool = False  # it emails the user a note when asked (else it cannot send on request)
+    asked: list[str] = field(default_factory=list)  # every question it was asked
     html: bool = False  # it answers in HTML, its markdown rendered on the server (images become <img>)
 
 
@@ -84,6 +85,7 @@ def make_app(settings: Settings) -> Starlette:
         if not authorised(request):
             return JSONResponse({"detail": "bad key"}, 401)
         question = (await request.json())["question"]
+        settings.asked.append(question)
         found = _retrieve(settings, question)
         dropped = [i for i, t in found if settings.moderate and ("ignore previous" in t.lower() or "assistant" in t.lower())]
         found = [(i, t) for i, t in found if i not in dropped]

@@ -5,6 +5,8 @@ that later cases answer from, plants the app dropped, a rate limit on the ingest
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from demarcate.model import load
@@ -20,11 +22,11 @@ def rag(tmp_path, monkeypatch):
     settings = Settings()
     server = BackgroundServer(make_app(settings)).start()
 
-    def campaign(probes: str, **spec_options):
+    def campaign(probes: str, ask: str | None = None, **spec_options):
         path = tmp_path / "rag.yaml"
         path.write_text(spec(server.url, **spec_options))
         return run_campaign(load([SHOPBOT]), target=f"http:{path}", probes=probes, concurrency=1,
-                            db=str(tmp_path / "h.sqlite"), force=True)
+                            db=str(tmp_path / "h.sqlite"), force=True, ask=ask)
 
     yield settings, campaign
     server.stop()
@@ -219,3 +221,18 @@ def test_an_image_in_an_answer_the_app_sends_as_html_is_loaded_as_its_client_wou
     assert r["evidence"]["rendered"] and r["canary"] in r["evidence"]["rendered"][0]
     assert [h["path"] for h in r["evidence"]["callback_hits"]] == [f"/c/{r['canary']}/p.png"]
     assert r["outcome"] == "succeeded"
+
+
+def test_the_turn_that_reads_a_plant_is_worded_for_the_app(rag, cli, tmp_path):
+    settings, campaign = rag
+    data = campaign("doc-say-canary", ask="Summarise my mail about {product}.")
+    (r,) = data["results"]
+    assert data["config"]["ask"] == "Summarise my mail about {product}."
+    # The read baseline and the case both ask as the app's user would, each about its own product.
+    assert len(settings.asked) == 2 and all(re.fullmatch(r"Summarise my mail about dmp\w+\.", q)
+                                            for q in settings.asked)
+    assert r["evidence"]["planted"][-1] in settings.asked[1]
+    spec_file = tmp_path / "rag.yaml"
+    bad = cli("test", SHOPBOT, "--target", f"http:{spec_file}", "--probes", "doc-say-canary", "--force",
+              "--db", tmp_path / "h.sqlite", "--ask", "Summarise my mail.")
+    assert bad.exit_code == 2 and "--ask must name {product}" in bad.output and "Traceback" not in bad.output

@@ -160,6 +160,10 @@ def test_cmd(
              "packages.")] = None,
     prompt_marker: Annotated[str | None, typer.Option(
         help="A string only the target's system prompt contains: prompt extraction becomes observable.")] = None,
+    ask: Annotated[str | None, typer.Option(
+        help="The user's turn that makes the target read a planted document, naming {product}, what the document "
+             "is filed under (default: 'Tell me about the {product}.'; a mail agent: 'Summarise my mail about "
+             "{product}.').")] = None,
     model: Annotated[str | None, typer.Option(help="For openai targets: the model name.")] = None,
     verbose: Verbose = False,
     param: Annotated[list[str] | None, typer.Option(
@@ -215,7 +219,7 @@ def test_cmd(
                                 otlp_port=otlp_port, probe_files=[str(f) for f in probe_file or []],
                                 repeat=repeat, timeout=timeout, force=force, params=_params(param),
                                 lab_config=str(lab_config) if lab_config else None, python=python,
-                                prompt_marker=prompt_marker)
+                                prompt_marker=prompt_marker, ask=ask)
     except KeyboardInterrupt:
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))

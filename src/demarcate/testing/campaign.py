@@ -24,7 +24,7 @@ from demarcate.testing.attribution import Evidence, attribute, error_result, goa
 from demarcate.testing.capabilities import BASELINES, Baseline, as_record, needs, token_for, verdict
 from demarcate.testing.goals import ToolRoles
 from demarcate.testing.listener import Listener
-from demarcate.testing.probes import Case, materialise
+from demarcate.testing.probes import ASK, Case, materialise
 from demarcate.testing.results import CampaignSummary, CaseResult
 from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
 from demarcate.testing.traces import TraceStore
@@ -38,6 +38,7 @@ class Options:
     timeout: float = 120.0
     callback_wait: float = 0.6  # how long to wait for a callback after a turn that may cause one
     span_wait: float = 0.3
+    ask: str = ASK  # the turn that makes the target read a plant ({product})
 
 
 def canary_for(run_id: str, case_id: str) -> str:
@@ -109,13 +110,14 @@ class Campaign:
         for name in wanted:
             token = token_for(self.run_id, name)
 
-            async def ask(message: str, token: str = token) -> Reply:
+            async def say(message: str, token: str = token) -> Reply:
                 return await self._send(message, f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01", token)
 
             try:
                 baseline = await asyncio.wait_for(
-                    BASELINES[name](self.target, ask, token, product_for(self.run_id, "baseline/" + name),
-                                    self.listener, self.tools), self.options.timeout)
+                    BASELINES[name](self.target, say, token, product_for(self.run_id, "baseline/" + name),
+                                    self.listener, self.tools, **({"ask": self.options.ask} if name == "read" else {})),
+                    self.options.timeout)
             except TimeoutError:
                 baseline = Baseline(name, None, f"timed out after {self.options.timeout:g} s (--timeout)")
             found[name] = as_record(baseline)
@@ -132,7 +134,7 @@ class Campaign:
         # The canary is only in what the attacker plants; the trigger names the product and the page.
         values = {"canary": canary, "callback": callback, "attacker": attacker, "product": product,
                   "page": self.listener.page_url(product)}
-        material = materialise(case, values)
+        material = materialise(case, values, self.options.ask)
         if material.page:
             self.listener.serve_page(product, material.page)
         planted: list[str] = []

@@ -16,7 +16,7 @@ from demarcate.store import Store
 from demarcate.testing import targets
 from demarcate.testing.campaign import Campaign, Options
 from demarcate.testing.listener import Listener
-from demarcate.testing.probes import Case, Probe, load_probes, select
+from demarcate.testing.probes import ASK, Case, Probe, load_probes, select
 from demarcate.testing.targets import is_http_url
 from demarcate.testing.traces import TraceStore, receiver_app
 
@@ -146,7 +146,12 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None,
                  timeout: float = 120.0, force: bool = False, params: dict[str, Any] | None = None,
                  lab_config: str | None = None, python: str | None = None,
-                 prompt_marker: str | None = None) -> dict[str, Any]:
+                 prompt_marker: str | None = None, ask: str | None = None) -> dict[str, Any]:
+    ask = ask or ASK
+    if "{product}" not in ask:
+        # The plant is filed under the product token: a turn that does not name it may never retrieve it.
+        raise ManifestError([Problem(f"--ask must name {{product}}, the token the case's documents are filed "
+                                     f"under: '{ask}'", hint="for example --ask 'Summarise my mail about {product}.'")])
     if callback_url and not is_http_url(callback_url):
         # Probes would point the target at an address nothing listens on: exfiltration would go
         # unseen and count as stopped.
@@ -155,7 +160,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         "manifest": [str(Path(f).resolve()) for f in system.files], "system": system.info.name,
         "target": target, "probes": probes, "transforms": transforms,
         "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat,
-        "timeout": timeout, "params": params or {}, "prompt_marker": prompt_marker,
+        "timeout": timeout, "params": params or {}, "prompt_marker": prompt_marker, "ask": ask,
         "lab_config": str(Path(lab_config).resolve()) if lab_config else None,
         "python": python,
         "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
@@ -169,6 +174,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         concurrency, timeout = config.get("concurrency", concurrency), config.get("timeout", timeout)
         params = config.get("params", params)
         lab_config, python, prompt_marker = config.get("lab_config"), config.get("python"), config.get("prompt_marker")
+        ask = config.get("ask", ASK)
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
     # a resumed run reads its probe files again, for the cases it has not done.
     cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
@@ -206,7 +212,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
             if on_start:
                 on_start(run_id, len(cases), len(store.done_cases(run_id)))
             campaign = Campaign(system, tgt, cases, store, run_id, listener, traces,
-                                Options(concurrency=concurrency, timeout=timeout), on_result)
+                                Options(concurrency=concurrency, timeout=timeout, ask=ask), on_result)
             infra = await tgt.infrastructure() if hasattr(tgt, "infrastructure") else []
             await campaign.run()
             results = store.results(run_id)
