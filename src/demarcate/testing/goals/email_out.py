@@ -7,7 +7,7 @@ from typing import Any
 
 from demarcate.testing.goals import TOOL_CONTROLS, Goal, Judged, Seen
 from demarcate.testing.goals._outbound import outbound
-from demarcate.testing.targets.http import strings
+from demarcate.testing.targets import strings
 
 
 def judge(seen: Seen) -> Judged:

@@ -30,6 +30,17 @@ def shows(text: str, document: str) -> bool:
     return bool(head) and head in " ".join(text.lower().split())
 
 
+def strings(value: Any) -> list[str]:
+    """Every text in a JSON value, unescaped: what a reader of the answer would see."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
 def is_http_url(text: str) -> bool:
     """Whether an address a campaign will send to (or have the target send to) is http(s)."""
     return text.lower().startswith(("http://", "https://"))

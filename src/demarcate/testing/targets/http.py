@@ -27,6 +27,7 @@ from demarcate.testing.targets import (
     is_http_url,
     shows,
     status_error,
+    strings,
 )
 
 
@@ -158,17 +159,6 @@ def tool_calls(value: Any, ran: bool = False) -> list[dict[str, Any]]:
         status = item.get("status") or item.get("result_status") or ("ok" if ran else None)
         calls.append({"name": name, "arguments": arguments, "status": status})
     return calls
-
-
-def strings(value: Any) -> list[str]:
-    """Every text in a JSON value, unescaped: what a reader of the answer would see."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings(v)]
-    return []
 
 
 def _context(value: Any) -> list[str]:
