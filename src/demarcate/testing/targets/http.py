@@ -136,6 +136,56 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
+def _documents(r: httpx.Response) -> list[Any]:
+    """The answer's JSON: one document, or, for an answer streamed as server-sent events
+    (text/event-stream), the data of each event that is JSON (a `[DONE]`, a comment or a keep-alive
+    is not). ValueError when there is none."""
+    if not r.headers.get("content-type", "").lower().startswith("text/event-stream"):
+        return [r.json()]
+    found = []
+    for event in re.split(r"\r?\n\r?\n", r.text):
+        data = "\n".join(line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:"))
+        try:
+            found.append(json.loads(data))
+        except ValueError:
+            continue
+    if not found:
+        raise ValueError("no JSON event")
+    return found
+
+
+def _every(answer: list[Any], path: str) -> list[Any]:
+    """The values at a dotted path in each document of an answer that has it."""
+    found = []
+    for data in answer:
+        try:
+            found.append(dig(data, path))
+        except NotThere:
+            continue
+    return found
+
+
+def _joined(values: list[Any]) -> list[Any]:
+    """The tool calls of every event, in order. OpenAI-style streams send a call in fragments told
+    apart by `index` — its name in the first, its arguments in pieces — which are put back together:
+    read apart, the call would carry only the first piece of its arguments."""
+    calls: list[Any] = []
+    whole: dict[Any, dict[str, Any]] = {}
+    for value in values:
+        for item in value if isinstance(value, list) else [value]:
+            if not (isinstance(item, dict) and "index" in item and isinstance(item.get("function"), dict)):
+                calls.append(item)
+                continue
+            call = whole.get(item["index"])
+            if call is None:
+                call = whole[item["index"]] = {**item, "function": {"name": "", "arguments": ""}}
+                calls.append(call)
+            for key in ("name", "arguments"):
+                piece = item["function"].get(key)
+                call["function"][key] += piece if isinstance(piece, str) else ""
+    return calls
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -314,26 +364,25 @@ class HttpTarget:
             return Reply(status=r.status_code, text=r.text, latency=latency, session=session,
                          extra={"retry_after": r.headers.get("retry-after")})
         try:
-            data = r.json()
-            text = _text(dig(data, self.spec.reply))
+            answer = _documents(r)
         except ValueError:
             return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
-        except NotThere as missing:  # an answer we cannot read is no answer, least of all a refusal
-            return Reply(status=r.status_code, latency=latency,
-                         error=f"the answer has no '{self.spec.reply}' (no '{missing}' in it): check `reply:`")
+        said = _every(answer, self.spec.reply)
+        if not said:  # an answer we cannot read is no answer, least of all a refusal
+            try:
+                dig(answer[0], self.spec.reply)
+            except NotThere as missing:
+                return Reply(status=r.status_code, latency=latency, error=f"the answer has no '{self.spec.reply}' "
+                             f"(no '{missing}' in it{' or in any later event' if len(answer) > 1 else ''}): check `reply:`")
+        # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
+        text = "".join(_text(v) for v in said)
         calls = context = None
-        try:
-            if self.spec.tool_calls:
-                calls = tool_calls(dig(data, self.spec.tool_calls), self.spec.tool_calls_ran)
-        except NotThere:
-            calls = []  # the app said nothing about tools this turn: it called none
-        try:
-            if self.spec.context:
-                context = _context(dig(data, self.spec.context))
-        except NotThere:
-            context = []
+        if self.spec.tool_calls:  # none listed: the app said nothing about tools this turn, so it called none
+            calls = tool_calls(_joined(_every(answer, self.spec.tool_calls)), self.spec.tool_calls_ran)
+        if self.spec.context:
+            context = [c for v in _every(answer, self.spec.context) for c in _context(v)]
         return Reply(status=r.status_code, text=text, latency=latency, session=session, tool_calls=calls,
-                     fired=_fired(self.spec, data) or None, context=context,
+                     fired=[f for data in answer for f in _fired(self.spec, data)] or None, context=context,
                      extra={"retry_after": r.headers.get("retry-after")})
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
