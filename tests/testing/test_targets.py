@@ -301,3 +301,30 @@ def test_an_openai_style_stream_has_its_text_and_its_tool_call_fragments_put_tog
     assert call["name"] == "send_email" and json.loads(call["arguments"])["to"] == f"{result['canary']}@exfil.example"
     gate = next(x for x in result["chain"] if x["control"] == "APP-TOOL-02")
     assert gate["held"] is False  # it ran, with the attacker's address: no gate stopped it
+
+
+def test_a_stream_of_plain_text_events_is_the_answer_with_an_empty_reply_path(tmp_path):
+    import re
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    async def chat(request: Request) -> Response:
+        canary = re.search(r"dmc\w+", (await request.json())["q"]).group(0)
+        pieces = [canary[:6], canary[6:]]  # the model's tokens, one event each
+        return Response("".join(f"data: {p}\n\n" for p in pieces) + "data: [DONE]\n\n", media_type="text/event-stream")
+
+    server = BackgroundServer(Starlette(routes=[Route("/chat", chat, methods=["POST"])])).start()
+    spec = tmp_path / "target.yaml"
+    spec.write_text(dump_yaml({"url": server.url + "/chat", "body": {"q": "{message}"}, "reply": ""}))
+    try:
+        (result,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                                 db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert result["evidence"]["reply"] == result["canary"]  # not "data: dmc…" with the event framing
+    assert result["outcome"] == "succeeded"

@@ -140,17 +140,30 @@ def _documents(r: httpx.Response) -> list[Any]:
     """The answer's JSON: one document, or, for an answer streamed as server-sent events
     (text/event-stream), the data of each event that is JSON (a `[DONE]`, a comment or a keep-alive
     is not). ValueError when there is none."""
-    if not r.headers.get("content-type", "").lower().startswith("text/event-stream"):
+    if not _streamed(r):
         return [r.json()]
     found = []
-    for event in re.split(r"\r?\n\r?\n", r.text):
-        data = "\n".join(line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:"))
+    for data in _events(r.text):
         try:
             found.append(json.loads(data))
         except ValueError:
             continue
     if not found:
         raise ValueError("no JSON event")
+    return found
+
+
+def _streamed(r: httpx.Response) -> bool:
+    return r.headers.get("content-type", "").lower().startswith("text/event-stream")
+
+
+def _events(body: str) -> list[str]:
+    """The data of each server-sent event, but a closing `[DONE]`."""
+    found = []
+    for event in re.split(r"\r?\n\r?\n", body):
+        lines = [line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:")]
+        if lines and "\n".join(lines).strip() != "[DONE]":
+            found.append("\n".join(lines))
     return found
 
 
@@ -361,7 +374,9 @@ class HttpTarget:
             return Reply(status=r.status_code, error=why, latency=latency,
                          extra={"retry_after": r.headers.get("retry-after")})
         if r.status_code in CONTROL_STATUSES or not self.spec.reply:  # a refusal by status has its own body
-            return Reply(status=r.status_code, text=r.text, latency=latency, session=session,
+            # The raw answer; streamed as events, their data joined as the chat window shows it.
+            text = "".join(_events(r.text)) if _streamed(r) and r.status_code not in CONTROL_STATUSES else r.text
+            return Reply(status=r.status_code, text=text, latency=latency, session=session,
                          extra={"retry_after": r.headers.get("retry-after")})
         try:
             answer = _documents(r)
