@@ -116,8 +116,7 @@ class Campaign:
             try:
                 baseline = await asyncio.wait_for(
                     BASELINES[name](self.target, say, token, product_for(self.run_id, "baseline/" + name),
-                                    self.listener, self.tools, **({"ask": self.options.ask} if name == "read" else {})),
-                    self.options.timeout)
+                                    self.listener, self.tools, self.options.ask), self.options.timeout)
             except TimeoutError:
                 baseline = Baseline(name, None, f"timed out after {self.options.timeout:g} s (--timeout)")
             found[name] = as_record(baseline)

@@ -30,7 +30,7 @@ def addressed(mail: Any, address: str) -> bool:
     only quoted in a body — a summary of the planted mail, sent to the user — is not."""
     address = address.lower()
     for text in strings(mail):
-        lines = text.lower().splitlines() or [""]
+        lines = text.lower().splitlines()
         for line in lines:
             head, _, rest = line.partition(":")
             if head.strip() in ("to", "cc", "bcc"):

@@ -178,6 +178,15 @@ def _every(answer: list[Any], path: str) -> list[Any]:
     return found
 
 
+def _lacking(answer: list[Any], path: str) -> str:
+    """Where a path that no document of the answer has first leads nowhere, in its first document."""
+    try:
+        dig(answer[0], path)
+    except NotThere as missing:
+        return f"no '{missing}' in it" + (" or in any later event" if len(answer) > 1 else "")
+    return "it is not there"
+
+
 def _joined(values: list[Any]) -> list[Any]:
     """The tool calls of every event, in order. OpenAI-style streams send a call in fragments told
     apart by `index` — its name in the first, its arguments in pieces — which are put back together:
@@ -348,12 +357,11 @@ class HttpTarget:
         mails: dict[str, Any] = {}
         for item in items:
             try:
-                ident = dig(item, spec.id) if spec.id else item["id"] if isinstance(item, dict) and "id" in item \
-                    else None
+                key = "id:" + _text(dig(item, spec.id or "id"))
             except NotThere:
-                ident = None
-            # A mail marked read since (by the model, reading its inbox) is not a new mail.
-            mails[f"id:{_text(ident)}" if ident is not None else _text(item)] = item
+                key = _text(item)
+            # By id: a mail marked read since (by the model, reading its inbox) is not a new mail.
+            mails[key] = item
         return mails
 
     async def send(self, message: str, traceparent: str, session: str) -> Reply:
@@ -384,11 +392,8 @@ class HttpTarget:
             return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
         said = _every(answer, self.spec.reply)
         if not said:  # an answer we cannot read is no answer, least of all a refusal
-            try:
-                dig(answer[0], self.spec.reply)
-            except NotThere as missing:
-                return Reply(status=r.status_code, latency=latency, error=f"the answer has no '{self.spec.reply}' "
-                             f"(no '{missing}' in it{' or in any later event' if len(answer) > 1 else ''}): check `reply:`")
+            return Reply(status=r.status_code, latency=latency, error=f"the answer has no '{self.spec.reply}' "
+                         f"({_lacking(answer, self.spec.reply)}): check `reply:`")
         # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
         text = "".join(_text(v) for v in said)
         calls = context = None
