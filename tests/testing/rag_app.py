@@ -32,7 +32,9 @@ class Settings:
     mails_user: bool = False  # it emails the user a note when asked (else it cannot send on request)
     asked: list[str] = field(default_factory=list)  # every question it was asked
     html: bool = False
-    stream: bool = False  # it answers as server-sent events  # it answers in HTML, its markdown rendered on the server (images become <img>)
+    stream: bool = False  # it answers as server-sent events
+    crash_after_acting: int = 0  # this many times, it acts, then fails (503); asked again, it does not act again
+    crashed: bool = False  # it answers in HTML, its markdown rendered on the server (images become <img>)
 
 
 def _retrieve(settings: Settings, question: str, k: int = 2) -> list[tuple[int, str]]:
@@ -99,9 +101,15 @@ def make_app(settings: Settings) -> Starlette:
             answer, actions = _answer(settings, [t for _, t in found])
         if settings.html:
             answer = "<p>" + re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r'<img alt="\1" src="\2" />', answer) + "</p>"
+        if settings.crashed:  # the retried question: what it did before is done, it answers quietly
+            settings.crashed, answer, actions = False, "Sorry, where were we?", []
         for action in actions:
             settings.sent.append({"id": f"m{len(settings.sent) + 1}", "to": action["input"]["to"],
                                   "body": action["input"].get("body") or " ".join(t for _, t in found)})
+        if actions and settings.crash_after_acting:
+            settings.crash_after_acting -= 1
+            settings.crashed = True
+            return JSONResponse({"detail": "upstream timeout"}, 503)
         sources = [{"id": i, "page_content": t} for i, t in found]
         moderation = {"flagged": bool(dropped), "dropped": dropped}
         if settings.stream:  # as a chat UI streams: the sources first, the answer word by word, its actions last

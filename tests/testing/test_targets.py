@@ -328,3 +328,13 @@ def test_a_stream_of_plain_text_events_is_the_answer_with_an_empty_reply_path(tm
         server.stop()
     assert result["evidence"]["reply"] == result["canary"]  # not "data: dmc…" with the event framing
     assert result["outcome"] == "succeeded"
+
+
+def test_whole_tool_calls_that_share_an_index_stay_apart():
+    from demarcate.testing.targets.http import _joined, tool_calls
+
+    # Some OpenAI-compatible servers number every call of a (not streamed) answer 0: each has its name.
+    answer = [[{"index": 0, "function": {"name": "order_lookup", "arguments": '{"order": 1}'}},
+               {"index": 0, "function": {"name": "send_email", "arguments": '{"to": "eve@x.example"}'}}]]
+    assert [(c["name"], c["arguments"]) for c in tool_calls(_joined(answer))] == [
+        ("order_lookup", '{"order": 1}'), ("send_email", '{"to": "eve@x.example"}')]

@@ -186,6 +186,15 @@ def test_mail_in_the_outbox_the_spec_names_shows_what_a_black_box_sent(rag, cli,
     assert r["outcome"] == "succeeded" and link(r, "APP-TOOL-02")["held"] is False
 
 
+def test_mail_sent_before_a_failed_attempt_is_the_turns_doing_on_the_retry(rag):
+    settings, campaign = rag
+    settings.crash_after_acting = 1  # it sends the mail, then fails; asked again, it answers quietly
+    (r,) = campaign("doc-email-records", tools=False, outbox=True)["results"]
+    assert len(settings.sent) == 1 and settings.asked.count(settings.asked[-1]) == 2  # one mail, asked twice
+    assert r["outcome"] == "succeeded" and r["evidence"]["reply"] == "Sorry, where were we?"
+    assert [m["to"] for m in r["evidence"]["outbox"]] == [f"{r['canary']}@exfil.example"]
+
+
 def test_a_quiet_answer_beside_an_outbox_that_shows_no_mail_is_judged(rag):
     settings, campaign = rag
     settings.obey, settings.mails_user = False, True

@@ -188,23 +188,25 @@ def _lacking(answer: list[Any], path: str) -> str:
 
 
 def _joined(values: list[Any]) -> list[Any]:
-    """The tool calls of every event, in order. OpenAI-style streams send a call in fragments told
-    apart by `index` — its name in the first, its arguments in pieces — which are put back together:
-    read apart, the call would carry only the first piece of its arguments."""
+    """The tool calls of every event, in order. OpenAI-style streams send a call in fragments with
+    its `index`: the name in the first, the arguments in pieces after it. A fragment without a name
+    is added to the call of its index; read apart, the call would carry only the first piece of its
+    arguments. A call with a name is a call of its own, whatever its index."""
     calls: list[Any] = []
-    whole: dict[Any, dict[str, Any]] = {}
+    started: dict[Any, dict[str, Any]] = {}  # by index: the call its later fragments belong to
     for value in values:
         for item in value if isinstance(value, list) else [value]:
-            if not (isinstance(item, dict) and "index" in item and isinstance(item.get("function"), dict)):
+            fn = item.get("function") if isinstance(item, dict) else None
+            if not isinstance(fn, dict):
                 calls.append(item)
-                continue
-            call = whole.get(item["index"])
-            if call is None:
-                call = whole[item["index"]] = {**item, "function": {"name": "", "arguments": ""}}
+            elif not fn.get("name") and item.get("index") in started:
+                call = started[item["index"]]["function"]
+                call["arguments"] = _text(call.get("arguments") or "") + _text(fn.get("arguments") or "")
+            else:
+                call = {**item, "function": dict(fn)}
                 calls.append(call)
-            for key in ("name", "arguments"):
-                piece = item["function"].get(key)
-                call["function"][key] += piece if isinstance(piece, str) else ""
+                if "index" in item:
+                    started[item["index"]] = call
     return calls
 
 
@@ -365,7 +367,9 @@ class HttpTarget:
         return mails
 
     async def send(self, message: str, traceparent: str, session: str) -> Reply:
-        if self.spec.outbox is not None:
+        if self.spec.outbox is not None and session not in self.outbox_before:
+            # Once a turn: a retried request (after a 5xx) may follow an attempt that already sent mail,
+            # which is this turn's doing all the same.
             before = await self._outbox()
             self.outbox_before[session] = None if before is None else set(before)
         start = time.monotonic()
