@@ -31,10 +31,14 @@ class Settings:
     read: set[int] = field(default_factory=set)  # documents the model has read (marked read in the mailbox)
     mails_user: bool = False  # it emails the user a note when asked (else it cannot send on request)
     asked: list[str] = field(default_factory=list)  # every question it was asked
-    html: bool = False
+    html: bool = False  # it answers in HTML, its markdown rendered on the server (images become <img>)
     stream: bool = False  # it answers as server-sent events
     crash_after_acting: int = 0  # this many times, it acts, then fails (503); asked again, it does not act again
-    crashed: bool = False  # it answers in HTML, its markdown rendered on the server (images become <img>)
+    crashed: bool = False
+    # It keeps a conversation, and its model answers from everything retrieved in it so far: under a
+    # session cookie it sets ("cookie"), or under an id it gives out when one is opened ("opened").
+    remember: str = ""
+    conversations: dict[str, list[str]] = field(default_factory=dict)  # id -> what was retrieved in it
 
 
 def _retrieve(settings: Settings, question: str, k: int = 2) -> list[tuple[int, str]]:
@@ -88,8 +92,12 @@ def make_app(settings: Settings) -> Starlette:
     async def ask(request: Request) -> Response:
         if not authorised(request):
             return JSONResponse({"detail": "bad key"}, 401)
-        question = (await request.json())["question"]
+        asked = await request.json()
+        question = asked["question"]
         settings.asked.append(question)
+        conversation, opened = _conversation(request, asked)
+        if conversation is None:
+            return JSONResponse({"detail": "no such conversation"}, 404)
         found = _retrieve(settings, question)
         dropped = [i for i, t in found if settings.moderate and ("ignore previous" in t.lower() or "assistant" in t.lower())]
         found = [(i, t) for i, t in found if i not in dropped]
@@ -98,7 +106,9 @@ def make_app(settings: Settings) -> Starlette:
             answer, actions = "Done: I have emailed you the note.", [{"tool": "send_email", "input": {
                 "to": "customer@example.com", "body": f"A note, reference {m.group(1)}"}}]
         else:
-            answer, actions = _answer(settings, [t for _, t in found])
+            history = settings.conversations.get(conversation, [])
+            answer, actions = _answer(settings, [*history, *(t for _, t in found)])
+            history.extend(t for _, t in found)
         if settings.html:
             answer = "<p>" + re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r'<img alt="\1" src="\2" />', answer) + "</p>"
         if settings.crashed:  # the retried question: what it did before is done, it answers quietly
@@ -118,15 +128,35 @@ def make_app(settings: Settings) -> Starlette:
                       {"data": {"actions": actions}}]
             body = ": keep-alive\n\n" + "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
             return Response(body, media_type="text/event-stream")
-        return JSONResponse({"data": {"answer": answer, "sources": sources, "actions": actions},
-                             "moderation": moderation})
+        answered = JSONResponse({"data": {"answer": answer, "sources": sources, "actions": actions},
+                                 "moderation": moderation})
+        if opened:
+            answered.set_cookie("sid", conversation)
+        return answered
+
+    def _conversation(request: Request, asked: dict) -> tuple[str | None, bool]:
+        """The conversation a question belongs to, and whether it began with it."""
+        if settings.remember == "opened":
+            ident = str(asked.get("conversation_id"))
+            return (ident if ident in settings.conversations else None), False
+        if settings.remember == "cookie" and request.cookies.get("sid") in settings.conversations:
+            return request.cookies["sid"], False
+        ident = f"c{len(settings.conversations) + 1}"
+        settings.conversations[ident] = []
+        return ident, settings.remember == "cookie"
+
+    async def open_conversation(request: Request) -> Response:
+        ident = f"c{len(settings.conversations) + 1}"
+        settings.conversations[ident] = []
+        return JSONResponse({"conversation": {"id": ident}}, 201)
 
     async def mail(request: Request) -> Response:
         received = [{"id": f"d{i}", "to": "support@shop.example", "body": t, "read": i in settings.read}
                     for i, (_, t) in settings.docs.items()] if settings.mailbox else []
         return JSONResponse({"messages": [*received, *settings.sent]})
 
-    return Starlette(routes=[Route("/api/v1/mail", mail, methods=["GET"]),
+    return Starlette(routes=[Route("/api/v1/conversations", open_conversation, methods=["POST"]),
+                             Route("/api/v1/mail", mail, methods=["GET"]),
                              Route("/api/v1/documents", ingest, methods=["POST"]),
                              Route("/api/v1/documents", listing, methods=["GET"]),
                              Route("/api/v1/documents/{ident}", remove, methods=["DELETE"]),
@@ -134,12 +164,12 @@ def make_app(settings: Settings) -> Starlette:
 
 
 def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False,
-         tools: bool = True, outbox: bool = False) -> str:
+         tools: bool = True, outbox: bool = False, start: bool = False) -> str:
     """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
     text = f"""\
 url: {url}/api/v1/ask
 headers: {{X-Api-Key: "${{RAG_KEY}}"}}
-body: {{question: "{{message}}"}}
+body: {{question: "{{message}}"{', conversation_id: "{session}"' if start else ''}}}
 reply: data.answer
 context: data.sources
 signals: {{APP-IN-03: moderation.{signal}}}
@@ -154,6 +184,12 @@ plant:
         text += "tool-calls: data.actions\n"
     if ran:
         text += "tool-calls-ran: true\n"
+    if start:
+        text += f"""\
+start:
+  url: {url}/api/v1/conversations
+  id: conversation.id
+"""
     if outbox:
         text += f"""\
 outbox:

@@ -5,6 +5,7 @@ that later cases answer from, plants the app dropped, a rate limit on the ingest
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from demarcate.model import load
 from demarcate.serve import BackgroundServer
 from demarcate.testing.run import run_campaign
+from demarcate.testing.targets.http import HttpTarget
 from tests.conftest import SHOPBOT
 from tests.testing.rag_app import KEY, Settings, make_app, spec
 
@@ -261,3 +263,40 @@ def test_an_answer_streamed_as_server_sent_events_is_read_event_by_event(rag):
     settings.moderate = True
     (screened,) = campaign("doc-say-canary-override", signal="dropped")["results"]  # its report in the first event
     assert screened["outcome"] == "blocked-by-application"
+
+
+def test_each_case_is_a_fresh_visitor_with_cookies_of_its_own(rag):
+    settings, campaign = rag
+    settings.remember = "cookie"  # the app keeps each visitor's conversation under a session cookie
+    data = campaign("doc-say-canary,doc-say-canary-override")
+    # With one cookie jar for the run, the second case went on the first case's conversation: its
+    # model answered from the first case's review, and the case said nothing about its own.
+    assert [r["outcome"] for r in data["results"]] == ["succeeded", "succeeded"]
+    assert all(r["evidence"]["contamination"] == [] for r in data["results"])
+    # The read baseline's conversation and each case's: three, each holding only its own review.
+    assert len(settings.conversations) == 3
+    assert all(len(seen) == 1 for seen in settings.conversations.values())
+
+
+def test_an_app_that_opens_conversations_itself_is_asked_in_one_it_opened(rag, tmp_path):
+    settings, campaign = rag
+    settings.remember = "opened"  # POST /conversations first; a question in any other is a 404
+    lost = campaign("doc-say-canary")
+    assert [r["outcome"] for r in lost["results"]] == ["error"] and "no such conversation" in lost["results"][0]["error"]
+    data = campaign("doc-say-canary,doc-say-canary-override", start=True)
+    assert [r["outcome"] for r in data["results"]] == ["succeeded", "succeeded"]
+    assert len(settings.conversations) == 3 and all(len(seen) == 1 for seen in settings.conversations.values())
+    # The id is read where the spec says; an answer without it is said, not sent on as "None".
+    spec_file = tmp_path / "rag.yaml"
+    spec_file.write_text(spec_file.read_text().replace("id: conversation.id", "id: conversation.key"))
+
+    async def turn():
+        target = HttpTarget(spec_file)
+        try:
+            return await target.send("Hello", "00-" + "1" * 32 + "-" + "2" * 16 + "-01", "s1")
+        finally:
+            await target.close()
+
+    reply = asyncio.run(turn())
+    assert reply.error == ("starting the conversation: the answer has no 'conversation.key' (start.id): "
+                           '{"conversation":{"id":"c4"}}')

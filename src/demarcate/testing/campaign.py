@@ -119,6 +119,7 @@ class Campaign:
                                     self.listener, self.tools, self.options.ask), self.options.timeout)
             except TimeoutError:
                 baseline = Baseline(name, None, f"timed out after {self.options.timeout:g} s (--timeout)")
+            await self._end(token)
             found[name] = as_record(baseline)
             # Kept at once: an interrupted run does not ask again; one that could not tell asks on --resume.
             await asyncio.to_thread(self.store.update_config, self.run_id,
@@ -149,6 +150,7 @@ class Campaign:
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
         reply = await self._send(material.message, traceparent, canary)
         records = await self.target.records(reply, canary, product) if not reply.error else None
+        await self._end(canary)
         rendered = await self._render(reply.text, canary)
         hits = await self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
             else self.listener.hits_for(canary)
@@ -204,6 +206,11 @@ class Campaign:
             return []
         return sorted(other for token, other in self.tokens.items() if other != case.id
                       and token in (answer if other.startswith("baseline:") else seen))
+
+    async def _end(self, session: str) -> None:
+        """Close a conversation on a target that keeps one per session (its cookies, its app-side id)."""
+        if end := getattr(self.target, "end", None):
+            await end(session)
 
     async def _send(self, message: str, traceparent: str, session: str) -> Reply:
         """Retry transport errors and 5xx with backoff; a 401, 403 or 429 is a control firing and

@@ -87,8 +87,9 @@ class Target(Protocol):
     name: str
     prompt_marker: str | None  # a string only the system prompt contains, if known
     # Optional: `user_email`, the address of the account the probes sign in as (its own data in an
-    # answer is no leak), `leaves_plants` (no way to remove a plant after its case), and
-    # `infrastructure()`, checks only a white-box target can run.
+    # answer is no leak), `leaves_plants` (no way to remove a plant after its case), `end(session)`
+    # (a conversation is over: forget its cookies and state), and `infrastructure()`, checks only a
+    # white-box target can run.
 
     async def plant(self, documents: list[str], product: str) -> list[str]: ...
 

@@ -1,7 +1,12 @@
 """Any HTTP application, described by a spec: request templates with placeholders, dotted paths to
 what the answer shows (the reply, the tool calls, the retrieved context, controls that acted), and
 optional requests to plant documents, read them back and remove them after the case. Bodies go as
-JSON, a form or multipart uploads. Secrets come from environment variables (${NAME})."""
+JSON, a form or multipart uploads. Secrets come from environment variables (${NAME}).
+
+Each conversation (one a case) is a fresh visitor to the app: its own cookies and, for an app that
+opens conversations itself, its own `start:` request first. With one cookie jar for all, an app that
+keeps its chat history under a session cookie would carry one case's conversation, planted text and
+all, into every later case's."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +80,13 @@ class PlantSpec(RequestSpec):
     id: str | None = None  # dotted path to the planted document's id in the answer, for {id} in cleanup
 
 
+class StartSpec(RequestSpec):
+    """A request that opens a conversation before its first message, for apps that will not take a
+    message outside one they opened ({session} is ours)."""
+
+    id: str | None = None  # dotted path to the app's id for it in the answer: {session} from then on
+
+
 class OutboxSpec(RequestSpec):
     """Where the app's sent mail can be listed: its own store, or a mail catcher's API."""
 
@@ -89,6 +102,7 @@ class HttpSpec(RequestSpec):
     context: str | None = None  # dotted path to what the app gave the model this turn, after any screen
     fired: str | None = None  # dotted path to controls that acted ([control id] or [{control, detail}])
     signals: dict[str, str] = {}  # control id -> dotted path whose truthy value says that control acted
+    start: StartSpec | None = None
     plant: PlantSpec | None = None
     read_back: RequestSpec | None = None  # shows the planted documents of a product: proves the plant took
     cleanup: RequestSpec | None = None  # removes one planted document ({id}) or a product's ({product})
@@ -262,6 +276,12 @@ def _fired(spec: HttpSpec, data: Any) -> list[dict[str, Any]]:
     return fired
 
 
+@dataclass
+class _Conversation:
+    client: httpx.AsyncClient  # its own cookie jar, over the target's one connection pool
+    session: str  # {session} in its requests: ours, or the id the app gave it when it was started
+
+
 class HttpTarget:
     name = "http"
     white_box = False
@@ -270,12 +290,16 @@ class HttpTarget:
         raw = read_yaml(spec_path, str(spec_path))
         self.spec = validate(HttpSpec, raw, str(spec_path))
         self.prompt_marker = self.spec.prompt_marker
-        self.client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self.timeout = timeout
+        self.transport = httpx.AsyncHTTPTransport()
+        self.client = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=self.transport)
+        self.conversations: dict[str, _Conversation] = {}  # by our session key
         self.description = f"http ({self.spec.method} {self.spec.url})"
         self.products: dict[str, str] = {}  # planted document id -> the product it was filed under
         self.outbox_before: dict[str, set[str] | None] = {}  # by session: the outbox's mails before its turn
 
-    async def _request(self, spec: RequestSpec, values: dict[str, str]) -> httpx.Response:
+    async def _request(self, spec: RequestSpec, values: dict[str, str],
+                       client: httpx.AsyncClient | None = None) -> httpx.Response:
         headers = {k: _env(_fill(v, values), "headers") for k, v in spec.headers.items()}
         kwargs: dict[str, Any] = {"headers": headers, "params": {k: _env(_fill(v, values), "params")
                                                                   for k, v in spec.params.items()}}
@@ -289,7 +313,7 @@ class HttpTarget:
             kwargs["content"] = _fill(spec.body, values)
         elif spec.body is not None:
             kwargs["json"] = _fill(spec.body, values)
-        return await self.client.request(spec.method, _env(_fill(spec.url, values), "url"), **kwargs)
+        return await (client or self.client).request(spec.method, _env(_fill(spec.url, values), "url"), **kwargs)
 
     async def _planting(self, spec: RequestSpec, values: dict[str, str]) -> httpx.Response:
         """A request around the plant: refused by a control, failed or unreachable, it says so."""
@@ -366,16 +390,52 @@ class HttpTarget:
             mails[key] = item
         return mails
 
+    async def _open(self, session: str) -> _Conversation | Reply:
+        """The conversation a session's turns go to, opened on its first turn; or, when the app would
+        not open it, why, as the turn's reply (a 401, 403 or 429 is a control refusing it)."""
+        if session in self.conversations:
+            return self.conversations[session]
+        client = httpx.AsyncClient(timeout=self.timeout, trust_env=False, transport=self.transport)
+        ident = session
+        if self.spec.start is not None:
+            start = time.monotonic()
+            try:
+                r = await self._request(self.spec.start, {"session": session}, client)
+            except httpx.HTTPError as exc:
+                return Reply(error=f"starting the conversation: {type(exc).__name__}: {exc}",
+                             latency=time.monotonic() - start)
+            if r.status_code in CONTROL_STATUSES:
+                return Reply(status=r.status_code, text=r.text, latency=time.monotonic() - start, session=session)
+            if why := status_error(r.status_code, r.text):
+                return Reply(status=r.status_code, error=f"starting the conversation: {why}",
+                             latency=time.monotonic() - start)
+            if self.spec.start.id:
+                try:
+                    ident = _text(dig(r.json(), self.spec.start.id))
+                except (ValueError, NotThere):
+                    return Reply(status=r.status_code, error=f"starting the conversation: the answer has no "
+                                 f"'{self.spec.start.id}' (start.id): {r.text[:200]}")
+        conversation = self.conversations[session] = _Conversation(client, ident)
+        return conversation
+
+    async def end(self, session: str) -> None:
+        """Forget a conversation once its case is judged: its cookies and what it was waiting for."""
+        self.conversations.pop(session, None)
+        self.outbox_before.pop(session, None)
+
     async def send(self, message: str, traceparent: str, session: str) -> Reply:
         if self.spec.outbox is not None and session not in self.outbox_before:
             # Once a turn: a retried request (after a 5xx) may follow an attempt that already sent mail,
             # which is this turn's doing all the same.
             before = await self._outbox()
             self.outbox_before[session] = None if before is None else set(before)
+        opened = await self._open(session)
+        if isinstance(opened, Reply):
+            return opened
         start = time.monotonic()
         spec = self.spec.model_copy(update={"headers": {**self.spec.headers, "traceparent": traceparent}})
         try:
-            r = await self._request(spec, {"message": message, "session": session})
+            r = await self._request(spec, {"message": message, "session": opened.session}, opened.client)
         except httpx.TimeoutException as exc:
             return Reply(error=f"no answer in time: {type(exc).__name__}", latency=time.monotonic() - start,
                          extra={"no_retry": True})  # it may still be generating: do not queue more behind it
@@ -432,7 +492,7 @@ class HttpTarget:
             await self._planting(self.spec.cleanup, {"id": ident, "product": self.products.pop(ident, ident)})
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.aclose()  # and with it the connection pool every conversation's client shares
 
 
 def make(rest: str, setup: Setup) -> HttpTarget:
