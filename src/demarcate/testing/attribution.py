@@ -229,7 +229,10 @@ def _why_inconclusive(case: Case, ev: Evidence, incapable: str) -> str:
 
 
 _SPACE = re.compile(r"\s+")
-_CLAUSE = re.compile(r"[.!?;:\n()\"“”]+")
+# Where a sentence or clause of a plant ends: a stop or colon that no letter, digit or slash
+# follows (not the dots and colons inside an address or a number), a line break, a bracket or a
+# quotation mark.
+_CLAUSE = re.compile(r"[.!?;:]+(?![\w/])|[\n()\"“”]+")
 
 
 def error_result(case: Case, canary: str, error: str) -> CaseResult:
