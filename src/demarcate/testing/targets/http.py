@@ -139,8 +139,20 @@ class NotThere(LookupError):
 
 
 def dig(data: Any, path: str) -> Any:
-    """The value at a dotted path (`choices.0.message.content`); NotThere if the answer lacks it."""
-    for part in [p for p in path.replace("$.", "").split(".") if p]:
+    """The value at a dotted path (`choices.0.message.content`); NotThere if the answer lacks it.
+    A `*` stands for every item of a list (or value of a mapping), for answers that are lists of
+    events or messages (`*.content.parts.*.text`): the value is then the list of what is there."""
+    parts = [p for p in path.replace("$.", "").split(".") if p]
+    if "*" not in parts:
+        return _step(data, parts)
+    found = _each(data, parts)
+    if not found:
+        raise NotThere(path)
+    return found
+
+
+def _step(data: Any, parts: list[str]) -> Any:
+    for part in parts:
         if isinstance(data, list) and part.isdigit() and int(part) < len(data):
             data = data[int(part)]
         elif isinstance(data, dict) and part in data:
@@ -148,6 +160,22 @@ def dig(data: Any, path: str) -> Any:
         else:
             raise NotThere(part)
     return data
+
+
+def _each(data: Any, parts: list[str]) -> list[Any]:
+    """Every value a path with `*` leads to, in order; none where it leads nowhere."""
+    if "*" not in parts:
+        try:
+            return [_step(data, parts)]
+        except NotThere:
+            return []
+    at = parts.index("*")
+    try:
+        within = _step(data, parts[:at])
+    except NotThere:
+        return []
+    items = within if isinstance(within, list) else list(within.values()) if isinstance(within, dict) else []
+    return [v for item in items for v in _each(item, parts[at + 1:])]
 
 
 def _documents(r: httpx.Response) -> list[Any]:
@@ -182,13 +210,18 @@ def _events(body: str) -> list[str]:
 
 
 def _every(answer: list[Any], path: str) -> list[Any]:
-    """The values at a dotted path in each document of an answer that has it."""
+    """The values at a dotted path in each document of an answer that has it (with a `*`, each
+    value it leads to)."""
     found = []
     for data in answer:
         try:
-            found.append(dig(data, path))
+            value = dig(data, path)
         except NotThere:
             continue
+        if "*" in path.split("."):
+            found.extend(value)
+        else:
+            found.append(value)
     return found
 
 
