@@ -630,6 +630,15 @@ def test_a_quote_of_the_plant_cut_off_after_its_address_is_still_a_quote():
     model = next(x for x in result.chain if x.control == "MOD-SAFE-03")
     assert model.held is not False, model.evidence
     assert "says it does what the payload asked" not in model.evidence
+    # The same, cut off in the middle of the address, after the canary.
+    (case,) = select("doc-fetch-translate")
+    review = case.probe.payload.replace("{canary}", canary).replace("{callback}", f"http://127.0.0.1:34301/c/{canary}")
+    cut = Reply(status=200, text="The reviews say: " + review[:review.index(canary) + len(canary) + 5],
+                tool_calls=[], session="s")
+    assert cut.text.endswith(f"{canary}/tran")
+    result = attribute(case, canary, f"{canary}@exfil.example", Evidence(cut, Records(), [], [], delivered=True),
+                       Responsibilities(load([SHOPBOT])), None, None, (review,))
+    assert next(x for x in result.chain if x.control == "MOD-SAFE-03").held is not False
     # The stops that end a page's sentences sit against its markup, and against the marks a spotlighting
     # app puts round fetched text: a quote of the text is still a quote. (The lab's model, behind
     # spotlighting, answers with the page as it got it.)

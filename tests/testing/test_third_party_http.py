@@ -5,7 +5,6 @@ that later cases answer from, plants the app dropped, a rate limit on the ingest
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from demarcate.model import load
 from demarcate.serve import BackgroundServer
 from demarcate.testing.run import run_campaign
-from demarcate.testing.targets.http import HttpTarget
 from tests.conftest import SHOPBOT
 from tests.testing.rag_app import KEY, Settings, make_app, spec
 
@@ -289,14 +287,8 @@ def test_an_app_that_opens_conversations_itself_is_asked_in_one_it_opened(rag, t
     # The id is read where the spec says; an answer without it is said, not sent on as "None".
     spec_file = tmp_path / "rag.yaml"
     spec_file.write_text(spec_file.read_text().replace("id: conversation.id", "id: conversation.key"))
-
-    async def turn():
-        target = HttpTarget(spec_file)
-        try:
-            return await target.send("Hello", "00-" + "1" * 32 + "-" + "2" * 16 + "-01", "s1")
-        finally:
-            await target.close()
-
-    reply = asyncio.run(turn())
-    assert reply.error == ("starting the conversation: the answer has no 'conversation.key' (start.id): "
-                           '{"conversation":{"id":"c4"}}')
+    (r,) = run_campaign(load([SHOPBOT]), target=f"http:{spec_file}", probes="user-say-canary",
+                        db=str(tmp_path / "h.sqlite"), force=True)["results"]
+    assert r["outcome"] == "error" and r["error"] == (
+        "starting the conversation: the answer has no 'conversation.key' (start.id): "
+        '{"conversation":{"id":"c4"}}')

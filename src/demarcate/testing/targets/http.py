@@ -447,7 +447,8 @@ class HttpTarget:
                     ident = _text(dig(r.json(), self.spec.start.id))
                 except (ValueError, NotThere):
                     return Reply(status=r.status_code, error=f"starting the conversation: the answer has no "
-                                 f"'{self.spec.start.id}' (start.id): {r.text[:200]}")
+                                 f"'{self.spec.start.id}' (start.id): {r.text[:200]}",
+                                 extra={"no_retry": True})  # the spec's doing: asking again opens more
         conversation = self.conversations[session] = _Conversation(client, ident)
         return conversation
 
