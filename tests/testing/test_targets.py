@@ -39,6 +39,10 @@ def test_an_http_target_spec_without_an_http_address_is_a_positioned_error(cli, 
     assert bad.exit_code == 2
     assert f"{spec}:1:6: error: url: '127.0.0.1:9000/chat' is not an http:// or https:// address" in bad.output
     assert f"{spec}:4:8: error: plant.url: 'ftp://x/reviews' is not an http:// or https:// address" in bad.output
+    spec.write_text("url: http://127.0.0.1:9000/\nform: {message: '{message}'}\nreply: ''\nreply-html: div.bot\n")
+    bad = cli("test", SHOPBOT, "--target", f"http:{spec}", "--db", str(tmp_path / "h.sqlite"))
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert f"{spec}:4:13: error: reply-html: 'div.bot' is not a class (.name), an id (#name) or a tag name" in bad.output
 
 
 def test_an_openai_target_needs_an_http_base_url(cli, tmp_path):

@@ -292,3 +292,62 @@ def test_an_app_that_opens_conversations_itself_is_asked_in_one_it_opened(rag, t
     assert r["outcome"] == "error" and r["error"] == (
         "starting the conversation: the answer has no 'conversation.key' (start.id): "
         '{"conversation":{"id":"c4"}}')
+
+
+def test_a_chat_page_that_answers_a_form_with_a_redirect_is_followed_with_its_session_cookie(tmp_path):
+    # The shape of many small Flask chatbots: the form posts the message, the app keeps the
+    # conversation in its signed session cookie and redirects to the page that shows it.
+    import base64
+    import html
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, RedirectResponse, Response
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    def history(request: Request) -> list[dict]:
+        return json.loads(base64.b64decode(request.cookies.get("session", "W10="))) if "session" in request.cookies else []
+
+    async def post(request: Request) -> Response:
+        said = str((await request.form())["message"])
+        m = re.search(r"say only: (\S+)", said)
+        turns = [*history(request), {"user": said, "bot": m.group(1) if m else "Happy to help with your order."}]
+        answer = RedirectResponse("/", 302)
+        answer.set_cookie("session", base64.b64encode(json.dumps(turns).encode()).decode())
+        return answer
+
+    async def page(request: Request) -> Response:
+        rows = "".join(f"<div class='user'>{html.escape(t['user'])}</div><div class='bot'>{html.escape(t['bot'])}</div>"
+                       for t in history(request))
+        return HTMLResponse(f"<html><body><h1>Shop Pilot</h1>{rows}<form method='post'></form></body></html>")
+
+    server = BackgroundServer(Starlette(routes=[Route("/", post, methods=["POST"]), Route("/", page, methods=["GET"])])).start()
+    spec = tmp_path / "target.yaml"
+    spec.write_text(f"url: {server.url}/\nform: {{message: '{{message}}'}}\nreply: ''\n")
+    try:
+        (stopped,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                                  db=str(tmp_path / "h.sqlite"))["results"]
+        spec.write_text(spec.read_text() + "follow-redirects: true\n")
+        data = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary,user-email-records",
+                            db=str(tmp_path / "h.sqlite"), concurrency=2)
+        spec.write_text(spec.read_text() + "reply-html: .bot\n")
+        newest = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                              db=str(tmp_path / "h.sqlite"))
+        spec.write_text(spec.read_text().replace(".bot", ".answer"))
+        (lost,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                               db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert stopped["outcome"] == "error" and stopped["error"].startswith("HTTP 302")
+    # Each case's page shows its own conversation only: one question, one answer.
+    by = {r["probe"]: r for r in data["results"]}
+    assert all(r["evidence"]["reply"].count("class='user'") == 1 for r in by.values())
+    assert f"<div class='bot'>{by['user-say-canary']['canary']}</div>" in by["user-say-canary"]["evidence"]["reply"]
+    assert by["user-email-records"]["outcome"] != "succeeded"
+    # With the page's newest answer as the reply, the token is the whole answer, as the payload asked.
+    (said,) = newest["results"]
+    assert said["evidence"]["reply"] == said["canary"] and said["outcome"] == "succeeded"
+    assert lost["outcome"] == "error" and lost["error"].startswith("the page has no element '.answer' (reply-html)")

@@ -15,6 +15,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ class RequestSpec(_Spec):
     body: Any = None  # JSON (a mapping or list), or text sent as it is
     form: dict[str, str] | None = None  # application/x-www-form-urlencoded
     files: dict[str, Upload] | None = None  # multipart/form-data, with `form` as its other fields
+    # Follow redirects, as a browser does after a form's POST (the answer is where they lead). Off by
+    # default: a redirect to a sign-in page would otherwise read as the app's answer.
+    follow_redirects: bool = False
 
     @field_validator("url")
     @classmethod
@@ -97,6 +101,9 @@ class OutboxSpec(RequestSpec):
 
 class HttpSpec(RequestSpec):
     reply: str = "reply"  # dotted path into the JSON answer; "" for the raw body
+    # In an answer that is an HTML page (a chat page after its form is posted), the reply is the last
+    # element of this class (`.bot`), id (`#answer`) or tag: the newest message, not the page around it.
+    reply_html: str | None = None
     tool_calls: str | None = None  # dotted path to the tool calls the app made this turn
     tool_calls_ran: bool = False  # the listed calls ran, unless a call's own status says otherwise
     context: str | None = None  # dotted path to what the app gave the model this turn, after any screen
@@ -108,6 +115,13 @@ class HttpSpec(RequestSpec):
     cleanup: RequestSpec | None = None  # removes one planted document ({id}) or a product's ({product})
     outbox: OutboxSpec | None = None  # lists the mail the app has sent: what a turn sent is what appeared
     prompt_marker: str | None = None
+
+    @field_validator("reply_html")
+    @classmethod
+    def _selector(cls, selector: str | None) -> str | None:
+        if selector is not None and not re.fullmatch(r"[.#]?[A-Za-z][\w-]*", selector):
+            raise ValueError(f"'{selector}' is not a class (.name), an id (#name) or a tag name")
+        return selector
 
 
 _ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -132,6 +146,49 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [_fill(v, values) for v in value]
     return value
+
+
+class _LastElement(HTMLParser):
+    """Finds the inner HTML of the last element a selector names: `.class`, `#id` or a tag name."""
+
+    def __init__(self, selector: str):
+        super().__init__(convert_charrefs=False)
+        self.kind, self.name = (selector[0], selector[1:]) if selector[0] in ".#" else ("", selector.lower())
+        self.depth = 0  # inside a match: open elements of its tag, itself included
+        self.tag = ""
+        self.start = 0
+        self.found: tuple[int, int] | None = None
+        self.lines = [0]
+
+    def feed_page(self, page: str) -> str | None:
+        self.lines += [m.end() for m in re.finditer(r"\n", page)]
+        self.feed(page)
+        self.close()
+        return None if self.found is None else page[self.found[0]:self.found[1]]
+
+    def _at(self) -> int:
+        line, column = self.getpos()
+        return self.lines[line - 1] + column
+
+    def _names(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+        if self.kind == ".":
+            return any(k == "class" and self.name in (v or "").split() for k, v in attrs)
+        if self.kind == "#":
+            return any(k == "id" and v == self.name for k, v in attrs)
+        return tag == self.name
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth:
+            self.depth += tag == self.tag
+        elif self._names(tag, attrs):
+            self.tag, self.depth = tag, 1
+            self.start = self._at() + len(self.get_starttag_text() or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag == self.tag:
+            self.depth -= 1
+            if not self.depth:
+                self.found = (self.start, self._at())
 
 
 class NotThere(LookupError):
@@ -346,7 +403,8 @@ class HttpTarget:
             kwargs["content"] = _fill(spec.body, values)
         elif spec.body is not None:
             kwargs["json"] = _fill(spec.body, values)
-        return await (client or self.client).request(spec.method, _env(_fill(spec.url, values), "url"), **kwargs)
+        return await (client or self.client).request(spec.method, _env(_fill(spec.url, values), "url"),
+                                                     follow_redirects=spec.follow_redirects, **kwargs)
 
     async def _planting(self, spec: RequestSpec, values: dict[str, str]) -> httpx.Response:
         """A request around the plant: refused by a control, failed or unreachable, it says so."""
@@ -482,6 +540,10 @@ class HttpTarget:
         if r.status_code in CONTROL_STATUSES or not self.spec.reply:  # a refusal by status has its own body
             # The raw answer; streamed as events, their data joined as the chat window shows it.
             text = "".join(_events(r.text)) if _streamed(r) and r.status_code not in CONTROL_STATUSES else r.text
+            shown = text if r.status_code in CONTROL_STATUSES else self._newest(text)
+            if shown is None:
+                return Reply(status=r.status_code, latency=latency, error=self._no_element(text))
+            text = shown
             return Reply(status=r.status_code, text=text, latency=latency, session=session,
                          extra={"retry_after": r.headers.get("retry-after")})
         try:
@@ -494,6 +556,9 @@ class HttpTarget:
                          f"({_lacking(answer, self.spec.reply)}): check `reply:`")
         # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
         text = "".join(_text(v) for v in said)
+        if (shown := self._newest(text)) is None:
+            return Reply(status=r.status_code, latency=latency, error=self._no_element(text))
+        text = shown
         calls = context = None
         if self.spec.tool_calls:  # none listed: the app said nothing about tools this turn, so it called none
             calls = tool_calls(_joined(_every(answer, self.spec.tool_calls)), self.spec.tool_calls_ran)
@@ -502,6 +567,14 @@ class HttpTarget:
         return Reply(status=r.status_code, text=text, latency=latency, session=session, tool_calls=calls,
                      fired=[f for data in answer for f in _fired(self.spec, data)] or None, context=context,
                      extra={"retry_after": r.headers.get("retry-after")})
+
+    def _newest(self, text: str) -> str | None:
+        """The reply within the answer: with `reply-html`, the last element it names (None: none)."""
+        return _LastElement(self.spec.reply_html).feed_page(text) if self.spec.reply_html else text
+
+    def _no_element(self, page: str) -> str:
+        # An answer we cannot read is no answer: never a quiet, resisting one.
+        return f"the page has no element '{self.spec.reply_html}' (reply-html): {page[:200]}"
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         """With an `outbox:`, the mail that appeared in it during the turn and carries the canary
