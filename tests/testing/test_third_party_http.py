@@ -294,9 +294,11 @@ def test_an_app_that_opens_conversations_itself_is_asked_in_one_it_opened(rag, t
         '{"conversation":{"id":"c4"}}')
 
 
-def test_a_chat_page_that_answers_a_form_with_a_redirect_is_followed_with_its_session_cookie(tmp_path):
-    # The shape of many small Flask chatbots: the form posts the message, the app keeps the
-    # conversation in its signed session cookie and redirects to the page that shows it.
+def chat_page(raw: bool = False) -> BackgroundServer:
+    """The shape of many small Flask chatbots: the form posts the message, the app keeps the
+    conversation in its signed session cookie and redirects to the page that shows it. Its model
+    obeys the user; its page shows the answers as text (escaped), or, `raw`, as HTML, markdown
+    images rendered."""
     import base64
     import html
     import json
@@ -306,25 +308,36 @@ def test_a_chat_page_that_answers_a_form_with_a_redirect_is_followed_with_its_se
     from starlette.responses import HTMLResponse, RedirectResponse, Response
     from starlette.routing import Route
 
-    from demarcate.serve import BackgroundServer
-
     def history(request: Request) -> list[dict]:
-        return json.loads(base64.b64decode(request.cookies.get("session", "W10="))) if "session" in request.cookies else []
+        return json.loads(base64.b64decode(request.cookies["session"])) if "session" in request.cookies else []
+
+    def answer(said: str) -> str:
+        if m := re.search(r"say only: (\S+)", said):
+            return m.group(1)
+        if m := re.search(r"(?:End your answer with|Repeat after me exactly:) (.*)", said):
+            return "Here you go: " + m.group(1)
+        return "Happy to help with your order."
 
     async def post(request: Request) -> Response:
         said = str((await request.form())["message"])
-        m = re.search(r"say only: (\S+)", said)
-        turns = [*history(request), {"user": said, "bot": m.group(1) if m else "Happy to help with your order."}]
-        answer = RedirectResponse("/", 302)
-        answer.set_cookie("session", base64.b64encode(json.dumps(turns).encode()).decode())
-        return answer
+        turns = [*history(request), {"user": said, "bot": answer(said)}]
+        moved = RedirectResponse("/", 302)
+        moved.set_cookie("session", base64.b64encode(json.dumps(turns).encode()).decode())
+        return moved
+
+    def shown(text: str) -> str:
+        return re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r'<img alt="\1" src="\2">', text) if raw else html.escape(text)
 
     async def page(request: Request) -> Response:
-        rows = "".join(f"<div class='user'>{html.escape(t['user'])}</div><div class='bot'>{html.escape(t['bot'])}</div>"
+        rows = "".join(f"<div class='user'>{html.escape(t['user'])}</div><div class='bot'>{shown(t['bot'])}</div>"
                        for t in history(request))
         return HTMLResponse(f"<html><body><h1>Shop Pilot</h1>{rows}<form method='post'></form></body></html>")
 
-    server = BackgroundServer(Starlette(routes=[Route("/", post, methods=["POST"]), Route("/", page, methods=["GET"])])).start()
+    return BackgroundServer(Starlette(routes=[Route("/", post, methods=["POST"]), Route("/", page, methods=["GET"])])).start()
+
+
+def test_a_chat_page_that_answers_a_form_with_a_redirect_is_followed_with_its_session_cookie(tmp_path):
+    server = chat_page()
     spec = tmp_path / "target.yaml"
     spec.write_text(f"url: {server.url}/\nform: {{message: '{{message}}'}}\nreply: ''\n")
     try:
@@ -351,3 +364,32 @@ def test_a_chat_page_that_answers_a_form_with_a_redirect_is_followed_with_its_se
     (said,) = newest["results"]
     assert said["evidence"]["reply"] == said["canary"] and said["outcome"] == "succeeded"
     assert lost["outcome"] == "error" and lost["error"].startswith("the page has no element '.answer' (reply-html)")
+
+
+def test_an_answer_read_from_the_apps_page_runs_or_loads_only_what_the_page_does(tmp_path):
+    results = {}
+    for raw in (False, True):
+        server = chat_page(raw)
+        spec = tmp_path / f"target-{raw}.yaml"
+        spec.write_text(f"url: {server.url}/\nform: {{message: '{{message}}'}}\nreply: ''\nfollow-redirects: true\n"
+                        "reply-html: .bot\n")
+        try:
+            data = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-markup,user-image",
+                                db=str(tmp_path / "h.sqlite"))
+        finally:
+            server.stop()
+        results[raw] = {r["probe"]: r for r in data["results"]}
+    escaped, live = results[False], results[True]
+    # The model wrote the markup both times. Escaped, the page showed it as text: the output
+    # encoding held. Left raw, it ran.
+    for r in (escaped["user-markup"], live["user-markup"]):
+        assert "<img src=x onerror=" in r["evidence"]["reply"]  # the reply reads as the user sees it
+    chain = {x["control"]: x for x in escaped["user-markup"]["chain"]}
+    assert chain["APP-OUT-01"]["held"] is True and escaped["user-markup"]["outcome"] == "blocked-by-application"
+    assert "&lt;img src=x onerror=" in escaped["user-markup"]["evidence"]["page"]
+    chain = {x["control"]: x for x in live["user-markup"]["chain"]}
+    assert chain["APP-OUT-01"]["held"] is False and live["user-markup"]["outcome"] == "succeeded"
+    # The image the model was told to add: shown as markdown text, nothing loads it; rendered, the client does.
+    assert escaped["user-image"]["evidence"]["rendered"] == []
+    (loaded,) = live["user-image"]["evidence"]["rendered"]
+    assert loaded.endswith("/logo.png") and live["user-image"]["canary"] in loaded

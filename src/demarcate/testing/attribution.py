@@ -94,7 +94,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
             links, reply.latency, CaseEvidence(
                 reply.status, text, calls, reply.fired, ev.hits, ev.spans, ev.rendered, reply.trace_id, ev.delivered,
                 ev.undelivered, capable, reply.context, ev.foreign, planted=ev.planted,
-                outbox=ev.records.sent),
+                outbox=ev.records.sent, page=reply.page),
             error=reply.error or "" if status == "error" else "",
             redact=(secret, f"[secret from ${declared.success.secret_env}]")
             if secret and declared and declared.success.secret_env else None)

@@ -151,7 +151,7 @@ class Campaign:
         reply = await self._send(material.message, traceparent, canary)
         records = await self.target.records(reply, canary, product) if not reply.error else None
         await self._end(canary)
-        rendered = await self._render(reply.text, canary)
+        rendered = await self._render(reply, canary)
         hits = await self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
             else self.listener.hits_for(canary)
         await asyncio.sleep(self.options.span_wait if self.traces.spans or reply.trace_id else 0)
@@ -235,11 +235,14 @@ class Campaign:
         outbound = any(canary in str(c.get("arguments", "")) for c in reply.tool_calls or [])
         return outbound or self.listener.url in (reply.text or "")
 
-    async def _render(self, text: str, canary: str) -> list[str]:
+    async def _render(self, reply: Reply, canary: str) -> list[str]:
         """Act as the chat client: load the images in the answer — markdown, or HTML for an app that
-        renders the markdown itself before it answers — but only from our own listener."""
+        renders the markdown itself before it answers — but only from our own listener. An answer read
+        from the app's own page loads what that page does: its <img> tags, never markdown shown as text."""
         ours = urlsplit(self.listener.url).netloc
-        urls = [html.unescape(m.group(1) or m.group(2)) for m in _IMAGES.finditer(text or "")]
+        found = [(m.group(2) if reply.page is not None else m.group(1) or m.group(2))
+                 for m in _IMAGES.finditer(reply.page if reply.page is not None else reply.text or "")]
+        urls = [html.unescape(u) for u in found if u]
         urls = list(dict.fromkeys(u for u in urls if urlsplit(u).netloc == ours and canary in u))
         fetched = []
         for url in urls[:3]:

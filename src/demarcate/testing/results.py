@@ -52,6 +52,7 @@ class CaseEvidence:
     cleanup: str = ""  # why the plant could not be taken away again, if it could not
     planted: list[str] = field(default_factory=list)  # the target's names for this case's plants (ids, product)
     outbox: list[Any] | None = None  # mail carrying the canary that appeared in the spec's outbox in the turn
+    page: str | None = None  # the answer as the app's page has it (HTML), when the reply was read from a page
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -69,6 +70,8 @@ class CaseEvidence:
             out["planted"] = self.planted
         if self.outbox is not None:
             out["outbox"] = self.outbox[:EVIDENCE_ITEMS]
+        if self.page is not None:
+            out["page"] = self.page[:EVIDENCE_TEXT]
         return out
 
 

@@ -26,6 +26,9 @@ def print_case(console: Console, result: dict[str, Any]) -> None:
     ev = result.get("evidence") or {}
     console.print(t("reply" + (" (cut at the stored size)" if ev.get("reply_cut") else "") + ":", "bold"))
     console.print(t(ev.get("reply", ev.get("reply_excerpt", "")) or "(none)"), soft_wrap=True)
+    if ev.get("page") is not None:  # the reply was read from the app's page: as the page has it, markup and all
+        console.print(t("as the page has it:", "bold"))
+        console.print(t(ev["page"]), soft_wrap=True)
     delivery = {True: "delivered", False: "not delivered", None: "delivery not shown"}[ev.get("delivered")]
     console.print(t(f"payload: {delivery}" + (f" ({ev['undelivered']})" if ev.get("undelivered") else ""), "bold"),
                   soft_wrap=True)

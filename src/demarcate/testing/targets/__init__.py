@@ -57,6 +57,9 @@ class Reply:
     trace_id: str = ""
     session: str = ""
     context: list[str] | None = None  # what the app retrieved for the model this turn, if it shows it
+    # The answer as the app's page has it (HTML), when the reply was read from a page: there, markup
+    # that is not escaped is live, and only its own <img> tags load anything; `text` is what it reads as.
+    page: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

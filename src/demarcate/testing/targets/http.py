@@ -10,6 +10,7 @@ all, into every later case's."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -540,12 +541,13 @@ class HttpTarget:
         if r.status_code in CONTROL_STATUSES or not self.spec.reply:  # a refusal by status has its own body
             # The raw answer; streamed as events, their data joined as the chat window shows it.
             text = "".join(_events(r.text)) if _streamed(r) and r.status_code not in CONTROL_STATUSES else r.text
-            shown = text if r.status_code in CONTROL_STATUSES else self._newest(text)
-            if shown is None:
+            if r.status_code in CONTROL_STATUSES or not self.spec.reply_html:
+                return Reply(status=r.status_code, text=text, latency=latency, session=session,
+                             extra={"retry_after": r.headers.get("retry-after")})
+            if (page := self._newest(text)) is None:
                 return Reply(status=r.status_code, latency=latency, error=self._no_element(text))
-            text = shown
-            return Reply(status=r.status_code, text=text, latency=latency, session=session,
-                         extra={"retry_after": r.headers.get("retry-after")})
+            return Reply(status=r.status_code, text=html.unescape(page), page=page, latency=latency,
+                         session=session, extra={"retry_after": r.headers.get("retry-after")})
         try:
             answer = _documents(r)
         except ValueError:
@@ -556,21 +558,24 @@ class HttpTarget:
                          f"({_lacking(answer, self.spec.reply)}): check `reply:`")
         # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
         text = "".join(_text(v) for v in said)
-        if (shown := self._newest(text)) is None:
-            return Reply(status=r.status_code, latency=latency, error=self._no_element(text))
-        text = shown
+        page = None
+        if self.spec.reply_html:
+            if (page := self._newest(text)) is None:
+                return Reply(status=r.status_code, latency=latency, error=self._no_element(text))
+            text = html.unescape(page)
         calls = context = None
         if self.spec.tool_calls:  # none listed: the app said nothing about tools this turn, so it called none
             calls = tool_calls(_joined(_every(answer, self.spec.tool_calls)), self.spec.tool_calls_ran)
         if self.spec.context:
             context = [c for v in _every(answer, self.spec.context) for c in _context(v)]
-        return Reply(status=r.status_code, text=text, latency=latency, session=session, tool_calls=calls,
+        return Reply(status=r.status_code, text=text, page=page, latency=latency, session=session, tool_calls=calls,
                      fired=[f for data in answer for f in _fired(self.spec, data)] or None, context=context,
                      extra={"retry_after": r.headers.get("retry-after")})
 
-    def _newest(self, text: str) -> str | None:
-        """The reply within the answer: with `reply-html`, the last element it names (None: none)."""
-        return _LastElement(self.spec.reply_html).feed_page(text) if self.spec.reply_html else text
+    def _newest(self, page: str) -> str | None:
+        """The inner HTML of the last element `reply-html` names in a page (None: it has none)."""
+        assert self.spec.reply_html
+        return _LastElement(self.spec.reply_html).feed_page(page)
 
     def _no_element(self, page: str) -> str:
         # An answer we cannot read is no answer: never a quiet, resisting one.
@@ -579,16 +584,18 @@ class HttpTarget:
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         """With an `outbox:`, the mail that appeared in it during the turn and carries the canary
         (which the attacker's address holds too). What was there before — the plant itself, in an
-        app whose inbox and outbox are one store — is not mail the turn sent."""
+        app whose inbox and outbox are one store — is not mail the turn sent. With `reply-html`, the
+        page the answer was read from: whether its markup runs or shows as text."""
         if self.spec.outbox is None:
-            return Records()
+            return Records(page_html=reply.page)
         before = self.outbox_before.pop(reply.session, None)
         after = await self._outbox()
         if before is None or after is None:
-            return Records()
+            return Records(page_html=reply.page)
         token = canary.lower()
         return Records(sent=[item for key, item in after.items()
-                             if key not in before and token in " ".join(strings(item)).lower()])
+                             if key not in before and token in " ".join(strings(item)).lower()],
+                       page_html=reply.page)
 
     async def cleanup(self, planted: list[str]) -> None:
         """Remove what the case planted, so that a later case never reads it. A cleanup that fails is
