@@ -23,6 +23,7 @@ class Settings:
     obey: bool = True  # the model does what retrieved text tells it
     moderate: bool = False  # a classifier drops retrieved text that looks like an instruction
     ingest_status: int = 200  # what the ingest endpoint answers (429: its rate limit)
+    refuse: str = ""  # a filter in front of the app: a question or a document holding this is refused (403)
     drop_long: int = 0  # silently keep no document longer than this (0: keep all)
     docs: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (product, text)
     next_id: int = 1
@@ -75,6 +76,8 @@ def make_app(settings: Settings) -> Starlette:
         form = await request.form()
         upload = form["file"]
         text = (await upload.read()).decode()  # type: ignore[union-attr]
+        if settings.refuse and settings.refuse in text.lower():
+            return JSONResponse({"detail": "blocked by the content filter"}, 403)
         ident = settings.next_id
         settings.next_id += 1
         if not settings.drop_long or len(text) <= settings.drop_long:
@@ -95,6 +98,8 @@ def make_app(settings: Settings) -> Starlette:
         asked = await request.json()
         question = asked["question"]
         settings.asked.append(question)
+        if settings.refuse and settings.refuse in question.lower():
+            return JSONResponse({"detail": "blocked by the content filter"}, 403)
         conversation, opened = _conversation(request, asked)
         if conversation is None:
             return JSONResponse({"detail": "no such conversation"}, 404)

@@ -80,13 +80,31 @@ def test_a_plant_the_app_dropped_is_not_delivered(rag):
     assert r["evidence"]["delivered"] is True and r["outcome"] == "resisted"  # read, and not obeyed
 
 
-def test_a_rate_limited_ingest_is_a_control_firing_and_a_failing_one_an_error(rag):
+def test_a_refusal_that_a_harmless_request_meets_too_is_no_control_acting_on_the_payload(rag, monkeypatch):
     settings, campaign = rag
-    settings.ingest_status = 429
+    # A filter that refuses the payloads, and nothing else: a control seen acting on them.
+    settings.refuse = "ignore previous"
     data = campaign("doc-say-canary,user-say-canary")
     by = {r["probe"]: r for r in data["results"]}
-    assert by["doc-say-canary"]["outcome"] == "blocked-by-infrastructure"
-    assert by["doc-say-canary"]["chain"][0]["control"] == "INF-RATE-01"
+    assert by["doc-say-canary"]["outcome"] == "blocked-by-application"
+    assert by["user-say-canary"]["outcome"] == "blocked-by-application"
+    assert {x["control"]: x["held"] for x in by["user-say-canary"]["chain"]} == {"APP-ID-01": True}
+    # An ingest whose rate limit refuses every review, a harmless one too, and a spec with a wrong
+    # key: everything is refused, so nothing shows a control acting on these payloads. Once they read
+    # blocked, crediting the app with defences a typo in a key had produced.
+    settings.refuse, settings.ingest_status = "", 429
+    data = campaign("doc-say-canary,user-say-canary")
+    by = {r["probe"]: r for r in data["results"]}
+    assert by["doc-say-canary"]["outcome"] == "error"
+    assert by["doc-say-canary"]["error"].startswith("the target refused a harmless review the same way (HTTP 429)")
+    assert by["user-say-canary"]["outcome"] == "resisted"  # the chat itself is open: judged as ever
+    settings.ingest_status = 200
+    monkeypatch.setenv("RAG_KEY", "wrong")
+    data = campaign("doc-say-canary,user-say-canary")
+    assert [r["outcome"] for r in data["results"]] == ["error", "error"]
+    assert all("(HTTP 401)" in r["error"] for r in data["results"])
+    assert data["config"].get("baselines", {}).get("read") is None  # not kept as "cannot" past the fix
+    monkeypatch.setenv("RAG_KEY", KEY)
     settings.ingest_status = 500
     data = campaign("doc-say-canary")
     (r,) = data["results"]
