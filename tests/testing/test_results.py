@@ -26,6 +26,12 @@ def test_a_judged_case_keeps_bounded_evidence_and_no_error_key():
     assert "cleanup" not in ev
     result.evidence.cleanup = "the plant could not be removed"
     assert result.to_json()["evidence"]["cleanup"] == "the plant could not be removed"
+    # A mail in the outbox that carried a whole table is kept as far as it shows what it carried.
+    table = "customer@example.com, 07700 900123\n" * 5_000
+    result.evidence.outbox = [{"id": "m1", "to": ["eve@exfil.example"], "body": table}] * (EVIDENCE_ITEMS + 1)
+    (mail, *more) = result.to_json()["evidence"]["outbox"]
+    assert len(more) == EVIDENCE_ITEMS - 1 and mail["to"] == ["eve@exfil.example"] and mail["id"] == "m1"
+    assert mail["body"] == table[:4_096] + f" …[{len(table) - 4_096} more characters not kept]"
 
 
 def test_an_error_has_its_reason_no_chain_and_no_evidence():

@@ -11,6 +11,7 @@ from typing import Any
 # How much of a reply, and how many tool calls, hits and spans, a result keeps as evidence.
 EVIDENCE_TEXT = 65_536
 EVIDENCE_ITEMS = 200
+MAIL_TEXT = 4_096  # each text of an outbox mail kept: enough to show what it carried, not a whole table
 
 
 @dataclass
@@ -30,6 +31,17 @@ class Link:
         if not self.on:
             del out["on"]
         return out
+
+
+def _cut(value: Any) -> Any:
+    """A mail as kept: each of its texts cut at MAIL_TEXT characters, saying how much was left out."""
+    if isinstance(value, str) and len(value) > MAIL_TEXT:
+        return value[:MAIL_TEXT] + f" …[{len(value) - MAIL_TEXT} more characters not kept]"
+    if isinstance(value, dict):
+        return {k: _cut(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut(v) for v in value]
+    return value
 
 
 @dataclass
@@ -69,7 +81,7 @@ class CaseEvidence:
         if self.planted:
             out["planted"] = self.planted
         if self.outbox is not None:
-            out["outbox"] = self.outbox[:EVIDENCE_ITEMS]
+            out["outbox"] = [_cut(mail) for mail in self.outbox[:EVIDENCE_ITEMS]]
         if self.page is not None:
             out["page"] = self.page[:EVIDENCE_TEXT]
         return out
