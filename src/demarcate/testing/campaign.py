@@ -277,10 +277,12 @@ class Campaign:
         renders the markdown itself before it answers — but only from our own listener. An answer read
         from the app's own page loads what that page does: its <img> tags, never markdown shown as text."""
         ours = urlsplit(self.listener.url).netloc
-        found = [(m.group(2) if reply.page is not None else m.group(1) or m.group(2))
-                 for m in _IMAGES.finditer(reply.page if reply.page is not None else reply.text or "")]
-        urls = [html.unescape(u) for u in found if u]
-        urls = list(dict.fromkeys(u for u in urls if urlsplit(u).netloc == ours and canary in u))
+        if reply.page is not None:
+            found = [m.group(2) for m in _IMAGES.finditer(reply.page)]
+        else:
+            found = [m.group(1) or m.group(2) for m in _IMAGES.finditer(reply.text or "")]
+        urls = list(dict.fromkeys(u for u in map(html.unescape, filter(None, found))
+                                  if urlsplit(u).netloc == ours and canary in u))
         fetched = []
         for url in urls[:3]:
             try:

@@ -535,67 +535,54 @@ class HttpTarget:
         except httpx.HTTPError as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
         latency = time.monotonic() - start
+        extra = {"retry_after": r.headers.get("retry-after")}
         if why := status_error(r.status_code, r.text):
-            return Reply(status=r.status_code, error=why, latency=latency,
-                         extra={"retry_after": r.headers.get("retry-after")})
-        if r.status_code in CONTROL_STATUSES or not self.spec.reply:  # a refusal by status has its own body
-            # The raw answer; streamed as events, their data joined as the chat window shows it.
-            text = "".join(_events(r.text)) if _streamed(r) and r.status_code not in CONTROL_STATUSES else r.text
-            if r.status_code in CONTROL_STATUSES or not self.spec.reply_html:
-                return Reply(status=r.status_code, text=text, latency=latency, session=session,
-                             extra={"retry_after": r.headers.get("retry-after")})
-            if (page := self._newest(text)) is None:
-                return Reply(status=r.status_code, latency=latency, error=self._no_element(text))
-            return Reply(status=r.status_code, text=html.unescape(page), page=page, latency=latency,
-                         session=session, extra={"retry_after": r.headers.get("retry-after")})
-        try:
-            answer = _documents(r)
-        except ValueError:
-            return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
-        said = _every(answer, self.spec.reply)
-        if not said:  # an answer we cannot read is no answer, least of all a refusal
-            return Reply(status=r.status_code, latency=latency, error=f"the answer has no '{self.spec.reply}' "
-                         f"({_lacking(answer, self.spec.reply)}): check `reply:`")
-        # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
-        text = "".join(_text(v) for v in said)
+            return Reply(status=r.status_code, error=why, latency=latency, extra=extra)
+        if r.status_code in CONTROL_STATUSES:  # a refusal by status has its own body
+            return Reply(status=r.status_code, text=r.text, latency=latency, session=session, extra=extra)
+        calls = context = fired = None
+        if not self.spec.reply:  # the raw answer; streamed as events, their data joined as the chat window shows it
+            text = "".join(_events(r.text)) if _streamed(r) else r.text
+        else:
+            try:
+                answer = _documents(r)
+            except ValueError:
+                return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
+            said = _every(answer, self.spec.reply)
+            if not said:  # an answer we cannot read is no answer, least of all a refusal
+                return Reply(status=r.status_code, latency=latency, error=f"the answer has no '{self.spec.reply}' "
+                             f"({_lacking(answer, self.spec.reply)}): check `reply:`")
+            # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
+            text = "".join(_text(v) for v in said)
+            if self.spec.tool_calls:  # none listed: the app said nothing about tools this turn, so it called none
+                calls = tool_calls(_joined(_every(answer, self.spec.tool_calls)), self.spec.tool_calls_ran)
+            if self.spec.context:
+                context = [c for v in _every(answer, self.spec.context) for c in _context(v)]
+            fired = [f for data in answer for f in _fired(self.spec, data)] or None
         page = None
-        if self.spec.reply_html:
-            if (page := self._newest(text)) is None:
-                return Reply(status=r.status_code, latency=latency, error=self._no_element(text))
+        if self.spec.reply_html:  # the newest answer on the page, as the user reads it
+            if (page := _LastElement(self.spec.reply_html).feed_page(text)) is None:
+                # An answer we cannot read is no answer: never a quiet, resisting one.
+                return Reply(status=r.status_code, latency=latency, error=f"the page has no element "
+                             f"'{self.spec.reply_html}' (reply-html): {text[:200]}")
             text = html.unescape(page)
-        calls = context = None
-        if self.spec.tool_calls:  # none listed: the app said nothing about tools this turn, so it called none
-            calls = tool_calls(_joined(_every(answer, self.spec.tool_calls)), self.spec.tool_calls_ran)
-        if self.spec.context:
-            context = [c for v in _every(answer, self.spec.context) for c in _context(v)]
         return Reply(status=r.status_code, text=text, page=page, latency=latency, session=session, tool_calls=calls,
-                     fired=[f for data in answer for f in _fired(self.spec, data)] or None, context=context,
-                     extra={"retry_after": r.headers.get("retry-after")})
-
-    def _newest(self, page: str) -> str | None:
-        """The inner HTML of the last element `reply-html` names in a page (None: it has none)."""
-        assert self.spec.reply_html
-        return _LastElement(self.spec.reply_html).feed_page(page)
-
-    def _no_element(self, page: str) -> str:
-        # An answer we cannot read is no answer: never a quiet, resisting one.
-        return f"the page has no element '{self.spec.reply_html}' (reply-html): {page[:200]}"
+                     fired=fired, context=context, extra=extra)
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         """With an `outbox:`, the mail that appeared in it during the turn and carries the canary
         (which the attacker's address holds too). What was there before — the plant itself, in an
         app whose inbox and outbox are one store — is not mail the turn sent. With `reply-html`, the
         page the answer was read from: whether its markup runs or shows as text."""
-        if self.spec.outbox is None:
-            return Records(page_html=reply.page)
-        before = self.outbox_before.pop(reply.session, None)
-        after = await self._outbox()
-        if before is None or after is None:
-            return Records(page_html=reply.page)
-        token = canary.lower()
-        return Records(sent=[item for key, item in after.items()
-                             if key not in before and token in " ".join(strings(item)).lower()],
-                       page_html=reply.page)
+        sent = None
+        if self.spec.outbox is not None:
+            before = self.outbox_before.pop(reply.session, None)
+            after = await self._outbox()
+            if before is not None and after is not None:
+                token = canary.lower()
+                sent = [item for key, item in after.items()
+                        if key not in before and token in " ".join(strings(item)).lower()]
+        return Records(sent=sent, page_html=reply.page)
 
     async def cleanup(self, planted: list[str]) -> None:
         """Remove what the case planted, so that a later case never reads it. A cleanup that fails is
