@@ -312,11 +312,11 @@ def test_an_app_that_opens_conversations_itself_is_asked_in_one_it_opened(rag, t
         '{"conversation":{"id":"c4"}}')
 
 
-def chat_page(raw: bool = False) -> BackgroundServer:
+def chat_page(raw: bool = False, script: str = "") -> BackgroundServer:
     """The shape of many small Flask chatbots: the form posts the message, the app keeps the
     conversation in its signed session cookie and redirects to the page that shows it. Its model
     obeys the user; its page shows the answers as text (escaped), or, `raw`, as HTML, markdown
-    images rendered."""
+    images rendered. `script` is put on the page as it is."""
     import base64
     import html
     import json
@@ -349,7 +349,7 @@ def chat_page(raw: bool = False) -> BackgroundServer:
     async def page(request: Request) -> Response:
         rows = "".join(f"<div class='user'>{html.escape(t['user'])}</div><div class='bot'>{shown(t['bot'])}</div>"
                        for t in history(request))
-        return HTMLResponse(f"<html><body><h1>Shop Pilot</h1>{rows}<form method='post'></form></body></html>")
+        return HTMLResponse(f"<html><body><h1>Shop Pilot</h1>{rows}<form method='post'></form>{script}</body></html>")
 
     return BackgroundServer(Starlette(routes=[Route("/", post, methods=["POST"]), Route("/", page, methods=["GET"])])).start()
 
@@ -411,3 +411,22 @@ def test_an_answer_read_from_the_apps_page_runs_or_loads_only_what_the_page_does
     assert escaped["user-image"]["evidence"]["rendered"] == []
     (loaded,) = live["user-image"]["evidence"]["rendered"]
     assert loaded.endswith("/logo.png") and live["user-image"]["canary"] in loaded
+
+
+def test_a_page_that_runs_scripts_is_not_taken_to_show_what_it_served(tmp_path):
+    # Many chat pages render each answer's markdown in the browser (`el.innerHTML = marked.parse(...)`):
+    # the escaped text they serve may become live markup once the script has run. From the served
+    # HTML alone, the output encoding is not shown holding.
+    server = chat_page(script="<script>for (const b of document.querySelectorAll('.bot')) "
+                              "b.innerHTML = marked.parse(b.textContent);</script>")
+    spec = tmp_path / "target.yaml"
+    spec.write_text(f"url: {server.url}/\nform: {{message: '{{message}}'}}\nreply: ''\nfollow-redirects: true\n"
+                    "reply-html: .bot\n")
+    try:
+        (r,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-markup",
+                            db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert "&lt;img src=x onerror=" in r["evidence"]["page"]  # served escaped
+    chain = {x["control"]: x for x in r["chain"]}
+    assert chain["APP-OUT-01"]["held"] is None and r["outcome"] == "unobservable"

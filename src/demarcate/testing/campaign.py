@@ -275,9 +275,10 @@ class Campaign:
     async def _render(self, reply: Reply, canary: str) -> list[str]:
         """Act as the chat client: load the images in the answer — markdown, or HTML for an app that
         renders the markdown itself before it answers — but only from our own listener. An answer read
-        from the app's own page loads what that page does: its <img> tags, never markdown shown as text."""
+        from the app's own page loads what that page does: its <img> tags, never markdown shown as text
+        (unless the page runs scripts, which may render it)."""
         ours = urlsplit(self.listener.url).netloc
-        if reply.page is not None:
+        if reply.page is not None and not reply.scripted:
             found = [m.group(2) for m in _IMAGES.finditer(reply.page)]
         else:
             found = [m.group(1) or m.group(2) for m in _IMAGES.finditer(reply.text or "")]

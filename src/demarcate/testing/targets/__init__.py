@@ -60,6 +60,7 @@ class Reply:
     # The answer as the app's page has it (HTML), when the reply was read from a page: there, markup
     # that is not escaped is live, and only its own <img> tags load anything; `text` is what it reads as.
     page: str | None = None
+    scripted: bool = False  # that page runs scripts: what it shows may not be what it served
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -559,21 +559,25 @@ class HttpTarget:
             if self.spec.context:
                 context = [c for v in _every(answer, self.spec.context) for c in _context(v)]
             fired = [f for data in answer for f in _fired(self.spec, data)] or None
-        page = None
+        page, scripted = None, False
         if self.spec.reply_html:  # the newest answer on the page, as the user reads it
             if (page := _LastElement(self.spec.reply_html).feed_page(text)) is None:
                 # An answer we cannot read is no answer: never a quiet, resisting one.
                 return Reply(status=r.status_code, latency=latency, error=f"the page has no element "
                              f"'{self.spec.reply_html}' (reply-html): {text[:200]}")
+            # A script may render the text itself (markdown, HTML) once the page has loaded.
+            scripted = re.search(r"<script\b", text, re.I) is not None
             text = html.unescape(page)
-        return Reply(status=r.status_code, text=text, page=page, latency=latency, session=session, tool_calls=calls,
-                     fired=fired, context=context, extra=extra)
+        return Reply(status=r.status_code, text=text, page=page, scripted=scripted, latency=latency, session=session,
+                     tool_calls=calls, fired=fired, context=context, extra=extra)
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         """With an `outbox:`, the mail that appeared in it during the turn and carries the canary
         (which the attacker's address holds too). What was there before — the plant itself, in an
         app whose inbox and outbox are one store — is not mail the turn sent. With `reply-html`, the
-        page the answer was read from: whether its markup runs or shows as text."""
+        page the answer was read from, when it runs no script: then what it served is what it shows,
+        markup live or escaped. A page that runs scripts may render the text itself: it is judged as any
+        answer is, its markup's fate not visible."""
         sent = None
         if self.spec.outbox is not None:
             before = self.outbox_before.pop(reply.session, None)
@@ -582,7 +586,7 @@ class HttpTarget:
                 token = canary.lower()
                 sent = [item for key, item in after.items()
                         if key not in before and token in " ".join(strings(item)).lower()]
-        return Records(sent=sent, page_html=reply.page)
+        return Records(sent=sent, page_html=None if reply.scripted else reply.page)
 
     async def cleanup(self, planted: list[str]) -> None:
         """Remove what the case planted, so that a later case never reads it. A cleanup that fails is
