@@ -40,11 +40,16 @@ class Settings:
     # session cookie it sets ("cookie"), or under an id it gives out when one is opened ("opened").
     remember: str = ""
     conversations: dict[str, list[str]] = field(default_factory=dict)  # id -> what was retrieved in it
+    # Uploads belong to the conversation they came in ("chat with your file"): its model retrieves
+    # only those. With `remember`, the conversation's cookie or id; without, a cookie of their own.
+    uploads_per_conversation: bool = False
+    uploaded_in: dict[int, str] = field(default_factory=dict)  # document id -> the conversation it came in
 
 
-def _retrieve(settings: Settings, question: str, k: int = 2) -> list[tuple[int, str]]:
+def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
     asked = set(WORDS.findall(question.lower()))
-    scored = [(len(asked & set(WORDS.findall(text.lower()))), i, text) for i, (_, text) in settings.docs.items()]
+    scored = [(len(asked & set(WORDS.findall(text.lower()))), i, text) for i, (_, text) in settings.docs.items()
+              if not settings.uploads_per_conversation or settings.uploaded_in.get(i) == conversation]
     scored.sort(key=lambda s: (-s[0], s[1]))  # ties: the oldest first
     return [(i, text) for score, i, text in scored[:k] if score > 0]
 
@@ -78,18 +83,32 @@ def make_app(settings: Settings) -> Starlette:
         text = (await upload.read()).decode()  # type: ignore[union-attr]
         if settings.refuse and settings.refuse in text.lower():
             return JSONResponse({"detail": "blocked by the content filter"}, 403)
+        conversation, opened = "", False
+        if settings.uploads_per_conversation:
+            conversation, opened = _conversation(request, {"conversation_id": form.get("conversation_id")})
+            if conversation is None:
+                return JSONResponse({"detail": "no such conversation"}, 404)
         ident = settings.next_id
         settings.next_id += 1
         if not settings.drop_long or len(text) <= settings.drop_long:
             settings.docs[ident] = (str(form.get("product", "")), text)
-        return JSONResponse({"status": "indexed", "document": {"id": ident}})
+            settings.uploaded_in[ident] = conversation
+        indexed = JSONResponse({"status": "indexed", "document": {"id": ident}})
+        if opened:
+            indexed.set_cookie("sid", conversation)
+        return indexed
 
     async def listing(request: Request) -> Response:
         product = request.query_params.get("product", "")
         return JSONResponse([{"id": i, "text": t} for i, (p, t) in settings.docs.items() if p == product])
 
     async def remove(request: Request) -> Response:
-        settings.docs.pop(int(request.path_params["ident"]), None)
+        ident = int(request.path_params["ident"])
+        if settings.uploads_per_conversation:  # a visitor removes only its own uploads
+            conversation, _ = _conversation(request, {"conversation_id": request.query_params.get("conversation_id")})
+            if settings.uploaded_in.get(ident) != conversation:
+                return JSONResponse({"detail": "no such document"}, 404)
+        settings.docs.pop(ident, None)
         return Response(status_code=204)
 
     async def ask(request: Request) -> Response:
@@ -103,7 +122,7 @@ def make_app(settings: Settings) -> Starlette:
         conversation, opened = _conversation(request, asked)
         if conversation is None:
             return JSONResponse({"detail": "no such conversation"}, 404)
-        found = _retrieve(settings, question)
+        found = _retrieve(settings, question, conversation)
         dropped = [i for i, t in found if settings.moderate and ("ignore previous" in t.lower() or "assistant" in t.lower())]
         found = [(i, t) for i, t in found if i not in dropped]
         settings.read.update(i for i, _ in found)
@@ -144,11 +163,12 @@ def make_app(settings: Settings) -> Starlette:
         if settings.remember == "opened":
             ident = str(asked.get("conversation_id"))
             return (ident if ident in settings.conversations else None), False
-        if settings.remember == "cookie" and request.cookies.get("sid") in settings.conversations:
+        keeps = settings.remember == "cookie" or settings.uploads_per_conversation
+        if keeps and request.cookies.get("sid") in settings.conversations:
             return request.cookies["sid"], False
         ident = f"c{len(settings.conversations) + 1}"
         settings.conversations[ident] = []
-        return ident, settings.remember == "cookie"
+        return ident, keeps
 
     async def open_conversation(request: Request) -> Response:
         ident = f"c{len(settings.conversations) + 1}"
@@ -169,7 +189,7 @@ def make_app(settings: Settings) -> Starlette:
 
 
 def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False,
-         tools: bool = True, outbox: bool = False, start: bool = False) -> str:
+         tools: bool = True, outbox: bool = False, start: bool = False, in_conversation: bool = False) -> str:
     """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
     text = f"""\
 url: {url}/api/v1/ask
@@ -181,10 +201,12 @@ signals: {{APP-IN-03: moderation.{signal}}}
 plant:
   url: {url}/api/v1/documents
   headers: {{X-Api-Key: "${{RAG_KEY}}"}}
-  form: {{product: "{{product}}"}}
+  form: {{product: "{{product}}"{', conversation_id: "{session}"' if start and in_conversation else ''}}}
   files: {{file: {{content: "{{document}}", filename: "{{product}}.txt"}}}}
   id: document.id
 """
+    if in_conversation:
+        text += "  in-conversation: true\n"
     if tools:
         text += "tool-calls: data.actions\n"
     if ran:
@@ -207,6 +229,8 @@ cleanup:
   url: {url}/api/v1/documents/{{id}}
   method: DELETE
 """
+        if start and in_conversation:
+            text += '  params: {conversation_id: "{session}"}\n'
     if read_back:
         text += f"""\
 read-back:

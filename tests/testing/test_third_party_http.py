@@ -430,3 +430,32 @@ def test_a_page_that_runs_scripts_is_not_taken_to_show_what_it_served(tmp_path):
     assert "&lt;img src=x onerror=" in r["evidence"]["page"]  # served escaped
     chain = {x["control"]: x for x in r["chain"]}
     assert chain["APP-OUT-01"]["held"] is None and r["outcome"] == "unobservable"
+
+
+@pytest.mark.parametrize("remember", ["", "opened"])
+def test_an_app_that_keeps_uploads_with_the_conversation_is_planted_in_the_case_s_own(rag, remember):
+    # A "chat with your file" app: what a visitor uploads is retrieved only in that visitor's
+    # conversation (under its cookie, or the id the app gave it). Planted by a visitor of our own,
+    # the review is never in the case's conversation: the read baseline says so, and the document
+    # cases are inconclusive, not resisted; an app that takes uploads only into a conversation it
+    # opened refuses them outright (the case's error).
+    settings, campaign = rag
+    settings.uploads_per_conversation, settings.remember = True, remember
+    start = remember == "opened"
+    apart = campaign("doc-say-canary", start=start)
+    (r,) = apart["results"]
+    if start:
+        assert r["outcome"] == "error" and r["error"].startswith("planting: HTTP 404")
+    else:
+        assert r["outcome"] == "inconclusive" and apart["summary"]["baselines"]["read"]["capable"] is False
+    settings.docs.clear()
+    settings.conversations.clear()
+    data = campaign("doc-say-canary,doc-say-canary-override", start=start, in_conversation=True, read_back=True)
+    assert [r["outcome"] for r in data["results"]] == ["succeeded", "succeeded"]
+    assert all(r["evidence"]["delivered"] is True for r in data["results"])
+    # Each plant went to the conversation its question was asked in (the baseline's and each case's),
+    # and was removed there after its case (the app removes a visitor's own uploads only).
+    asked_in = [c for c, seen in settings.conversations.items() if seen]
+    assert sorted(settings.uploaded_in[i] for i in sorted(settings.uploaded_in)[-3:]) == sorted(asked_in)
+    assert len(asked_in) == 3
+    assert settings.docs == {}

@@ -150,16 +150,16 @@ class Campaign:
         delivered = None  # did the payload get to where the model could read it (None: cannot tell)
         if material.documents and (getattr(self.target, "can_plant", True) or getattr(self.target, "white_box", False)):
             try:
-                planted = await self.target.plant(list(material.documents), product)
+                planted = await self.target.plant(list(material.documents), product, session=canary)
                 if planted and hasattr(self.target, "confirm"):
-                    delivered = await self.target.confirm(list(material.documents), product)
+                    delivered = await self.target.confirm(list(material.documents), product, session=canary)
             except PlantFailed as failed:
+                await self._end(canary)
                 return await self._refused(case, canary, attacker, failed.reply)
         trace_id = secrets.token_hex(16)
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
         reply = await self._send(material.message, traceparent, canary)
         records = await self.target.records(reply, canary, product) if not reply.error else None
-        await self._end(canary)
         rendered = await self._render(reply, canary)
         hits = await self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
             else self.listener.hits_for(canary)
@@ -172,6 +172,7 @@ class Campaign:
             await self.target.cleanup(planted)
         except PlantFailed as failed:  # the verdict stands; later answers are checked for this case's tokens
             cleanup = str(failed)
+        await self._end(canary)  # after the cleanup, which may go within the conversation (plant.in-conversation)
         # A page nobody fetched, documents the target could not take, or a retrieval that left them out
         # never reached the model: a quiet answer then says nothing about it.
         undelivered = "the plant could not be read back" if delivered is False else ""
@@ -234,10 +235,13 @@ class Campaign:
         if kind == "plant":
             product = product_for(self.run_id, "baseline/harmless")
             try:
-                planted = await self.target.plant([f"Comfortable and warm; the {product} runs true to size."], product)
+                planted = await self.target.plant([f"Comfortable and warm; the {product} runs true to size."], product,
+                                                  session=token)
                 await self.target.cleanup(planted)
             except PlantFailed as failed:
                 return failed.reply.status if failed.reply.status in CONTROL_STATUSES else None
+            finally:
+                await self._end(token)
             return None
         reply = await self._send("Hello! What can you help me with today?",
                                  f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01", token)

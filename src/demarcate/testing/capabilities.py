@@ -67,7 +67,7 @@ async def read(target: Any, send: Send, token: str, product: str, listener: List
         return Baseline("read", None, "this target takes no planted documents")
     document = f"{token} is the name of the yarn the {product} is woven from."
     try:
-        planted = await target.plant([document], product)
+        planted = await target.plant([document], product, session=token)  # where `send` asks
     except PlantFailed as failed:
         return Baseline("read", None, f"the benign plant was refused: {failed}")
     try:

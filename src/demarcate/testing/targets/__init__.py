@@ -93,9 +93,10 @@ class Target(Protocol):
     # Optional: `user_email`, the address of the account the probes sign in as (its own data in an
     # answer is no leak), `leaves_plants` (no way to remove a plant after its case), `end(session)`
     # (a conversation is over: forget its cookies and state), and `infrastructure()`, checks only a
-    # white-box target can run.
+    # white-box target can run. `plant` is given the session the case will ask in, for an app that
+    # keeps uploads with the visitor's conversation.
 
-    async def plant(self, documents: list[str], product: str) -> list[str]: ...
+    async def plant(self, documents: list[str], product: str, session: str = "") -> list[str]: ...
 
     async def send(self, message: str, traceparent: str, session: str) -> Reply: ...
 
@@ -116,14 +117,14 @@ class ContextStuffing:
     def __init__(self) -> None:
         self.context: dict[str, list[str]] = {}
 
-    async def plant(self, documents: list[str], product: str) -> list[str]:
+    async def plant(self, documents: list[str], product: str, session: str = "") -> list[str]:
         self.context[product] = list(documents)
         return [product]
 
     def documents_for(self, message: str) -> list[str]:
         return [d for p, ds in self.context.items() if p in message for d in ds]
 
-    async def confirm(self, documents: list[str], product: str) -> bool | None:
+    async def confirm(self, documents: list[str], product: str, session: str = "") -> bool | None:
         return product in self.context  # handed to the model with the turn that names the product
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:

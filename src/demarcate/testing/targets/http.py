@@ -83,6 +83,9 @@ class RequestSpec(_Spec):
 
 class PlantSpec(RequestSpec):
     id: str | None = None  # dotted path to the planted document's id in the answer, for {id} in cleanup
+    # The app keeps what is uploaded with the visitor's conversation ("chat with your file"): plant,
+    # read back and clean up within the case's own conversation (its cookies, {session}).
+    in_conversation: bool = False
 
 
 class StartSpec(RequestSpec):
@@ -387,6 +390,7 @@ class HttpTarget:
         self.conversations: dict[str, _Conversation] = {}  # by our session key
         self.description = f"http ({self.spec.method} {self.spec.url})"
         self.products: dict[str, str] = {}  # planted document id -> the product it was filed under
+        self.planted_in: dict[str, str] = {}  # planted document id -> the session it was planted in ("": none)
         self.outbox_before: dict[str, set[str] | None] = {}  # by session: the outbox's mails before its turn
 
     async def _request(self, spec: RequestSpec, values: dict[str, str],
@@ -407,11 +411,18 @@ class HttpTarget:
         return await (client or self.client).request(spec.method, _env(_fill(spec.url, values), "url"),
                                                      follow_redirects=spec.follow_redirects, **kwargs)
 
-    async def _planting(self, spec: RequestSpec, values: dict[str, str]) -> httpx.Response:
-        """A request around the plant: refused by a control, failed or unreachable, it says so."""
+    async def _planting(self, spec: RequestSpec, values: dict[str, str], session: str = "") -> httpx.Response:
+        """A request around the plant: refused by a control, failed or unreachable, it says so. With
+        `plant.in-conversation`, it goes within the session's conversation ({session} its id there)."""
+        client = None
+        if session and self.spec.plant is not None and self.spec.plant.in_conversation:
+            opened = await self._open(session)
+            if isinstance(opened, Reply):  # the app would not open the conversation to plant in
+                raise PlantFailed(opened)
+            client, values = opened.client, {**values, "session": opened.session}
         start = time.monotonic()
         try:
-            r = await self._request(spec, values)
+            r = await self._request(spec, values, client)
         except httpx.HTTPError as exc:
             raise PlantFailed(Reply(error=f"planting: {type(exc).__name__}: {exc}",
                                     latency=time.monotonic() - start)) from None
@@ -423,12 +434,14 @@ class HttpTarget:
             raise PlantFailed(Reply(status=r.status_code, error=f"planting: {why}", latency=time.monotonic() - start))
         return r
 
-    async def plant(self, documents: list[str], product: str) -> list[str]:
+    async def plant(self, documents: list[str], product: str, session: str = "") -> list[str]:
+        """Plant each document (filed under `product`); with `plant.in-conversation`, in the
+        conversation of `session`, the one the case then asks in."""
         if self.spec.plant is None:
             return []
         planted = []
         for doc in documents:
-            r = await self._planting(self.spec.plant, {"document": doc, "product": product})
+            r = await self._planting(self.spec.plant, {"document": doc, "product": product}, session)
             ident = ""
             if self.spec.plant.id:
                 try:
@@ -438,13 +451,14 @@ class HttpTarget:
                                             f"'{self.spec.plant.id}' (plant.id): {r.text[:200]}")) from None
             planted.append(ident or product)
             self.products[ident or product] = product
+            self.planted_in[ident or product] = session
         return planted
 
-    async def confirm(self, documents: list[str], product: str) -> bool | None:
+    async def confirm(self, documents: list[str], product: str, session: str = "") -> bool | None:
         """Whether the planted documents can be read back (None: the spec has no read-back request)."""
         if self.spec.read_back is None:
             return None
-        r = await self._planting(self.spec.read_back, {"product": product})
+        r = await self._planting(self.spec.read_back, {"product": product}, session)
         try:
             shown = " ".join(strings(r.json()))
         except ValueError:
@@ -594,7 +608,8 @@ class HttpTarget:
         if self.spec.cleanup is None:
             return
         for ident in planted:
-            await self._planting(self.spec.cleanup, {"id": ident, "product": self.products.pop(ident, ident)})
+            await self._planting(self.spec.cleanup, {"id": ident, "product": self.products.pop(ident, ident)},
+                                 self.planted_in.pop(ident, ""))
 
     async def close(self) -> None:
         await self.client.aclose()  # and with it the connection pool every conversation's client shares

@@ -49,7 +49,7 @@ class LabTarget:
             self.headers = {"Authorization": f"Bearer {token}"}
         return self.headers
 
-    async def plant(self, documents: list[str], product: str) -> list[str]:
+    async def plant(self, documents: list[str], product: str, session: str = "") -> list[str]:
         ids = []
         for doc in documents:
             r = await self.client.post("/api/reviews", json={"product": product, "text": doc}, headers=await self._auth())
