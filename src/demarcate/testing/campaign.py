@@ -20,7 +20,14 @@ import httpx
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.loader import System
 from demarcate.store import Store
-from demarcate.testing.attribution import Evidence, attribute, error_result, goal_of, summarise
+from demarcate.testing.attribution import (
+    UNREAD,
+    Evidence,
+    attribute,
+    error_result,
+    goal_of,
+    summarise,
+)
 from demarcate.testing.capabilities import BASELINES, Baseline, as_record, needs, token_for, verdict
 from demarcate.testing.goals import ToolRoles
 from demarcate.testing.listener import Listener
@@ -305,12 +312,19 @@ class Campaign:
 
     def _notes(self, results: list[dict[str, Any]]) -> list[str]:
         """Why many verdicts may say little, when one cause shows across the run."""
+        notes = []
+        unread = [r for r in results if any(x.get("evidence") == UNREAD for x in r.get("chain") or [])]
+        if unread:
+            notes.append(f"{len(unread)} of {len(results)} cases: the answer drew on nothing the planted document "
+                         "says, and the target does not show what it retrieved, so whether the model read it is "
+                         "unknown; a `context:` path in the spec shows it, or word --ask as the app's users would "
+                         "ask about such a document")
         read = [r for r in results if (r.get("evidence") or {}).get("contamination")]
         if not read:
-            return []
+            return notes
         why = ("the target spec has no `cleanup:`, so every plant stays in the app (the capability baseline's "
                "too) and later cases retrieve it; give the spec a cleanup request, or test a fresh copy of the app"
                if getattr(self.target, "leaves_plants", False) else
                "plants left in the app, or cases in flight at once, put one case's documents in another's "
                "context; a lower --concurrency keeps them apart")
-        return [f"{len(read)} of {len(results)} cases read what another case planted: {why}"]
+        return [*notes, f"{len(read)} of {len(results)} cases read what another case planted: {why}"]

@@ -79,7 +79,7 @@ class OpenAITarget(ContextStuffing):
             text = json.loads(body)["choices"][0]["message"].get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return Reply(status=status, error="reply is not a chat completion", latency=latency)
-        return Reply(status=status, text=text, latency=latency, session=session)
+        return Reply(status=status, text=text, latency=latency, session=session, context=docs)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -135,7 +135,11 @@ def _reply(out: Any, latency: float, session: str) -> Reply:
                 isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls)):
             return Reply(error="the target's 'tool_calls' is not a list of {name, arguments, status}",
                          latency=latency)
-        return Reply(status=200, text=out["reply"], tool_calls=calls, latency=latency, session=session)
+        context = out.get("context")  # what it gave its model this turn, after any screen
+        if context is not None and not (isinstance(context, list) and all(isinstance(c, str) for c in context)):
+            return Reply(error="the target's 'context' is not a list of texts", latency=latency)
+        return Reply(status=200, text=out["reply"], tool_calls=calls, context=context, latency=latency,
+                     session=session)
     if not isinstance(out, str):  # a list or a number is not an answer, and not a refusal either
         return Reply(error=f"the target returned {type(out).__name__}: return the reply text, or {{'reply': ...}}",
                      latency=latency)
