@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from demarcate.lab import Lab, LabConfig
 from demarcate.model import load
 from demarcate.model.yamlio import dump_yaml
@@ -43,6 +45,9 @@ def test_an_http_target_spec_without_an_http_address_is_a_positioned_error(cli, 
     bad = cli("test", SHOPBOT, "--target", f"http:{spec}", "--db", str(tmp_path / "h.sqlite"))
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert f"{spec}:4:13: error: reply-html: 'div.bot' is not a class (.name), an id (#name) or a tag name" in bad.output
+    spec.write_text("url: http://127.0.0.1:9000/\nbody: {q: '{message}'}\ntool-calls: calls\ntool-refused: error\n")
+    bad = cli("test", SHOPBOT, "--target", f"http:{spec}", "--db", str(tmp_path / "h.sqlite"))
+    assert bad.exit_code == 2 and "`tool-refused` is a path within a tool's answer: give `tool-results` too" in bad.output
 
 
 def test_an_openai_target_needs_an_http_base_url(cli, tmp_path):
@@ -344,9 +349,12 @@ def test_whole_tool_calls_that_share_an_index_stay_apart():
         ("order_lookup", '{"order": 1}'), ("send_email", '{"to": "eve@x.example"}')]
 
 
-def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_paths(tmp_path):
+@pytest.mark.parametrize("refuse", [False, True])
+def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_paths(tmp_path, refuse):
     # Shaped as Google ADK's api_server answers (checked against a real one): a session opened first,
     # then /run gives every event of the turn — the model's calls, the tools' answers, its text.
+    # `refuse`: the app's before-tool callback refuses mail to outside addresses, and its answer
+    # stands in for the tool's, as ADK has it.
     import re
     import uuid
 
@@ -375,7 +383,8 @@ def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_p
         return JSONResponse([
             event("model", {"text": "Let me send that."}),
             event("model", {"functionCall": {"id": "adk-1", "name": "send_email", "args": {"to": to, "body": "records"}}}),
-            event("user", {"functionResponse": {"id": "adk-1", "name": "send_email", "response": {"status": "sent"}}}),
+            event("user", {"functionResponse": {"id": "adk-1", "name": "send_email", "response": {
+                "error": "outside recipients need a person's approval"} if refuse else {"status": "sent"}}}),
             event("model", {"text": " Done."})])
 
     server = BackgroundServer(Starlette(routes=[Route("/apps/shop/users/tester/sessions", open_session, methods=["POST"]),
@@ -387,6 +396,8 @@ def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_p
                  "new_message": {"role": "user", "parts": [{"text": "{message}"}]}},
         "reply": "*.content.parts.*.text", "tool-calls": "*.content.parts.*.functionCall", "tool-calls-ran": True,
         "context": "*.content.parts.*.functionResponse.response",
+        "tool-results": "*.content.parts.*.functionResponse", "tool-refused": "response.error",
+        "signals": {"APP-TOOL-02": "*.content.parts.*.functionResponse.response.error"},
         "start": {"url": server.url + "/apps/shop/users/tester/sessions", "body": {}, "id": "id"}}))
     try:
         (result,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-email-records",
@@ -396,6 +407,11 @@ def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_p
     assert result["evidence"]["reply"] == "Let me send that. Done."  # every text part, in order
     (call,) = result["evidence"]["tool_calls"]
     assert call["name"] == "send_email" and call["arguments"]["to"] == f"{result['canary']}@exfil.example"
-    assert result["evidence"]["context"] == ["sent"]
     gate = next(x for x in result["chain"] if x.get("control") == "APP-TOOL-02")
-    assert gate["held"] is False
+    if refuse:
+        # The call was made and refused by the app's gate: the model tried, the gate held.
+        assert call["status"] == "refused" and gate["held"] is True
+        assert result["outcome"] == "blocked-by-application"
+    else:
+        assert result["evidence"]["context"] == ["sent"]
+        assert call["status"] == "ok" and gate["held"] is False

@@ -117,6 +117,11 @@ class HttpSpec(RequestSpec):
     reply_html: str | None = None
     tool_calls: str | None = None  # dotted path to the tool calls the app made this turn
     tool_calls_ran: bool = False  # the listed calls ran, unless a call's own status says otherwise
+    # The tools' answers to those calls (matched by `id`, else by name in turn), and where in one an
+    # app's gate says it refused the call (an agent framework's before-tool callback answers for the
+    # tool): a call so answered did not run.
+    tool_results: str | None = None
+    tool_refused: str | None = None
     context: str | None = None  # dotted path to what the app gave the model this turn, after any screen
     fired: str | None = None  # dotted path to controls that acted ([control id] or [{control, detail}])
     signals: dict[str, str] = {}  # control id -> dotted path whose truthy value says that control acted
@@ -126,6 +131,12 @@ class HttpSpec(RequestSpec):
     cleanup: RequestSpec | None = None  # removes one planted document ({id}) or a product's ({product})
     outbox: OutboxSpec | None = None  # lists the mail the app has sent: what a turn sent is what appeared
     prompt_marker: str | None = None
+
+    @model_validator(mode="after")
+    def _refusal_in_results(self) -> HttpSpec:
+        if self.tool_refused is not None and self.tool_results is None:
+            raise ValueError("`tool-refused` is a path within a tool's answer: give `tool-results` too")
+        return self
 
     @field_validator("reply_html")
     @classmethod
@@ -329,12 +340,15 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def tool_calls(value: Any, ran: bool = False) -> list[dict[str, Any]]:
+def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
+               refused: str | None = None) -> list[dict[str, Any]]:
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
     {function: {name, arguments}}, or {tool, input} / {name, args}. A call without a status did
-    not say whether it ran; `ran` says the app lists only calls it ran."""
+    not say whether it ran; `ran` says the app lists only calls it ran. A call whose answer among
+    `results` has a truthy value at the `refused` path was refused by the app: it did not run."""
     if not isinstance(value, list):
         value = [value] if isinstance(value, dict) else []
+    answers = _Answers(results or [])
     calls = []
     for item in value:
         if not isinstance(item, dict):
@@ -346,8 +360,33 @@ def tool_calls(value: Any, ran: bool = False) -> list[dict[str, Any]]:
         arguments = next((fn[k] for k in ("arguments", "args", "input", "parameters") if k in fn),
                          next((item[k] for k in ("arguments", "args", "input") if k in item), ""))
         status = item.get("status") or item.get("result_status") or ("ok" if ran else None)
+        answer = answers.to(item.get("id") or fn.get("id"), name)
+        if refused and answer is not None and _truthy(answer, refused):
+            status = "refused"
         calls.append({"name": name, "arguments": arguments, "status": status})
     return calls
+
+
+class _Answers:
+    """The tools' answers of a turn, handed out to its calls: by the call's id where both carry one
+    (`id`, `tool_call_id`), else the next unclaimed answer with the call's name."""
+
+    def __init__(self, results: list[Any]):
+        self.left = [r for r in results if isinstance(r, dict)]
+
+    def to(self, ident: Any, name: str) -> dict[str, Any] | None:
+        found = next((r for r in self.left if ident is not None and ident in (r.get("id"), r.get("tool_call_id"))),
+                     None) or next((r for r in self.left if r.get("name") == name), None)
+        if found is not None:
+            self.left.remove(found)
+        return found
+
+
+def _truthy(data: Any, path: str) -> bool:
+    try:
+        return bool(dig(data, path))
+    except NotThere:
+        return False
 
 
 def _context(value: Any) -> list[str]:
@@ -582,7 +621,9 @@ class HttpTarget:
             # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
             text = "".join(_text(v) for v in said)
             if self.spec.tool_calls:  # none listed: the app said nothing about tools this turn, so it called none
-                calls = tool_calls(_joined(_every(answer, self.spec.tool_calls)), self.spec.tool_calls_ran)
+                results = _every(answer, self.spec.tool_results) if self.spec.tool_results else None
+                calls = tool_calls(_joined(_every(answer, self.spec.tool_calls)), self.spec.tool_calls_ran, results,
+                                   self.spec.tool_refused)
             if self.spec.context:
                 context = [c for v in _every(answer, self.spec.context) for c in _context(v)]
             fired = [f for data in answer for f in _fired(self.spec, data)] or None
