@@ -176,6 +176,7 @@ def test_the_terminal_and_the_report_say_why_cases_read_other_cases_plants(cli, 
     finally:
         server.stop()
     assert "1 of 2 cases read what another case planted: the target spec has no `cleanup:`" in result.output
+    assert "n=1 of 2 cases; 1 not judged)" in result.output  # the rate says how many it leaves out
     assert '<p class="note">1 of 2 cases read what another case planted: the target spec has no `cleanup:`' \
         in out.read_text()
 
