@@ -349,6 +349,22 @@ def test_whole_tool_calls_that_share_an_index_stay_apart():
         ("order_lookup", '{"order": 1}'), ("send_email", '{"to": "eve@x.example"}')]
 
 
+def test_a_call_refused_in_its_answer_did_not_run_matched_by_id_or_by_name_in_turn():
+    from demarcate.testing.targets.http import tool_calls
+
+    # OpenAI-style: tool messages carry the id of the call they answer, in any order.
+    calls = [{"id": "c1", "function": {"name": "send_email", "arguments": "{}"}},
+             {"id": "c2", "function": {"name": "send_email", "arguments": "{}"}}]
+    answers = [{"tool_call_id": "c2", "content": "sent"}, {"tool_call_id": "c1", "error": "needs approval"}]
+    assert [c["status"] for c in tool_calls(calls, True, answers, "error")] == ["refused", "ok"]
+    # Without ids, each call takes the next answer of its name; an empty refusal is none.
+    calls = [{"name": "fetch_url", "args": {}}, {"name": "send_email", "args": {}}, {"name": "send_email", "args": {}}]
+    answers = [{"name": "send_email", "response": {"error": ""}}, {"name": "fetch_url", "response": {}},
+               {"name": "send_email", "response": {"error": "blocked"}}]
+    assert [c["status"] for c in tool_calls(calls, True, answers, "response.error")] == ["ok", "ok", "refused"]
+    assert [c["status"] for c in tool_calls(calls, False, answers, "response.error")] == [None, None, "refused"]
+
+
 @pytest.mark.parametrize("refuse", [False, True])
 def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_paths(tmp_path, refuse):
     # Shaped as Google ADK's api_server answers (checked against a real one): a session opened first,

@@ -376,7 +376,9 @@ class _Answers:
 
     def to(self, ident: Any, name: str) -> dict[str, Any] | None:
         found = next((r for r in self.left if ident is not None and ident in (r.get("id"), r.get("tool_call_id"))),
-                     None) or next((r for r in self.left if r.get("name") == name), None)
+                     None)
+        if found is None:
+            found = next((r for r in self.left if r.get("name") == name), None)
         if found is not None:
             self.left.remove(found)
         return found
