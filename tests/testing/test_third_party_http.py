@@ -177,6 +177,8 @@ def test_the_terminal_and_the_report_say_why_cases_read_other_cases_plants(cli, 
         server.stop()
     assert "1 of 2 cases read what another case planted: the target spec has no `cleanup:`" in result.output
     assert "n=1 of 2 cases; 1 not judged)" in result.output  # the rate says how many it leaves out
+    assert "attack success 100% (n=1 of 2 cases; 1 not judged)" in cli("runs", "--db", tmp_path / "h.sqlite",
+                                                                       columns=400).output
     assert '<p class="note">1 of 2 cases read what another case planted: the target spec has no `cleanup:`' \
         in out.read_text()
 

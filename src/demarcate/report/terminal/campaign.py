@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from demarcate.analysis.findings import count, listing
-from demarcate.report.terminal.common import t
+from demarcate.report.terminal.common import t, unjudged
 
 
 def print_case(console: Console, result: dict[str, Any]) -> None:
@@ -66,7 +66,7 @@ def print_campaign(console: Console, data: dict, verbose: bool = False) -> None:
     overall = summary.get("overall") or {}
     if overall.get("rate") is not None:
         console.print(t(f"attack success rate {overall['rate']:.0%} (95% CI {overall['low']:.0%}–{overall['high']:.0%}, "
-                        f"n={overall['n']}{_unjudged(summary, overall['n'])})", "bold"))
+                        f"n={overall['n']}{unjudged(summary, overall['n'])})", "bold"))
     parties = summary.get("parties") or {}
     if parties:
         console.print(t("per party, the controls it answers for here (claimed, or given by the preset):", "bold"))
@@ -158,12 +158,6 @@ def campaign_errors(data: dict, most: int = 3) -> list[str]:
     if len(ranked) > most:
         lines.append(f"  and {count(len(ranked) - most, 'other error')}; the JSON output (--format json) has each")
     return lines
-
-
-def _unjudged(summary: dict, n: int) -> str:
-    """How many cases the rate leaves out, when it leaves any: those that could not be judged."""
-    total = sum((summary.get("outcomes") or {}).values())
-    return f" of {total} cases; {total - n} not judged" if total > n else ""
 
 
 def print_campaign_short(console: Console, data: dict, focus: str | None = None) -> None:

@@ -96,3 +96,10 @@ def fits_width(console: Console, renderable: Table) -> bool:
 
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+
+
+def unjudged(summary: dict, n: int) -> str:
+    """How many cases an attack success rate over `n` leaves out, when it leaves any: those that
+    could not be judged (inconclusive, unobservable, error)."""
+    total = sum((summary.get("outcomes") or {}).values())
+    return f" of {total} cases; {total - n} not judged" if total > n else ""

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from demarcate.analysis.findings import count, listing
 from demarcate.report.terminal.check import changed_findings
-from demarcate.report.terminal.common import t
+from demarcate.report.terminal.common import t, unjudged
 
 
 def runs_table(items: list) -> Table:
@@ -32,7 +32,8 @@ def run_outcome(run: dict) -> str:
         return (f"{count(summary['findings']['open'], 'open finding')}, "
                 f"{count(summary['paths']['open'], 'open attack path')}{verdict}")
     overall = summary.get("overall") or {}
-    return "—" if overall.get("rate") is None else f"attack success {overall['rate']:.0%} (n={overall['n']})"
+    return "—" if overall.get("rate") is None else \
+        f"attack success {overall['rate']:.0%} (n={overall['n']}{unjudged(summary, overall['n'])})"
 
 
 def print_stored_analysis(console: Console, run: dict, data: dict, limit: int | None = None) -> None:
