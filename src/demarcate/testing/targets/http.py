@@ -440,8 +440,8 @@ class HttpTarget:
         self.client = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=self.transport)
         self.conversations: dict[str, _Conversation] = {}  # by our session key
         self.description = f"http ({self.spec.method} {self.spec.url})"
-        self.products: dict[str, str] = {}  # planted document id -> the product it was filed under
-        self.planted_in: dict[str, str] = {}  # planted document id -> the session it was planted in ("": none)
+        # Planted document id -> the product it was filed under and the session it was planted in ("": none).
+        self.planted: dict[str, tuple[str, str]] = {}
         self.outbox_before: dict[str, set[str] | None] = {}  # by session: the outbox's mails before its turn
 
     async def _request(self, spec: RequestSpec, values: dict[str, str],
@@ -502,8 +502,7 @@ class HttpTarget:
                     raise PlantFailed(Reply(status=r.status_code, error=f"planting: the answer has no "
                                             f"'{self.spec.plant.id}' (plant.id): {r.text[:200]}")) from None
             planted.append(ident or product)
-            self.products[ident or product] = product
-            self.planted_in[ident or product] = session
+            self.planted[ident or product] = (product, session)
         return planted
 
     async def confirm(self, documents: list[str], product: str, session: str = "") -> bool | None:
@@ -664,8 +663,8 @@ class HttpTarget:
         if self.spec.cleanup is None:
             return
         for ident in planted:
-            await self._planting(self.spec.cleanup, {"id": ident, "product": self.products.pop(ident, ident)},
-                                 self.planted_in.pop(ident, ""))
+            product, session = self.planted.pop(ident, (ident, ""))
+            await self._planting(self.spec.cleanup, {"id": ident, "product": product}, session)
 
     async def close(self) -> None:
         await self.client.aclose()  # and with it the connection pool every conversation's client shares
