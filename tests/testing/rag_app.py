@@ -47,6 +47,7 @@ class Settings:
     uploads_per_conversation: bool = False
     uploaded_in: dict[int, str] = field(default_factory=dict)  # document id -> the conversation it came in
     pdf_only: bool = False  # it takes PDF uploads only, and indexes the text it extracts from them
+    list_names: bool = False  # its listing of a product's documents shows their file names, not their text
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
@@ -109,7 +110,8 @@ def make_app(settings: Settings) -> Starlette:
 
     async def listing(request: Request) -> Response:
         product = request.query_params.get("product", "")
-        return JSONResponse([{"id": i, "text": t} for i, (p, t) in settings.docs.items() if p == product])
+        return JSONResponse([{"id": i, "name": f"{p}.txt"} if settings.list_names else {"id": i, "text": t}
+                             for i, (p, t) in settings.docs.items() if p == product])
 
     async def remove(request: Request) -> Response:
         ident = int(request.path_params["ident"])

@@ -80,6 +80,25 @@ def test_a_plant_the_app_dropped_is_not_delivered(rag):
     assert r["evidence"]["delivered"] is True and r["outcome"] == "resisted"  # read, and not obeyed
 
 
+def test_a_plant_in_the_context_was_delivered_whatever_the_listing_shows(rag):
+    """Most apps list uploads by file name: a read-back that cannot show the text must not outweigh
+    the context the app reports giving its model (once every case of a real app read "never
+    delivered" while its sources showed the planted review)."""
+    settings, campaign = rag
+    settings.list_names = True
+    data = campaign("doc-say-canary,doc-say-canary-quiet", read_back=True)
+    by = {r["probe"]: r for r in data["results"]}
+    assert by["doc-say-canary"]["outcome"] == "succeeded" and by["doc-say-canary"]["evidence"]["delivered"] is True
+    settings.obey = False
+    (r,) = campaign("doc-say-canary-quiet", read_back=True)["results"]
+    assert r["evidence"]["delivered"] is True and r["outcome"] == "resisted"
+    # A plant the app dropped is neither listed nor retrieved: the failed read-back is the reason given.
+    settings.drop_long = 40
+    (r,) = campaign("doc-say-canary", read_back=True)["results"]
+    assert r["evidence"]["delivered"] is False
+    assert "could not be read back" in next(x["evidence"] for x in r["chain"] if x["control"] == "MOD-SAFE-03")
+
+
 def test_a_refusal_that_a_harmless_request_meets_too_is_no_control_acting_on_the_payload(rag, monkeypatch):
     settings, campaign = rag
     # A filter that refuses the payloads, and nothing else: a control seen acting on them.

@@ -192,9 +192,14 @@ class Campaign:
                 undelivered, page_denied = "egress denied the request for the attacker's page", denied[0]
         elif material.documents and not planted:
             delivered, undelivered = False, "the target took no plant"
-        elif material.documents and reply.context is not None and delivered is not False:
-            delivered = any(shows(" ".join(reply.context), d) for d in material.documents)
-            undelivered = "" if delivered else "the context the app retrieved for this turn does not hold the planted document"
+        elif material.documents and reply.context is not None:
+            # What the app gave its model this turn outweighs a listing, which may show only the
+            # files' names; when neither shows the plant, the failed read-back is the earlier cause.
+            if any(shows(" ".join(reply.context), d) for d in material.documents):
+                delivered, undelivered = True, ""
+            elif delivered is not False:
+                delivered = False
+                undelivered = "the context the app retrieved for this turn does not hold the planted document"
         if reply.status in CONTROL_STATUSES and await self._refuses_harmless("turn") == reply.status:
             return error_result(case, canary, _indiscriminate(reply.status, "message"))
         evidence = Evidence(reply, records or Records(), [h.__dict__ for h in hits], spans, rendered, delivered,
