@@ -431,3 +431,18 @@ def test_an_agent_server_answering_with_a_list_of_events_is_read_with_wildcard_p
     else:
         assert result["evidence"]["context"] == ["sent"]
         assert call["status"] == "ok" and gate["held"] is False
+
+
+def test_reply_paths_count_from_the_end_of_a_list():
+    """An app that answers with the whole conversation has its newest answer last."""
+    from demarcate.testing.targets.http import NotThere, dig
+
+    answer = {"messages": [{"role": "user", "text": "hi"}, {"role": "assistant", "text": "hello", "sources": [
+        {"text": "a"}, {"text": "b"}]}]}
+    assert dig(answer, "messages.-1.text") == "hello"
+    assert dig(answer, "messages.-2.text") == "hi"
+    assert dig(answer, "messages.-1.sources.*.text") == ["a", "b"]
+    with pytest.raises(NotThere):
+        dig(answer, "messages.-3.text")
+    with pytest.raises(NotThere):
+        dig(answer, "messages.2.text")

@@ -218,7 +218,8 @@ class NotThere(LookupError):
 
 
 def dig(data: Any, path: str) -> Any:
-    """The value at a dotted path (`choices.0.message.content`); NotThere if the answer lacks it.
+    """The value at a dotted path (`choices.0.message.content`, `messages.-1.text`); NotThere if the
+    answer lacks it.
     A `*` stands for every item of a list (or value of a mapping), for answers that are lists of
     events or messages (`*.content.parts.*.text`): the value is then the list of what is there."""
     parts = [p for p in path.replace("$.", "").split(".") if p]
@@ -232,8 +233,8 @@ def dig(data: Any, path: str) -> Any:
 
 def _step(data: Any, parts: list[str]) -> Any:
     for part in parts:
-        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
+        if isinstance(data, list) and part.removeprefix("-").isdigit() and -len(data) <= int(part) < len(data):
+            data = data[int(part)]  # -1: the last, as in an answer that carries the whole conversation
         elif isinstance(data, dict) and part in data:
             data = data[part]
         else:
