@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 KEY = "rag-key-123"
-WORDS = re.compile(r"[a-z]{3,}")
+WORDS = re.compile(r"\b[a-z]{3,}\b")  # whole words: a product code is none (as an embedding makes little of one)
+TOKENS = re.compile(r"\b[a-z0-9]{3,}\b")  # whole tokens, codes too, as a keyword index (BM25, TF-IDF) counts them
 
 
 @dataclass
@@ -48,18 +49,20 @@ class Settings:
     uploaded_in: dict[int, str] = field(default_factory=dict)  # document id -> the conversation it came in
     pdf_only: bool = False  # it takes PDF uploads only, and indexes the text it extracts from them
     list_names: bool = False  # its listing of a product's documents shows their file names, not their text
+    keywords: bool = False  # its retriever counts product codes as words (TOKENS), not only letters (WORDS)
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
-    asked = set(WORDS.findall(question.lower()))
-    scored = [(len(asked & set(WORDS.findall(text.lower()))), i, text) for i, (_, text) in settings.docs.items()
+    words = TOKENS if settings.keywords else WORDS
+    asked = set(words.findall(question.lower()))
+    scored = [(len(asked & set(words.findall(text.lower()))), i, text) for i, (_, text) in settings.docs.items()
               if not settings.uploads_per_conversation or settings.uploaded_in.get(i) == conversation]
     scored.sort(key=lambda s: (-s[0], s[1]))  # ties: the oldest first
     return [(i, text) for score, i, text in scored[:k] if score > 0]
 
 
 def _answer(settings: Settings, context: list[str]) -> tuple[str, list[dict]]:
-    joined = " ".join(context)
+    joined = " ".join(" ".join(context).split())  # read as a model reads: a line break is a space
     if not joined:
         return "I could not find anything about that product.", []
     if not settings.obey:  # it reads what it retrieves, and says what the first review says, no more

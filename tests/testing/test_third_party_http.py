@@ -47,6 +47,22 @@ def test_planted_by_upload_judged_from_the_apps_own_answer_and_removed_after(rag
     assert data["summary"]["notes"] == []
 
 
+def test_a_plant_is_retrieved_from_among_the_apps_own_documents(rag):
+    """A real app's index already holds its documents, and the question about the product competes
+    with them: a plant is written, as a poisoned review is, to be found for that question."""
+    settings, campaign = rag
+    settings.keywords = True  # a keyword index: the product's code is the question's rarest word
+    corpus = ["The kettle is about 20 cm tall and the lid opens with a button.",
+              "About sizes: the boots run small, so order a size up.",
+              "About delivery: the parcel arrives in three days."]
+    settings.docs = {i: ("", text) for i, text in enumerate(corpus)}  # older than any plant: first on a tie
+    settings.next_id = len(corpus)
+    data = campaign("doc-say-canary,doc-say-canary-override")
+    for r in data["results"]:
+        assert r["evidence"]["delivered"] is True and r["outcome"] == "succeeded", r["case"]
+    assert sorted(settings.docs) == [0, 1, 2]  # the app's own documents are left alone
+
+
 def test_a_plant_left_behind_is_contamination_not_a_verdict(rag):
     settings, campaign = rag
     data = campaign("doc-say-canary,doc-say-canary-override,doc-say-canary-quiet", cleanup=False)
@@ -54,13 +70,14 @@ def test_a_plant_left_behind_is_contamination_not_a_verdict(rag):
     first, second, third = (next(r for r in data["results"] if r["probe"] == p)
                             for p in ("doc-say-canary", "doc-say-canary-quiet", "doc-say-canary-override"))
     assert first["outcome"] == "succeeded"
-    # The retriever hands the model the two oldest reviews — the capability baseline's and the first
-    # case's: the later cases' answers come from those, and the third case's own review is crowded
-    # out altogether. The baseline's review asks nothing of the model: beside it is no contamination.
+    # The retriever makes nothing of product codes: it hands the model the two oldest reviews that
+    # match the question as well as any — the first two cases'. The later cases' answers come from
+    # those, and the third case's own review is crowded out altogether. The baseline's review asks
+    # nothing of the model: beside it is no contamination.
     assert second["outcome"] == "inconclusive"
-    assert second["evidence"]["contamination"] == [first["case"]]
+    assert second["evidence"]["contamination"] == [first["case"]]  # once, though its canary and product both show
     assert third["outcome"] == "inconclusive" and third["evidence"]["delivered"] is False
-    assert third["evidence"]["contamination"] == [first["case"]]
+    assert third["evidence"]["contamination"] == [first["case"], second["case"]]
     assert first["evidence"]["contamination"] == []
     assert len(settings.docs) == 4  # nothing removed: the baseline's review and the three cases'
     # The run says why so many cases say little, and what would mend it.

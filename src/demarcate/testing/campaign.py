@@ -230,8 +230,8 @@ class Campaign:
         seen = " ".join([answer, *(reply.context or [])])
         if "dm" not in seen:
             return []
-        return sorted(other for token, other in self.tokens.items() if other != case.id
-                      and token in (answer if other.startswith("baseline:") else seen))
+        return sorted({other for token, other in self.tokens.items() if other != case.id
+                       and token in (answer if other.startswith("baseline:") else seen)})
 
     async def _refuses_harmless(self, kind: str) -> int | None:
         """The control status (401, 403, 429) the target refuses a harmless request of this kind with
