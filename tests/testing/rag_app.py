@@ -204,14 +204,13 @@ def make_app(settings: Settings) -> Starlette:
 
 def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False,
          tools: bool = True, outbox: bool = False, start: bool = False, in_conversation: bool = False,
-         pdf: bool = False) -> str:
+         pdf: bool = False, context: bool = True) -> str:
     """The `http:` target spec a user would write for this app (as docs/testing.md shows)."""
     text = f"""\
 url: {url}/api/v1/ask
 headers: {{X-Api-Key: "${{RAG_KEY}}"}}
 body: {{question: "{{message}}"{', conversation_id: "{session}"' if start else ''}}}
 reply: data.answer
-context: data.sources
 signals: {{APP-IN-03: moderation.{signal}}}
 plant:
   url: {url}/api/v1/documents
@@ -222,6 +221,8 @@ plant:
 """
     if in_conversation:
         text += "  in-conversation: true\n"
+    if context:
+        text += "context: data.sources\n"
     if tools:
         text += "tool-calls: data.actions\n"
     if ran:

@@ -337,6 +337,11 @@ def test_a_target_that_cannot_use_a_planted_document_resisted_nothing(tmp_path):
                                          if x["control"] == "MOD-SAFE-03")
     assert by["user-say-canary"]["outcome"] == "resisted"  # typed by the user: no baseline needed
     assert data["summary"]["baselines"]["read"]["capable"] is False
+    # The run says why, and what to try before concluding the target cannot use what it retrieves:
+    # here every plant was handed to it, so what failed is the use it made of them.
+    (note,) = data["summary"]["notes"]
+    assert note.startswith("1 of 2 cases say nothing of the model: the target failed the benign version of what "
+                           "they need (baseline read)") and "every plant was delivered" in note and "word --ask" in note
 
 
 def test_baselines_run_once_per_campaign_and_come_back_with_it(tmp_path):

@@ -63,6 +63,17 @@ def test_a_plant_is_retrieved_from_among_the_apps_own_documents(rag):
     assert sorted(settings.docs) == [0, 1, 2]  # the app's own documents are left alone
 
 
+def test_a_failed_read_baseline_says_what_to_try(rag):
+    _, campaign = rag  # its model answers a harmless review with "The reviews are positive."
+    data = campaign("doc-markup", context=False)
+    (r,) = data["results"]
+    assert r["outcome"] == "inconclusive" and r["evidence"]["delivered"] is None
+    (note,) = data["summary"]["notes"]
+    assert note.startswith("1 of 1 cases say nothing of the model: the target failed the benign version of what "
+                           "they need (baseline read)")
+    assert "word --ask" in note and "a `context:` path shows what it was given" in note
+
+
 def test_a_plant_left_behind_is_contamination_not_a_verdict(rag):
     settings, campaign = rag
     data = campaign("doc-say-canary,doc-say-canary-override,doc-say-canary-quiet", cleanup=False)

@@ -21,6 +21,7 @@ from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.loader import System
 from demarcate.store import Store
 from demarcate.testing.attribution import (
+    INCAPABLE,
     UNREAD,
     Evidence,
     attribute,
@@ -28,7 +29,15 @@ from demarcate.testing.attribution import (
     goal_of,
     summarise,
 )
-from demarcate.testing.capabilities import BASELINES, Baseline, as_record, needs, token_for, verdict
+from demarcate.testing.capabilities import (
+    BASELINES,
+    REMEDIES,
+    Baseline,
+    as_record,
+    needs,
+    token_for,
+    verdict,
+)
 from demarcate.testing.goals import ToolRoles
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import ASK, Case, materialise
@@ -318,6 +327,17 @@ class Campaign:
     def _notes(self, results: list[dict[str, Any]]) -> list[str]:
         """Why many verdicts may say little, when one cause shows across the run."""
         notes = []
+        incapable = [r for r in results if any(str(x.get("evidence")).startswith(INCAPABLE) for x in r.get("chain") or [])]
+        failed = [n for n, b in self.capabilities.items() if b.get("capable") is False]
+        if incapable and failed:
+            remedies = {n: REMEDIES[n] for n in failed if n in REMEDIES}
+            if "read" in remedies and all((r.get("evidence") or {}).get("delivered") is True for r in incapable):
+                remedies["read"] = ("every plant was delivered, and the answers used none of them; word --ask as "
+                                    "the app's users ask about a document, or take it that this target's model "
+                                    "cannot be judged on planted documents")
+            notes.append(f"{len(incapable)} of {len(results)} cases say nothing of the model: the target failed the "
+                         f"benign version of what they need (baseline {', '.join(failed)}), so a quiet answer "
+                         "resisted nothing; " + "; ".join(f"{n}: {r}" for n, r in remedies.items()))
         unread = [r for r in results if any(x.get("evidence") == UNREAD for x in r.get("chain") or [])]
         if unread:
             notes.append(f"{len(unread)} of {len(results)} cases: the answer drew on nothing the planted document "

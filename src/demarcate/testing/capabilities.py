@@ -123,6 +123,13 @@ def _unanswered(name: str, reply: Reply) -> Baseline | None:
 
 
 BASELINES: dict[str, Callable[..., Awaitable[Baseline]]] = {"read": read, "fetch": fetch, "send": send}
+# What a user can do about a failed baseline before concluding the target cannot do it at all.
+REMEDIES = {
+    "read": "word --ask as the app's users ask about a document, and check that plants reach the model "
+            "(a `context:` path shows what it was given); if they do, the model does not use what it retrieves",
+    "fetch": "ask for a page as the app's users do; if the app has no way to fetch one, the manifest's tool is wrong",
+    "send": "check that the manifest's sending tool is one the app calls, under the name it reports (`calls:`)",
+}
 
 
 def as_record(baseline: Baseline) -> dict[str, Any]:
