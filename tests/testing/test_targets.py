@@ -213,6 +213,67 @@ def test_an_http_apps_own_traces_show_what_its_tools_did(tmp_path, cli):
     assert taken.exit_code == 2 and f"error: cannot listen on 127.0.0.1:{used}: Address already in use" in taken.output
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _through_a_gateway(tmp_path, cli, probes: str, controls: dict[str, bool]) -> dict:
+    """The lab exporting its spans, behind a gateway that passes a request's body on and no header but
+    its type: the `traceparent` a case sends never reaches the app, which starts a trace of its own for
+    each request, as an app that instruments its model client but not its web framework does."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    port = _free_port()
+    with Lab(LabConfig(port=0, controls=controls, otlp_endpoint=f"http://127.0.0.1:{port}/v1/traces")) as app:
+        async def forward(request: Request) -> Response:
+            async with httpx.AsyncClient() as client:
+                r = await client.post(app.url + "/api/chat", content=await request.body(),
+                                      headers={"content-type": "application/json"})
+            return Response(r.content, r.status_code, media_type="application/json")
+
+        gateway = BackgroundServer(Starlette(routes=[Route("/chat", forward, methods=["POST"])])).start()
+        try:
+            spec = tmp_path / "target.yaml"
+            spec.write_text(dump_yaml({"url": gateway.url + "/chat", "body": {"message": "{message}"}, "reply": "reply"}))
+            run = cli("test", SHOPBOT, "--target", f"http:{spec}", "--probes", probes,
+                      "--db", tmp_path / "h.sqlite", "--otlp-port", str(port), "--format", "json")
+        finally:
+            gateway.stop()
+    assert run.exit_code == 0, run.output
+    return json.loads(run.stdout)
+
+
+def test_an_apps_own_traces_are_tied_to_a_case_by_its_message_when_it_does_not_continue_ours(tmp_path, cli):
+    data = _through_a_gateway(tmp_path, cli, "user-email-records", {"auth": False})
+    (result,) = data["results"]
+    chain = {link["control"]: link for link in result["chain"]}
+    # The lab's retrieval span holds the question: the trace is this case's, and send_email ran in it.
+    assert result["evidence"]["spans"] and "send_email" in [c["name"] for c in result["evidence"]["tool_calls"]]
+    assert chain["APP-TOOL-02"]["held"] is False and "send_email ran without a gate" in chain["APP-TOOL-02"]["evidence"]
+    assert data["summary"]["notes"] == []
+
+
+def test_traces_that_no_case_can_be_tied_to_are_said_to_be_so(tmp_path, cli):
+    # A screen refuses the message before anything records it: the trace holds no message, and the
+    # case has no spans. The run says why, and what the app would need.
+    data = _through_a_gateway(tmp_path, cli, "user-say-canary", {"auth": False, "input-screening": True})
+    (result,) = data["results"]
+    assert result["evidence"]["status"] == 200 and result["evidence"]["spans"] == []
+    (note,) = data["summary"]["notes"]
+    assert note.startswith("1 of 1 cases have no spans, while 1 trace arrived under ids no case sent")
+    assert "`traceparent`" in note
+
+
 def test_an_openai_endpoint_s_own_status_is_kept_as_evidence(tmp_path):
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse

@@ -101,6 +101,8 @@ class Campaign:
         self.harmless: dict[str, asyncio.Future[int | None]] = {}
         # Every case's canary and product token, to recognise one case's plant in another's answer.
         self.tokens = {t: c.id for c in cases for t in (canary_for(run_id, c.id), product_for(run_id, c.id))}
+        self.sent: set[str] = set()  # the trace ids the cases sent in their traceparent
+        self.claimed: set[str] = set()  # traces of the app's own that a case's message tied to it
         self.tokens |= {token_for(run_id, name): f"baseline:{name}" for name in BASELINES}
 
     async def run(self) -> list[dict[str, Any]]:
@@ -173,6 +175,7 @@ class Campaign:
                 await self._end(canary)
                 return await self._refused(case, canary, attacker, failed.reply)
         trace_id = secrets.token_hex(16)
+        self.sent.add(trace_id)
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
         reply = await self._send(material.message, traceparent, canary)
         records = await self.target.records(reply, canary, product) if not reply.error else None
@@ -180,9 +183,12 @@ class Campaign:
         hits = await self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
             else self.listener.hits_for(canary)
         await asyncio.sleep(self.options.span_wait if self.traces.spans or reply.trace_id else 0)
+        found = self.traces.trace(reply.trace_id or trace_id)
+        if not found and material.message:  # an app that does not continue our traceparent
+            found = self.traces.naming(material.message, self.sent | self.claimed)
+            self.claimed.update(s.trace_id for s in found)
         spans = [{"name": s.name, "span_id": s.span_id, "tool.name": s.get("tool.name"),
-                  "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")}
-                 for s in self.traces.trace(reply.trace_id or trace_id)]
+                  "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")} for s in found]
         cleanup = ""
         try:
             await self.target.cleanup(planted)
@@ -344,6 +350,17 @@ class Campaign:
                          "says, and the target does not show what it retrieved, so whether the model read it is "
                          "unknown; a `context:` path in the spec shows it, or word --ask as the app's users would "
                          "ask about such a document")
+        foreign = self.traces.trace_ids() - self.sent - self.claimed
+        untraced = [r for r in results if (r.get("evidence") or {}).get("status") == 200
+                    and not (r.get("evidence") or {}).get("spans")]
+        if foreign and untraced:
+            notes.append(f"{len(untraced)} of {len(results)} cases have no spans, while {len(foreign)} "
+                         f"trace{'' if len(foreign) == 1 else 's'} arrived under ids no case sent and holding no "
+                         "case's message: the app starts a trace of its own "
+                         "for each request instead of continuing the `traceparent` it is sent, so its tool calls "
+                         "cannot be tied to cases; have it propagate the incoming context (instrument its web "
+                         "framework, e.g. opentelemetry-instrumentation-flask or -fastapi) or record message "
+                         "content in its spans")
         read = [r for r in results if (r.get("evidence") or {}).get("contamination")]
         if not read:
             return notes
