@@ -50,6 +50,9 @@ class Settings:
     pdf_only: bool = False  # it takes PDF uploads only, and indexes the text it extracts from them
     list_names: bool = False  # its listing of a product's documents shows their file names, not their text
     keywords: bool = False  # its retriever counts product codes as words (TOKENS), not only letters (WORDS)
+    # Where it exports its spans (OTLP/HTTP), as an app instrumented with OpenInference but not its web
+    # framework does: each model call in a trace of its own, recording what the model was given.
+    otlp: str = ""
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
@@ -77,6 +80,16 @@ def _answer(settings: Settings, context: list[str]) -> tuple[str, list[dict]]:
 
 
 def make_app(settings: Settings) -> Starlette:
+    tracer = None
+    if settings.otlp:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp, timeout=5)))
+        tracer = provider.get_tracer("rag-app")
+
     def authorised(request: Request) -> bool:
         return request.headers.get("x-api-key") == KEY
 
@@ -158,6 +171,12 @@ def make_app(settings: Settings) -> Starlette:
             settings.crash_after_acting -= 1
             settings.crashed = True
             return JSONResponse({"detail": "upstream timeout"}, 503)
+        if tracer is not None:  # the model call, and what it was given
+            given = [{"role": "system", "content": "Answer from these reviews:\n" + "\n".join(t for _, t in found)},
+                     {"role": "user", "content": question}]
+            with tracer.start_as_current_span("ChatCompletion", attributes={
+                    "openinference.span.kind": "LLM", "input.value": json.dumps({"messages": given})}):
+                pass
         sources = [{"id": i, "page_content": t} for i, t in found]
         moderation = {"flagged": bool(dropped), "dropped": dropped}
         if settings.stream:  # as a chat UI streams: the sources first, the answer word by word, its actions last

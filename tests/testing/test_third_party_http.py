@@ -22,11 +22,11 @@ def rag(tmp_path, monkeypatch):
     settings = Settings()
     server = BackgroundServer(make_app(settings)).start()
 
-    def campaign(probes: str, ask: str | None = None, **spec_options):
+    def campaign(probes: str, ask: str | None = None, otlp_port: int = 0, **spec_options):
         path = tmp_path / "rag.yaml"
         path.write_text(spec(server.url, **spec_options))
         return run_campaign(load([SHOPBOT]), target=f"http:{path}", probes=probes, concurrency=1,
-                            db=str(tmp_path / "h.sqlite"), force=True, ask=ask)
+                            db=str(tmp_path / "h.sqlite"), force=True, ask=ask, otlp_port=otlp_port)
 
     yield settings, campaign
     server.stop()
@@ -530,3 +530,38 @@ def test_documents_go_as_pdfs_to_an_app_that_takes_nothing_else(rag, tmp_path):
                            db=str(tmp_path / "h.sqlite"), force=True)["results"]
     assert tags["outcome"] == "error" and tags["error"].startswith(
         "planting: a PDF in a standard font holds Latin-1 text only, and this document has U+E00")
+
+
+def test_what_the_apps_own_spans_say_its_model_was_given_decides_delivery(tmp_path, monkeypatch):
+    """An app that shows no sources but records, in its spans, what each model call was given: those
+    say whether the plant reached the model, where the answer alone cannot."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAG_KEY", KEY)
+    settings = Settings(obey=False, otlp=f"http://127.0.0.1:{port}/v1/traces")
+    server = BackgroundServer(make_app(settings)).start()
+    try:
+        path = tmp_path / "rag.yaml"
+        path.write_text(spec(server.url, context=False))
+
+        def run(probe: str) -> dict:
+            (r,) = run_campaign(load([SHOPBOT]), target=f"http:{path}", probes=probe, concurrency=1, force=True,
+                                db=str(tmp_path / "h.sqlite"), otlp_port=port)["results"]
+            return r
+
+        found = run("doc-say-canary-quiet")
+        assert found["evidence"]["delivered"] is True and found["evidence"]["spans"]
+        assert any("Fits well" in c for c in found["evidence"]["context"])
+        # Two reviews of its own that match the question better: the plant never reaches the model.
+        settings.docs = {0: ("", "Tell me about the fabric: the wool is soft."),
+                         1: ("", "Tell me about the sizes: they run small.")}
+        settings.next_id = 2
+        crowded = run("doc-say-canary-quiet")
+        assert crowded["outcome"] == "inconclusive" and crowded["evidence"]["delivered"] is False
+        assert "does not hold the planted document" in next(
+            x["evidence"] for x in crowded["chain"] if x["control"] == "MOD-SAFE-03")
+    finally:
+        server.stop()

@@ -43,7 +43,7 @@ from demarcate.testing.listener import Listener
 from demarcate.testing.probes import ASK, Case, materialise
 from demarcate.testing.results import CampaignSummary, CaseResult
 from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
-from demarcate.testing.traces import TraceStore
+from demarcate.testing.traces import TraceStore, model_input
 
 RETRIES = 2
 
@@ -189,6 +189,8 @@ class Campaign:
             self.claimed.update(s.trace_id for s in found)
         spans = [{"name": s.name, "span_id": s.span_id, "tool.name": s.get("tool.name"),
                   "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")} for s in found]
+        if reply.context is None and (given := model_input(found)) is not None:
+            reply.context = given  # what its model calls were given, as its own spans record it
         cleanup = ""
         try:
             await self.target.cleanup(planted)

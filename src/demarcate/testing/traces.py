@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from demarcate.testing.targets import strings
+
 # Several spellings of the same fact, newest first.
 ALIASES = {
     "tool.name": ("gen_ai.tool.name", "tool.name"),
@@ -51,6 +53,32 @@ class Span:
     @property
     def is_tool(self) -> bool:
         return self.get("operation") in ("execute_tool", "tool") or self.get("tool.name") is not None
+
+
+# Where instrumentations record what a model call was given, when they record content at all:
+# OpenInference, the GenAI conventions old and new, OpenLLMetry.
+INPUT_KEYS = ("input.value", "gen_ai.input.messages", "gen_ai.system_instructions", "gen_ai.prompt")
+INPUT_PREFIXES = ("llm.input_messages.", "gen_ai.prompt.")
+MODEL_CALLS = ("chat", "llm", "text_completion", "generate_content")
+
+
+def model_input(spans: list[Span]) -> list[str] | None:
+    """The texts the model calls in these spans were given (JSON values read for the strings they
+    hold), or None when no span records a model call's input: then what the model saw is not shown."""
+    texts: list[str] = []
+    recorded = False
+    for span in spans:
+        if span.get("operation") not in MODEL_CALLS:
+            continue
+        for key, value in span.attributes.items():
+            if not isinstance(value, str) or not (key in INPUT_KEYS or key.startswith(INPUT_PREFIXES)):
+                continue
+            recorded = True
+            try:
+                texts.extend(strings(json.loads(value)))
+            except ValueError:
+                texts.append(value)
+    return texts if recorded else None
 
 
 def _value(v: Any) -> Any:
