@@ -729,8 +729,13 @@ def test_a_quiet_answer_that_draws_on_nothing_the_plant_says_credits_no_model(tm
 
 
 def test_a_link_or_markup_the_answer_only_quotes_from_the_plant_reaches_the_user_but_blames_no_model(tmp_path):
-    data = _run(tmp_path, "extractive", "doc-link-phish,doc-image-plain,doc-markup")
+    data = _run(tmp_path, "extractive", "doc-link-phish,doc-image-plain,doc-markup,doc-say-canary")
     by = {r["probe"]: r for r in data["results"]}
+    # The token it was told to start with, relayed inside the review: no model obeyed, and none refused
+    # (a real small model behind the lab once read "resisted" for an answer quoting the review so).
+    said = {x["control"]: x for x in by["doc-say-canary"]["chain"]}
+    assert by["doc-say-canary"]["outcome"] == "inconclusive" and said["MOD-SAFE-03"]["held"] is None
+    assert "quote of the planted text" in said["MOD-SAFE-03"]["evidence"]
     for probe in ("doc-link-phish", "doc-image-plain"):
         r = by[probe]
         chain = {x["control"]: x for x in r["chain"]}

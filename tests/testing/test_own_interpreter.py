@@ -70,10 +70,10 @@ def test_the_lab_takes_its_model_from_a_config_file(tmp_path, cli):
     config = tmp_path / "lab.yaml"
     config.write_text("model: {kind: simulated, follows_injections: false}\n")
     db = str(tmp_path / "h.sqlite")
-    result = cli("test", SHOPBOT, "--target", "lab", "--lab-config", config, "--probes", "doc-say-canary",
+    result = cli("test", SHOPBOT, "--target", "lab", "--lab-config", config, "--probes", "doc-email-records",
                  "--db", db, "--format", "json")
     data = json.loads(result.stdout)
-    assert data["results"][0]["outcome"] == "resisted" and "resists" in data["target"]
+    assert data["results"][0]["outcome"] == "resisted" and "resists" in data["target"]  # no mail, no call
     # --resume reads the same file again.
     from demarcate.store import Store
 
