@@ -46,3 +46,28 @@ def test_protobuf_json_and_attribute_aliases_over_real_http():
     assert [s.get("operation") for s in spans] == ["execute_tool", "tool"]
     assert spans[0].get("tool.arguments") == '{"to": "x@evil.example"}' and spans[1].get("tool.arguments") == "http://x"
     assert all(s.is_tool for s in spans)
+
+
+def test_what_a_model_call_was_given_is_read_from_each_instrumentations_spans():
+    from demarcate.testing.traces import Span as Received
+    from demarcate.testing.traces import model_input
+
+    def call(attrs: dict[str, str]) -> Received:
+        return Received(TRACE.hex(), "00f067aa0ba902b7", "", "call", attrs)
+
+    request = {"model": "m", "messages": [{"role": "system", "content": "Snippets: the review"},
+                                          {"role": "user", "content": "Tell me about it."}]}
+    # OpenInference: the request as JSON, and each message again by itself: the contents, once each.
+    open_inference = call({"openinference.span.kind": "LLM", "input.value": json.dumps(request),
+                           "llm.input_messages.0.message.role": "system",
+                           "llm.input_messages.0.message.content": "Snippets: the review"})
+    assert model_input([open_inference]) == ["Snippets: the review", "Tell me about it."]
+    # The GenAI conventions' messages with parts; OpenLLMetry's numbered prompts.
+    parts = call({"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(
+        [{"role": "user", "parts": [{"type": "text", "content": "Q"}]}])})
+    assert model_input([parts]) == ["Q"]
+    numbered = call({"gen_ai.operation.name": "chat", "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Q"})
+    assert model_input([numbered]) == ["Q"]
+    # A model call that records no content, or a span that is no model call: nothing is shown.
+    assert model_input([call({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})]) is None
+    assert model_input([call({"openinference.span.kind": "EMBEDDING", "input.value": "Tell me about it."})]) is None

@@ -63,22 +63,47 @@ MODEL_CALLS = ("chat", "llm", "text_completion", "generate_content")
 
 
 def model_input(spans: list[Span]) -> list[str] | None:
-    """The texts the model calls in these spans were given (JSON values read for the strings they
-    hold), or None when no span records a model call's input: then what the model saw is not shown."""
+    """The texts the model calls in these spans were given — the messages' contents, not their roles
+    or the model's name — or None when no span records a model call's input: then what the model saw
+    is not shown."""
     texts: list[str] = []
     recorded = False
     for span in spans:
         if span.get("operation") not in MODEL_CALLS:
             continue
         for key, value in span.attributes.items():
-            if not isinstance(value, str) or not (key in INPUT_KEYS or key.startswith(INPUT_PREFIXES)):
+            if not isinstance(value, str):
                 continue
-            recorded = True
-            try:
-                texts.extend(strings(json.loads(value)))
-            except ValueError:
-                texts.append(value)
-    return texts if recorded else None
+            if key.startswith(INPUT_PREFIXES):
+                recorded = True
+                if key.endswith(("content", "text")):
+                    texts.append(value)
+            elif key in INPUT_KEYS:
+                recorded = True
+                try:
+                    texts.extend(_contents(json.loads(value)))
+                except ValueError:
+                    texts.append(value)
+    return list(dict.fromkeys(texts)) if recorded else None
+
+
+def _contents(value: Any) -> list[str]:
+    """The texts under `content` or `text` keys of a recorded request (every text, if it has none)."""
+    found: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for k, inner in v.items():
+                if k in ("content", "text") and isinstance(inner, str):
+                    found.append(inner)
+                else:
+                    walk(inner)
+        elif isinstance(v, list):
+            for inner in v:
+                walk(inner)
+
+    walk(value)
+    return found or strings(value)
 
 
 def _value(v: Any) -> Any:
