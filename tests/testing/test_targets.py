@@ -271,7 +271,7 @@ def test_traces_that_no_case_can_be_tied_to_are_said_to_be_so(tmp_path, cli):
     assert result["evidence"]["status"] == 200 and result["evidence"]["spans"] == []
     (note,) = data["summary"]["notes"]
     assert note.startswith("1 of 1 cases have no spans, while 1 trace arrived under ids no case sent")
-    assert "`traceparent`" in note
+    assert "`traceparent`" in note and "OTEL_BSP_SCHEDULE_DELAY" in note  # or its spans came too late
 
 
 def test_an_openai_endpoint_s_own_status_is_kept_as_evidence(tmp_path):

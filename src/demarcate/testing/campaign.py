@@ -357,11 +357,13 @@ class Campaign:
                     and not (r.get("evidence") or {}).get("spans")]
         if foreign and untraced:
             notes.append(f"{len(untraced)} of {len(results)} cases have no spans, while {len(foreign)} "
-                         f"trace{'' if len(foreign) == 1 else 's'} arrived under ids no case sent and holding no "
-                         "case's message: the app starts a trace of its own "
-                         "for each request instead of continuing the `traceparent` it is sent, so its tool calls "
-                         "cannot be tied to cases; have it propagate the incoming context (instrument its web "
-                         "framework, e.g. opentelemetry-instrumentation-flask or -fastapi) or record message "
+                         f"trace{'' if len(foreign) == 1 else 's'} arrived under ids no case sent, which no case "
+                         "could claim when it ended: either the app starts a trace of its own for each request "
+                         "(it does not continue the `traceparent` it is sent) and its spans do not record the "
+                         "message, or its exporter sent them after the case had ended (OpenTelemetry's batching "
+                         "exporter waits 5 s: OTEL_BSP_SCHEDULE_DELAY=100 in the app's environment); so its tool "
+                         "calls cannot be tied to cases. Have it propagate the incoming context (instrument its "
+                         "web framework, e.g. opentelemetry-instrumentation-flask or -fastapi) or record message "
                          "content in its spans")
         read = [r for r in results if (r.get("evidence") or {}).get("contamination")]
         if not read:
