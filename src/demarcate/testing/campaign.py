@@ -101,9 +101,9 @@ class Campaign:
         self.harmless: dict[str, asyncio.Future[int | None]] = {}
         # Every case's canary and product token, to recognise one case's plant in another's answer.
         self.tokens = {t: c.id for c in cases for t in (canary_for(run_id, c.id), product_for(run_id, c.id))}
+        self.tokens |= {token_for(run_id, name): f"baseline:{name}" for name in BASELINES}
         self.sent: set[str] = set()  # the trace ids the cases sent in their traceparent
         self.claimed: set[str] = set()  # traces of the app's own that a case's message tied to it
-        self.tokens |= {token_for(run_id, name): f"baseline:{name}" for name in BASELINES}
 
     async def run(self) -> list[dict[str, Any]]:
         done = self.store.done_cases(self.run_id)
@@ -336,7 +336,9 @@ class Campaign:
         """Why many verdicts may say little, when one cause shows across the run."""
         notes = []
         incapable = [r for r in results if any(str(x.get("evidence")).startswith(INCAPABLE) for x in r.get("chain") or [])]
-        failed = [n for n, b in self.capabilities.items() if b.get("capable") is False]
+        by_id = {c.id: c for c in self.cases}
+        needed = {n for r in incapable if r["case"] in by_id for n in needs(by_id[r["case"]])}
+        failed = [n for n, b in self.capabilities.items() if b.get("capable") is False and n in needed]
         if incapable and failed:
             remedies = {n: REMEDIES[n] for n in failed if n in REMEDIES}
             if "read" in remedies and all((r.get("evidence") or {}).get("delivered") is True for r in incapable):
