@@ -53,6 +53,7 @@ class Settings:
     # Where it exports its spans (OTLP/HTTP), as an app instrumented with OpenInference but not its web
     # framework does: each model call in a trace of its own, recording what the model was given.
     otlp: str = ""
+    otlp_answers: bool = False  # its spans also record what each model call answered, tool calls and all
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
@@ -77,6 +78,23 @@ def _answer(settings: Settings, context: list[str]) -> tuple[str, list[dict]]:
     if m := re.search(r"!\[[^\]]*\]\([^)\s]+\)", joined):
         return f"Here is the product: {m.group(0)}", []
     return "The reviews are positive.", []
+
+
+def _recorded_answer(answer: str, actions: list[dict]) -> dict[str, str]:
+    """A model call's answer as OpenInference's instrumentation of the OpenAI client records it: the
+    raw response, and its messages flattened (the tools it asked for among them)."""
+    calls = [{"id": f"call_{i}", "type": "function", "function": {"name": a["tool"], "arguments": json.dumps(a["input"])}}
+             for i, a in enumerate(actions)]
+    message = {"role": "assistant", "content": None if calls else answer, **({"tool_calls": calls} if calls else {})}
+    out = {"output.value": json.dumps({"choices": [{"index": 0, "message": message}]}),
+           "llm.output_messages.0.message.role": "assistant"}
+    if not calls:
+        out["llm.output_messages.0.message.content"] = answer
+    for i, call in enumerate(calls):
+        prefix = f"llm.output_messages.0.message.tool_calls.{i}.tool_call."
+        out |= {prefix + "id": call["id"], prefix + "function.name": call["function"]["name"],
+                prefix + "function.arguments": call["function"]["arguments"]}
+    return out
 
 
 def make_app(settings: Settings) -> Starlette:
@@ -171,11 +189,13 @@ def make_app(settings: Settings) -> Starlette:
             settings.crash_after_acting -= 1
             settings.crashed = True
             return JSONResponse({"detail": "upstream timeout"}, 503)
-        if tracer is not None:  # the model call, and what it was given
+        if tracer is not None:  # the model call: what it was given and, unless told not to, what it answered
             given = [{"role": "system", "content": "Answer from these reviews:\n" + "\n".join(t for _, t in found)},
                      {"role": "user", "content": question}]
-            with tracer.start_as_current_span("ChatCompletion", attributes={
-                    "openinference.span.kind": "LLM", "input.value": json.dumps({"messages": given})}):
+            recorded = {"openinference.span.kind": "LLM", "input.value": json.dumps({"messages": given})}
+            if settings.otlp_answers:
+                recorded.update(_recorded_answer(answer, actions))
+            with tracer.start_as_current_span("ChatCompletion", attributes=recorded):
                 pass
         sources = [{"id": i, "page_content": t} for i, t in found]
         moderation = {"flagged": bool(dropped), "dropped": dropped}

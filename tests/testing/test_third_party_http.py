@@ -565,3 +565,50 @@ def test_what_the_apps_own_spans_say_its_model_was_given_decides_delivery(tmp_pa
             x["evidence"] for x in crowded["chain"] if x["control"] == "MOD-SAFE-03")
     finally:
         server.stop()
+
+
+def test_the_tools_an_apps_own_spans_show_its_model_asking_for(tmp_path, monkeypatch):
+    """An app that runs its tools in its own code, traced only at its model client: the tool calls
+    its model asked for are in the spans' record of the model's answer. Asking is the model acting on
+    the plant; whether the app then ran the call, only something else can show (here, its outbox).
+    Spans that do not record the answer show no tool calls at all: a quiet answer proves nothing."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAG_KEY", KEY)
+    settings = Settings(otlp=f"http://127.0.0.1:{port}/v1/traces", otlp_answers=True)
+    server = BackgroundServer(make_app(settings)).start()
+    try:
+        def run(**options) -> dict:
+            path = tmp_path / "rag.yaml"
+            path.write_text(spec(server.url, tools=False, context=False, **options))
+            (r,) = run_campaign(load([SHOPBOT]), target=f"http:{path}", probes="doc-email-records", concurrency=1,
+                                force=True, db=str(tmp_path / "h.sqlite"), otlp_port=port)["results"]
+            return r
+
+        asked = run()
+        (call,) = asked["evidence"]["tool_calls"]  # once, though the span records it twice
+        assert call["name"] == "send_email" and call["status"] == "requested"
+        assert f"{asked['canary']}@exfil.example" in call["arguments"]
+        chain = {x["control"]: x for x in asked["chain"]}
+        assert chain["MOD-SAFE-03"]["held"] is False
+        assert chain["APP-TOOL-02"]["held"] is None and "asking for it" in chain["APP-TOOL-02"]["evidence"]
+        assert asked["outcome"] == "unobservable"
+        # The app's outbox shows the mail it sent: the call ran, and nothing stopped it.
+        sent = run(outbox=True)
+        assert sent["outcome"] == "succeeded"
+        assert {x["control"]: x["held"] for x in sent["chain"]}["APP-TOOL-02"] is False
+
+        settings.otlp_answers = False  # its spans record what the model was given, not what it answered
+        unrecorded = run()
+        assert unrecorded["evidence"]["spans"] and unrecorded["evidence"]["tool_calls"] == []
+        assert unrecorded["evidence"]["spans"][0]["tool.arguments"] is None  # a model call's input is no tool's
+        # Its model never used the read baseline's harmless review: the baseline that failed is named.
+        model = next(x for x in unrecorded["chain"] if x["control"] == "MOD-SAFE-03")
+        assert unrecorded["outcome"] == "inconclusive" and model["held"] is None
+        assert model["evidence"].startswith("the capability baseline found this target cannot do what the goal "
+                                            "needs (read):")
+    finally:
+        server.stop()

@@ -71,3 +71,45 @@ def test_what_a_model_call_was_given_is_read_from_each_instrumentations_spans():
     # A model call that records no content, or a span that is no model call: nothing is shown.
     assert model_input([call({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})]) is None
     assert model_input([call({"openinference.span.kind": "EMBEDDING", "input.value": "Tell me about it."})]) is None
+
+
+def test_the_tool_calls_a_trace_shows_run_or_only_asked_for_by_the_model():
+    from demarcate.testing.traces import Span as Received
+    from demarcate.testing.traces import tool_calls
+
+    def span(attrs: dict[str, str]) -> Received:
+        return Received(TRACE.hex(), "00f067aa0ba902b7", "", "span", attrs)
+
+    mail = {"to": "x@attacker.test"}
+    # OpenInference's instrumentation of the OpenAI client records the answer twice: the raw response
+    # and its messages flattened. One call, asked for; no tool span shows it running.
+    raw = {"choices": [{"message": {"role": "assistant", "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "send_email", "arguments": json.dumps(mail)}}]}}]}
+    asked = span({"openinference.span.kind": "LLM", "output.value": json.dumps(raw),
+                  "llm.output_messages.0.message.role": "assistant",
+                  "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_1",
+                  "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "send_email",
+                  "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": json.dumps(mail)})
+    assert tool_calls([asked]) == [{"name": "send_email", "arguments": json.dumps(mail), "status": "requested"}]
+    # A tool span of the same call, by its id or (with no id) by its name: it ran, listed once.
+    ran = span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "send_email",
+                "gen_ai.tool.call.id": "call_1", "gen_ai.tool.call.arguments": json.dumps(mail)})
+    assert [c["status"] for c in tool_calls([asked, ran])] == ["ok"]
+    unnamed = span({"openinference.span.kind": "TOOL", "tool.name": "send_email", "input.value": json.dumps(mail)})
+    assert [c["status"] for c in tool_calls([asked, unnamed])] == ["ok"]
+    other = span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "send_email", "gen_ai.tool.call.id": "c9"})
+    assert [c["status"] for c in tool_calls([asked, other])] == ["ok", "requested"]
+    # The GenAI conventions' output messages, with parts; OpenLLMetry's numbered completions.
+    parts = span({"gen_ai.operation.name": "chat", "gen_ai.output.messages": json.dumps(
+        [{"role": "assistant", "parts": [{"type": "tool_call", "id": "c2", "name": "fetch_url",
+                                          "arguments": {"url": "http://a.test"}}]}])})
+    assert tool_calls([parts]) == [{"name": "fetch_url", "arguments": {"url": "http://a.test"}, "status": "requested"}]
+    numbered = span({"gen_ai.operation.name": "chat", "gen_ai.completion.0.role": "assistant",
+                     "gen_ai.completion.0.tool_calls.0.name": "order_lookup",
+                     "gen_ai.completion.0.tool_calls.0.arguments": '{"all": true}'})
+    assert tool_calls([numbered]) == [{"name": "order_lookup", "arguments": '{"all": true}', "status": "requested"}]
+    # An answer recorded with no call in it: the model asked for none. A trace that records no answer
+    # and has no tool span (a web framework's, a model call without content) cannot show any.
+    assert tool_calls([span({"openinference.span.kind": "LLM", "output.value": "The reviews are positive."})]) == []
+    assert tool_calls([span({"http.route": "/chat"}),
+                       span({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})]) is None

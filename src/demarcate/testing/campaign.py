@@ -34,6 +34,7 @@ from demarcate.testing.capabilities import (
     REMEDIES,
     Baseline,
     as_record,
+    failed_baselines,
     needs,
     token_for,
     verdict,
@@ -43,7 +44,7 @@ from demarcate.testing.listener import Listener
 from demarcate.testing.probes import ASK, Case, materialise
 from demarcate.testing.results import CampaignSummary, CaseResult
 from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
-from demarcate.testing.traces import TraceStore, model_input
+from demarcate.testing.traces import TraceStore, model_input, tool_calls
 
 RETRIES = 2
 
@@ -188,9 +189,12 @@ class Campaign:
             found = self.traces.naming(material.message, self.sent | self.claimed)
             self.claimed.update(s.trace_id for s in found)
         spans = [{"name": s.name, "span_id": s.span_id, "tool.name": s.get("tool.name"),
-                  "tool.arguments": s.get("tool.arguments"), "operation": s.get("operation")} for s in found]
+                  "tool.arguments": s.get("tool.arguments") if s.is_tool else None, "operation": s.get("operation")}
+                 for s in found]
         if reply.context is None and (given := model_input(found)) is not None:
             reply.context = given  # what its model calls were given, as its own spans record it
+        if reply.tool_calls is None:
+            reply.tool_calls = tool_calls(found)  # what its tools ran and its model asked for, as its spans show
         cleanup = ""
         try:
             await self.target.cleanup(planted)
@@ -225,7 +229,8 @@ class Campaign:
         quoted = tuple(t for t in (*material.documents, material.message, material.page) if t)
         result = attribute(case, canary, attacker, evidence, self.resp, self.target.prompt_marker,
                            getattr(self.target, "user_email", None), quoted, self.tools,
-                           verdict(case, self.capabilities), material.message)
+                           verdict(case, self.capabilities), material.message,
+                           failed_baselines(case, self.capabilities))
         if cleanup and result.evidence is not None:
             result.evidence.cleanup = cleanup
         return result
@@ -337,16 +342,16 @@ class Campaign:
         notes = []
         incapable = [r for r in results if any(str(x.get("evidence")).startswith(INCAPABLE) for x in r.get("chain") or [])]
         by_id = {c.id: c for c in self.cases}
-        needed = {n for r in incapable if r["case"] in by_id for n in needs(by_id[r["case"]])}
-        failed = [n for n, b in self.capabilities.items() if b.get("capable") is False and n in needed]
-        if incapable and failed:
-            remedies = {n: REMEDIES[n] for n in failed if n in REMEDIES}
+        broke = sorted({n for r in incapable if r["case"] in by_id
+                        for n in failed_baselines(by_id[r["case"]], self.capabilities)})
+        if incapable and broke:
+            remedies = {n: REMEDIES[n] for n in broke if n in REMEDIES}
             if "read" in remedies and all((r.get("evidence") or {}).get("delivered") is True for r in incapable):
                 remedies["read"] = ("every plant was delivered, and the answers used none of them; word --ask as "
                                     "the app's users ask about a document, or take it that this target's model "
                                     "cannot be judged on planted documents")
             notes.append(f"{len(incapable)} of {len(results)} cases say nothing of the model: the target failed the "
-                         f"benign version of what they need (baseline {', '.join(failed)}), so a quiet answer "
+                         f"benign version of what they need (baseline {', '.join(broke)}), so a quiet answer "
                          "resisted nothing; " + "; ".join(f"{n}: {r}" for n, r in remedies.items()))
         unread = [r for r in results if any(x.get("evidence") == UNREAD for x in r.get("chain") or [])]
         if unread:

@@ -41,11 +41,15 @@ def verdict(case: Case, baselines: dict[str, dict[str, Any]]) -> bool | None:
     makes its goal observable passed; otherwise None."""
     from demarcate.testing.attribution import goal_of
 
-    found = [baselines.get(n, {}).get("capable") for n in needs(case)]
-    if False in found:
+    if failed_baselines(case, baselines):
         return False
     capability = goal_of(case.probe).capability
     return True if capability and baselines.get(capability, {}).get("capable") is True else None
+
+
+def failed_baselines(case: Case, baselines: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """The baselines this case's quiet answer depends on that failed."""
+    return tuple(n for n in needs(case) if baselines.get(n, {}).get("capable") is False)
 
 
 def token_for(run_id: str, name: str) -> str:

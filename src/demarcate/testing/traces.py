@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from demarcate.testing.targets import strings
+from demarcate.testing.targets import REQUESTED, strings
+from demarcate.testing.targets.http import tool_calls as shaped
 
 # Several spellings of the same fact, newest first.
 ALIASES = {
@@ -87,23 +90,116 @@ def model_input(spans: list[Span]) -> list[str] | None:
     return list(dict.fromkeys(texts)) if recorded else None
 
 
+# Where instrumentations record what a model call answered: OpenInference (flattened, and the raw
+# response), the GenAI conventions (JSON), OpenLLMetry (flattened).
+OUTPUT_KEYS = ("output.value", "gen_ai.output.messages", "gen_ai.completion")
+OUTPUT_PREFIXES = ("llm.output_messages.", "gen_ai.completion.")
+# One tool call of a model's answer, flattened: its prefix, then the fact (`function.name`, `name`, `id` ...).
+_FLAT_CALL = re.compile(r"(llm\.output_messages\.\d+\.message\.tool_calls\.\d+\.tool_call"
+                        r"|gen_ai\.completion\.\d+\.tool_calls\.\d+)\.(.+)")
+
+
+def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
+    """The tool calls a trace shows, or None when it cannot show any. A tool span is a call that ran
+    (status `ok`). A call that a model call's recorded answer asks for, and that no tool span shows
+    running, is what the model tried, whether or not the app then ran it (status `requested`): the
+    app may run its tools in code nobody traced, or refuse them. A trace can show tool calls when it
+    has a tool span or a model call that records its answer; one of the web framework or the
+    retriever alone says nothing about them."""
+    ran: list[dict[str, Any]] = []
+    asked: dict[Any, dict[str, Any]] = {}
+    shows = False
+    for span in spans:
+        if span.is_tool:
+            shows = True
+            if span.get("tool.name"):
+                ran.append({"name": span.get("tool.name"), "arguments": span.get("tool.arguments") or "",
+                            "status": "ok", "id": span.get("tool.call_id")})
+        elif span.get("operation") in MODEL_CALLS:
+            found, recorded = _answer_calls(span)
+            shows = shows or recorded
+            for call in found:  # the same call recorded twice (flattened, and in the raw response) is one
+                asked.setdefault(call["id"] or (call["name"], str(call["arguments"])), call)
+    if not shows:
+        return None
+    calls = [{k: v for k, v in c.items() if k != "id"} for c in ran]
+    for call in asked.values():
+        # A tool span shows it running: the one with its id, else one of its name where either has none.
+        match = next((c for c in ran if call["id"] and c["id"] == call["id"]), None) or next(
+            (c for c in ran if c["name"] == call["name"] and not (call["id"] and c["id"])), None)
+        if match is not None:
+            ran.remove(match)
+        else:
+            calls.append({"name": call["name"], "arguments": call["arguments"], "status": REQUESTED})
+    return calls
+
+
+def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
+    """The tool calls a model call's recorded answer asks for ({name, arguments, id}), and whether
+    the span records its answer at all."""
+    flat: dict[str, dict[str, Any]] = {}
+    items: list[dict[str, Any]] = []
+    recorded = False
+    for key, value in span.attributes.items():
+        if key.startswith(OUTPUT_PREFIXES):
+            recorded = True
+            if m := _FLAT_CALL.fullmatch(key):
+                flat.setdefault(m.group(1), {})[m.group(2)] = value
+        elif key in OUTPUT_KEYS:
+            recorded = True
+            if isinstance(value, str):
+                try:
+                    items += _requests(json.loads(value))
+                except ValueError:
+                    continue  # the answer as plain text: no call in it
+    for facts in flat.values():
+        items.append({"id": facts.get("id"), "name": facts.get("function.name") or facts.get("name"),
+                      "arguments": facts.get("function.arguments", facts.get("arguments", ""))})
+    found = []
+    for item in items:
+        for call in shaped([item]):
+            found.append({**call, "id": item.get("id") or item.get("call_id")})
+    return found, recorded
+
+
+def _requests(value: Any) -> list[dict[str, Any]]:
+    """The tool calls in a recorded answer: the items of its `tool_calls` lists (OpenAI's), and the
+    parts of the GenAI conventions' messages (`tool_call`) or Anthropic's content (`tool_use`)."""
+
+    def take(key: Any, v: Any) -> list[Any] | None:
+        if isinstance(v, dict) and v.get("type") in ("tool_call", "tool_use", "function_call") \
+                and isinstance(v.get("name"), str):
+            return [v]
+        if key == "tool_calls" and isinstance(v, list):
+            return [i for i in v if isinstance(i, dict)]
+        return None
+
+    return _gather(value, take)
+
+
 def _contents(value: Any) -> list[str]:
     """The texts under `content` or `text` keys of a recorded request (every text, if it has none)."""
-    found: list[str] = []
+    found = _gather(value, lambda key, v: [v] if key in ("content", "text") and isinstance(v, str) else None)
+    return found or strings(value)
 
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
+
+def _gather(value: Any, take: Callable[[Any, Any], list[Any] | None]) -> list[Any]:
+    """What `take(key, value)` finds in a recorded JSON value, asked of every value in it with its key
+    (None for a list's items): what it returns is kept, and where it returns None the search goes on inside."""
+    found: list[Any] = []
+
+    def walk(key: Any, v: Any) -> None:
+        if (got := take(key, v)) is not None:
+            found.extend(got)
+        elif isinstance(v, dict):
             for k, inner in v.items():
-                if k in ("content", "text") and isinstance(inner, str):
-                    found.append(inner)
-                else:
-                    walk(inner)
+                walk(k, inner)
         elif isinstance(v, list):
             for inner in v:
-                walk(inner)
+                walk(None, inner)
 
-    walk(value)
-    return found or strings(value)
+    walk(None, value)
+    return found
 
 
 def _value(v: Any) -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from demarcate.testing.targets import Records, Reply
+from demarcate.testing.targets import REQUESTED, Records, Reply
 
 # Tool-call statuses that say the call ran (the lab's words, and the plain ones a target may use).
 EXECUTED = ("ok", "sent", "delivered", "delivery-denied", "relay-error", "egress-denied", "done", "success")
@@ -125,9 +125,14 @@ class Seen:
         if not quiet:
             return []
         call = quiet[0]
-        why = (f"the target reports it did not run (status: {str(call['status'])[:40]}) and names no control "
-               "that stopped it" if call.get("status") else "the target does not say whether the call ran (no "
-               "status; an http target that lists only the calls it ran can say `tool-calls-ran: true`)")
+        if call.get("status") == REQUESTED:
+            why = "the app's trace shows its model asking for it, and nothing shows whether the app then ran it"
+        elif call.get("status"):
+            why = (f"the target reports it did not run (status: {str(call['status'])[:40]}) and names no control "
+                   "that stopped it")
+        else:
+            why = ("the target does not say whether the call ran (no status; an http target that lists only the "
+                   "calls it ran can say `tool-calls-ran: true`)")
         return [Step("application", control, None, f"{call['name']} was called to {doing} "
                      f"({str(call.get('arguments'))[:120]}), and {why}", self.tools.where(call))]
 

@@ -46,6 +46,11 @@ def is_http_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
 
 
+# The status of a tool call the model asked for (a trace records it in the model's answer) that
+# nothing shows the app running or refusing.
+REQUESTED = "requested"
+
+
 @dataclass
 class Reply:
     status: int | None = None  # HTTP status, or None for in-process targets
