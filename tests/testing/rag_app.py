@@ -54,6 +54,7 @@ class Settings:
     # framework does: each model call in a trace of its own, recording what the model was given.
     otlp: str = ""
     otlp_answers: bool = False  # its spans also record what each model call answered, tool calls and all
+    otlp_batch_ms: int = 0  # its exporter batches spans, sending them this often (OpenTelemetry's default: 5,000)
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
@@ -102,10 +103,12 @@ def make_app(settings: Settings) -> Starlette:
     if settings.otlp:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp, timeout=5)))
+        exporter = OTLPSpanExporter(endpoint=settings.otlp, timeout=5)
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=settings.otlp_batch_ms)
+                                    if settings.otlp_batch_ms else SimpleSpanProcessor(exporter))
         tracer = provider.get_tracer("rag-app")
 
     def authorised(request: Request) -> bool:

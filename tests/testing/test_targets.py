@@ -221,7 +221,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _through_a_gateway(tmp_path, cli, probes: str, controls: dict[str, bool]) -> dict:
+def _through_a_gateway(tmp_path, cli, probes: str, controls: dict[str, bool], *options: str) -> dict:
     """The lab exporting its spans, behind a gateway that passes a request's body on and no header but
     its type: the `traceparent` a case sends never reaches the app, which starts a trace of its own for
     each request, as an app that instruments its model client but not its web framework does."""
@@ -246,7 +246,7 @@ def _through_a_gateway(tmp_path, cli, probes: str, controls: dict[str, bool]) ->
             spec = tmp_path / "target.yaml"
             spec.write_text(dump_yaml({"url": gateway.url + "/chat", "body": {"message": "{message}"}, "reply": "reply"}))
             run = cli("test", SHOPBOT, "--target", f"http:{spec}", "--probes", probes,
-                      "--db", tmp_path / "h.sqlite", "--otlp-port", str(port), "--format", "json")
+                      "--db", tmp_path / "h.sqlite", "--otlp-port", str(port), "--format", "json", *options)
         finally:
             gateway.stop()
     assert run.exit_code == 0, run.output
@@ -266,12 +266,15 @@ def test_an_apps_own_traces_are_tied_to_a_case_by_its_message_when_it_does_not_c
 def test_traces_that_no_case_can_be_tied_to_are_said_to_be_so(tmp_path, cli):
     # A screen refuses the message before anything records it: the trace holds no message, and the
     # case has no spans. The run says why, and what the app would need.
-    data = _through_a_gateway(tmp_path, cli, "user-say-canary", {"auth": False, "input-screening": True})
+    data = _through_a_gateway(tmp_path, cli, "user-say-canary", {"auth": False, "input-screening": True},
+                              "--span-wait", "1.5")
     (result,) = data["results"]
     assert result["evidence"]["status"] == 200 and result["evidence"]["spans"] == []
     (note,) = data["summary"]["notes"]
     assert note.startswith("1 of 1 cases have no spans, while 1 trace arrived under ids no case sent")
-    assert "`traceparent`" in note and "OTEL_BSP_SCHEDULE_DELAY" in note  # or its spans came too late
+    assert "`traceparent`" in note  # or its spans came too late:
+    assert "cases waited 1.5 s: a longer --span-wait" in note and "OTEL_BSP_SCHEDULE_DELAY" in note
+    assert data["config"]["span_wait"] == 1.5  # kept with the run, for --resume
 
 
 def test_an_openai_endpoint_s_own_status_is_kept_as_evidence(tmp_path):

@@ -578,7 +578,8 @@ def test_the_tools_an_apps_own_spans_show_its_model_asking_for(tmp_path, monkeyp
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("RAG_KEY", KEY)
-    settings = Settings(otlp=f"http://127.0.0.1:{port}/v1/traces", otlp_answers=True)
+    # Its exporter sends spans in batches, every 1.5 s: they come after the answer, and are waited for.
+    settings = Settings(otlp=f"http://127.0.0.1:{port}/v1/traces", otlp_answers=True, otlp_batch_ms=1500)
     server = BackgroundServer(make_app(settings)).start()
     try:
         def run(**options) -> dict:

@@ -176,6 +176,9 @@ def test_cmd(
     otlp_port: Annotated[int, typer.Option(
         min=0, max=65535, help="Port for the OTLP/HTTP trace receiver (0: any free port). Point the application's "
                                "exporter at http://LISTEN:PORT/v1/traces to have its tool calls judged.")] = 0,
+    span_wait: Annotated[float, typer.Option(
+        min=0, max=600, help="Seconds a case waits, at most, for the application's spans when it exports them "
+                             "(--otlp-port): a batching exporter sends every 5 s by default.")] = 6.0,
     report: Annotated[Path | None, typer.Option(help="Also write the HTML report with the results.")] = None,
     format: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
     fail_on_success: Annotated[bool, typer.Option(help="Exit 1 if any probe succeeded.")] = False,
@@ -219,7 +222,7 @@ def test_cmd(
                                 otlp_port=otlp_port, probe_files=[str(f) for f in probe_file or []],
                                 repeat=repeat, timeout=timeout, force=force, params=_params(param),
                                 lab_config=str(lab_config) if lab_config else None, python=python,
-                                prompt_marker=prompt_marker, ask=ask)
+                                prompt_marker=prompt_marker, ask=ask, span_wait=span_wait)
     except KeyboardInterrupt:
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))

@@ -44,9 +44,10 @@ from demarcate.testing.listener import Listener
 from demarcate.testing.probes import ASK, Case, materialise
 from demarcate.testing.results import CampaignSummary, CaseResult
 from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
-from demarcate.testing.traces import TraceStore, model_input, tool_calls
+from demarcate.testing.traces import Span, TraceStore, model_input, tool_calls
 
 RETRIES = 2
+SPANS_SETTLE = 0.3  # seconds without a further span of a case after which it has them all
 
 
 @dataclass
@@ -54,7 +55,9 @@ class Options:
     concurrency: int = 4
     timeout: float = 120.0
     callback_wait: float = 0.6  # how long to wait for a callback after a turn that may cause one
-    span_wait: float = 0.3
+    # How long a case waits for its spans, at most: OpenTelemetry's batching exporter sends every 5 s.
+    span_wait: float = 6.0
+    expect_spans: bool = False  # the target was told where to export them (the lab; --otlp-port)
     ask: str = ASK  # the turn that makes the target read a plant ({product})
 
 
@@ -183,11 +186,7 @@ class Campaign:
         rendered = await self._render(reply, canary)
         hits = await self.listener.wait_for(canary, self.options.callback_wait) if self._may_call_out(case, reply) \
             else self.listener.hits_for(canary)
-        await asyncio.sleep(self.options.span_wait if self.traces.spans or reply.trace_id else 0)
-        found = self.traces.trace(reply.trace_id or trace_id)
-        if not found and material.message:  # an app that does not continue our traceparent
-            found = self.traces.naming(material.message, self.sent | self.claimed)
-            self.claimed.update(s.trace_id for s in found)
+        found = await self._spans(reply.trace_id or trace_id, material.message, bool(reply.trace_id))
         spans = [{"name": s.name, "span_id": s.span_id, "tool.name": s.get("tool.name"),
                   "tool.arguments": s.get("tool.arguments") if s.is_tool else None, "operation": s.get("operation")}
                  for s in found]
@@ -301,6 +300,30 @@ class Campaign:
                 await asyncio.sleep(min(delay, 10))
         return reply
 
+    async def _spans(self, trace_id: str, message: str, named: bool) -> list[Span]:
+        """A case's spans: those of its trace (the one it sent, or the one the target `named`), else
+        those of traces that record its message (an app that starts a trace of its own). Exporters
+        may send them after the answer: while spans are expected (the target was told where to send
+        them, it named a trace, or some have come), a case waits for its own up to --span-wait, and
+        once they come, until none has come for a moment (a turn's spans may come in parts)."""
+        if not (self.options.expect_spans or named or self.traces.spans):
+            return []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.span_wait
+        count, since = 0, loop.time()
+        while True:
+            found = self.traces.trace(trace_id)
+            if not found and message:  # an app that does not continue our traceparent
+                found = self.traces.naming(message, self.sent | self.claimed)
+            now = loop.time()
+            if len(found) != count:
+                count, since = len(found), now
+            if (found and now - since >= SPANS_SETTLE) or now >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        self.claimed.update(s.trace_id for s in found if s.trace_id != trace_id)
+        return found
+
     def _may_call_out(self, case: Case, reply: Reply) -> bool:
         """Wait for a late callback only when the turn shows an outbound attempt that has not
         arrived yet; a target that delivers in the request (as the lab does) costs no wait."""
@@ -367,8 +390,9 @@ class Campaign:
                          f"trace{'' if len(foreign) == 1 else 's'} arrived under ids no case sent, which no case "
                          "could claim when it ended: either the app starts a trace of its own for each request "
                          "(it does not continue the `traceparent` it is sent) and its spans do not record the "
-                         "message, or its exporter sent them after the case had ended (OpenTelemetry's batching "
-                         "exporter waits 5 s: OTEL_BSP_SCHEDULE_DELAY=100 in the app's environment); so its tool "
+                         "message, or its exporter sent them after the case had stopped waiting (OpenTelemetry's "
+                         f"batching exporter waits 5 s; cases waited {self.options.span_wait:g} s: a longer "
+                         "--span-wait, or OTEL_BSP_SCHEDULE_DELAY=100 in the app's environment); so its tool "
                          "calls cannot be tied to cases. Have it propagate the incoming context (instrument its "
                          "web framework, e.g. opentelemetry-instrumentation-flask or -fastapi) or record message "
                          "content in its spans")

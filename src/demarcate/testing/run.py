@@ -146,7 +146,8 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
                  repeat: int = 1, otlp_port: int = 0, probe_files: list[str] | None = None,
                  timeout: float = 120.0, force: bool = False, params: dict[str, Any] | None = None,
                  lab_config: str | None = None, python: str | None = None,
-                 prompt_marker: str | None = None, ask: str | None = None) -> dict[str, Any]:
+                 prompt_marker: str | None = None, ask: str | None = None,
+                 span_wait: float = Options.span_wait) -> dict[str, Any]:
     ask = ask or ASK
     if "{product}" not in ask:
         # The plant is filed under the product token: a turn that does not name it may never retrieve it.
@@ -160,7 +161,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         "manifest": [str(Path(f).resolve()) for f in system.files], "system": system.info.name,
         "target": target, "probes": probes, "transforms": transforms,
         "lab_controls": lab_controls or {}, "model": model, "concurrency": concurrency, "repeat": repeat,
-        "timeout": timeout, "params": params or {}, "prompt_marker": prompt_marker, "ask": ask,
+        "timeout": timeout, "params": params or {}, "prompt_marker": prompt_marker, "ask": ask, "span_wait": span_wait,
         "lab_config": str(Path(lab_config).resolve()) if lab_config else None,
         "python": python,
         "probe_files": [str(Path(f).resolve()) for f in probe_files or []]}
@@ -174,7 +175,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
         concurrency, timeout = config.get("concurrency", concurrency), config.get("timeout", timeout)
         params = config.get("params", params)
         lab_config, python, prompt_marker = config.get("lab_config"), config.get("python"), config.get("prompt_marker")
-        ask = config.get("ask", ASK)
+        ask, span_wait = config.get("ask", ASK), config.get("span_wait", span_wait)
     # A mistyped selector or a broken probe file stops here, before a new run's history is opened;
     # a resumed run reads its probe files again, for the cases it has not done.
     cases = select(probes, transforms, repeat, extra=load_probes(config.get("probe_files") or []))
@@ -212,7 +213,8 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
             if on_start:
                 on_start(run_id, len(cases), len(store.done_cases(run_id)))
             campaign = Campaign(system, tgt, cases, store, run_id, listener, traces,
-                                Options(concurrency=concurrency, timeout=timeout, ask=ask), on_result)
+                                Options(concurrency=concurrency, timeout=timeout, ask=ask, span_wait=span_wait,
+                                        expect_spans=bool(otlp_port) or getattr(tgt, "traced", False)), on_result)
             infra = await tgt.infrastructure() if hasattr(tgt, "infrastructure") else []
             await campaign.run()
             results = store.results(run_id)

@@ -26,6 +26,7 @@ class LabTarget:
         """`config` (from `--lab-config`): the lab's model, allowlists and switches; the campaign's own
         switches go on top, and it keeps the port, the mail relay, the trace endpoint and the rate."""
         assert self.prompt_marker in SYSTEM_PROMPT
+        self.traced = bool(otlp_endpoint)  # it exports its spans there
         base = config or LabConfig()
         self.lab = Lab(base.model_copy(update={
             "port": 0, "host": "127.0.0.1", "controls": {**base.controls, **controls},
