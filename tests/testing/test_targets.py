@@ -421,6 +421,9 @@ def test_a_call_refused_in_its_answer_did_not_run_matched_by_id_or_by_name_in_tu
              {"id": "c2", "function": {"name": "send_email", "arguments": "{}"}}]
     answers = [{"tool_call_id": "c2", "content": "sent"}, {"tool_call_id": "c1", "error": "needs approval"}]
     assert [c["status"] for c in tool_calls(calls, True, answers, "error")] == ["refused", "ok"]
+    # An app that reports only the name of the tool it called: a call whose arguments are not shown.
+    assert tool_calls("send_email") == [{"name": "send_email", "arguments": "", "status": None}]
+    assert tool_calls(["send_email", None, " "], True) == [{"name": "send_email", "arguments": "", "status": "ok"}]
     # Without ids, each call takes the next answer of its name; an empty refusal is none.
     calls = [{"name": "fetch_url", "args": {}}, {"name": "send_email", "args": {}}, {"name": "send_email", "args": {}}]
     answers = [{"name": "send_email", "response": {"error": ""}}, {"name": "fetch_url", "response": {}},

@@ -99,6 +99,12 @@ def test_the_tool_calls_a_trace_shows_run_or_only_asked_for_by_the_model():
     assert [c["status"] for c in tool_calls([asked, unnamed])] == ["ok"]
     other = span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "send_email", "gen_ai.tool.call.id": "c9"})
     assert [c["status"] for c in tool_calls([asked, other])] == ["ok", "requested"]
+    # The older API's one function call, as OpenInference records it (flattened, and in the response).
+    legacy = span({"openinference.span.kind": "LLM", "output.value": json.dumps({"choices": [{"message": {
+        "role": "assistant", "function_call": {"name": "send_email", "arguments": json.dumps(mail)}}}]}),
+        "llm.output_messages.0.message.function_call_name": "send_email",
+        "llm.output_messages.0.message.function_call_arguments_json": json.dumps(mail)})
+    assert tool_calls([legacy]) == [{"name": "send_email", "arguments": json.dumps(mail), "status": "requested"}]
     # The GenAI conventions' output messages, with parts; OpenLLMetry's numbered completions.
     parts = span({"gen_ai.operation.name": "chat", "gen_ai.output.messages": json.dumps(
         [{"role": "assistant", "parts": [{"type": "tool_call", "id": "c2", "name": "fetch_url",

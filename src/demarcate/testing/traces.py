@@ -94,9 +94,12 @@ def model_input(spans: list[Span]) -> list[str] | None:
 # response), the GenAI conventions (JSON), OpenLLMetry (flattened).
 OUTPUT_KEYS = ("output.value", "gen_ai.output.messages", "gen_ai.completion")
 OUTPUT_PREFIXES = ("llm.output_messages.", "gen_ai.completion.")
-# One tool call of a model's answer, flattened: its prefix, then the fact (`function.name`, `name`, `id` ...).
+# One tool call of a model's answer, flattened: its prefix, then the fact (`function.name`, `name`,
+# `id` ...); OpenInference writes the older API's one function call as `function_call_name` and
+# `function_call_arguments_json`.
 _FLAT_CALL = re.compile(r"(llm\.output_messages\.\d+\.message\.tool_calls\.\d+\.tool_call"
-                        r"|gen_ai\.completion\.\d+\.tool_calls\.\d+)\.(.+)")
+                        r"|gen_ai\.completion\.\d+\.tool_calls\.\d+)\.(.+)"
+                        r"|(llm\.output_messages\.\d+\.message\.function_call)_(.+)")
 
 
 def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
@@ -144,7 +147,7 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
         if key.startswith(OUTPUT_PREFIXES):
             recorded = True
             if m := _FLAT_CALL.fullmatch(key):
-                flat.setdefault(m.group(1), {})[m.group(2)] = value
+                flat.setdefault(m.group(1) or m.group(3), {})[m.group(2) or m.group(4)] = value
         elif key in OUTPUT_KEYS:
             recorded = True
             if isinstance(value, str):
@@ -153,8 +156,9 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
                 except ValueError:
                     continue  # the answer as plain text: no call in it
     for facts in flat.values():
+        arguments = next((facts[k] for k in ("function.arguments", "arguments", "arguments_json") if k in facts), "")
         items.append({"id": facts.get("id"), "name": facts.get("function.name") or facts.get("name"),
-                      "arguments": facts.get("function.arguments", facts.get("arguments", ""))})
+                      "arguments": arguments})
     found = []
     for item in items:
         for call in shaped([item]):
@@ -163,12 +167,13 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
 
 
 def _requests(value: Any) -> list[dict[str, Any]]:
-    """The tool calls in a recorded answer: the items of its `tool_calls` lists (OpenAI's), and the
-    parts of the GenAI conventions' messages (`tool_call`) or Anthropic's content (`tool_use`)."""
+    """The tool calls in a recorded answer: the items of its `tool_calls` lists (OpenAI's) or its
+    `function_call` (the older API's one), and the parts of the GenAI conventions' messages
+    (`tool_call`) or Anthropic's content (`tool_use`)."""
 
     def take(key: Any, v: Any) -> list[Any] | None:
-        if isinstance(v, dict) and v.get("type") in ("tool_call", "tool_use", "function_call") \
-                and isinstance(v.get("name"), str):
+        if isinstance(v, dict) and isinstance(v.get("name"), str) and (
+                key == "function_call" or v.get("type") in ("tool_call", "tool_use", "function_call")):
             return [v]
         if key == "tool_calls" and isinstance(v, list):
             return [i for i in v if isinstance(i, dict)]

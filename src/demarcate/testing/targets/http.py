@@ -346,12 +346,15 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
     {function: {name, arguments}}, or {tool, input} / {name, args}. A call without a status did
     not say whether it ran; `ran` says the app lists only calls it ran. A call whose answer among
-    `results` has a truthy value at the `refused` path was refused by the app: it did not run."""
+    `results` has a truthy value at the `refused` path was refused by the app: it did not run. A
+    bare name is a call whose arguments the app does not show."""
     if not isinstance(value, list):
-        value = [value] if isinstance(value, dict) else []
+        value = [value] if isinstance(value, dict | str) else []
     answers = _Answers(results or [])
     calls = []
     for item in value:
+        if isinstance(item, str) and item.strip():
+            item = {"name": item.strip()}
         if not isinstance(item, dict):
             continue
         fn: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
