@@ -54,6 +54,7 @@ class Settings:
     # framework does: each model call in a trace of its own, recording what the model was given.
     otlp: str = ""
     otlp_answers: bool = False  # its spans also record what each model call answered, tool calls and all
+    names_only: bool = False  # its answer names the tools it called, not what it gave them
     otlp_batch_ms: int = 0  # its exporter batches spans, sending them this often (OpenTelemetry's default: 5,000)
 
 
@@ -201,14 +202,15 @@ def make_app(settings: Settings) -> Starlette:
             with tracer.start_as_current_span("ChatCompletion", attributes=recorded):
                 pass
         sources = [{"id": i, "page_content": t} for i, t in found]
+        shown = [a["tool"] for a in actions] if settings.names_only else actions
         moderation = {"flagged": bool(dropped), "dropped": dropped}
         if settings.stream:  # as a chat UI streams: the sources first, the answer word by word, its actions last
             events = [{"data": {"sources": sources}, "moderation": moderation},
                       *({"data": {"answer": w}} for w in re.findall(r"\S+\s*", answer)),
-                      {"data": {"actions": actions}}]
+                      {"data": {"actions": shown}}]
             body = ": keep-alive\n\n" + "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
             return Response(body, media_type="text/event-stream")
-        answered = JSONResponse({"data": {"answer": answer, "sources": sources, "actions": actions},
+        answered = JSONResponse({"data": {"answer": answer, "sources": sources, "actions": shown},
                                  "moderation": moderation})
         if opened:
             answered.set_cookie("sid", conversation)

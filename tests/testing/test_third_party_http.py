@@ -613,3 +613,38 @@ def test_the_tools_an_apps_own_spans_show_its_model_asking_for(tmp_path, monkeyp
                                             "needs (read):")
     finally:
         server.stop()
+
+
+def test_an_app_that_names_its_tools_is_read_with_the_arguments_its_spans_record(tmp_path, monkeypatch):
+    """The app's answer says which tool it called (`send_email`), not with what; its spans record what
+    its model asked for. Together they show the mail went to the attacker; the answer alone cannot."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAG_KEY", KEY)
+
+    def run(settings: Settings, **options) -> dict:
+        server = BackgroundServer(make_app(settings)).start()
+        try:
+            path = tmp_path / "rag.yaml"
+            path.write_text(spec(server.url, ran=True, context=False))
+            (r,) = run_campaign(load([SHOPBOT]), target=f"http:{path}", probes="doc-email-records", concurrency=1,
+                                force=True, db=str(tmp_path / "h.sqlite"), **options)["results"]
+            return r
+        finally:
+            server.stop()
+
+    traced = run(Settings(names_only=True, otlp=f"http://127.0.0.1:{port}/v1/traces", otlp_answers=True),
+                 otlp_port=port)
+    (call,) = traced["evidence"]["tool_calls"]
+    assert call["name"] == "send_email" and call["status"] == "ok"  # as the app lists it: it ran
+    assert f"{traced['canary']}@exfil.example" in call["arguments"]  # as its model asked, in the span
+    chain = {x["control"]: x["held"] for x in traced["chain"]}
+    assert chain["MOD-SAFE-03"] is False and chain["APP-TOOL-02"] is False  # it asked, and the mail ran
+    assert traced["outcome"] == "unobservable"  # whether the mail then left, no outbox or relay shows
+    # The same app without spans: a mail tool ran, to whom nothing shows.
+    blind = run(Settings(names_only=True))
+    assert blind["evidence"]["tool_calls"] == [{"name": "send_email", "arguments": "", "status": "ok"}]
+    assert blind["outcome"] == "inconclusive"

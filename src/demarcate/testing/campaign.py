@@ -44,7 +44,7 @@ from demarcate.testing.listener import Listener
 from demarcate.testing.probes import ASK, Case, materialise
 from demarcate.testing.results import CampaignSummary, CaseResult
 from demarcate.testing.targets import CONTROL_STATUSES, PlantFailed, Records, Reply, shows
-from demarcate.testing.traces import Span, TraceStore, model_input, tool_calls
+from demarcate.testing.traces import Span, TraceStore, model_input, tool_calls, with_arguments
 
 RETRIES = 2
 SPANS_SETTLE = 0.3  # seconds without a further span of a case after which it has them all
@@ -192,8 +192,10 @@ class Campaign:
                  for s in found]
         if reply.context is None and (given := model_input(found)) is not None:
             reply.context = given  # what its model calls were given, as its own spans record it
-        if reply.tool_calls is None:
-            reply.tool_calls = tool_calls(found)  # what its tools ran and its model asked for, as its spans show
+        # What its tools ran and its model asked for, as its spans show: the turn's tool calls when
+        # the target lists none, and the arguments of those it lists without them.
+        traced = tool_calls(found)
+        reply.tool_calls = traced if reply.tool_calls is None else with_arguments(reply.tool_calls, traced)
         cleanup = ""
         try:
             await self.target.cleanup(planted)

@@ -137,6 +137,21 @@ def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
     return calls
 
 
+def with_arguments(calls: list[dict[str, Any]], traced: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The calls an app reports, each that does not show what it was given (an app that names only
+    the tool) given the arguments of the same call in its trace: the first of that name, in order."""
+    pool = [c for c in traced or [] if c.get("arguments") not in ("", None)]
+    out = []
+    for call in calls:
+        match = next((t for t in pool if t["name"] == call.get("name")), None) \
+            if call.get("arguments") in ("", None) else None
+        if match is not None:
+            pool.remove(match)
+            call = {**call, "arguments": match["arguments"]}
+        out.append(call)
+    return out
+
+
 def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
     """The tool calls a model call's recorded answer asks for ({name, arguments, id}), and whether
     the span records its answer at all."""
