@@ -87,7 +87,19 @@ def model_input(spans: list[Span]) -> list[str] | None:
                     texts.extend(_contents(json.loads(value)))
                 except ValueError:
                     texts.append(value)
-    return list(dict.fromkeys(texts)) if recorded else None
+    return list(dict.fromkeys(t for text in texts for t in _unwrapped(text))) if recorded else None
+
+
+def _unwrapped(text: str) -> list[str]:
+    """A message's text; for one that is itself JSON (a tool's result, as most apps hand it back),
+    the texts in it: a planted mail inside a JSON list of mails is written there with its quotes
+    escaped."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return strings(json.loads(text)) or [text]
+        except ValueError:
+            pass
+    return [text]
 
 
 # Where instrumentations record what a model call answered: OpenInference (flattened, and the raw
