@@ -102,6 +102,11 @@ def test_the_tool_calls_a_trace_shows_run_or_only_asked_for_by_the_model():
     assert [c["status"] for c in tool_calls([asked, ran])] == ["ok"]
     unnamed = span({"openinference.span.kind": "TOOL", "tool.name": "send_email", "input.value": json.dumps(mail)})
     assert [c["status"] for c in tool_calls([asked, unnamed])] == ["ok"]
+    # OpenInference's LlamaIndex instrumentation: the tool's parameter schema beside the call's input.
+    schema = json.dumps({"properties": {"to": {"type": "string"}}})
+    indexed = span({"openinference.span.kind": "TOOL", "tool.name": "send_email", "tool.parameters": schema,
+                    "input.value": json.dumps(mail)})
+    assert tool_calls([indexed]) == [{"name": "send_email", "arguments": json.dumps(mail), "status": "ok"}]
     other = span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "send_email", "gen_ai.tool.call.id": "c9"})
     assert [c["status"] for c in tool_calls([asked, other])] == ["ok", "requested"]
     # The older API's one function call, as OpenInference records it (flattened, and in the response).

@@ -28,7 +28,9 @@ from demarcate.testing.targets.http import tool_calls as shaped
 # Several spellings of the same fact, newest first.
 ALIASES = {
     "tool.name": ("gen_ai.tool.name", "tool.name"),
-    "tool.arguments": ("gen_ai.tool.call.arguments", "tool.parameters", "input.value"),
+    # OpenInference's TOOL spans hold the call's input in `input.value`; some of its instrumentations
+    # (LlamaIndex, OpenAI Agents) put the tool's parameter schema in `tool.parameters`, others the call's.
+    "tool.arguments": ("gen_ai.tool.call.arguments", "input.value", "tool.parameters"),
     "tool.call_id": ("gen_ai.tool.call.id", "tool_call.id"),
     "operation": ("gen_ai.operation.name", "openinference.span.kind"),
     "model": ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name"),
