@@ -33,6 +33,7 @@ def test_protobuf_json_and_attribute_aliases_over_real_http():
             headers={"content-type": "application/x-protobuf"})
         old = httpx.post(url, content=json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{
             "traceId": TRACE.hex(), "spanId": "00f067aa0ba902b8", "name": "tool",
+            "status": {"code": "STATUS_CODE_ERROR", "message": "recipient not on the allowlist"},
             "attributes": [{"key": "openinference.span.kind", "value": {"stringValue": "TOOL"}},
                            {"key": "tool.name", "value": {"stringValue": "fetch_url"}},
                            {"key": "input.value", "value": {"stringValue": "http://x"}}]}]}]}]}),
@@ -46,6 +47,7 @@ def test_protobuf_json_and_attribute_aliases_over_real_http():
     assert [s.get("operation") for s in spans] == ["execute_tool", "tool"]
     assert spans[0].get("tool.arguments") == '{"to": "x@evil.example"}' and spans[1].get("tool.arguments") == "http://x"
     assert all(s.is_tool for s in spans)
+    assert [s.failed for s in spans] == [None, "recipient not on the allowlist"]  # the status, as each encoding has it
 
 
 def test_what_a_model_call_was_given_is_read_from_each_instrumentations_spans():
@@ -107,6 +109,11 @@ def test_the_tool_calls_a_trace_shows_run_or_only_asked_for_by_the_model():
     indexed = span({"openinference.span.kind": "TOOL", "tool.name": "send_email", "tool.parameters": schema,
                     "input.value": json.dumps(mail)})
     assert tool_calls([indexed]) == [{"name": "send_email", "arguments": json.dumps(mail), "status": "ok"}]
+    # A tool span that ended in error (a tool that refused the address, and raised): it did not send.
+    refused = Received(TRACE.hex(), "00f067aa0ba902b9", "", "tool", {
+        "openinference.span.kind": "TOOL", "tool.name": "send_email", "input.value": json.dumps(mail)},
+        failed="recipient not on the allowlist")
+    assert [c["status"] for c in tool_calls([asked, refused])] == ["error"]
     other = span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "send_email", "gen_ai.tool.call.id": "c9"})
     assert [c["status"] for c in tool_calls([asked, other])] == ["ok", "requested"]
     # The older API's one function call, as OpenInference records it (flattened, and in the response).

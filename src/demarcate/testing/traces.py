@@ -47,6 +47,7 @@ class Span:
     attributes: dict[str, Any] = field(default_factory=dict)
     start_ns: int = 0
     end_ns: int = 0
+    failed: str | None = None  # the span ended in error: its status message ("" when it gives none)
 
     def get(self, fact: str) -> Any:
         for key in ALIASES.get(fact, (fact,)):
@@ -118,7 +119,8 @@ _FLAT_CALL = re.compile(r"(llm\.output_messages\.\d+\.message\.tool_calls\.\d+\.
 
 def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
     """The tool calls a trace shows, or None when it cannot show any. A tool span is a call that ran
-    (status `ok`). A call that a model call's recorded answer asks for, and that no tool span shows
+    (status `ok`; `error` when the span ended in error: the tool refused or failed). A call that a
+    model call's recorded answer asks for, and that no tool span shows
     running, is what the model tried, whether or not the app then ran it (status `requested`): the
     app may run its tools in code nobody traced, or refuse them. A trace can show tool calls when it
     has a tool span or a model call that records its answer; one of the web framework or the
@@ -129,9 +131,9 @@ def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
     for span in spans:
         if span.is_tool:
             shows = True
-            if span.get("tool.name"):
+            if span.get("tool.name"):  # it ran, unless it ended in error: then it did not do its act
                 ran.append({"name": span.get("tool.name"), "arguments": span.get("tool.arguments") or "",
-                            "status": "ok", "id": span.get("tool.call_id")})
+                            "status": "ok" if span.failed is None else "error", "id": span.get("tool.call_id")})
         elif span.get("operation") in MODEL_CALLS:
             found, recorded = _answer_calls(span)
             shows = shows or recorded
@@ -275,6 +277,12 @@ def _hex(raw: Any) -> str:
     return ""
 
 
+def _failed(code: Any, message: Any) -> str | None:
+    """A span's status, as OTLP gives it (2, or "STATUS_CODE_ERROR" in JSON): its message if it
+    ended in error, else None."""
+    return str(message or "") if code in (2, "2", "STATUS_CODE_ERROR") else None
+
+
 def parse_protobuf(body: bytes) -> list[Span]:
     request = ExportTraceServiceRequest()
     request.ParseFromString(body)
@@ -284,7 +292,8 @@ def parse_protobuf(body: bytes) -> list[Span]:
             for s in ss.spans:
                 spans.append(Span(_hex(s.trace_id), _hex(s.span_id), _hex(s.parent_span_id), s.name,
                                   {a.key: _value(a.value) for a in s.attributes},
-                                  s.start_time_unix_nano, s.end_time_unix_nano))
+                                  s.start_time_unix_nano, s.end_time_unix_nano,
+                                  _failed(s.status.code, s.status.message)))
     return spans
 
 
@@ -297,7 +306,8 @@ def parse_json(body: bytes) -> list[Span]:
                 spans.append(Span(_hex(s.get("traceId")), _hex(s.get("spanId")), _hex(s.get("parentSpanId")),
                                   s.get("name", ""), {a["key"]: _value(a.get("value", {}))
                                                       for a in s.get("attributes", [])},
-                                  int(s.get("startTimeUnixNano", 0)), int(s.get("endTimeUnixNano", 0))))
+                                  int(s.get("startTimeUnixNano", 0)), int(s.get("endTimeUnixNano", 0)),
+                                  _failed((s.get("status") or {}).get("code"), (s.get("status") or {}).get("message"))))
     return spans
 
 
