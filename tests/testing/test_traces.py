@@ -109,6 +109,16 @@ def test_the_tool_calls_a_trace_shows_run_or_only_asked_for_by_the_model():
     indexed = span({"openinference.span.kind": "TOOL", "tool.name": "send_email", "tool.parameters": schema,
                     "input.value": json.dumps(mail)})
     assert tool_calls([indexed]) == [{"name": "send_email", "arguments": json.dumps(mail), "status": "ok"}]
+    # Two mails asked for, one ran: OpenInference's TOOL span names the call it answers (`tool.id`).
+    mine = {"to": "me@shop.example"}
+    both = span({"openinference.span.kind": "LLM",
+                 **{f"llm.output_messages.0.message.tool_calls.{i}.tool_call.{k}": v for i, (ident, args) in
+                    enumerate((("call_1", mail), ("call_2", mine)))
+                    for k, v in (("id", ident), ("function.name", "send_email"), ("function.arguments", json.dumps(args)))}})
+    second = span({"openinference.span.kind": "TOOL", "tool.name": "send_email", "tool.id": "call_2",
+                   "input.value": json.dumps(mine)})
+    assert [(c["status"], c["arguments"]) for c in tool_calls([both, second])] == [
+        ("ok", json.dumps(mine)), ("requested", json.dumps(mail))]
     # A tool span that ended in error (a tool that refused the address, and raised): it did not send.
     refused = Received(TRACE.hex(), "00f067aa0ba902b9", "", "tool", {
         "openinference.span.kind": "TOOL", "tool.name": "send_email", "input.value": json.dumps(mail)},

@@ -31,7 +31,7 @@ ALIASES = {
     # OpenInference's TOOL spans hold the call's input in `input.value`; some of its instrumentations
     # (LlamaIndex, OpenAI Agents) put the tool's parameter schema in `tool.parameters`, others the call's.
     "tool.arguments": ("gen_ai.tool.call.arguments", "input.value", "tool.parameters"),
-    "tool.call_id": ("gen_ai.tool.call.id", "tool_call.id"),
+    "tool.call_id": ("gen_ai.tool.call.id", "tool_call.id", "tool.id"),
     "operation": ("gen_ai.operation.name", "openinference.span.kind"),
     "model": ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name"),
     "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
