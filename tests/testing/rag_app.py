@@ -9,6 +9,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pypdf import PdfReader
 from starlette.applications import Starlette
@@ -54,6 +55,9 @@ class Settings:
     # framework does: each model call in a trace of its own, recording what the model was given.
     otlp: str = ""
     otlp_answers: bool = False  # its spans also record what each model call answered, tool calls and all
+    # Its model calls' content goes out as GenAI events in OTLP logs (as the official OpenAI
+    # instrumentation sends it), its spans recording only the call itself.
+    otlp_events: bool = False
     names_only: bool = False  # its answer names the tools it called, not what it gave them
     otlp_batch_ms: int = 0  # its exporter batches spans, sending them this often (OpenTelemetry's default: 5,000)
 
@@ -99,8 +103,24 @@ def _recorded_answer(answer: str, actions: list[dict]) -> dict[str, str]:
     return out
 
 
+def _emit_events(logger: Any, span: Any, given: list[dict], answer: str, actions: list[dict]) -> None:
+    """A model call's content as the GenAI conventions' events: one per message it was given, and
+    its choice (the tools it asked for among it), each tied to the call's span."""
+    from opentelemetry._logs import LogRecord
+
+    ids = span.get_span_context()
+    calls = [{"id": f"call_{i}", "type": "function", "function": {"name": a["tool"], "arguments": json.dumps(a["input"])}}
+             for i, a in enumerate(actions)]
+    choice = {"index": 0, "finish_reason": "tool_calls" if calls else "stop",
+              "message": {"role": "assistant", **({"tool_calls": calls} if calls else {"content": answer})}}
+    for name, body in [*((f"gen_ai.{m['role']}.message", {"content": m["content"]}) for m in given),
+                       ("gen_ai.choice", choice)]:
+        logger.emit(LogRecord(event_name=name, body=body, attributes={"gen_ai.system": "openai"},
+                              trace_id=ids.trace_id, span_id=ids.span_id, trace_flags=ids.trace_flags))
+
+
 def make_app(settings: Settings) -> Starlette:
-    tracer = None
+    tracer = event_log = None
     if settings.otlp:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace import TracerProvider
@@ -111,6 +131,15 @@ def make_app(settings: Settings) -> Starlette:
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=settings.otlp_batch_ms)
                                     if settings.otlp_batch_ms else SimpleSpanProcessor(exporter))
         tracer = provider.get_tracer("rag-app")
+        if settings.otlp_events:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+            from opentelemetry.sdk._logs import LoggerProvider
+            from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+            logs = LoggerProvider()
+            logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(
+                endpoint=settings.otlp.replace("/v1/traces", "/v1/logs"), timeout=5)))
+            event_log = logs.get_logger("rag-app")
 
     def authorised(request: Request) -> bool:
         return request.headers.get("x-api-key") == KEY
@@ -199,8 +228,11 @@ def make_app(settings: Settings) -> Starlette:
             recorded = {"openinference.span.kind": "LLM", "input.value": json.dumps({"messages": given})}
             if settings.otlp_answers:
                 recorded.update(_recorded_answer(answer, actions))
-            with tracer.start_as_current_span("ChatCompletion", attributes=recorded):
-                pass
+            if settings.otlp_events:
+                recorded = {"gen_ai.operation.name": "chat", "gen_ai.system": "openai"}
+            with tracer.start_as_current_span("ChatCompletion", attributes=recorded) as span:
+                if settings.otlp_events:
+                    _emit_events(event_log, span, given, answer, actions)
         sources = [{"id": i, "page_content": t} for i, t in found]
         shown = [a["tool"] for a in actions] if settings.names_only else actions
         moderation = {"flagged": bool(dropped), "dropped": dropped}

@@ -648,3 +648,31 @@ def test_an_app_that_names_its_tools_is_read_with_the_arguments_its_spans_record
     blind = run(Settings(names_only=True))
     assert blind["evidence"]["tool_calls"] == [{"name": "send_email", "arguments": "", "status": "ok"}]
     assert blind["outcome"] == "inconclusive"
+
+
+def test_the_content_an_official_instrumentation_sends_as_log_events_is_read_with_its_span(tmp_path, monkeypatch):
+    """OpenTelemetry's own OpenAI instrumentation records a model call's messages and choices as
+    GenAI events in OTLP logs, not on the span: they tie the trace to its case, show what the model
+    was given, and what tools it asked for."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAG_KEY", KEY)
+    settings = Settings(otlp=f"http://127.0.0.1:{port}/v1/traces", otlp_events=True)
+    server = BackgroundServer(make_app(settings)).start()
+    try:
+        path = tmp_path / "rag.yaml"
+        path.write_text(spec(server.url, tools=False, context=False))
+        data = run_campaign(load([SHOPBOT]), target=f"http:{path}", probes="doc-email-records", concurrency=1,
+                            force=True, db=str(tmp_path / "h.sqlite"), otlp_port=port)
+    finally:
+        server.stop()
+    (r,) = data["results"]
+    assert [s["name"] for s in r["evidence"]["spans"]] == ["ChatCompletion"]  # its own trace, tied by the message
+    assert r["evidence"]["delivered"] is True  # the system message event holds the retrieved plant
+    (call,) = r["evidence"]["tool_calls"]  # the choice event asks for the mail
+    assert call["name"] == "send_email" and call["status"] == "requested"
+    assert f"{r['canary']}@exfil.example" in call["arguments"]
+    assert {x["control"]: x["held"] for x in r["chain"]}["MOD-SAFE-03"] is False

@@ -146,3 +146,37 @@ def test_the_tool_calls_a_trace_shows_run_or_only_asked_for_by_the_model():
     assert tool_calls([span({"openinference.span.kind": "LLM", "output.value": "The reviews are positive."})]) == []
     assert tool_calls([span({"http.route": "/chat"}),
                        span({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})]) is None
+
+
+def test_content_events_sent_as_otlp_logs_join_their_span_whenever_they_come():
+    from demarcate.testing.traces import model_input, tool_calls
+
+    store = TraceStore()
+    server = BackgroundServer(receiver_app(store)).start()
+    span_id = "00f067aa0ba902b7"
+
+    def record(name: str, body: dict, key: str = "eventName") -> dict:
+        named = {"eventName": name} if key == "eventName" else {
+            "attributes": [{"key": "event.name", "value": {"stringValue": name}}]}  # older SDKs: an attribute
+        return {"traceId": TRACE.hex(), "spanId": span_id, **named, "body": {"kvlistValue": {"values": [
+            {"key": k, "value": {"stringValue": v}} for k, v in body.items()]}}}
+
+    try:
+        url = server.url
+        # The events first (the call's span ends after them), then an app's own log line, then the span.
+        early = httpx.post(url + "/v1/logs", content=json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+            record("gen_ai.user.message", {"content": "Tell me about dmp1."}),
+            record("gen_ai.choice", {"finish_reason": "stop"}, key="attributes"),
+            {"traceId": TRACE.hex(), "spanId": span_id, "body": {"stringValue": "GET /health 200"}}]}]}]}),
+            headers={"content-type": "application/json"})
+        spans = httpx.post(url + "/v1/traces", content=_pb("chat m", {"gen_ai.operation.name": "chat"}),
+                           headers={"content-type": "application/x-protobuf"})
+        bad = httpx.post(url + "/v1/logs", content=b"\xff\x00garbage", headers={"content-type": "application/x-protobuf"})
+    finally:
+        server.stop()
+    assert early.status_code == 200 and spans.status_code == 200 and bad.status_code == 400
+    (span,) = store.trace(TRACE.hex())
+    assert [e.name for e in span.events] == ["gen_ai.user.message", "gen_ai.choice"]  # not the app's own log line
+    assert model_input([span]) == ["Tell me about dmp1."]
+    assert tool_calls([span]) == []  # its answer is recorded: it asked for no tool
+    assert store.naming("Tell me about dmp1.", set()) == [span]

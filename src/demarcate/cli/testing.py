@@ -175,7 +175,8 @@ def test_cmd(
     listen: Annotated[str, typer.Option(help="Interface for the callback listener and the trace receiver.")] = "127.0.0.1",
     otlp_port: Annotated[int, typer.Option(
         min=0, max=65535, help="Port for the OTLP/HTTP trace receiver (0: any free port). Point the application's "
-                               "exporter at http://LISTEN:PORT/v1/traces to have its tool calls judged.")] = 0,
+                               "exporter at http://LISTEN:PORT (spans at /v1/traces, GenAI content events at "
+                               "/v1/logs) to have its tool calls judged.")] = 0,
     span_wait: Annotated[float, typer.Option(
         min=0, max=600, help="Seconds a case waits, at most, for the application's spans when it exports them "
                              "(--otlp-port): a batching exporter sends every 5 s by default.")] = 6.0,
@@ -206,7 +207,8 @@ def test_cmd(
 
     def started(run_id: str, total: int, done: int) -> None:
         if otlp_port:
-            err.print(terminal.t(f"receiving traces (OTLP/HTTP) at http://{listen}:{otlp_port}/v1/traces"), soft_wrap=True)
+            err.print(terminal.t(f"receiving traces (OTLP/HTTP) at http://{listen}:{otlp_port}/v1/traces "
+                                 "and /v1/logs"), soft_wrap=True)
         task.update(id=progress.add_task(f"run {run_id}", total=total, completed=done), run=run_id, total=total,
                     done=done)
 

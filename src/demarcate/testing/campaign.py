@@ -397,7 +397,7 @@ class Campaign:
                          "--span-wait, or OTEL_BSP_SCHEDULE_DELAY=100 in the app's environment); so its tool "
                          "calls cannot be tied to cases. Have it propagate the incoming context (instrument its "
                          "web framework, e.g. opentelemetry-instrumentation-flask or -fastapi) or record message "
-                         "content in its spans")
+                         "content (in its spans, or as GenAI events sent to /v1/logs)")
         read = [r for r in results if (r.get("evidence") or {}).get("contamination")]
         if not read:
             return notes

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -48,6 +49,17 @@ class Span:
     start_ns: int = 0
     end_ns: int = 0
     failed: str | None = None  # the span ended in error: its status message ("" when it gives none)
+    events: list[Event] = field(default_factory=list)  # content events sent as OTLP logs, tied to this span
+
+    def attach(self, event: Event) -> None:
+        """Fold a GenAI content event into the attributes it stands for: the messages a model call
+        was given (`gen_ai.*.message` events) as `gen_ai.input.messages`, its answers (`gen_ai.choice`)
+        as `gen_ai.output.messages`, as the conventions record them on spans when not as events."""
+        self.events.append(event)
+        for key, names in EVENT_KEYS.items():
+            bodies = [e.body for e in self.events if e.name in names]
+            if bodies:
+                self.attributes[key] = json.dumps(bodies, ensure_ascii=False, default=str)
 
     def get(self, fact: str) -> Any:
         for key in ALIASES.get(fact, (fact,)):
@@ -59,6 +71,26 @@ class Span:
     @property
     def is_tool(self) -> bool:
         return self.get("operation") in ("execute_tool", "tool") or self.get("tool.name") is not None
+
+
+@dataclass
+class Event:
+    """An OTLP log record that belongs to a span: a GenAI content event."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    body: Any
+
+
+# The GenAI conventions' content events (the official OpenAI instrumentation sends message content
+# as logs, not span attributes), and the span attribute each stands for.
+EVENT_KEYS = {
+    "gen_ai.input.messages": ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message",
+                              "gen_ai.tool.message"),
+    "gen_ai.output.messages": ("gen_ai.choice",),
+}
+CONTENT_EVENTS = frozenset(n for names in EVENT_KEYS.values() for n in names)
 
 
 # Where instrumentations record what a model call was given, when they record content at all:
@@ -311,16 +343,54 @@ def parse_json(body: bytes) -> list[Span]:
     return spans
 
 
+def parse_logs_protobuf(body: bytes) -> list[Event]:
+    request = ExportLogsServiceRequest()
+    request.ParseFromString(body)
+    return [event for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records
+            if (event := _event(_hex(r.trace_id), _hex(r.span_id), r.event_name,
+                                {a.key: _value(a.value) for a in r.attributes}, _value(r.body))) is not None]
+
+
+def parse_logs_json(body: bytes) -> list[Event]:
+    data = json.loads(body)
+    return [event for rl in data.get("resourceLogs", []) for sl in rl.get("scopeLogs", [])
+            for r in sl.get("logRecords", [])
+            if (event := _event(_hex(r.get("traceId")), _hex(r.get("spanId")), r.get("eventName", ""),
+                                {a["key"]: _value(a.get("value", {})) for a in r.get("attributes", [])},
+                                _value(r.get("body", {})))) is not None]
+
+
+def _event(trace_id: str, span_id: str, name: str, attributes: dict[str, Any], body: Any) -> Event | None:
+    """A log record as a content event of its span; None for any other record (an app's own logs)."""
+    name = name or str(attributes.get("event.name") or "")
+    return Event(trace_id, span_id, name, body) if name in CONTENT_EVENTS and span_id else None
+
+
 class TraceStore:
     """Spans received so far, by trace id."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.spans: list[Span] = []
+        self.by_id: dict[str, Span] = {}
+        self.waiting: dict[str, list[Event]] = {}  # content events that came before their span
 
     def add(self, spans: list[Span]) -> None:
         with self.lock:
             self.spans.extend(spans)
+            for span in spans:
+                self.by_id[span.span_id] = span
+                for event in self.waiting.pop(span.span_id, []):
+                    span.attach(event)
+
+    def add_events(self, events: list[Event]) -> None:
+        with self.lock:
+            for event in events:
+                span = self.by_id.get(event.span_id)
+                if span is not None:
+                    span.attach(event)
+                else:
+                    self.waiting.setdefault(event.span_id, []).append(event)
 
     def trace(self, trace_id: str) -> list[Span]:
         with self.lock:
@@ -342,16 +412,22 @@ class TraceStore:
 
 
 def receiver_app(store: TraceStore) -> Starlette:
-    async def traces(request: Request) -> Response:
-        body = await request.body()
-        kind = request.headers.get("content-type", "")
-        try:
-            spans = parse_json(body) if "json" in kind else parse_protobuf(body)
-        except (DecodeError, ValueError, KeyError, TypeError) as exc:
-            return JSONResponse({"error": f"malformed OTLP payload: {type(exc).__name__}"}, status_code=400)
-        store.add(spans)
-        if "json" in kind:
-            return JSONResponse({})
-        return Response(b"", media_type="application/x-protobuf")
+    """OTLP/HTTP: spans at /v1/traces, and at /v1/logs the content events some instrumentations
+    send as logs, each in protobuf or JSON."""
 
-    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    def route(path: str, from_json: Callable[[bytes], list[Any]], from_protobuf: Callable[[bytes], list[Any]],
+              add: Callable[[list[Any]], None]) -> Route:
+        async def receive(request: Request) -> Response:
+            body = await request.body()
+            kind = request.headers.get("content-type", "")
+            try:
+                items = from_json(body) if "json" in kind else from_protobuf(body)
+            except (DecodeError, ValueError, KeyError, TypeError) as exc:
+                return JSONResponse({"error": f"malformed OTLP payload: {type(exc).__name__}"}, status_code=400)
+            add(items)
+            return JSONResponse({}) if "json" in kind else Response(b"", media_type="application/x-protobuf")
+
+        return Route(path, receive, methods=["POST"])
+
+    return Starlette(routes=[route("/v1/traces", parse_json, parse_protobuf, store.add),
+                             route("/v1/logs", parse_logs_json, parse_logs_protobuf, store.add_events)])
