@@ -56,8 +56,8 @@ class Span:
         was given (`gen_ai.*.message` events) as `gen_ai.input.messages`, its answers (`gen_ai.choice`)
         as `gen_ai.output.messages`, as the conventions record them on spans when not as events."""
         self.events.append(event)
-        for key, names in EVENT_KEYS.items():
-            bodies = [e.body for e in self.events if e.name in names]
+        for key, stands_for in EVENT_KEYS.items():
+            bodies = [e.body for e in self.events if stands_for(e.name)]
             if bodies:
                 self.attributes[key] = json.dumps(bodies, ensure_ascii=False, default=str)
 
@@ -84,13 +84,12 @@ class Event:
 
 
 # The GenAI conventions' content events (the official OpenAI instrumentation sends message content
-# as logs, not span attributes), and the span attribute each stands for.
-EVENT_KEYS = {
-    "gen_ai.input.messages": ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message",
-                              "gen_ai.tool.message"),
-    "gen_ai.output.messages": ("gen_ai.choice",),
+# as logs, not span attributes), and the span attribute each stands for: a message the model was
+# given is `gen_ai.{role}.message` (system, user, assistant, tool, and the older API's function).
+EVENT_KEYS: dict[str, Callable[[str], bool]] = {
+    "gen_ai.input.messages": lambda name: name.startswith("gen_ai.") and name.endswith(".message"),
+    "gen_ai.output.messages": lambda name: name == "gen_ai.choice",
 }
-CONTENT_EVENTS = frozenset(n for names in EVENT_KEYS.values() for n in names)
 
 
 # Where instrumentations record what a model call was given, when they record content at all:
@@ -226,7 +225,26 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
     for item in items:
         for call in shaped([item]):
             found.append({**call, "id": item.get("id") or item.get("call_id")})
+    if not found and TOOL_FINISH & set(_finish_reasons(span)):
+        # It stopped to call a tool, and the record does not say which (OpenTelemetry's OpenAI
+        # instrumentation keeps no older-API function call): it shows no answer to judge by.
+        recorded = False
     return found, recorded
+
+
+TOOL_FINISH = frozenset({"tool_calls", "function_call", "tool_call", "tool_use"})
+
+
+def _finish_reasons(span: Span) -> list[str]:
+    """Why a model call's answer ended, as its span or its recorded answer says."""
+    reasons = strings([span.attributes.get(k) for k in ("gen_ai.response.finish_reasons", "llm.finish_reason")])
+    for key in OUTPUT_KEYS:
+        if isinstance(value := span.attributes.get(key), str):
+            try:
+                reasons += _gather(json.loads(value), lambda k, v: [v] if k == "finish_reason" else None)
+            except ValueError:
+                continue
+    return [str(r).lower() for r in reasons]
 
 
 def _requests(value: Any) -> list[dict[str, Any]]:
@@ -363,7 +381,7 @@ def parse_logs_json(body: bytes) -> list[Event]:
 def _event(trace_id: str, span_id: str, name: str, attributes: dict[str, Any], body: Any) -> Event | None:
     """A log record as a content event of its span; None for any other record (an app's own logs)."""
     name = name or str(attributes.get("event.name") or "")
-    return Event(trace_id, span_id, name, body) if name in CONTENT_EVENTS and span_id else None
+    return Event(trace_id, span_id, name, body) if span_id and any(f(name) for f in EVENT_KEYS.values()) else None
 
 
 class TraceStore:
