@@ -119,6 +119,11 @@ def test_the_tool_calls_a_trace_shows_run_or_only_asked_for_by_the_model():
                    "input.value": json.dumps(mine)})
     assert [(c["status"], c["arguments"]) for c in tool_calls([both, second])] == [
         ("ok", json.dumps(mine)), ("requested", json.dumps(mail))]
+    # LangGraph under OpenInference: tool spans without ids, in whatever order they ended; each is
+    # the request with its arguments, so the one still waiting is the one that did not run.
+    langchain_ran = span({"openinference.span.kind": "TOOL", "tool.name": "send_email", "input.value": json.dumps(mine)})
+    assert [(c["status"], c["arguments"]) for c in tool_calls([both, langchain_ran])] == [
+        ("ok", json.dumps(mine)), ("requested", json.dumps(mail))]
     # A tool span that ended in error (a tool that refused the address, and raised): it did not send.
     refused = Received(TRACE.hex(), "00f067aa0ba902b9", "", "tool", {
         "openinference.span.kind": "TOOL", "tool.name": "send_email", "input.value": json.dumps(mail)},

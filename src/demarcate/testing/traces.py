@@ -173,15 +173,28 @@ def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
     if not shows:
         return None
     calls = [{k: v for k, v in c.items() if k != "id"} for c in ran]
-    for call in asked.values():
-        # A tool span shows it running: the one with its id, else one of its name where either has none.
-        match = next((c for c in ran if call["id"] and c["id"] == call["id"]), None) or next(
-            (c for c in ran if c["name"] == call["name"] and not (call["id"] and c["id"])), None)
-        if match is not None:
-            ran.remove(match)
-        else:
-            calls.append({"name": call["name"], "arguments": call["arguments"], "status": REQUESTED})
-    return calls
+    waiting = list(asked.values())
+    # A tool span shows a request running: the one with its id; else, where either has none, one of
+    # its name given the same arguments; else one of its name (LangChain's tool spans carry no id).
+    # Each pass pairs what it can before the looser one takes the rest.
+    for pairs in (lambda r, c: bool(r["id"]) and r["id"] == c["id"],
+                  lambda r, c: r["name"] == c["name"] and not (r["id"] and c["id"]) and _same(r["arguments"], c["arguments"]),
+                  lambda r, c: r["name"] == c["name"] and not (r["id"] and c["id"])):
+        for request in list(waiting):
+            if (match := next((c for c in ran if pairs(request, c)), None)) is not None:
+                ran.remove(match)
+                waiting.remove(request)
+    return calls + [{"name": r["name"], "arguments": r["arguments"], "status": REQUESTED} for r in waiting]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two recordings of a call's arguments say the same (JSON text and a mapping alike)."""
+    def read(v: Any) -> Any:
+        try:
+            return json.loads(v) if isinstance(v, str) else v
+        except ValueError:
+            return v
+    return bool(read(a) == read(b))
 
 
 def with_arguments(calls: list[dict[str, Any]], traced: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
