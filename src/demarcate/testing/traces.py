@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from demarcate.testing.targets import REQUESTED, strings
+from demarcate.testing.targets import REQUESTED, arguments_shown, strings
 from demarcate.testing.targets.http import tool_calls as shaped
 
 # Several spellings of the same fact, newest first.
@@ -117,10 +117,8 @@ def model_input(spans: list[Span]) -> list[str] | None:
                     texts.append(value)
             elif key in INPUT_KEYS:
                 recorded = True
-                try:
-                    texts.extend(_contents(json.loads(value)))
-                except ValueError:
-                    texts.append(value)
+                decoded = _json(value)
+                texts.extend([value] if decoded is _NOT_JSON else _contents(decoded))
     return list(dict.fromkeys(t for text in texts for t in _unwrapped(text))) if recorded else None
 
 
@@ -128,12 +126,21 @@ def _unwrapped(text: str) -> list[str]:
     """A message's text; for one that is itself JSON (a tool's result, as most apps hand it back),
     the texts in it: a planted mail inside a JSON list of mails is written there with its quotes
     escaped."""
-    if text.lstrip()[:1] in ("{", "["):
-        try:
-            return strings(json.loads(text)) or [text]
-        except ValueError:
-            pass
-    return [text]
+    decoded = _json(text) if text.lstrip()[:1] in ("{", "[") else _NOT_JSON
+    return [text] if decoded is _NOT_JSON else strings(decoded) or [text]
+
+
+_NOT_JSON = object()
+
+
+def _json(text: Any) -> Any:
+    """A recorded value read as JSON, or _NOT_JSON when it is not JSON text."""
+    if not isinstance(text, str):
+        return _NOT_JSON
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _NOT_JSON
 
 
 # Where instrumentations record what a model call answered: OpenInference (flattened, and the raw
@@ -190,21 +197,18 @@ def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
 def _same(a: Any, b: Any) -> bool:
     """Whether two recordings of a call's arguments say the same (JSON text and a mapping alike)."""
     def read(v: Any) -> Any:
-        try:
-            return json.loads(v) if isinstance(v, str) else v
-        except ValueError:
-            return v
+        decoded = _json(v)
+        return v if decoded is _NOT_JSON else decoded
     return bool(read(a) == read(b))
 
 
 def with_arguments(calls: list[dict[str, Any]], traced: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The calls an app reports, each that does not show what it was given (an app that names only
     the tool) given the arguments of the same call in its trace: the first of that name, in order."""
-    pool = [c for c in traced or [] if c.get("arguments") not in ("", None)]
+    pool = [c for c in traced or [] if arguments_shown(c)]
     out = []
     for call in calls:
-        match = next((t for t in pool if t["name"] == call.get("name")), None) \
-            if call.get("arguments") in ("", None) else None
+        match = None if arguments_shown(call) else next((t for t in pool if t["name"] == call.get("name")), None)
         if match is not None:
             pool.remove(match)
             call = {**call, "arguments": match["arguments"]}
@@ -217,6 +221,7 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
     the span records its answer at all."""
     flat: dict[str, dict[str, Any]] = {}
     items: list[dict[str, Any]] = []
+    answers: list[Any] = []  # the recorded answers that are JSON (plain text holds no call)
     recorded = False
     for key, value in span.attributes.items():
         if key.startswith(OUTPUT_PREFIXES):
@@ -225,11 +230,9 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
                 flat.setdefault(m.group(1) or m.group(3), {})[m.group(2) or m.group(4)] = value
         elif key in OUTPUT_KEYS:
             recorded = True
-            if isinstance(value, str):
-                try:
-                    items += _requests(json.loads(value))
-                except ValueError:
-                    continue  # the answer as plain text: no call in it
+            if (decoded := _json(value)) is not _NOT_JSON:
+                answers.append(decoded)
+                items += _requests(decoded)
     for facts in flat.values():
         arguments = next((facts[k] for k in ("function.arguments", "arguments", "arguments_json") if k in facts), "")
         items.append({"id": facts.get("id"), "name": facts.get("function.name") or facts.get("name"),
@@ -238,7 +241,7 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
     for item in items:
         for call in shaped([item]):
             found.append({**call, "id": item.get("id") or item.get("call_id")})
-    if not found and TOOL_FINISH & set(_finish_reasons(span)):
+    if not found and TOOL_FINISH & set(_finish_reasons(span, answers)):
         # It stopped to call a tool, and the record does not say which (OpenTelemetry's OpenAI
         # instrumentation keeps no older-API function call): it shows no answer to judge by.
         recorded = False
@@ -248,15 +251,10 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
 TOOL_FINISH = frozenset({"tool_calls", "function_call", "tool_call", "tool_use"})
 
 
-def _finish_reasons(span: Span) -> list[str]:
-    """Why a model call's answer ended, as its span or its recorded answer says."""
+def _finish_reasons(span: Span, answers: list[Any]) -> list[str]:
+    """Why a model call's answer ended, as its span or its recorded answers say."""
     reasons = strings([span.attributes.get(k) for k in ("gen_ai.response.finish_reasons", "llm.finish_reason")])
-    for key in OUTPUT_KEYS:
-        if isinstance(value := span.attributes.get(key), str):
-            try:
-                reasons += _gather(json.loads(value), lambda k, v: [v] if k == "finish_reason" else None)
-            except ValueError:
-                continue
+    reasons += _gather(answers, lambda k, v: [v] if k == "finish_reason" else None)
     return [str(r).lower() for r in reasons]
 
 
@@ -403,6 +401,7 @@ class TraceStore:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.spans: list[Span] = []
+        self.by_trace: dict[str, list[Span]] = {}  # a case polls for its trace while it waits
         self.by_id: dict[str, Span] = {}
         self.waiting: dict[str, list[Event]] = {}  # content events that came before their span
 
@@ -410,6 +409,7 @@ class TraceStore:
         with self.lock:
             self.spans.extend(spans)
             for span in spans:
+                self.by_trace.setdefault(span.trace_id, []).append(span)
                 self.by_id[span.span_id] = span
                 for event in self.waiting.pop(span.span_id, []):
                     span.attach(event)
@@ -425,7 +425,7 @@ class TraceStore:
 
     def trace(self, trace_id: str) -> list[Span]:
         with self.lock:
-            return [s for s in self.spans if s.trace_id == trace_id]
+            return list(self.by_trace.get(trace_id, ()))
 
     def naming(self, text: str, exclude: set[str]) -> list[Span]:
         """The spans of every trace outside `exclude` whose attributes hold the text as written or as
@@ -439,7 +439,7 @@ class TraceStore:
 
     def trace_ids(self) -> set[str]:
         with self.lock:
-            return {s.trace_id for s in self.spans}
+            return set(self.by_trace)
 
 
 def receiver_app(store: TraceStore) -> Starlette:

@@ -51,6 +51,12 @@ def is_http_url(text: str) -> bool:
 REQUESTED = "requested"
 
 
+def arguments_shown(call: dict[str, Any]) -> bool:
+    """Whether a tool call shows what it was given: an app that names only the tool, or a tool span
+    that records no input, does not."""
+    return call.get("arguments") not in ("", None)
+
+
 @dataclass
 class Reply:
     status: int | None = None  # HTTP status, or None for in-process targets
