@@ -204,16 +204,18 @@ def _same(a: Any, b: Any) -> bool:
 
 def with_arguments(calls: list[dict[str, Any]], traced: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The calls an app reports, each that does not show what it was given (an app that names only
-    the tool) given the arguments of the same call in its trace: the first of that name, in order."""
-    pool = [c for c in traced or [] if arguments_shown(c)]
-    out = []
-    for call in calls:
-        match = None if arguments_shown(call) else next((t for t in pool if t["name"] == call.get("name")), None)
-        if match is not None:
-            pool.remove(match)
-            call = {**call, "arguments": match["arguments"]}
-        out.append(call)
-    return out
+    the tool) given the arguments of the same call in its trace — only where which is which cannot
+    matter: the trace has as many calls of that name as the app lists, and the app gives them all one
+    status. Two mails asked for and one sent must not lend the sent one the other's address."""
+    shown = [c for c in traced or [] if arguments_shown(c)]
+    unshown = [c for c in calls if not arguments_shown(c)]
+    lent: dict[int, Any] = {}
+    for name in {c.get("name") for c in unshown}:
+        mine = [c for c in unshown if c.get("name") == name]
+        theirs = [t for t in shown if t["name"] == name]
+        if len(mine) == len(theirs) and len({str(c.get("status")) for c in mine}) == 1:
+            lent.update((id(c), t["arguments"]) for c, t in zip(mine, theirs, strict=True))
+    return [{**c, "arguments": lent[id(c)]} if id(c) in lent else c for c in calls]
 
 
 def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
