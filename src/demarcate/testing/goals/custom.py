@@ -21,7 +21,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 
-from demarcate.testing.goals import Goal, Judged, Seen, Step, stopping
+from demarcate.testing.goals import Goal, Judged, Seen, Step, hidden, stopping
 
 ControlId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$", max_length=60)]
 
@@ -120,7 +120,7 @@ def custom_goal(name: str, spec: GoalSpec) -> Goal:
             steps = [Step("application", c, None, "the goal was not reached: not tested") for c in spec.controls]
         unseen = "" if (seen.visible or not success.tool or success.reply_matches or secret) else \
             "the success predicate is a tool call and this target shows none: cannot tell"
-        return Judged(complied=bool(met), achieved=bool(done), steps=steps, blocked=stopped.blocked,
-                      attempt_unseen=stopped.attempt_unseen, unseen=unseen)
+        return hidden(Judged(complied=bool(met), achieved=bool(done), steps=steps, blocked=stopped.blocked,
+                             attempt_unseen=stopped.attempt_unseen, unseen=unseen), tried, "reached the goal")
 
     return Goal(name, spec.description or f"declared in a probe file: {name}", tuple(spec.controls), judge)
