@@ -31,7 +31,9 @@ def test_killed_campaign_resumes_without_losing_or_repeating_a_result(tmp_path, 
     db = str(tmp_path / "history.sqlite")
     cmd = [sys.executable, "-m", "demarcate", "test", str(SHOPBOT), "--target", "lab", "--db", db,
            "--probes", "doc-*", "--transforms", "plain,base64,html-comment", "--concurrency", "1", "--format", "json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    # Killed, it cannot remove the lab's data: kept in the test's own folder, not the machine's /tmp.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
     deadline = time.monotonic() + 120
     while _count(db) < 4 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -142,6 +144,33 @@ def test_ctrl_c_keeps_what_is_done_and_marks_the_run_interrupted(tmp_path, cli):
     assert cli("test", SHOPBOT, "--resume", run_id, "--db", db, "--format", "json").exit_code == 0
     with sqlite3.connect(db) as c:
         assert c.execute("select status from runs").fetchone()[0] == "done"
+
+
+def test_ctrl_c_pressed_again_while_stopping_still_leaves_no_lab_data_behind(tmp_path):
+    # An impatient user presses Ctrl-C again and again: the second lands while the campaign is
+    # stopping the lab. The run is still marked interrupted and the lab's own data (a database of
+    # customers and what the attack did) is not left in the temporary folder.
+    db = tmp_path / "history.sqlite"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    cmd = [sys.executable, "-m", "demarcate", "test", str(SHOPBOT), "--target", "lab", "--db", str(db),
+           "--probes", "doc-*", "--concurrency", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 120
+    while _count(str(db)) < 1 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert list(scratch.glob("demarcate-lab-*")), "the lab keeps its data in a folder of its own"
+    signals = 0
+    while proc.poll() is None and signals < 400:
+        proc.send_signal(signal.SIGINT)
+        signals += 1
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=30)
+    assert signals > 1 and "cases of run" in err
+    assert list(scratch.glob("demarcate-lab-*")) == []
+    with sqlite3.connect(db) as c:
+        assert c.execute("select status from runs").fetchone()[0] == "interrupted"
 
 
 def test_probes_of_your_own_run_beside_the_library_and_resume_from_their_file(tmp_path, cli):

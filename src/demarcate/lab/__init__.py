@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,7 @@ class Lab:
 
     def __init__(self, config: LabConfig | None = None):
         self.config = config or LabConfig()
-        self._tmp: str | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.bot: Shopbot | None = None
         self.server: BackgroundServer | None = None
         self.url = ""
@@ -31,8 +30,9 @@ class Lab:
     def start(self, timeout: float = 20.0) -> Lab:
         data_dir = self.config.data_dir
         if data_dir is None:
-            self._tmp = tempfile.mkdtemp(prefix="demarcate-lab-")
-            data_dir = Path(self._tmp)
+            # Removed by stop(), or as the process ends when stop() is cut short (a second Ctrl-C).
+            self._tmp = tempfile.TemporaryDirectory(prefix="demarcate-lab-", ignore_cleanup_errors=True)
+            data_dir = Path(self._tmp.name)
         data_dir.mkdir(parents=True, exist_ok=True)
         self.bot = Shopbot(self.config, data_dir)
         self.server = BackgroundServer(build_app(self.bot), self.config.host, self.config.port, "demarcate-lab")
@@ -40,12 +40,14 @@ class Lab:
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-        if self.bot is not None:
-            self.bot.close()
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+        try:
+            if self.server is not None:
+                self.server.stop()
+            if self.bot is not None:
+                self.bot.close()
+        finally:
+            if self._tmp is not None:
+                self._tmp.cleanup()
 
     def __enter__(self) -> Lab:
         return self.start()
