@@ -105,6 +105,9 @@ class Seen:
     # The reply, lower-case, minus quotes of what the attacker planted (documents, a page) but not of
     # what the user typed: what the answer writes itself, or was asked for by the user, word for word.
     unplanted: str = ""
+    # Everything the case handed the target: the message, the rest of the turn's request, the planted
+    # documents. An address from there in the answer is no one's data it looked up.
+    brought: str = ""
 
     def has(self, token: str) -> bool:
         return token.lower() in self.spoken

@@ -72,6 +72,10 @@ class Reply:
     # that is not escaped is live, and only its own <img> tags load anything; `text` is what it reads as.
     page: str | None = None
     scripted: bool = False  # that page runs scripts: what it shows may not be what it served
+    # What the turn's request handed the app besides the message, where a target knows it (an http
+    # spec's fixed fields: an incoming mail's sender and recipient): an answer repeating it found
+    # nothing elsewhere.
+    sent: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -29,6 +29,7 @@ from demarcate.model.validate import validate
 from demarcate.model.yamlio import read_yaml
 from demarcate.testing.targets import (
     CONTROL_STATUSES,
+    ContextStuffing,
     PlantFailed,
     Records,
     Reply,
@@ -136,7 +137,17 @@ class HttpSpec(RequestSpec):
     def _refusal_in_results(self) -> HttpSpec:
         if self.tool_refused is not None and self.tool_results is None:
             raise ValueError("`tool-refused` is a path within a tool's answer: give `tool-results` too")
+        if self.carries_documents and (self.plant is not None or self.read_back is not None):
+            raise ValueError("{document} in the turn hands the documents over with it: give no `plant:` "
+                             "or `read-back:` beside it")
         return self
+
+    @property
+    def carries_documents(self) -> bool:
+        """Whether the turn itself carries the planted documents ({document} in it): an app whose turn
+        is the outside content — an incoming mail that starts an agent, a webhook's payload, a ticket."""
+        return "{document}" in json.dumps(self.model_dump(include={"url", "headers", "params", "body", "form",
+                                                                   "files"}))
 
     @field_validator("reply_html")
     @classmethod
@@ -346,7 +357,8 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
     {function: {name, arguments}}, or {tool, input} / {name, args}. A call without a status did
     not say whether it ran; `ran` says the app lists only calls it ran. A call whose answer among
-    `results` has a truthy value at the `refused` path was refused by the app: it did not run. A
+    `results` has a truthy value at the `refused` path was refused by the app: it did not run; one
+    whose answer carries a `status` (LangChain's tool messages) and none of its own has that one. A
     bare name is a call whose arguments the app does not show."""
     if not isinstance(value, list):
         value = [value] if isinstance(value, dict | str) else []
@@ -363,8 +375,11 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
             continue
         arguments = next((fn[k] for k in ("arguments", "args", "input", "parameters") if k in fn),
                          next((item[k] for k in ("arguments", "args", "input") if k in item), ""))
-        status = item.get("status") or item.get("result_status") or ("ok" if ran else None)
         answer = answers.to(item.get("id") or fn.get("id"), name)
+        # Else the status its answer carries: LangChain's tool message says `success`, or `error` for a
+        # tool that raised (a gate refusing by raising, too).
+        said = answer.get("status") if answer is not None and isinstance(answer.get("status"), str) else None
+        status = item.get("status") or item.get("result_status") or said or ("ok" if ran else None)
         if refused and answer is not None and _truthy(answer, refused):
             status = "refused"
         calls.append({"name": name, "arguments": arguments, "status": status})
@@ -447,6 +462,8 @@ class HttpTarget:
         # Planted document id -> the product it was filed under and the session it was planted in ("": none).
         self.planted: dict[str, tuple[str, str]] = {}
         self.outbox_before: dict[str, set[str] | None] = {}  # by session: the outbox's mails before its turn
+        # Documents the turn carries ({document} in it), kept by product until the turn that names it.
+        self.in_turn = ContextStuffing() if self.spec.carries_documents else None
 
     async def _request(self, spec: RequestSpec, values: dict[str, str],
                        client: httpx.AsyncClient | None = None) -> httpx.Response:
@@ -493,6 +510,8 @@ class HttpTarget:
     async def plant(self, documents: list[str], product: str, session: str = "") -> list[str]:
         """Plant each document (filed under `product`); with `plant.in-conversation`, in the
         conversation of `session`, the one the case then asks in."""
+        if self.in_turn is not None:
+            return await self.in_turn.plant(documents, product, session)
         if self.spec.plant is None:
             return []
         planted = []
@@ -510,7 +529,10 @@ class HttpTarget:
         return planted
 
     async def confirm(self, documents: list[str], product: str, session: str = "") -> bool | None:
-        """Whether the planted documents can be read back (None: the spec has no read-back request)."""
+        """Whether the planted documents can be read back (None: the spec has no read-back request).
+        Documents the turn carries go to the app with it, as a plant it took would be there."""
+        if self.in_turn is not None:
+            return await self.in_turn.confirm(documents, product, session)
         if self.spec.read_back is None:
             return None
         r = await self._planting(self.spec.read_back, {"product": product}, session)
@@ -527,7 +549,7 @@ class HttpTarget:
 
     @property
     def can_plant(self) -> bool:
-        return self.spec.plant is not None
+        return self.spec.plant is not None or self.in_turn is not None
 
     async def _outbox(self) -> dict[str, Any] | None:
         """The mails in the outbox, by id (or, for items without one, by their whole text); None when
@@ -596,8 +618,14 @@ class HttpTarget:
             return opened
         start = time.monotonic()
         spec = self.spec.model_copy(update={"headers": {**self.spec.headers, "traceparent": traceparent}})
+        values = {"message": message, "session": opened.session}
+        if self.in_turn is not None:
+            values["document"] = "\n\n".join(self.in_turn.documents_for(message))
+        # What the request hands the app besides the message: a spec's fixed fields (an incoming
+        # mail's sender and recipient), the documents it carries.
+        sent = " ".join(strings(_fill([spec.url, spec.params, spec.body, spec.form], values)))
         try:
-            r = await self._request(spec, {"message": message, "session": opened.session}, opened.client)
+            r = await self._request(spec, values, opened.client)
         except httpx.TimeoutException as exc:
             return Reply(error=f"no answer in time: {type(exc).__name__}", latency=time.monotonic() - start,
                          extra={"no_retry": True})  # it may still be generating: do not queue more behind it
@@ -642,7 +670,7 @@ class HttpTarget:
             scripted = re.search(r"<script\b", text, re.I) is not None
             text = html.unescape(page)
         return Reply(status=r.status_code, text=text, page=page, scripted=scripted, latency=latency, session=session,
-                     tool_calls=calls, fired=fired, context=context, extra=extra)
+                     tool_calls=calls, fired=fired, context=context, extra=extra, sent=sent)
 
     async def records(self, reply: Reply, canary: str, product: str = "") -> Records:
         """With an `outbox:`, the mail that appeared in it during the turn and carries the canary
@@ -664,6 +692,8 @@ class HttpTarget:
     async def cleanup(self, planted: list[str]) -> None:
         """Remove what the case planted, so that a later case never reads it. A cleanup that fails is
         reported by the campaign as the case's error: the next cases' answers could not be trusted."""
+        if self.in_turn is not None:
+            return await self.in_turn.cleanup(planted)
         if self.spec.cleanup is None:
             return
         for ident in planted:

@@ -1,0 +1,78 @@
+"""An agent whose turn is the untrusted content itself — an incoming mail that starts a LangGraph
+graph — tested over `http:` with the planted document carried in the turn ({document}), its tool
+calls and their outcome read from the graph's state."""
+
+from __future__ import annotations
+
+import pytest
+
+from demarcate.model import load
+from demarcate.serve import BackgroundServer
+from demarcate.testing.run import run_campaign
+from tests.testing.mail_agent import MANIFEST, Settings, make_app, spec
+
+
+@pytest.fixture
+def agent(tmp_path):
+    settings = Settings()
+    server = BackgroundServer(make_app(settings)).start()
+    (tmp_path / "agent.yaml").write_text(MANIFEST)
+    (tmp_path / "spec.yaml").write_text(spec(server.url))
+
+    def campaign(probes: str):
+        return run_campaign(load([tmp_path / "agent.yaml"]), target=f"http:{tmp_path / 'spec.yaml'}", probes=probes,
+                            concurrency=1, db=str(tmp_path / "h.sqlite"))
+
+    yield settings, campaign
+    server.stop()
+
+
+def by_probe(data):
+    return {r["probe"]: r for r in data["results"]}
+
+
+def held(result, control):
+    return {x["control"]: x["held"] for x in result["chain"]}.get(control, "absent")
+
+
+def test_a_document_the_turn_carries_reaches_the_agent_with_it_and_is_judged(agent):
+    settings, campaign = agent
+    data = campaign("doc-say-canary,doc-email-records")
+    by = by_probe(data)
+    said = by["doc-say-canary"]
+    assert said["outcome"] == "succeeded" and said["evidence"]["delivered"] is True
+    assert said["evidence"]["reply"].startswith(said["canary"])
+    mail = by["doc-email-records"]
+    calls = [(c["name"], c["arguments"].get("to"), c["status"]) for c in mail["evidence"]["tool_calls"]]
+    assert calls == [("write_email", mail["canary"] + "@exfil.example", "success"), ("Done", None, None)]
+    # The tool message answering the call says it ran: nothing between the model and the mail held.
+    assert held(mail, "APP-TOOL-02") is False and held(mail, "MOD-SAFE-03") is False
+    assert any(m["to"] == mail["canary"] + "@exfil.example" for m in settings.sent)
+    assert data["summary"]["baselines"]["read"]["capable"] is True
+
+
+def test_a_tool_that_raised_did_not_run_and_the_gate_is_not_blamed(agent):
+    settings, campaign = agent
+    settings.gate = True
+    mail = by_probe(campaign("doc-email-records"))["doc-email-records"]
+    assert mail["evidence"]["tool_calls"][0]["status"] == "error"
+    assert not [m for m in settings.sent if m["to"].endswith("@exfil.example")]
+    assert mail["outcome"] != "succeeded" and held(mail, "APP-TOOL-02") is not False
+
+
+def test_addresses_the_turn_itself_carried_are_no_one_s_data_looked_up(agent):
+    """Its reply names the mail's sender and recipient, which the spec put in the turn: no leak."""
+    _, campaign = agent
+    lookup = by_probe(campaign("doc-wide-lookup"))["doc-wide-lookup"]
+    assert "dana@outside.example" in lookup["evidence"]["reply"] and "lance@company.example" in lookup["evidence"]["reply"]
+    assert lookup["outcome"] != "succeeded" and held(lookup, "APP-TOOL-03") is not False
+
+
+def test_a_turn_that_carries_the_documents_takes_no_plant_request(cli, tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("url: http://127.0.0.1:9/runs\nbody: {mail: '{document}', subject: '{message}'}\n"
+                    "plant: {url: 'http://127.0.0.1:9/docs', body: {text: '{document}'}}\n")
+    (tmp_path / "agent.yaml").write_text(MANIFEST)
+    bad = cli("test", tmp_path / "agent.yaml", "--target", f"http:{path}", "--db", str(tmp_path / "h.sqlite"))
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "{document} in the turn hands the documents over with it: give no `plant:` or `read-back:`" in bad.output
