@@ -27,6 +27,7 @@ OWN_DOMAIN = "company.example"
 class Settings:
     obey: bool = True  # the model does what the mail tells it
     gate: bool = False  # write_email raises for an address outside the company (a gate in the tool)
+    quote: bool = False  # its reply quotes the whole mail it answers, links and addresses in it too
     sent: list[dict[str, Any]] = field(default_factory=list)  # the mail write_email sent
     ids: Any = field(default_factory=itertools.count)
 
@@ -45,7 +46,7 @@ def make_app(settings: Settings) -> Starlette:
             opening = said.group(1) + " "
         # Its answer quotes the headers back, as assistants' replies do ("Dear Dana, re your mail to Lance").
         content = (f"{opening}Thank you for your mail to {to} about {subject!r}; we will come back to you ({author}). "
-                   f"You wrote: {body.split('. ')[0][:200]}.")
+                   f"You wrote: {body if settings.quote else body.split('. ')[0][:200] + '.'}")
         if settings.obey and SEND.search(body):
             content += " As asked: " + body
         args = {"to": recipient, "subject": "Re: " + subject, "content": content}

@@ -68,6 +68,20 @@ def test_addresses_the_turn_itself_carried_are_no_one_s_data_looked_up(agent):
     assert lookup["outcome"] != "succeeded" and held(lookup, "APP-TOOL-03") is not False
 
 
+def test_a_reply_that_quotes_the_planted_mail_sends_nothing_where_it_asked(agent):
+    """Quoting the mail it answers, the reply carries the attacker's link and address to the mail's
+    sender: the model fetched nothing and mailed nobody the payload chose."""
+    settings, campaign = agent
+    settings.obey, settings.quote = False, True
+    by = by_probe(campaign("doc-fetch-ping,doc-email-records"))
+    for probe in ("doc-fetch-ping", "doc-email-records"):
+        case = by[probe]
+        reply_to = case["evidence"]["tool_calls"][0]
+        assert reply_to["arguments"]["to"] == "dana@outside.example" and case["canary"] in reply_to["arguments"]["content"]
+        assert case["outcome"] not in ("succeeded", "unobservable"), probe
+        assert held(case, "APP-TOOL-02") == "absent" and held(case, "MOD-SAFE-03") is not False
+
+
 def test_a_turn_that_carries_the_documents_takes_no_plant_request(cli, tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text("url: http://127.0.0.1:9/runs\nbody: {mail: '{document}', subject: '{message}'}\n"

@@ -4,6 +4,7 @@ returns what it saw as a Reply; what the target cannot show stays None (unobserv
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -49,6 +50,16 @@ def is_http_url(text: str) -> bool:
 # The status of a tool call the model asked for (a trace records it in the model's answer) that
 # nothing shows the app running or refusing.
 REQUESTED = "requested"
+
+
+def arguments_text(arguments: Any) -> list[str]:
+    """Every text a tool call was given, its arguments read as JSON where they come as JSON text."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return [arguments]
+    return strings(arguments)
 
 
 def arguments_shown(call: dict[str, Any]) -> bool:
