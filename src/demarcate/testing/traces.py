@@ -31,7 +31,8 @@ ALIASES = {
     "tool.name": ("gen_ai.tool.name", "tool.name"),
     # OpenInference's TOOL spans hold the call's input in `input.value`; some of its instrumentations
     # (LlamaIndex, OpenAI Agents) put the tool's parameter schema in `tool.parameters`, others the call's.
-    "tool.arguments": ("gen_ai.tool.call.arguments", "input.value", "tool.parameters"),
+    # LangSmith's OpenTelemetry export records a tool run's input as `gen_ai.prompt`.
+    "tool.arguments": ("gen_ai.tool.call.arguments", "input.value", "tool.parameters", "gen_ai.prompt"),
     "tool.call_id": ("gen_ai.tool.call.id", "tool_call.id", "tool.id"),
     "operation": ("gen_ai.operation.name", "openinference.span.kind"),
     "model": ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name"),
@@ -179,18 +180,25 @@ def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
                 asked.setdefault(call["id"] or (call["name"], str(call["arguments"])), call)
     if not shows:
         return None
-    calls = [{k: v for k, v in c.items() if k != "id"} for c in ran]
-    waiting = list(asked.values())
+    runs, waiting = list(ran), list(asked.values())
     # A tool span shows a request running: the one with its id; else, where either has none, one of
     # its name given the same arguments; else one of its name (LangChain's tool spans carry no id).
     # Each pass pairs what it can before the looser one takes the rest.
-    for pairs in (lambda r, c: bool(r["id"]) and r["id"] == c["id"],
-                  lambda r, c: r["name"] == c["name"] and not (r["id"] and c["id"]) and _same(r["arguments"], c["arguments"]),
-                  lambda r, c: r["name"] == c["name"] and not (r["id"] and c["id"])):
+    for by_id, pairs in ((True, lambda r, c: bool(r["id"]) and r["id"] == c["id"]),
+                         (False, lambda r, c: r["name"] == c["name"] and not (r["id"] and c["id"])
+                          and _same(r["arguments"], c["arguments"])),
+                         (False, lambda r, c: r["name"] == c["name"] and not (r["id"] and c["id"]))):
         for request in list(waiting):
-            if (match := next((c for c in ran if pairs(request, c)), None)) is not None:
-                ran.remove(match)
+            if (match := next((c for c in runs if pairs(request, c)), None)) is not None:
+                runs.remove(match)
                 waiting.remove(request)
+                # A tool span that records no input (the GenAI conventions make it opt-in) ran what its
+                # request asked, where which request it answers cannot be in doubt.
+                alone = [c["name"] for c in ran].count(match["name"]) == 1 and \
+                    [c["name"] for c in asked.values()].count(match["name"]) == 1
+                if not arguments_shown(match) and (by_id or alone):
+                    match["arguments"] = request["arguments"]
+    calls = [{k: v for k, v in c.items() if k != "id"} for c in ran]
     return calls + [{"name": r["name"], "arguments": r["arguments"], "status": REQUESTED} for r in waiting]
 
 
