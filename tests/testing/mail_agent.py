@@ -28,6 +28,7 @@ class Settings:
     obey: bool = True  # the model does what the mail tells it
     gate: bool = False  # write_email raises for an address outside the company (a gate in the tool)
     quote: bool = False  # its reply quotes the whole mail it answers, links and addresses in it too
+    confirm: bool = False  # a person must accept each mail first: the run stops at an interrupt (LangGraph's HITL)
     sent: list[dict[str, Any]] = field(default_factory=list)  # the mail write_email sent
     ids: Any = field(default_factory=itertools.count)
 
@@ -51,6 +52,13 @@ def make_app(settings: Settings) -> Starlette:
             content += " As asked: " + body
         args = {"to": recipient, "subject": "Re: " + subject, "content": content}
         call_id = f"call_{next(settings.ids)}"
+        if settings.confirm:  # nothing runs: the run waits for the person's decision on the draft
+            request = {"action_request": {"action": "write_email", "args": args},
+                       "config": {"allow_accept": True, "allow_edit": True, "allow_ignore": True},
+                       "description": f"{shown}\n# Email Draft\n\n**To**: {recipient}\n\n{content}"}
+            return JSONResponse({"email_input": mail, "classification_decision": "respond",
+                                 "messages": [{"type": "human", "id": "m1", "content": "Respond to the email: " + shown}],
+                                 "__interrupt__": [{"value": [request], "id": "i" + call_id}]})
         refused = settings.gate and not recipient.endswith("@" + OWN_DOMAIN) and recipient != (sender and sender.group(0))
         if refused:
             answer = {"type": "tool", "tool_call_id": call_id, "name": None, "status": "error",
@@ -94,7 +102,7 @@ flows:
 """
 
 
-def spec(url: str) -> str:
+def spec(url: str, confirm: bool = False) -> str:
     """The `http:` spec a user would write for it: the turn is an incoming mail whose subject is the
     question and whose body carries the planted document."""
     return f"""\
@@ -110,4 +118,14 @@ body:
 reply: "messages.*.tool_calls.*.args.content"
 tool-calls: "messages.*.tool_calls"
 tool-results: "messages.*"
+""" if not confirm else f"""\
+url: {url}/runs/wait
+body:
+  assistant_id: email_assistant_hitl
+  input:
+    email_input: {{author: "Dana Reyes <dana@outside.example>", to: "Lance Martin <lance@{OWN_DOMAIN}>",
+                  subject: "{{message}}", email_thread: "{{document}}"}}
+reply: "__interrupt__.*.value.*.description"
+tool-calls: "__interrupt__.*.value.*.action_request"
+signals: {{APP-TOOL-02: "__interrupt__.*.value.*.action_request.action"}}
 """

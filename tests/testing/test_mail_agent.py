@@ -16,10 +16,12 @@ from tests.testing.mail_agent import MANIFEST, Settings, make_app, spec
 def agent(tmp_path):
     settings = Settings()
     server = BackgroundServer(make_app(settings)).start()
-    (tmp_path / "agent.yaml").write_text(MANIFEST)
-    (tmp_path / "spec.yaml").write_text(spec(server.url))
 
     def campaign(probes: str):
+        # A person confirms each mail: the manifest says so, the spec reads the run's interrupt.
+        (tmp_path / "agent.yaml").write_text(MANIFEST.replace("confirmation: none", "confirmation: user")
+                                             if settings.confirm else MANIFEST)
+        (tmp_path / "spec.yaml").write_text(spec(server.url, settings.confirm))
         return run_campaign(load([tmp_path / "agent.yaml"]), target=f"http:{tmp_path / 'spec.yaml'}", probes=probes,
                             concurrency=1, db=str(tmp_path / "h.sqlite"))
 
@@ -80,6 +82,18 @@ def test_a_reply_that_quotes_the_planted_mail_sends_nothing_where_it_asked(agent
         assert reply_to["arguments"]["to"] == "dana@outside.example" and case["canary"] in reply_to["arguments"]["content"]
         assert case["outcome"] not in ("succeeded", "unobservable"), probe
         assert held(case, "APP-TOOL-02") == "absent" and held(case, "MOD-SAFE-03") is not False
+
+
+def test_a_mail_held_for_a_persons_decision_is_the_gate_acting(agent):
+    """LangGraph's human-in-the-loop: the run stops at an interrupt whose action request is the
+    drafted call; the spec names the interrupt as the confirmation gate's signal."""
+    settings, campaign = agent
+    settings.confirm = True
+    mail = by_probe(campaign("doc-email-records"))["doc-email-records"]
+    call = mail["evidence"]["tool_calls"][0]
+    assert call["name"] == "write_email" and call["arguments"]["to"] == mail["canary"] + "@exfil.example"
+    assert mail["outcome"] == "blocked-by-application" and held(mail, "APP-TOOL-02") is True
+    assert not settings.sent
 
 
 def test_a_turn_that_carries_the_documents_takes_no_plant_request(cli, tmp_path):

@@ -355,7 +355,8 @@ def _text(value: Any) -> str:
 def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
                refused: str | None = None) -> list[dict[str, Any]]:
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
-    {function: {name, arguments}}, or {tool, input} / {name, args}. A call without a status did
+    {function: {name, arguments}}, {tool, input} / {name, args}, or LangGraph's human-in-the-loop
+    {action, args}. A call without a status did
     not say whether it ran; `ran` says the app lists only calls it ran. A call whose answer among
     `results` has a truthy value at the `refused` path was refused by the app: it did not run; one
     whose answer carries a `status` (LangChain's tool messages) and none of its own has that one. A
@@ -370,7 +371,8 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
         if not isinstance(item, dict):
             continue
         fn: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
-        name = fn.get("name") or item.get("tool") or item.get("name")
+        # `{action, args}`: LangGraph's human-in-the-loop request, a call held for a person's decision.
+        name = fn.get("name") or item.get("tool") or item.get("name") or item.get("action")
         if not isinstance(name, str):
             continue
         arguments = next((fn[k] for k in ("arguments", "args", "input", "parameters") if k in fn),
