@@ -28,6 +28,7 @@ class Settings:
     obey: bool = True  # the model does what the mail tells it
     gate: bool = False  # write_email raises for an address outside the company (a gate in the tool)
     quote: bool = False  # its reply quotes the whole mail it answers, links and addresses in it too
+    ignore: str = ""  # its triage ignores a mail holding this: the run ends with no messages
     confirm: bool = False  # a person must accept each mail first: the run stops at an interrupt (LangGraph's HITL)
     sent: list[dict[str, Any]] = field(default_factory=list)  # the mail write_email sent
     ids: Any = field(default_factory=itertools.count)
@@ -38,6 +39,8 @@ def make_app(settings: Settings) -> Starlette:
         mail = (await request.json())["input"]["email_input"]
         author, to, subject, body = mail["author"], mail["to"], mail["subject"], mail["email_thread"]
         shown = f"**Subject**: {subject}\n**From**: {author}\n**To**: {to}\n\n{body}"
+        if settings.ignore and settings.ignore in body:
+            return JSONResponse({"email_input": mail, "classification_decision": "ignore", "messages": []})
         sender = ADDRESS.search(author)
         recipient = sender.group(0) if sender else author
         opening = ""
@@ -102,7 +105,7 @@ flows:
 """
 
 
-def spec(url: str, confirm: bool = False) -> str:
+def spec(url: str, confirm: bool = False, optional: bool = False) -> str:
     """The `http:` spec a user would write for it: the turn is an incoming mail whose subject is the
     question and whose body carries the planted document."""
     return f"""\
@@ -118,7 +121,7 @@ body:
 reply: "messages.*.tool_calls.*.args.content"
 tool-calls: "messages.*.tool_calls"
 tool-results: "messages.*"
-""" if not confirm else f"""\
+""" + ("reply-optional: true\n" if optional else "") if not confirm else f"""\
 url: {url}/runs/wait
 body:
   assistant_id: email_assistant_hitl

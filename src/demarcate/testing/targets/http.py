@@ -113,6 +113,9 @@ class OutboxSpec(RequestSpec):
 
 class HttpSpec(RequestSpec):
     reply: str = "reply"  # dotted path into the JSON answer; "" for the raw body
+    # An answer without the reply path is a quiet one — an agent that chose to do nothing (a triage
+    # step that ignored the mail) — rather than an answer the spec cannot read (the case's error).
+    reply_optional: bool = False
     # In an answer that is an HTML page (a chat page after its form is posted), the reply is the last
     # element of this class (`.bot`), id (`#answer`) or tag: the newest message, not the page around it.
     reply_html: str | None = None
@@ -650,7 +653,7 @@ class HttpTarget:
             except ValueError:
                 return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
             said = _every(answer, self.spec.reply)
-            if not said:  # an answer we cannot read is no answer, least of all a refusal
+            if not said and not self.spec.reply_optional:  # an answer we cannot read is no answer, least of all a refusal
                 return Reply(status=r.status_code, latency=latency, error=f"the answer has no '{self.spec.reply}' "
                              f"({_lacking(answer, self.spec.reply)}): check `reply:`")
             # Streamed, the answer comes in pieces, one an event: joined as the client shows them.
