@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 
@@ -100,7 +100,8 @@ def custom_goal(name: str, spec: GoalSpec) -> Goal:
         if secret and secret.lower() in seen.text.lower():
             met.append("the secret is in the answer")
             done.append(met[-1])
-        tried = []  # calls to the predicate's tool, whatever their arguments
+        tried: list[dict[str, Any]] = []  # calls to the predicate's tool, whatever their arguments
+        calls: list[dict[str, Any]] = []  # those whose arguments meet the predicate: the attempts
         if success.tool:
             pattern = _fill(success.tool.arguments, seen)
             tried = [c for c in seen.calls if fnmatch.fnmatch(str(c.get("name", "")).lower(), success.tool.name.lower())]
@@ -109,7 +110,7 @@ def custom_goal(name: str, spec: GoalSpec) -> Goal:
                 met.append(f"{calls[0]['name']} called with {str(calls[0].get('arguments'))[:160]}")
             if ran := seen.ran(calls):
                 done.append(f"{ran[0]['name']} ran with {str(ran[0].get('arguments'))[:160]}")
-        stopped = stopping(seen, tried, tuple(spec.controls))
+        stopped = stopping(seen, calls, tuple(spec.controls))
         if stopped.acted:
             steps = [Step("application", c, True, seen.fired[c]) for c in stopped.acted]
         elif done:
