@@ -11,7 +11,7 @@ import base64
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,12 +194,15 @@ def tool_calls(spans: list[Span]) -> list[dict[str, Any]] | None:
                 waiting.remove(request)
                 # A tool span that records no input (the GenAI conventions make it opt-in) ran what its
                 # request asked, where which request it answers cannot be in doubt.
-                alone = [c["name"] for c in ran].count(match["name"]) == 1 and \
-                    [c["name"] for c in asked.values()].count(match["name"]) == 1
-                if not arguments_shown(match) and (by_id or alone):
+                if not arguments_shown(match) and (by_id or _only_one(match["name"], ran, asked.values())):
                     match["arguments"] = request["arguments"]
     calls = [{k: v for k, v in c.items() if k != "id"} for c in ran]
     return calls + [{"name": r["name"], "arguments": r["arguments"], "status": REQUESTED} for r in waiting]
+
+
+def _only_one(name: str, *lists: Iterable[dict[str, Any]]) -> bool:
+    """Whether each list has exactly one call of this name."""
+    return all(sum(c["name"] == name for c in calls) == 1 for calls in lists)
 
 
 def _same(a: Any, b: Any) -> bool:

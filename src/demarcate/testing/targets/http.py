@@ -359,8 +359,8 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
                refused: str | None = None) -> list[dict[str, Any]]:
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
     {function: {name, arguments}}, {tool, input} / {name, args}, or LangGraph's human-in-the-loop
-    {action, args}. A call without a status did
-    not say whether it ran; `ran` says the app lists only calls it ran. A call whose answer among
+    {action, args}. A call without a status did not say whether it ran; `ran` says the app lists
+    only calls it ran. A call whose answer among
     `results` has a truthy value at the `refused` path was refused by the app: it did not run; one
     whose answer carries a `status` (LangChain's tool messages) and none of its own has that one. A
     bare name is a call whose arguments the app does not show."""
