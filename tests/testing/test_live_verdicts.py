@@ -251,6 +251,39 @@ def test_a_manifest_that_does_not_describe_the_target_is_refused_unless_forced(t
     assert any("probes enter through tool-output" in n for n in notes)
 
 
+def test_rendering_probes_need_a_renderer_that_can_load_or_run_what_the_answer_carries(tmp_path, cli):
+    # An agent whose answers go into a mail or an API, not a page: an image URL in its answer loads
+    # nowhere the manifest knows of, so APP-OUT-04 cannot be blamed for it, nor APP-OUT-01 for markup.
+    db = str(tmp_path / "h.sqlite")
+    head = ("version: 1\nparties: [{id: app, role: application-developer}, {id: mp, role: model-provider}]\n"
+            "components:\n  - {id: chat, kind: user-input, owner: app}\n  - {id: llm, kind: model, owner: mp}\n")
+    flows = "flows: [{from: chat, to: llm}]\n"
+    for name, renderer, refused in [
+        ("none", "", {"render-out", "markup-out"}),
+        ("text", "  - {id: out, kind: output-renderer, owner: app, format: text}\n", {"render-out", "markup-out"}),
+        ("quiet", "  - {id: out, kind: output-renderer, owner: app}\n", {"render-out"}),
+        ("links", "  - {id: out, kind: output-renderer, owner: app, format: text, links: true}\n", {"markup-out"}),
+        ("images", "  - {id: out, kind: output-renderer, owner: app, images: true}\n", set()),
+    ]:
+        manifest = tmp_path / f"{name}.yaml"
+        manifest.write_text(head + renderer + (flows if not renderer else
+                                               "flows: [{from: chat, to: llm}, {from: llm, to: out}]\n"))
+        named = cli("test", manifest, "--target", HERE + "robust", "--probes", "user-image,user-markup", "--db", db)
+        said = {goal for goal in ("render-out", "markup-out") if f"probes aim at {goal}, but" in named.output}
+        assert said == refused, (name, named.output)
+        assert named.exit_code == (2 if refused else 0), (name, named.output)
+        if refused == {"render-out", "markup-out"}:
+            continue  # a broader selector would leave nothing, and so keep all, to refuse them by name
+        # As broad a selector as a category: what the manifest cannot meet is left out, and said so.
+        broad = cli("test", manifest, "--target", HERE + "robust", "--probes", "exfiltration-render,output-handling",
+                    "--db", db, "--format", "json")
+        assert broad.exit_code == 0, (name, broad.output)
+        data = json.loads(broad.stdout)
+        goals = {r["goal"] for r in data["results"]}
+        assert goals == {"render-out", "markup-out"} - refused, (name, goals)
+        assert all(any(f"probes aim at {g}" in n for n in data["summary"]["notes"]) for g in refused)
+
+
 def _chat_server(delay: float = 0.0):
     """A loopback OpenAI-compatible endpoint that records each request body and answers after `delay`."""
     import asyncio

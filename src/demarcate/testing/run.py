@@ -43,8 +43,30 @@ def make_target(spec: str, listener: Listener, otlp: str | None, lab_controls: d
 _ENTRY_KINDS = {"user-message": ("user-input", "user-input component (where users type)"),
                 "document": ("data-source", "data-source the planted documents go into"),
                 "tool-output": ("tool", "tool whose output the model reads (output-trust: untrusted)")}
-_GOAL_EFFECTS = {"email-out": ("send-external", "tool that sends out (effects: [send-external])"),
-                 "wide-lookup": ("read-private", "tool that reads private data (effects: [read-private])")}
+
+
+def _does(effect: str) -> Callable[[Any], bool]:
+    return lambda c: c.kind == "tool" and effect in (c.effects or [])
+
+
+def _fetches(c: Any) -> bool:
+    # As the analysis has it: images and previews load by themselves, HTML carries <img>, a link waits for a click.
+    return c.kind == "output-renderer" and bool(c.images or c.link_previews or c.links or c.raw_html or c.format == "html")
+
+
+def _shows_markup(c: Any) -> bool:
+    # Markdown and HTML pages are where markup can run; whether it is shown as text is APP-OUT-01's part.
+    return c.kind == "output-renderer" and (c.format in ("markdown", "html") or bool(c.raw_html))
+
+
+# The component a goal needs in the manifest, and what to call it when there is none.
+_GOAL_NEEDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "email-out": (_does("send-external"), "tool that sends out (effects: [send-external])"),
+    "wide-lookup": (_does("read-private"), "tool that reads private data (effects: [read-private])"),
+    "render-out": (_fetches, "output-renderer that loads or links what the answer points at "
+                             "(images, links, link-previews, raw-html or format: html)"),
+    "markup-out": (_shows_markup, "output-renderer that shows markdown or HTML (format: markdown or html)"),
+}
 
 
 def mismatch(system: System, target: str, cases: list[Any], lab_config: str | None = None) -> list[Problem]:
@@ -71,7 +93,7 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
     the probe's entry, no tool able to do what its goal asks."""
     comps = system.components.values()
     kinds = {c.kind for c in comps}  # type: ignore[attr-defined]
-    effects = {e for c in comps if c.kind == "tool" for e in c.effects or []}  # type: ignore[attr-defined]
+    met = {goal: any(map(has, comps)) for goal, (has, _) in _GOAL_NEEDS.items()}
     untrusted_tools = any(c.kind == "tool" and c.output_trust == "untrusted" for c in comps)  # type: ignore[attr-defined]
 
     def why(probe: Probe) -> list[str]:
@@ -79,8 +101,8 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
         kind, what = _ENTRY_KINDS[probe.entry]
         if kind not in kinds or (probe.entry == "tool-output" and not untrusted_tools):
             reasons.append(f"probes enter through {probe.entry}, but the manifest has no {what}")
-        if probe.goal in _GOAL_EFFECTS and _GOAL_EFFECTS[probe.goal][0] not in effects:
-            reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_GOAL_EFFECTS[probe.goal][1]}")
+        if not met.get(probe.goal, True):
+            reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_GOAL_NEEDS[probe.goal][1]}")
         return reasons
 
     return why
