@@ -105,9 +105,21 @@ flows:
 """
 
 
-def spec(url: str, confirm: bool = False, optional: bool = False) -> str:
+def manifest(confirm: bool = False, typed: bool = False) -> str:
+    """MANIFEST; with `confirm`, a person accepts each mail (the user, or with `typed` a reviewer: the
+    mail's text is then what a user of the app types, a `user-input`)."""
+    text = MANIFEST.replace("confirmation: none", "confirmation: " + ("admin" if typed else "user")) if confirm else MANIFEST
+    if typed:
+        text = text.replace("  - {id: model,", "  - {id: chat, kind: user-input, owner: dev}\n  - {id: model,")
+        text = text.replace("flows:\n", "flows:\n  - {from: chat, to: model}\n")
+    return text
+
+
+def spec(url: str, confirm: bool = False, optional: bool = False, typed: bool = False) -> str:
     """The `http:` spec a user would write for it: the turn is an incoming mail whose subject is the
-    question and whose body carries the planted document."""
+    question and whose body carries the planted document (with `typed`, the user's message)."""
+    if typed:
+        return spec(url, confirm, optional).replace('"{message}"', '"Question"').replace('"{document}"', '"{message}"')
     return f"""\
 url: {url}/runs/wait
 body:

@@ -103,7 +103,8 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     documents = tuple(p for p in planted if p and p != message)  # what the attacker planted, not the turn
     seen = Seen(canary, attacker, ev, calls, reply.tool_calls is not None, text,
                 unquoted(text, planted), fired, tools or ToolRoles.of(resp.system), prompt_marker, user_email, message,
-                case.probe.where, unquoted(text, documents), " ".join((message, reply.sent, *planted)), documents)
+                case.probe.where, unquoted(text, documents), " ".join((message, reply.sent, *planted)), documents,
+                case.probe.entry == "user-message")
     facts = _Facts.of(case, goal, seen, goal.judge(seen), documents, capable, failed)
     screened = _screening(case, seen, facts, link)
     _model(case, seen, facts, screened, link)
