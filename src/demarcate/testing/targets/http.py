@@ -34,6 +34,7 @@ from demarcate.testing.targets import (
     Records,
     Reply,
     Setup,
+    _aisdk,
     is_http_url,
     shows,
     status_error,
@@ -645,7 +646,14 @@ class HttpTarget:
         if r.status_code in CONTROL_STATUSES:  # a refusal by status has its own body
             return Reply(status=r.status_code, text=r.text, latency=latency, session=session, extra=extra)
         calls = context = fired = None
-        if not self.spec.reply:  # the raw answer; streamed as events, their data joined as the chat window shows it
+        # An AI SDK stream is read as its chat window reads it, unless the spec says where the answer is.
+        native = not self.spec.reply or "reply" not in self.spec.model_fields_set
+        if native and (streamed := _aisdk.read(r.text, r.headers)) is not None:
+            if streamed.error:  # the app's stream says it failed, and shows nothing else
+                return Reply(status=r.status_code, latency=latency, error=f"the answer's stream ends in an error: "
+                             f"{streamed.error}")
+            text, calls, context, fired = streamed.text, streamed.calls, streamed.context, streamed.fired or None
+        elif not self.spec.reply:  # the raw answer; streamed as events, their data joined as the chat window shows it
             text = "".join(_events(r.text)) if _streamed(r) else r.text
         else:
             try:

@@ -1,0 +1,146 @@
+"""Answers in the AI SDK's stream protocols — Vercel's `ai` package, which most JavaScript chat apps
+answer with, and the Python backends written to speak to its chat UI (create-llama's, RAGapp's).
+Two protocols: the UI message stream (ai 5 and later: server-sent events, each a JSON part with a
+`type`) and the data stream (ai 4: lines of `code:JSON`). An `http:` spec with no `reply:` gets them
+read as the chat window reads them: the answer is the text parts; the tool calls are those the
+model made, each with what became of it — an output (it ran), an error (it raised, or its input did
+not fit), or a request for a person's approval (ai 6's `needsApproval`: the confirmation gate
+acting, held until someone decides); and what the tools returned is what the model was given."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from demarcate.testing.targets import strings
+
+# The data stream's parts by code: text, error, tool call, tool result, reasoning, step and message ends.
+_DATA_LINE = re.compile(r"([0-9a-z]):(.*)")
+_UI_TYPES = {"start", "text-start", "text-delta", "tool-input-available", "finish", "start-step"}
+
+
+@dataclass
+class Streamed:
+    text: str
+    calls: list[dict[str, Any]] = field(default_factory=list)  # {name, arguments, status}
+    context: list[str] = field(default_factory=list)  # what each tool returned to the model
+    fired: list[dict[str, Any]] = field(default_factory=list)  # the approval gate, where it held a call
+    error: str = ""  # the stream's own error part, when it shows nothing else: no answer at all
+
+
+def read(body: str, headers: Any) -> Streamed | None:
+    """The answer, if it is in one of the protocols (by the header the `ai` package sets, or, from
+    backends that set none, by every part having the protocol's shape); None otherwise."""
+    if headers.get("x-vercel-ai-ui-message-stream") or _ui_parts(body):
+        return _ui(_ui_parts(body, strict=False) or [])
+    if headers.get("x-vercel-ai-data-stream") or _data_parts(body):
+        return _data(_data_parts(body, strict=False) or [])
+    return None
+
+
+def _ui_parts(body: str, strict: bool = True) -> list[dict[str, Any]] | None:
+    """The JSON parts of a UI message stream; with `strict`, only if every event is one (a typed
+    object) and at least one is of a type only this protocol sends."""
+    parts = []
+    for event in re.split(r"\r?\n\r?\n", body.strip()):
+        data = "\n".join(line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:"))
+        if not data or data.strip() == "[DONE]":
+            continue
+        part = _json(data)
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            if strict:
+                return None
+            continue
+        parts.append(part)
+    if strict and not any(p["type"] in _UI_TYPES for p in parts):
+        return None
+    return parts
+
+
+def _data_parts(body: str, strict: bool = True) -> list[tuple[str, Any]] | None:
+    """The (code, value) parts of a data stream; with `strict`, only if every line is one and at
+    least one is text, a tool call or a step's end."""
+    parts = []
+    for line in body.splitlines():
+        m = _DATA_LINE.fullmatch(line.strip())
+        value = _json(m.group(2)) if m else _NOT_JSON
+        if value is _NOT_JSON:
+            if strict and line.strip():
+                return None
+            continue
+        parts.append((m.group(1), value))  # type: ignore[union-attr]
+    if strict and not any(code in "09ed" for code, _ in parts):
+        return None
+    return parts
+
+
+def _ui(parts: list[dict[str, Any]]) -> Streamed:
+    texts: list[str] = []
+    calls: dict[str, dict[str, Any]] = {}
+    out = Streamed("")
+    for part in parts:
+        kind, ident = part["type"], str(part.get("toolCallId", ""))
+        if kind == "text-start" or (kind == "text-delta" and not texts):
+            texts.append("")
+        if kind == "text-delta":
+            texts[-1] += str(part.get("delta", ""))
+        elif kind in ("tool-input-available", "tool-input-error"):
+            calls[ident] = {"name": str(part.get("toolName", "")), "arguments": part.get("input", ""), "id": ident,
+                            "status": "invalid-input" if kind == "tool-input-error" else None}
+        elif kind == "tool-output-available" and ident in calls:
+            calls[ident]["status"] = "success"
+            out.context.append(" ".join(strings(part.get("output"))))
+        elif kind == "tool-output-error" and ident in calls:
+            calls[ident]["status"] = "error"
+        elif kind in ("tool-approval-request", "tool-output-denied") and ident in calls:
+            call = calls[ident]
+            call["status"] = "awaiting-approval" if kind == "tool-approval-request" else "denied"
+            out.fired.append({"control": "APP-TOOL-02", "detail": f"{call['name']} {call['status']} ({kind}): "
+                                                                  f"{str(call['arguments'])[:120]}"})
+        elif kind == "error":
+            out.error = str(part.get("errorText", "an error part"))[:200]
+    return _done(out, texts, list(calls.values()))
+
+
+def _data(parts: list[tuple[str, Any]]) -> Streamed:
+    texts: list[str] = [""]
+    calls: dict[str, dict[str, Any]] = {}
+    out = Streamed("")
+    for code, value in parts:
+        if code == "0":
+            texts[-1] += str(value)
+        elif code in "ef" and texts[-1]:
+            texts.append("")  # a step ended: its text is a part of its own
+        elif code == "9" and isinstance(value, dict):
+            ident = str(value.get("toolCallId", ""))
+            calls[ident] = {"name": str(value.get("toolName", "")), "arguments": value.get("args", ""), "id": ident,
+                            "status": None}
+        elif code == "a" and isinstance(value, dict) and str(value.get("toolCallId", "")) in calls:
+            calls[str(value["toolCallId"])]["status"] = "success"
+            out.context.append(" ".join(strings(value.get("result"))))
+        elif code == "3":
+            out.error = str(value)[:200]
+            # A tool that raised gets no result: the stream's error stands in for it.
+            for call in calls.values():
+                call["status"] = call["status"] or "error"
+    return _done(out, texts, list(calls.values()))
+
+
+def _done(out: Streamed, texts: list[str], calls: list[dict[str, Any]]) -> Streamed:
+    out.text = "\n\n".join(t for t in texts if t)
+    out.calls = [{k: v for k, v in c.items() if k != "id"} for c in calls]  # as every target lists them
+    if out.text or calls:
+        out.error = ""  # a partial answer is judged on what it shows
+    return out
+
+
+_NOT_JSON = object()
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _NOT_JSON

