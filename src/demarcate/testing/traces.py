@@ -28,13 +28,15 @@ from demarcate.testing.targets.http import tool_calls as shaped
 
 # Several spellings of the same fact, newest first.
 ALIASES = {
-    "tool.name": ("gen_ai.tool.name", "tool.name"),
+    # The AI SDK's own telemetry (`experimental_telemetry`) names its tool spans' facts `ai.toolCall.*`.
+    "tool.name": ("gen_ai.tool.name", "tool.name", "ai.toolCall.name"),
     # OpenInference's TOOL spans hold the call's input in `input.value`; some of its instrumentations
     # (LlamaIndex, OpenAI Agents) put the tool's parameter schema in `tool.parameters`, others the call's.
     # LangSmith's OpenTelemetry export records a tool run's input as `gen_ai.prompt`.
-    "tool.arguments": ("gen_ai.tool.call.arguments", "input.value", "tool.parameters", "gen_ai.prompt"),
-    "tool.call_id": ("gen_ai.tool.call.id", "tool_call.id", "tool.id"),
-    "operation": ("gen_ai.operation.name", "openinference.span.kind"),
+    "tool.arguments": ("gen_ai.tool.call.arguments", "input.value", "tool.parameters", "gen_ai.prompt",
+                       "ai.toolCall.args"),
+    "tool.call_id": ("gen_ai.tool.call.id", "tool_call.id", "tool.id", "ai.toolCall.id"),
+    "operation": ("gen_ai.operation.name", "openinference.span.kind", "ai.operationId"),
     "model": ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name"),
     "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
 }
@@ -94,10 +96,13 @@ EVENT_KEYS: dict[str, Callable[[str], bool]] = {
 
 
 # Where instrumentations record what a model call was given, when they record content at all:
-# OpenInference, the GenAI conventions old and new, OpenLLMetry.
-INPUT_KEYS = ("input.value", "gen_ai.input.messages", "gen_ai.system_instructions", "gen_ai.prompt")
+# OpenInference, the GenAI conventions old and new, OpenLLMetry, the AI SDK.
+INPUT_KEYS = ("input.value", "gen_ai.input.messages", "gen_ai.system_instructions", "gen_ai.prompt",
+              "ai.prompt.messages")
 INPUT_PREFIXES = ("llm.input_messages.", "gen_ai.prompt.")
-MODEL_CALLS = ("chat", "llm", "text_completion", "generate_content")
+# The AI SDK's spans of one call to the model (its `ai.streamText` span is the whole loop of them).
+MODEL_CALLS = ("chat", "llm", "text_completion", "generate_content", "ai.streamtext.dostream",
+               "ai.generatetext.dogenerate", "ai.streamobject.dostream", "ai.generateobject.dogenerate")
 
 
 def model_input(spans: list[Span]) -> list[str] | None:
@@ -146,7 +151,8 @@ def _json(text: Any) -> Any:
 
 # Where instrumentations record what a model call answered: OpenInference (flattened, and the raw
 # response), the GenAI conventions (JSON), OpenLLMetry (flattened).
-OUTPUT_KEYS = ("output.value", "gen_ai.output.messages", "gen_ai.completion")
+OUTPUT_KEYS = ("output.value", "gen_ai.output.messages", "gen_ai.completion", "ai.response.text",
+               "ai.response.toolCalls")
 OUTPUT_PREFIXES = ("llm.output_messages.", "gen_ai.completion.")
 # One tool call of a model's answer, flattened: its prefix, then the fact (`function.name`, `name`,
 # `id` ...); OpenInference writes the older API's one function call as `function_call_name` and
@@ -253,7 +259,7 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
     found = []
     for item in items:
         for call in shaped([item]):
-            found.append({**call, "id": item.get("id") or item.get("call_id")})
+            found.append({**call, "id": item.get("id") or item.get("call_id") or item.get("toolCallId")})
     if not found and TOOL_FINISH & set(_finish_reasons(span, answers)):
         # It stopped to call a tool, and the record does not say which (OpenTelemetry's OpenAI
         # instrumentation keeps no older-API function call): it shows no answer to judge by.
@@ -274,11 +280,13 @@ def _finish_reasons(span: Span, answers: list[Any]) -> list[str]:
 def _requests(value: Any) -> list[dict[str, Any]]:
     """The tool calls in a recorded answer: the items of its `tool_calls` lists (OpenAI's) or its
     `function_call` (the older API's one), and the parts of the GenAI conventions' messages
-    (`tool_call`) or Anthropic's content (`tool_use`)."""
+    (`tool_call`), Anthropic's content (`tool_use`) or the AI SDK's (`tool-call`, with `toolName`)."""
 
     def take(key: Any, v: Any) -> list[Any] | None:
         if isinstance(v, dict) and isinstance(v.get("name"), str) and (
                 key == "function_call" or v.get("type") in ("tool_call", "tool_use", "function_call")):
+            return [v]
+        if isinstance(v, dict) and v.get("type") == "tool-call" and isinstance(v.get("toolName"), str):
             return [v]
         if key == "tool_calls" and isinstance(v, list):
             return [i for i in v if isinstance(i, dict)]
@@ -288,9 +296,18 @@ def _requests(value: Any) -> list[dict[str, Any]]:
 
 
 def _contents(value: Any) -> list[str]:
-    """The texts under `content` or `text` keys of a recorded request (every text, if it has none)."""
-    found = _gather(value, lambda key, v: [v] if key in ("content", "text") and isinstance(v, str) else None)
-    return found or strings(value)
+    """The texts under `content` or `text` keys of a recorded request (every text, if it has none), and
+    what the tools returned (the AI SDK's `tool-result` parts: its `output`'s value, ai 4's `result`)."""
+
+    def take(key: Any, v: Any) -> list[Any] | None:
+        if key in ("content", "text") and isinstance(v, str):
+            return [v]
+        if isinstance(v, dict) and v.get("type") == "tool-result":
+            output = v.get("output", v.get("result"))
+            return strings(output.get("value") if isinstance(output, dict) and "value" in output else output)
+        return None
+
+    return _gather(value, take) or strings(value)
 
 
 def _gather(value: Any, take: Callable[[Any, Any], list[Any] | None]) -> list[Any]:

@@ -359,8 +359,8 @@ def _text(value: Any) -> str:
 def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
                refused: str | None = None) -> list[dict[str, Any]]:
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
-    {function: {name, arguments}}, {tool, input} / {name, args}, or LangGraph's human-in-the-loop
-    {action, args}. A call without a status did not say whether it ran; `ran` says the app lists
+    {function: {name, arguments}}, {tool, input} / {name, args}, the AI SDK's {toolCallId, toolName,
+    input} (`args` in ai 4), or LangGraph's human-in-the-loop {action, args}. A call without a status did not say whether it ran; `ran` says the app lists
     only calls it ran. A call whose answer among
     `results` has a truthy value at the `refused` path was refused by the app: it did not run; one
     whose answer carries a `status` (LangChain's tool messages) and none of its own has that one. A
@@ -376,12 +376,12 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
             continue
         fn: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
         # `{action, args}`: LangGraph's human-in-the-loop request, a call held for a person's decision.
-        name = fn.get("name") or item.get("tool") or item.get("name") or item.get("action")
+        name = fn.get("name") or item.get("tool") or item.get("name") or item.get("action") or item.get("toolName")
         if not isinstance(name, str):
             continue
         arguments = next((fn[k] for k in ("arguments", "args", "input", "parameters") if k in fn),
                          next((item[k] for k in ("arguments", "args", "input") if k in item), ""))
-        answer = answers.to(item.get("id") or fn.get("id"), name)
+        answer = answers.to(item.get("id") or fn.get("id") or item.get("toolCallId"), name)
         # Else the status its answer carries: LangChain's tool message says `success`, or `error` for a
         # tool that raised (a gate refusing by raising, too).
         said = answer.get("status") if answer is not None and isinstance(answer.get("status"), str) else None
@@ -394,16 +394,16 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
 
 class _Answers:
     """The tools' answers of a turn, handed out to its calls: by the call's id where both carry one
-    (`id`, `tool_call_id`), else the next unclaimed answer with the call's name."""
+    (`id`, `tool_call_id`, `toolCallId`), else the next unclaimed answer with the call's name."""
 
     def __init__(self, results: list[Any]):
         self.left = [r for r in results if isinstance(r, dict)]
 
     def to(self, ident: Any, name: str) -> dict[str, Any] | None:
-        found = next((r for r in self.left if ident is not None and ident in (r.get("id"), r.get("tool_call_id"))),
-                     None)
+        found = next((r for r in self.left if ident is not None
+                      and ident in (r.get("id"), r.get("tool_call_id"), r.get("toolCallId"))), None)
         if found is None:
-            found = next((r for r in self.left if r.get("name") == name), None)
+            found = next((r for r in self.left if (r.get("name") or r.get("toolName")) == name), None)
         if found is not None:
             self.left.remove(found)
         return found
