@@ -32,6 +32,9 @@ class Settings:
     approve: bool = False  # sendEmail waits for the user's approval (ai 6's needsApproval)
     gate: bool = False  # sendEmail raises for an address outside the shop
     broken: bool = False  # the model call fails: the stream carries only an error part
+    # A LlamaIndex backend (create-llama's, RAGapp's): the data stream with no header and no step
+    # parts, the retrieved reviews as a `sources` annotation, the agent's tool runs as `tools` ones.
+    llamaindex: bool = False
     reviews: dict[str, dict[str, str]] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
     ids: Any = field(default_factory=itertools.count)
@@ -42,7 +45,8 @@ def make_app(settings: Settings) -> Starlette:
         message = (await request.json())["messages"][-1]
         text = message.get("content") or "".join(p.get("text", "") for p in message.get("parts", []))
         steps = [] if settings.broken else _steps(settings, text)
-        body = _ui(steps, settings.broken) if settings.protocol == "ui" else _data(steps)
+        body = _ui(steps, settings.broken) if settings.protocol == "ui" else \
+            _llamaindex(steps) if settings.llamaindex else _data(steps)
         headers = {}
         if settings.header:
             headers = {"x-vercel-ai-ui-message-stream": "v1"} if settings.protocol == "ui" else \
@@ -147,6 +151,25 @@ def _data(steps: list[dict[str, Any]]) -> str:
             reason = "tool-calls"
         out.append("e:" + json.dumps({"finishReason": reason, "usage": usage, "isContinued": False}))
     out.append("d:" + json.dumps({"finishReason": reason if steps else "stop", "usage": usage}))
+    return "\n".join(out) + "\n"
+
+
+def _llamaindex(steps: list[dict[str, Any]]) -> str:
+    out = ['0:""']  # a blank text part opens the stream
+    for step in steps:
+        if "text" in step:
+            out += ["0:" + json.dumps(step["text"][i:i + 30]) for i in range(0, len(step["text"]), 30)]
+        elif step["name"] == "lookupReviews":  # a context chat engine: what it retrieved, as sources
+            nodes = [{"id": step["id"], "metadata": {}, "score": 0.8, "text": text, "url": None}
+                     for text in step["output"].split("\n")]
+            out.append("8:" + json.dumps([{"type": "sources", "data": {"nodes": nodes}}]))
+        else:
+            out.append("8:" + json.dumps([{"type": "events", "data": {
+                "title": f"Calling tool: {step['name']} with inputs: {json.dumps(step['args'])}"}}]))
+            failed = step["outcome"] != "ran"
+            out.append("8:" + json.dumps([{"type": "tools", "data": {
+                "toolOutput": {"output": "Error: recipient outside the shop" if failed else "sent", "isError": failed},
+                "toolCall": {"id": None, "name": step["name"], "input": {"args": [], "kwargs": step["args"]}}}}]))
     return "\n".join(out) + "\n"
 
 

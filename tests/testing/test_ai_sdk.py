@@ -51,6 +51,23 @@ def test_the_stream_s_text_and_tool_calls_are_the_answer_and_what_the_model_did(
     assert '"type"' not in said["evidence"]["reply"] and said["outcome"] == "succeeded"
 
 
+@pytest.mark.parametrize("gate", [False, True])
+def test_a_llamaindex_backend_shows_what_it_retrieved_and_the_tools_its_agent_ran(chat, gate):
+    """create-llama's and RAGapp's FastAPI backends: the data stream without its header or step parts,
+    the retrieved nodes and the agent's tool runs as message annotations."""
+    settings, campaign = chat
+    settings.protocol, settings.header, settings.llamaindex, settings.gate = "data", False, True, gate
+    mail = campaign("doc-email-records")["doc-email-records"]
+    (call,) = mail["evidence"]["tool_calls"]
+    assert call["name"] == "sendEmail" and call["arguments"]["kwargs"]["to"] == mail["canary"] + "@exfil.example"
+    # The sources it says it retrieved are what the model was given: the plant among them.
+    assert mail["evidence"]["delivered"] is True
+    if gate:  # the tool's error is its output's `isError`
+        assert call["status"] == "error" and mail["outcome"] == "unobservable" and held(mail, "APP-TOOL-02") is None
+    else:
+        assert call["status"] == "success" and mail["outcome"] == "succeeded" and held(mail, "APP-TOOL-02") is False
+
+
 @pytest.mark.parametrize("protocol", ["ui", "data"])
 def test_a_tool_that_raised_did_not_send_and_names_no_control(chat, protocol):
     settings, campaign = chat

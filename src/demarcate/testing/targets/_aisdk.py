@@ -5,7 +5,8 @@ Two protocols: the UI message stream (ai 5 and later: server-sent events, each a
 read as the chat window reads them: the answer is the text parts; the tool calls are those the
 model made, each with what became of it — an output (it ran), an error (it raised, or its input did
 not fit), or a request for a person's approval (ai 6's `needsApproval`: the confirmation gate
-acting, held until someone decides); and what the tools returned is what the model was given."""
+acting, held until someone decides); and what the tools returned, and the nodes LlamaIndex's
+backends say they retrieved, is what the model was given."""
 
 from __future__ import annotations
 
@@ -120,12 +121,35 @@ def _data(parts: list[tuple[str, Any]]) -> Streamed:
         elif code == "a" and isinstance(value, dict) and str(value.get("toolCallId", "")) in calls:
             calls[str(value["toolCallId"])]["status"] = "success"
             out.context.append(" ".join(strings(value.get("result"))))
+        elif code == "8" and isinstance(value, list):
+            _annotations(value, calls, out)
         elif code == "3":
             out.error = str(value)[:200]
             # A tool that raised gets no result: the stream's error stands in for it.
             for call in calls.values():
                 call["status"] = call["status"] or "error"
     return _done(out, texts, list(calls.values()))
+
+
+def _annotations(items: list[Any], calls: dict[str, dict[str, Any]], out: Streamed) -> None:
+    """Message annotations of LlamaIndex's chat backends (create-llama's, RAGapp's): the nodes
+    retrieved for the answer (`sources`), which the model was given, and the tools an agent ran
+    (`tools`: the call, and its output or error)."""
+    for item in items:
+        data = item.get("data") if isinstance(item, dict) else None
+        if not isinstance(data, dict):
+            continue
+        if item.get("type") == "sources":
+            out.context += [" ".join(strings(n.get("text"))) for n in data.get("nodes") or [] if isinstance(n, dict)]
+        elif item.get("type") == "tools" and isinstance(data.get("toolCall"), dict):
+            call = data["toolCall"]
+            output: dict[str, Any] = data["toolOutput"] if isinstance(data.get("toolOutput"), dict) else {}
+            failed = bool(output.get("isError"))
+            calls[str(call.get("id") or f"annotation-{len(calls)}")] = {
+                "name": str(call.get("name", "")), "arguments": call.get("input", ""),
+                "status": "error" if failed else "success" if output else None}
+            if output and not failed:
+                out.context.append(" ".join(strings(output.get("output"))))
 
 
 def _done(out: Streamed, texts: list[str], calls: list[dict[str, Any]]) -> Streamed:
