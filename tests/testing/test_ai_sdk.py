@@ -88,6 +88,24 @@ def test_a_call_waiting_for_the_user_s_approval_is_the_gate_holding_it(chat):
     assert "tool-approval-request" in gate["evidence"] and mail["canary"] in gate["evidence"]
 
 
+def test_an_approval_asked_of_the_user_who_typed_the_attack_stops_nothing(chat, tmp_path):
+    """The user typed the request and is the one asked to approve it: the gate held the call, but
+    they can let it through. Not credited with the block, not blamed either (it held, for whoever
+    approves), as the analysis counts no such gate on a path its user starts; an administrator's
+    approval is another person's."""
+    settings, campaign = chat
+    settings.approve = True
+    typed = campaign("user-email-records")["user-email-records"]
+    assert [c["status"] for c in typed["evidence"]["tool_calls"]] == ["awaiting-approval"] and not settings.sent
+    assert typed["outcome"] == "unobservable" and held(typed, "APP-TOOL-02") is None
+    assert held(typed, "MOD-SAFE-03") is False
+    gate = next(x for x in typed["chain"] if x["control"] == "APP-TOOL-02")
+    assert "the user who typed the attack" in gate["evidence"]
+    (tmp_path / "chat.yaml").write_text(MANIFEST.replace("confirmation: none", "confirmation: admin"))
+    reviewed = campaign("user-email-records")["user-email-records"]
+    assert reviewed["outcome"] == "blocked-by-application" and held(reviewed, "APP-TOOL-02") is True
+
+
 def test_a_stream_that_carries_only_an_error_is_no_answer(chat):
     settings, campaign = chat
     settings.broken = True

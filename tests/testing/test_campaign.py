@@ -50,6 +50,21 @@ def test_the_computed_fix_blocks_it_at_the_application_layer(tmp_path):
     assert data["summary"]["controls"]["APP-TOOL-02"] == "verified"
 
 
+def test_the_users_own_confirmation_stops_a_review_but_not_what_the_user_typed(tmp_path):
+    """The lab's gate holds mail for the confirmation of the shopper who is chatting: a planted review's
+    mail waits for a shopper who never asked for it; mail the shopper asked for waits for them."""
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-email-records,user-email-records",
+                        db=str(tmp_path / "h.sqlite"), lab_controls={"confirmation-gate": True})
+    by = _by_case(data)
+    planted, typed = by["doc-email-records+plain"], by["user-email-records+plain"]
+    assert planted["outcome"] == "blocked-by-application"
+    assert {x["control"]: x["held"] for x in planted["chain"]}["APP-TOOL-02"] is True
+    gate = next(x for x in typed["chain"] if x["control"] == "APP-TOOL-02")
+    assert typed["outcome"] == "unobservable" and gate["held"] is None
+    assert "held for the user's confirmation" in gate["evidence"] and "who typed the attack" in gate["evidence"]
+    assert {c["status"] for c in typed["evidence"]["tool_calls"] if c["name"] == "send_email"} == {"pending"}
+
+
 def test_markup_in_a_review_is_escaped_by_the_chat_page(tmp_path):
     data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-markup", db=str(tmp_path / "h.sqlite"),
                         lab_controls={"html-escaping": False})

@@ -16,8 +16,7 @@ def outbound(seen: Seen, acts: list[dict[str, Any]], complied: bool, unseen: str
     stopped = stopping(seen, acts)
     # What a tool control the target reports acting stopped: for mail, the tools that send out; a
     # fetch may go through any tool, so there it is the control as a whole.
-    steps = [Step("application", c, True, fired[c], stopped.on(seen.tools.doing("send-external") if mail else ()))
-             for c in stopped.acted]
+    steps = stopped.steps(fired, stopped.on(seen.tools.doing("send-external") if mail else ()))
     ran = seen.ran(acts)
     sent = sent or []
     if ran:

@@ -112,7 +112,7 @@ def custom_goal(name: str, spec: GoalSpec) -> Goal:
                 done.append(f"{ran[0]['name']} ran with {str(ran[0].get('arguments'))[:160]}")
         stopped = stopping(seen, calls, tuple(spec.controls))
         if stopped.acted:
-            steps = [Step("application", c, True, seen.fired[c]) for c in stopped.acted]
+            steps = stopped.steps(seen.fired, ())
         elif done:
             steps = [Step("application", c, False, done[0]) for c in spec.controls]
         elif met:  # only calls meet it without reaching it, and none of them ran

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +41,16 @@ def strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in strings(v)]
     return []
+
+
+def sse_data(body: str) -> list[str]:
+    """The data of each server-sent event, but a closing `[DONE]`."""
+    found = []
+    for event in re.split(r"\r?\n\r?\n", body):
+        lines = [line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:")]
+        if lines and "\n".join(lines).strip() != "[DONE]":
+            found.append("\n".join(lines))
+    return found
 
 
 def is_http_url(text: str) -> bool:

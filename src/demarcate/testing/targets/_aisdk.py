@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from demarcate.testing.targets import strings
+from demarcate.testing.targets import sse_data, strings
 
-# The data stream's parts by code: text, error, tool call, tool result, reasoning, step and message ends.
+# A line of the data stream: its part's code (0 text, 3 error, 9 a tool call, a its result, e/d ends), then JSON.
 _DATA_LINE = re.compile(r"([0-9a-z]):(.*)")
 _UI_TYPES = {"start", "text-start", "text-delta", "tool-input-available", "finish", "start-step"}
 
@@ -45,10 +45,7 @@ def _ui_parts(body: str, strict: bool = True) -> list[dict[str, Any]] | None:
     """The JSON parts of a UI message stream; with `strict`, only if every event is one (a typed
     object) and at least one is of a type only this protocol sends."""
     parts = []
-    for event in re.split(r"\r?\n\r?\n", body.strip()):
-        data = "\n".join(line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:"))
-        if not data or data.strip() == "[DONE]":
-            continue
+    for data in sse_data(body):
         part = _json(data)
         if not isinstance(part, dict) or not isinstance(part.get("type"), str):
             if strict:

@@ -37,6 +37,7 @@ from demarcate.testing.targets import (
     _aisdk,
     is_http_url,
     shows,
+    sse_data,
     status_error,
     strings,
 )
@@ -280,7 +281,7 @@ def _documents(r: httpx.Response) -> list[Any]:
     if not _streamed(r):
         return [r.json()]
     found = []
-    for data in _events(r.text):
+    for data in sse_data(r.text):
         try:
             found.append(json.loads(data))
         except ValueError:
@@ -292,16 +293,6 @@ def _documents(r: httpx.Response) -> list[Any]:
 
 def _streamed(r: httpx.Response) -> bool:
     return r.headers.get("content-type", "").lower().startswith("text/event-stream")
-
-
-def _events(body: str) -> list[str]:
-    """The data of each server-sent event, but a closing `[DONE]`."""
-    found = []
-    for event in re.split(r"\r?\n\r?\n", body):
-        lines = [line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:")]
-        if lines and "\n".join(lines).strip() != "[DONE]":
-            found.append("\n".join(lines))
-    return found
 
 
 def _every(answer: list[Any], path: str) -> list[Any]:
@@ -654,7 +645,7 @@ class HttpTarget:
                              f"{streamed.error}")
             text, calls, context, fired = streamed.text, streamed.calls, streamed.context, streamed.fired or None
         elif not self.spec.reply:  # the raw answer; streamed as events, their data joined as the chat window shows it
-            text = "".join(_events(r.text)) if _streamed(r) else r.text
+            text = "".join(sse_data(r.text)) if _streamed(r) else r.text
         else:
             try:
                 answer = _documents(r)
