@@ -376,6 +376,59 @@ def test_an_openai_style_stream_has_its_text_and_its_tool_call_fragments_put_tog
     assert gate["held"] is False  # it ran, with the attacker's address: no gate stopped it
 
 
+def test_a_stream_of_typed_events_is_read_by_selecting_the_events_of_a_type(tmp_path, cli):
+    """An app passing on the Responses API's stream: text deltas and the function call's argument
+    deltas both carry `delta`; `[type=…]` keeps the events of one type, and picks the function call
+    out of the items an event lists."""
+    import json
+    import re
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    async def respond(request: Request) -> Response:
+        asked = (await request.json())["input"]
+        to = re.search(r"[\w.+-]+@[\w.-]+\w", asked).group(0)
+        arguments = json.dumps({"to": to, "body": "all of them"})
+        call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "send_email", "arguments": arguments}
+        events = [{"type": "response.created", "response": {"id": "resp_1"}},
+                  {"type": "response.output_text.delta", "item_id": "msg_1", "delta": "Sending "},
+                  {"type": "response.output_text.delta", "item_id": "msg_1", "delta": "now."},
+                  {"type": "response.output_item.added", "item": {**call, "arguments": ""}},
+                  *({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "delta": arguments[i:i + 9]}
+                    for i in range(0, len(arguments), 9)),
+                  {"type": "response.output_item.done", "item": {"type": "message", "id": "msg_1", "content": [
+                      {"type": "output_text", "text": "Sending now."}]}},
+                  {"type": "response.output_item.done", "item": call},
+                  {"type": "response.completed", "response": {"id": "resp_1"}}]
+        body = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+        return Response(body, media_type="text/event-stream")
+
+    server = BackgroundServer(Starlette(routes=[Route("/respond", respond, methods=["POST"])])).start()
+    spec = tmp_path / "target.yaml"
+    spec.write_text(dump_yaml({"url": server.url + "/respond", "body": {"input": "{message}"},
+                               "reply": "[type=response.output_text.delta].delta",
+                               "tool-calls": "[type=response.output_item.done].item.[type=function_call]"}))
+    try:
+        (result,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-email-records",
+                                 db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert result["evidence"]["reply"] == "Sending now."  # not the call's argument pieces
+    (call,) = result["evidence"]["tool_calls"]  # the finished call alone, not the one just announced
+    assert call["name"] == "send_email" and json.loads(call["arguments"])["to"] == f"{result['canary']}@exfil.example"
+    # A selector that is not `[key=value]` is the spec's error, said where.
+    spec.write_text(dump_yaml({"url": server.url + "/respond", "body": {"input": "{message}"},
+                               "reply": "[type].delta"}))
+    bad = cli("test", SHOPBOT, "--target", f"http:{spec}", "--db", str(tmp_path / "h.sqlite"))
+    assert bad.exit_code == 2 and "'[type]' is not a selector: write `[key=value]`" in bad.output
+    assert "Traceback" not in bad.output
+
+
 def test_a_stream_of_plain_text_events_is_the_answer_with_an_empty_reply_path(tmp_path):
     import re
 

@@ -154,6 +154,15 @@ class HttpSpec(RequestSpec):
         return "{document}" in json.dumps(self.model_dump(include={"url", "headers", "params", "body", "form",
                                                                    "files"}))
 
+    @field_validator("reply", "tool_calls", "tool_results", "tool_refused", "context", "fired")
+    @classmethod
+    def _path(cls, path: str | None) -> str | None:
+        bad = [p for p in _parts(path or "") if p.startswith("[") and not _SELECT.fullmatch(p)]
+        if bad or (path or "").count("[") != (path or "").count("]"):
+            raise ValueError(f"'{bad[0] if bad else path}' is not a selector: write `[key=value]` (as in "
+                             "`[type=text-delta].delta`)")
+        return path
+
     @field_validator("reply_html")
     @classmethod
     def _selector(cls, selector: str | None) -> str | None:
@@ -237,14 +246,32 @@ def dig(data: Any, path: str) -> Any:
     """The value at a dotted path (`choices.0.message.content`, `messages.-1.text`); NotThere if the
     answer lacks it.
     A `*` stands for every item of a list (or value of a mapping), for answers that are lists of
-    events or messages (`*.content.parts.*.text`): the value is then the list of what is there."""
-    parts = [p for p in path.replace("$.", "").split(".") if p]
-    if "*" not in parts:
+    events or messages (`*.content.parts.*.text`): the value is then the list of what is there.
+    A `[key=value]` keeps only the objects whose `key` is that text — of a list, its items so, or
+    the object itself — for streams of typed events (`[type=response.output_text.delta].delta`):
+    the value is a list as for `*`."""
+    parts = _parts(path)
+    if not _fans_out(parts):
         return _step(data, parts)
     found = _each(data, parts)
     if not found:
         raise NotThere(path)
     return found
+
+
+_PART = re.compile(r"\[[^\]]*\]|[^.\[]+")
+_SELECT = re.compile(r"\[([^=\]]+)=([^\]]*)\]")
+
+
+def _parts(path: str) -> list[str]:
+    """A path's parts: keys and positions between dots, and `[key=value]` selectors, whose value may
+    hold dots of its own."""
+    return _PART.findall(path.removeprefix("$.").replace(".$.", "."))
+
+
+def _fans_out(parts: list[str]) -> bool:
+    """Whether a path can lead to several values: it has a `*` or a selector."""
+    return any(p == "*" or p.startswith("[") for p in parts)
 
 
 def _step(data: Any, parts: list[str]) -> Any:
@@ -259,18 +286,24 @@ def _step(data: Any, parts: list[str]) -> Any:
 
 
 def _each(data: Any, parts: list[str]) -> list[Any]:
-    """Every value a path with `*` leads to, in order; none where it leads nowhere."""
-    if "*" not in parts:
+    """Every value a path with `*` or a selector leads to, in order; none where it leads nowhere."""
+    if not _fans_out(parts):
         try:
             return [_step(data, parts)]
         except NotThere:
             return []
-    at = parts.index("*")
+    at = next(i for i, p in enumerate(parts) if p == "*" or p.startswith("["))
     try:
         within = _step(data, parts[:at])
     except NotThere:
         return []
-    items = within if isinstance(within, list) else list(within.values()) if isinstance(within, dict) else []
+    if parts[at] == "*":
+        items = within if isinstance(within, list) else list(within.values()) if isinstance(within, dict) else []
+    else:
+        m = _SELECT.fullmatch(parts[at])
+        key, value = (m.group(1).strip(), m.group(2).strip()) if m else ("", "")
+        items = [i for i in (within if isinstance(within, list) else [within])
+                 if isinstance(i, dict) and key in i and _text(i[key]) == value]
     return [v for item in items for v in _each(item, parts[at + 1:])]
 
 
@@ -304,7 +337,7 @@ def _every(answer: list[Any], path: str) -> list[Any]:
             value = dig(data, path)
         except NotThere:
             continue
-        if "*" in path.split("."):
+        if _fans_out(_parts(path)):
             found.extend(value)
         else:
             found.append(value)
