@@ -429,6 +429,61 @@ def test_a_stream_of_typed_events_is_read_by_selecting_the_events_of_a_type(tmp_
     assert "Traceback" not in bad.output
 
 
+def test_an_answer_fetched_by_a_second_request_and_streamed_whole_each_time(tmp_path):
+    """Gradio's API (as gradio 6.31 serves a ChatInterface): the message is posted and answered with an
+    event id; the answer is read from a second request, a stream whose every event repeats the answer
+    so far, the last one `complete`."""
+    import json
+    import re
+    import uuid
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    asked: dict[str, str] = {}
+
+    async def call(request: Request) -> JSONResponse:
+        asked[ident := uuid.uuid4().hex] = (await request.json())["data"][0]
+        return JSONResponse({"event_id": ident})
+
+    async def events(request: Request) -> Response:
+        message = asked.pop(request.path_params["ident"], None)
+        if message is None or "fail" in message:
+            return Response("event: error\ndata: null\n\n", media_type="text/event-stream")
+        word = re.search(r"(dmc[0-9a-f]+)", message)
+        answer = f"{word.group(1) if word else 'Hello'} and a long answer after it"
+        parts = [answer[:i] for i in range(10, len(answer), 10)] + [answer]
+        body = "".join(f"event: generating\ndata: {json.dumps([p, None])}\n\n" for p in parts)
+        return Response(body + f"event: complete\ndata: {json.dumps([answer, None])}\n\n", media_type="text/event-stream")
+
+    server = BackgroundServer(Starlette(routes=[
+        Route("/gradio_api/call/chat", call, methods=["POST"]),
+        Route("/gradio_api/call/chat/{ident}", events, methods=["GET"])])).start()
+    spec = tmp_path / "target.yaml"
+    gradio = {"url": server.url + "/gradio_api/call/chat", "body": {"data": ["{message}"]},
+              "answer": {"url": server.url + "/gradio_api/call/chat/{id}", "id": "event_id"}, "reply": "0"}
+    try:
+        spec.write_text(dump_yaml({**gradio, "cumulative": True}))
+        (said,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                               db=str(tmp_path / "h.sqlite"))["results"]
+        # Read as every event joined, the answer would repeat itself, its start over and over.
+        spec.write_text(dump_yaml(gradio))
+        (joined,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                                 db=str(tmp_path / "h.sqlite"))["results"]
+        spec.write_text(dump_yaml({**gradio, "answer": {**gradio["answer"], "id": "ticket"}, "cumulative": True}))
+        (lost,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                               db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    assert said["evidence"]["reply"] == f"{said['canary']} and a long answer after it"
+    assert joined["evidence"]["reply"].count(joined["canary"]) > 3
+    assert lost["outcome"] == "error" and "the turn's answer has no 'ticket' (answer.id)" in lost["error"]
+
+
 def test_a_stream_of_plain_text_events_is_the_answer_with_an_empty_reply_path(tmp_path):
     import re
 

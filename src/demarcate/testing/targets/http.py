@@ -113,8 +113,20 @@ class OutboxSpec(RequestSpec):
     id: str | None = None  # dotted path to a mail's id within an item (default: its `id`, if it has one)
 
 
+class AnswerSpec(RequestSpec):
+    """Where the turn's answer is fetched, for apps that take a message and hand back a ticket for
+    the answer (Gradio's `/gradio_api/call/…`): a request sent after the turn's own."""
+
+    method: str = "GET"
+    id: str  # dotted path, in the turn's own answer, to what {id} stands for in this request
+
+
 class HttpSpec(RequestSpec):
     reply: str = "reply"  # dotted path into the JSON answer; "" for the raw body
+    answer: AnswerSpec | None = None  # the answer is fetched by a second request
+    # Each event of a streamed answer repeats the whole answer so far (Gradio's): the last event that
+    # has the reply is the answer, not all of them joined.
+    cumulative: bool = False
     # An answer without the reply path is a quiet one — an agent that chose to do nothing (a triage
     # step that ignored the mail) — rather than an answer the spec cannot read (the case's error).
     reply_optional: bool = False
@@ -322,6 +334,11 @@ def _documents(r: httpx.Response) -> list[Any]:
     if not found:
         raise ValueError("no JSON event")
     return found
+
+
+def _refusal_or_error(r: httpx.Response) -> bool:
+    """An answer that is a control refusing, or a failure: the turn ends there, said as it is."""
+    return r.status_code in CONTROL_STATUSES or status_error(r.status_code, r.text) is not None
 
 
 def _streamed(r: httpx.Response) -> bool:
@@ -656,6 +673,13 @@ class HttpTarget:
         sent = " ".join(strings(_fill([spec.url, spec.params, spec.body, spec.form], values)))
         try:
             r = await self._request(spec, values, opened.client)
+            if self.spec.answer is not None and not _refusal_or_error(r):
+                try:
+                    values["id"] = _text(dig(r.json(), self.spec.answer.id))
+                except (ValueError, NotThere):
+                    return Reply(status=r.status_code, error=f"the turn's answer has no '{self.spec.answer.id}' "
+                                 f"(answer.id): {r.text[:200]}", latency=time.monotonic() - start)
+                r = await self._request(self.spec.answer, values, opened.client)
         except httpx.TimeoutException as exc:
             return Reply(error=f"no answer in time: {type(exc).__name__}", latency=time.monotonic() - start,
                          extra={"no_retry": True})  # it may still be generating: do not queue more behind it
@@ -684,6 +708,8 @@ class HttpTarget:
                 answer = _documents(r)
             except ValueError:
                 return Reply(status=r.status_code, error="reply is not JSON", latency=latency)
+            if self.spec.cumulative:  # each event holds the answer so far: the last that has it is the answer
+                answer = next(([d] for d in reversed(answer) if _every([d], self.spec.reply)), answer[-1:])
             said = _every(answer, self.spec.reply)
             if not said and not self.spec.reply_optional:  # an answer we cannot read is no answer, least of all a refusal
                 return Reply(status=r.status_code, latency=latency, error=f"the answer has no '{self.spec.reply}' "
