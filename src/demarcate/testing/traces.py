@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from demarcate.testing.targets import REQUESTED, arguments_shown, strings
+from demarcate.testing.targets import NOT_JSON, REQUESTED, arguments_shown, json_or_not, strings
 from demarcate.testing.targets.http import tool_calls as shaped
 
 # Several spellings of the same fact, newest first.
@@ -123,8 +123,8 @@ def model_input(spans: list[Span]) -> list[str] | None:
                     texts.append(value)
             elif key in INPUT_KEYS:
                 recorded = True
-                decoded = _json(value)
-                texts.extend([value] if decoded is _NOT_JSON else _contents(decoded))
+                decoded = json_or_not(value)
+                texts.extend([value] if decoded is NOT_JSON else _contents(decoded))
     return list(dict.fromkeys(t for text in texts for t in _unwrapped(text))) if recorded else None
 
 
@@ -132,21 +132,10 @@ def _unwrapped(text: str) -> list[str]:
     """A message's text; for one that is itself JSON (a tool's result, as most apps hand it back),
     the texts in it: a planted mail inside a JSON list of mails is written there with its quotes
     escaped."""
-    decoded = _json(text) if text.lstrip()[:1] in ("{", "[") else _NOT_JSON
-    return [text] if decoded is _NOT_JSON else strings(decoded) or [text]
+    decoded = json_or_not(text) if text.lstrip()[:1] in ("{", "[") else NOT_JSON
+    return [text] if decoded is NOT_JSON else strings(decoded) or [text]
 
 
-_NOT_JSON = object()
-
-
-def _json(text: Any) -> Any:
-    """A recorded value read as JSON, or _NOT_JSON when it is not JSON text."""
-    if not isinstance(text, str):
-        return _NOT_JSON
-    try:
-        return json.loads(text)
-    except ValueError:
-        return _NOT_JSON
 
 
 # Where instrumentations record what a model call answered: OpenInference (flattened, and the raw
@@ -214,8 +203,8 @@ def _only_one(name: str, *lists: Iterable[dict[str, Any]]) -> bool:
 def _same(a: Any, b: Any) -> bool:
     """Whether two recordings of a call's arguments say the same (JSON text and a mapping alike)."""
     def read(v: Any) -> Any:
-        decoded = _json(v)
-        return v if decoded is _NOT_JSON else decoded
+        decoded = json_or_not(v)
+        return v if decoded is NOT_JSON else decoded
     return bool(read(a) == read(b))
 
 
@@ -249,7 +238,7 @@ def _answer_calls(span: Span) -> tuple[list[dict[str, Any]], bool]:
                 flat.setdefault(m.group(1) or m.group(3), {})[m.group(2) or m.group(4)] = value
         elif key in OUTPUT_KEYS:
             recorded = True
-            if (decoded := _json(value)) is not _NOT_JSON:
+            if (decoded := json_or_not(value)) is not NOT_JSON:
                 answers.append(decoded)
                 items += _requests(decoded)
     for facts in flat.values():

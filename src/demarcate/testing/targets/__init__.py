@@ -43,6 +43,19 @@ def strings(value: Any) -> list[str]:
     return []
 
 
+NOT_JSON = object()
+
+
+def json_or_not(text: Any) -> Any:
+    """A text read as JSON, or NOT_JSON when it is not JSON text (or not text at all)."""
+    if not isinstance(text, str):
+        return NOT_JSON
+    try:
+        return json.loads(text)
+    except ValueError:
+        return NOT_JSON
+
+
 def sse_data(body: str) -> list[str]:
     """The data of each server-sent event, but a closing `[DONE]`."""
     found = []

@@ -10,12 +10,11 @@ backends say they retrieved, is what the model was given."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from demarcate.testing.targets import sse_data, strings
+from demarcate.testing.targets import NOT_JSON, json_or_not, sse_data, strings
 
 # A line of the data stream: its part's code (0 text, 3 error, 9 a tool call, a its result, e/d ends), then JSON.
 _DATA_LINE = re.compile(r"([0-9a-z]):(.*)")
@@ -46,7 +45,7 @@ def _ui_parts(body: str, strict: bool = True) -> list[dict[str, Any]] | None:
     object) and at least one is of a type only this protocol sends."""
     parts = []
     for data in sse_data(body):
-        part = _json(data)
+        part = json_or_not(data)
         if not isinstance(part, dict) or not isinstance(part.get("type"), str):
             if strict:
                 return None
@@ -63,8 +62,8 @@ def _data_parts(body: str, strict: bool = True) -> list[tuple[str, Any]] | None:
     parts = []
     for line in body.splitlines():
         m = _DATA_LINE.fullmatch(line.strip())
-        value = _json(m.group(2)) if m else _NOT_JSON
-        if value is _NOT_JSON:
+        value = json_or_not(m.group(2)) if m else NOT_JSON
+        if value is NOT_JSON:
             if strict and line.strip():
                 return None
             continue
@@ -155,13 +154,3 @@ def _done(out: Streamed, texts: list[str], calls: list[dict[str, Any]]) -> Strea
     if out.text or calls:
         out.error = ""  # a partial answer is judged on what it shows
     return out
-
-
-_NOT_JSON = object()
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return _NOT_JSON
