@@ -247,8 +247,10 @@ def test_a_manifest_that_does_not_describe_the_target_is_refused_unless_forced(t
     data = json.loads(broad.stdout)
     assert data["results"] and {r["entry"] for r in data["results"]} == {"user-message"}
     notes = data["summary"]["notes"]
-    assert any(n.startswith("left out ") and "probes enter through document" in n for n in notes)
-    assert any("probes enter through tool-output" in n for n in notes)
+    # One note, however many reasons: each with how many cases it left out.
+    (left,) = [n for n in notes if n.startswith("left out ")]
+    assert "probes enter through document" in left and "probes enter through tool-output" in left
+    assert re.search(r"left out (\d+) of (\d+) cases", left) and "give --force to run them anyway" in left
 
 
 def test_rendering_probes_need_a_renderer_that_can_load_or_run_what_the_answer_carries(tmp_path, cli):

@@ -113,17 +113,20 @@ def _meetable(system: System, cases: list[Case], probes: str | None) -> tuple[li
     by its id is kept, so that the check refuses it by name; if none is left, all are kept."""
     named = {w.strip() for w in (probes or "").split(",")}
     why = cannot_meet(system)
-    keep, left = [], Counter[str]()
+    keep, left, reasons = [], 0, Counter[str]()
     for case in cases:
-        reasons = why(case.probe)
-        if reasons and case.probe.id not in named:
-            left["; ".join(reasons)] += 1
+        missing = why(case.probe)
+        if missing and case.probe.id not in named:
+            left += 1
+            reasons.update(missing)
         else:
             keep.append(case)
-    if not keep:
-        return cases, []
-    return keep, [f"left out {n} case{'s' if n > 1 else ''} the system cannot meet ({reason}); give --force to "
-                  "run them anyway" for reason, n in left.items()]
+    if not keep or not left:
+        return (cases, []) if not keep else (keep, [])
+    # One note, each reason with how many cases it left out (a case can miss more than one thing).
+    said = "; ".join(f"{n}: {reason}" for reason, n in reasons.most_common())
+    return keep, [f"left out {left} of {len(cases)} cases the system cannot meet ({said}); give --force to "
+                  "run them anyway"]
 
 
 def configuration_notes(system: System, config: dict[str, Any], resp: Responsibilities | None = None) -> list[str]:
