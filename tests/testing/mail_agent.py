@@ -30,6 +30,7 @@ class Settings:
     quote: bool = False  # its reply quotes the whole mail it answers, links and addresses in it too
     ignore: str = ""  # its triage ignores a mail holding this: the run ends with no messages
     confirm: bool = False  # a person must accept each mail first: the run stops at an interrupt (LangGraph's HITL)
+    signalled: bool = True  # the spec names the interrupt as the confirmation gate's signal
     sent: list[dict[str, Any]] = field(default_factory=list)  # the mail write_email sent
     ids: Any = field(default_factory=itertools.count)
 

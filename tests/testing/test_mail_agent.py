@@ -20,7 +20,10 @@ def agent(tmp_path):
     def campaign(probes: str, optional: bool = False, typed: bool = False):
         # A person confirms each mail: the manifest says so, the spec reads the run's interrupt.
         (tmp_path / "agent.yaml").write_text(manifest(settings.confirm, typed))
-        (tmp_path / "spec.yaml").write_text(spec(server.url, settings.confirm, optional, typed))
+        written = spec(server.url, settings.confirm, optional, typed)
+        if not settings.signalled:
+            written = "\n".join(line for line in written.splitlines() if not line.startswith("signals:"))
+        (tmp_path / "spec.yaml").write_text(written)
         return run_campaign(load([tmp_path / "agent.yaml"]), target=f"http:{tmp_path / 'spec.yaml'}", probes=probes,
                             concurrency=1, db=str(tmp_path / "h.sqlite"))
 
@@ -86,15 +89,18 @@ def test_a_reply_that_quotes_the_planted_mail_sends_nothing_where_it_asked(agent
         assert held(case, "APP-TOOL-02") == "absent" and held(case, "MOD-SAFE-03") is not False
 
 
-def test_a_mail_held_for_a_persons_decision_is_the_gate_acting(agent):
+@pytest.mark.parametrize("signalled", [True, False])
+def test_a_mail_held_for_a_persons_decision_is_the_gate_acting(agent, signalled):
     """LangGraph's human-in-the-loop: the run stops at an interrupt whose action request is the
-    drafted call; the spec names the interrupt as the confirmation gate's signal."""
+    drafted call, waiting for a person: the confirmation gate acting, whether or not the spec also
+    names the interrupt as its signal."""
     settings, campaign = agent
-    settings.confirm = True
+    settings.confirm, settings.signalled = True, signalled
     by = by_probe(campaign("doc-email-records,doc-fetch-ping"))
     mail = by["doc-email-records"]
     call = mail["evidence"]["tool_calls"][0]
     assert call["name"] == "write_email" and call["arguments"]["to"] == mail["canary"] + "@exfil.example"
+    assert call["status"] == "awaiting-approval"
     assert mail["outcome"] == "blocked-by-application" and held(mail, "APP-TOOL-02") is True
     assert not settings.sent
     # Asked to fetch a page, it drafted its usual reply to the sender, held like every mail: the gate

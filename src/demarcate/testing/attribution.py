@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from demarcate.analysis.responsibility import Responsibilities
-from demarcate.testing.goals import GOALS, Evidence, Goal, Judged, Seen, ToolRoles
+from demarcate.testing.goals import APPROVAL, GOALS, Evidence, Goal, Judged, Seen, ToolRoles
 from demarcate.testing.goals.custom import custom_goal
 from demarcate.testing.probes import Case, Probe
 from demarcate.testing.quotes import unquoted
@@ -73,6 +73,9 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     reply = ev.reply
     fired = {f["control"]: f.get("detail", "") for f in (reply.fired or [])}
     calls = reply.tool_calls or []
+    for call in calls:  # a call held for a person's approval is the confirmation gate acting, named or not
+        if call.get("status") in APPROVAL:
+            fired.setdefault("APP-TOOL-02", f"{call.get('name')} {call['status']}: {str(call.get('arguments'))[:120]}")
     text = reply.text or ""
     links: list[Link] = []
     secret = case.probe.declared.success.secret_value() if case.probe.declared else None

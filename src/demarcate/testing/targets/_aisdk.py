@@ -5,7 +5,7 @@ Two protocols: the UI message stream (ai 5 and later: server-sent events, each a
 read as the chat window reads them: the answer is the text parts; the tool calls are those the
 model made, each with what became of it — an output (it ran), an error (it raised, or its input did
 not fit), or a request for a person's approval (ai 6's `needsApproval`: the confirmation gate
-acting, held until someone decides); and what the tools returned, and the nodes LlamaIndex's
+acting, `awaiting-approval` until someone decides); and what the tools returned, and the nodes LlamaIndex's
 backends say they retrieved, is what the model was given."""
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ class Streamed:
     text: str
     calls: list[dict[str, Any]] = field(default_factory=list)  # {name, arguments, status}
     context: list[str] = field(default_factory=list)  # what each tool returned to the model
-    fired: list[dict[str, Any]] = field(default_factory=list)  # the approval gate, where it held a call
     error: str = ""  # the stream's own error part, when it shows nothing else: no answer at all
 
 
@@ -92,10 +91,7 @@ def _ui(parts: list[dict[str, Any]]) -> Streamed:
         elif kind == "tool-output-error" and ident in calls:
             calls[ident]["status"] = "error"
         elif kind in ("tool-approval-request", "tool-output-denied") and ident in calls:
-            call = calls[ident]
-            call["status"] = "awaiting-approval" if kind == "tool-approval-request" else "denied"
-            out.fired.append({"control": "APP-TOOL-02", "detail": f"{call['name']} {call['status']} ({kind}): "
-                                                                  f"{str(call['arguments'])[:120]}"})
+            calls[ident]["status"] = "awaiting-approval" if kind == "tool-approval-request" else "denied"
         elif kind == "error":
             out.error = str(part.get("errorText", "an error part"))[:200]
     return _done(out, texts, list(calls.values()))

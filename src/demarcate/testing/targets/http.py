@@ -426,7 +426,9 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
         # Else the status its answer carries: LangChain's tool message says `success`, or `error` for a
         # tool that raised (a gate refusing by raising, too).
         said = answer.get("status") if answer is not None and isinstance(answer.get("status"), str) else None
-        status = item.get("status") or item.get("result_status") or said or ("ok" if ran else None)
+        # LangGraph's human-in-the-loop request is a call held for a person's decision.
+        held = "awaiting-approval" if isinstance(item.get("action"), str) and "args" in item else None
+        status = item.get("status") or item.get("result_status") or said or held or ("ok" if ran else None)
         if refused and answer is not None and _truthy(answer, refused):
             status = "refused"
         calls.append({"name": name, "arguments": arguments, "status": status})
@@ -700,7 +702,7 @@ class HttpTarget:
             if streamed.error:  # the app's stream says it failed, and shows nothing else
                 return Reply(status=r.status_code, latency=latency, error=f"the answer's stream ends in an error: "
                              f"{streamed.error}")
-            text, calls, context, fired = streamed.text, streamed.calls, streamed.context, streamed.fired or None
+            text, calls, context = streamed.text, streamed.calls, streamed.context
         elif not self.spec.reply:  # the raw answer; streamed as events, their data joined as the chat window shows it
             text = "".join(sse_data(r.text)) if _streamed(r) else r.text
         else:
