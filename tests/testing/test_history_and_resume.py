@@ -167,7 +167,8 @@ def test_ctrl_c_pressed_again_while_stopping_still_leaves_no_lab_data_behind(tmp
         signals += 1
         time.sleep(0.05)
     _, err = proc.communicate(timeout=30)
-    assert signals > 1 and "cases of run" in err
+    # Saved and said so, and ended as an interrupted command does, not killed by a later Ctrl-C.
+    assert signals > 1 and "cases of run" in err and proc.returncode == 130
     assert list(scratch.glob("demarcate-lab-*")) == []
     with sqlite3.connect(db) as c:
         assert c.execute("select status from runs").fetchone()[0] == "interrupted"

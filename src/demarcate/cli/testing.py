@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -226,6 +227,8 @@ def test_cmd(
                                 lab_config=str(lab_config) if lab_config else None, python=python,
                                 prompt_marker=prompt_marker, ask=ask, span_wait=span_wait)
     except KeyboardInterrupt:
+        # The run is stopped and saved: a Ctrl-C pressed again now would only cut this message short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if task["run"] is None:
             err.print(terminal.t("interrupted before the run started: nothing to resume", "yellow"))
         else:
