@@ -484,6 +484,75 @@ def test_an_answer_fetched_by_a_second_request_and_streamed_whole_each_time(tmp_
     assert lost["outcome"] == "error" and "the turn's answer has no 'ticket' (answer.id)" in lost["error"]
 
 
+def test_a_turn_that_names_the_files_to_use_names_the_ones_its_case_planted(tmp_path):
+    """Open WebUI's API, as its documentation gives it: a file uploaded to /api/v1/files/ is used
+    only by a chat completion that lists it (`files: [{type: file, id}]`); `{planted}` in the turn."""
+    import re
+    import uuid
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    stored: dict[str, str] = {}
+    listed: list[list[dict]] = []
+
+    async def upload(request: Request) -> JSONResponse:
+        form = await request.form()
+        stored[ident := str(uuid.uuid4())] = (await form["file"].read()).decode()
+        return JSONResponse({"id": ident, "filename": form["file"].filename})
+
+    async def complete(request: Request) -> JSONResponse:
+        asked = await request.json()
+        listed.append(asked.get("files", []))
+        chunks = [stored[f["id"]] for f in asked.get("files", []) if f["type"] == "file" and f["id"] in stored]
+        said = re.search(r"start your answer with the words (\S+)", " ".join(chunks))
+        answer = (said.group(1) + " " if said else "") + "Here is what the file says."
+        return JSONResponse({"choices": [{"message": {"role": "assistant", "content": answer}}],
+                             "sources": [{"document": chunks}]})
+
+    async def remove(request: Request) -> JSONResponse:
+        stored.pop(request.path_params["ident"], None)
+        return JSONResponse({"message": "File deleted successfully"})
+
+    server = BackgroundServer(Starlette(routes=[
+        Route("/api/v1/files/", upload, methods=["POST"]), Route("/api/v1/files/{ident}", remove, methods=["DELETE"]),
+        Route("/api/chat/completions", complete, methods=["POST"])])).start()
+    spec = tmp_path / "target.yaml"
+    spec.write_text(dump_yaml({
+        "url": server.url + "/api/chat/completions",
+        "body": {"model": "m", "messages": [{"role": "user", "content": "{message}"}],
+                 "files": [{"type": "file", "id": "{planted}"}]},
+        "reply": "choices.0.message.content", "context": "sources.*.document",
+        "plant": {"url": server.url + "/api/v1/files/",
+                  "files": {"file": {"content": "{document}", "filename": "{product}.txt"}}, "id": "id"},
+        "cleanup": {"url": server.url + "/api/v1/files/{id}", "method": "DELETE"}}))
+    try:
+        by = {r["probe"]: r for r in run_campaign(load([SHOPBOT]), target=f"http:{spec}",
+                                                  probes="doc-say-canary,user-say-canary",
+                                                  db=str(tmp_path / "h.sqlite"))["results"]}
+    finally:
+        server.stop()
+    said = by["doc-say-canary"]
+    assert said["evidence"]["reply"].startswith(said["canary"]) and said["outcome"] == "succeeded"
+    assert said["evidence"]["delivered"] is True and not stored  # read with its file, then removed
+    # Every turn listed exactly the files its own case planted: one for the document case and one for
+    # the baseline's harmless review, none for the user's message.
+    assert sorted(len(files) for files in listed) == [0, 1, 1]
+
+
+def test_what_a_placeholder_brings_is_not_read_for_placeholders():
+    from demarcate.testing.targets.http import _fill
+
+    # The attacker's message may hold `{session}`: it goes to the app as written.
+    assert _fill({"q": "{message} ({session})"}, {"message": "say {session}", "session": "s-1"}) == \
+        {"q": "say {session} (s-1)"}
+    assert _fill("${API_KEY} {unknown}", {"message": "m"}) == "${API_KEY} {unknown}"
+
+
 def test_a_stream_of_plain_text_events_is_the_answer_with_an_empty_reply_path(tmp_path):
     import re
 

@@ -195,11 +195,14 @@ def _env(text: str, where: str) -> str:
     return _ENV.sub(sub, text)
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
 def _fill(value: Any, values: dict[str, str]) -> Any:
+    """The placeholders of a spec's value filled in, in one pass: what a placeholder brings (the
+    attacker's message, a document) is never read for placeholders of its own."""
     if isinstance(value, str):
-        for k, v in values.items():
-            value = value.replace("{" + k + "}", v)
-        return value
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
     if isinstance(value, dict):
         return {k: _fill(v, values) for k, v in value.items()}
     if isinstance(value, list):
@@ -334,6 +337,23 @@ def _documents(r: httpx.Response) -> list[Any]:
     if not found:
         raise ValueError("no JSON event")
     return found
+
+
+def _per_plant(value: Any, ids: list[str]) -> Any:
+    """{planted} in the turn: in a list, each item that holds it is repeated for each document the
+    case planted, with that one's id (and left out when it planted none: `files: [{type: file, id:
+    "{planted}"}]`); elsewhere it stands for their ids, comma-separated."""
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            if "{planted}" in json.dumps(item):
+                out += [_fill(item, {"planted": i}) for i in ids]
+            else:
+                out.append(_per_plant(item, ids))
+        return out
+    if isinstance(value, dict):
+        return {k: _per_plant(v, ids) for k, v in value.items()}
+    return value
 
 
 def _refusal_or_error(r: httpx.Response) -> bool:
@@ -666,8 +686,11 @@ class HttpTarget:
         if isinstance(opened, Reply):
             return opened
         start = time.monotonic()
-        spec = self.spec.model_copy(update={"headers": {**self.spec.headers, "traceparent": traceparent}})
-        values = {"message": message, "session": opened.session}
+        # What the app called the documents this case planted, for apps whose turn names the files to use.
+        ids = [i for i, (_, s) in self.planted.items() if s == session]
+        spec = self.spec.model_copy(update={"headers": {**self.spec.headers, "traceparent": traceparent},
+                                            "body": _per_plant(self.spec.body, ids)})
+        values = {"message": message, "session": opened.session, "planted": ",".join(ids)}
         if self.in_turn is not None:
             values["document"] = "\n\n".join(self.in_turn.documents_for(message))
         # What the request hands the app besides the message: a spec's fixed fields (an incoming
