@@ -421,8 +421,9 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
                refused: str | None = None) -> list[dict[str, Any]]:
     """Tool calls in the shapes apps report them: {name, arguments, status}, OpenAI's
     {function: {name, arguments}}, {tool, input} / {name, args}, the AI SDK's {toolCallId, toolName,
-    input} (`args` in ai 4), or LangGraph's human-in-the-loop {action, args}. A call without a status did not say whether it ran; `ran` says the app lists
-    only calls it ran. A call whose answer among
+    input} (`args` in ai 4), or LangGraph's human-in-the-loop {action, args} (`awaiting-approval`).
+    A call without a status did not say whether it ran; `ran` says the app lists only calls it ran.
+    A call whose answer among
     `results` has a truthy value at the `refused` path was refused by the app: it did not run; one
     whose answer carries a `status` (LangChain's tool messages) and none of its own has that one. A
     bare name is a call whose arguments the app does not show."""
@@ -446,7 +447,6 @@ def tool_calls(value: Any, ran: bool = False, results: list[Any] | None = None,
         # Else the status its answer carries: LangChain's tool message says `success`, or `error` for a
         # tool that raised (a gate refusing by raising, too).
         said = answer.get("status") if answer is not None and isinstance(answer.get("status"), str) else None
-        # LangGraph's human-in-the-loop request is a call held for a person's decision.
         held = "awaiting-approval" if isinstance(item.get("action"), str) and "args" in item else None
         status = item.get("status") or item.get("result_status") or said or held or ("ok" if ran else None)
         if refused and answer is not None and _truthy(answer, refused):
