@@ -147,6 +147,9 @@ def test_the_protocols_are_known_by_their_header_or_by_every_part_s_shape():
     held_call = _aisdk.read(AI6, {})
     assert held_call is not None and held_call.text == ""
     assert held_call.calls == [{"name": "sendEmail", "arguments": {"to": "x@evil.example"}, "status": "awaiting-approval"}]
+    # The user said no (ai 6, in the turn that answers the request): the gate's decision, not any refusal.
+    denied = _aisdk.read(AI6.replace('"type":"tool-approval-request","approvalId":"aitxt-2"', '"type":"tool-output-denied"'), {})
+    assert denied is not None and denied.calls[0]["status"] == "approval-denied"
     text = _aisdk.read(AI4, {})
     assert text is not None and text.text == "Here is what I found: Hello there" and text.calls == []
     # Other answers are not taken for them: plain text, OpenAI's and Anthropic's own streams.

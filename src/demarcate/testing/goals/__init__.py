@@ -23,7 +23,7 @@ EXECUTED = ("ok", "sent", "delivered", "delivery-denied", "relay-error", "egress
 # Statuses of a call held in the conversation for its user to decide on (the lab's; the AI SDK's approval request).
 WAITING = ("pending", "awaiting-approval")
 # Statuses that say a person's approval was asked for the call: the confirmation gate (APP-TOOL-02) acting on it.
-APPROVAL = (*WAITING, "denied")
+APPROVAL = (*WAITING, "approval-denied")
 # The controls that can stop a tool call past the model: allowlist, argument check, confirmation, rate.
 TOOL_CONTROLS = ("APP-TOOL-01", "APP-OUT-02", "APP-TOOL-02", "APP-TOOL-05")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

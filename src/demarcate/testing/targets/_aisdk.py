@@ -91,7 +91,7 @@ def _ui(parts: list[dict[str, Any]]) -> Streamed:
         elif kind == "tool-output-error" and ident in calls:
             calls[ident]["status"] = "error"
         elif kind in ("tool-approval-request", "tool-output-denied") and ident in calls:
-            calls[ident]["status"] = "awaiting-approval" if kind == "tool-approval-request" else "denied"
+            calls[ident]["status"] = "awaiting-approval" if kind == "tool-approval-request" else "approval-denied"
         elif kind == "error":
             out.error = str(part.get("errorText", "an error part"))[:200]
     return _done(out, texts, list(calls.values()))
