@@ -427,6 +427,11 @@ def test_a_stream_of_typed_events_is_read_by_selecting_the_events_of_a_type(tmp_
     bad = cli("test", SHOPBOT, "--target", f"http:{spec}", "--db", str(tmp_path / "h.sqlite"))
     assert bad.exit_code == 2 and "'[type]' is not a selector: write `[key=value]`" in bad.output
     assert "Traceback" not in bad.output
+    # Every path a spec gives is read alike: a signal's, a plant's id.
+    spec.write_text(dump_yaml({"url": server.url + "/respond", "body": {"input": "{message}"}, "reply": "x",
+                               "signals": {"APP-TOOL-02": "[type=held"}}))
+    bad = cli("test", SHOPBOT, "--target", f"http:{spec}", "--db", str(tmp_path / "h.sqlite"))
+    assert bad.exit_code == 2 and "signals.APP-TOOL-02: '[type=held' is not a selector" in bad.output
 
 
 def test_an_answer_fetched_by_a_second_request_and_streamed_whole_each_time(tmp_path):

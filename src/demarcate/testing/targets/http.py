@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator, model_validator
 
 from demarcate.extras import need
 from demarcate.model.errors import ManifestError, Problem
@@ -46,6 +46,19 @@ from demarcate.testing.targets._pdf import PDF, as_pdf
 
 def _kebab(name: str) -> str:
     return name.replace("_", "-")
+
+
+def _checked(path: str) -> str:
+    """A path as a spec gives it, or ValueError where a `[…]` in it is not a `[key=value]` selector."""
+    bad = [p for p in _parts(path) if p.startswith("[") and not _SELECT.fullmatch(p)]
+    if bad or path.count("[") != path.count("]"):
+        raise ValueError(f"'{bad[0] if bad else path}' is not a selector: write `[key=value]` (as in "
+                         "`[type=text-delta].delta`)")
+    return path
+
+
+# A dotted path into an answer (see `dig`), checked as the spec is read.
+AnswerPath = Annotated[str, AfterValidator(_checked)]
 
 
 class _Spec(BaseModel):
@@ -92,7 +105,7 @@ class RequestSpec(_Spec):
 
 
 class PlantSpec(RequestSpec):
-    id: str | None = None  # dotted path to the planted document's id in the answer, for {id} in cleanup
+    id: AnswerPath | None = None  # dotted path to the planted document's id in the answer, for {id} in cleanup
     # The app keeps what is uploaded with the visitor's conversation ("chat with your file"): plant,
     # read back and clean up within the case's own conversation (its cookies, {session}).
     in_conversation: bool = False
@@ -102,15 +115,15 @@ class StartSpec(RequestSpec):
     """A request that opens a conversation before its first message, for apps that will not take a
     message outside one they opened ({session} is ours)."""
 
-    id: str | None = None  # dotted path to the app's id for it in the answer: {session} from then on
+    id: AnswerPath | None = None  # dotted path to the app's id for it in the answer: {session} from then on
 
 
 class OutboxSpec(RequestSpec):
     """Where the app's sent mail can be listed: its own store, or a mail catcher's API."""
 
     method: str = "GET"
-    items: str = ""  # dotted path to the list of mails in the answer ("" = the answer is the list)
-    id: str | None = None  # dotted path to a mail's id within an item (default: its `id`, if it has one)
+    items: AnswerPath = ""  # dotted path to the list of mails in the answer ("" = the answer is the list)
+    id: AnswerPath | None = None  # dotted path to a mail's id within an item (default: its `id`, if it has one)
 
 
 class AnswerSpec(RequestSpec):
@@ -118,11 +131,11 @@ class AnswerSpec(RequestSpec):
     the answer (Gradio's `/gradio_api/call/…`): a request sent after the turn's own."""
 
     method: str = "GET"
-    id: str  # dotted path, in the turn's own answer, to what {id} stands for in this request
+    id: AnswerPath  # dotted path, in the turn's own answer, to what {id} stands for in this request
 
 
 class HttpSpec(RequestSpec):
-    reply: str = "reply"  # dotted path into the JSON answer; "" for the raw body
+    reply: AnswerPath = "reply"  # dotted path into the JSON answer; "" for the raw body
     answer: AnswerSpec | None = None  # the answer is fetched by a second request
     # Each event of a streamed answer repeats the whole answer so far (Gradio's): the last event that
     # has the reply is the answer, not all of them joined.
@@ -133,16 +146,16 @@ class HttpSpec(RequestSpec):
     # In an answer that is an HTML page (a chat page after its form is posted), the reply is the last
     # element of this class (`.bot`), id (`#answer`) or tag: the newest message, not the page around it.
     reply_html: str | None = None
-    tool_calls: str | None = None  # dotted path to the tool calls the app made this turn
+    tool_calls: AnswerPath | None = None  # dotted path to the tool calls the app made this turn
     tool_calls_ran: bool = False  # the listed calls ran, unless a call's own status says otherwise
     # The tools' answers to those calls (matched by `id`, else by name in turn), and where in one an
     # app's gate says it refused the call (an agent framework's before-tool callback answers for the
     # tool): a call so answered did not run.
-    tool_results: str | None = None
-    tool_refused: str | None = None
-    context: str | None = None  # dotted path to what the app gave the model this turn, after any screen
-    fired: str | None = None  # dotted path to controls that acted ([control id] or [{control, detail}])
-    signals: dict[str, str] = {}  # control id -> dotted path whose truthy value says that control acted
+    tool_results: AnswerPath | None = None
+    tool_refused: AnswerPath | None = None
+    context: AnswerPath | None = None  # dotted path to what the app gave the model this turn, after any screen
+    fired: AnswerPath | None = None  # dotted path to controls that acted ([control id] or [{control, detail}])
+    signals: dict[str, AnswerPath] = {}  # control id -> dotted path whose truthy value says that control acted
     start: StartSpec | None = None
     plant: PlantSpec | None = None
     read_back: RequestSpec | None = None  # shows the planted documents of a product: proves the plant took
@@ -166,14 +179,6 @@ class HttpSpec(RequestSpec):
         return "{document}" in json.dumps(self.model_dump(include={"url", "headers", "params", "body", "form",
                                                                    "files"}))
 
-    @field_validator("reply", "tool_calls", "tool_results", "tool_refused", "context", "fired")
-    @classmethod
-    def _path(cls, path: str | None) -> str | None:
-        bad = [p for p in _parts(path or "") if p.startswith("[") and not _SELECT.fullmatch(p)]
-        if bad or (path or "").count("[") != (path or "").count("]"):
-            raise ValueError(f"'{bad[0] if bad else path}' is not a selector: write `[key=value]` (as in "
-                             "`[type=text-delta].delta`)")
-        return path
 
     @field_validator("reply_html")
     @classmethod
