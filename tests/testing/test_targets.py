@@ -571,18 +571,55 @@ def test_a_stream_of_plain_text_events_is_the_answer_with_an_empty_reply_path(tm
     async def chat(request: Request) -> Response:
         canary = re.search(r"dmc\w+", (await request.json())["q"]).group(0)
         pieces = [canary[:6], canary[6:]]  # the model's tokens, one event each
+        if request.url.path == "/whole":  # each event the answer so far
+            pieces = [canary[:6], canary]
         return Response("".join(f"data: {p}\n\n" for p in pieces) + "data: [DONE]\n\n", media_type="text/event-stream")
+
+    server = BackgroundServer(Starlette(routes=[Route("/chat", chat, methods=["POST"]),
+                                                Route("/whole", chat, methods=["POST"])])).start()
+    spec = tmp_path / "target.yaml"
+    results = []
+    try:
+        for options in ({}, {"url": server.url + "/whole", "cumulative": True}):
+            spec.write_text(dump_yaml({"url": server.url + "/chat", "body": {"q": "{message}"}, "reply": "",
+                                       **options}))
+            results += run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                                    db=str(tmp_path / "h.sqlite"))["results"]
+    finally:
+        server.stop()
+    for result in results:  # not "data: dmc…" with the event framing, nor its start twice
+        assert result["evidence"]["reply"] == result["canary"]
+        assert result["outcome"] == "succeeded"
+
+
+def test_a_query_string_in_the_spec_s_url_is_kept_beside_its_params(tmp_path):
+    """`url: …/chat?api-version=…` (Azure-style endpoints): the query string was dropped, since an
+    HTTP client's `params` replace it; it is merged with the spec's `params` instead."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from demarcate.serve import BackgroundServer
+
+    seen: list[dict[str, str]] = []
+
+    async def chat(request: Request) -> JSONResponse:
+        seen.append(dict(request.query_params))
+        return JSONResponse({"reply": "Hello."})
 
     server = BackgroundServer(Starlette(routes=[Route("/chat", chat, methods=["POST"])])).start()
     spec = tmp_path / "target.yaml"
-    spec.write_text(dump_yaml({"url": server.url + "/chat", "body": {"q": "{message}"}, "reply": ""}))
     try:
-        (result,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
-                                 db=str(tmp_path / "h.sqlite"))["results"]
+        for params in ({}, {"user": "tester"}):
+            spec.write_text(dump_yaml({"url": server.url + "/chat?api-version=2024-10-21", "body": {"q": "{message}"},
+                                       "params": params}))
+            run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-say-canary",
+                         db=str(tmp_path / "h.sqlite"))
     finally:
         server.stop()
-    assert result["evidence"]["reply"] == result["canary"]  # not "data: dmc…" with the event framing
-    assert result["outcome"] == "succeeded"
+    assert {"api-version": "2024-10-21"} in seen and {"api-version": "2024-10-21", "user": "tester"} in seen
+    assert all(q.get("api-version") == "2024-10-21" for q in seen)
 
 
 def test_whole_tool_calls_that_share_an_index_stay_apart():

@@ -542,8 +542,10 @@ class HttpTarget:
     async def _request(self, spec: RequestSpec, values: dict[str, str],
                        client: httpx.AsyncClient | None = None) -> httpx.Response:
         headers = {k: _env(_fill(v, values), "headers") for k, v in spec.headers.items()}
-        kwargs: dict[str, Any] = {"headers": headers, "params": {k: _env(_fill(v, values), "params")
-                                                                  for k, v in spec.params.items()}}
+        kwargs: dict[str, Any] = {"headers": headers}
+        # Merged into the URL's own query string, which httpx's `params` would replace (even when empty).
+        url = httpx.URL(_env(_fill(spec.url, values), "url")).copy_merge_params(
+            {k: _env(_fill(v, values), "params") for k, v in spec.params.items()})
         if spec.files is not None:
             kwargs["files"] = {k: (_fill(f.filename, values), f.body(values), f.type) for k, f in spec.files.items()}
             kwargs["data"] = _fill(spec.form or {}, values)
@@ -553,8 +555,8 @@ class HttpTarget:
             kwargs["content"] = _fill(spec.body, values)
         elif spec.body is not None:
             kwargs["json"] = _fill(spec.body, values)
-        return await (client or self.client).request(spec.method, _env(_fill(spec.url, values), "url"),
-                                                     follow_redirects=spec.follow_redirects, **kwargs)
+        return await (client or self.client).request(spec.method, url, follow_redirects=spec.follow_redirects,
+                                                     **kwargs)
 
     async def _planting(self, spec: RequestSpec, values: dict[str, str], session: str = "") -> httpx.Response:
         """A request around the plant: refused by a control, failed or unreachable, it says so. With
@@ -732,7 +734,8 @@ class HttpTarget:
                              f"{streamed.error}")
             text, calls, context = streamed.text, streamed.calls, streamed.context
         elif not self.spec.reply:  # the raw answer; streamed as events, their data joined as the chat window shows it
-            text = "".join(sse_data(r.text)) if _streamed(r) else r.text
+            events = sse_data(r.text) if _streamed(r) else [r.text]
+            text = events[-1] if self.spec.cumulative and events else "".join(events)
         else:
             try:
                 answer = _documents(r)
