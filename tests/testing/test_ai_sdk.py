@@ -156,6 +156,9 @@ def test_the_protocols_are_known_by_their_header_or_by_every_part_s_shape():
     assert _aisdk.read("a: hello\n0: not json\n", {}) is None
     assert _aisdk.read('data: {"object":"chat.completion.chunk","choices":[]}\n\n', {}) is None
     assert _aisdk.read('data: {"type":"content_block_delta","delta":{"text":"hi"}}\n\n', {}) is None
+    # A hand-made stream that only shares the words `start` and `finish` is not read as one, to an empty answer.
+    assert _aisdk.read('data: {"type":"start"}\n\ndata: {"type":"token","content":"Hello"}\n\n'
+                       'data: {"type":"finish"}\n\n', {}) is None
     # With the header, a stream is read as one even where a part is new to us.
     tagged = _aisdk.read('data: {"type":"text-delta","id":"0","delta":"hi"}\n\ndata: {"type":"data-x"}\n\n',
                          {"x-vercel-ai-ui-message-stream": "v1"})

@@ -18,7 +18,8 @@ from demarcate.testing.targets import NOT_JSON, json_or_not, sse_data, strings
 
 # A line of the data stream: its part's code (0 text, 3 error, 9 a tool call, a its result, e/d ends), then JSON.
 _DATA_LINE = re.compile(r"([0-9a-z]):(.*)")
-_UI_TYPES = {"start", "text-start", "text-delta", "tool-input-available", "finish", "start-step"}
+# Part types only this protocol sends (`start` and `finish` alone are common to hand-made streams too).
+_UI_TYPES = {"start-step", "finish-step", "text-start", "text-delta", "tool-input-available"}
 
 
 @dataclass
