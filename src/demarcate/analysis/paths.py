@@ -243,6 +243,17 @@ def entry_of(ctx: Context, cid: str) -> str:
     return {"tool": "tool-output"}.get(kind, kind)
 
 
+def renders_markup(comp: Any) -> bool:
+    """Whether an output renderer runs HTML in what it shows: raw HTML allowed, or an HTML page."""
+    return bool(comp.raw_html or comp.format == "html")
+
+
+def reaches_out(comp: Any) -> bool:
+    """Whether an output renderer sends what the answer points at somewhere: images and previews load
+    by themselves, HTML carries <img> and CSS, a link goes on a click."""
+    return bool(comp.images or comp.link_previews or comp.links or renders_markup(comp))
+
+
 def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
     comp = ctx.system.components[cid]
     kind = comp.kind  # type: ignore[attr-defined]
@@ -266,7 +277,7 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
         # unfurl by themselves, and HTML carries <img> and CSS. A user who injects into their own chat
         # only attacks their own browser; markup shown to someone else (a support agent's console, a
         # published page) runs in their browser, with their session.
-        markup = comp.raw_html or comp.format == "html"  # type: ignore[attr-defined]
+        markup = renders_markup(comp)
         if source_kind == "user-input":
             return Impact("output", frozenset({"improper-output"})) if markup and comp.publishes else None  # type: ignore[attr-defined]
         if comp.images or comp.link_previews:  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from demarcate.analysis.paths import reaches_out, renders_markup
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.loader import System
@@ -50,13 +51,12 @@ def _does(effect: str) -> Callable[[Any], bool]:
 
 
 def _fetches(c: Any) -> bool:
-    # As the analysis has it: images and previews load by themselves, HTML carries <img>, a link waits for a click.
-    return c.kind == "output-renderer" and bool(c.images or c.link_previews or c.links or c.raw_html or c.format == "html")
+    return c.kind == "output-renderer" and reaches_out(c)
 
 
 def _shows_markup(c: Any) -> bool:
     # Markdown and HTML pages are where markup can run; whether it is shown as text is APP-OUT-01's part.
-    return c.kind == "output-renderer" and (c.format in ("markdown", "html") or bool(c.raw_html))
+    return c.kind == "output-renderer" and (c.format == "markdown" or renders_markup(c))
 
 
 # The component a goal needs in the manifest, and what to call it when there is none.
@@ -121,8 +121,10 @@ def _meetable(system: System, cases: list[Case], probes: str | None) -> tuple[li
             reasons.update(missing)
         else:
             keep.append(case)
-    if not keep or not left:
-        return (cases, []) if not keep else (keep, [])
+    if not keep:
+        return cases, []
+    if not left:
+        return keep, []
     # One note, each reason with how many cases it left out (a case can miss more than one thing).
     said = "; ".join(f"{n}: {reason}" for reason, n in reasons.most_common())
     return keep, [f"left out {left} of {len(cases)} cases the system cannot meet ({said}); give --force to "

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, listing
+from demarcate.analysis.paths import renders_markup
 from demarcate.analysis.rules._shared import model_has_private_data
 
 RULE = Rule(
@@ -41,7 +42,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             why = f" ({state.reason})" if state.reason else ""
             problems.append(f"it renders {' and '.join(shown)} from model output for any host{why}")
             controls.append("APP-OUT-04")
-        if (comp.raw_html or comp.format == "html") and not ctx.effective("APP-OUT-01", cid):  # type: ignore[attr-defined]
+        if renders_markup(comp) and not ctx.effective("APP-OUT-01", cid):
             problems.append("it renders raw HTML from model output without encoding it")
             controls.append("APP-OUT-01")
         if not problems:

@@ -32,45 +32,32 @@ class Streamed:
 
 def read(body: str, headers: Any) -> Streamed | None:
     """The answer, if it is in one of the protocols (by the header the `ai` package sets, or, from
-    backends that set none, by every part having the protocol's shape); None otherwise."""
-    if headers.get("x-vercel-ai-ui-message-stream") or _ui_parts(body):
-        return _ui(_ui_parts(body, strict=False) or [])
-    if headers.get("x-vercel-ai-data-stream") or _data_parts(body):
-        return _data(_data_parts(body, strict=False) or [])
+    backends that set none, by every part having the protocol's shape and one a part only it sends);
+    None otherwise."""
+    parts, whole = _ui_parts(body)
+    if headers.get("x-vercel-ai-ui-message-stream") or (whole and any(p["type"] in _UI_TYPES for p in parts)):
+        return _ui(parts)
+    lines, whole = _data_parts(body)
+    if headers.get("x-vercel-ai-data-stream") or (whole and any(code in "09ed" for code, _ in lines)):
+        return _data(lines)
     return None
 
 
-def _ui_parts(body: str, strict: bool = True) -> list[dict[str, Any]] | None:
-    """The JSON parts of a UI message stream; with `strict`, only if every event is one (a typed
-    object) and at least one is of a type only this protocol sends."""
-    parts = []
-    for data in sse_data(body):
-        part = json_or_not(data)
-        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-            if strict:
-                return None
-            continue
-        parts.append(part)
-    if strict and not any(p["type"] in _UI_TYPES for p in parts):
-        return None
-    return parts
+def _ui_parts(body: str) -> tuple[list[dict[str, Any]], bool]:
+    """The typed JSON parts of a UI message stream, and whether every event is one."""
+    parts = [json_or_not(data) for data in sse_data(body)]
+    typed = [p for p in parts if isinstance(p, dict) and isinstance(p.get("type"), str)]
+    return typed, len(typed) == len(parts)
 
 
-def _data_parts(body: str, strict: bool = True) -> list[tuple[str, Any]] | None:
-    """The (code, value) parts of a data stream; with `strict`, only if every line is one and at
-    least one is text, a tool call or a step's end."""
-    parts = []
-    for line in body.splitlines():
-        m = _DATA_LINE.fullmatch(line.strip())
-        value = json_or_not(m.group(2)) if m else NOT_JSON
-        if value is NOT_JSON:
-            if strict and line.strip():
-                return None
-            continue
-        parts.append((m.group(1), value))  # type: ignore[union-attr]
-    if strict and not any(code in "09ed" for code, _ in parts):
-        return None
-    return parts
+def _data_parts(body: str) -> tuple[list[tuple[str, Any]], bool]:
+    """The (code, value) parts of a data stream, and whether every line that is not blank is one."""
+    parts, lines = [], [line.strip() for line in body.splitlines() if line.strip()]
+    for line in lines:
+        m = _DATA_LINE.fullmatch(line)
+        if m and (value := json_or_not(m.group(2))) is not NOT_JSON:
+            parts.append((m.group(1), value))
+    return parts, len(parts) == len(lines)
 
 
 def _ui(parts: list[dict[str, Any]]) -> Streamed:
@@ -84,7 +71,7 @@ def _ui(parts: list[dict[str, Any]]) -> Streamed:
         if kind == "text-delta":
             texts[-1] += str(part.get("delta", ""))
         elif kind in ("tool-input-available", "tool-input-error"):
-            calls[ident] = {"name": str(part.get("toolName", "")), "arguments": part.get("input", ""), "id": ident,
+            calls[ident] = {"name": str(part.get("toolName", "")), "arguments": part.get("input", ""),
                             "status": "invalid-input" if kind == "tool-input-error" else None}
         elif kind == "tool-output-available" and ident in calls:
             calls[ident]["status"] = "success"
@@ -109,7 +96,7 @@ def _data(parts: list[tuple[str, Any]]) -> Streamed:
             texts.append("")  # a step ended: its text is a part of its own
         elif code == "9" and isinstance(value, dict):
             ident = str(value.get("toolCallId", ""))
-            calls[ident] = {"name": str(value.get("toolName", "")), "arguments": value.get("args", ""), "id": ident,
+            calls[ident] = {"name": str(value.get("toolName", "")), "arguments": value.get("args", ""),
                             "status": None}
         elif code == "a" and isinstance(value, dict) and str(value.get("toolCallId", "")) in calls:
             calls[str(value["toolCallId"])]["status"] = "success"
@@ -147,7 +134,7 @@ def _annotations(items: list[Any], calls: dict[str, dict[str, Any]], out: Stream
 
 def _done(out: Streamed, texts: list[str], calls: list[dict[str, Any]]) -> Streamed:
     out.text = "\n\n".join(t for t in texts if t)
-    out.calls = [{k: v for k, v in c.items() if k != "id"} for c in calls]  # as every target lists them
+    out.calls = calls
     if out.text or calls:
         out.error = ""  # a partial answer is judged on what it shows
     return out

@@ -289,9 +289,13 @@ def _parts(path: str) -> list[str]:
     return _PART.findall(path.removeprefix("$.").replace(".$.", "."))
 
 
+def _fans(part: str) -> bool:
+    """Whether a path's part can lead to several values: a `*` or a selector."""
+    return part == "*" or part.startswith("[")
+
+
 def _fans_out(parts: list[str]) -> bool:
-    """Whether a path can lead to several values: it has a `*` or a selector."""
-    return any(p == "*" or p.startswith("[") for p in parts)
+    return any(map(_fans, parts))
 
 
 def _step(data: Any, parts: list[str]) -> Any:
@@ -312,7 +316,7 @@ def _each(data: Any, parts: list[str]) -> list[Any]:
             return [_step(data, parts)]
         except NotThere:
             return []
-    at = next(i for i, p in enumerate(parts) if p == "*" or p.startswith("["))
+    at = next(i for i, p in enumerate(parts) if _fans(p))
     try:
         within = _step(data, parts[:at])
     except NotThere:
@@ -374,12 +378,13 @@ def _every(answer: list[Any], path: str) -> list[Any]:
     """The values at a dotted path in each document of an answer that has it (with a `*`, each
     value it leads to)."""
     found = []
+    many = _fans_out(_parts(path))
     for data in answer:
         try:
             value = dig(data, path)
         except NotThere:
             continue
-        if _fans_out(_parts(path)):
+        if many:
             found.extend(value)
         else:
             found.append(value)
