@@ -883,17 +883,19 @@ def held_for(status: str):
     return bot
 
 
-waiting_mail, denied_mail = held_for("pending"), held_for("denied")
+waiting_mail, pending_mail, denied_mail = held_for("awaiting-approval"), held_for("pending"), held_for("denied")
 
 
 def test_only_a_call_waiting_for_a_person_is_the_confirmation_gate_acting(tmp_path):
-    """A call held for approval is APP-TOOL-02 acting, named or not; a call the app just says it
-    denied may have met any gate (an allowlist, an argument check), so none is credited for it."""
+    """A call held for approval is APP-TOOL-02 acting, named or not; a call the app just says is
+    pending (a queue, perhaps) or denied (an allowlist, an argument check) may have met anything, so
+    none is credited for it unless the app names the control."""
     waiting = {r["probe"]: r for r in _run(tmp_path, "waiting_mail", "doc-email-records")["results"]}
-    denied = {r["probe"]: r for r in _run(tmp_path, "denied_mail", "doc-email-records")["results"]}
     gate = {x["control"]: x for x in waiting["doc-email-records"]["chain"]}["APP-TOOL-02"]
-    assert gate["held"] is True and "send_email pending" in gate["evidence"]
+    assert gate["held"] is True and "send_email awaiting-approval" in gate["evidence"]
     assert waiting["doc-email-records"]["outcome"] == "blocked-by-application"
-    gate = {x["control"]: x for x in denied["doc-email-records"]["chain"]}["APP-TOOL-02"]
-    assert gate["held"] is None and "status: denied" in gate["evidence"]
-    assert denied["doc-email-records"]["outcome"] != "blocked-by-application"
+    for bot, status in (("pending_mail", "pending"), ("denied_mail", "denied")):
+        (case,) = _run(tmp_path, bot, "doc-email-records")["results"]
+        gate = {x["control"]: x for x in case["chain"]}["APP-TOOL-02"]
+        assert gate["held"] is None and f"status: {status}" in gate["evidence"], status
+        assert case["outcome"] != "blocked-by-application"

@@ -22,8 +22,10 @@ from demarcate.testing.targets import REQUESTED, Records, Reply, arguments_shown
 EXECUTED = ("ok", "sent", "delivered", "delivery-denied", "relay-error", "egress-denied", "done", "success")
 # Statuses of a call held in the conversation for its user to decide on (the lab's; the AI SDK's approval request).
 WAITING = ("pending", "awaiting-approval")
-# Statuses that say a person's approval was asked for the call: the confirmation gate (APP-TOOL-02) acting on it.
-APPROVAL = (*WAITING, "approval-denied")
+# Statuses that say a person's approval was asked for the call: the confirmation gate (APP-TOOL-02) acting
+# on it. Only the words for that alone (the AI SDK's, LangGraph's request as read here): an app's own
+# `pending` may be a queue as well as a gate, and credits none unless the app names the control.
+APPROVAL = ("awaiting-approval", "approval-denied")
 # The controls that can stop a tool call past the model: allowlist, argument check, confirmation, rate.
 TOOL_CONTROLS = ("APP-TOOL-01", "APP-OUT-02", "APP-TOOL-02", "APP-TOOL-05")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
