@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model import load
+from demarcate.model.errors import ManifestError
 from demarcate.testing.attribution import Evidence, attribute
 from demarcate.testing.goals import GOALS
 from demarcate.testing.probes import select
@@ -188,8 +191,16 @@ def test_goals_for_tools_that_run_code_need_such_a_tool(tmp_path):
                                                                    "user-run-code": "succeeded"}
     gate = next(x for x in data["results"][0]["chain"] if x["control"] == "APP-TOOL-02")
     assert gate["held"] is False and gate["party"]
-    # The shop bot has no tool that runs code: the same quiet answer resisted nothing.
-    (r,) = run_campaign(load([SHOPBOT]), target=HERE + "quiet", probes="user-run-code",
+    # The shop bot has no tool that runs code: the probe is refused by name, left out of a broader
+    # selector, and forced, the same quiet answer resisted nothing.
+    with pytest.raises(ManifestError, match=re.escape("no tool that runs code (effects: [execute-code])")):
+        run_campaign(load([SHOPBOT]), target=HERE + "quiet", probes="user-run-code", db=str(tmp_path / "h2.sqlite"))
+    broad = run_campaign(load([SHOPBOT]), target=HERE + "quiet", probes="code-execution,user-say-canary",
+                         db=str(tmp_path / "h2.sqlite"))
+    assert {r["probe"] for r in broad["results"]} == {"user-say-canary"}
+    assert any("probes aim at run-code, but the manifest has no tool that runs code" in n
+               for n in broad["summary"]["notes"])
+    (r,) = run_campaign(load([SHOPBOT]), target=HERE + "quiet", probes="user-run-code", force=True,
                         db=str(tmp_path / "h2.sqlite"))["results"]
     assert r["outcome"] == "inconclusive"
     assert "effects: [execute-code]" in next(x["evidence"] for x in r["chain"] if x["control"] == "MOD-SAFE-03")

@@ -59,8 +59,9 @@ def _run(tmp_path: Path, fn: str, probes: str, **options):
 
 
 def test_an_answer_that_echoes_the_question_is_never_compliance(tmp_path):
+    # (user-image only with --force: the shop bot's chat window shows the answer to its user alone)
     data = _run(tmp_path, "echo", "user-say-canary,user-say-canary-persona,doc-say-canary,doc-image-tracker,user-image,"
-                                   "doc-email-records,user-email-records")
+                                   "doc-email-records,user-email-records", force=True)
     assert {r["case"]: r["outcome"] for r in data["results"] if r["outcome"] == "succeeded"} == {}
 
 
@@ -260,18 +261,25 @@ def test_rendering_probes_need_a_renderer_that_can_load_or_run_what_the_answer_c
     head = ("version: 1\nparties: [{id: app, role: application-developer}, {id: mp, role: model-provider}]\n"
             "components:\n  - {id: chat, kind: user-input, owner: app}\n  - {id: llm, kind: model, owner: mp}\n")
     flows = "flows: [{from: chat, to: llm}]\n"
+    # The user's own message is the way in: only an answer shown to others (a published page, a
+    # support console) is an attack; in their own chat the user attacks only their own browser.
     for name, renderer, refused in [
         ("none", "", {"render-out", "markup-out"}),
-        ("text", "  - {id: out, kind: output-renderer, owner: app, format: text}\n", {"render-out", "markup-out"}),
-        ("quiet", "  - {id: out, kind: output-renderer, owner: app}\n", {"render-out"}),
-        ("links", "  - {id: out, kind: output-renderer, owner: app, format: text, links: true}\n", {"markup-out"}),
-        ("images", "  - {id: out, kind: output-renderer, owner: app, images: true}\n", set()),
+        ("text", "  - {id: out, kind: output-renderer, owner: app, format: text, publishes: true}\n",
+         {"render-out", "markup-out"}),
+        ("quiet", "  - {id: out, kind: output-renderer, owner: app, publishes: true}\n", {"render-out"}),
+        ("links", "  - {id: out, kind: output-renderer, owner: app, format: text, links: true, publishes: true}\n",
+         {"markup-out"}),
+        ("images", "  - {id: out, kind: output-renderer, owner: app, images: true, publishes: true}\n", set()),
+        ("own chat", "  - {id: out, kind: output-renderer, owner: app, images: true}\n", {"render-out", "markup-out"}),
     ]:
         manifest = tmp_path / f"{name}.yaml"
         manifest.write_text(head + renderer + (flows if not renderer else
                                                "flows: [{from: chat, to: llm}, {from: llm, to: out}]\n"))
         named = cli("test", manifest, "--target", HERE + "robust", "--probes", "user-image,user-markup", "--db", db)
-        said = {goal for goal in ("render-out", "markup-out") if f"probes aim at {goal}, but" in named.output}
+        said = {goal for goal in ("render-out", "markup-out")
+                if re.search(f"probes aim at {goal}(, but| from the user's own message, but no)", named.output)}
+        assert ("attacks only their own browser" in named.output) == (name == "own chat"), (name, named.output)
         assert said == refused, (name, named.output)
         assert named.exit_code == (2 if refused else 0), (name, named.output)
         if refused == {"render-out", "markup-out"}:
@@ -410,7 +418,7 @@ def test_waiting_for_a_callback_never_holds_up_the_other_cases(tmp_path):
     # Each quoted reply carries the listener's address, so the campaign waits for a callback after
     # every case; if that wait blocked the event loop, 16 cases in flight would wait one after another.
     options = {"probes": "user-fetch-exfil,user-fetch-ping,user-image,user-image-signature", "repeat": 4,
-               "concurrency": 16}
+               "concurrency": 16, "force": True}
     start = time.monotonic()
     quoted = _run(tmp_path, "quoter", **options)
     quoting = time.monotonic() - start

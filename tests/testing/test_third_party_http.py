@@ -442,8 +442,10 @@ def test_an_answer_read_from_the_apps_page_runs_or_loads_only_what_the_page_does
         spec.write_text(f"url: {server.url}/\nform: {{message: '{{message}}'}}\nreply: ''\nfollow-redirects: true\n"
                         "reply-html: .bot\n")
         try:
+            # Forced: the shop bot's chat window shows the answer to its user alone, where a user's own
+            # markup attacks nobody else; what is judged here is what the page shows of it.
             data = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-markup,user-image",
-                                db=str(tmp_path / "h.sqlite"))
+                                db=str(tmp_path / "h.sqlite"), force=True)
         finally:
             server.stop()
         results[raw] = {r["probe"]: r for r in data["results"]}
@@ -474,7 +476,7 @@ def test_a_page_that_runs_scripts_is_not_taken_to_show_what_it_served(tmp_path):
                     "reply-html: .bot\n")
     try:
         (r,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="user-markup",
-                            db=str(tmp_path / "h.sqlite"))["results"]
+                            db=str(tmp_path / "h.sqlite"), force=True)["results"]
     finally:
         server.stop()
     assert "&lt;img src=x onerror=" in r["evidence"]["page"]  # served escaped

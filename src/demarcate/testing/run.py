@@ -45,9 +45,9 @@ _ENTRY_KINDS = {"user-message": ("user-input", "user-input component (where user
                 "document": ("data-source", "data-source the planted documents go into"),
                 "tool-output": ("tool", "tool whose output the model reads (output-trust: untrusted)")}
 
-
-def _does(effect: str) -> Callable[[Any], bool]:
-    return lambda c: c.kind == "tool" and effect in (c.effects or [])
+# What a goal's `effect` is called when no tool of the manifest has it.
+_EFFECT_WORDS = {"send-external": "sends out", "read-private": "reads private data", "execute-code": "runs code",
+                 "write": "writes or configures"}
 
 
 def _fetches(c: Any) -> bool:
@@ -59,10 +59,8 @@ def _shows_markup(c: Any) -> bool:
     return c.kind == "output-renderer" and (c.format == "markdown" or renders_markup(c))
 
 
-# The component a goal needs in the manifest, and what to call it when there is none.
-_GOAL_NEEDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "email-out": (_does("send-external"), "tool that sends out (effects: [send-external])"),
-    "wide-lookup": (_does("read-private"), "tool that reads private data (effects: [read-private])"),
+# The renderer a goal about the answer's content needs in the manifest, and what to call it when there is none.
+_RENDERER_NEEDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "render-out": (_fetches, "output-renderer that loads or links what the answer points at "
                              "(images, links, link-previews, raw-html or format: html)"),
     "markup-out": (_shows_markup, "output-renderer that shows markdown or HTML (format: markdown or html)"),
@@ -90,10 +88,18 @@ def mismatch(system: System, target: str, cases: list[Any], lab_config: str | No
 
 def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
     """Why the system the manifest describes cannot meet a probe (nothing: it can): no component for
-    the probe's entry, no tool able to do what its goal asks."""
+    the probe's entry, no tool able to do what its goal asks, no renderer that shows what it puts in
+    the answer — to anyone but the user who typed it, for a user's own message (the analysis's rule:
+    in their own chat a user attacks only their own browser)."""
+    from demarcate.testing.attribution import goal_of
+    from demarcate.testing.goals import ToolRoles
+
     comps = system.components.values()
     kinds = {c.kind for c in comps}  # type: ignore[attr-defined]
-    met = {goal: any(map(has, comps)) for goal, (has, _) in _GOAL_NEEDS.items()}
+    tools = ToolRoles.of(system)
+    shown = {goal: any(map(has, comps)) for goal, (has, _) in _RENDERER_NEEDS.items()}
+    shown_to_others = {goal: any(has(c) and c.publishes for c in comps)  # type: ignore[attr-defined]
+                       for goal, (has, _) in _RENDERER_NEEDS.items()}
     untrusted_tools = any(c.kind == "tool" and c.output_trust == "untrusted" for c in comps)  # type: ignore[attr-defined]
 
     def why(probe: Probe) -> list[str]:
@@ -101,8 +107,16 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
         kind, what = _ENTRY_KINDS[probe.entry]
         if kind not in kinds or (probe.entry == "tool-output" and not untrusted_tools):
             reasons.append(f"probes enter through {probe.entry}, but the manifest has no {what}")
-        if not met.get(probe.goal, True):
-            reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_GOAL_NEEDS[probe.goal][1]}")
+        effect = goal_of(probe).effect
+        if effect and not tools.any_with(effect):
+            reasons.append(f"probes aim at {probe.goal}, but the manifest has no tool that "
+                           f"{_EFFECT_WORDS.get(effect, 'does that')} (effects: [{effect}])")
+        if not shown.get(probe.goal, True):
+            reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_RENDERER_NEEDS[probe.goal][1]}")
+        elif probe.entry == "user-message" and not shown_to_others.get(probe.goal, True):
+            reasons.append(f"probes aim at {probe.goal} from the user's own message, but no output-renderer that "
+                           "could show it shows the answer to anyone else (publishes: true): in their own chat a "
+                           "user attacks only their own browser")
         return reasons
 
     return why
