@@ -11,9 +11,12 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.builtin import example
 from demarcate.model import load
+from demarcate.model.errors import ManifestError
 from demarcate.store import Store
 from demarcate.testing.attribution import Evidence, attribute
 from demarcate.testing.probes import select
@@ -156,8 +159,9 @@ def test_an_allowlist_no_attack_reached_is_not_credited_and_the_claim_stays_unte
     before = json.loads(cli("check", manifest, "--format", "json").stdout)
     assert "claim-untested:APP-TOOL-01" in {f["id"] for f in before["findings"]}
     db = str(tmp_path / "h.sqlite")
+    # (forced: the shop bot has no tool that writes or runs code, so those two are left out otherwise)
     data = run_campaign(load([manifest]), target="lab", probes="doc-email-records,doc-write-note,doc-run-code",
-                        db=db, lab_controls={"tool-allowlist": True})
+                        db=db, lab_controls={"tool-allowlist": True}, force=True)
     for r in data["results"]:
         chain = {x["control"]: x for x in r["chain"]}
         assert not r["outcome"].startswith("blocked-by"), r["case"]
@@ -292,6 +296,19 @@ def test_rendering_probes_need_a_renderer_that_can_load_or_run_what_the_answer_c
         goals = {r["goal"] for r in data["results"]}
         assert goals == {"render-out", "markup-out"} - refused, (name, goals)
         assert all(any(f"probes aim at {g}" in n for n in data["summary"]["notes"]) for g in refused)
+
+
+def test_the_lab_leaves_out_what_a_customer_types_into_their_own_chat(tmp_path):
+    # The shop's chat window shows each answer to the customer who asked: an image or markup that
+    # customer typed attacks no one else, so it is neither run nor blamed on APP-OUT-04 or APP-OUT-01.
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="exfiltration-render,output-handling",
+                        db=str(tmp_path / "h.sqlite"))
+    run = {r["probe"] for r in data["results"]}
+    assert run and all(not p.startswith("user-") for p in run), run
+    assert {"doc-image-records", "doc-markup"} <= run
+    assert any("from the user's own message" in n for n in data["summary"]["notes"])
+    with pytest.raises(ManifestError, match="attacks only their own browser"):
+        run_campaign(load([SHOPBOT]), target="lab", probes="user-image", db=str(tmp_path / "h.sqlite"))
 
 
 def _chat_server(delay: float = 0.0):
@@ -446,8 +463,8 @@ def test_a_control_got_past_on_one_tool_and_seen_holding_on_another_is_verified_
 
 def test_a_tool_control_is_not_credited_against_an_act_no_tool_of_the_system_can_do(tmp_path):
     # The lockdown withholds the lab's mail and fetch tools once a review is in the context; the lab
-    # has no tool that writes or runs code, so against those probes it stopped nothing.
-    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-write-note,doc-run-code",
+    # has no tool that writes or runs code, so against those probes (run only when forced) it stopped nothing.
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-write-note,doc-run-code", force=True,
                         db=str(tmp_path / "h.sqlite"), lab_controls={"untrusted-context-lockdown": True})
     for r in data["results"]:
         assert not r["outcome"].startswith("blocked-by"), r["case"]
@@ -523,8 +540,9 @@ def test_a_declared_control_that_acted_shows_an_attempt_only_through_a_call_it_s
 def test_a_link_filter_that_acted_shows_the_model_complied_only_with_this_cases_link(tmp_path):
     # The lab's URL allowlist reports the link it removed. An answer can carry another case's link
     # (a review planted for it); the filter removing that says nothing of whether this case's model went along.
+    # (user-image forced: in the shop's own chat window a customer's image attacks no one else)
     data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-image-records,doc-link-records,user-image",
-                        db=str(tmp_path / "h.sqlite"), lab_controls={"url-allowlist": True})
+                        db=str(tmp_path / "h.sqlite"), lab_controls={"url-allowlist": True}, force=True)
     judged = 0
     for r in data["results"]:
         links = {x["control"]: x for x in r["chain"]}

@@ -70,7 +70,9 @@ _RENDERER_NEEDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 def mismatch(system: System, target: str, cases: list[Any], lab_config: str | None = None) -> list[Problem]:
     """How the manifest fails to describe what the campaign will meet. Against the lab: the lab
     publishes its own manifest, and every component of it must be in this one, of the same kind.
-    Against any other target: the entry points and tools the chosen probes need must exist."""
+    Against any target: the entry points and tools the chosen probes need must exist."""
+    why = cannot_meet(system)
+    cannot = [Problem(r) for r in dict.fromkeys(r for c in cases for r in why(c.probe))]
     comps = system.components
     if target == "lab":
         from demarcate.lab.config import load_config
@@ -81,9 +83,8 @@ def mismatch(system: System, target: str, cases: list[Any], lab_config: str | No
         unlike = [f"{cid} ({kind})" for cid, kind in lab.items()
                   if cid not in comps or comps[cid].kind != kind]  # type: ignore[attr-defined]
         return [Problem(f"the manifest does not describe the lab: {len(unlike)} of the lab's {len(lab)} components "
-                        f"are not in it as the lab has them: {', '.join(unlike)}")] if unlike else []
-    why = cannot_meet(system)
-    return [Problem(r) for r in dict.fromkeys(r for c in cases for r in why(c.probe))]
+                        f"are not in it as the lab has them: {', '.join(unlike)}")] if unlike else cannot
+    return cannot
 
 
 def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
@@ -225,7 +226,7 @@ def run_campaign(system: System, *, target: str, probes: str | None = None, tran
     force = config.get("force", False) if resume else force
     config["force"] = force
     left_out: list[str] = []
-    if not force and target.split(":", 1)[0] != "lab":
+    if not force:
         cases, left_out = _meetable(system, cases, probes)
     # A manifest of another system would blame its parties for what this target does.
     problems = [] if force or resume else mismatch(system, target.split(":", 1)[0], cases, lab_config)
