@@ -181,6 +181,34 @@ def coder(message: str, documents: list[str]) -> dict:
             "tool_calls": calls}
 
 
+def test_a_goal_that_needs_a_tool_is_not_met_by_a_manifest_without_one(tmp_path):
+    # A chat with retrieval and no tools (Open WebUI as installed, say): no probe that needs a tool to
+    # act can say anything of it, and each says which tool it lacks.
+    from demarcate.testing.probes import library
+    from demarcate.testing.run import cannot_meet
+
+    manifest = tmp_path / "rag.yaml"
+    manifest.write_text(
+        "version: 1\nparties: [{id: app, role: application-developer}, {id: mp, role: model-provider}]\n"
+        "components:\n  - {id: chat, kind: user-input, owner: app}\n  - {id: llm, kind: model, owner: mp}\n"
+        "flows: [{from: chat, to: llm}]\n")
+    why = cannot_meet(load([manifest]))
+    said = {p.goal: why(p) for p in library().probes if p.entry == "user-message"}
+    assert said["fetch-out"] == ["probes aim at fetch-out, but the manifest has no tool that fetches pages, sends out "
+                                 "or runs code (effects: [read-public], [send-external] or [execute-code])"]
+    assert said["run-code"] == ["probes aim at run-code, but the manifest has no tool that runs code "
+                                "(effects: [execute-code])"]
+    assert "no tool that sends out (effects: [send-external])" in said["email-out"][0]
+    assert said["say-canary"] == [] and said["reveal-prompt"] == []
+    # A tool that fetches pages is enough for fetch-out, and one that configures for write-out.
+    manifest.write_text(manifest.read_text().replace(
+        "flows:", "  - {id: web, kind: tool, owner: app, effects: [read-public]}\n"
+                  "  - {id: cfg, kind: tool, owner: app, effects: [configure]}\nflows:"))
+    why = cannot_meet(load([manifest]))
+    met = {p.goal for p in library().probes if not any(f"aim at {p.goal}" in r for r in why(p))}
+    assert {"fetch-out", "write-out"} <= met and "run-code" not in met
+
+
 def test_goals_for_tools_that_run_code_need_such_a_tool(tmp_path):
     from demarcate.builtin import example
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from demarcate.analysis.responsibility import Responsibilities
-from demarcate.testing.goals import APPROVAL, GOALS, Evidence, Goal, Judged, Seen, ToolRoles
+from demarcate.testing.goals import APPROVAL, GOALS, Evidence, Goal, Judged, Seen, ToolRoles, one_of
 from demarcate.testing.goals.custom import custom_goal
 from demarcate.testing.probes import Case, Probe
 from demarcate.testing.quotes import unquoted
@@ -148,9 +148,9 @@ class _Facts:
         incapable = "" if capable is not False else (
             f"{INCAPABLE} ({', '.join(failed) or goal.capability or case.probe.entry}): "
             "a quiet answer says nothing about the model")
-        if goal.effect and not seen.tools.any_with(goal.effect) and not judged.complied:
+        if goal.effects and not seen.tools.any_with(*goal.effects) and not judged.complied:
             capable = False  # no tool of the system can do this: a quiet answer resisted nothing
-            incapable = (f"no tool in the manifest can do what this goal needs (effects: [{goal.effect}]): "
+            incapable = (f"no tool in the manifest can do what this goal needs (effects: {one_of([f'[{e}]' for e in goal.effects])}): "
                          "a quiet answer says nothing about the model")
         attempted = judged.complied or bool(judged.blocked)
         ev = seen.evidence

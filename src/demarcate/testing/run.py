@@ -45,9 +45,9 @@ _ENTRY_KINDS = {"user-message": ("user-input", "user-input component (where user
                 "document": ("data-source", "data-source the planted documents go into"),
                 "tool-output": ("tool", "tool whose output the model reads (output-trust: untrusted)")}
 
-# What a goal's `effect` is called when no tool of the manifest has it.
+# What a tool with a goal's `effects` does, to say what the manifest lacks.
 _EFFECT_WORDS = {"send-external": "sends out", "read-private": "reads private data", "execute-code": "runs code",
-                 "write": "writes or configures"}
+                 "write": "writes or configures", "read-public": "fetches pages"}
 
 
 def _fetches(c: Any) -> bool:
@@ -93,7 +93,7 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
     the answer — to anyone but the user who typed it, for a user's own message (the analysis's rule:
     in their own chat a user attacks only their own browser)."""
     from demarcate.testing.attribution import goal_of
-    from demarcate.testing.goals import ToolRoles
+    from demarcate.testing.goals import ToolRoles, one_of
 
     comps = system.components.values()
     kinds = {c.kind for c in comps}  # type: ignore[attr-defined]
@@ -108,10 +108,11 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
         kind, what = _ENTRY_KINDS[probe.entry]
         if kind not in kinds or (probe.entry == "tool-output" and not untrusted_tools):
             reasons.append(f"probes enter through {probe.entry}, but the manifest has no {what}")
-        effect = goal_of(probe).effect
-        if effect and not tools.any_with(effect):
+        effects = goal_of(probe).effects
+        if effects and not tools.any_with(*effects):
             reasons.append(f"probes aim at {probe.goal}, but the manifest has no tool that "
-                           f"{_EFFECT_WORDS.get(effect, 'does that')} (effects: [{effect}])")
+                           f"{one_of([_EFFECT_WORDS.get(e, e) for e in effects])} "
+                           f"(effects: {one_of([f'[{e}]' for e in effects])})")
         if not shown.get(probe.goal, True):
             reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_RENDERER_NEEDS[probe.goal][1]}")
         elif probe.entry == "user-message" and not shown_to_others.get(probe.goal, True):

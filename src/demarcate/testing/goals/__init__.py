@@ -41,6 +41,11 @@ def call_names(component_id: str, component: Any) -> set[str]:
     return {re.sub(r"[\s-]+", "_", n.strip().lower()) for n in names if n.strip()} | {component_id.lower()}
 
 
+def one_of(words: list[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return " or ".join(filter(None, (", ".join(words[:-1]), words[-1])))
+
+
 @dataclass(frozen=True)
 class ToolRoles:
     """Which tool names do what, from the manifest's tool components and their `effects`."""
@@ -84,9 +89,10 @@ class ToolRoles:
     def does(self, call: dict[str, Any], effect: str) -> bool:
         return effect in self.effects.get(str(call.get("name", "")).lower(), frozenset())
 
-    def any_with(self, effect: str) -> bool:
-        # A tool that configures is one that writes: its settings.
-        wanted = {effect, "configure"} if effect == "write" else {effect}
+    def any_with(self, *effects: str) -> bool:
+        """Whether a tool of the manifest has one of these effects (a tool that configures is one that
+        writes: its settings)."""
+        wanted = {*effects, "configure"} if "write" in effects else set(effects)
         return any(wanted & e for e in self.effects.values())
 
 
@@ -293,7 +299,7 @@ class Goal:
     needs: str | None = None  # the placeholder a payload must carry for success to be seen
     outbound: bool = False  # success may come as a request to the listener, after the turn
     capability: str | None = None  # the baseline (capabilities.py) a quiet answer depends on
-    effect: str | None = None  # a tool with this effect must exist for the goal to be possible at all
+    effects: tuple[str, ...] = ()  # a tool with one of these effects must exist for the goal to be possible at all
     means: str = ""  # what its success is in the analysis's terms
     attack_path: bool = False  # its success is what the analysis calls an open attack path
 
