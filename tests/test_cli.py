@@ -552,6 +552,9 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0 with APP-OUT-04, INF-NET-03",
                      " ".join(text.split()))
     assert "no exfiltration succeeds" in text
+    # What the shop bot cannot meet is left out of both runs, and said so beside n.
+    assert " ".join(text.split()).count("left out 9 of 65 cases the system cannot meet") == 2
+    assert "attacks only their own browser" in " ".join(text.split())
     assert "doc-email-records+plain: succeeded" in text and "doc-email-records+plain: blocked-by-infrastructure" in text
     html = report.read_text()
     assert "<title>" in html and "doc-email-records+plain" in html  # the report carries the campaign

@@ -168,6 +168,8 @@ def print_campaign_short(console: Console, data: dict, focus: str | None = None)
     console.print(t(f"run {data['run']}: attack success rate {o['rate']:.0%} "
                     f"(95% CI {o['low']:.0%}–{o['high']:.0%}, n={o['n']}); "
                     + ", ".join(f"{n} {outcome}" for outcome, n in outcomes), "bold"))
+    for note in summary.get("notes") or []:  # cases left out, say, which n does not count
+        console.print(t(f"  {note}", "dim"), soft_wrap=True)
     chosen = next((r for r in data["results"] if r["case"] == focus), None)
     if chosen:
         console.print(t(f"  {chosen['case']}: {chosen['outcome']}"))
