@@ -15,7 +15,9 @@ from demarcate.model.loader import System
 from demarcate.serve import BackgroundServer
 from demarcate.store import Store
 from demarcate.testing import targets
+from demarcate.testing.attribution import goal_of
 from demarcate.testing.campaign import Campaign, Options
+from demarcate.testing.goals import ToolRoles, one_of
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import ASK, Case, Probe, load_probes, select
 from demarcate.testing.targets import is_http_url
@@ -92,9 +94,6 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
     the probe's entry, no tool able to do what its goal asks, no renderer that shows what it puts in
     the answer — to anyone but the user who typed it, for a user's own message (the analysis's rule:
     in their own chat a user attacks only their own browser)."""
-    from demarcate.testing.attribution import goal_of
-    from demarcate.testing.goals import ToolRoles, one_of
-
     comps = system.components.values()
     kinds = {c.kind for c in comps}  # type: ignore[attr-defined]
     tools = ToolRoles.of(system)
