@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from demarcate.analysis.responsibility import Responsibilities
-from demarcate.testing.goals import APPROVAL, GOALS, Evidence, Goal, Judged, Seen, ToolRoles, one_of
+from demarcate.testing.goals import (
+    APPROVAL,
+    GOALS,
+    Evidence,
+    Goal,
+    Judged,
+    Seen,
+    ToolRoles,
+    effects_listed,
+)
 from demarcate.testing.goals.custom import custom_goal
 from demarcate.testing.probes import Case, Probe
 from demarcate.testing.quotes import unquoted
@@ -150,7 +159,7 @@ class _Facts:
             "a quiet answer says nothing about the model")
         if goal.effects and not seen.tools.any_with(*goal.effects) and not judged.complied:
             capable = False  # no tool of the system can do this: a quiet answer resisted nothing
-            incapable = (f"no tool in the manifest can do what this goal needs (effects: {one_of([f'[{e}]' for e in goal.effects])}): "
+            incapable = (f"no tool in the manifest can do what this goal needs ({effects_listed(goal.effects)}): "
                          "a quiet answer says nothing about the model")
         attempted = judged.complied or bool(judged.blocked)
         ev = seen.evidence

@@ -17,7 +17,7 @@ from demarcate.store import Store
 from demarcate.testing import targets
 from demarcate.testing.attribution import goal_of
 from demarcate.testing.campaign import Campaign, Options
-from demarcate.testing.goals import ToolRoles, one_of
+from demarcate.testing.goals import ToolRoles, effects_listed, one_of
 from demarcate.testing.listener import Listener
 from demarcate.testing.probes import ASK, Case, Probe, load_probes, select
 from demarcate.testing.targets import is_http_url
@@ -111,7 +111,7 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
         if effects and not tools.any_with(*effects):
             reasons.append(f"probes aim at {probe.goal}, but the manifest has no tool that "
                            f"{one_of([_EFFECT_WORDS.get(e, e) for e in effects])} "
-                           f"(effects: {one_of([f'[{e}]' for e in effects])})")
+                           f"({effects_listed(effects)})")
         if not shown.get(probe.goal, True):
             reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_RENDERER_NEEDS[probe.goal][1]}")
         elif probe.entry == "user-message" and not shown_to_others.get(probe.goal, True):

@@ -46,6 +46,11 @@ def one_of(words: list[str]) -> str:
     return " or ".join(filter(None, (", ".join(words[:-1]), words[-1])))
 
 
+def effects_listed(effects: tuple[str, ...]) -> str:
+    """The tool effects any one of which would do, as a manifest writes them: `effects: [a] or [b]`."""
+    return "effects: " + one_of([f"[{e}]" for e in effects])
+
+
 @dataclass(frozen=True)
 class ToolRoles:
     """Which tool names do what, from the manifest's tool components and their `effects`."""
