@@ -209,6 +209,32 @@ def test_a_goal_that_needs_a_tool_is_not_met_by_a_manifest_without_one(tmp_path)
     assert {"fetch-out", "write-out"} <= met and "run-code" not in met
 
 
+def test_a_user_s_own_markup_needs_a_published_renderer_that_the_user_s_answer_reaches(tmp_path):
+    # The customer's chat window shows answers to that customer alone; a staff dashboard that
+    # publishes HTML is fed by another model, from the order records: nothing the customer gets the
+    # chat model to write reaches it. Wired to the chat model, it does.
+    from demarcate.testing.probes import library
+    from demarcate.testing.run import cannot_meet
+
+    manifest = tmp_path / "two.yaml"
+    manifest.write_text(
+        "version: 1\nparties: [{id: app, role: application-developer}, {id: mp, role: model-provider}]\n"
+        "components:\n  - {id: chat, kind: user-input, owner: app}\n  - {id: llm, kind: model, owner: mp}\n"
+        "  - {id: window, kind: output-renderer, owner: app, images: true}\n"
+        "  - {id: orders, kind: data-source, owner: app, trust: internal}\n"
+        "  - {id: batch, kind: model, owner: mp}\n"
+        "  - {id: dashboard, kind: output-renderer, owner: app, format: html, images: true, publishes: true}\n"
+        "flows: [{from: chat, to: llm}, {from: llm, to: window}, {from: orders, to: batch}, "
+        "{from: batch, to: dashboard}]\n")
+    user_image = next(p for p in library().probes if p.id == "user-image")
+    user_markup = next(p for p in library().probes if p.id == "user-markup")
+    for probe in (user_image, user_markup):
+        assert any("attacks only their own browser" in r for r in cannot_meet(load([manifest]))(probe))
+    manifest.write_text(manifest.read_text().replace("{from: batch, to: dashboard}", "{from: llm, to: dashboard}"))
+    for probe in (user_image, user_markup):
+        assert cannot_meet(load([manifest]))(probe) == []
+
+
 def test_goals_for_tools_that_run_code_need_such_a_tool(tmp_path):
     from demarcate.builtin import example
 
