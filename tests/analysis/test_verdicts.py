@@ -27,7 +27,7 @@ components:
   - {id: inbox, kind: data-source, owner: app, trust: untrusted, content: email, writable-by: [anyone], sensitivity: internal}
   - {id: files, kind: data-source, owner: app, trust: internal, writable-by: [staff], sensitivity: confidential}
   - {id: rag, kind: retriever, owner: app, per-user-filtering: true}
-  - {id: pane, kind: output-renderer, owner: app, format: markdown, images: true, raw-html: true}
+  - {id: pane, kind: output-renderer, owner: app, format: markdown, images: true}
 flows:
   - {from: chat, to: llm}
   - {from: inbox, to: rag}
@@ -69,6 +69,59 @@ def test_html_without_images_is_closed_by_encoding_the_output(tmp_path):
     assert _path(_check(doc, tmp_path), EXFIL).open
     doc["controls"] = [{"control": "APP-OUT-01", "party": "app", "provides": "implemented"}]
     assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-01",)
+
+
+def test_raw_html_that_also_loads_images_needs_both_ways_out_closed(tmp_path):
+    """DeepSeek's chat (2024): model output rendered as HTML ran script in the user's page. A host
+    allowlist for images stops the URLs, not a script, which reaches any host; encoding stops the
+    script, not a markdown image. Either alone leaves the path open; the fix is the pair."""
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["raw-html"] = True
+    result = _check(doc, tmp_path)
+    path = _path(result, EXFIL)
+    assert path.open and path.needs == (("APP-OUT-01",), ("APP-OUT-04",))
+    assert result.leverage.fix == ["APP-OUT-01", "APP-OUT-04"] and result.leverage.closes == 1
+    finding = {f.id: f for f in result.open_findings()}[f"open-attack-path:{EXFIL}"]
+    assert finding.recommendation.startswith("Close both ways out: APP-OUT-01 on pane")
+    assert "for the markup it runs; and APP-OUT-04 on pane" in finding.recommendation
+    parts = {c["id"]: c.get("part") for c in next(p for p in result_json(result)["paths"] if p["id"] == EXFIL)["controls"]}
+    assert parts["APP-OUT-01"] == "markup" and parts["APP-OUT-04"] == "urls"
+
+    _component(doc, "pane")["url-allowlist"] = ["cdn.example.com"]
+    allowlisted = _check(doc, tmp_path)
+    path = _path(allowlisted, EXFIL)
+    assert path.open and path.needs == (("APP-OUT-01",),) and allowlisted.leverage.fix == ["APP-OUT-01"]
+    finding = {f.id: f for f in allowlisted.open_findings()}[f"open-attack-path:{EXFIL}"]
+    assert "in effect, closing one only: APP-OUT-04" in finding.explanation
+
+    doc["controls"] = [{"control": "APP-OUT-01", "party": "app", "provides": "implemented"}]
+    assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-01", "APP-OUT-04")
+    del _component(doc, "pane")["url-allowlist"]
+    assert _path(_check(doc, tmp_path), EXFIL).open  # encoded, but images still load from anywhere
+
+
+def test_a_host_allowlist_does_not_close_markup_that_runs(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane").update({"images": False, "raw-html": True, "url-allowlist": ["cdn.example.com"]})
+    result = _check(doc, tmp_path)
+    path = _path(result, EXFIL)
+    assert path.open and result.leverage.fix == ["APP-OUT-01"]
+    allowlist = next(c for c in path.controls if c.id == "APP-OUT-04")
+    assert allowlist.status == "configured" and not allowlist.could_close and "runs markup" in allowlist.void
+    finding = {f.id: f for f in result.open_findings()}[f"open-attack-path:{EXFIL}"]
+    assert "Does not count here: APP-OUT-04 on pane (the renderer runs markup" in finding.explanation
+
+
+def test_markup_that_runs_is_high_without_private_data_to_carry(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    doc["components"] = [c for c in doc["components"] if c["id"] != "files"]
+    doc["flows"] = [f for f in doc["flows"] if f["from"] != "files"]
+    severity = {}
+    for raw in (False, True):
+        _component(doc, "pane")["raw-html"] = raw
+        severity[raw] = {f.id: f.severity for f in _check(doc, tmp_path).open_findings()}[f"open-attack-path:{EXFIL}"]
+    # An image carries out only what the model holds; a script acts with the viewer's session.
+    assert severity == {False: "medium", True: "high"}
 
 
 def test_markup_a_user_types_is_a_path_only_where_someone_else_sees_it(tmp_path):

@@ -188,6 +188,8 @@ def _control_json(c: PathControl, controls: dict[int, dict[str, Any]], verified:
         data["too_late"] = True
     if c.void or c.reason:
         data["reason"] = c.void or c.reason
+    if c.part:
+        data["part"] = c.part
     controls[id(c)] = data
     return data
 

@@ -66,16 +66,21 @@ class AlsoNeeded:
 
 def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
     open_paths = [p for p in paths if p.open]
-    closable = [p for p in open_paths if p.candidates]
+    # A path needs one control from each of its groups (most have one group: its candidates).
+    closable = [p for p in open_paths if all(p.needs)]
     by_layer = {layer: 0 for layer in LAYERS}
     for p in closable:
-        layers = {ctx.catalog.controls[c].layer for c in p.candidates}
+        # A layer alone closes a path when it has a control in every group the path needs.
+        first, *more = p.needs
+        layers = {ctx.catalog.controls[c].layer for c in first}
+        for group in more:
+            layers &= {ctx.catalog.controls[c].layer for c in group}
         for layer in layers:
             by_layer[layer] += 1
 
-    # Paths with the same candidate set are one constraint; a constraint whose set contains
-    # another's is met whenever the smaller one is, so it can be dropped.
-    sets = sorted({frozenset(p.candidates) for p in closable}, key=lambda s: (len(s), sorted(s)))
+    # Groups with the same controls are one constraint; a constraint whose set contains another's
+    # is met whenever the smaller one is, so it can be dropped.
+    sets = sorted({frozenset(group) for p in closable for group in p.needs}, key=lambda s: (len(s), sorted(s)))
     constraints: list[frozenset[str]] = []
     for s in sets:
         if not any(c <= s for c in constraints):
@@ -101,7 +106,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
     fix = solutions[0] if solutions else []
     reduce_only: dict[str, int] = {}
     for p in open_paths:
-        if p.candidates:
+        if all(p.needs):
             continue
         for c in p.controls:
             if not c.closes and not c.reduces and c.layer != "model" and c.function in ("prevent", "reduce") \
@@ -115,7 +120,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         by_layer=by_layer,
         exact=exact,
         alternatives=solutions[1 : 1 + MAX_ALTERNATIVES],
-        unclosable=[p.id for p in open_paths if not p.candidates],
+        unclosable=[p.id for p in open_paths if not all(p.needs)],
         responsible={c: use[c].responsible or list(ctx.resp[c].responsible) for c in fix},
         paths_closed={c: coverage[c] for c in fix},
     )

@@ -89,10 +89,12 @@ class PathControl(NamedTuple):
     closes: bool = False  # ... and in effect
     reduces: bool = False  # in effect outside the model, but only lowers the odds
     void: str = ""  # why, on this path, it cannot close it though it could elsewhere
+    # The one way out of a renderer with two that it closes ("markup" or "urls"); empty: the whole path.
+    part: str = ""
 
     @classmethod
     def of(cls, control: Control, status: str, parties: tuple[str, ...], components: tuple[str, ...],
-           reason: str = "", too_late: bool = False, void: str = "") -> PathControl:
+           reason: str = "", too_late: bool = False, void: str = "", part: str = "") -> PathControl:
         too_late = too_late or bool(void)
         could = control.closes_paths and not too_late
         effective = status in ("implemented", "configured")
@@ -100,7 +102,7 @@ class PathControl(NamedTuple):
                    components, reason, could, could and effective,
                    # The model's own training is the baseline every severity assumes: shown, not a reduction.
                    effective and not could and not too_late and control.function in ("prevent", "reduce")
-                   and control.layer != "model", void)
+                   and control.layer != "model", void, part)
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,16 @@ class AttackPath:
     controls: tuple[PathControl, ...]
     needs_click: bool = False  # the way out is a link the user must click
     first_impact: int = -1  # index in steps of the impact that gives impact_kind (-1: the last step)
+    # The ways out of a renderer at its end that each need closing ("markup", "urls"), where it has
+    # two; the controls that close one of them say which (PathControl.part).
+    parts: tuple[str, ...] = ()
     # closed (an enforced control in effect stops it), reduced (only probabilistic controls in
     # effect outside the model lower its odds) or open: from the controls.
     state: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        state = ("closed" if any(c.closes for c in self.controls)
-                 else "reduced" if any(c.reduces for c in self.controls) else "open")
+        closed = _closes(self.controls) if self.parts else any(c.closes for c in self.controls)
+        state = "closed" if closed else "reduced" if any(c.reduces for c in self.controls) else "open"
         object.__setattr__(self, "state", state)  # frozen: set once, here
 
     @property
@@ -148,8 +153,34 @@ class AttackPath:
 
     @cached_property
     def candidates(self) -> tuple[str, ...]:
-        """Controls not yet in effect whose implementation would close this path."""
+        """Controls not yet in effect whose implementation would close this path (or, where a
+        renderer has two ways out, one of them: see `needs`)."""
         return tuple(c.id for c in self.controls if c.could_close and not c.closes)
+
+    @property
+    def needs(self) -> tuple[tuple[str, ...], ...]:
+        """What closing this path takes: one control from each group. One group, the candidates,
+        unless the path ends at a renderer with two ways out (markup that runs, URLs that load):
+        then one group for each way out still open, its own controls beside those that close the
+        whole path. An empty group: no catalog control closes that way."""
+        if not self.parts:
+            return (self.candidates,)
+        whole = tuple(c.id for c in self.controls if c.could_close and not c.closes and not c.part)
+        shut = {c.part for c in self.controls if c.part and c.closes}
+        return tuple(whole + tuple(c.id for c in self.controls if c.part == part and c.could_close and not c.closes)
+                     for part in self.parts if part not in shut)
+
+
+def _closes(controls: tuple[PathControl, ...]) -> bool:
+    """Whether the controls in effect close a path that has parts: one that closes it whole, or one
+    for each way out of its renderer."""
+    parts: dict[str, bool] = {}
+    for c in controls:
+        if c.part:
+            parts[c.part] = parts.get(c.part, False) or c.closes
+        elif c.closes:
+            return True
+    return bool(parts) and all(parts.values())
 
 
 @dataclass
@@ -248,6 +279,20 @@ def renders_markup(comp: Any) -> bool:
     return bool(comp.raw_html or comp.format == "html")
 
 
+def ways_out(comp: Any) -> tuple[str, ...]:
+    """How an attacker's text in a renderer's output gets out: markup that runs in the page (raw
+    HTML, an HTML page) and URLs the page loads or links (images, previews, links). Each is closed
+    by its own control: encoding takes markup away but images still load; an allowlist of hosts
+    stops the URLs but not a script, which reaches any host."""
+    return (("markup",) if renders_markup(comp) else ()) + (
+        ("urls",) if comp.images or comp.link_previews or comp.links else ())
+
+
+# The threat each way out of a renderer carries: a control on the renderer closes the ways out
+# whose threat it mitigates.
+WAY_OUT_THREAT = {"markup": "improper-output", "urls": "data-exfiltration"}
+
+
 def reaches_out(comp: Any) -> bool:
     """Whether an output renderer sends what the answer points at somewhere: images and previews load
     by themselves, HTML carries <img> and CSS, a link goes on a click."""
@@ -280,12 +325,13 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
         markup = renders_markup(comp)
         if source_kind == "user-input":
             return Impact("output", frozenset({"improper-output"})) if markup and comp.publishes else None  # type: ignore[attr-defined]
+        if markup:
+            # Markup runs script, which fetches from any host whatever an allowlist of image hosts
+            # says: only encoding takes it away. Images or links beside it are a second way out.
+            return Impact("exfiltration", frozenset({"data-exfiltration", "improper-output"}))
         if comp.images or comp.link_previews:  # type: ignore[attr-defined]
             # The fetch happens whatever the encoding: only where the URLs may point matters.
             return Impact("exfiltration", frozenset({"data-exfiltration"}))
-        if markup:
-            # Markup that fetches: encoding the output takes the markup, and so the fetch, away.
-            return Impact("exfiltration", frozenset({"data-exfiltration", "improper-output"}))
         if comp.links:  # type: ignore[attr-defined]
             return Impact("exfiltration", frozenset({"data-exfiltration"}), needs_click=True)
         return None
@@ -442,11 +488,19 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
         # ran or a record that was written cannot.
         last_stop = len(steps) - 1 if impacts[0].kind == "exfiltration" else first_impact
         by_user = ctx.kind(steps[0]) == "user-input"
+        controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user)
+        needs_click = impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration")
+        parts: tuple[str, ...] = ()
+        if path_controls.markup_ways and "improper-output" in impact_threats:
+            parts = tuple(sorted({c.part for c in controls if c.part}))
+            if parts and not needs_click and len(impacts) == 1:
+                # Markup encoded, a renderer that only links has a click left as its way out.
+                comp: Any = ctx.system.components[steps[first_impact]]
+                needs_click = not (comp.images or comp.link_previews) and any(
+                    c.closes and c.part == "markup" for c in controls)
         result.paths.append(AttackPath(
-            steps[0], steps[-1], steps, entry, impacts[0].kind, threats,
-            path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user),
-            needs_click=impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration"),
-            first_impact=first_impact))
+            steps[0], steps[-1], steps, entry, impacts[0].kind, threats, controls,
+            needs_click=needs_click, first_impact=first_impact, parts=parts))
     return result
 
 
@@ -490,6 +544,9 @@ class _PathControls:
         self.made_alone: dict[tuple[int, bool], tuple[_Entry, PathControl | None]] = {}
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.actor for cid, c in ctx.system.components.items()}
+        # The ways out of each renderer that runs markup: where a control closes only one of them.
+        self.markup_ways = {cid: ways_out(c) for cid, c in ctx.system.components.items()
+                            if c.kind == "output-renderer" and renders_markup(c)}  # type: ignore[attr-defined]
 
     def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
         """The parties that are among the owners, in the parties' order (which may be long: every
@@ -563,17 +620,36 @@ class _PathControls:
             void = "the person who approves is the user who sent the input"
             if status in ("implemented", "configured"):
                 status = "contradicted"
+        part = ""
+        if self.markup_ways:
+            part, cannot = self._way_out(control, components)
+            void = void or cannot
         parties = state.parties or self.ctx.resp[control.id].responsible
         shared = not too_late
         if len(parties) > 1:
             # Of several parties a control could fall to, those who own part of this path answer here.
             parties = self._among(parties, dict.fromkeys(self.owner[c] for c in steps)) or parties
             shared = False
-        key = (control.id, state, components, parties, status, too_late, void)
+        key = (control.id, state, components, parties, status, too_late, void, part)
         pc = self.made.get(key)
         if pc is None:
-            pc = self.made[key] = PathControl.of(control, status, parties, components, state.reason, too_late, void)
+            pc = self.made[key] = PathControl.of(control, status, parties, components, state.reason, too_late,
+                                                 void, part)
         return pc, shared
+
+    def _way_out(self, control: Control, components: tuple[str, ...]) -> tuple[str, str]:
+        """For a control on a renderer that runs markup: the one way out it closes where the renderer
+        has two (`part`), or why it closes none where markup is the only one."""
+        if not control.closes_paths:
+            return "", ""
+        ways = {w for c in components for w in self.markup_ways.get(c, ())}
+        if not ways:
+            return "", ""
+        shut = {w for w in ways if WAY_OUT_THREAT[w] in control.mitigates}
+        if not shut:
+            return "", ("the renderer runs markup: a script in it reaches any host, whatever the hosts URLs "
+                        "may point at; only encoding the output closes that way out")
+        return ("", "") if shut == ways else (next(iter(shut)), "")
 
     def _approved_by_user(self, control: Control, components: tuple[str, ...]) -> bool:
         """Whether the control is an approval that the user who is chatting would give: a gate set to

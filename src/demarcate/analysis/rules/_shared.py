@@ -31,7 +31,10 @@ def path_severity(ctx: Context, path: AttackPath) -> str:
     elif path.impact_kind == "exfiltration":
         # Whatever carries it out (a tool, egress, an image the chat loads by itself), private data
         # leaves with no one doing anything; a link the user must click lowers it below.
-        severity = "critical" if private else "medium"
+        # Markup that runs in the viewer's page acts with their session whatever the model holds.
+        runs = "improper-output" in path.threats and not (
+            path.parts and any(c.closes and c.part == "markup" for c in path.controls))
+        severity = "critical" if private else "high" if runs else "medium"
     elif path.impact_kind in ("side-effect", "output"):
         severity = "high"
     else:

@@ -42,15 +42,20 @@ def check(ctx: Context) -> Iterator[Finding]:
         if path.open:
             continue
         closers = [c for c in path.controls if c.closes]
-        for c in closers:
-            if (known := shown.get(id(c))) is None:
-                known = shown[id(c)] = c.id in assumed or any(ctx.shown(c.id, comp) for comp in c.components)
-            if known:
-                break
-        else:
-            for c in closers:
-                resting.setdefault(c.id, []).append(path)
-                acting.setdefault(c.id, {})[id(c)] = c
+        groups = [closers]
+        if path.parts:  # a renderer with two ways out: what closes it whole, or else each way's own
+            whole = [c for c in closers if not c.part]
+            groups = [whole] if whole else [[c for c in closers if c.part == way] for way in path.parts]
+        for group in groups:
+            for c in group:
+                if (known := shown.get(id(c))) is None:
+                    known = shown[id(c)] = c.id in assumed or any(ctx.shown(c.id, comp) for comp in c.components)
+                if known:
+                    break
+            else:
+                for c in group:
+                    resting.setdefault(c.id, []).append(path)
+                    acting.setdefault(c.id, {})[id(c)] = c
     for control_id, paths in sorted(resting.items()):
         control = ctx.catalog.controls[control_id]
         components = tuple(dict.fromkeys(comp for c in acting[control_id].values() for comp in c.components))

@@ -30,7 +30,8 @@ RULE = Rule(
                     "example a source whose content is never shown to the model). Fix the manifest, or "
                     "mark the finding as false-positive in `tracking`.",
     references=("OWASP LLM01", "OWASP LLM06", "OWASP ASI01", "MITRE ATLAS AML.M0030"),
-    fix="Put one enforced control in effect on a hop of the path; `leverage` shows the smallest set "
+    fix="Put one enforced control in effect on a hop of the path (one for each way out of a renderer that "
+        "both runs markup and loads or links URLs); `leverage` shows the smallest set "
         "that closes every path at once.",
 )
 
@@ -74,6 +75,13 @@ def check(ctx: Context) -> Iterator[Finding]:
         else:
             lines.append("No enforced catalog control acts on this path: it needs one of your own, "
                          "or a change to the design (remove the source, the tool or the way out).")
+        parts = [c for c in path.controls if c.part] if path.parts else []
+        if parts:
+            halfway = [c for c in parts if c.closes]
+            lines.append(f"{impact.label} has two ways out, each closed only by its own control: "
+                         f"{' and '.join(f'{_WAYS[w]} ({_ids(parts, w)})' for w in path.parts)}"
+                         + (f"; in effect, closing one only: {', '.join(c.id for c in halfway)}" if halfway else "")
+                         + ".")
         if reducers:
             lines.append("It is reduced, not closed: " + "; ".join(
                 lowering.get(c) or lowering.setdefault(
@@ -95,9 +103,15 @@ def check(ctx: Context) -> Iterator[Finding]:
             lines.append(f"Too late to close it ({path.impact_kind} has happened by then): "
                          + ", ".join(f"{c.id} on {', '.join(c.components)}" for c in late) + ".")
         best = sorted(candidates, key=lambda c: (c.status != "contradicted", c.layer != "application", c.id))[:3]
-        rec = ("Close one hop: " + "; or ".join(
-            hop.get(c) or hop.setdefault(c, f"{c.id} on {', '.join(c.components)} ({party_list(ctx, c.parties)})")
-            for c in best) + ".") if best else RULE.fix
+        if path.parts and len(path.needs) > 1 and all(path.needs):
+            ways = [w for w in path.parts if any(c.part == w and not c.closes for c in parts)]
+            rec = "Close both ways out: " + "; and ".join(
+                f"{' or '.join(_named(ctx, c, hop) for c in candidates if c.part == w)} for {_WAYS[w]}"
+                for w in ways) + "."
+        elif best:
+            rec = "Close one hop: " + "; or ".join(_named(ctx, c, hop) for c in best) + "."
+        else:
+            rec = RULE.fix
         severity = path_severity(ctx, path)
         yield Finding(
             rule=RULE.id,
@@ -111,6 +125,18 @@ def check(ctx: Context) -> Iterator[Finding]:
             controls=tuple(c.id for c in candidates),
             hops=path.steps,
         )
+
+
+_WAYS = {"markup": "the markup it runs", "urls": "the URLs it loads or links"}
+
+
+def _named(ctx: Context, c: PathControl, said: dict[PathControl, str]) -> str:
+    """A control where it acts and who would put it there (paths share them: written once)."""
+    return said.get(c) or said.setdefault(c, f"{c.id} on {', '.join(c.components)} ({party_list(ctx, c.parties)})")
+
+
+def _ids(controls: list[PathControl], part: str) -> str:
+    return ", ".join(c.id for c in controls if c.part == part)
 
 
 def _described(ctx: Context, c: PathControl) -> str:
