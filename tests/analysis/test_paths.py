@@ -35,6 +35,23 @@ def test_tool_output_and_shared_memory_are_sources(tmp_path):
     assert "reviews>rag>llm>mem" in ids  # a planted instruction written into memory others read
 
 
+def test_a_path_that_comes_back_to_its_source_ends_there(tmp_path):
+    """Memory anyone writes, read by the model, which writes it back: the path ends at the write.
+    The user who reads that memory and writes it again starts no second lap of the same path."""
+    doc = {"version": 1, "system": {"name": "loop"},
+           "parties": [{"id": "p", "role": "application-developer"}],
+           "components": [{"id": "llm", "kind": "model", "owner": "p"},
+                          {"id": "chat", "kind": "user-input", "owner": "p"},
+                          {"id": "mem", "kind": "memory", "owner": "p", "persistent": True, "writable-by": ["anyone"]}],
+           "flows": [{"from": "mem", "to": "llm"}, {"from": "llm", "to": "mem"}, {"from": "chat", "to": "llm"},
+                     {"from": "chat", "to": "mem"}, {"from": "mem", "to": "chat"}]}
+    path = tmp_path / "m.yaml"
+    path.write_text(dump_yaml(doc))
+    ids = {p.id for p in Context(load([path])).paths.paths}
+    assert "mem>llm>mem" in ids and "mem>llm>mem>chat>mem" not in ids
+    assert all(len(set(p.split(">")[1:])) == len(p.split(">")) - 1 for p in ids)
+
+
 def test_user_cannot_attack_their_own_renderer(tmp_path):
     bot = Bot().add({"id": "ui", "kind": "output-renderer", "owner": "app", "images": True}, ("llm", "ui"))
     ids = {p.id for p in _ctx(tmp_path, bot).paths.paths}

@@ -391,7 +391,8 @@ class _Search:
             expansions += 1
             onward = []  # children past an impact, followed first (depth-first) to the end of their route
             extended = False
-            for nxt in succ[node]:
+            back = node == source and len(path) > 1  # came back to its source: the path ends here
+            for nxt in () if back else succ[node]:
                 if nxt in path and not (nxt == source and first_model >= 0 and not impacts):
                     continue
                 if len(path) >= max_depth:
