@@ -124,6 +124,56 @@ def test_markup_that_runs_is_high_without_private_data_to_carry(tmp_path):
     assert severity == {False: "medium", True: "high"}
 
 
+MAIL = yaml.safe_load("""
+version: 1
+system: {name: mail, preset: enterprise-saas}
+parties:
+  - {id: app, role: application-developer}
+  - {id: ops, role: infrastructure-operator}
+  - {id: mp, role: model-provider}
+components:
+  - {id: inbox, kind: data-source, owner: app, trust: untrusted, content: email, writable-by: [anyone]}
+  - {id: crm, kind: data-source, owner: app, trust: internal, sensitivity: personal}
+  - {id: llm, kind: model, owner: mp}
+  - {id: mail, kind: tool, owner: app, effects: [send-external], sends-through: [smtp.corp.example]}
+  - {id: fetch, kind: tool, owner: app, effects: [read-public]}
+  - {id: out, kind: network-egress, owner: ops, policy: allowlist, allow: [corp.example, api.partner.example]}
+flows:
+  - {from: inbox, to: llm}
+  - {from: crm, to: llm}
+  - {from: llm, to: mail}
+  - {from: llm, to: fetch}
+  - {from: mail, to: out}
+  - {from: fetch, to: out}
+""")
+
+
+def test_an_egress_allowlist_that_lets_the_mail_server_through_stops_no_recipient(tmp_path):
+    """The seed's email tool: the cloud team's allowlist must let the mail server through, and the
+    server delivers to any address the call names. Only the fetch, which connects to the host in its
+    URL, is stopped by it."""
+    result = _check(copy.deepcopy(MAIL), tmp_path)
+    mail, fetch = _path(result, "inbox>llm>mail>out"), _path(result, "inbox>llm>fetch>out")
+    assert fetch.closed_by == ("INF-NET-03",) and mail.open
+    egress = next(c for c in mail.controls if c.id == "INF-NET-03")
+    assert egress.status == "configured" and not egress.could_close
+    assert egress.void == ("mail hands what it sends to smtp.corp.example, which delivers it to whatever recipient "
+                           "the call names: an egress that lets smtp.corp.example through stops no recipient")
+    assert "INF-NET-03" not in mail.candidates and result.leverage.fix != ["INF-NET-03"]
+    finding = {f.id: f for f in result.open_findings()}["open-attack-path:inbox>llm>mail>out"]
+    assert "ops" not in finding.responsible and "Does not count here: INF-NET-03 on out (mail hands" in finding.explanation
+
+
+def test_an_egress_allowlist_that_leaves_the_mail_server_out_closes_the_mail_too(tmp_path):
+    doc = copy.deepcopy(MAIL)
+    _component(doc, "out")["allow"] = ["api.partner.example"]  # the tool can reach no mail server at all
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
+    # Without `sends-through` the manifest says nothing of a service between: the egress closes it, as before.
+    doc = copy.deepcopy(MAIL)
+    del _component(doc, "mail")["sends-through"]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
+
+
 def test_markup_a_user_types_is_a_path_only_where_someone_else_sees_it(tmp_path):
     """Lenovo's Lena (2025): a customer's chat made the bot answer in HTML that ran in the support
     agent's console, with the agent's session. The same HTML in the customer's own window harms

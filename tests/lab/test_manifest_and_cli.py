@@ -54,6 +54,25 @@ def test_the_computed_fix_switched_on_closes_every_path(tmp_path):
     assert fixed.paths.open_paths == [] and len(fixed.paths.paths) == len(shopbot.paths.paths)
 
 
+def test_the_lab_names_the_mail_relay_it_hands_outside_mail_to(tmp_path):
+    """The lab sends mail for outside addresses to a relay through its egress; its manifest says so,
+    so that the analysis and the live egress agree on whether the allowlist stops that mail."""
+    plain = _analyse(tmp_path, LabConfig(controls={"egress-allowlist": True}))
+    assert plain.system.components["send-email"].get("sends-through") is None  # mail stays in its outbox
+    relayed = _analyse(tmp_path, LabConfig(controls={"egress-allowlist": True}, mail_relay="http://127.0.0.1:9/relay"))
+    assert relayed.system.components["send-email"].get("sends-through")[0].host == "127.0.0.1"
+    # the relay is not on it: the egress refuses the delivery, as the live lab shows (delivery-denied)
+    assert _mail_paths_closed_by_egress(relayed) is True
+
+
+def _mail_paths_closed_by_egress(result) -> bool:
+    mail = [p for p in result.paths.paths if "send-email" in p.steps and p.steps[-1] == "egress"]
+    assert mail
+    closes = {any(c.id == "INF-NET-03" and c.closes for c in p.controls) for p in mail}
+    assert len(closes) == 1
+    return closes.pop()
+
+
 def test_parse_controls_spec():
     assert parse_controls("confirmation-gate,-auth") == {"confirmation-gate": True, "auth": False}
     assert set(parse_controls("all").values()) == {True}

@@ -476,7 +476,7 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
                             "they do not name")
     result.notes = sorted(set(result.notes))
 
-    path_controls = _PathControls(ctx)
+    path_controls = _PathControls(ctx, graph)
     threats_of: dict[tuple[str, tuple[Impact, ...]], tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
     for entry_threat, entry, steps, first_model, impacts, first_impact in found:
         key = (entry_threat, impacts)
@@ -534,7 +534,7 @@ class _PathControls:
     every route out of it. So the controls of one hop, and the merged controls of one stretch, are
     worked out once; a path merges its three stretches, and equal results share one PathControl."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, graph: FlowGraph):
         self.ctx = ctx
         self.hops: dict[tuple[str, frozenset[str]], dict[str, _Entry]] = {}
         self.stretches: dict[tuple[tuple[str, ...], frozenset[str]], dict[str, _Entry]] = {}
@@ -545,6 +545,12 @@ class _PathControls:
         self.made_alone: dict[tuple[int, bool], tuple[_Entry, PathControl | None]] = {}
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.actor for cid, c in ctx.system.components.items()}
+        # Tools that hand what they send to a service beyond the egress (`sends-through`): their
+        # hosts, and the egress behind them, where a control's part depends on which tool a path took.
+        comps = ctx.system.components
+        self.sends_through = {cid: [h.host for h in hosts] for cid, c in comps.items()
+                              if c.kind == "tool" and (hosts := c.get("sends-through"))}  # type: ignore[attr-defined]
+        self.behind = frozenset(n for t in self.sends_through for n in graph.successors(t))
         # The ways out of each renderer that runs markup: where a control closes only one of them.
         self.markup_ways = {cid: ways_out(c) for cid, c in ctx.system.components.items()
                             if c.kind == "output-renderer" and renders_markup(c)}  # type: ignore[attr-defined]
@@ -625,8 +631,10 @@ class _PathControls:
         if self.markup_ways:
             part, cannot = self._way_out(control, components)
             void = void or cannot
+        relayed = self._relayed(control, components, steps) if self.behind else None
+        void = void or relayed or ""
         parties = state.parties or self.ctx.resp[control.id].responsible
-        shared = not too_late
+        shared = not too_late and relayed is None  # behind a relaying tool, it depends on the path
         if len(parties) > 1:
             # Of several parties a control could fall to, those who own part of this path answer here.
             parties = self._among(parties, dict.fromkeys(self.owner[c] for c in steps)) or parties
@@ -637,6 +645,25 @@ class _PathControls:
             pc = self.made[key] = PathControl.of(control, status, parties, components, state.reason, too_late,
                                                  void, part)
         return pc, shared
+
+    def _relayed(self, control: Control, components: tuple[str, ...], steps: tuple[str, ...]) -> str | None:
+        """For a control on what comes after a tool that hands what it sends to a service beyond it
+        (`sends-through`; egress, mostly): why it cannot close this path, or "" where it can (the
+        path did not come through such a tool, or the egress leaves the service out, so the tool
+        sends nothing). None for a control elsewhere: the same on every path."""
+        gates = [c for c in components if c in self.behind]
+        if not gates or not control.closes_paths:
+            return None
+        comps = self.ctx.system.components
+        for gate in gates:
+            at = steps.index(gate) if gate in steps else 0
+            hosts = self.sends_through.get(steps[at - 1], []) if at else []
+            allowed = [h for h in hosts if comps[gate].get("policy") != "allowlist"
+                       or any(_lets_through(entry.host, h) for entry in comps[gate].get("allow") or [])]
+            if allowed:
+                return (f"{steps[at - 1]} hands what it sends to {allowed[0]}, which delivers it to whatever "
+                        f"recipient the call names: an egress that lets {allowed[0]} through stops no recipient")
+        return ""
 
     def _way_out(self, control: Control, components: tuple[str, ...]) -> tuple[str, str]:
         """For a control on a renderer that runs markup: the one way out it closes where the renderer
@@ -661,6 +688,15 @@ class _PathControls:
         gated = [c for c in components if self.ctx.kind(c) in kinds]
         return bool(gated) and all(self.ctx.system.components[c].get("confirmation") != "admin"
                                    for c in gated)
+
+
+def _lets_through(entry: str, host: str) -> bool:
+    """Whether an allowlist entry (a host, `*.domain` or `.domain`) lets traffic reach a host: the
+    host itself or a domain above it (a proxy that allows a domain mostly allows what is under it)."""
+    base = entry.strip().lower().removeprefix("https://").removeprefix("http://").split("/")[0].split(":")[0]
+    base = base.lstrip("*").lstrip(".")
+    host = host.lower().rstrip(".")
+    return host == base or host.endswith("." + base)
 
 
 def _cut_note(cut: list[tuple[str, int, int]], sources: int, bounds: Bounds, components: int, flows: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -49,6 +50,9 @@ def manifest_data(config: LabConfig) -> dict[str, Any]:
     else:
         components["egress"]["policy"] = "open"
         components["egress"].pop("allow", None)
+    if config.mail_relay:
+        # Mail to outside domains goes to this relay, through egress: the service the tool hands it to.
+        components["send-email"]["sends-through"] = [urlsplit(config.mail_relay).hostname or config.mail_relay]
     if config.on("url-allowlist"):
         components["chat-ui"]["url-allowlist"] = list(config.url_allow)
     if config.on("ai-logging"):
