@@ -391,9 +391,9 @@ class _Search:
             expansions += 1
             onward = []  # children past an impact, followed first (depth-first) to the end of their route
             extended = False
-            back = node == source and len(path) > 1  # came back to its source: the path ends here
-            for nxt in () if back else succ[node]:
-                if nxt in path and not (nxt == source and first_model >= 0 and not impacts):
+            for nxt in succ[node]:
+                # Back to the source only once: a route on from an impact there may not return again.
+                if nxt in path and not (nxt == source and first_model >= 0 and not impacts and source not in path[1:]):
                     continue
                 if len(path) >= max_depth:
                     self.too_deep = True
