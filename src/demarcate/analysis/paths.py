@@ -675,8 +675,8 @@ class _PathControls:
             return "", ""
         shut = {w for w in ways if WAY_OUT_THREAT[w] in control.mitigates}
         if not shut:
-            return "", ("the renderer runs markup: a script in it reaches any host, whatever the hosts URLs "
-                        "may point at; only encoding the output closes that way out")
+            return "", ("the renderer runs markup: a script in it reaches any host, whichever hosts its URLs "
+                        "are allowed; only encoding the output closes that way out")
         return ("", "") if shut == ways else (next(iter(shut)), "")
 
     def _approved_by_user(self, control: Control, components: tuple[str, ...]) -> bool:
