@@ -174,6 +174,42 @@ def test_an_egress_allowlist_that_leaves_the_mail_server_out_closes_the_mail_too
     assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
 
 
+def _custom(doc: dict[str, Any], cid: str, applies_to: str, mitigates: str, on: str) -> None:
+    """A custom enforced control of the organisation's own, claimed in effect on one component."""
+    doc.setdefault("custom-controls", []).append({
+        "id": cid, "title": cid, "description": cid, "layer": "application", "function": "prevent",
+        "assurance": "enforced", "applies-to": [applies_to], "mitigates": [mitigates]})
+    doc.setdefault("controls", []).append({"control": cid, "party": "app", "provides": "implemented", "scope": [on]})
+
+
+def test_only_a_host_allowlist_on_the_egress_is_set_aside_for_a_relaying_tool(tmp_path):
+    # A DLP gateway on the same egress reads the mail that leaves: the mail server does not pass it by.
+    doc = copy.deepcopy(MAIL)
+    _custom(doc, "ACME-DLP-01", "network-egress", "data-exfiltration", "out")
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("ACME-DLP-01",)
+    # A tool that sends through a service and also reads what outsiders write: the model after it
+    # is no egress, and a control there is not set aside for the tool's mail server.
+    doc = copy.deepcopy(MAIL)
+    _component(doc, "mail").update({"effects": ["read-public", "send-external"], "output-trust": "untrusted"})
+    doc["flows"].append({"from": "mail", "to": "llm"})
+    _custom(doc, "ACME-ISO-01", "model", "indirect-injection", "llm")
+    path = _path(_check(doc, tmp_path), "mail>llm>fetch>out")
+    assert "ACME-ISO-01" in path.closed_by and not any("hands what it sends" in c.void for c in path.controls)
+
+
+def test_markup_a_user_types_into_a_page_others_see_is_one_way_out(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    doc["flows"] = [f for f in doc["flows"] if f["from"] != "rag"]
+    _component(doc, "chat")["trust"] = "untrusted"
+    _component(doc, "pane").update({"images": False, "links": True, "raw-html": True, "publishes": True})
+    result = _check(doc, tmp_path)
+    path = _path(result, "chat>llm>pane")
+    assert path.impact_kind == "output" and path.parts == () and path.needs == (("APP-OUT-01",),)
+    finding = {f.id: f for f in result.open_findings()}["open-attack-path:chat>llm>pane"]
+    assert "two ways out" not in finding.explanation and finding.recommendation.startswith("Close one hop: APP-OUT-01")
+    assert not any("part" in c for p in result_json(result)["paths"] for c in p["controls"])
+
+
 def test_markup_a_user_types_is_a_path_only_where_someone_else_sees_it(tmp_path):
     """Lenovo's Lena (2025): a customer's chat made the bot answer in HTML that ran in the support
     agent's console, with the agent's session. The same HTML in the customer's own window harms

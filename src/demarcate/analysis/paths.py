@@ -546,11 +546,12 @@ class _PathControls:
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.actor for cid, c in ctx.system.components.items()}
         # Tools that hand what they send to a service beyond the egress (`sends-through`): their
-        # hosts, and the egress behind them, where a control's part depends on which tool a path took.
+        # hosts, and the egress behind them, where what an allowlist does depends on the tool a path took.
         comps = ctx.system.components
         self.sends_through = {cid: [h.host for h in hosts] for cid, c in comps.items()
                               if c.kind == "tool" and (hosts := c.get("sends-through"))}  # type: ignore[attr-defined]
-        self.behind = frozenset(n for t in self.sends_through for n in graph.successors(t))
+        self.behind = frozenset(n for t in self.sends_through for n in graph.successors(t)
+                                if comps[n].kind == "network-egress")  # type: ignore[attr-defined]
         # The ways out of each renderer that runs markup: where a control closes only one of them.
         self.markup_ways = {cid: ways_out(c) for cid, c in ctx.system.components.items()
                             if c.kind == "output-renderer" and renders_markup(c)}  # type: ignore[attr-defined]
@@ -605,7 +606,7 @@ class _PathControls:
             too_late = bool(late) and late.issuperset(item[3])
             known = None if too_late else alone.get((id(item), by_user))
             if known is None:
-                pc, shared = self._control(item, steps, too_late, by_user)
+                pc, shared = self._control(item, steps, too_late, by_user, impact_threats)
                 if shared:
                     alone[id(item), by_user] = (item, pc)
             else:
@@ -614,10 +615,11 @@ class _PathControls:
                 out.append(pc)
         return tuple(out)
 
-    def _control(self, item: _Entry, steps: tuple[str, ...], too_late: bool,
-                 by_user: bool) -> tuple[PathControl | None, bool]:
+    def _control(self, item: _Entry, steps: tuple[str, ...], too_late: bool, by_user: bool,
+                 impact_threats: frozenset[str]) -> tuple[PathControl | None, bool]:
         """One control's part on a path (None: it does not act there), and whether that part is the
-        same on every path where it is not too late and the attack comes from the same side."""
+        same on every path where it is not too late and the attack comes from the same side (an
+        entry's hop and threats fix `impact_threats`: they need not be in the key)."""
         control, state, _, components = item
         if by_user and "indirect-injection" in control.mitigates and "direct-injection" not in control.mitigates:
             return None, True  # it acts on content the application takes in, not on what its user types
@@ -629,7 +631,7 @@ class _PathControls:
                 status = "contradicted"
         part = ""
         if self.markup_ways:
-            part, cannot = self._way_out(control, components)
+            part, cannot = self._way_out(control, components, impact_threats)
             void = void or cannot
         relayed = self._relayed(control, components, steps) if self.behind else None
         void = void or relayed or ""
@@ -647,30 +649,31 @@ class _PathControls:
         return pc, shared
 
     def _relayed(self, control: Control, components: tuple[str, ...], steps: tuple[str, ...]) -> str | None:
-        """For a control on what comes after a tool that hands what it sends to a service beyond it
-        (`sends-through`; egress, mostly): why it cannot close this path, or "" where it can (the
-        path did not come through such a tool, or the egress leaves the service out, so the tool
-        sends nothing). None for a control elsewhere: the same on every path."""
+        """For a host allowlist on the egress after a tool that hands what it sends to a service
+        beyond it (`sends-through`): why it cannot close this path, or "" where it can (the path did
+        not come through such a tool, or the egress leaves the service out, so the tool sends
+        nothing). None for any other control (a DLP gateway on that egress reads what leaves): the
+        same on every path."""
         gates = [c for c in components if c in self.behind]
-        if not gates or not control.closes_paths:
+        if not gates or not any(check.hosts for check in control.configured_by if check.kind == "network-egress"):
             return None
         comps = self.ctx.system.components
         for gate in gates:
-            at = steps.index(gate) if gate in steps else 0
-            hosts = self.sends_through.get(steps[at - 1], []) if at else []
-            allowed = [h for h in hosts if comps[gate].get("policy") != "allowlist"
+            tool = steps[steps.index(gate) - 1]  # an egress is never a path's source
+            allowed = [h for h in self.sends_through.get(tool, ()) if comps[gate].get("policy") != "allowlist"
                        or any(_lets_through(entry.host, h) for entry in comps[gate].get("allow") or [])]
             if allowed:
-                return (f"{steps[at - 1]} hands what it sends to {allowed[0]}, which delivers it to whatever "
+                return (f"{tool} hands what it sends to {allowed[0]}, which delivers it to whatever "
                         f"recipient the call names: an egress that lets {allowed[0]} through stops no recipient")
         return ""
 
-    def _way_out(self, control: Control, components: tuple[str, ...]) -> tuple[str, str]:
-        """For a control on a renderer that runs markup: the one way out it closes where the renderer
-        has two (`part`), or why it closes none where markup is the only one."""
+    def _way_out(self, control: Control, components: tuple[str, ...], threats: frozenset[str]) -> tuple[str, str]:
+        """For a control on a renderer that runs markup: the one way out it closes where the path
+        goes out by two (`part`), or why it closes none where markup is the only one. A way counts
+        where the path carries its threat: what a user types into a page others see is markup only."""
         if not control.closes_paths:
             return "", ""
-        ways = {w for c in components for w in self.markup_ways.get(c, ())}
+        ways = {w for c in components for w in self.markup_ways.get(c, ()) if WAY_OUT_THREAT[w] in threats}
         if not ways:
             return "", ""
         shut = {w for w in ways if WAY_OUT_THREAT[w] in control.mitigates}
