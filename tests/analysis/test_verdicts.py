@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -13,6 +14,7 @@ from demarcate.analysis.check import Result, analyse, for_parties, result_json
 from demarcate.analysis.findings import severity_rank
 from demarcate.model import load
 from demarcate.model.yamlio import dump_yaml
+from tests.analysis.test_check import SCHEMA
 
 # The repro from the field: a mail-reading assistant whose answers render as markdown.
 REPRO = yaml.safe_load("""
@@ -84,7 +86,9 @@ def test_raw_html_that_also_loads_images_needs_both_ways_out_closed(tmp_path):
     finding = {f.id: f for f in result.open_findings()}[f"open-attack-path:{EXFIL}"]
     assert finding.recommendation.startswith("Close both ways out: APP-OUT-01 on pane")
     assert "for the markup it runs; and APP-OUT-04 on pane" in finding.recommendation
-    parts = {c["id"]: c.get("part") for c in next(p for p in result_json(result)["paths"] if p["id"] == EXFIL)["controls"]}
+    data = result_json(result)
+    jsonschema.validate(data, SCHEMA)  # `part` is in the contract
+    parts = {c["id"]: c.get("part") for c in next(p for p in data["paths"] if p["id"] == EXFIL)["controls"]}
     assert parts["APP-OUT-01"] == "markup" and parts["APP-OUT-04"] == "urls"
 
     _component(doc, "pane")["url-allowlist"] = ["cdn.example.com"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from demarcate.analysis.graph import FlowGraph
 from demarcate.model.errors import Problem
 from demarcate.model.loader import System
-from demarcate.model.schema import Control
+from demarcate.model.schema import Control, allowlist_entry
 
 if TYPE_CHECKING:  # the context builds the paths (Context.paths): at run time it comes to them
     from demarcate.analysis.context import Context, ControlState
@@ -262,8 +262,8 @@ def unconnected(system: System) -> list[Problem]:
     ]
 
 
-def build_graph(ctx: Context) -> FlowGraph:
-    return FlowGraph(ctx.system.components, ((f.source, f.target) for f in ctx.system.flows))
+def build_graph(system: System) -> FlowGraph:
+    return FlowGraph(system.components, ((f.source, f.target) for f in system.flows))
 
 
 def entry_of(ctx: Context, cid: str) -> str:
@@ -434,7 +434,7 @@ class _Search:
 
 
 def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
-    graph = build_graph(ctx)
+    graph = build_graph(ctx.system)
     result = PathAnalysis(graph, [], limits=bounds.limits(len(ctx.system.components), len(ctx.system.flows)))
     search = _Search(ctx, graph, bounds)
     sources = sorted(c for c in ctx.system.components if ctx.is_untrusted_source(c))
@@ -696,8 +696,7 @@ class _PathControls:
 def _lets_through(entry: str, host: str) -> bool:
     """Whether an allowlist entry (a host, `*.domain` or `.domain`) lets traffic reach a host: the
     host itself or a domain above it (a proxy that allows a domain mostly allows what is under it)."""
-    base = entry.strip().lower().removeprefix("https://").removeprefix("http://").split("/")[0].split(":")[0]
-    base = base.lstrip("*").lstrip(".")
+    base, _ = allowlist_entry(entry)
     host = host.lower().rstrip(".")
     return host == base or host.endswith("." + base)
 

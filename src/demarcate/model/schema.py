@@ -339,9 +339,7 @@ class RelayingHost(Model):
 
     def covers(self, entry: str) -> bool:
         """Whether an allowlist entry (a host, or `*.domain`) lets traffic reach what this relays."""
-        entry = entry.strip().lower().removeprefix("https://").removeprefix("http://").split("/")[0].split(":")[0]
-        wildcard = entry.startswith("*.") or entry.startswith(".")
-        base = entry.lstrip("*").lstrip(".")
+        base, wildcard = allowlist_entry(entry)
         host = self.host.lower()
         under = base == host or base.endswith("." + host)  # the entry is this host or below it
         above = host.endswith("." + base)  # the entry's wildcard takes in this host
@@ -350,6 +348,13 @@ class RelayingHost(Model):
         if self.match == "subdomains":
             return (under and (base != host or wildcard)) or (wildcard and above)
         return wildcard and (base == host or above)
+
+
+def allowlist_entry(entry: str) -> tuple[str, bool]:
+    """An allowlist entry as a host name, and whether it was written as a wildcard (`*.domain` or
+    `.domain`): a scheme, a path and a port are dropped."""
+    entry = entry.strip().lower().removeprefix("https://").removeprefix("http://").split("/")[0].split(":")[0]
+    return entry.lstrip("*").lstrip("."), entry.startswith("*.") or entry.startswith(".")
 
 
 class RelayingHostsFile(Model):

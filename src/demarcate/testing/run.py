@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from demarcate.analysis.graph import FlowGraph
-from demarcate.analysis.paths import reaches_out, renders_markup
+from demarcate.analysis.paths import build_graph, reaches_out, renders_markup
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.loader import System
@@ -101,7 +100,7 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
     shown = {goal: any(map(has, comps)) for goal, (has, _) in _RENDERER_NEEDS.items()}
     # The renderers a user's message can reach: one elsewhere in the system (a dashboard fed by a
     # batch job) never shows what this user got the model to write.
-    graph = FlowGraph(system.components, ((f.source, f.target) for f in system.flows))
+    graph = build_graph(system)
     users = set().union(*(graph.descendants(cid) for cid, c in system.components.items()
                           if c.kind == "user-input"))  # type: ignore[attr-defined]
     shown_to_others = {goal: any(has(c) and c.publishes and cid in users  # type: ignore[attr-defined]
