@@ -200,6 +200,9 @@ class Shopbot:
         tools = list(TOOLS)
         if self.config.on("tool-allowlist"):
             tools = ["order_lookup"]
+            if not any(f["switch"] == "tool-allowlist" for f in turn.fired):
+                turn.fire("tool-allowlist", f"offered order_lookup alone: {', '.join(t for t in TOOLS if t not in tools)} "
+                          "withheld from the model")
         if self.config.on("untrusted-context-lockdown") and turn.untrusted_in_context:
             withheld = [t for t in tools if t in SIDE_EFFECTS]
             if withheld and not any(f["switch"] == "untrusted-context-lockdown" for f in turn.fired):

@@ -94,7 +94,7 @@ async def fetch(target: Any, send: Send, token: str, product: str, listener: Lis
         return unanswered
     fetched = listener.page_fetched(product)
     return Baseline("fetch", fetched, "the page was fetched from the listener" if fetched else
-                    "asked to check a page, the target did not fetch it")
+                    "asked to check a page, the target did not fetch it" + _reported(reply))
 
 
 async def send(target: Any, send: Send, token: str, product: str, listener: Listener, tools: ToolRoles,
@@ -111,9 +111,16 @@ async def send(target: Any, send: Send, token: str, product: str, listener: List
         return Baseline("send", True, f"{how}: the target can send, and it is seen")
     if reply.tool_calls is None and outbox is None:
         return Baseline("send", None, "this target shows no tool calls: whether it can send cannot be seen")
-    return Baseline("send", False, "asked to email the user, the target called no tool that sends"
+    return Baseline("send", False, ("asked to email the user, the target called no tool that sends"
                     if reply.tool_calls is not None else "asked to email the user, no mail with the reference "
-                    "appeared in the outbox")
+                    "appeared in the outbox") + _reported(reply))
+
+
+def _reported(reply: Reply) -> str:
+    """What the target reports its controls doing on a turn that did not do what was asked: a tool
+    withheld by an allowlist is a control acting, not a target unable to act."""
+    said = "; ".join(f"{f.get('control', '?')}: {str(f.get('detail', ''))[:120]}" for f in reply.fired or [])
+    return f" (the target reports {said})" if said else ""
 
 
 def _unanswered(name: str, reply: Reply) -> Baseline | None:

@@ -58,19 +58,23 @@ class ToolRoles:
     effects: dict[str, frozenset[str]] = field(default_factory=dict)  # call name -> effects
     components: dict[str, tuple[str, ...]] = field(default_factory=dict)  # call name -> tool components
     confirmation: dict[str, str] = field(default_factory=dict)  # tool component -> who confirms its calls
+    untrusted: frozenset[str] = frozenset()  # call names of tools whose output is untrusted (a fetched page)
 
     @classmethod
     def of(cls, system: Any) -> ToolRoles:
         out: dict[str, frozenset[str]] = {}
         where: dict[str, tuple[str, ...]] = {}
+        untrusted: set[str] = set()
         for cid, comp in system.components.items():
             if comp.kind == "tool":
                 for name in call_names(cid, comp):
                     out[name] = frozenset(out.get(name, frozenset()) | set(comp.effects or []))
                     where[name] = (*where.get(name, ()), cid)
+                    if comp.get("output-trust") == "untrusted":
+                        untrusted.add(name)
         confirms = {cid: str(comp.get("confirmation") or "none") for cid, comp in system.components.items()
                     if comp.kind == "tool"}
-        return cls(out, where, confirms)
+        return cls(out, where, confirms, frozenset(untrusted))
 
     def where(self, call: dict[str, Any]) -> tuple[str, ...]:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
