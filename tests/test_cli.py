@@ -243,7 +243,8 @@ def test_explain_wraps_each_value_under_itself(cli):
 def test_the_fix_wraps_each_control_under_its_own_text(cli):
     out = cli("check", SHOPBOT, columns=80).stdout
     fix = out[out.index("Highest-leverage fix"):].splitlines()[1:]
-    assert fix[0].startswith("  APP-OUT-04 Stop rendered output from") and fix[1].startswith(" " * 13 + "application")
+    assert fix[0].startswith("  APP-OUT-04  Stop rendered output from") and fix[1].startswith(" " * 14 + "application")
+    assert fix[2].startswith("  APP-TOOL-01 Grant each tool only the operations")
     assert all(len(line) <= 80 and line == line.rstrip() for line in fix)
     alone = next(i for i, line in enumerate(fix) if line.startswith("  each layer alone could close: "))
     assert fix[alone + 1] == " " * 32 + "usage 0/7"
@@ -299,7 +300,7 @@ def test_explain_takes_a_finding_id_from_a_ci_log(cli):
     full = cli("explain", fid, "--manifest", SHOPBOT, columns=200).stdout
     assert full.startswith(" CRITICAL  Open path (exfiltration): reviews → retriever → model → send-email → egress")
     assert f"id:           {fid}" in full and "route:        reviews → retriever → model → send-email → egress" in full
-    assert "who must act: app-team, cloud-team" in full and "open-attack-path — Untrusted content" in full
+    assert re.search(r"who must act: app-team *\n", full) and "open-attack-path — Untrusted content" in full
     assert f"To record a decision on it: demarcate decide '{fid}' accepted|mitigated|false-positive -j WHY " \
         f"-m {SHOPBOT}" in full
     data = json.loads(cli("explain", fid, "-m", SHOPBOT, "--format", "json").stdout)
@@ -544,12 +545,12 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     assert "Nobody provides APP-IN-03. It falls to app-team" in text
     assert "Injection defence rests on the model provider alone" in text
     assert "Highest-leverage fix" in text and "APP-TOOL-02" in text
-    assert "4. The computed fix switched on in the lab: APP-OUT-04, INF-NET-03" in text
+    assert "4. The computed fix switched on in the lab: APP-OUT-04, APP-TOOL-01, INF-NET-03" in text
     before, after = re.findall(r"attack success rate (\d+)% \(95% CI", text)
     assert int(before) > 80 and int(after) < 50
     # The static and the live halves tell one story: the fix closes every path, and live no
     # exfiltration succeeds; what still does is named with the finding that answers for it.
-    assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0 with APP-OUT-04, INF-NET-03",
+    assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0 with APP-OUT-04, APP-TOOL-01, INF-NET-03",
                      " ".join(text.split()))
     assert "no exfiltration succeeds" in text
     # What the shop bot cannot meet is left out of both runs, and said so beside n.

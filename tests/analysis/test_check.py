@@ -41,16 +41,18 @@ def test_shopbot_shows_the_seed_scenario(cli):
         assert f["explanation"] and f["recommendation"]
     # the computed fix. The source document says "input validation + constrained tool access";
     # screening reviews is a classifier and closes nothing, and a confirmation the shopper gives
-    # stops nothing the shopper types, so what closes every path is enforced at the two ways out:
-    # images only from the shop's own hosts, and an egress allowlist. The application layer alone
-    # closes all but the chat's path through the fetch tool.
+    # stops nothing the shopper types, so what closes every path is enforced: images only from the
+    # shop's own hosts, the email tool kept from the model (constrained tool access), and an egress
+    # allowlist for the fetch tool. Egress closes no mail path: the shop's mail server, which it must
+    # let through, delivers to any address. The application layer alone closes all but the chat's
+    # path through the fetch tool.
     lev = data["leverage"]
     assert lev["exact"] is True and lev["closes"] == lev["open_paths"] == 7
-    assert lev["by_layer"] == {"model": 0, "application": 6, "infrastructure": 5, "usage": 0}
-    assert lev["fix"] == ["APP-OUT-04", "INF-NET-03"]
+    assert lev["by_layer"] == {"model": 0, "application": 6, "infrastructure": 2, "usage": 0}
+    assert lev["fix"] == ["APP-OUT-04", "APP-TOOL-01", "INF-NET-03"]
     assurance = {c["id"]: c["assurance"] for p in data["paths"] for c in p["controls"]}
     assert {assurance[c] for c in lev["fix"]} == {"enforced"} and assurance["APP-IN-03"] == "probabilistic"
-    assert lev["responsible"] == {"APP-OUT-04": ["app-team"], "INF-NET-03": ["cloud-team"]}
+    assert lev["responsible"] == {"APP-OUT-04": ["app-team"], "APP-TOOL-01": ["app-team"], "INF-NET-03": ["cloud-team"]}
 
 
 def test_path_json_lists_controls_with_layer_party_and_status(cli):
@@ -281,7 +283,8 @@ def test_party_narrows_findings_and_paths_to_what_it_must_act_on(cli):
     assert cloud["summary"]["parties"] == ["cloud-team"] and "parties" not in everything["summary"]
     assert sum(cloud["summary"]["open"].values()) == len(cloud["findings"])
     text = cli("check", SHOPBOT, "--party", "cloud-team").output
-    assert "13 open findings for cloud-team" in text and "Attack paths concerning cloud-team: 5 open of 5" in text
+    # The mail paths are not the cloud team's to close (their mail server delivers anywhere), though they cross its egress.
+    assert "10 open findings for cloud-team" in text and "Attack paths concerning cloud-team: 5 open of 5" in text
     assert "Only what cloud-team must act on" in cli("check", SHOPBOT, "--party", "cloud-team",
                                                       "--format", "markdown").output
 

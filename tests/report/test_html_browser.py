@@ -90,8 +90,8 @@ def test_a_report_shows_the_trend_of_the_stored_analyses(cli, page, tmp_path):
     changed = tmp_path / "bot"
     copy_example(SHOPBOT, changed)
     app = changed / "app-team.yaml"  # a person confirms every email the bot sends: paths through it close
-    app.write_text(app.read_text().replace("send-external]\n    credential: service-account\n    confirmation: none",
-                                           "send-external]\n    credential: service-account\n    confirmation: user")
+    head, tool = app.read_text().split("- id: send-email", 1)
+    app.write_text(head + "- id: send-email" + tool.replace("confirmation: none", "confirmation: user", 1)
                    + "  - {control: APP-TOOL-02, party: app-team, provides: implemented}\n")
     runs = [cli("check", SHOPBOT, "--store", "--fail-on", "high", "--db", db),
             cli("check", changed, "--store", "--fail-on", "critical", "--db", db),
@@ -103,7 +103,7 @@ def test_a_report_shows_the_trend_of_the_stored_analyses(cli, page, tmp_path):
     rows = page.locator("#history tbody tr")
     assert [rows.nth(i).get_attribute("data-run") for i in range(rows.count())] == [ids[1], ids[0]]
     cells = [[c.strip() for c in rows.nth(i).inner_text().split("\t")] for i in range(rows.count())]
-    assert cells[1][2:] == ["8", "19", "2", "4", "7 of 7", "APP-OUT-04, INF-NET-03", "failed at high"]
+    assert cells[1][2:] == ["8", "19", "2", "4", "7 of 7", "APP-OUT-04, APP-TOOL-01, INF-NET-03", "failed at high"]
     now = json.loads(cli("check", changed, "--format", "json").stdout)
     assert cells[0][2:7] == [*(str(now["summary"]["open"][s]) for s in ("critical", "high", "medium", "low")),
                              f"{sum(p['open'] for p in now['paths'])} of {len(now['paths'])}"]

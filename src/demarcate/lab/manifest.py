@@ -53,6 +53,8 @@ def manifest_data(config: LabConfig) -> dict[str, Any]:
     if config.mail_relay:
         # Mail to outside domains goes to this relay, through egress: the service the tool hands it to.
         components["send-email"]["sends-through"] = [urlsplit(config.mail_relay).hostname or config.mail_relay]
+    else:  # without one, outside mail stays in the lab's outbox: no mail server delivers it
+        components["send-email"].pop("sends-through", None)
     if config.on("url-allowlist"):
         components["chat-ui"]["url-allowlist"] = list(config.url_allow)
     if config.on("ai-logging"):
