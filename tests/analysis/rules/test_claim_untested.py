@@ -87,3 +87,14 @@ def test_an_exploited_system_closed_on_its_owners_claim_is_not_nothing_to_fix():
     (f,) = _untested(result)
     assert f.responsible == ("maintainers",) and f.severity == "high"
     assert f.id in {a.finding for a in result.leverage.also}
+
+
+def test_paths_two_bare_claims_close_together_do_not_rest_on_either_alone(bot, tmp_path):
+    bot.provides("APP-TOOL-01", scope=["mail"]).provides("APP-OUT-02", scope=["mail"])
+    found = {f.id: f for f in _untested(_result(bot, tmp_path))}
+    assert set(found) == {"claim-untested:APP-TOOL-01", "claim-untested:APP-OUT-02"}
+    for control, other in (("APP-TOOL-01", "APP-OUT-02"), ("APP-OUT-02", "APP-TOOL-01")):
+        f = found[f"claim-untested:{control}"]
+        assert f.title.startswith(f"{control} closes ") and "alone closes" not in f.title
+        assert f"that claim and other bare claims ({other}) alone" in f.explanation
+        assert "If none of them acts on an attack" in f.explanation

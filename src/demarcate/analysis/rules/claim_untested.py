@@ -38,6 +38,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     resting: dict[str, list[AttackPath]] = {}  # by control: the closed paths that rest on its claim alone
     acting: dict[str, dict[int, PathControl]] = {}  # by control: its parts on those paths (paths share them)
     shown: dict[int, bool] = {}  # by id() of a shared PathControl: whether more than a word shows it holds
+    beside: dict[str, dict[str, None]] = {}  # by control: other bare claims that close those paths with it
     for path in ctx.paths.paths:
         if path.open:
             continue
@@ -56,24 +57,29 @@ def check(ctx: Context) -> Iterator[Finding]:
                 for c in group:
                     resting.setdefault(c.id, []).append(path)
                     acting.setdefault(c.id, {})[id(c)] = c
+                    beside.setdefault(c.id, {}).update((o.id, None) for o in group if o.id != c.id)
     for control_id, paths in sorted(resting.items()):
         control = ctx.catalog.controls[control_id]
         components = tuple(dict.fromkeys(comp for c in acting[control_id].values() for comp in c.components))
         parties = tuple(dict.fromkeys(p for comp in components for p in ctx.state(control_id, comp).parties))
         example, worst = _worst(ctx, paths)
+        others = beside[control_id]
         probes = control.verify.probes
         how = f"`demarcate test --probes {','.join(probes)}`" if probes else "a test of your own"
         yield Finding(
             rule=RULE.id,
             key=(control_id,),
             severity=lower(worst),
-            title=f"{control_id} alone closes {count(len(paths), 'attack path')}, and nothing shows it holds",
+            title=f"{control_id} {'' if others else 'alone '}closes {count(len(paths), 'attack path')}, and "
+                  "nothing shows it holds",
             explanation=(
                 f"{listing(parties)} {'claims' if len(parties) == 1 else 'claim'} {control_id} ({control.title}) "
                 f"on {listing(components)}; {count(len(paths), 'attack path')} (for example {example.id}, "
-                f"{worst} if open) {'is' if len(paths) == 1 else 'are'} closed by that claim alone, and no test in "
-                "its evidence, no configuration and no stored campaign shows the control holds. If it does not "
-                f"act on an attack, {'that path is' if len(paths) == 1 else 'those paths are'} open."
+                f"{worst} if open) {'is' if len(paths) == 1 else 'are'} closed by "
+                + (f"that claim and other bare claims ({listing(tuple(others))}) alone" if others else "that claim alone")
+                + ", and no test in its evidence, no configuration and no stored campaign shows the control holds. "
+                f"If {'none of them acts' if others else 'it does not act'} on an attack, "
+                f"{'that path is' if len(paths) == 1 else 'those paths are'} open."
             ),
             recommendation=(f"Show that {control_id} holds on {listing(components)}: attack it with {how} "
                             "and analyse with `check --evidence last`, or name the test that does in the "
