@@ -556,7 +556,8 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     # What the shop bot cannot meet is left out of both runs, and said so beside n.
     assert " ".join(text.split()).count("left out 9 of 65 cases the system cannot meet") == 2
     assert "attacks only their own browser" in " ".join(text.split())
-    assert "doc-email-records+plain: succeeded" in text and "doc-email-records+plain: blocked-by-infrastructure" in text
+    # After the fix the allowlist keeps the mail tool from the model: the application layer holds.
+    assert "doc-email-records+plain: succeeded" in text and "doc-email-records+plain: blocked-by-application" in text
     html = report.read_text()
     assert "<title>" in html and "doc-email-records+plain" in html  # the report carries the campaign
     runs = json.loads(cli("runs", "--db", db, "--format", "json").output)

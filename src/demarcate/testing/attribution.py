@@ -57,11 +57,13 @@ def screening(probe: Probe) -> str:
 
 def exercises(probe: Probe) -> tuple[str, ...]:
     """The catalog controls a probe's chain can judge, in the chain's order: screening, the model,
-    what its goal needs past the model (and egress, for a page the target must fetch), and logging. (A target that answers 401, 403 or 429
+    what its goal needs past the model (and egress and the tool controls, for a page the target must
+    fetch), and logging. (A target that answers 401, 403 or 429
     instead shows APP-ID-01 or INF-RATE-01 holding, whatever the probe.)"""
     controls = goal_of(probe).controls
-    # A page the target fetches can be kept from it by egress, whatever the goal.
-    page = ("INF-NET-03",) if probe.entry == "tool-output" and "INF-NET-03" not in controls else ()
+    # A page the target fetches can be kept from it, whatever the goal: by egress, or by a tool
+    # control that keeps the fetch tool from the model or holds its call.
+    page = tuple(c for c in (*TOOL_CONTROLS, "INF-NET-03") if c not in controls) if probe.entry == "tool-output" else ()
     return (screening(probe), "MOD-SAFE-03", *controls, *page, "APP-LOG-01")
 
 
