@@ -58,3 +58,14 @@ def test_screening_retrieved_content_reduces_the_path_and_never_closes_it(bot, r
 def test_no_model_on_the_route_means_no_path(bot, run):
     bot.flows = [f for f in bot.flows if f["to"] != "llm"] + [{"from": "rag", "to": "mail"}]
     assert run(bot, RULE) == []
+
+
+def test_a_path_no_catalog_control_closes_asks_for_a_control_of_ones_own_or_a_new_design(bot, run):
+    # Memory the model writes after reading a review: no enforced catalog control acts on a write to memory.
+    bot.add({"id": "notes", "kind": "memory", "owner": "app", "persistent": True, "model-writable": True},
+            ("llm", "notes"))
+    f = {f.id: f for f in run(bot, RULE)}["open-attack-path:reviews>rag>llm>notes"]
+    assert f.controls == () and "No enforced catalog control acts on this path" in f.explanation
+    assert f.recommendation.startswith("No catalog control closes it: put an enforced control of your own")
+    assert "so that what reviews says cannot reach notes through the model" in f.recommendation
+    assert "renderer" not in f.recommendation  # nothing here renders anything

@@ -111,7 +111,10 @@ def check(ctx: Context) -> Iterator[Finding]:
         elif best:
             rec = "Close one hop: " + "; or ".join(_named(ctx, c, hop) for c in best) + "."
         else:
-            rec = RULE.fix
+            rec = (f"No catalog control closes it: put an enforced control of your own on one of its hops "
+                   f"(`custom-controls`, docs/manifest.md), or change the design so that what {source.label} "
+                   f"says cannot reach {impact.label} through the model: keep it out of that context, or "
+                   f"take {impact.label} out of the model's reach.")
         severity = path_severity(ctx, path)
         yield Finding(
             rule=RULE.id,
