@@ -69,3 +69,7 @@ def test_a_path_no_catalog_control_closes_asks_for_a_control_of_ones_own_or_a_ne
     assert f.recommendation.startswith("No catalog control closes it: put an enforced control of your own")
     assert "so that what reviews says cannot reach notes through the model" in f.recommendation
     assert "renderer" not in f.recommendation  # nothing here renders anything
+    # Read back as well, it writes itself again: what it says goes back in through the model.
+    bot.flows.append({"from": "notes", "to": "llm"})
+    loop = {f.id: f for f in run(bot, RULE)}["open-attack-path:notes>llm>notes"]
+    assert "what the model reads from notes cannot be written back to it" in loop.recommendation

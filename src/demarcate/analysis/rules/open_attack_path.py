@@ -111,10 +111,13 @@ def check(ctx: Context) -> Iterator[Finding]:
         elif best:
             rec = "Close one hop: " + "; or ".join(_named(ctx, c, hop) for c in best) + "."
         else:
-            rec = (f"No catalog control closes it: put an enforced control of your own on one of its hops "
-                   f"(`custom-controls`, docs/manifest.md), or change the design so that what {source.label} "
-                   f"says cannot reach {impact.label} through the model: keep it out of that context, or "
-                   f"take {impact.label} out of the model's reach.")
+            rec = ("No catalog control closes it: put an enforced control of your own on one of its hops "
+                   "(`custom-controls`, docs/manifest.md), or change the design so that "
+                   + (f"what the model reads from {source.label} cannot be written back to it: keep it out of "
+                      "the contexts that write it, or take the writing out of the model's reach."
+                      if path.source == path.impact else
+                      f"what {source.label} says cannot reach {impact.label} through the model: keep it out of "
+                      f"that context, or take {impact.label} out of the model's reach."))
         severity = path_severity(ctx, path)
         yield Finding(
             rule=RULE.id,
