@@ -73,6 +73,15 @@ def test_html_without_images_is_closed_by_encoding_the_output(tmp_path):
     assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-01",)
 
 
+def test_the_fix_says_what_each_control_closes_whole_and_what_by_one_way_out():
+    from demarcate.analysis.leverage import Leverage
+
+    lev = Leverage(fix=["APP-OUT-04", "INF-NET-03"], closes=4, open_paths=4, by_layer={}, exact=True,
+                   paths_closed={"APP-OUT-04": 3, "INF-NET-03": 2}, paths_partly={"APP-OUT-04": 1})
+    assert lev.closing("APP-OUT-04") == "closes 2 paths, and one way out of 1 more path"
+    assert lev.closing("INF-NET-03") == "closes 2 paths"
+
+
 def test_raw_html_that_also_loads_images_needs_both_ways_out_closed(tmp_path):
     """DeepSeek's chat (2024): model output rendered as HTML ran script in the user's page. A host
     allowlist for images stops the URLs, not a script, which reaches any host; encoding stops the
@@ -83,6 +92,8 @@ def test_raw_html_that_also_loads_images_needs_both_ways_out_closed(tmp_path):
     path = _path(result, EXFIL)
     assert path.open and path.needs == (("APP-OUT-01",), ("APP-OUT-04",))
     assert result.leverage.fix == ["APP-OUT-01", "APP-OUT-04"] and result.leverage.closes == 1
+    # Neither closes the path alone, and the fix says so of each.
+    assert [result.leverage.closing(c) for c in result.leverage.fix] == ["closes one way out of 1 path"] * 2
     finding = {f.id: f for f in result.open_findings()}[f"open-attack-path:{EXFIL}"]
     assert finding.recommendation.startswith("Close both ways out: APP-OUT-01 on pane")
     assert "for the markup it runs; and APP-OUT-04 on pane" in finding.recommendation

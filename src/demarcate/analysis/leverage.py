@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from demarcate.analysis.context import Context
-from demarcate.analysis.findings import Finding
+from demarcate.analysis.findings import Finding, count
 from demarcate.analysis.paths import AttackPath, candidate_use
 
 # Among equally small fixes, the one whose controls hold whatever the model writes, and keep the
@@ -47,11 +47,24 @@ class Leverage:
     unclosable: list[str] = field(default_factory=list)  # open paths no catalog control can close
     responsible: dict[str, list[str]] = field(default_factory=dict)
     paths_closed: dict[str, int] = field(default_factory=dict)  # per control in the fix
+    # Of those, per control: the paths where it closes one of two ways out (another control closes the other).
+    paths_partly: dict[str, int] = field(default_factory=dict)
     # For the open paths no enforced control can close: probabilistic controls, not in effect, that
     # would lower their odds (control -> how many such paths).
     reduce_only: dict[str, int] = field(default_factory=dict)
     # High or critical open findings that closing the paths leaves open, with the enforced controls they name.
     also: list[AlsoNeeded] = field(default_factory=list)
+
+    def closing(self, control: str) -> str:
+        """What a control of the fix closes, in words: paths, and one way out of those a renderer
+        leaves by two."""
+        partly = self.paths_partly.get(control, 0)
+        whole = self.paths_closed.get(control, 0) - partly
+        if not partly:
+            return f"closes {count(whole, 'path')}"
+        if not whole:
+            return f"closes one way out of {count(partly, 'path')}"
+        return f"closes {count(whole, 'path')}, and one way out of {count(partly, 'more path')}"
 
 
 @dataclass
@@ -123,6 +136,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         unclosable=[p.id for p in open_paths if not all(p.needs)],
         responsible={c: use[c].responsible or list(ctx.resp[c].responsible) for c in fix},
         paths_closed={c: coverage[c] for c in fix},
+        paths_partly={c: use[c].partly for c in fix if use[c].partly},
     )
 
 

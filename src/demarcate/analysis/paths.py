@@ -191,6 +191,7 @@ class CandidateUse:
     paths: list[AttackPath] = field(default_factory=list)
     components: dict[str, None] = field(default_factory=dict)
     parties: dict[str, int] = field(default_factory=dict)
+    partly: int = 0  # of those paths, the ones where it closes one way out of two (a renderer's `part`)
 
     @property
     def responsible(self) -> list[str]:
@@ -209,6 +210,7 @@ def candidate_use(paths: list[AttackPath]) -> dict[str, CandidateUse]:
                 if use is None:
                     use = found[c.id] = CandidateUse()
                 use.paths.append(path)
+                use.partly += bool(c.part)
                 use.components.update(dict.fromkeys(c.components))
                 for party in c.parties:
                     use.parties[party] = use.parties.get(party, 0) + 1

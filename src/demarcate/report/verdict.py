@@ -85,7 +85,7 @@ def verdict(result: Result, campaigns: Sequence[tuple[str, dict[str, Any]]] = ()
                     parties[pid].verified = list(states.get("verified", []))
                     parties[pid].untested = list(states.get("untested", []))
     fix = [{"control": cid, "title": system.catalog.controls[cid].title, "layer": system.catalog.controls[cid].layer,
-            "responsible": lev.responsible.get(cid, []), "closes": lev.paths_closed.get(cid, 0)} for cid in lev.fix]
+            "responsible": lev.responsible.get(cid, []), "closes": lev.paths_closed.get(cid, 0), "closing": lev.closing(cid)} for cid in lev.fix]
     ordered = sorted(parties.values(), key=lambda p: (not p.acts, -sum(p.urgent.values()), -p.open, p.id))
     return Verdict(_headline(result), fix, ordered, live)
 

@@ -110,7 +110,7 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
             control = system.catalog.controls[cid]
             hanging_line(console, t(f"  {cid}", "bold green"), t(
                 f"{control.title} — {control.layer} layer, {listing(lev.responsible.get(cid, [])) or 'nobody'}; "
-                f"closes {count(lev.paths_closed.get(cid, 0), 'path')}"), indent)
+                f"{lev.closing(cid)}"), indent)
         console.print(t(f"  closes {lev.closes:,} of {lev.open_paths:,} open paths"))
     elif lev.open_paths:
         console.print(t("  no enforced catalog control closes the open paths; they need controls of your own, "
