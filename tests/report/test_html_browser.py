@@ -314,7 +314,7 @@ def test_a_campaign_shows_each_chain_and_its_evidence_stays_inert(cli, page, tmp
     box0, box1 = links.nth(0).bounding_box(), links.nth(1).bounding_box()
     assert box1["y"] > box0["y"]  # one link a line
     judged = page.locator("#judged").inner_text()
-    assert "refuted" in judged and "APP-TOOL-02" in judged and "INF-NET-03" in judged
+    assert "refuted" in judged and "APP-TOOL-02" in judged and "APP-OUT-04" in judged
     page.locator("#campaign").screenshot(path=artifact("campaign-report.png"))
 
 

@@ -27,11 +27,14 @@ def test_default_lab_lets_the_poisoned_review_through_every_layer(tmp_path):
     # each link names the party the manifest makes responsible
     assert chain["MOD-SAFE-03"] == {**chain["MOD-SAFE-03"], "layer": "model", "party": "model-provider", "held": False}
     assert chain["APP-TOOL-02"]["party"] == "app-team" and chain["APP-TOOL-02"]["held"] is False
-    assert chain["INF-NET-03"]["party"] == "cloud-team" and chain["INF-NET-03"]["held"] is False
+    # The mail left through the shop's mail server, which the egress must let through: not the cloud
+    # team's failure (the analysis says the same of the mail paths).
+    assert chain["INF-NET-03"]["party"] == "cloud-team" and chain["INF-NET-03"]["held"] is None
     assert "canary reached the listener" in chain["INF-NET-03"]["evidence"]
+    assert "smtp.shop.example" in chain["INF-NET-03"]["evidence"]
     assert r["canary"] in json.dumps(r["evidence"]["tool_calls"])
     summary = data["summary"]
-    assert summary["controls"]["INF-NET-03"] == "refuted" and summary["controls"]["APP-ID-01"] == "verified"
+    assert "INF-NET-03" not in summary["controls"] and summary["controls"]["APP-ID-01"] == "verified"
     assert summary["controls"]["MOD-DOC-01"] == "untested"
     assert "INF-RATE-01" in summary["parties"]["cloud-team"]["verified"]
     asr = summary["asr"]["exfiltration-tool"]

@@ -955,3 +955,24 @@ def test_only_a_call_waiting_for_a_person_is_the_confirmation_gate_acting(tmp_pa
         gate = {x["control"]: x for x in case["chain"]}["APP-TOOL-02"]
         assert gate["held"] is None and f"status: {status}" in gate["evidence"], status
         assert case["outcome"] != "blocked-by-application"
+
+
+def test_mail_its_mail_server_delivered_is_not_the_egress_failing(tmp_path):
+    # The shop's mail tool hands mail to smtp.shop.example (`sends-through`), which delivers to any
+    # address: the egress must let it through, so mail reaching the attacker is not the cloud team's
+    # failure, as the analysis says. Without the attribute, the egress that let it out broke.
+    data = run_campaign(load([SHOPBOT]), target="lab", probes="doc-email-records", db=str(tmp_path / "a.sqlite"))
+    (r,) = data["results"]
+    egress = next(x for x in r["chain"] if x["control"] == "INF-NET-03")
+    assert r["outcome"] == "succeeded" and egress["held"] is None
+    assert "hands mail to smtp.shop.example, which delivers it to whatever address" in egress["evidence"]
+    plain = tmp_path / "bot"
+    shutil.copytree(SHOPBOT, plain)
+    app = plain / "app-team.yaml"
+    text = app.read_text(encoding="utf-8")
+    assert "    sends-through: [smtp.shop.example]" in text
+    app.write_text("\n".join(line for line in text.splitlines() if "sends-through" not in line) + "\n", encoding="utf-8")
+    data = run_campaign(load([plain]), target="lab", probes="doc-email-records", db=str(tmp_path / "b.sqlite"))
+    (r,) = data["results"]
+    egress = next(x for x in r["chain"] if x["control"] == "INF-NET-03")
+    assert r["outcome"] == "succeeded" and egress["held"] is False and egress["party"] == "cloud-team"

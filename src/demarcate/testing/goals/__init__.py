@@ -59,6 +59,8 @@ class ToolRoles:
     components: dict[str, tuple[str, ...]] = field(default_factory=dict)  # call name -> tool components
     confirmation: dict[str, str] = field(default_factory=dict)  # tool component -> who confirms its calls
     untrusted: frozenset[str] = frozenset()  # call names of tools whose output is untrusted (a fetched page)
+    # Tool component -> the hosts of the service it hands what it sends to (`sends-through`: a mail server).
+    sends_through: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, system: Any) -> ToolRoles:
@@ -74,7 +76,9 @@ class ToolRoles:
                         untrusted.add(name)
         confirms = {cid: str(comp.get("confirmation") or "none") for cid, comp in system.components.items()
                     if comp.kind == "tool"}
-        return cls(out, where, confirms, frozenset(untrusted))
+        relays = {cid: tuple(h.host for h in hosts) for cid, comp in system.components.items()
+                  if comp.kind == "tool" and (hosts := comp.get("sends-through"))}
+        return cls(out, where, confirms, frozenset(untrusted), relays)
 
     def where(self, call: dict[str, Any]) -> tuple[str, ...]:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
