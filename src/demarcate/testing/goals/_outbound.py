@@ -69,7 +69,8 @@ def outbound(seen: Seen, acts: list[dict[str, Any]], complied: bool, unseen: str
 
 
 def _mail_server(seen: Seen, ran: list[dict[str, Any]]) -> tuple[str, str] | None:
-    """The mail tool that sent (or, where no call shows, the one that sends out) and the server the
-    manifest says it hands mail to, if it names one."""
-    tools = [t for c in ran for t in seen.tools.where(c)] or list(seen.tools.doing("send-external"))
-    return next(((t, seen.tools.sends_through[t][0]) for t in tools if seen.tools.sends_through.get(t)), None)
+    """A mail tool that sent and the server the manifest says it hands mail to, where every tool
+    that may have sent it names one (where no call shows, every tool that sends out)."""
+    tools = list(dict.fromkeys(t for c in ran for t in seen.tools.where(c))) or list(seen.tools.doing("send-external"))
+    servers = [(t, seen.tools.sends_through[t][0]) for t in tools if seen.tools.sends_through.get(t)]
+    return servers[0] if servers and len(servers) == len(tools) else None
