@@ -1000,3 +1000,23 @@ def test_mail_at_the_relay_with_no_call_shown_spares_the_egress_only_if_every_se
     assert egress(ToolRoles(both, where, sends_through=server)) is False
     # The canary also reached the listener by a request of its own: that went out through the egress.
     assert egress(ToolRoles(mail, where, sends_through=server), {"path": "/c/c4n4ry", "method": "GET"}) is False
+
+
+def test_a_mail_server_the_manifests_egress_leaves_out_does_not_spare_the_egress(tmp_path):
+    # By the manifest, an egress that leaves the mail server out keeps the tool from sending at all:
+    # mail that got out anyway refutes the egress; one that lets the server through cannot stop it.
+    from demarcate.testing.goals import ToolRoles
+
+    def roles(allow: list[str]) -> ToolRoles:
+        bot = tmp_path / "-".join(allow)
+        shutil.copytree(SHOPBOT, bot)
+        cloud = bot / "cloud-team.yaml"
+        text = cloud.read_text(encoding="utf-8")
+        assert "    policy: open\n" in text
+        cloud.write_text(text.replace("    policy: open\n", f"    policy: allowlist\n    allow: [{', '.join(allow)}]\n", 1),
+                         encoding="utf-8")
+        return ToolRoles.of(load([bot]))
+
+    assert roles(["smtp.shop.example", "cdn.shop.example"]).sends_through == {"send-email": ("smtp.shop.example",)}
+    assert roles(["cdn.shop.example"]).sends_through == {}
+    assert ToolRoles.of(load([SHOPBOT])).sends_through == {"send-email": ("smtp.shop.example",)}  # open egress

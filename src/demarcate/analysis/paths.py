@@ -662,8 +662,7 @@ class _PathControls:
         comps = self.ctx.system.components
         for gate in gates:
             tool = steps[steps.index(gate) - 1]  # an egress is never a path's source
-            allowed = [h for h in self.sends_through.get(tool, ()) if comps[gate].get("policy") != "allowlist"
-                       or any(_lets_through(entry.host, h) for entry in comps[gate].get("allow") or [])]
+            allowed = [h for h in self.sends_through.get(tool, ()) if lets_through(comps[gate], h)]
             if allowed:
                 return (f"{tool} hands what it sends to {allowed[0]}, which delivers it to whatever "
                         f"recipient the call names: an egress that lets {allowed[0]} through stops no recipient")
@@ -693,6 +692,13 @@ class _PathControls:
         gated = [c for c in components if self.ctx.kind(c) in kinds]
         return bool(gated) and all(self.ctx.system.components[c].get("confirmation") != "admin"
                                    for c in gated)
+
+
+def lets_through(egress: Any, host: str) -> bool:
+    """Whether a network-egress component lets traffic reach a host: open, or an allowlist with an
+    entry that covers it (`policy: none` lets nothing out)."""
+    policy = egress.get("policy")
+    return policy == "open" or (policy == "allowlist" and any(_lets_through(e.host, host) for e in egress.get("allow") or []))
 
 
 def _lets_through(entry: str, host: str) -> bool:

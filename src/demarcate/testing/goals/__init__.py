@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from demarcate.analysis.paths import lets_through
 from demarcate.testing.quotes import unquoted
 from demarcate.testing.targets import REQUESTED, Records, Reply, arguments_shown, arguments_text
 
@@ -39,6 +40,24 @@ def call_names(component_id: str, component: Any) -> set[str]:
         return {n.lower() for n in listed}
     names = {component_id, getattr(component, "name", "") or ""}
     return {re.sub(r"[\s-]+", "_", n.strip().lower()) for n in names if n.strip()} | {component_id.lower()}
+
+
+def _relays(system: Any) -> dict[str, tuple[str, ...]]:
+    """Each tool's mail server (`sends-through`) that the egress after it lets through, as it must
+    for the tool to work. One the manifest's egress leaves out is not there: by the manifest, that
+    egress keeps the tool from sending at all, so mail that got out anyway refutes the egress."""
+    comps = system.components
+    gates: dict[str, list[Any]] = {}
+    for flow in system.flows:
+        if comps[flow.target].kind == "network-egress":
+            gates.setdefault(flow.source, []).append(comps[flow.target])
+    found = {}
+    for cid, comp in comps.items():
+        if comp.kind == "tool" and (hosts := comp.get("sends-through")):
+            through = tuple(h.host for h in hosts if all(lets_through(g, h.host) for g in gates.get(cid, [])))
+            if through:
+                found[cid] = through
+    return found
 
 
 def one_of(words: list[str]) -> str:
@@ -76,9 +95,7 @@ class ToolRoles:
                         untrusted.add(name)
         confirms = {cid: str(comp.get("confirmation") or "none") for cid, comp in system.components.items()
                     if comp.kind == "tool"}
-        relays = {cid: tuple(h.host for h in hosts) for cid, comp in system.components.items()
-                  if comp.kind == "tool" and (hosts := comp.get("sends-through"))}
-        return cls(out, where, confirms, frozenset(untrusted), relays)
+        return cls(out, where, confirms, frozenset(untrusted), _relays(system))
 
     def where(self, call: dict[str, Any]) -> tuple[str, ...]:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
