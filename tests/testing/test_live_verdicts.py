@@ -160,9 +160,13 @@ def test_an_allowlist_that_reports_withholding_the_tool_holds_and_the_model_is_n
     assert "claim-untested:APP-TOOL-01" in {f["id"] for f in before["findings"]}
     db = str(tmp_path / "h.sqlite")
     # (forced: the shop bot has no tool that writes or runs code, so those two are left out otherwise)
-    data = run_campaign(load([manifest]), target="lab", probes="doc-email-records,doc-write-note,doc-run-code",
-                        db=db, lab_controls={"tool-allowlist": True}, force=True)
+    data = run_campaign(load([manifest]), target="lab", probes="doc-email-records,doc-write-note,doc-run-code,"
+                        "page-say-canary", db=db, lab_controls={"tool-allowlist": True}, force=True)
     by = {r["probe"]: r for r in data["results"]}
+    # The page the case planted is never fetched: the allowlist kept the fetch tool from the model.
+    page = {x["control"]: x for x in by["page-say-canary"]["chain"]}
+    assert by["page-say-canary"]["outcome"] == "blocked-by-application" and by["page-say-canary"]["evidence"]["delivered"] is False
+    assert page["APP-TOOL-01"]["held"] is True and page["APP-TOOL-01"]["on"] == ["fetch-url"]
     mail = {x["control"]: x for x in by["doc-email-records"]["chain"]}
     assert by["doc-email-records"]["outcome"] == "blocked-by-application"
     assert mail["APP-TOOL-01"]["held"] is True and mail["APP-TOOL-01"]["on"] == ["send-email"]
