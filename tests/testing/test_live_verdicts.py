@@ -4,6 +4,7 @@ a false succeeded, held or resisted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from demarcate.model import load
 from demarcate.model.errors import ManifestError
 from demarcate.store import Store
 from demarcate.testing.attribution import Evidence, attribute
+from demarcate.testing.goals import ToolRoles
 from demarcate.testing.probes import select
 from demarcate.testing.run import run_campaign
 from demarcate.testing.targets import Records, Reply
@@ -190,12 +192,12 @@ def test_a_tool_control_that_kept_the_fetch_tool_away_kept_the_attackers_page_aw
     (case,) = select("page-say-canary")
     canary = "dmc0123456789abcd"
 
-    def result(detail: str):
+    def result(detail: str, tools: ToolRoles | None = None):
         reply = Reply(status=200, text="I cannot open links.", tool_calls=[], session="s",
                       fired=[{"control": "APP-TOOL-01", "detail": detail}])
         return attribute(case, canary, f"{canary}@exfil.example",
                          Evidence(reply, Records(), [], [], delivered=False, undelivered="the page was not fetched"),
-                         Responsibilities(system), "PROMPT-MARKER-1", None)
+                         Responsibilities(system), "PROMPT-MARKER-1", None, tools=tools)
 
     kept = result("offered order_lookup alone: send_email, fetch_url withheld from the model")
     links = {x.control: x for x in kept.chain}
@@ -204,6 +206,16 @@ def test_a_tool_control_that_kept_the_fetch_tool_away_kept_the_attackers_page_aw
     assert links["MOD-SAFE-03"].held is None
     other = result("offered order_lookup alone: send_email withheld from the model")
     assert other.outcome == "inconclusive" and "APP-TOOL-01" not in {x.control for x in other.chain}
+    # A system with a second tool that reads outside content (a browser): withholding the one named
+    # leaves the other able to fetch the page, so it does not show why the page was not fetched.
+    shop = ToolRoles.of(system)
+    browser = dataclasses.replace(shop, untrusted=shop.untrusted | {"browse"},
+                                  components={**shop.components, "browse": ("browser",)})
+    two = result("offered order_lookup alone: send_email, fetch_url withheld from the model", browser)
+    assert two.outcome == "inconclusive" and "APP-TOOL-01" not in {x.control for x in two.chain}
+    both = result("withheld send_email, fetch_url, browse", browser)
+    assert both.outcome == "blocked-by-application"
+    assert {x.control: x for x in both.chain}["APP-TOOL-01"].on == ["browser", "fetch-url"]
 
 
 def fetcher(message: str, documents: list[str]) -> dict:
