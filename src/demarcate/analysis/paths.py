@@ -698,10 +698,10 @@ def lets_through(egress: Any, host: str) -> bool:
     """Whether a network-egress component lets traffic reach a host: open, or an allowlist with an
     entry that covers it (`policy: none` lets nothing out)."""
     policy = egress.get("policy")
-    return policy == "open" or (policy == "allowlist" and any(_lets_through(e.host, host) for e in egress.get("allow") or []))
+    return policy == "open" or (policy == "allowlist" and any(_entry_covers(e.host, host) for e in egress.get("allow") or []))
 
 
-def _lets_through(entry: str, host: str) -> bool:
+def _entry_covers(entry: str, host: str) -> bool:
     """Whether an allowlist entry (a host, `*.domain` or `.domain`) lets traffic reach a host: the
     host itself or a domain above it (a proxy that allows a domain mostly allows what is under it)."""
     base, _ = allowlist_entry(entry)
