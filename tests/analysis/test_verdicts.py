@@ -189,6 +189,17 @@ def test_an_egress_allowlist_that_leaves_the_mail_server_out_closes_the_mail_too
     assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
 
 
+def test_a_service_named_by_wildcard_is_let_through_by_an_entry_for_any_of_its_hosts(tmp_path):
+    # A chat API written as `*.slack.com`: an egress that allows hooks.slack.com lets the service
+    # through, and it posts wherever the call says; one that allows only another domain does not.
+    doc = copy.deepcopy(MAIL)
+    _component(doc, "mail")["sends-through"] = ["*.slack.com"]
+    _component(doc, "out")["allow"] = ["hooks.slack.com", "api.partner.example"]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").open
+    _component(doc, "out")["allow"] = ["api.partner.example"]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
+
+
 def _custom(doc: dict[str, Any], cid: str, applies_to: str, mitigates: str, on: str) -> None:
     """A custom enforced control of the organisation's own, claimed in effect on one component."""
     doc.setdefault("custom-controls", []).append({

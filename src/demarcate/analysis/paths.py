@@ -703,10 +703,13 @@ def lets_through(egress: Any, host: str) -> bool:
 
 def _entry_covers(entry: str, host: str) -> bool:
     """Whether an allowlist entry (a host, `*.domain` or `.domain`) lets traffic reach a host: the
-    host itself or a domain above it (a proxy that allows a domain mostly allows what is under it)."""
+    host itself or a domain above it (a proxy that allows a domain mostly allows what is under it).
+    A host written as a wildcard (`*.slack.com`: any of a service's hosts) is reached by an entry
+    for any host under it."""
     base, _ = allowlist_entry(entry)
-    host = host.lower().rstrip(".")
-    return host == base or host.endswith("." + base)
+    name, any_under = allowlist_entry(host)
+    name = name.rstrip(".")
+    return name == base or name.endswith("." + base) or (any_under and base.endswith("." + name))
 
 
 def _cut_note(cut: list[tuple[str, int, int]], sources: int, bounds: Bounds, components: int, flows: int) -> str:
