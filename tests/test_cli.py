@@ -545,12 +545,12 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
     assert "Nobody provides APP-IN-03. It falls to app-team" in text
     assert "Injection defence rests on the model provider alone" in text
     assert "Highest-leverage fix" in text and "APP-TOOL-02" in text
-    assert "4. The computed fix switched on in the lab: APP-OUT-04, APP-TOOL-01, INF-NET-03" in text
+    assert "4. The computed fix switched on in the lab: APP-OUT-04, APP-TOOL-01" in text
     before, after = re.findall(r"attack success rate (\d+)% \(95% CI", text)
     assert int(before) > 80 and int(after) < 50
     # The static and the live halves tell one story: the fix closes every path, and live no
     # exfiltration succeeds; what still does is named with the finding that answers for it.
-    assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0 with APP-OUT-04, APP-TOOL-01, INF-NET-03",
+    assert re.search(r"attack success rate: \d+% → \d+%; open attack paths: 7 → 0 with APP-OUT-04, APP-TOOL-01",
                      " ".join(text.split()))
     assert "no exfiltration succeeds" in text
     # What the shop bot cannot meet is left out of both runs, and said so beside n.

@@ -25,16 +25,19 @@ def test_the_seeds_fix_assumed_closes_every_path_and_passes_a_critical_gate(cli)
     egress_only = cli("check", SHOPBOT, "--assume", "APP-OUT-04", "--assume", "inf-net-03", "--format", "json")
     assert {p["id"] for p in json.loads(egress_only.stdout)["paths"] if p["open"]} == {
         "reviews>retriever>model>send-email>egress", "fetch-url>model>send-email>egress", "chat>model>send-email>egress"}
-    result = cli("check", SHOPBOT, "--assume", "APP-OUT-04", "--assume", "app-tool-01", "--assume", "inf-net-03",
+    # The computed fix sits at the application layer, as the source document says: images only from the
+    # shop's hosts, and each tool granted only the recipients and hosts its use needs.
+    result = cli("check", SHOPBOT, "--assume", "APP-OUT-04", "--assume", "app-tool-01",
                  "--fail-on", "critical", "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["assumed"] == {"controls": [{"control": "APP-OUT-04", "party": "app-team"},
-                                            {"control": "APP-TOOL-01", "party": "app-team"},
-                                            {"control": "INF-NET-03", "party": "cloud-team"}],
+                                            {"control": "APP-TOOL-01", "party": "app-team"}],
                                "before": {"open_findings": 33, "open_paths": 7}}
     assert not [p for p in data["paths"] if p["open"]] and {p["state"] for p in data["paths"]} == {"closed"}
-    assert data["system"] == "ShopBot customer service (what if APP-OUT-04, APP-TOOL-01, INF-NET-03 were in effect)"
+    assert data["system"] == "ShopBot customer service (what if APP-OUT-04, APP-TOOL-01 were in effect)"
+    # The cloud team's egress is still asked for beside it, as depth the fix does not need.
+    assert "open-egress:egress" in {f["id"] for f in data["findings"] if f["status"] == "open"}
 
 
 def test_screening_the_reviews_leaves_the_rendering_exfiltration_open_and_the_fix_is_enforced(cli):
@@ -46,7 +49,7 @@ def test_screening_the_reviews_leaves_the_rendering_exfiltration_open_and_the_fi
     assert set(still) == {"reviews>retriever>model>chat-ui", "fetch-url>model>chat-ui",
                           "chat>model>fetch-url>egress", "chat>model>send-email>egress"}
     assert {still[p]["state"] for p in ("reviews>retriever>model>chat-ui", "fetch-url>model>chat-ui")} == {"reduced"}
-    assert data["leverage"]["fix"] == ["APP-OUT-04", "APP-TOOL-01", "INF-NET-03"]
+    assert data["leverage"]["fix"] == ["APP-OUT-04", "APP-TOOL-01"]
     assert {c["id"]: c["assurance"] for p in still.values() for c in p["controls"]}["APP-IN-03"] == "probabilistic"
     comment = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--format", "markdown").stdout.splitlines()
     assert comment[0] == "## demarcate: ShopBot customer service (what if APP-IN-03 were in effect)"

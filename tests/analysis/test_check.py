@@ -39,20 +39,19 @@ def test_shopbot_shows_the_seed_scenario(cli):
     assert path["severity"] == "critical" and path["responsible"][0] == "app-team"
     for f in data["findings"]:
         assert f["explanation"] and f["recommendation"]
-    # the computed fix. The source document says "input validation + constrained tool access";
-    # screening reviews is a classifier and closes nothing, and a confirmation the shopper gives
-    # stops nothing the shopper types, so what closes every path is enforced: images only from the
-    # shop's own hosts, the email tool kept from the model (constrained tool access), and an egress
-    # allowlist for the fetch tool. Egress closes no mail path: the shop's mail server, which it must
-    # let through, delivers to any address. The application layer alone closes all but the chat's
-    # path through the fetch tool.
+    # the computed fix. The source document says "input validation + constrained tool access", at the
+    # application developer's layer; screening reviews is a classifier and closes nothing, and a
+    # confirmation the shopper gives stops nothing the shopper types, so what closes every path is
+    # enforced: images only from the shop's own hosts, and each tool granted only the recipients and
+    # hosts its use needs (constrained tool access). The cloud team's egress closes the fetch tool's
+    # paths but no mail path: the shop's mail server, which it must let through, delivers to any address.
     lev = data["leverage"]
     assert lev["exact"] is True and lev["closes"] == lev["open_paths"] == 7
-    assert lev["by_layer"] == {"model": 0, "application": 6, "infrastructure": 2, "usage": 0}
-    assert lev["fix"] == ["APP-OUT-04", "APP-TOOL-01", "INF-NET-03"]
+    assert lev["by_layer"] == {"model": 0, "application": 7, "infrastructure": 2, "usage": 0}
+    assert lev["fix"] == ["APP-OUT-04", "APP-TOOL-01"]
     assurance = {c["id"]: c["assurance"] for p in data["paths"] for c in p["controls"]}
     assert {assurance[c] for c in lev["fix"]} == {"enforced"} and assurance["APP-IN-03"] == "probabilistic"
-    assert lev["responsible"] == {"APP-OUT-04": ["app-team"], "APP-TOOL-01": ["app-team"], "INF-NET-03": ["cloud-team"]}
+    assert lev["responsible"] == {"APP-OUT-04": ["app-team"], "APP-TOOL-01": ["app-team"]}
 
 
 def test_path_json_lists_controls_with_layer_party_and_status(cli):
@@ -83,7 +82,7 @@ def test_text_output_names_findings_paths_and_fix(cli):
     out = cli("check", SHOPBOT).output
     assert "who must act: app-team" in out
     assert "open    reviews → retriever → model → send-email → egress" in out
-    assert "Highest-leverage fix (exact)" in out and "application 6/7" in out
+    assert "Highest-leverage fix (exact)" in out and "application 7/7" in out
 
 
 def test_text_output_opens_with_the_counts_and_can_be_limited(cli):

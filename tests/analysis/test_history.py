@@ -34,7 +34,7 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     assert oldest["kind"] == "analysis" and oldest["target"] == "ShopBot customer service"
     assert oldest["gate"] == {"fail_on": "high", "failed": True} and newest["gate"]["failed"] is False
     assert oldest["paths"] == {"total": 7, "open": 7} and newest["paths"]["open"] == 0
-    assert oldest["fix"] == ["APP-OUT-04", "APP-TOOL-01", "INF-NET-03"] and oldest["findings"]["by_severity"]["critical"] == 8
+    assert oldest["fix"] == ["APP-OUT-04", "APP-TOOL-01"] and oldest["findings"]["by_severity"]["critical"] == 8
     table = cli("runs", "--db", db, columns=200).output
     assert "33 open findings, 7 open attack paths; failed --fail-on high" in table
 
@@ -45,7 +45,7 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     text = cli("runs", "show", seed_run, "--db", db).output
     assert f"run {seed_run} — analysis of ShopBot customer service" in text
     assert "critical open-attack-path:reviews>retriever>model>send-email>egress" in text
-    assert "highest-leverage fix: APP-OUT-04, APP-TOOL-01, INF-NET-03" in text
+    assert "highest-leverage fix: APP-OUT-04, APP-TOOL-01" in text
     short = cli("runs", "show", seed_run, "--db", db, "--limit", "2").output.splitlines()
     assert [line.split()[0] for line in short[-3:-1]] == ["critical", "critical"]
     assert short[-1] == "  … and 31 more open findings (all of them: without --limit)"
@@ -56,7 +56,7 @@ def test_stored_analyses_are_listed_shown_and_compared(tmp_path, cli):
     assert diff["kind"] == "analysis" and diff["regressions"] == [] and diff["findings"]["new"] == []
     assert len(diff["findings"]["fixed"]) == 28 and diff["paths"]["open"] == {"old": 7, "new": 0}
     assert {p["id"] for p in diff["paths"]["closed"]} >= {"reviews>retriever>model>send-email>egress"}
-    assert diff["fix"] == {"old": ["APP-OUT-04", "APP-TOOL-01", "INF-NET-03"], "new": []}
+    assert diff["fix"] == {"old": ["APP-OUT-04", "APP-TOOL-01"], "new": []}
 
     worse = cli("runs", "diff", fixed_run, seed_run, "--db", db, "--format", "json")
     assert worse.exit_code == 1

@@ -103,7 +103,7 @@ def test_a_report_shows_the_trend_of_the_stored_analyses(cli, page, tmp_path):
     rows = page.locator("#history tbody tr")
     assert [rows.nth(i).get_attribute("data-run") for i in range(rows.count())] == [ids[1], ids[0]]
     cells = [[c.strip() for c in rows.nth(i).inner_text().split("\t")] for i in range(rows.count())]
-    assert cells[1][2:] == ["8", "19", "2", "4", "7 of 7", "APP-OUT-04, APP-TOOL-01, INF-NET-03", "failed at high"]
+    assert cells[1][2:] == ["8", "19", "2", "4", "7 of 7", "APP-OUT-04, APP-TOOL-01", "failed at high"]
     now = json.loads(cli("check", changed, "--format", "json").stdout)
     assert cells[0][2:7] == [*(str(now["summary"]["open"][s]) for s in ("critical", "high", "medium", "low")),
                              f"{sum(p['open'] for p in now['paths'])} of {len(now['paths'])}"]
@@ -322,7 +322,7 @@ def _two_campaigns(cli, tmp_path):
     """The shop bot attacked as described, then with its computed fix switched on in the lab."""
     db = tmp_path / "h.sqlite"
     probes = "doc-email-records,doc-image-records"
-    for controls in ("default", "egress-allowlist,url-allowlist"):
+    for controls in ("default", "tool-allowlist,url-allowlist"):
         assert cli("test", SHOPBOT, "--db", db, "--probes", probes, "--lab-controls", controls).exit_code == 0
     runs = json.loads(cli("runs", "--db", db, "--kind", "campaign", "--format", "json").stdout)
     return db, runs[1]["id"], runs[0]["id"]  # oldest first
@@ -358,13 +358,15 @@ def test_the_first_screen_answers_what_is_open_who_acts_the_fix_and_what_the_liv
         assert rate[0] > rate[1]
         # The second run switched controls on that the manifest says nobody has: it says so.
         notice = page.locator("#live .notice")
-        assert notice.count() == 1 and "INF-NET-03 (egress-allowlist)" in notice.inner_text()
+        assert notice.count() == 1 and "APP-TOOL-01 (tool-allowlist)" in notice.inner_text()
         assert "different configuration" in notice.inner_text()
         # Who acts: every party with something to do, refuted claims from the run as described.
         app = page.locator('#who-acts tr[data-party="app-team"]').inner_text()
         assert "APP-TOOL-02" in app and "APP-OUT-04" in app
         cloud = page.locator('#who-acts tr[data-party="cloud-team"]').inner_text()
-        assert "INF-NET-03" in cloud and "INF-RATE-01" in cloud  # refuted; verified by the burst check
+        # Verified by the burst check; the fix asks nothing of it, and mail its mail server delivered
+        # leaves its egress unjudged.
+        assert "INF-RATE-01" in cloud and "INF-NET-03" not in cloud
         page.screenshot(path=artifact(f"first-screen-{width}x{height}.png"))
         context.close()
     # Both campaigns' results are in the page, one after the other.
