@@ -200,6 +200,50 @@ def test_a_service_named_by_wildcard_is_let_through_by_an_entry_for_any_of_its_h
     assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
 
 
+def _open_egress() -> dict[str, Any]:
+    doc = copy.deepcopy(MAIL)
+    _component(doc, "out").update(policy="open", allow=[])
+    return doc
+
+
+def test_a_tool_that_reaches_only_its_own_fixed_hosts_is_no_way_out(tmp_path):
+    """A search tool whose code calls one search API (`destinations`): what the model puts in the query
+    reaches that API and no host an attacker chose, so its route through an open egress is no path;
+    the fetch beside it, which goes wherever its URL says, still is."""
+    doc = _open_egress()
+    before = _check(doc, tmp_path)
+    assert _path(before, "inbox>llm>fetch>out").open
+    _component(doc, "fetch")["destinations"] = ["api.search.example"]
+    result = _check(doc, tmp_path)
+    assert "inbox>llm>fetch>out" not in {p.id for p in result.paths.paths}
+    assert _path(result, "inbox>llm>mail>out").open  # the mail server still delivers anywhere
+    findings = {f.id: f for f in result.open_findings()}
+    assert "open-attack-path:inbox>llm>fetch>out" not in findings
+    # The egress is still open, and says what it carries; the trifecta still has the mail as a way out.
+    assert "fetch" in findings["open-egress:out"].explanation and "lethal-trifecta:llm" in findings
+    # A mail tool that delivers only to the owner's own domain is misused at worst, not a way out.
+    _component(doc, "mail").update({"destinations": ["corp.example"], "sends-through": []})
+    result = _check(doc, tmp_path)
+    mail = _path(result, "inbox>llm>mail")
+    assert mail.impact_kind == "side-effect" and not [p for p in result.paths.paths if p.impact_kind == "exfiltration"]
+    findings = {f.id: f for f in result.open_findings()}
+    assert "lethal-trifecta:llm" not in findings and findings["open-egress:out"].severity == "medium"
+
+
+@pytest.mark.parametrize("change", [
+    {"destinations": [{"host": "api.search.example", "relays": True}]},   # it fetches what it is given
+    {"destinations": [{"host": "partner.example", "owned": False}]},      # someone else holds it
+    {"destinations": ["smtp.corp.example"], "sends-through": ["smtp.corp.example"]},  # it delivers on
+    {"destinations": ["api.search.example"], "effects": ["execute-code"]},  # code builds its own requests
+    {"destinations": []},
+], ids=["relays", "not-owned", "delivers-on", "runs-code", "empty"])
+def test_destinations_that_pass_data_on_keep_the_way_out(change, tmp_path):
+    doc = _open_egress()
+    _component(doc, "fetch").update(change)
+    result = _check(doc, tmp_path)
+    assert any(p.open and p.steps[-2:] == ("fetch", "out") for p in result.paths.paths)
+
+
 def _custom(doc: dict[str, Any], cid: str, applies_to: str, mitigates: str, on: str) -> None:
     """A custom enforced control of the organisation's own, claimed in effect on one component."""
     doc.setdefault("custom-controls", []).append({

@@ -72,6 +72,15 @@ class Context:
 
         return analyse_paths(self)
 
+    @cached_property
+    def fixed_host_tools(self) -> frozenset[str]:
+        """The tools that send only to their own fixed `destinations` (`sends_only_to_fixed_hosts`): what
+        they send reaches no host an attacker chose."""
+        from demarcate.analysis.paths import sends_only_to_fixed_hosts
+
+        return frozenset(cid for cid in self._of_kind.get("tool", ())
+                         if sends_only_to_fixed_hosts(self.system.components[cid]))
+
     # What lies upstream of each component, for every component at once: asking for ancestors one
     # component at a time is quadratic in a long chain.
     @cached_property

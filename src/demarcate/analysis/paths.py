@@ -312,8 +312,10 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
         if "execute-code" in effects:
             # Not tool-misuse: checking a program's arguments does not make attacker code safe to run.
             return Impact("code-execution", frozenset({"code-execution", "excessive-agency", *extra}))
-        if "send-external" in effects:
+        if "send-external" in effects and cid not in ctx.fixed_host_tools:
             return Impact("exfiltration", frozenset({"data-exfiltration", "tool-misuse", *extra}))
+        if "send-external" in effects:  # only to its own fixed hosts: misused, but no way out
+            return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse", *extra}))
         if extra:
             return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse", *extra}))
         if effects & {"write", "financial"}:
@@ -363,6 +365,7 @@ class _Search:
         """The paths from `source` in the order of their steps, the steps taken, and whether the
         allowance stopped the search before it had seen every path."""
         ctx, succ, models, max_depth = self.ctx, self.succ, self.models, self.bounds.depth
+        fixed_host_tools = ctx.fixed_host_tools
         source_kind = ctx.kind(source)
         entry_threat = "direct-injection" if source_kind == "user-input" else "indirect-injection"
         entry = entry_of(ctx, source)
@@ -405,6 +408,8 @@ class _Search:
                     hit = impacts_seen.get(nxt, _UNSEEN)
                     if hit is _UNSEEN:
                         hit = impacts_seen[nxt] = impact_of(ctx, nxt, source_kind)
+                    if hit is not None and node in fixed_host_tools and ctx.kind(nxt) == "network-egress":
+                        hit = None  # what this tool sends through the egress goes only to its own hosts
                 else:
                     hit = None
                 if nxt == source and hit is None:
@@ -692,6 +697,19 @@ class _PathControls:
         gated = [c for c in components if self.ctx.kind(c) in kinds]
         return bool(gated) and all(self.ctx.system.components[c].get("confirmation") != "admin"
                                    for c in gated)
+
+
+def sends_only_to_fixed_hosts(tool: Any) -> bool:
+    """Whether a tool sends only to the hosts its `destinations` name, fixed outside the model, none of
+    which passes what it gets on to a host an attacker chose: none relays, takes uploads into anyone's
+    account or is held by someone else, and none is a service the tool hands its sending to, which
+    delivers to whatever recipient the call names (`sends-through`). A tool that runs code never
+    does: the code builds its own requests."""
+    hosts = tool.get("destinations")
+    if not hosts or "execute-code" in (tool.effects or []) or any(h.unsafe for h in hosts):
+        return False
+    relays = [h.host for h in tool.get("sends-through") or []]
+    return not any(_entry_covers(h.host, r) or _entry_covers(r, h.host) for h in hosts for r in relays)
 
 
 def lets_through(egress: Any, host: str) -> bool:

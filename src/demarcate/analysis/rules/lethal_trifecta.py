@@ -34,11 +34,15 @@ def _outbound(ctx: Context, cid: str) -> bool:
     comp = ctx.system.components[cid]
     kind = comp.kind  # type: ignore[attr-defined]
     if kind == "tool":
-        return "send-external" in (comp.effects or [])  # type: ignore[attr-defined]
+        return "send-external" in (comp.effects or []) and cid not in ctx.fixed_host_tools  # type: ignore[attr-defined]
     if kind == "output-renderer":
         return bool(comp.images or comp.links or comp.raw_html)  # type: ignore[attr-defined]
     if kind == "network-egress":
-        return comp.policy != "none"  # type: ignore[attr-defined]
+        # A way out for what reaches it from something other than a tool that sends only to its own
+        # fixed hosts (over-counted where a model reaches it only through such a tool and another
+        # component feeds it too: the attack paths, which follow each route, say which is open).
+        return comp.policy != "none" and any(  # type: ignore[attr-defined]
+            f not in ctx.fixed_host_tools for f in ctx.paths.graph.predecessors(cid))
     return False
 
 

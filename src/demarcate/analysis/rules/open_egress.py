@@ -41,7 +41,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         failing = ctx.failing_checks("INF-NET-03", cid)
         if comp.policy != "open" and not failing:  # type: ignore[attr-defined]
             continue
-        risky = [f for f in feeders if ctx.kind(f) == "tool"
+        risky = [f for f in feeders if ctx.kind(f) == "tool" and f not in ctx.fixed_host_tools
                  and {"send-external", "execute-code"} & set(ctx.system.components[f].effects or [])]  # type: ignore[attr-defined]
         how = "policy: open" if comp.policy == "open" else "; ".join(c.describe(comp) for c in failing)  # type: ignore[attr-defined]
         yield Finding(
