@@ -378,6 +378,15 @@ def test_a_manifest_adds_relaying_hosts_and_marks_hosts_it_does_not_hold(tmp_pat
         f for f in result.open_findings() if f.id == "unsafe-rendering:pane").explanation
 
 
+def test_a_source_the_manifest_calls_internal_says_why_it_counts_as_untrusted(tmp_path):
+    doc = copy.deepcopy(REPRO)
+    said = {f.id: f.explanation for f in _check(doc, tmp_path).findings}[f"open-attack-path:{EXFIL}"]
+    assert said.startswith("inbox (email, untrusted) reaches")  # as the manifest says: nothing to add
+    _component(doc, "inbox")["trust"] = "internal"  # but anyone can still write to it
+    said = {f.id: f.explanation for f in _check(doc, tmp_path).findings}[f"open-attack-path:{EXFIL}"]
+    assert said.startswith("inbox (email, untrusted: anyone can write it) reaches")
+
+
 def test_a_link_that_needs_a_click_is_a_way_out_one_step_less_severe(tmp_path):
     doc = copy.deepcopy(REPRO)
     _component(doc, "files")["sensitivity"] = "confidential"

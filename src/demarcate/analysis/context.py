@@ -352,6 +352,18 @@ class Context:
                     or self._written_after_untrusted(component_id))
         return False
 
+    def untrusted_because(self, component_id: str) -> str:
+        """Why a way in counts as untrusted where its own `trust` does not say so: who else can write
+        it. A source marked internal that any signed-in user edits carries whatever they put in it."""
+        comp = self.system.components[component_id]
+        kind = comp.kind  # type: ignore[attr-defined]
+        if kind not in ("data-source", "memory") or (kind == "data-source" and comp.trust in ("untrusted", "mixed")):  # type: ignore[attr-defined]
+            return ""
+        writers = [w for w in comp.writable_by or [] if w in OUTSIDERS]  # type: ignore[attr-defined]
+        if writers:
+            return f"{' and '.join(writers)} can write it"
+        return "shared across users" if kind == "memory" and comp.shared_across_users else ""  # type: ignore[attr-defined]
+
     def _written_after_untrusted(self, memory: str) -> bool:
         """Persistent memory the model writes, where that model reads untrusted content: an injection
         saved there comes back in every later session, so the memory is a way in of its own."""

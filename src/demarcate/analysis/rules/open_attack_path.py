@@ -57,8 +57,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         route = " → ".join(path.steps)
         source = ctx.system.components[path.source]
         impact = ctx.system.components[path.impact]
+        why = ctx.untrusted_because(path.source)
         lines = [
-            f"{source.label} ({path.entry}, untrusted) reaches {impact.label} ({path.impact_kind}"
+            f"{source.label} ({path.entry}, untrusted{': ' + why if why else ''}) reaches {impact.label} ({path.impact_kind}"
             f"{', with a click' if path.needs_click else ''}) by {route}.",
         ]
         writer = writes.get(path.source)
