@@ -624,6 +624,47 @@ def test_findings_on_a_component_name_its_operator_and_its_operator_sees_them(tm
     assert {f.rule for f in mine.findings} >= set(found) - {"undocumented-handoff"}
 
 
+# An open-source chat application a company runs for its staff: the project wrote every part of it;
+# the company's IT team runs and configures each one (`operated-by`) and runs the network.
+DEPLOYED = yaml.safe_load("""
+version: 1
+system: {name: deployed, preset: self-hosted-open-weights}
+parties:
+  - {id: weights, role: model-provider}
+  - {id: project, role: application-developer, name: the open-source project}
+  - {id: it, role: infrastructure-operator}
+components:
+  - {id: chat, kind: user-input, owner: project, operated-by: it, trust: internal, authenticated: true}
+  - {id: llm, kind: model, owner: it, hosting: self-hosted}
+  - {id: uploads, kind: data-source, owner: project, operated-by: it, trust: untrusted, content: documents,
+     writable-by: [authenticated-users], sensitivity: confidential}
+  - {id: view, kind: output-renderer, owner: project, operated-by: it, images: true}
+flows:
+  - {from: chat, to: llm}
+  - {from: uploads, to: llm}
+  - {from: llm, to: view}
+""")
+
+
+def test_an_application_no_developer_runs_here_falls_to_the_party_that_runs_it(tmp_path):
+    result = _check(copy.deepcopy(DEPLOYED), tmp_path)
+    resp = result.context.resp
+    assert resp.idle_developers == {"project"} and resp.stand_ins == ("it",)
+    out = resp["APP-OUT-04"]
+    assert [p.id for p in out.default_parties] == ["it"]
+    assert "here it runs the components of project (operated-by)" in out.default_reason
+    assert resp.system_owners[0] == "it"
+    found = {f.id: f for f in result.open_findings()}
+    assert "project" not in {p for f in found.values() for p in f.responsible}
+    assert found["visibility-gap:logging"].responsible == ("it",)
+    # Where the project runs a part itself (a hosted search it offers), the application's controls are its own.
+    doc = copy.deepcopy(DEPLOYED)
+    del _component(doc, "uploads")["operated-by"]
+    resp = _check(doc, tmp_path).context.resp
+    assert not resp.idle_developers and not resp.stand_ins
+    assert [p.id for p in resp["APP-OUT-04"].default_parties] == ["project"]
+
+
 # --- what real systems need to say -------------------------------------------------------------
 
 def test_a_token_that_reaches_every_repository_of_the_user_is_over_privileged(tmp_path):

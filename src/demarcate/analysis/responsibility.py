@@ -107,8 +107,9 @@ class Responsibilities:
     @cached_property
     def system_owners(self) -> tuple[str, ...]:
         """The parties of the organisation that owns the system, the one that must assign a role
-        nobody plays: those playing a role the preset says you operate (the application's first),
-        or without a preset the application developers; failing both, every party."""
+        nobody plays: those playing a role the preset says you operate (the application's first, or
+        the parties that run its components for an idle developer), or without a preset the
+        application developers; failing both, every party."""
         preset = self.system.preset
         roles = ["application-developer"]
         if preset is not None:
@@ -116,16 +117,33 @@ class Responsibilities:
             roles = [preset.operators[layer].role for layer in layers  # type: ignore[index]
                      if preset.operators[layer].by == "self"]  # type: ignore[index]
         found = [p.id for r in roles for p in self.system.parties_with_role(r)]
+        # Not a developer whose components another party runs here: that party stands in for it.
+        found = [*self.stand_ins, *(p for p in found if p not in self.idle_developers)]
         return tuple(dict.fromkeys(found)) or tuple(self.system.parties)
 
     @cached_property
     def idle_developers(self) -> frozenset[str]:
-        """Application developers that run no component of this system while another does: the
-        maker of a remote agent the system calls as a tool another party runs (`operated-by`). What
+        """Application developers that run no component of this system while another developer
+        does, or while another party runs theirs (`operated-by`): the maker of a remote agent the
+        system calls as a tool, an open-source application a company deploys and configures. What
         falls to the application developer's role is not theirs here."""
-        running = {comp.actor for comp in self.system.components.values()}
+        comps = self.system.components.values()
+        running = {comp.actor for comp in comps}
         developers = {p.id for p in self.system.parties.values() if p.role == "application-developer"}
-        return frozenset(developers - running) if developers & running else frozenset()
+        idle = developers - running
+        if not developers & running:  # no developer runs anything here: only those another party runs for
+            idle &= {comp.owner for comp in comps if comp.operated_by}
+        return frozenset(idle)
+
+    @cached_property
+    def stand_ins(self) -> tuple[str, ...]:
+        """Where no application developer runs anything here, the parties that run the idle ones'
+        components: they configure the application, so its layer's controls fall to them."""
+        if not self.idle_developers or {p.id for p in self.system.parties.values()
+                                        if p.role == "application-developer"} - self.idle_developers:
+            return ()
+        return tuple(dict.fromkeys(comp.actor for comp in self.system.components.values()
+                                   if comp.owner in self.idle_developers))
 
     def applies(self, control: Control) -> bool:
         if control.id in self._claims:
@@ -164,7 +182,12 @@ class Responsibilities:
         claims = self._claims.get(control.id, [])
         roles, reason, verify_only = self._default(control)
         playing = [p for r in roles for p in system.parties_with_role(r)]
-        playing = [p for p in playing if p.id not in self.idle_developers] or playing
+        active = [p for p in playing if p.id not in self.idle_developers]
+        if playing and not active and self.stand_ins:
+            active = [system.parties[s] for s in self.stand_ins]
+            reason += (f"; here {', '.join(self.stand_ins)} {'runs' if len(self.stand_ins) == 1 else 'run'} the "
+                       f"components of {', '.join(dict.fromkeys(p.id for p in playing))} (operated-by)")
+        playing = active or playing
         # Where parties share a role, the ones that operate this control's layer (all, if none says so).
         operating = [p for p in playing if not p.layers or control.operating_layer in p.layers]
         default_parties = tuple(operating or playing)

@@ -46,9 +46,10 @@ def check(ctx: Context) -> Iterator[Finding]:
         captured |= {"tool-calls"}
     missing = [n for n in needed if n not in captured]
     # Who would respond to an incident: the deployer, and the application developers who run a part of
-    # this system — not one whose component another party runs here (the maker of a remote agent).
-    responders = [p.id for p in ctx.system.parties.values() if p.role == "deployer" or (
-        p.role == "application-developer" and p.id not in ctx.resp.idle_developers)]
+    # this system — not one whose component another party runs here (the maker of a remote agent), but
+    # the party that runs an application no developer runs here (a company's deployment of one).
+    responders = [*ctx.resp.stand_ins, *(p.id for p in ctx.system.parties.values() if p.role == "deployer" or (
+        p.role == "application-developer" and p.id not in ctx.resp.idle_developers))]
     model_logs = [log for log in logs
                   if set(ctx.system.components[log].captures or []) & {"prompts", "completions", "tool-calls"}]  # type: ignore[attr-defined]
     readers: set[str] = set()
