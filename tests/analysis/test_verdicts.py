@@ -739,6 +739,25 @@ def test_memory_the_model_writes_after_reading_a_page_carries_the_injection_into
     assert not [p for p in _check(doc, tmp_path).paths.paths if p.source == "notes"]
 
 
+def test_memory_the_model_saves_through_a_tool_carries_the_injection_on_too(tmp_path):
+    # A save-memory tool the model calls (Open WebUI's add_memory, ChatGPT's memory tool): the same
+    # chain across sessions as memory the model writes itself, and a confirmation on the tool closes it.
+    doc = copy.deepcopy(REPRO)
+    doc["components"] += [{"id": "notes", "kind": "memory", "owner": "app", "persistent": True},
+                          {"id": "remember", "kind": "tool", "owner": "app", "effects": ["write"]}]
+    doc["flows"] += [{"from": "llm", "to": "remember"}, {"from": "remember", "to": "notes"},
+                     {"from": "notes", "to": "llm"}]
+    result = _check(doc, tmp_path)
+    saved = _path(result, "inbox>rag>llm>remember>notes")
+    assert saved.open and "APP-TOOL-02" in saved.candidates
+    later = {f.id: f for f in result.open_findings()}["open-attack-path:notes>llm>pane"]
+    assert "one chain across sessions" in later.explanation and "inbox>rag>llm>remember>notes" in later.explanation
+    # A tool that only reads it back writes nothing: no chain.
+    doc["flows"] = [f for f in doc["flows"] if f != {"from": "remember", "to": "notes"}] + [
+        {"from": "notes", "to": "remember"}]
+    assert not [p for p in _check(doc, tmp_path).paths.paths if p.source == "notes"]
+
+
 def test_a_path_no_enforced_control_closes_is_said_so_with_what_would_lower_its_odds(tmp_path, cli):
     doc = copy.deepcopy(REPRO)
     doc["components"].append({"id": "notes", "kind": "memory", "owner": "app", "persistent": True,

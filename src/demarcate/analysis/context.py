@@ -365,16 +365,20 @@ class Context:
         return "shared across users" if kind == "memory" and comp.shared_across_users else ""  # type: ignore[attr-defined]
 
     def _written_after_untrusted(self, memory: str) -> bool:
-        """Persistent memory the model writes, where that model reads untrusted content: an injection
-        saved there comes back in every later session, so the memory is a way in of its own."""
+        """Persistent memory the model writes, itself or through a tool it calls (a save-memory tool),
+        where that model reads untrusted content: an injection saved there comes back in every later
+        session, so the memory is a way in of its own."""
         comp = self.system.components[memory]
-        if not (comp.persistent and comp.model_writable):  # type: ignore[attr-defined]
+        if not comp.persistent:  # type: ignore[attr-defined]
             return False
         key = ("written-after-untrusted", memory)
         if key not in self.memo:
             self.memo[key] = False  # while asking: a memory feeding its own writer is not its own proof
             into = self._flows[0]
-            todo = [m for m in into.get(memory, ()) if self._kinds[m] == "model"]
+            kinds = self._kinds
+            direct = [m for m in into.get(memory, ()) if kinds[m] == "model"] if comp.model_writable else []  # type: ignore[attr-defined]
+            by_tool = [m for t in into.get(memory, ()) if kinds[t] == "tool" for m in into.get(t, ()) if kinds[m] == "model"]
+            todo = list(dict.fromkeys([*direct, *by_tool]))
             seen = {memory, *todo}
             while todo:  # everything upstream of the models that write it
                 for up in into.get(todo.pop(), ()):
