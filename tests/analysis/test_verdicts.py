@@ -236,7 +236,8 @@ def test_a_tool_that_reaches_only_its_own_fixed_hosts_is_no_way_out(tmp_path):
     {"destinations": ["smtp.corp.example"], "sends-through": ["smtp.corp.example"]},  # it delivers on
     {"destinations": ["api.search.example"], "effects": ["execute-code"]},  # code builds its own requests
     {"destinations": []},
-], ids=["relays", "not-owned", "delivers-on", "runs-code", "empty"])
+    {"destinations": ["*"]},                                               # anywhere at all
+], ids=["relays", "not-owned", "delivers-on", "runs-code", "empty", "any-host"])
 def test_destinations_that_pass_data_on_keep_the_way_out(change, tmp_path):
     doc = _open_egress()
     _component(doc, "fetch").update(change)
@@ -351,6 +352,23 @@ def test_a_well_known_relaying_host_leaves_the_allowlist_open(host, why, tmp_pat
     assert _path(result, EXFIL).open
     finding = next(f for f in result.open_findings() if f.id == "unsafe-rendering:pane")
     assert host in finding.explanation and why in finding.explanation
+
+
+@pytest.mark.parametrize("entry", ["*", "*.*", ".", "*.com", ".io"])
+def test_an_allowlist_entry_that_matches_anyones_host_leaves_it_open(entry, tmp_path):
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["url-allowlist"] = ["static.corp.example", entry]
+    result = _check(doc, tmp_path)
+    assert _path(result, EXFIL).open
+    finding = next(f for f in result.open_findings() if f.id == "unsafe-rendering:pane")
+    assert f"{entry}, which matches hosts anyone can register" in finding.explanation
+    # The same on an egress: `allow: ["*"]` is no allowlist.
+    doc = copy.deepcopy(MAIL)
+    _component(doc, "out")["allow"] = [entry]
+    assert _path(_check(doc, tmp_path), "inbox>llm>fetch>out").open
+    # A wildcard over the owner's own domain is a list.
+    _component(doc, "out")["allow"] = ["*.corp.example"]
+    assert not _path(_check(doc, tmp_path), "inbox>llm>fetch>out").open
 
 
 def test_a_named_tenant_of_a_shared_host_is_the_owners_own(tmp_path):

@@ -302,13 +302,22 @@ class HostEntry(AcceptsString):
 
     @property
     def unsafe(self) -> bool:
-        """It makes a list it is on as good as open: it relays, takes uploads into anyone's account, or
-        someone else holds it."""
-        return self.relays or self.uploads or not self.owned
+        """It makes a list it is on as good as open: it lets any host through, relays, takes uploads
+        into anyone's account, or someone else holds it."""
+        return self.relays or self.uploads or not self.owned or self.any_host
+
+    @property
+    def any_host(self) -> bool:
+        """It matches hosts anyone can register: every host (`*`), or every name under a top-level
+        domain (`*.com`)."""
+        base, wildcard = allowlist_entry(self.host)
+        return not base or "*" in base or (wildcard and "." not in base)
 
     @property
     def why_unsafe(self) -> str:
         note = f" ({self.note})" if self.note else ""
+        if self.any_host:
+            return f"{self.host}, which matches hosts anyone can register{note}"
         if not self.owned:
             return f"{self.host}, which is not under the owner's control{note}"
         if self.relays:
