@@ -1036,3 +1036,4 @@ def test_a_mail_server_the_manifests_egress_leaves_out_does_not_spare_the_egress
     assert roles(["smtp.shop.example", "cdn.shop.example"]).sends_through == {"send-email": ("smtp.shop.example",)}
     assert roles(["cdn.shop.example"]).sends_through == {}
     assert ToolRoles.of(load([SHOPBOT])).sends_through == {"send-email": ("smtp.shop.example",)}  # open egress
+    assert roles(['"*"']).sends_through == {"send-email": ("smtp.shop.example",)}  # an allowlist of everything

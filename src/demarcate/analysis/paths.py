@@ -723,11 +723,12 @@ def _entry_covers(entry: str, host: str) -> bool:
     """Whether an allowlist entry (a host, `*.domain` or `.domain`) lets traffic reach a host: the
     host itself or a domain above it (a proxy that allows a domain mostly allows what is under it).
     A host written as a wildcard (`*.slack.com`: any of a service's hosts) is reached by an entry
-    for any host under it."""
+    for any host under it; `*` reaches every host."""
     base, _ = allowlist_entry(entry)
     name, any_under = allowlist_entry(host)
     name = name.rstrip(".")
-    return name == base or name.endswith("." + base) or (any_under and base.endswith("." + name))
+    return (not base.strip("*.") or name == base or name.endswith("." + base)
+            or (any_under and base.endswith("." + name)))
 
 
 def _cut_note(cut: list[tuple[str, int, int]], sources: int, bounds: Bounds, components: int, flows: int) -> str:
