@@ -354,7 +354,7 @@ def test_a_well_known_relaying_host_leaves_the_allowlist_open(host, why, tmp_pat
     assert host in finding.explanation and why in finding.explanation
 
 
-@pytest.mark.parametrize("entry", ["*", "*.*", ".", "*.com", ".io"])
+@pytest.mark.parametrize("entry", ["*", "*.*", ".", "*.com", ".io", "*corp.example", "https://*"])
 def test_an_allowlist_entry_that_matches_anyones_host_leaves_it_open(entry, tmp_path):
     doc = copy.deepcopy(REPRO)
     _component(doc, "pane")["url-allowlist"] = ["static.corp.example", entry]
@@ -367,8 +367,9 @@ def test_an_allowlist_entry_that_matches_anyones_host_leaves_it_open(entry, tmp_
     _component(doc, "out")["allow"] = [entry]
     assert _path(_check(doc, tmp_path), "inbox>llm>fetch>out").open
     # A wildcard over the owner's own domain is a list.
-    _component(doc, "out")["allow"] = ["*.corp.example"]
-    assert not _path(_check(doc, tmp_path), "inbox>llm>fetch>out").open
+    for own in ("*.corp.example", "cdn*.corp.example", ".corp.example"):
+        _component(doc, "out")["allow"] = [own]
+        assert not _path(_check(doc, tmp_path), "inbox>llm>fetch>out").open, own
 
 
 def test_a_named_tenant_of_a_shared_host_is_the_owners_own(tmp_path):

@@ -308,10 +308,19 @@ class HostEntry(AcceptsString):
 
     @property
     def any_host(self) -> bool:
-        """It matches hosts anyone can register: every host (`*`), or every name under a top-level
-        domain (`*.com`)."""
-        base, wildcard = allowlist_entry(self.host)
-        return not base or "*" in base or (wildcard and "." not in base)
+        """It matches hosts anyone can register: every host (`*`), every name under a top-level
+        domain (`*.com`), or names that end like the owner's (`*corp.example` takes in
+        evilcorp.example). A wildcard under a name of two labels or more is the owner's
+        (`*.corp.example`; a two-label public suffix such as `*.co.uk` is not told apart)."""
+        entry = _bare_entry(self.host)
+        if "*" in entry:
+            tail = entry.rsplit("*", 1)[1]
+        elif entry.startswith("."):  # `.domain`: the domain and every name under it
+            tail = entry
+        else:
+            return False
+        labels = [label for label in tail.split(".") if label]
+        return len(labels) < (2 if tail.startswith(".") else 3)
 
     @property
     def why_unsafe(self) -> str:
@@ -362,8 +371,13 @@ class RelayingHost(Model):
 def allowlist_entry(entry: str) -> tuple[str, bool]:
     """An allowlist entry as a host name, and whether it was written as a wildcard (`*.domain` or
     `.domain`): a scheme, a path and a port are dropped."""
-    entry = entry.strip().lower().removeprefix("https://").removeprefix("http://").split("/")[0].split(":")[0]
+    entry = _bare_entry(entry)
     return entry.lstrip("*").lstrip("."), entry.startswith("*.") or entry.startswith(".")
+
+
+def _bare_entry(entry: str) -> str:
+    """An allowlist entry without its scheme, path and port, in lower case."""
+    return entry.strip().lower().removeprefix("https://").removeprefix("http://").split("/")[0].split(":")[0]
 
 
 class RelayingHostsFile(Model):
