@@ -207,6 +207,14 @@ def test_a_goal_that_needs_a_tool_is_not_met_by_a_manifest_without_one(tmp_path)
     why = cannot_meet(load([manifest]))
     met = {p.goal for p in library().probes if not any(f"aim at {p.goal}" in r for r in why(p))}
     assert {"fetch-out", "write-out"} <= met and "run-code" not in met
+    # One whose code queries a single search API reaches no host the attacker chose: as the analysis
+    # has it, no way out, so the probes that need one say so rather than run to no verdict.
+    manifest.write_text(manifest.read_text().replace("effects: [read-public]}",
+                                                     "effects: [read-public], destinations: [api.search.example]}"))
+    fetch = next(p for p in library().probes if p.goal == "fetch-out" and p.entry == "user-message")
+    assert cannot_meet(load([manifest]))(fetch) == [
+        "probes aim at fetch-out, but every tool that fetches pages, sends out or runs code sends only to its own "
+        "fixed hosts (destinations): as the analysis has it, no way out"]
 
 
 def test_a_user_s_own_markup_needs_a_published_renderer_that_the_user_s_answer_reaches(tmp_path):

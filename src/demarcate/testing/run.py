@@ -113,11 +113,16 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
         kind, what = _ENTRY_KINDS[probe.entry]
         if kind not in kinds or (probe.entry == "tool-output" and not untrusted_tools):
             reasons.append(f"probes enter through {probe.entry}, but the manifest has no {what}")
-        effects = goal_of(probe).effects
+        goal = goal_of(probe)
+        effects = goal.effects
         if effects and not tools.any_with(*effects):
             reasons.append(f"probes aim at {probe.goal}, but the manifest has no tool that "
                            f"{one_of([_EFFECT_WORDS.get(e, e) for e in effects])} "
                            f"({effects_listed(effects)})")
+        elif effects and goal.attack_path and goal.outbound and not tools.any_way_out(*effects):
+            reasons.append(f"probes aim at {probe.goal}, but every tool that "
+                           f"{one_of([_EFFECT_WORDS.get(e, e) for e in effects])} sends only to its own "
+                           "fixed hosts (destinations): as the analysis has it, no way out")
         if not shown.get(probe.goal, True):
             reasons.append(f"probes aim at {probe.goal}, but the manifest has no {_RENDERER_NEEDS[probe.goal][1]}")
         elif probe.entry == "user-message" and not shown_to_others.get(probe.goal, True):

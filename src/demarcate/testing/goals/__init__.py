@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from demarcate.analysis.paths import lets_through
+from demarcate.analysis.paths import lets_through, sends_only_to_fixed_hosts
 from demarcate.testing.quotes import unquoted
 from demarcate.testing.targets import REQUESTED, Records, Reply, arguments_shown, arguments_text
 
@@ -80,6 +80,8 @@ class ToolRoles:
     untrusted: frozenset[str] = frozenset()  # call names of tools whose output is untrusted (a fetched page)
     # Tool component -> the hosts of the service it hands what it sends to (`sends-through`: a mail server).
     sends_through: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Tool components that send only to their own fixed hosts (`destinations`): no way out for data.
+    fixed_hosts: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, system: Any) -> ToolRoles:
@@ -95,7 +97,9 @@ class ToolRoles:
                         untrusted.add(name)
         confirms = {cid: str(comp.get("confirmation") or "none") for cid, comp in system.components.items()
                     if comp.kind == "tool"}
-        return cls(out, where, confirms, frozenset(untrusted), _relays(system))
+        fixed = frozenset(cid for cid, comp in system.components.items()
+                          if comp.kind == "tool" and sends_only_to_fixed_hosts(comp))
+        return cls(out, where, confirms, frozenset(untrusted), _relays(system), fixed)
 
     def where(self, call: dict[str, Any]) -> tuple[str, ...]:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
@@ -124,6 +128,13 @@ class ToolRoles:
         writes: its settings)."""
         wanted = {*effects, "configure"} if "write" in effects else set(effects)
         return any(wanted & e for e in self.effects.values())
+
+    def any_way_out(self, *effects: str) -> bool:
+        """Whether a tool with one of these effects can carry data to a host the attacker chose: one
+        that does not send only to its own fixed hosts (`destinations`)."""
+        wanted = set(effects)
+        return any(wanted & e and not self.fixed_hosts.issuperset(self.components.get(name, ()))
+                   for name, e in self.effects.items())
 
 
 @dataclass
