@@ -23,6 +23,11 @@ EFFECTIVE = ("implemented", "configured")
 OUTSIDERS = ("anyone", "customers", "authenticated-users")
 
 
+def _outside_writers(comp: Any) -> list[str]:
+    """Those beyond the owner's staff who can write to a data source or a memory (`writable-by`)."""
+    return [w for w in comp.writable_by or [] if w in OUTSIDERS]
+
+
 @dataclass(frozen=True, eq=False)
 class ControlState:
     """How a control stands on one component. Equal states without a reason are one shared object."""
@@ -340,15 +345,12 @@ class Context:
         if kind == "user-input":
             return comp.trust == "untrusted"  # type: ignore[attr-defined]
         if kind == "data-source":
-            writers = comp.writable_by or []  # type: ignore[attr-defined]
             return comp.trust in ("untrusted", "mixed") or (  # type: ignore[attr-defined]
-                comp.trust != "trusted" and any(w in OUTSIDERS for w in writers)  # type: ignore[attr-defined]
-            )
+                comp.trust != "trusted" and bool(_outside_writers(comp)))  # type: ignore[attr-defined]
         if kind == "tool":
             return comp.output_trust == "untrusted"  # type: ignore[attr-defined]
         if kind == "memory":
-            writers = comp.writable_by or []  # type: ignore[attr-defined]
-            return (bool(comp.shared_across_users) or any(w in OUTSIDERS for w in writers)  # type: ignore[attr-defined]
+            return (bool(comp.shared_across_users) or bool(_outside_writers(comp))  # type: ignore[attr-defined]
                     or self._written_after_untrusted(component_id))
         return False
 
@@ -359,7 +361,7 @@ class Context:
         kind = comp.kind  # type: ignore[attr-defined]
         if kind not in ("data-source", "memory") or (kind == "data-source" and comp.trust in ("untrusted", "mixed")):  # type: ignore[attr-defined]
             return ""
-        writers = [w for w in comp.writable_by or [] if w in OUTSIDERS]  # type: ignore[attr-defined]
+        writers = _outside_writers(comp)
         if writers:
             return f"{' and '.join(writers)} can write it"
         return "shared across users" if kind == "memory" and comp.shared_across_users else ""  # type: ignore[attr-defined]

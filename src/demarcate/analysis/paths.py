@@ -314,12 +314,9 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
             return Impact("code-execution", frozenset({"code-execution", "excessive-agency", *extra}))
         if "send-external" in effects and cid not in ctx.fixed_host_tools:
             return Impact("exfiltration", frozenset({"data-exfiltration", "tool-misuse", *extra}))
-        if "send-external" in effects:  # only to its own fixed hosts: misused, but no way out
+        # One that sends only to its own fixed hosts is misused at worst, like one that writes.
+        if extra or effects & {"write", "financial", "send-external"}:
             return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse", *extra}))
-        if extra:
-            return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse", *extra}))
-        if effects & {"write", "financial"}:
-            return Impact("side-effect", frozenset({"excessive-agency", "tool-misuse"}))
         return None
     if kind == "output-renderer":
         # A renderer that fetches anything is a way out whatever its format: images load and previews

@@ -129,18 +129,20 @@ class Responsibilities:
         falls to the application developer's role is not theirs here."""
         comps = self.system.components.values()
         running = {comp.actor for comp in comps}
-        developers = {p.id for p in self.system.parties.values() if p.role == "application-developer"}
-        idle = developers - running
-        if not developers & running:  # no developer runs anything here: only those another party runs for
+        idle = self._developers - running
+        if not self._developers & running:  # no developer runs anything here: only those another party runs for
             idle &= {comp.owner for comp in comps if comp.operated_by}
         return frozenset(idle)
 
     @cached_property
+    def _developers(self) -> frozenset[str]:
+        return frozenset(p.id for p in self.system.parties.values() if p.role == "application-developer")
+
+    @cached_property
     def stand_ins(self) -> tuple[str, ...]:
-        """Where no application developer runs anything here, the parties that run the idle ones'
-        components: they configure the application, so its layer's controls fall to them."""
-        if not self.idle_developers or {p.id for p in self.system.parties.values()
-                                        if p.role == "application-developer"} - self.idle_developers:
+        """Where every application developer is idle here, the parties that run their components:
+        they configure the application, so its layer's controls fall to them."""
+        if not self.idle_developers or self._developers != self.idle_developers:
             return ()
         return tuple(dict.fromkeys(comp.actor for comp in self.system.components.values()
                                    if comp.owner in self.idle_developers))

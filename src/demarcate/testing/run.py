@@ -119,7 +119,7 @@ def cannot_meet(system: System) -> Callable[[Probe], list[str]]:
             reasons.append(f"probes aim at {probe.goal}, but the manifest has no tool that "
                            f"{one_of([_EFFECT_WORDS.get(e, e) for e in effects])} "
                            f"({effects_listed(effects)})")
-        elif effects and goal.attack_path and goal.outbound and not tools.any_way_out(*effects):
+        elif effects and goal.outbound and not tools.any_way_out(*effects):
             reasons.append(f"probes aim at {probe.goal}, but every tool that "
                            f"{one_of([_EFFECT_WORDS.get(e, e) for e in effects])} sends only to its own "
                            "fixed hosts (destinations): as the analysis has it, no way out")

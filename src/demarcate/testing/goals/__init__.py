@@ -81,7 +81,7 @@ class ToolRoles:
     # Tool component -> the hosts of the service it hands what it sends to (`sends-through`: a mail server).
     sends_through: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Tool components that send only to their own fixed hosts (`destinations`): no way out for data.
-    fixed_hosts: frozenset[str] = frozenset()
+    fixed_host_tools: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, system: Any) -> ToolRoles:
@@ -133,7 +133,7 @@ class ToolRoles:
         """Whether a tool with one of these effects can carry data to a host the attacker chose: one
         that does not send only to its own fixed hosts (`destinations`)."""
         wanted = set(effects)
-        return any(wanted & e and not self.fixed_hosts.issuperset(self.components.get(name, ()))
+        return any(wanted & e and not self.fixed_host_tools.issuperset(self.components.get(name, ()))
                    for name, e in self.effects.items())
 
 
