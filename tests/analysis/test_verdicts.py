@@ -245,6 +245,24 @@ def test_destinations_that_pass_data_on_keep_the_way_out(change, tmp_path):
     assert any(p.open and p.steps[-2:] == ("fetch", "out") for p in result.paths.paths)
 
 
+def test_a_sending_tool_whose_destination_takes_anyones_uploads_keeps_the_way_out(tmp_path):
+    """The GitHub MCP server written with `destinations: [api.github.com]`: the call names the
+    repository, and an issue in the attacker's public one publishes what it carries. A fetch tool with
+    the same destination only reads there; a webhook the author fixed in configuration, written
+    `uploads: false`, is taken at the author's word."""
+    doc = _open_egress()
+    _component(doc, "mail").update({"destinations": ["api.github.com"], "sends-through": []})
+    result = _check(doc, tmp_path)
+    path = _path(result, "inbox>llm>mail>out")
+    assert path.open and path.impact_kind == "exfiltration"
+    assert "lethal-trifecta:llm" in {f.id for f in result.open_findings()}
+    _component(doc, "mail")["destinations"] = [{"host": "hooks.slack.com", "uploads": False}]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail").impact_kind == "side-effect"
+    doc = _open_egress()
+    _component(doc, "fetch")["destinations"] = ["api.github.com"]
+    assert "inbox>llm>fetch>out" not in {p.id for p in _check(doc, tmp_path).paths.paths}
+
+
 def _custom(doc: dict[str, Any], cid: str, applies_to: str, mitigates: str, on: str) -> None:
     """A custom enforced control of the organisation's own, claimed in effect on one component."""
     doc.setdefault("custom-controls", []).append({
@@ -370,6 +388,13 @@ def test_an_allowlist_entry_that_matches_anyones_host_leaves_it_open(entry, tmp_
     for own in ("*.corp.example", "cdn*.corp.example", ".corp.example"):
         _component(doc, "out")["allow"] = [own]
         assert not _path(_check(doc, tmp_path), "inbox>llm>fetch>out").open, own
+
+
+def test_an_entry_that_says_relays_false_outright_is_taken_at_its_word(tmp_path):
+    # The company's own deployment of an image proxy, set up to fetch only its hosts.
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane")["url-allowlist"] = [{"host": "camo.githubusercontent.com", "relays": False}]
+    assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-04",)
 
 
 def test_a_named_tenant_of_a_shared_host_is_the_owners_own(tmp_path):

@@ -251,6 +251,9 @@ def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence
         for h in hosts:
             known = None if h.unsafe else next((r for r in relaying if r.covers(h.host)), None)
             flag = "uploads" if known and known.via == "upload" else "relays"
+            # An entry that says `relays: false` or `uploads: false` outright is taken at its word: the
+            # author knows their tenant (a webhook fixed in configuration, their own proxy).
+            known = None if flag in h.model_fields_set else known
             marked.append(h.model_copy(update={flag: True, "note": h.note or known.reason}) if known else h)
         if marked != hosts:
             update[field_name] = marked
@@ -350,14 +353,18 @@ class _Merger:
                                              "choose another id, for example with your organisation's prefix"))
             self.problems += check_control(control, catalog.kinds, catalog.threats, catalog.probe_categories, pos)
         catalog = catalog.with_custom(list(self.controls.values()))
-        # Hosts that take uploads into anyone's account are a way out only where code builds its own
-        # requests: on egress that carries a code-running tool's traffic.
+        # Hosts that take uploads into anyone's account are a way out only where the request is built
+        # to put data there: on egress that carries a code-running tool's traffic, whose code builds its
+        # own requests, and in the destinations of a tool that sends out, whose call names the account,
+        # repository or webhook it lands in (an issue in the attacker's public repository).
         with_uploads = (*catalog.relaying_hosts, *self.relaying_hosts.values())
         fetching = tuple(r for r in with_uploads if r.via == "fetch")
         comps = self.components
         runs_code = {f.target for f in self.flows.values()
                      if f.target in comps and comps[f.target].kind == "network-egress"  # type: ignore[attr-defined]
                      and f.source in comps and "execute-code" in (comps[f.source].get("effects") or ())}
+        runs_code |= {cid for cid, c in comps.items()
+                      if c.kind == "tool" and "send-external" in (c.get("effects") or ())}  # type: ignore[attr-defined]
         system = System(
             info=info,
             parties=self.parties,

@@ -296,8 +296,9 @@ class HostEntry(AcceptsString):
     uploads: bool = Field(False, description="Anyone can open an account here and send data into it with a key "
                                              "they hand over (an API, a package registry): a way out for code "
                                              "that builds its own requests. The analysis sets it on an egress "
-                                             "list that carries a code-running tool's traffic, for the hosts it "
-                                             "knows.")
+                                             "list that carries a code-running tool's traffic and in a sending "
+                                             "tool's destinations, for the hosts it knows; `uploads: false` "
+                                             "written out overrides it (a webhook fixed in configuration).")
     note: Text = ""
 
     @property

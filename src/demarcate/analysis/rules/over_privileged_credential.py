@@ -25,6 +25,10 @@ RULE = Rule(
     fix="Call the backend with the end user's delegated token and scope (APP-TOOL-03).",
 )
 
+# Where the credential is already the user's own, delegating fixes nothing: its reach must shrink.
+NARROW = ("Narrow the credential to what the task needs: a token for the repositories, folders or records "
+          "the task is about rather than all of the user's (APP-TOOL-03).")
+
 # Effects whose reach depends on whose authority the call carries.
 SENSITIVE = {"read-private", "write", "financial"}
 REACH = {"user": "everything the user can see, not just what the task needs",
@@ -55,12 +59,12 @@ def check(ctx: Context) -> Iterator[Finding]:
             rule=RULE.id,
             key=(cid,),
             severity=severity,
-            title=f"{cid} acts with {credential} credential",
+            title=f"{cid} acts with {credential} credential" + (" that reaches too far" if broad and not shared else ""),
             explanation=(f"{comp.label} ({', '.join(sorted(effects))}) runs with {credential} "
                          + (f"credential that reaches {REACH[reach]}" if broad else
                             "credential although users sign in with their own identity")
                          + (", and untrusted content reaches the model that calls it." if exposed else ".")),
-            recommendation=RULE.fix,
+            recommendation=RULE.fix if shared else NARROW,
             responsible=(comp.actor,),
             components=(cid,),
             controls=("APP-TOOL-03",),
