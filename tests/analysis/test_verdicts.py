@@ -263,6 +263,24 @@ def test_a_sending_tool_whose_destination_takes_anyones_uploads_keeps_the_way_ou
     assert "inbox>llm>fetch>out" not in {p.id for p in _check(doc, tmp_path).paths.paths}
 
 
+def test_an_egress_that_must_let_a_sending_tools_platform_through_stops_nothing_it_sends(tmp_path):
+    # The allowlist has to let api.github.com through for the tool to work at all; the fetch beside it,
+    # which goes where its URL says, is still stopped by the same list.
+    doc = copy.deepcopy(MAIL)
+    _component(doc, "mail").update({"destinations": ["api.github.com"], "sends-through": []})
+    _component(doc, "out")["allow"] = ["api.github.com", "corp.example"]
+    result = _check(doc, tmp_path)
+    mail, fetch = _path(result, "inbox>llm>mail>out"), _path(result, "inbox>llm>fetch>out")
+    assert mail.open and fetch.closed_by == ("INF-NET-03",)
+    egress = next(c for c in mail.controls if c.id == "INF-NET-03")
+    assert egress.void.startswith("mail hands what it sends to api.github.com, where anyone's account takes uploads")
+    # Open instead, the egress is no worse for it than an allowlist would be: its finding is medium.
+    _component(doc, "out").update(policy="open", allow=[])
+    _component(doc, "fetch")["effects"] = ["read-private"]  # and no tool beside it that goes anywhere
+    found = {f.id: f for f in _check(doc, tmp_path).open_findings()}
+    assert found["open-egress:out"].severity == "medium"
+
+
 def _custom(doc: dict[str, Any], cid: str, applies_to: str, mitigates: str, on: str) -> None:
     """A custom enforced control of the organisation's own, claimed in effect on one component."""
     doc.setdefault("custom-controls", []).append({

@@ -549,12 +549,12 @@ class _PathControls:
         self.made_alone: dict[tuple[int, bool], tuple[_Entry, PathControl | None]] = {}
         self.order: dict[tuple[str, ...], dict[str, int]] = {}
         self.owner = {cid: c.actor for cid, c in ctx.system.components.items()}
-        # Tools that hand what they send to a service beyond the egress (`sends-through`): their
-        # hosts, and the egress behind them, where what an allowlist does depends on the tool a path took.
+        # Tools that hand what they send to a host that passes it on (`passes_on`): those hosts, and
+        # the egress behind them, where what an allowlist does depends on the tool a path took.
         comps = ctx.system.components
-        self.sends_through = {cid: [h.host for h in hosts] for cid, c in comps.items()
-                              if c.kind == "tool" and (hosts := c.get("sends-through"))}  # type: ignore[attr-defined]
-        self.behind = frozenset(n for t in self.sends_through for n in graph.successors(t)
+        self.passes_on = {cid: hosts for cid, c in comps.items()
+                          if c.kind == "tool" and (hosts := passes_on(c))}  # type: ignore[attr-defined]
+        self.behind = frozenset(n for t in self.passes_on for n in graph.successors(t)
                                 if comps[n].kind == "network-egress")  # type: ignore[attr-defined]
         # The ways out of each renderer that runs markup: where a control closes only one of them.
         self.markup_ways = {cid: ways_out(c) for cid, c in ctx.system.components.items()
@@ -653,21 +653,21 @@ class _PathControls:
         return pc, shared
 
     def _relayed(self, control: Control, components: tuple[str, ...], steps: tuple[str, ...]) -> str | None:
-        """For a host allowlist on the egress after a tool that hands what it sends to a service
-        beyond it (`sends-through`): why it cannot close this path, or "" where it can (the path did
-        not come through such a tool, or the egress leaves the service out, so the tool sends
-        nothing). None for any other control (a DLP gateway on that egress reads what leaves): the
-        same on every path."""
+        """For a host allowlist on the egress after a tool that hands what it sends to a host that
+        passes it on (`passes_on`): why it cannot close this path, or "" where it can (the path did
+        not come through such a tool, or the egress leaves the host out, so the tool sends nothing).
+        None for any other control (a DLP gateway on that egress reads what leaves): the same on
+        every path."""
         gates = [c for c in components if c in self.behind]
         if not gates or not any(check.hosts for check in control.configured_by if check.kind == "network-egress"):
             return None
         comps = self.ctx.system.components
         for gate in gates:
             tool = steps[steps.index(gate) - 1]  # an egress is never a path's source
-            allowed = [h for h in self.sends_through.get(tool, ()) if lets_through(comps[gate], h)]
+            allowed = [(h, why) for h, why in self.passes_on.get(tool, ()) if lets_through(comps[gate], h)]
             if allowed:
-                return (f"{tool} hands what it sends to {allowed[0]}, which delivers it to whatever "
-                        f"recipient the call names: an egress that lets {allowed[0]} through stops no recipient")
+                host, why = allowed[0]
+                return f"{tool} hands what it sends to {why}: an egress that lets {host} through stops no recipient"
         return ""
 
     def _way_out(self, control: Control, components: tuple[str, ...], threats: frozenset[str]) -> tuple[str, str]:
@@ -696,14 +696,36 @@ class _PathControls:
                                    for c in gated)
 
 
+def passes_on(tool: Any) -> list[tuple[str, str]]:
+    """The hosts a tool sends to that pass what they get on to whoever the call names, each with why:
+    a service it hands its sending to (`sends-through`: a mail server), and a fixed destination that
+    relays, takes uploads into anyone's account or is held by someone else. An egress must let them
+    through for the tool to work, so a host allowlist there stops no recipient."""
+    found = [(h.host, f"{h.host}, which delivers it to whatever recipient the call names")
+             for h in tool.get("sends-through") or []]
+    if "execute-code" not in (tool.effects or []):
+        found += [(h.host, h.why_unsafe) for h in tool.get("destinations") or [] if h.unsafe and not h.any_host]
+    return found
+
+
+def sends_only_to_listed_hosts(tool: Any) -> bool:
+    """Whether a tool's own code or configuration fixes the hosts it sends to (`destinations`, none
+    matching anyone's host), whatever they pass on: an egress must let them through for the tool to
+    work, so no egress allowlist narrows where it sends. Never a tool that runs code."""
+    hosts = tool.get("destinations")
+    return bool(hosts) and "execute-code" not in (tool.effects or []) and not any(h.any_host for h in hosts)
+
+
 def sends_only_to_fixed_hosts(tool: Any) -> bool:
     """Whether a tool sends only to the hosts its `destinations` name, fixed outside the model, none of
     which passes what it gets on to a host an attacker chose: none relays, takes uploads into anyone's
     account or is held by someone else, and none is a service the tool hands its sending to, which
     delivers to whatever recipient the call names (`sends-through`). A tool that runs code never
     does: the code builds its own requests."""
+    if not sends_only_to_listed_hosts(tool):
+        return False
     hosts = tool.get("destinations")
-    if not hosts or "execute-code" in (tool.effects or []) or any(h.unsafe for h in hosts):
+    if any(h.unsafe for h in hosts):
         return False
     relays = [h.host for h in tool.get("sends-through") or []]
     return not any(_entry_covers(h.host, r) or _entry_covers(r, h.host) for h in hosts for r in relays)

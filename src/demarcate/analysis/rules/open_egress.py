@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, listing
+from demarcate.analysis.paths import sends_only_to_listed_hosts
 
 RULE = Rule(
     id="open-egress",
@@ -17,7 +18,8 @@ RULE = Rule(
             "no egress allowlist (INF-NET-03) in effect.",
     why="Whatever an injected instruction makes a tool fetch or send can go anywhere. An allowlist turns "
         "exfiltration into a blocked, logged connection.",
-    severity="high when a tool that sends externally or executes code flows into it; medium otherwise.",
+    severity="high when a tool that sends externally or executes code flows into it, unless its configuration "
+             "fixes the hosts it sends to (`destinations`), which any allowlist here must let through; medium otherwise.",
     who_acts="The infrastructure operator who runs the egress (`operated-by`), else its owner.",
     false_positives="Egress that is filtered by a proxy the manifest does not show; add it.",
     references=("OWASP LLM06", "OWASP LLM02", "MITRE ATLAS AML.M0032"),
@@ -41,7 +43,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         failing = ctx.failing_checks("INF-NET-03", cid)
         if comp.policy != "open" and not failing:  # type: ignore[attr-defined]
             continue
-        risky = [f for f in feeders if ctx.kind(f) == "tool" and f not in ctx.fixed_host_tools
+        # A tool whose configuration fixes where it sends is not narrowed by any allowlist here, which
+        # must let those hosts through; what it passes on is the tool's own finding.
+        risky = [f for f in feeders if ctx.kind(f) == "tool" and not sends_only_to_listed_hosts(ctx.system.components[f])
                  and {"send-external", "execute-code"} & set(ctx.system.components[f].effects or [])]  # type: ignore[attr-defined]
         how = "policy: open" if comp.policy == "open" else "; ".join(c.describe(comp) for c in failing)  # type: ignore[attr-defined]
         yield Finding(
