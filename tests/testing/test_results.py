@@ -70,7 +70,8 @@ def test_a_campaign_summary_is_typed_and_writes_the_stored_shape():
     assert "APP-IN-03" in summary.parties["app-team"]["refuted"]
     data = summary.to_json()
     assert list(data) == ["asr", "overall", "outcomes", "controls", "parties", "infrastructure", "baselines",
-                          "unknown_tools", "notes"]
+                          "unknown_tools", "notes", "contradicted"]
+    assert data["contradicted"] == {}  # no case showed the manifest wrong
     assert data["asr"]["indirect"] == {"rate": 0.5, "low": data["asr"]["indirect"]["low"],
                                        "high": data["asr"]["indirect"]["high"], "n": 2, "errors": 1,
                                        "unobservable": 1, "inconclusive": 0}

@@ -261,4 +261,5 @@ def _evidence_json(live: dict[str, Any]) -> dict[str, Any]:
     return {"run": live["run"], "target": live["target"], "same_system": live.get("same_system", True),
             "refuted": live["refuted"], "verified": live["verified"],
             **({"refuted_on": live["refuted_on"]} if live.get("refuted_on") else {}),
-            **({"verified_on": live["verified_on"]} if live.get("verified_on") else {})}
+            **({"verified_on": live["verified_on"]} if live.get("verified_on") else {}),
+            **({"contradicted": live["contradicted"]} if live.get("contradicted") else {})}

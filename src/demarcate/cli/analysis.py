@@ -253,8 +253,6 @@ def judge_options(system: System, *, party: list[str] | None, baseline: Path | N
            rules: list[str] | None = None, baseline_run: str | None = None, history: Store | None = None,
            evidence: str | None = None) -> Gate:
     """The options `check` and `report` share, checked, and the analysis they ask for."""
-    import dataclasses
-
     from demarcate.analysis.assume import parse
     from demarcate.analysis.diff import load_findings
     from demarcate.analysis.gate import judge
@@ -266,7 +264,7 @@ def judge_options(system: System, *, party: list[str] | None, baseline: Path | N
         if not live["same_system"]:
             err.print(terminal.t(f"warning: campaign {live['run']} was run with another manifest than this one; "
                                  "its evidence is used all the same", "yellow"), soft_wrap=True)
-        system = dataclasses.replace(system, live=live)
+        system = system.with_evidence(live)
 
     for p in party or []:
         check_choice(p, tuple(system.parties), "party")
@@ -408,7 +406,7 @@ def export(
     if evidence and history is not None:
         from demarcate.store.campaign_history import live_evidence
 
-        system = dataclasses.replace(system, live=live_evidence(history, evidence, system))
+        system = system.with_evidence(live_evidence(history, evidence, system))
     document = oscal_ssp(system)
     if output is None:
         emit_json(document)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -103,6 +103,16 @@ class System:
 
     def position(self, what: str, key: Any) -> Position | None:
         return self.where.get((what, key))
+
+    def with_evidence(self, live: dict[str, Any]) -> System:
+        """The system as a stored campaign showed it (`check --evidence`): the evidence kept for the
+        analysis, and what it contradicts of the manifest left out (a tool's `destinations`, where
+        its call reached a host they do not name, limit nothing)."""
+        comps = dict(self.components)
+        for cid, attributes in live.get("contradicted", {}).items():
+            if cid in comps:
+                comps[cid] = comps[cid].model_copy(update={a.replace("-", "_"): None for a in attributes})
+        return replace(self, live=live, components=comps)
 
 
 @functools.cache

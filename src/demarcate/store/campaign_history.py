@@ -9,6 +9,7 @@ from typing import Any
 from demarcate.model.errors import ManifestError, Problem
 from demarcate.model.loader import System
 from demarcate.store import Store
+from demarcate.testing.results import contradicted
 
 WORSE = {"verified": 0, "untested": 1, "refuted": 2}
 
@@ -79,7 +80,8 @@ def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
     # covers every component.
     refuted_on: dict[str, dict[str, None] | None] = {}
     verified_on: dict[str, dict[str, None] | None] = {}
-    for result in store.results(run):
+    results = store.results(run)
+    for result in results:
         for link in result.get("chain", []):
             where = f"run {run}, case {result['case']}: {link['evidence']}"
             if link["held"] is False:
@@ -96,7 +98,8 @@ def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
     return {"run": run, "target": stored["target"], "same_system": _same_system(stored["config"], name, files),
             "refuted": refuted, "verified": held,
             "refuted_on": {c: list(on) for c, on in refuted_on.items() if on is not None},
-            "verified_on": held_on}
+            "verified_on": held_on, "contradicted": contradicted(results, f"run {run}, ")}
+
 
 
 def settle(refuted_on: dict[str, dict[str, None] | None], verified: dict[str, str],

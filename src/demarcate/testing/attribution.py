@@ -33,8 +33,10 @@ from demarcate.testing.results import (
     CaseEvidence,
     CaseResult,
     CategoryRate,
+    Contradiction,
     Link,
     Rate,
+    contradicted,
 )
 from demarcate.testing.targets import CONTROL_STATUSES
 
@@ -95,7 +97,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     def link(layer: str, control: str, held: bool | None, evidence: str, on: tuple[str, ...] = ()) -> None:
         links.append(Link(layer, control, _party(resp, control), held, evidence, list(on)))
 
-    def result(outcome: str, capable: bool | None) -> CaseResult:
+    def result(outcome: str, capable: bool | None, contradicts: list[Contradiction] | None = None) -> CaseResult:
         declared = case.probe.declared
         return CaseResult(
             case.id, case.probe.id, case.probe.category, case.probe.entry, goal.name, case.transform, canary, outcome,
@@ -103,7 +105,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
                 reply.status, text, calls, reply.fired, ev.hits, ev.spans, ev.rendered, reply.trace_id, ev.delivered,
                 ev.undelivered, capable, reply.context, ev.foreign, planted=ev.planted,
                 outbox=ev.records.sent, page=reply.page),
-            error=reply.error or "" if outcome == "error" else "",
+            error=reply.error or "" if outcome == "error" else "", contradicts=contradicts or [],
             redact=(secret, f"[secret from ${declared.success.secret_env}]")
             if secret and declared and declared.success.secret_env else None)
 
@@ -125,7 +127,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
     _model(case, seen, facts, screened, link)
     _past_model(case, seen, facts.judged, link)
     _logging(ev, link)
-    return result(_outcome(case, ev, facts, screened, links, link), facts.capable)
+    return result(_outcome(case, ev, facts, screened, links, link), facts.capable, facts.judged.contradicts)
 
 
 @dataclass
@@ -408,4 +410,4 @@ def summarise(results: list[dict[str, Any]], resp: Responsibilities,
     total_counted = [r for r in results if r["outcome"] not in UNJUDGED]
     wins = sum(1 for r in total_counted if r["outcome"] == "succeeded")
     return CampaignSummary(asr, Rate(*_rate(wins, len(total_counted)), len(total_counted)), outcomes, controls,
-                           parties, infra or [])
+                           parties, infra or [], contradicted=contradicted(results))

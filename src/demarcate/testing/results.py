@@ -33,6 +33,31 @@ class Link:
         return out
 
 
+@dataclass
+class Contradiction:
+    """What a case showed of the system that the manifest says otherwise: a tool said to send only to
+    its `destinations` whose call reached the listener. `check --evidence` takes the evidence's word."""
+
+    component: str
+    attribute: str
+    said: list[str]  # what the manifest says
+    evidence: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def contradicted(results: list[dict[str, Any]], where: str = "") -> dict[str, dict[str, dict[str, Any]]]:
+    """What a campaign's results (their JSON form) showed of the system that the manifest says
+    otherwise, by the first case of each: {component: {attribute: {said, why}}}, `why` led by `where`."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for result in results:
+        for c in result.get("contradicts", []):
+            found.setdefault(c["component"], {}).setdefault(c["attribute"], {
+                "said": c["said"], "why": f"{where}case {result['case']}: {c['evidence']}"})
+    return found
+
+
 def _cut(value: Any) -> Any:
     """A mail as kept: each of its texts cut at MAIL_TEXT characters, saying how much was left out."""
     if isinstance(value, str) and len(value) > MAIL_TEXT:
@@ -104,6 +129,7 @@ class CaseResult:
     latency: float | None = None
     evidence: CaseEvidence | None = None
     error: str = ""
+    contradicts: list[Contradiction] = field(default_factory=list)  # what the manifest says otherwise
     # A secret the probe's success test named by environment variable, and what stands in for it:
     # judged with, never written out (not in the history, not in a report).
     redact: tuple[str, str] | None = field(default=None, repr=False)
@@ -118,6 +144,8 @@ class CaseResult:
         }
         if self.outcome == "error":
             out["error"] = self.error
+        if self.contradicts:
+            out["contradicts"] = [c.to_json() for c in self.contradicts]
         if self.redact:
             secret, stand_in = self.redact
             out = json.loads(json.dumps(out).replace(json.dumps(secret)[1:-1], stand_in))
@@ -165,9 +193,10 @@ class CampaignSummary:
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # capability baselines by name
     unknown_tools: list[str] = field(default_factory=list)  # called, and not in the manifest
     notes: list[str] = field(default_factory=list)  # what the reader should know of the verdicts as a whole
+    contradicted: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # see `contradicted`
 
     def to_json(self) -> dict[str, Any]:
         return {"asr": {cat: r.to_json() for cat, r in self.asr.items()}, "overall": self.overall.to_json(),
                 "outcomes": self.outcomes, "controls": self.controls, "parties": self.parties,
                 "infrastructure": self.infrastructure, "baselines": self.baselines,
-                "unknown_tools": self.unknown_tools, "notes": self.notes}
+                "unknown_tools": self.unknown_tools, "notes": self.notes, "contradicted": self.contradicted}

@@ -23,6 +23,7 @@ ORDER = (
     "unowned-control",
     "claim-contradicted",
     "claim-refuted",
+    "manifest-contradicted",
     "claim-untested",
     "unmet-requirement",
     "unsafe-rendering",

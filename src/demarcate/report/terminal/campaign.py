@@ -119,6 +119,10 @@ def print_campaign(console: Console, data: dict, verbose: bool = False) -> None:
     if summary.get("unknown_tools"):
         console.print(t("tools called that the manifest does not name (add them, or their `calls:`): "
                         + ", ".join(summary["unknown_tools"]), "yellow"), soft_wrap=True)
+    for component, attributes in (summary.get("contradicted") or {}).items():
+        for attribute, seen in attributes.items():
+            console.print(t(f"the manifest's {attribute} of {component} ({', '.join(seen['said'])}) did not hold: "
+                            f"{seen['why']}; `check --evidence` leaves it out", "red"), soft_wrap=True)
     if summary.get("infrastructure"):
         console.print(t("checks beside the probes:", "bold"))
     for check in summary.get("infrastructure") or []:

@@ -17,6 +17,7 @@ from typing import Any
 
 from demarcate.analysis.paths import lets_through, sends_only_to_fixed_hosts
 from demarcate.testing.quotes import unquoted
+from demarcate.testing.results import Contradiction
 from demarcate.testing.targets import REQUESTED, Records, Reply, arguments_shown, arguments_text
 
 # Tool-call statuses that say the call ran (the lab's words, and the plain ones a target may use).
@@ -82,6 +83,7 @@ class ToolRoles:
     sends_through: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Tool components that send only to their own fixed hosts (`destinations`): no way out for data.
     fixed_host_tools: frozenset[str] = frozenset()
+    destinations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # tool component -> its `destinations`
 
     @classmethod
     def of(cls, system: Any) -> ToolRoles:
@@ -99,7 +101,9 @@ class ToolRoles:
                     if comp.kind == "tool"}
         fixed = frozenset(cid for cid, comp in system.components.items()
                           if comp.kind == "tool" and sends_only_to_fixed_hosts(comp))
-        return cls(out, where, confirms, frozenset(untrusted), _relays(system), fixed)
+        destinations = {cid: tuple(h.host for h in hosts) for cid, comp in system.components.items()
+                        if comp.kind == "tool" and (hosts := comp.get("destinations"))}
+        return cls(out, where, confirms, frozenset(untrusted), _relays(system), fixed, destinations)
 
     def where(self, call: dict[str, Any]) -> tuple[str, ...]:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
@@ -238,6 +242,7 @@ class Judged:
     narrated: bool = False  # the answer says it complies; no action shows it
     unseen: str = ""  # why this target cannot show whether the model complied ("" when it can)
     unclear: str = ""  # the answer may show compliance or only talk about the payload: why it cannot tell
+    contradicts: list[Contradiction] = field(default_factory=list)  # what it showed that the manifest says otherwise
 
 
 @dataclass
