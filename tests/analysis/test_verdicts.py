@@ -12,7 +12,9 @@ import yaml
 
 from demarcate.analysis.check import Result, analyse, for_parties, result_json
 from demarcate.analysis.findings import severity_rank
+from demarcate.analysis.who import who
 from demarcate.model import load
+from demarcate.model.errors import ManifestError
 from demarcate.model.yamlio import dump_yaml
 from tests.analysis.test_check import SCHEMA
 
@@ -725,6 +727,39 @@ def test_an_application_no_developer_runs_here_falls_to_the_party_that_runs_it(t
     resp = _check(doc, tmp_path).context.resp
     assert not resp.idle_developers and not resp.stand_ins
     assert [p.id for p in resp["APP-OUT-04"].default_parties] == ["project"]
+
+
+def test_a_control_the_product_has_no_setting_for_falls_to_its_maker(tmp_path):
+    """The deployed app's chat view loads images from any host. Its settings can list the hosts it
+    loads from (`configurable: [APP-OUT-04]`) but it has no switch to escape markup: the company's IT can
+    provide the one; the other needs the project to change its code, so a fix asking for it names
+    the project."""
+    doc = copy.deepcopy(DEPLOYED)
+    path = "uploads>llm>view"
+    before = {c.id: c for c in _path(_check(doc, tmp_path), path).controls}
+    assert before["APP-OUT-04"].parties == ("it",)
+    _component(doc, "view")["configurable"] = ["APP-OUT-04"]
+    _component(doc, "view")["raw-html"] = True
+    result = _check(doc, tmp_path)
+    controls = {c.id: c for c in _path(result, path).controls}
+    assert controls["APP-OUT-04"].parties == ("it",) and controls["APP-OUT-01"].parties == ("project",)
+    assert "view has no setting for it (configurable): a change to project's code" in controls["APP-OUT-01"].reason
+    finding = {f.id: f for f in result.open_findings()}[f"open-attack-path:{path}"]
+    assert set(finding.responsible) == {"it", "project"}
+    answer = who(result.system, "APP-OUT-01")
+    assert "on view is project (the open-source project), which makes it" in " ".join(answer.reasons)
+
+
+@pytest.mark.parametrize("configurable, said", [
+    (["APP-OUT-99"], "unknown control 'APP-OUT-99'"),
+    (["INF-NET-03"], "INF-NET-03 in configurable of component 'view' does not act on its kind (output-renderer)"),
+])
+def test_configurable_names_controls_that_act_on_the_component(configurable, said, tmp_path):
+    doc = copy.deepcopy(DEPLOYED)
+    _component(doc, "view")["configurable"] = configurable
+    with pytest.raises(ManifestError) as e:
+        _check(doc, tmp_path)
+    assert said in str(e.value)
 
 
 # --- what real systems need to say -------------------------------------------------------------

@@ -300,6 +300,8 @@ class Context:
         if not claims and not checks:  # the common case in a large portfolio: nobody, nothing shown
             if r.not_applicable is not None:
                 return self._plain("not-applicable", ())
+            if (actor := comp.acts_on(control_id)) != comp.actor:
+                return ControlState("missing", (actor,), self._not_offered(comp))
             return self._plain("missing", self._missing_parties(r, comp.actor, bool(comp.operated_by)))
         best = max((c.provides or "planned" for c in claims), key=STATUS_RANK.__getitem__, default=None)
         providers = tuple(dict.fromkeys(c.party for c in claims if c.party))
@@ -317,7 +319,13 @@ class Context:
             return ControlState("planned", providers, why)
         if r.not_applicable is not None:
             return ControlState("not-applicable", ())
+        if (actor := comp.acts_on(control_id)) != comp.actor:
+            return ControlState("missing", (actor,), "; ".join(filter(None, (why, self._not_offered(comp)))))
         return ControlState("missing", self._missing_parties(r, comp.actor, bool(comp.operated_by)), why)
+
+    @staticmethod
+    def _not_offered(comp: Any) -> str:
+        return f"{comp.id} has no setting for it (configurable): a change to {comp.owner}'s code"
 
     def _plain(self, state: str, parties: tuple[str, ...]) -> ControlState:
         key = (state, parties)

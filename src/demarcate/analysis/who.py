@@ -66,10 +66,12 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
     if r.protected:
         owners = dict.fromkeys(system.components[c].owner for c in r.protected)
         reasons.append(f"it protects {', '.join(r.protected)}, owned by {named(owners)}")
-        operated = [(c, system.components[c].operated_by) for c in r.protected if system.components[c].operated_by]
+        operated = [system.components[c] for c in r.protected if system.components[c].operated_by]
         if operated:
             reasons.append("the party able to act on " + "; on ".join(
-                f"{c} is {named([p])}, which operates it" for c, p in operated))
+                f"{c.id} is {named([c.operated_by])}, which operates it" if c.acts_on(control_id) == c.actor else
+                f"{c.id} is {named([c.owner])}, which makes it: run by {named([c.operated_by])}, {c.id} has no "
+                f"setting for {control_id} (configurable)" for c in operated))
     elif r.control.applies_to:
         reasons.append(f"it applies to {_acts_on(r.control)}; this system has none")
     else:

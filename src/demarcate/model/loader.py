@@ -461,6 +461,12 @@ def _references(system: System, invalid: dict[str, set[str]] | None = None) -> l
         ref(comp.owner, parties, "party", at, "owner")
         if comp.operated_by:
             ref(comp.operated_by, parties, "party", at, "operated-by")
+        for control in comp.configurable or ():
+            ref(control, controls, "control", at, "configurable")
+            if control in controls and controls[control].applies_to and comp.kind not in controls[control].applies_to:  # type: ignore[attr-defined]
+                problems.append(Problem(
+                    f"{control} in configurable of component '{cid}' does not act on its kind ({comp.kind})", system.where.of_field(at, "configurable"),  # type: ignore[attr-defined]
+                    f"it acts on: {', '.join(controls[control].applies_to)}"))
         for attr, aspec in referring[comp.kind]:  # type: ignore[attr-defined]
             value = comp.attr(attr)
             if not value:

@@ -396,6 +396,10 @@ class ComponentBase(Model):
                           "chooses its credential, its confirmations and where it may reach (the platform "
                           "that calls a vendor's plugin; the deployer who runs an MCP server). The party "
                           "able to act on it, and so the one a fix on it names.")
+    configurable: list[Id] | None = Field(
+        None, description="Where another party runs it (`operated-by`): the controls its settings can "
+                          "provide (a product's switches). One it does not list needs a change to its code, "
+                          "so a fix that asks for it names its owner. Absent: its operator can provide any.")
     name: Text = ""
     description: Text = ""
 
@@ -403,6 +407,11 @@ class ComponentBase(Model):
     def actor(self) -> str:
         """The party able to act on it: its operator, else its owner."""
         return self.operated_by or self.owner
+
+    def acts_on(self, control: str) -> str:
+        """The party able to put a control on it: its owner where its operator has no setting for it
+        (`configurable` leaves it out), else its `actor`."""
+        return self.owner if self.operated_by and self.configurable is not None and control not in self.configurable else self.actor
 
     @property
     def label(self) -> str:
