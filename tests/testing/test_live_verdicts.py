@@ -137,7 +137,10 @@ def test_a_tool_that_reached_a_host_its_destinations_do_not_name_reopens_its_pat
     before = json.loads(cli("check", manifest, "--format", "json").stdout)
     assert not [p for p in before["paths"] if p["steps"][-2:] == ["fetch-url", "egress"]]
     db = str(tmp_path / "h.sqlite")
-    data = run_campaign(load([manifest]), target="lab", probes="doc-fetch-ping", db=db, force=True)
+    page = tmp_path / "campaign.html"
+    ran = cli("test", manifest, "--target", "lab", "--probes", "doc-fetch-ping", "--force", "--db", db,
+              "--report", page, "--format", "json")
+    data = json.loads(ran.stdout)
     (case,) = data["results"]
     assert case["outcome"] == "succeeded"
     (said,) = case["contradicts"]
@@ -145,6 +148,9 @@ def test_a_tool_that_reached_a_host_its_destinations_do_not_name_reopens_its_pat
     assert said["said"] == ["docs.shop.example"] and "fetch_url ran with this case's canary" in said["evidence"]
     assert "reached the listener" in said["evidence"]
     assert data["summary"]["contradicted"]["fetch-url"]["destinations"]["said"] == ["docs.shop.example"]
+    shown = re.search(r'<p class="note contradicted">(.*?)</p>', page.read_text(encoding="utf-8"), re.S).group(1)
+    assert shown.startswith("The manifest's destinations of fetch-url (docs.shop.example) did not hold: case ")
+    assert "{&#39;url&#39;" in shown  # the model's call, shown as text
     after = json.loads(cli("check", manifest, "--evidence", "last", "--db", db, "--format", "json").stdout)
     assert [p["id"] for p in after["paths"] if p["open"] and p["steps"][-2:] == ["fetch-url", "egress"]]
     assert after["evidence"]["contradicted"]["fetch-url"]["destinations"]["why"].startswith(f"run {data['run']}, case ")
