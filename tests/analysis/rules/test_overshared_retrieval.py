@@ -39,3 +39,12 @@ def test_the_party_running_the_retriever_acts(bot, run):
     bot.parties.append({"id": "ops", "role": "deployer"})
     (f,) = run(_hr(bot).set("rag", operated_by="ops"), RULE)
     assert f.responsible == ("ops",)
+
+
+def test_items_with_their_own_readers_at_the_source_are_overshared_even_among_employees(bot, run):
+    # Private channels indexed into a search every employee can ask: confidential, and asked by
+    # employees only, yet each channel has its own members.
+    bot = _hr(bot, sensitivity="confidential", **{"per-user-access": True}).set("chat", audience="employees")
+    (f,) = run(bot, RULE)
+    assert f.severity == "high" and "each item of hr has its own readers (per-user-access)" in f.explanation
+    assert run(bot.set("rag", per_user_filtering=True), RULE) == []

@@ -11,12 +11,13 @@ RULE = Rule(
     id="overshared-retrieval",
     name="Overshared retrieval",
     title="A retriever returns private data to whoever asks, without checking what each may read",
-    detects="A retriever that brings personal data to a model that answers users, or confidential data "
-            "to one that answers customers or the public, with neither a per-user permission check "
-            "(APP-RAG-01) nor an index partitioned per tenant and classification (APP-RAG-03) in effect: "
-            "anyone who can ask can read what the index holds, no injection needed. Confidential data "
-            "shown to employees is left alone: most are cleared for most of it (a coding agent over the "
-            "repository its developers work in).",
+    detects="A retriever that brings personal data to a model that answers users, confidential data "
+            "to one that answers customers or the public, or data whose items each have their own readers "
+            "at the source (`per-user-access`: private channels, restricted pages) to anyone, with neither "
+            "a per-user permission check (APP-RAG-01) nor an index partitioned per tenant and classification "
+            "(APP-RAG-03) in effect: anyone who can ask can read what the index holds, no injection needed. "
+            "Other confidential data shown to employees is left alone: most are cleared for most of it (a "
+            "coding agent over the repository its developers work in).",
     why="Retrieval runs with the index's rights, not the asker's. An employee asking the HR assistant is "
         "shown colleagues' salaries; a customer asking the support bot, another customer's orders. "
         "Telling the model to keep data to its owner is a request it can be talked out of, not a check.",
@@ -51,10 +52,15 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not private or not askers:
             continue
         personal = any(components[c].sensitivity == "personal" for c in private)  # type: ignore[attr-defined]
+        # What only some may read at the source is overshared by an index that shows it to everyone.
+        restricted = [c for c in private if components[c].get("per-user-access")]
         audiences = sorted({components[a].audience for a in askers})  # type: ignore[attr-defined]
-        if not personal and not {"public", "customers"} & set(audiences):
+        if not personal and not restricted and not {"public", "customers"} & set(audiences):
             continue
         why = f" ({states[0].reason})" if states[0].reason else ""
+        if restricted:
+            why += (f"; at the source, each item of {listing(restricted)} has its own readers (per-user-access), "
+                    "whom the index does not ask")
         yield Finding(
             rule=RULE.id,
             key=(rid,),
