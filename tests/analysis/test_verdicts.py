@@ -239,12 +239,23 @@ def test_a_tool_that_reaches_only_its_own_fixed_hosts_is_no_way_out(tmp_path):
     {"destinations": ["api.search.example"], "effects": ["execute-code"]},  # code builds its own requests
     {"destinations": []},
     {"destinations": ["*"]},                                               # anywhere at all
-], ids=["relays", "not-owned", "delivers-on", "runs-code", "empty", "any-host"])
+    {"destinations": ["r.jina.ai"]},                                       # a reader API: fetches any URL
+], ids=["relays", "not-owned", "delivers-on", "runs-code", "empty", "any-host", "reader-api"])
 def test_destinations_that_pass_data_on_keep_the_way_out(change, tmp_path):
     doc = _open_egress()
     _component(doc, "fetch").update(change)
     result = _check(doc, tmp_path)
     assert any(p.open and p.steps[-2:] == ("fetch", "out") for p in result.paths.paths)
+
+
+def test_a_search_tool_that_scrapes_only_its_own_results_can_say_so(tmp_path):
+    # Through a scraping API the tool would fetch what the call names; LibreChat's search hands it only
+    # the result pages its own code picked, and its manifest says so on the entry.
+    doc = _open_egress()
+    _component(doc, "fetch")["destinations"] = ["google.serper.dev", "api.firecrawl.dev"]
+    assert _path(_check(doc, tmp_path), "inbox>llm>fetch>out").open
+    _component(doc, "fetch")["destinations"] = ["google.serper.dev", {"host": "api.firecrawl.dev", "relays": False}]
+    assert "inbox>llm>fetch>out" not in {p.id for p in _check(doc, tmp_path).paths.paths}
 
 
 def test_a_sending_tool_whose_destination_takes_anyones_uploads_keeps_the_way_out(tmp_path):
