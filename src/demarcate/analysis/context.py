@@ -300,9 +300,7 @@ class Context:
         if not claims and not checks:  # the common case in a large portfolio: nobody, nothing shown
             if r.not_applicable is not None:
                 return self._plain("not-applicable", ())
-            if (actor := comp.acts_on(control_id)) != comp.actor:
-                return ControlState("missing", (actor,), self._not_offered(comp))
-            return self._plain("missing", self._missing_parties(r, comp.actor, bool(comp.operated_by)))
+            return self._missing(r, comp)
         best = max((c.provides or "planned" for c in claims), key=STATUS_RANK.__getitem__, default=None)
         providers = tuple(dict.fromkeys(c.party for c in claims if c.party))
         failing = [] if control_id in self.system.assumed else [c for c in checks if not c.holds(comp)]
@@ -319,13 +317,16 @@ class Context:
             return ControlState("planned", providers, why)
         if r.not_applicable is not None:
             return ControlState("not-applicable", ())
-        if (actor := comp.acts_on(control_id)) != comp.actor:
-            return ControlState("missing", (actor,), "; ".join(filter(None, (why, self._not_offered(comp)))))
-        return ControlState("missing", self._missing_parties(r, comp.actor, bool(comp.operated_by)), why)
+        return self._missing(r, comp, why)
 
-    @staticmethod
-    def _not_offered(comp: Any) -> str:
-        return f"{comp.id} has no setting for it (configurable): a change to {comp.owner}'s code"
+    def _missing(self, r: Responsibility, comp: Any, why: str = "") -> ControlState:
+        """A control missing on a component: who answers for it (`_missing_parties`), or its maker where
+        the party that runs it has no setting for it (`configurable`)."""
+        if comp.configurable is not None and comp.acts_on(r.control.id) != comp.actor:
+            unset = f"{comp.id} has no setting for it (configurable): a change to {comp.owner}'s code"
+            return ControlState("missing", (comp.owner,), "; ".join(filter(None, (why, unset))))
+        parties = self._missing_parties(r, comp.actor, bool(comp.operated_by))
+        return ControlState("missing", parties, why) if why else self._plain("missing", parties)
 
     def _plain(self, state: str, parties: tuple[str, ...]) -> ControlState:
         key = (state, parties)
