@@ -380,6 +380,24 @@ def test_screening_retrieved_content_never_closes_a_path(tmp_path):
     assert data["leverage"]["fix"] == ["APP-OUT-04"]
 
 
+def test_html_whose_scripts_never_run_is_a_way_out_only_its_urls_take(tmp_path):
+    """Dify renders the HTML in an answer through React, which never runs a script or an onerror
+    written in the text; Open WebUI passes it through DOMPurify. Their <img> tags still load from any
+    host: a list of hosts closes that, and encoding is not asked for."""
+    doc = copy.deepcopy(REPRO)
+    _component(doc, "pane").update({"images": False, "raw-html": True})
+    scripted = _path(_check(doc, tmp_path), EXFIL)
+    assert scripted.open and "APP-OUT-01" in scripted.candidates
+    _component(doc, "pane")["scripts"] = False
+    result = _check(doc, tmp_path)
+    path = _path(result, EXFIL)
+    assert path.open and path.impact_kind == "exfiltration" and "APP-OUT-01" not in path.candidates
+    said = {f.id: f.explanation for f in result.open_findings()}["unsafe-rendering:pane"]
+    assert "renders images from model output for any host" in said and "raw HTML" not in said
+    _component(doc, "pane")["url-allowlist"] = ["static.corp.example"]
+    assert _path(_check(doc, tmp_path), EXFIL).closed_by == ("APP-OUT-04",)
+
+
 def test_an_allowlist_of_owned_hosts_closes_the_rendering_path(tmp_path):
     doc = copy.deepcopy(REPRO)
     _component(doc, "pane")["url-allowlist"] = ["static.corp.example"]

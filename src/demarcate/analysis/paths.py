@@ -276,18 +276,28 @@ def entry_of(ctx: Context, cid: str) -> str:
     return {"tool": "tool-output"}.get(kind, kind)
 
 
-def renders_markup(comp: Any) -> bool:
-    """Whether an output renderer runs HTML in what it shows: raw HTML allowed, or an HTML page."""
+def renders_html(comp: Any) -> bool:
+    """Whether an output renderer renders HTML in what it shows: raw HTML allowed, or an HTML page."""
     return bool(comp.raw_html or comp.format == "html")
+
+
+def renders_markup(comp: Any) -> bool:
+    """Whether an output renderer runs the HTML in what it shows: renders it, scripts and all."""
+    return renders_html(comp) and comp.scripts is not False
 
 
 def ways_out(comp: Any) -> tuple[str, ...]:
     """How an attacker's text in a renderer's output gets out: markup that runs in the page (raw
-    HTML, an HTML page) and URLs the page loads or links (images, previews, links). Each is closed
-    by its own control: encoding takes markup away but images still load; an allowlist of hosts
-    stops the URLs but not a script, which reaches any host."""
+    HTML, an HTML page) and URLs the page loads or links (images, previews, links, and the <img>
+    and CSS of HTML whose scripts never run). Each is closed by its own control: encoding takes
+    markup away but images still load; an allowlist of hosts stops the URLs but not a script, which
+    reaches any host."""
     return (("markup",) if renders_markup(comp) else ()) + (
-        ("urls",) if comp.images or comp.link_previews or comp.links else ())
+        ("urls",) if comp.images or comp.link_previews or comp.links or _html_without_scripts(comp) else ())
+
+
+def _html_without_scripts(comp: Any) -> bool:
+    return renders_html(comp) and not renders_markup(comp)
 
 
 # The threat each way out of a renderer carries: a control on the renderer closes the ways out
@@ -298,7 +308,7 @@ WAY_OUT_THREAT = {"markup": "improper-output", "urls": "data-exfiltration"}
 def reaches_out(comp: Any) -> bool:
     """Whether an output renderer sends what the answer points at somewhere: images and previews load
     by themselves, HTML carries <img> and CSS, a link goes on a click."""
-    return bool(comp.images or comp.link_previews or comp.links or renders_markup(comp))
+    return bool(comp.images or comp.link_previews or comp.links or renders_html(comp))
 
 
 def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
@@ -330,8 +340,9 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
             # Markup runs script, which fetches from any host whatever an allowlist of image hosts
             # says: only encoding takes it away. Images or links beside it are a second way out.
             return Impact("exfiltration", frozenset({"data-exfiltration", "improper-output"}))
-        if comp.images or comp.link_previews:  # type: ignore[attr-defined]
-            # The fetch happens whatever the encoding: only where the URLs may point matters.
+        if comp.images or comp.link_previews or _html_without_scripts(comp):  # type: ignore[attr-defined]
+            # The fetch happens whatever the encoding: only where the URLs may point matters. HTML
+            # whose scripts never run still loads its <img> and CSS by itself.
             return Impact("exfiltration", frozenset({"data-exfiltration"}))
         if comp.links:  # type: ignore[attr-defined]
             return Impact("exfiltration", frozenset({"data-exfiltration"}), needs_click=True)

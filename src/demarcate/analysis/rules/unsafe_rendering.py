@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, listing
-from demarcate.analysis.paths import renders_markup
+from demarcate.analysis.paths import renders_html, renders_markup
 from demarcate.analysis.rules._shared import model_has_private_data
 
 RULE = Rule(
@@ -36,9 +36,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         problems = []
         controls = []
-        if (comp.images or comp.links) and not ctx.effective("APP-OUT-04", cid):  # type: ignore[attr-defined]
+        html = renders_html(comp) and not renders_markup(comp)  # its <img> and CSS load, no script runs
+        if (comp.images or comp.links or html) and not ctx.effective("APP-OUT-04", cid):  # type: ignore[attr-defined]
             state = ctx.state("APP-OUT-04", cid)
-            shown = [w for w, on in (("images", comp.images), ("links", comp.links)) if on]  # type: ignore[attr-defined]
+            shown = [w for w, on in (("images", comp.images or html), ("links", comp.links)) if on]  # type: ignore[attr-defined]
             why = f" ({state.reason})" if state.reason else ""
             problems.append(f"it renders {' and '.join(shown)} from model output for any host{why}")
             controls.append("APP-OUT-04")
