@@ -37,7 +37,7 @@ def test_the_precision_tables_are_what_check_reports():
     root = Path(__file__).resolve().parents[1]
     doc = (root / "docs" / "precision.md").read_text(encoding="utf-8")
     manifests = [(f"examples/{name}", example(name)) for name in
-                 ("shopbot", "shopbot-hardened", "enterprise-assistant", "coding-agent")]
+                 ("shopbot", "shopbot-hardened", "enterprise-assistant", "coding-agent", "librechat-deployment")]
     manifests += [(p.name, p) for p in sorted((root / "tests" / "data" / "incidents").glob("*.yaml")) if p.name != "index.yaml"]
     for label, path in manifests:
         summary = result_json(analyse(load([path])))["summary"]
