@@ -293,10 +293,12 @@ def ways_out(comp: Any) -> tuple[str, ...]:
     markup away but images still load; an allowlist of hosts stops the URLs but not a script, which
     reaches any host."""
     return (("markup",) if renders_markup(comp) else ()) + (
-        ("urls",) if comp.images or comp.link_previews or comp.links or _html_without_scripts(comp) else ())
+        ("urls",) if comp.images or comp.link_previews or comp.links or renders_inert_html(comp) else ())
 
 
-def _html_without_scripts(comp: Any) -> bool:
+def renders_inert_html(comp: Any) -> bool:
+    """Whether an output renderer renders HTML whose scripts never run (`scripts: false`): its <img>
+    and CSS still load from wherever they point."""
     return renders_html(comp) and not renders_markup(comp)
 
 
@@ -340,7 +342,7 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
             # Markup runs script, which fetches from any host whatever an allowlist of image hosts
             # says: only encoding takes it away. Images or links beside it are a second way out.
             return Impact("exfiltration", frozenset({"data-exfiltration", "improper-output"}))
-        if comp.images or comp.link_previews or _html_without_scripts(comp):  # type: ignore[attr-defined]
+        if comp.images or comp.link_previews or renders_inert_html(comp):  # type: ignore[attr-defined]
             # The fetch happens whatever the encoding: only where the URLs may point matters. HTML
             # whose scripts never run still loads its <img> and CSS by itself.
             return Impact("exfiltration", frozenset({"data-exfiltration"}))

@@ -370,15 +370,15 @@ class _Merger:
         with_uploads = (*catalog.relaying_hosts, *self.relaying_hosts.values())
         fetching = tuple(r for r in with_uploads if r.via == "fetch")
         comps = self.components
-        runs_code = {f.target for f in self.flows.values()
-                     if f.target in comps and comps[f.target].kind == "network-egress"  # type: ignore[attr-defined]
-                     and f.source in comps and "execute-code" in (comps[f.source].get("effects") or ())}
-        runs_code |= {cid for cid, c in comps.items()
-                      if c.kind == "tool" and "send-external" in (c.get("effects") or ())}  # type: ignore[attr-defined]
+        places_data = {f.target for f in self.flows.values()
+                       if f.target in comps and comps[f.target].kind == "network-egress"  # type: ignore[attr-defined]
+                       and f.source in comps and "execute-code" in (comps[f.source].get("effects") or ())}
+        places_data |= {cid for cid, c in comps.items()
+                        if c.kind == "tool" and "send-external" in (c.get("effects") or ())}  # type: ignore[attr-defined]
         system = System(
             info=info,
             parties=self.parties,
-            components={cid: _mark_unsafe_hosts(c, catalog, with_uploads if cid in runs_code else fetching)
+            components={cid: _mark_unsafe_hosts(c, catalog, with_uploads if cid in places_data else fetching)
                         for cid, c in self.components.items()},
             flows=tuple(self.flows.values()),
             claims=tuple(self.claims.values()),

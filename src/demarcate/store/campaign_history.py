@@ -101,7 +101,6 @@ def live_evidence(store: Store, run: str, system: System) -> dict[str, Any]:
             "verified_on": held_on, "contradicted": contradicted(results, f"run {run}, ")}
 
 
-
 def settle(refuted_on: dict[str, dict[str, None] | None], verified: dict[str, str],
            verified_on: dict[str, dict[str, None] | None]) -> tuple[dict[str, str], dict[str, list[str]]]:
     """What a campaign shows holding, once what it got past is taken out: a control refuted as a

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, listing
-from demarcate.analysis.paths import renders_html, renders_markup
+from demarcate.analysis.paths import renders_inert_html, renders_markup
 from demarcate.analysis.rules._shared import model_has_private_data
 
 RULE = Rule(
@@ -36,7 +36,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         problems = []
         controls = []
-        html = renders_html(comp) and not renders_markup(comp)  # its <img> and CSS load, no script runs
+        html = renders_inert_html(comp)  # its <img> and CSS load, no script runs
         if (comp.images or comp.links or html) and not ctx.effective("APP-OUT-04", cid):  # type: ignore[attr-defined]
             state = ctx.state("APP-OUT-04", cid)
             shown = [w for w, on in (("images", comp.images or html), ("links", comp.links)) if on]  # type: ignore[attr-defined]
