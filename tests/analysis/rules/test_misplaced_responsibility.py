@@ -58,3 +58,15 @@ def test_a_reliance_by_a_team_owning_nothing_it_protects_is_about_all_of_it(bot,
     (f,) = run(bot, RULE)
     assert f.id == "misplaced-responsibility:APP-IN-03:vendor" and {"rag", "reviews"} <= set(f.components)
     assert f.responsible == ("app",) and "owned by app;" in f.explanation
+
+
+def test_the_party_running_a_component_can_provide_what_its_settings_offer(bot, run):
+    # The company's IT runs the project's mail tool (`operated-by`) and claims its allowlist there.
+    bot.set("mail", operated_by="infra")
+    bot.provides("APP-TOOL-01", party="infra", scope=["mail"])
+    assert run(bot, RULE) == []
+    # The tool has no such setting: only the project's code can provide it, whatever IT claims.
+    bot.set("mail", configurable=["APP-TOOL-02"])
+    (f,) = run(bot, RULE)
+    assert f.id == "misplaced-responsibility:APP-TOOL-01:infra" and f.responsible == ("app",)
+    assert "an infrastructure-operator controls none of those kinds (tool)" in f.explanation

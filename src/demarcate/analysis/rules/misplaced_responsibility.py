@@ -51,7 +51,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             if claim.scope:
                 covered = [c for c in claim.scope if c in r.protected_set]
                 owners = {ctx.system.components[c].owner for c in covered}
-                if not covered or _can_act(kinds, party, owners, ctx.kinds_of(covered)):
+                # The party that runs a component can act on it too, where its settings provide the control.
+                acting = owners | {ctx.system.components[c].acts_on(cid) for c in covered}
+                if not covered or _can_act(kinds, party, acting, ctx.kinds_of(covered)):
                     continue
             else:
                 able = can_act.get(party.id)
@@ -100,8 +102,8 @@ def _finding(ctx: Context, cid: str, party: Party, claims: list[tuple[Claim, lis
         severity="high" if unprotected else "medium",
         title=f"{party.id} ({party.role}) {verb} {cid}, which it cannot implement",
         explanation=(
-            f"{why}{cid} protects {listing(protected)}, owned by {listing(owners)}; a {party.role} "
-            f"controls none of those kinds ({', '.join(protected_kinds)}).{gap}"
+            f"{why}{cid} protects {listing(protected)}, owned by {listing(owners)}; {_article(party.role)} "
+            f"{party.role} controls none of those kinds ({', '.join(protected_kinds)}).{gap}"
         ),
         recommendation=f"Make {listing(owners)} responsible for {cid}: it owns what the control protects."
         if len(owners) == 1 else
@@ -112,3 +114,7 @@ def _finding(ctx: Context, cid: str, party: Party, claims: list[tuple[Claim, lis
         controls=(cid,),
         claims=tuple(said),
     )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
