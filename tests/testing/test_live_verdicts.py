@@ -163,6 +163,31 @@ def test_a_tool_that_reached_a_host_its_destinations_do_not_name_reopens_its_pat
     assert "contradicts" not in plain["results"][0] and plain["summary"]["contradicted"] == {}
 
 
+def test_a_tool_that_brought_the_attackers_page_is_no_trusted_source(tmp_path, cli):
+    # The manifest says the lab's fetch tool returns internal output; the page it fetched carried the
+    # attacker's instruction to the model. Forced to run the tool-output probe the manifest rules
+    # out, the campaign says so, and check with its evidence takes the output as untrusted.
+    manifest = tmp_path / "bot"
+    shutil.copytree(SHOPBOT, manifest)
+    app = manifest / "app-team.yaml"
+    text = app.read_text(encoding="utf-8")
+    at = text.index("  - id: fetch-url")
+    app.write_text(text[:at] + text[at:].replace("output-trust: untrusted", "output-trust: internal", 1), encoding="utf-8")
+    before = json.loads(cli("check", manifest, "--format", "json").stdout)
+    assert not [p for p in before["paths"] if p["source"] == "fetch-url"]
+    db = str(tmp_path / "h.sqlite")
+    data = run_campaign(load([manifest]), target="lab", probes="page-say-canary", db=db, force=True)
+    (case,) = data["results"]
+    (said,) = case["contradicts"]
+    assert (said["component"], said["attribute"], said["said"], said["actual"]) == (
+        "fetch-url", "output-trust", ["internal"], "untrusted")
+    assert "fetch_url fetched the attacker's page" in said["evidence"]
+    after = json.loads(cli("check", manifest, "--evidence", "last", "--db", db, "--format", "json").stdout)
+    assert [p for p in after["paths"] if p["open"] and p["source"] == "fetch-url"]
+    finding = next(f for f in after["findings"] if f["id"] == "manifest-contradicted:fetch-url:output-trust")
+    assert "returns internal output" in finding["explanation"] and "untrusted: a way in" in finding["explanation"]
+
+
 def test_a_canary_that_left_with_another_tool_as_well_contradicts_no_destinations(tmp_path):
     # Two calls carried the canary, one to a tool said to reach only the docs site and one to a tool
     # the manifest does not know: either could have sent it, so nothing shows the manifest wrong.

@@ -106,12 +106,14 @@ class System:
 
     def with_evidence(self, live: dict[str, Any]) -> System:
         """The system as a stored campaign showed it (`check --evidence`): the evidence kept for the
-        analysis, and what it contradicts of the manifest left out (a tool's `destinations`, where
-        its call reached a host they do not name, limit nothing)."""
+        analysis, and what it contradicts of the manifest taken as the campaign saw it (`actual`: a
+        tool's `destinations`, where its call reached a host they do not name, left out; its
+        `output-trust`, where it brought the attacker's page to the model, untrusted)."""
         comps = dict(self.components)
         for cid, attributes in live.get("contradicted", {}).items():
             if cid in comps:
-                comps[cid] = comps[cid].model_copy(update={a.replace("-", "_"): None for a in attributes})
+                comps[cid] = comps[cid].model_copy(
+                    update={a.replace("-", "_"): seen.get("actual") for a, seen in attributes.items()})
         return replace(self, live=live, components=comps)
 
 

@@ -36,12 +36,15 @@ class Link:
 @dataclass
 class Contradiction:
     """What a case showed of the system that the manifest says otherwise: a tool said to send only to
-    its `destinations` whose call reached the listener. `check --evidence` takes the evidence's word."""
+    its `destinations` whose call reached the listener, or one said to return no untrusted output
+    (`output-trust`) that brought the attacker's page to the model. `check --evidence` takes the
+    evidence's word (`actual`)."""
 
     component: str
     attribute: str
     said: list[str]  # what the manifest says
     evidence: str
+    actual: Any = None  # what the analysis takes instead: None leaves the attribute out
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,12 +52,13 @@ class Contradiction:
 
 def contradicted(results: list[dict[str, Any]], where: str = "") -> dict[str, dict[str, dict[str, Any]]]:
     """What a campaign's results (their JSON form) showed of the system that the manifest says
-    otherwise, by the first case of each: {component: {attribute: {said, why}}}, `why` led by `where`."""
+    otherwise, by the first case of each: {component: {attribute: {said, why, actual}}}, `why` led by
+    `where`."""
     found: dict[str, dict[str, dict[str, Any]]] = {}
     for result in results:
         for c in result.get("contradicts", []):
             found.setdefault(c["component"], {}).setdefault(c["attribute"], {
-                "said": c["said"], "why": f"{where}case {result['case']}: {c['evidence']}"})
+                "said": c["said"], "why": f"{where}case {result['case']}: {c['evidence']}", "actual": c.get("actual")})
     return found
 
 

@@ -122,7 +122,7 @@ def print_campaign(console: Console, data: dict, verbose: bool = False) -> None:
     for component, attributes in (summary.get("contradicted") or {}).items():
         for attribute, seen in attributes.items():
             console.print(t(f"the manifest's {attribute} of {component} ({', '.join(seen['said'])}) did not hold: "
-                            f"{seen['why']}; `check --evidence` leaves it out", "red"), soft_wrap=True)
+                            f"{seen['why']}; `check --evidence` takes what the campaign saw", "red"), soft_wrap=True)
     if summary.get("infrastructure"):
         console.print(t("checks beside the probes:", "bold"))
     for check in summary.get("infrastructure") or []:

@@ -84,6 +84,7 @@ class ToolRoles:
     # Tool components that send only to their own fixed hosts (`destinations`): no way out for data.
     fixed_host_tools: frozenset[str] = frozenset()
     destinations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # tool component -> its `destinations`
+    output_trust: dict[str, str] = field(default_factory=dict)  # tool component -> its `output-trust`
 
     @classmethod
     def of(cls, system: Any) -> ToolRoles:
@@ -103,7 +104,8 @@ class ToolRoles:
                           if comp.kind == "tool" and sends_only_to_fixed_hosts(comp))
         destinations = {cid: tuple(h.host for h in hosts) for cid, comp in system.components.items()
                         if comp.kind == "tool" and (hosts := comp.get("destinations"))}
-        return cls(out, where, confirms, frozenset(untrusted), _relays(system), fixed, destinations)
+        trust = {cid: str(comp.get("output-trust")) for cid, comp in system.components.items() if comp.kind == "tool"}
+        return cls(out, where, confirms, frozenset(untrusted), _relays(system), fixed, destinations, trust)
 
     def where(self, call: dict[str, Any]) -> tuple[str, ...]:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
