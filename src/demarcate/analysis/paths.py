@@ -299,7 +299,7 @@ def ways_out(comp: Any) -> tuple[str, ...]:
 def renders_inert_html(comp: Any) -> bool:
     """Whether an output renderer renders HTML whose scripts never run (`scripts: false`): its <img>
     and CSS still load from wherever they point."""
-    return renders_html(comp) and not renders_markup(comp)
+    return renders_html(comp) and comp.scripts is False
 
 
 # The threat each way out of a renderer carries: a control on the renderer closes the ways out

@@ -138,9 +138,9 @@ def _read_through(case: Case, seen: Seen, ev: Evidence) -> list[Contradiction]:
     if case.probe.entry != "tool-output" or not ev.delivered or not ev.planted:
         return []
     calls = seen.carrying(seen.calls, ev.planted[-1])  # the page's token, last of what was planted
-    tools = list(dict.fromkeys(t for c in calls for t in seen.tools.where(c)))
+    tools = seen.tools.all_known(calls)
     trust = seen.tools.output_trust
-    if not calls or not all(seen.tools.where(c) for c in calls) or any(trust.get(t) == "untrusted" for t in tools):
+    if not tools or any(trust.get(t) == "untrusted" for t in tools):
         return []
     call = calls[0]
     return [Contradiction(t, "output-trust", [trust.get(t, "internal")],

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from demarcate.analysis.paths import lets_through, sends_only_to_fixed_hosts
@@ -88,28 +88,32 @@ class ToolRoles:
 
     @classmethod
     def of(cls, system: Any) -> ToolRoles:
-        out: dict[str, frozenset[str]] = {}
-        where: dict[str, tuple[str, ...]] = {}
-        untrusted: set[str] = set()
+        roles = cls(sends_through=_relays(system))
         for cid, comp in system.components.items():
-            if comp.kind == "tool":
-                for name in call_names(cid, comp):
-                    out[name] = frozenset(out.get(name, frozenset()) | set(comp.effects or []))
-                    where[name] = (*where.get(name, ()), cid)
-                    if comp.get("output-trust") == "untrusted":
-                        untrusted.add(name)
-        confirms = {cid: str(comp.get("confirmation") or "none") for cid, comp in system.components.items()
-                    if comp.kind == "tool"}
+            if comp.kind != "tool":
+                continue
+            for name in call_names(cid, comp):
+                roles.effects[name] = frozenset(roles.effects.get(name, frozenset()) | set(comp.effects or []))
+                roles.components[name] = (*roles.components.get(name, ()), cid)
+            roles.confirmation[cid] = str(comp.get("confirmation") or "none")
+            roles.output_trust[cid] = str(comp.get("output-trust"))
+            if hosts := comp.get("destinations"):
+                roles.destinations[cid] = tuple(h.host for h in hosts)
+        untrusted = frozenset(n for n, cids in roles.components.items()
+                              if any(roles.output_trust[c] == "untrusted" for c in cids))
         fixed = frozenset(cid for cid, comp in system.components.items()
                           if comp.kind == "tool" and sends_only_to_fixed_hosts(comp))
-        destinations = {cid: tuple(h.host for h in hosts) for cid, comp in system.components.items()
-                        if comp.kind == "tool" and (hosts := comp.get("destinations"))}
-        trust = {cid: str(comp.get("output-trust")) for cid, comp in system.components.items() if comp.kind == "tool"}
-        return cls(out, where, confirms, frozenset(untrusted), _relays(system), fixed, destinations, trust)
+        return replace(roles, untrusted=untrusted, fixed_host_tools=fixed)
 
     def where(self, call: dict[str, Any]) -> tuple[str, ...]:
         """The manifest's tool components a call is to (none, for a name the manifest does not know)."""
         return self.components.get(str(call.get("name", "")).lower(), ())
+
+    def all_known(self, calls: list[dict[str, Any]]) -> tuple[str, ...]:
+        """The manifest's tool components the calls are to, where every one of them is to one the
+        manifest knows (none otherwise: a call it does not know may have done anything)."""
+        found = [self.where(c) for c in calls]
+        return tuple(dict.fromkeys(t for ts in found for t in ts)) if found and all(found) else ()
 
     def user_approves(self, call: dict[str, Any]) -> bool:
         """Whether the person asked to approve a held call is the app's user who is chatting: the

@@ -77,13 +77,13 @@ def _left_its_destinations(seen: Seen, ran: list[dict[str, Any]], hit: str) -> l
     """Where every call that carried the canary is to a tool the manifest says sends only to its own
     fixed hosts (`destinations`), and the canary reached the listener all the same: the manifest is
     wrong about those tools."""
-    tools = [t for c in ran for t in seen.tools.where(c)]
-    if not ran or not all(seen.tools.where(c) for c in ran) or not seen.tools.fixed_host_tools.issuperset(tools):
+    tools = seen.tools.all_known(ran)
+    if not tools or not seen.tools.fixed_host_tools.issuperset(tools):
         return []
     call = ran[0]
     return [Contradiction(t, "destinations", list(seen.tools.destinations.get(t, ())),
                           f"{call['name']} ran with this case's canary ({str(call.get('arguments'))[:120]}), and {hit}: "
-                          "a host its destinations do not name") for t in dict.fromkeys(tools)]
+                          "a host its destinations do not name") for t in tools]
 
 
 def _mail_server(seen: Seen, ran: list[dict[str, Any]]) -> tuple[str, str] | None:
