@@ -241,6 +241,13 @@ def _valid(model: type, data: dict[str, Any]) -> bool:
     return True
 
 
+def _sends_where_the_call_says(comp: ComponentBase) -> bool:
+    """Whether a component sends out to wherever its call names, neither its hosts (`destinations`) nor
+    the service it hands its sending to (`sends-through`) written down."""
+    return ("send-external" in (comp.get("effects") or ())
+            and not comp.get("destinations") and not comp.get("sends-through"))
+
+
 def _name(path: Path) -> str:
     """A manifest file's name in messages and positions."""
     return STDIN_NAME if str(path) == STDIN else str(path)
@@ -262,7 +269,7 @@ def _mark_unsafe_hosts(comp: ComponentBase, catalog: Catalog, relaying: Sequence
         marked = []
         for h in hosts:
             known = None if h.unsafe else next((r for r in relaying if r.covers(h.host)), None)
-            flag = "uploads" if known and known.via == "upload" else "relays"
+            flag = "relays" if known and known.via == "fetch" else "uploads"
             # An entry that says `relays: false` or `uploads: false` outright is taken at its word: the
             # author knows their tenant (a webhook fixed in configuration, their own proxy).
             known = None if flag in h.model_fields_set else known
@@ -365,23 +372,28 @@ class _Merger:
                                              "choose another id, for example with your organisation's prefix"))
             self.problems += check_control(control, catalog.kinds, catalog.threats, catalog.probe_categories, pos)
         catalog = catalog.with_custom(list(self.controls.values()))
-        # Hosts that take uploads into anyone's account are a way out only where the request is built
-        # to put data there: on egress that carries a code-running tool's traffic, whose code builds its
-        # own requests, and in the destinations of a tool that sends out, whose call names the account,
-        # repository or webhook it lands in (an issue in the attacker's public repository).
-        with_uploads = (*catalog.relaying_hosts, *self.relaying_hosts.values())
-        fetching = tuple(r for r in with_uploads if r.via == "fetch")
+        # Which known hosts pass data on depends on who builds the request (`via`). A URL fetched
+        # carries data out from any host list. A service that delivers to whoever the call names (a
+        # mail API, an issue in the attacker's public repository) does so for any tool that sends out
+        # where its call says: in its destinations and on the egress its traffic goes through. An
+        # account anyone opens takes data only with the attacker's own key, which only code that
+        # builds its own requests puts there: on egress that carries a code-running tool's traffic.
+        known = (*catalog.relaying_hosts, *self.relaying_hosts.values())
+        fetching = tuple(r for r in known if r.via == "fetch")
+        delivering = tuple(r for r in known if r.via != "upload")
         comps = self.components
-        places_data = {f.target for f in self.flows.values()
-                       if f.target in comps and comps[f.target].kind == "network-egress"  # type: ignore[attr-defined]
-                       and f.source in comps and "execute-code" in (comps[f.source].get("effects") or ())}
-        places_data |= {cid for cid, c in comps.items()
-                        if c.kind == "tool" and "send-external" in (c.get("effects") or ())}  # type: ignore[attr-defined]
+        feeding = [(comps[f.source], f.target) for f in self.flows.values()
+                   if f.target in comps and comps[f.target].kind == "network-egress"  # type: ignore[attr-defined]
+                   and f.source in comps]
+        runs_code = {target for source, target in feeding if "execute-code" in (source.get("effects") or ())}
+        sends = {target for source, target in feeding if _sends_where_the_call_says(source)}
+        sends |= {cid for cid, c in comps.items()
+                  if c.kind == "tool" and "send-external" in (c.get("effects") or ())}  # type: ignore[attr-defined]
+        hosts_for = {cid: known if cid in runs_code else delivering if cid in sends else fetching for cid in comps}
         system = System(
             info=info,
             parties=self.parties,
-            components={cid: _mark_unsafe_hosts(c, catalog, with_uploads if cid in places_data else fetching)
-                        for cid, c in self.components.items()},
+            components={cid: _mark_unsafe_hosts(c, catalog, hosts_for[cid]) for cid, c in comps.items()},
             flows=tuple(self.flows.values()),
             claims=tuple(self.claims.values()),
             tracking=tuple(self.tracking.values()),

@@ -7,6 +7,7 @@ custom control in a manifest and a built-in one are held to the same rules.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
@@ -293,12 +294,14 @@ class HostEntry(AcceptsString):
     relays: bool = False
     owned: bool = Field(True, description="The owner controls this host. False for a third party's domain, "
                                           "or one whose registration lapsed: whoever holds it receives what is sent.")
-    uploads: bool = Field(False, description="Anyone can open an account here and send data into it with a key "
-                                             "they hand over (an API, a package registry): a way out for code "
-                                             "that builds its own requests. The analysis sets it on an egress "
-                                             "list that carries a code-running tool's traffic and in a sending "
-                                             "tool's destinations, for the hosts it knows; `uploads: false` "
-                                             "written out overrides it (a webhook fixed in configuration).")
+    uploads: bool = Field(False, description="It takes data into whatever account or recipient the request "
+                                             "names: anyone's account, with the key they hand over (an API, "
+                                             "a package registry), a way out for code that builds its own "
+                                             "requests; or whoever the call names (a mail API, an issue "
+                                             "tracker), a way out for a tool that sends out. The analysis "
+                                             "sets it for the hosts it knows where that applies; "
+                                             "`uploads: false` written out overrides it (a webhook fixed in "
+                                             "configuration).")
     note: Text = ""
 
     @property
@@ -332,7 +335,7 @@ class HostEntry(AcceptsString):
             return f"{self.host}, which is not under the owner's control{note}"
         if self.relays:
             return f"{self.host}, which relays arbitrary URLs{note}"
-        return f"{self.host}, where anyone's account takes uploads{note}"
+        return f"{self.host}, which takes data into whatever account or recipient the request names{note}"
 
     @model_validator(mode="before")
     @classmethod
@@ -348,10 +351,13 @@ class RelayingHost(Model):
         "host", description="host: this host relays; subdomains: every subdomain of it does; tenants: "
                             "anyone can get a subdomain of it, so a wildcard over them is unsafe.")
     reason: Text = Field(description="Why, in one line: what it relays or serves.")
-    via: Literal["fetch", "upload"] = Field(
+    via: Literal["fetch", "deliver", "upload"] = Field(
         "fetch", description="fetch: a request to a URL the attacker chose carries data out (an image "
                              "proxy, a redirect, a form that takes GET), so it is a way out from any host "
-                             "list; upload: anyone can open an account there and send data into it with "
+                             "list; deliver: it delivers what it gets to whatever recipient, repository or "
+                             "webhook the call names (a mail or chat API), so it is a way out for a tool "
+                             "that sends out: in its destinations and on the egress its traffic goes "
+                             "through; upload: anyone can open an account there and send data into it with "
                              "a key they hand over (an API, a package registry), so it is a way out only "
                              "where code runs and builds its own requests: an egress list carrying traffic "
                              "of a tool that executes code.")
@@ -412,6 +418,11 @@ class ComponentBase(Model):
         """The party able to put a control on it: its owner where its operator has no setting for it
         (`configurable` leaves it out), else its `actor`."""
         return self.owner if self.operated_by and self.configurable is not None and control not in self.configurable else self.actor
+
+    def acting(self, controls: Sequence[str]) -> tuple[str, ...]:
+        """The parties able to put any of these controls on it (`acts_on`), in their order; its
+        `actor` where none is named."""
+        return tuple(dict.fromkeys(self.acts_on(c) for c in controls)) or (self.actor,)
 
     @property
     def label(self) -> str:

@@ -43,16 +43,34 @@ def test_a_sound_allowlist_is_not_open_whatever_a_claim_says_of_it(bot, run):
 def test_an_upload_service_is_a_way_out_only_for_code_that_runs(bot, run):
     """Claude's sandbox (2025): with api.anthropic.com allowed, code run on a document's instructions
     uploaded the user's files with the attacker's API key. The same host on the egress of a mail
-    tool that builds no request of its own carries nothing anywhere."""
-    bot.set("out", policy="allowlist", allow=["api.anthropic.com", "*.github.com"])
+    tool, which calls with its own key and builds no request of its own, carries nothing anywhere."""
+    bot.set("out", policy="allowlist", allow=["api.anthropic.com", "github.com"])
     assert run(bot, RULE) == []
     bot.add({"id": "code", "kind": "tool", "owner": "app", "effects": ["execute-code"], "credential": "none"},
             ("llm", "code"), ("code", "out"))
     (f,) = run(bot, RULE)
-    assert f.severity == "high"
-    assert "api.anthropic.com, where anyone's account takes uploads (its Files API" in f.explanation
-    assert "*.github.com, where anyone's account takes uploads" in f.explanation
+    assert f.severity == "high" and f.title == "out lets what is sent reach anyone"
+    assert "api.anthropic.com, which takes data into whatever account or recipient the request names (its Files API" in f.explanation
+    assert "github.com, which takes data into whatever account or recipient the request names" in f.explanation
     # Marked by the user on a host the catalog does not know, it counts as written.
     bot.set("out", allow=[{"host": "files.partner.example", "uploads": True}])
     (f,) = run(bot, RULE)
-    assert "files.partner.example, where anyone's account takes uploads" in f.explanation
+    assert "files.partner.example, which takes data into whatever account or recipient the request names" in f.explanation
+
+
+def test_a_delivering_service_is_a_way_out_for_a_tool_that_sends_where_its_call_says(bot, run):
+    """A reply tool through an egress that lets Microsoft Graph through reaches any recipient its call
+    names: the allowlist limits nobody. Once the manifest says which service the tool hands its mail
+    to, or that the tool sends nowhere, the list is judged on what it lets other traffic reach."""
+    bot.set("out", policy="allowlist", allow=["graph.microsoft.com"])
+    (f,) = run(bot, RULE)
+    assert f.severity == "high" and f.title == "out lets what is sent reach anyone"
+    assert "graph.microsoft.com, which takes data into whatever account or recipient the request names " \
+           "(Microsoft Graph sends mail" in f.explanation
+    bot.set("mail", sends_through=["smtp.corp.example"])
+    assert run(bot, RULE) == []
+    bot.set("mail", sends_through=[], effects=["read-public"])
+    assert run(bot, RULE) == []
+    # The author who knows the recipient is fixed in configuration says so on the entry.
+    bot.set("mail", effects=["send-external"]).set("out", allow=[{"host": "graph.microsoft.com", "uploads": False}])
+    assert run(bot, RULE) == []

@@ -13,9 +13,10 @@ RULE = Rule(
     name="Open egress",
     title="Tools and the runtime can reach any host on the internet",
     detects="A network-egress component with `policy: open`, or an allowlist containing a host that "
-            "relays arbitrary URLs (or, where a tool runs code, one that takes uploads into anyone's "
-            "account: an API, a package registry, a git host), that tools or the runtime send through, with "
-            "no egress allowlist (INF-NET-03) in effect.",
+            "relays arbitrary URLs (or, where a tool sends out to wherever its call says, a service that "
+            "delivers to whoever the call names: a mail or chat API, a git host's issues; where a tool runs "
+            "code, also one that takes uploads into anyone's account: an API, a package registry), that "
+            "tools or the runtime send through, with no egress allowlist (INF-NET-03) in effect.",
     why="Whatever an injected instruction makes a tool fetch or send can go anywhere. An allowlist turns "
         "exfiltration into a blocked, logged connection.",
     severity="high when a tool that sends externally or executes code flows into it, unless its configuration "
@@ -23,9 +24,10 @@ RULE = Rule(
     who_acts="The infrastructure operator who runs the egress (`operated-by`), else its owner.",
     false_positives="Egress that is filtered by a proxy the manifest does not show; add it.",
     references=("OWASP LLM06", "OWASP LLM02", "MITRE ATLAS AML.M0032"),
-    fix="Allow outbound traffic only to the hosts the tools need, none of which relays arbitrary URLs; where "
-        "code runs, reach services that take uploads into anyone's account only through a proxy that sends "
-        "your own credential (INF-NET-03).",
+    fix="Allow outbound traffic only to the hosts the tools need, none of which relays arbitrary URLs; reach "
+        "a service that delivers to whoever the call names through a tool that fixes the recipient, and where "
+        "code runs, services that take uploads into anyone's account only through a proxy that sends your own "
+        "credential (INF-NET-03).",
 )
 
 
@@ -52,11 +54,12 @@ def check(ctx: Context) -> Iterator[Finding]:
             rule=RULE.id,
             key=(cid,),
             severity="high" if risky else "medium",
-            title=f"{cid} lets traffic out to any host",
+            title=f"{cid} lets traffic out to any host" if comp.policy == "open" or any(  # type: ignore[attr-defined]
+                h.unsafe and not h.uploads for h in comp.allow or ()) else f"{cid} lets what is sent reach anyone",  # type: ignore[attr-defined]
             explanation=f"{comp.label} ({how}) carries traffic from {listing(feeders)}."
                         + (f" {listing(risky)} can send data or run code." if risky else ""),
             recommendation=RULE.fix,
-            responsible=(comp.actor,),
+            responsible=comp.acting(("INF-NET-03",)),
             components=(cid, *feeders),
             controls=("INF-NET-03",),
         )
