@@ -191,6 +191,40 @@ def test_an_egress_allowlist_that_leaves_the_mail_server_out_closes_the_mail_too
     assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
 
 
+def test_an_egress_that_lets_a_mail_api_through_stops_no_recipient_of_a_tool_that_names_none(tmp_path):
+    """A reply tool whose manifest says neither where it sends nor through what, behind an egress that
+    lets Microsoft Graph through: Graph delivers to whatever recipient the call names, so the list
+    closes nothing the tool sends (the enterprise assistant, as its vendor runs it). The same list with
+    only the company's own hosts closes it, as before."""
+    doc = copy.deepcopy(MAIL)
+    del _component(doc, "mail")["sends-through"]
+    _component(doc, "out")["allow"] = ["graph.microsoft.com", "corp.example"]
+    result = _check(doc, tmp_path)
+    mail = _path(result, "inbox>llm>mail>out")
+    egress = next(c for c in mail.controls if c.id == "INF-NET-03")
+    assert mail.open and not egress.closes
+    assert egress.reason.startswith("allow includes graph.microsoft.com, which takes data into whatever "
+                                    "account or recipient the request names (Microsoft Graph sends mail")
+    assert {f.id: f for f in result.open_findings()}["open-egress:out"].severity == "high"
+    # Fixed by configuration to the company's own tenant, as the author says, the list holds again.
+    _component(doc, "out")["allow"] = [{"host": "graph.microsoft.com", "uploads": False}, "corp.example"]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
+    # A model API on the same list is no way out for it: the tool calls with its own key.
+    _component(doc, "out")["allow"] = ["api.openai.com", "corp.example"]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("INF-NET-03",)
+
+
+def test_a_mail_api_among_a_sending_tools_destinations_passes_on_what_it_sends(tmp_path):
+    # Written as the tool's fixed host, a mail API is no fixed recipient: the tool is a way out.
+    doc = _open_egress()
+    _component(doc, "mail").update({"destinations": ["api.sendgrid.com"], "sends-through": []})
+    mail = _path(_check(doc, tmp_path), "inbox>llm>mail>out")
+    assert mail.open and mail.impact_kind == "exfiltration"
+    # A model API there is the company's own account: the tool is misused at worst.
+    _component(doc, "mail")["destinations"] = ["api.openai.com"]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail").impact_kind == "side-effect"
+
+
 def test_a_service_named_by_wildcard_is_let_through_by_an_entry_for_any_of_its_hosts(tmp_path):
     # A chat API written as `*.slack.com`: an egress that allows hooks.slack.com lets the service
     # through, and it posts wherever the call says; one that allows only another domain does not.
@@ -286,7 +320,7 @@ def test_an_egress_that_must_let_a_sending_tools_platform_through_stops_nothing_
     mail, fetch = _path(result, "inbox>llm>mail>out"), _path(result, "inbox>llm>fetch>out")
     assert mail.open and fetch.closed_by == ("INF-NET-03",)
     egress = next(c for c in mail.controls if c.id == "INF-NET-03")
-    assert egress.void.startswith("mail hands what it sends to api.github.com, where anyone's account takes uploads")
+    assert egress.void.startswith("mail hands what it sends to api.github.com, which takes data into whatever account or recipient the request names")
     # Open instead, the egress is no worse for it than an allowlist would be: its finding is medium.
     _component(doc, "out").update(policy="open", allow=[])
     _component(doc, "fetch")["effects"] = ["read-private"]  # and no tool beside it that goes anywhere
@@ -777,6 +811,25 @@ def test_a_control_the_product_has_no_setting_for_falls_to_its_maker(tmp_path):
     assert set(finding.responsible) == {"it", "project"}
     answer = who(result.system, "APP-OUT-01")
     assert "on view is project (the open-source project), which makes it" in " ".join(answer.reasons)
+
+
+def test_a_finding_on_a_component_names_whoever_its_settings_let_act(tmp_path):
+    """AnythingLLM as IT runs it: the chat view loads images from any host and has no setting that
+    limits them. The rendering finding and the trifecta's renderer leg fall to the project, which must
+    change its code; IT, which can only withhold a tool, is named for the tool leg."""
+    doc = copy.deepcopy(DEPLOYED)
+    doc["components"].append({"id": "scrape", "kind": "tool", "owner": "project", "operated-by": "it",
+                              "effects": ["read-public"], "output-trust": "untrusted", "configurable": ["APP-TOOL-01"]})
+    doc["components"].append({"id": "crm", "kind": "data-source", "owner": "it", "trust": "internal",
+                              "sensitivity": "personal"})
+    doc["flows"] += [{"from": "llm", "to": "scrape"}, {"from": "scrape", "to": "llm"}, {"from": "crm", "to": "llm"}]
+    found = {f.id: f for f in _check(doc, tmp_path).open_findings()}
+    assert found["unsafe-rendering:view"].responsible == ("it",)
+    assert found["lethal-trifecta:llm"].responsible == ("it",)
+    _component(doc, "view")["configurable"] = []
+    found = {f.id: f for f in _check(doc, tmp_path).open_findings()}
+    assert found["unsafe-rendering:view"].responsible == ("project",)
+    assert found["lethal-trifecta:llm"].responsible == ("it", "project")
 
 
 @pytest.mark.parametrize("configurable, said", [

@@ -56,6 +56,10 @@ def _carries_out(ctx: Context, path: AttackPath) -> bool:
             and not ctx.effective("INF-NET-03", last))
 
 
+# The control that takes a component away as a leg: withholding a tool, keeping a renderer's URLs to
+# hosts that do not relay, an egress allowlist.
+CUT_BY = {"tool": "APP-TOOL-01", "output-renderer": "APP-OUT-04", "network-egress": "INF-NET-03"}
+
 # Components of each leg a finding names (the explanation counts the rest): in a long chain a model
 # has thousands of sources upstream, and listing them all made the result quadratic in size.
 NAMED = 8
@@ -66,9 +70,12 @@ def check(ctx: Context) -> Iterator[Finding]:
     models = ctx.components_of("model")
     if not models:
         return
-    # Each leg upstream or downstream of every model, and the parties able to act on the legs (their
-    # operators, else their owners), worked out for all models at once: a long chain of models costs no more than a short one.
-    owner = {cid: c.actor for cid, c in ctx.system.components.items()}.__getitem__
+    # Each leg upstream or downstream of every model, and the parties able to cut the legs (who can
+    # withhold a tool, keep a renderer's URLs to safe hosts or allowlist an egress, where the settings
+    # allow it; else who runs the component), worked out for all models at once: a long chain of
+    # models costs no more than a short one.
+    owner = {cid: c.acts_on(CUT_BY[c.kind]) if c.kind in CUT_BY else c.actor  # type: ignore[attr-defined]
+             for cid, c in ctx.system.components.items()}.__getitem__
     outbound = graph.marked(lambda c: _outbound(ctx, c), down=True)
     private_up, untrusted_up = ctx.private_upstream, ctx.untrusted_upstream
     # The owners of a leg too long to name in full, worked out for every model once it is needed.

@@ -65,7 +65,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                             "credential although users sign in with their own identity")
                          + (", and untrusted content reaches the model that calls it." if exposed else ".")),
             recommendation=RULE.fix if shared else NARROW,
-            responsible=(comp.actor,),
+            responsible=comp.acting(("APP-TOOL-03",)),
             components=(cid,),
             controls=("APP-TOOL-03",),
         )

@@ -73,7 +73,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 f"Nothing checks that the person asking may read what comes back{why}."
             ),
             recommendation=RULE.fix,
-            responsible=(components[rid].actor,),
+            responsible=components[rid].acting(("APP-RAG-01",)),
             components=(rid, *private, *askers),
             controls=("APP-RAG-01",),
         )

@@ -34,7 +34,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             title=f"{cid} contains secrets or access rules",
             explanation=f"{comp.label} is marked as holding credentials, keys or authorisation rules.",
             recommendation=RULE.fix,
-            responsible=(comp.actor,),
+            responsible=comp.acting(("APP-PRM-01",)),
             components=(cid,),
             controls=("APP-PRM-01",),
         )

@@ -54,7 +54,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                         + (f" Each change waits for approval ({comp.confirmation}), which a convincing "  # type: ignore[attr-defined]
                            "injected request can still win." if approved else ""),
             recommendation=RULE.fix,
-            responsible=(comp.actor,),
+            responsible=comp.acting((control,)),
             components=(cid,),
             controls=(control,),
         )

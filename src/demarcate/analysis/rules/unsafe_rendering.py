@@ -63,7 +63,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             title=f"{cid} renders model output unsafely",
             explanation=f"{comp.label} shows output of {listing(models)}; " + "; ".join(problems) + "." + note,
             recommendation=RULE.fix,
-            responsible=(comp.actor,),
+            responsible=comp.acting(tuple(controls)),
             components=(cid,),
             controls=tuple(controls),
         )
