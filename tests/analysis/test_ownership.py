@@ -5,7 +5,11 @@ names who must act."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
+
+from demarcate.analysis.check import analyse
 from demarcate.analysis.responsibility import Responsibilities
 from demarcate.builtin import example
 from demarcate.catalog import load_catalog
@@ -118,3 +122,36 @@ def test_approving_output_before_it_is_published_applies_only_where_output_is_pu
     chat_only.write_text(path.read_text().replace(", publishes: true", ""))
     system = load([chat_only])
     assert not Responsibilities(system).applies(system.catalog.controls["APP-OUT-06"])
+
+
+DEPLOYMENTS = [example("librechat-deployment"),
+               *sorted((Path(__file__).resolve().parents[1] / "data" / "deployments").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("manifest", DEPLOYMENTS, ids=lambda p: p.stem if p.is_file() else p.name)
+def test_a_deployed_application_names_its_operator_only_for_what_its_settings_provide(manifest):
+    """An open-source application a company runs (`operated-by`), each part listing the controls its
+    settings provide (`configurable`): a missing control on a part is asked of its operator only where
+    a setting provides it, and of the project otherwise, on every path and in every finding on it."""
+    result = analyse(load([manifest]))
+    comps = result.system.components
+    asked = 0
+    for path in result.paths.paths:
+        for control in path.controls:
+            if control.status != "missing":
+                continue
+            parts = [comps[c] for c in control.components]
+            unable = {c.operated_by for c in parts if c.operated_by and c.configurable is not None
+                      and control.id not in c.configurable} - {c.acts_on(control.id) for c in parts}
+            assert not unable & set(control.parties), (path.id, control.id, control.parties)
+            asked += bool(unable)
+    for finding in result.open_findings():
+        if finding.rule in ONE_COMPONENT and finding.controls:
+            comp = comps[finding.components[0]]
+            assert set(finding.responsible) == {comp.acts_on(c) for c in finding.controls}, finding.id
+            asked += 1
+    assert asked
+
+
+ONE_COMPONENT = {"unsafe-rendering", "over-privileged-credential", "overshared-retrieval", "secret-in-prompt",
+                 "self-approvable-action", "open-egress"}
