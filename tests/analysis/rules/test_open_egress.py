@@ -74,3 +74,16 @@ def test_a_delivering_service_is_a_way_out_for_a_tool_that_sends_where_its_call_
     # The author who knows the recipient is fixed in configuration says so on the entry.
     bot.set("mail", effects=["send-external"]).set("out", allow=[{"host": "graph.microsoft.com", "uploads": False}])
     assert run(bot, RULE) == []
+
+
+def test_a_tool_that_fetches_any_url_makes_open_egress_high(bot, run):
+    """Open WebUI's fetch_url: the URL it is given carries data as a sent message does, and the attack
+    path through the egress is as critical as the mail tool's. A lookup of private records that
+    names no host is the medium case."""
+    bot.drop("mail").add({"id": "fetch", "kind": "tool", "owner": "app", "effects": ["read-public"]},
+                         ("llm", "fetch"), ("fetch", "out"))
+    (f,) = run(bot, RULE)
+    assert f.severity == "high" and "fetch can send data, fetch any URL or run code" in f.explanation
+    bot.set("fetch", effects=["read-private"])
+    (f,) = run(bot, RULE)
+    assert f.severity == "medium"

@@ -19,7 +19,7 @@ RULE = Rule(
             "tools or the runtime send through, with no egress allowlist (INF-NET-03) in effect.",
     why="Whatever an injected instruction makes a tool fetch or send can go anywhere. An allowlist turns "
         "exfiltration into a blocked, logged connection.",
-    severity="high when a tool that sends externally or executes code flows into it, unless its configuration "
+    severity="high when a tool that sends externally, fetches public pages or executes code flows into it, unless its configuration "
              "fixes the hosts it sends to (`destinations`), which any allowlist here must let through; medium otherwise.",
     who_acts="The infrastructure operator who runs the egress (`operated-by`), else its owner.",
     false_positives="Egress that is filtered by a proxy the manifest does not show; add it.",
@@ -29,6 +29,11 @@ RULE = Rule(
         "code runs, services that take uploads into anyone's account only through a proxy that sends your own "
         "credential (INF-NET-03).",
 )
+
+
+# Effects of a tool that reaches whatever host its call names: a fetched URL carries data as a sent
+# message does.
+GOES_ANYWHERE = frozenset({"send-external", "read-public", "execute-code"})
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -48,7 +53,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         # A tool whose configuration fixes where it sends is not narrowed by any allowlist here, which
         # must let those hosts through; what it passes on is the tool's own finding.
         risky = [f for f in feeders if ctx.kind(f) == "tool" and not sends_only_to_listed_hosts(ctx.system.components[f])
-                 and {"send-external", "execute-code"} & set(ctx.system.components[f].effects or [])]  # type: ignore[attr-defined]
+                 and GOES_ANYWHERE & set(ctx.system.components[f].effects or [])]  # type: ignore[attr-defined]
         how = "policy: open" if comp.policy == "open" else "; ".join(c.describe(comp) for c in failing)  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,
@@ -57,7 +62,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             title=f"{cid} lets traffic out to any host" if comp.policy == "open" or any(  # type: ignore[attr-defined]
                 h.unsafe and not h.uploads for h in comp.allow or ()) else f"{cid} lets what is sent reach anyone",  # type: ignore[attr-defined]
             explanation=f"{comp.label} ({how}) carries traffic from {listing(feeders)}."
-                        + (f" {listing(risky)} can send data or run code." if risky else ""),
+                        + (f" {listing(risky)} can send data, fetch any URL or run code." if risky else ""),
             recommendation=RULE.fix,
             responsible=comp.acting(("INF-NET-03",)),
             components=(cid, *feeders),
