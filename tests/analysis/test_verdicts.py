@@ -225,6 +225,40 @@ def test_a_mail_api_among_a_sending_tools_destinations_passes_on_what_it_sends(t
     assert _path(_check(doc, tmp_path), "inbox>llm>mail").impact_kind == "side-effect"
 
 
+@pytest.mark.parametrize("by, closed", [("prompt", False), ("classifier", False), ("code", True), (None, True)])
+def test_an_enforced_control_provided_by_asking_a_model_closes_nothing(by, closed, tmp_path):
+    """The mail tool's recipients checked (APP-OUT-02): in code, the path closes; by the system prompt
+    or a guard model, which the model or the attacker's text can talk past, it stays open and reduced,
+    and the finding says what the check rests on."""
+    doc = copy.deepcopy(MAIL)
+    doc["controls"] = [{"control": "APP-OUT-02", "party": "app", "provides": "implemented", "scope": ["mail"],
+                        **({"by": by} if by else {})}]
+    result = _check(doc, tmp_path)
+    mail = _path(result, "inbox>llm>mail>out")
+    check = next(c for c in mail.controls if c.id == "APP-OUT-02")
+    assert (mail.closed_by == ("APP-OUT-02",)) is closed and check.closes is closed
+    if not closed:
+        assert mail.state == "reduced" and check.could_close and check.reduces
+        assert f"provided by a {by}, which asks a model" in check.reason
+        assert not result.context.effective("APP-OUT-02", "mail")
+        finding = {f.id: f for f in result.open_findings()}["open-attack-path:inbox>llm>mail>out"]
+        assert f"APP-OUT-02 on mail (implemented: provided by a {by}" in finding.explanation
+        assert "APP-OUT-02 (implemented by a model's judgement, app)" in finding.explanation
+        assert f"app provides it by a {by}, which asks a model" in " ".join(who(result.system, "APP-OUT-02").warnings)
+
+
+def test_by_is_for_what_a_party_provides(tmp_path):
+    doc = copy.deepcopy(MAIL)
+    doc["controls"] = [{"control": "APP-OUT-02", "party": "app", "relies-on": "ops", "by": "prompt"}]
+    with pytest.raises(ManifestError) as e:
+        _check(doc, tmp_path)
+    assert "'by' says what does the work of a 'provides' claim" in str(e.value)
+    doc["controls"] = [{"control": "APP-OUT-02", "party": "app", "provides": "implemented", "by": "magic"}]
+    with pytest.raises(ManifestError) as e:
+        _check(doc, tmp_path)
+    assert "m.yaml:" in str(e.value) and "expected one of: code, configuration, person, prompt, classifier" in str(e.value)
+
+
 def test_a_service_named_by_wildcard_is_let_through_by_an_entry_for_any_of_its_hosts(tmp_path):
     # A chat API written as `*.slack.com`: an egress that allows hooks.slack.com lets the service
     # through, and it posts wherever the call says; one that allows only another domain does not.

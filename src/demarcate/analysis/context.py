@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from demarcate.analysis.responsibility import STATUS_RANK, Responsibilities, Responsibility
 from demarcate.model.loader import System
-from demarcate.model.schema import AttributeCheck, Claim, Control
+from demarcate.model.schema import ASKS_MODEL, AttributeCheck, Claim, Control
 
 if TYPE_CHECKING:
     from demarcate.analysis.graph import Marked
@@ -35,10 +35,13 @@ class ControlState:
     state: str  # implemented | configured | partial | planned | contradicted | not-applicable | missing
     parties: tuple[str, ...]
     reason: str = ""
+    # Provided only by a prompt or a classifier (`by` on its claims): in place, but it lowers the odds
+    # and closes nothing, so an enforced control so provided is not in effect as one.
+    by_model: bool = False
 
     @property
     def effective(self) -> bool:
-        return self.state in EFFECTIVE
+        return self.state in EFFECTIVE and not self.by_model
 
 
 class Context:
@@ -308,6 +311,11 @@ class Context:
             if failing:
                 why = "; ".join(c.describe(comp) for c in failing)
                 return ControlState("contradicted", providers, why)
+            by = {c.by or "" for c in claims if c.provides == best}
+            if r.control.closes_paths and by <= ASKS_MODEL:
+                said = " or ".join(f"a {b}" for b in sorted(by))
+                return ControlState(best, providers, f"provided by {said}, which asks a model to tell "
+                                    "instructions from data: it lowers the odds and closes nothing", by_model=True)
             return ControlState(best, providers)
         if checks and not failing:
             why = "; ".join(c.describe(comp) for c in checks)

@@ -94,15 +94,18 @@ class PathControl(NamedTuple):
 
     @classmethod
     def of(cls, control: Control, status: str, parties: tuple[str, ...], components: tuple[str, ...],
-           reason: str = "", too_late: bool = False, void: str = "", part: str = "") -> PathControl:
+           reason: str = "", too_late: bool = False, void: str = "", part: str = "",
+           by_model: bool = False) -> PathControl:
+        """`by_model`: provided only by a prompt or a classifier, so in place but closing nothing: it
+        still could close the path, enforced, and lowers the odds meanwhile."""
         too_late = too_late or bool(void)
         could = control.closes_paths and not too_late
         effective = status in ("implemented", "configured")
         return cls(control.id, control.layer, control.function, control.assurance or "enforced", status, parties,
-                   components, reason, could, could and effective,
+                   components, reason, could, could and effective and not by_model,
                    # The model's own training is the baseline every severity assumes: shown, not a reduction.
-                   effective and not could and not too_late and control.function in ("prevent", "reduce")
-                   and control.layer != "model", void, part)
+                   effective and not too_late and (by_model or (not could and control.function in ("prevent", "reduce")
+                                                                and control.layer != "model")), void, part)
 
 
 @dataclass(frozen=True)
@@ -587,7 +590,7 @@ class _PathControls:
         if found is None:
             ctx = self.ctx
             found = self.hops[key] = {
-                c.id: (c, state, _RANK[state.state], (cid,))
+                c.id: (c, state, _RANK["partial" if state.by_model else state.state], (cid,))
                 for c in ctx.acting_controls(ctx.kind(cid), threats) for state in (ctx.state(c.id, cid),)
             }
         return found
@@ -662,7 +665,7 @@ class _PathControls:
         pc = self.made.get(key)
         if pc is None:
             pc = self.made[key] = PathControl.of(control, status, parties, components, state.reason, too_late,
-                                                 void, part)
+                                                 void, part, state.by_model)
         return pc, shared
 
     def _relayed(self, control: Control, components: tuple[str, ...], steps: tuple[str, ...]) -> str | None:

@@ -48,7 +48,10 @@ def who(system: System, control_id: str, resp: Responsibilities | None = None) -
     reasons: list[str] = []
     warnings: list[str] = []
     for claim in r.providers:
-        text = f"{claim.party} claims to provide it ({claim.provides})"
+        text = f"{claim.party} claims to provide it ({claim.provides}{f' by {claim.by}' if claim.by else ''})"
+        if claim.asks_model and r.control.closes_paths:
+            warnings.append(f"{claim.party} provides it by a {claim.by}, which asks a model to tell instructions "
+                            "from data: it lowers the odds and closes no attack path")
         if claim.evidence:
             text += "; evidence: " + "; ".join(e.ref for e in claim.evidence)
         else:

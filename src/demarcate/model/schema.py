@@ -27,6 +27,9 @@ PLANES = ("model-serving", "app-hosting")
 OperatedLayer = Literal["model", "model-serving", "application", "app-hosting", "usage"]
 OPERATED_LAYERS: tuple[OperatedLayer, ...] = ("model", "model-serving", "application", "app-hosting", "usage")
 STATUSES = ("implemented", "partial", "planned")
+# What does the work of a control a party provides (`by` on a claim); the last two ask a model.
+MECHANISMS = ("code", "configuration", "person", "prompt", "classifier")
+ASKS_MODEL = frozenset({"prompt", "classifier"})
 FUNCTIONS = ("prevent", "reduce", "detect", "govern")
 # How a control holds once in effect. Only an enforced preventive control closes an attack path:
 # a deterministic mechanism outside the model. Probabilistic ones (classifiers, guard models,
@@ -492,6 +495,13 @@ class Claim(Model):
     assumption: Text = ""
     scope: list[Id] = []
     evidence: list[EvidenceRef] = []
+    by: Literal[MECHANISMS] | None = Field(  # type: ignore[valid-type]
+        None, description="What does the work, for a `provides` claim: code (a check in the application), "
+                          "configuration (a product or platform setting), a person (who approves or "
+                          "reviews), a prompt (an instruction to the model: the system prompt, a tool's "
+                          "description) or a classifier (a model or guard that judges the text). A prompt or "
+                          "a classifier asks a model to tell instructions from data: it lowers the odds and "
+                          "closes nothing, so an enforced control provided that way does not close a path.")
     note: Text = ""
 
     @model_validator(mode="after")
@@ -503,7 +513,14 @@ class Claim(Model):
             raise ValueError(f"a '{_kebab(kinds[0])}' claim needs 'party': who makes it")
         if self.relies_on is not None and self.relies_on == self.party:
             raise ValueError("a party cannot rely on itself")
+        if self.by is not None and kinds[0] != "provides":
+            raise ValueError("'by' says what does the work of a 'provides' claim; this claim provides nothing")
         return self
+
+    @property
+    def asks_model(self) -> bool:
+        """It rests on a model telling instructions from data: a prompt or a classifier."""
+        return self.by in ASKS_MODEL
 
     @property
     def kind(self) -> str:

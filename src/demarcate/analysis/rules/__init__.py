@@ -25,6 +25,7 @@ ORDER = (
     "claim-refuted",
     "manifest-contradicted",
     "claim-untested",
+    "claim-asks-model",
     "unmet-requirement",
     "unsafe-rendering",
     "open-egress",

@@ -85,9 +85,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                          + ".")
         if reducers:
             lines.append("It is reduced, not closed: " + "; ".join(
-                lowering.get(c) or lowering.setdefault(
-                    c, f"{c.id} ({c.assurance}, {c.layer} layer, {c.status}, {party_list(ctx, c.parties)})")
-                for c in reducers) + " lower the odds but can be talked past.")
+                lowering.get(c) or lowering.setdefault(c, _lowering(ctx, c)) for c in reducers)
+                + " lower the odds but can be talked past.")
         baseline = [c for c in path.controls if c.layer == "model" and c.status in ("implemented", "partial")]
         if baseline:
             lines.append("The model's own training, the baseline this severity assumes: " + "; ".join(
@@ -142,10 +141,18 @@ def _named(ctx: Context, c: PathControl, said: dict[PathControl, str]) -> str:
     return said.get(c) or said.setdefault(c, f"{c.id} on {', '.join(c.components)} ({party_list(ctx, c.parties)})")
 
 
+def _lowering(ctx: Context, c: PathControl) -> str:
+    """A control that lowers a path's odds: how it holds, or, for an enforced one provided only by a
+    prompt or a classifier (it could close the path), what it rests on."""
+    how = f"{c.status} by a model's judgement" if c.could_close else f"{c.assurance}, {c.layer} layer, {c.status}"
+    return f"{c.id} ({how}, {party_list(ctx, c.parties)})"
+
+
 def _ids(controls: list[PathControl], part: str) -> str:
     return ", ".join(c.id for c in controls if c.part == part)
 
 
 def _described(ctx: Context, c: PathControl) -> str:
-    why = f": {c.reason}" if c.reason and c.status in ("contradicted", "missing", "partial", "planned") else ""
+    # A candidate that lowers the odds is one provided only by a prompt or a classifier: say so.
+    why = f": {c.reason}" if c.reason and (c.reduces or c.status in ("contradicted", "missing", "partial", "planned")) else ""
     return f"{c.id} on {', '.join(c.components)} ({c.status}{why}; {party_list(ctx, c.parties)})"
