@@ -247,3 +247,14 @@ def test_a_stored_campaign_verifies_or_refutes_the_providers_entries(cli, tmp_pa
     store.close()
     again = oscal_ssp(dataclasses.replace(system, live=live))
     assert _prop(_requirements(again)["APP-OUT-04"], "live-test") == ["refuted"]
+
+
+def test_a_control_provided_by_a_prompt_says_so_to_the_auditor(tmp_path, validator):
+    folder = copy_example(SHOPBOT, tmp_path / "bot")
+    (folder / "prompted.yaml").write_text(
+        "version: 1\ncontrols:\n  - {control: APP-OUT-02, party: app-team, provides: implemented, scope: [send-email],\n"
+        "     by: prompt, note: the system prompt says to mail only the signed-in customer}\n")
+    document = oscal_ssp(load([folder]))
+    entry = _entry(document, "APP-OUT-02", "app-team")
+    assert "It is provided by a prompt, which asks a model to tell instructions from data" in entry["description"]
+    assert validator[0].is_valid(document)

@@ -283,7 +283,10 @@ def _by_component(system: System, ids: _Ids, row: Row, party: str, cell: Cell) -
         links, evidence = _evidence(claim)
         entry["description"] = (f"{name} provides {cid} ({cell.status})"
                                 + (f" for {', '.join(_markup(s) for s in claim.scope)}" if claim.scope else "")
-                                + (f": {_markup(claim.note.strip())}" if claim.note.strip() else ".") + f" {evidence}")
+                                + (f": {_markup(claim.note.strip())}" if claim.note.strip() else ".") + f" {evidence}"
+                                + (f" It is provided by a {claim.by}, which asks a model to tell instructions from data: "
+                                   "it lowers the odds and closes no attack path."
+                                   if claim.asks_model and r.control.closes_paths else ""))
         entry["implementation-status"] = {"state": cell.status}
         relying = [c for c in r.reliances if c.relies_on == party and c.party]
         export: dict[str, Any] = {"provided": [{
