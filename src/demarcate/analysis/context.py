@@ -311,8 +311,8 @@ class Context:
             if failing:
                 why = "; ".join(c.describe(comp) for c in failing)
                 return ControlState("contradicted", providers, why)
-            by = {c.by or "" for c in claims if c.provides == best}
-            if r.control.closes_paths and by <= ASKS_MODEL:
+            by = {c.by or "" for c in claims if c.provides == best} if self.asks_model(r.control.id) else set()
+            if by and by <= ASKS_MODEL:
                 said = " or ".join(f"a {b}" for b in sorted(by))
                 return ControlState(best, providers, f"provided by {said}, which asks a model to tell "
                                     "instructions from data: it lowers the odds and closes nothing", by_model=True)
@@ -326,6 +326,15 @@ class Context:
         if r.not_applicable is not None:
             return ControlState("not-applicable", ())
         return self._missing(r, comp, why)
+
+    def asks_model(self, control_id: str) -> bool:
+        """Whether some party provides this control, one that closes paths, by asking a model (`by`)."""
+        found = self.memo.get(("asks-model", control_id))
+        if found is None:
+            r = self.resp[control_id]
+            found = self.memo["asks-model", control_id] = r.control.closes_paths and any(
+                c.asks_model for c in r.providers)
+        return found
 
     def _missing(self, r: Responsibility, comp: Any, why: str = "") -> ControlState:
         """A control missing on a component: who answers for it (`_missing_parties`), or its maker where

@@ -31,7 +31,7 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Finding]:
     for cid, r in ctx.resp.by_control.items():
-        if not r.control.closes_paths or not any(c.asks_model for c in r.providers):
+        if not r.providers or not ctx.asks_model(cid):
             continue
         components = [c for c in ctx.covered(cid) if c in r.protected_set and ctx.state(cid, c).by_model]
         if not components:

@@ -74,8 +74,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     # withhold a tool, keep a renderer's URLs to safe hosts or allowlist an egress, where the settings
     # allow it; else who runs the component), worked out for all models at once: a long chain of
     # models costs no more than a short one.
-    owner = {cid: c.acts_on(CUT_BY[c.kind]) if c.kind in CUT_BY else c.actor  # type: ignore[attr-defined]
-             for cid, c in ctx.system.components.items()}.__getitem__
+    owner = {cid: c.acts_on(CUT_BY[c.kind]) if c.configurable is not None and c.kind in CUT_BY  # type: ignore[attr-defined]
+             else c.actor for cid, c in ctx.system.components.items()}.__getitem__
     outbound = graph.marked(lambda c: _outbound(ctx, c), down=True)
     private_up, untrusted_up = ctx.private_upstream, ctx.untrusted_upstream
     # The owners of a leg too long to name in full, worked out for every model once it is needed.
