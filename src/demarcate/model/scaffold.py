@@ -98,6 +98,8 @@ HEADER = """\
 # each control, which relies on another, and what does not apply:
 #   controls:
 #     - {{control: APP-IN-03, party: {app}, provides: implemented, evidence: ["test:rag-injection"]}}
+#     - {{control: APP-OUT-02, party: {app}, provides: implemented, by: code}}  # what does the work:
+#       code | configuration | person | prompt | classifier (the last two close no attack path)
 #     - {{control: MOD-SAFE-03, party: {app}, relies-on: {model}, assumption: "..."}}
 # `demarcate catalog` lists controls; `demarcate validate PATH` checks this file.
 # Decide on a finding by the id `demarcate check` prints (optionally until a date):
