@@ -247,6 +247,16 @@ def test_an_enforced_control_provided_by_asking_a_model_closes_nothing(by, close
         assert f"app provides it by a {by}, which asks a model" in " ".join(who(result.system, "APP-OUT-02").warnings)
 
 
+def test_a_configuration_that_shows_the_control_outweighs_a_claim_of_asking_a_model(tmp_path):
+    # The tool's own setting says a person confirms each call: that is the control, whatever the claim
+    # says does the work.
+    doc = copy.deepcopy(MAIL)
+    _component(doc, "mail")["confirmation"] = "user"
+    doc["controls"] = [{"control": "APP-TOOL-02", "party": "app", "provides": "implemented", "scope": ["mail"],
+                        "by": "prompt"}]
+    assert _path(_check(doc, tmp_path), "inbox>llm>mail>out").closed_by == ("APP-TOOL-02",)
+
+
 def test_by_is_for_what_a_party_provides(tmp_path):
     doc = copy.deepcopy(MAIL)
     doc["controls"] = [{"control": "APP-OUT-02", "party": "app", "relies-on": "ops", "by": "prompt"}]

@@ -311,7 +311,8 @@ class Context:
             if failing:
                 why = "; ".join(c.describe(comp) for c in failing)
                 return ControlState("contradicted", providers, why)
-            by = {c.by or "" for c in claims if c.provides == best} if self.asks_model(r.control.id) else set()
+            # Resting on a model's judgement, unless the component's configuration shows it in place.
+            by = {c.by or "" for c in claims if c.provides == best} if self.asks_model(r.control.id) and not checks else set()
             if by and by <= ASKS_MODEL:
                 said = " or ".join(f"a {b}" for b in sorted(by))
                 return ControlState(best, providers, f"provided by {said}, which asks a model to tell "
