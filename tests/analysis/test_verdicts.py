@@ -876,6 +876,24 @@ def test_a_finding_on_a_component_names_whoever_its_settings_let_act(tmp_path):
     assert found["lethal-trifecta:llm"].responsible == ("it", "project")
 
 
+def test_the_fix_says_what_each_party_could_close_on_its_own(tmp_path, cli):
+    """IT runs the project's app: the chat view has no setting for the hosts it loads images from, the
+    scraping tool can be withheld. IT alone can close the scraper's path to the network; the project
+    alone, all three. Said beside what each layer could close, in the JSON, the terminal and Markdown."""
+    doc = copy.deepcopy(DEPLOYED)
+    doc["components"] += [{"id": "scrape", "kind": "tool", "owner": "project", "operated-by": "it",
+                           "effects": ["read-public"], "output-trust": "untrusted", "configurable": ["APP-TOOL-01"]},
+                          {"id": "net", "kind": "network-egress", "owner": "it", "policy": "open"}]
+    doc["flows"] += [{"from": "llm", "to": "scrape"}, {"from": "scrape", "to": "llm"}, {"from": "scrape", "to": "net"}]
+    _component(doc, "view")["configurable"] = []
+    result = _check(doc, tmp_path)
+    assert result.leverage.open_paths == 3 and result.leverage.by_party == {"project": 3, "it": 1}
+    assert result_json(result)["leverage"]["by_party"] == {"project": 3, "it": 1}
+    out = cli("check", tmp_path / "m.yaml").output
+    assert "each party alone could close: project 3/3, it 1/3" in out
+    assert "| it | 1 / 3 |" in cli("report", tmp_path / "m.yaml", "--format", "markdown").output
+
+
 @pytest.mark.parametrize("configurable, said", [
     (["APP-OUT-99"], "unknown control 'APP-OUT-99'"),
     (["INF-NET-03"], "INF-NET-03 in configurable of component 'view' does not act on its kind (output-renderer)"),

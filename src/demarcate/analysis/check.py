@@ -232,6 +232,7 @@ def result_json(result: Result) -> dict[str, Any]:
             "closes": lev.closes,
             "open_paths": lev.open_paths,
             "by_layer": lev.by_layer,
+            "by_party": lev.by_party,
             "exact": lev.exact,
             "alternatives": lev.alternatives,
             "unclosable": lev.unclosable,

@@ -43,6 +43,9 @@ class Leverage:
     open_paths: int
     by_layer: dict[str, int]
     exact: bool
+    # Open paths each party could close alone (a control it would put in effect in every group the
+    # path needs), most first: what the operator of a product can do before its maker does anything.
+    by_party: dict[str, int] = field(default_factory=dict)
     alternatives: list[list[str]] = field(default_factory=list)
     unclosable: list[str] = field(default_factory=list)  # open paths no catalog control can close
     responsible: dict[str, list[str]] = field(default_factory=dict)
@@ -82,14 +85,17 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
     # A path needs one control from each of its groups (most have one group: its candidates).
     closable = [p for p in open_paths if all(p.needs)]
     by_layer = {layer: 0 for layer in LAYERS}
+    by_party: dict[str, int] = {}
     for p in closable:
-        # A layer alone closes a path when it has a control in every group the path needs.
-        first, *more = p.needs
+        # A layer, or a party, alone closes a path when it has a control in every group the path needs.
+        first, *more = needs = p.needs
         layers = {ctx.catalog.controls[c].layer for c in first}
         for group in more:
             layers &= {ctx.catalog.controls[c].layer for c in group}
         for layer in layers:
             by_layer[layer] += 1
+        for party in _alone(p, needs):
+            by_party[party] = by_party.get(party, 0) + 1
 
     # Groups with the same controls are one constraint; a constraint whose set contains another's
     # is met whenever the smaller one is, so it can be dropped.
@@ -131,6 +137,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         closes=len(closable),
         open_paths=len(open_paths),
         by_layer=by_layer,
+        by_party=dict(sorted(by_party.items(), key=lambda kv: (-kv[1], kv[0]))),
         exact=exact,
         alternatives=solutions[1 : 1 + MAX_ALTERNATIVES],
         unclosable=[p.id for p in open_paths if not all(p.needs)],
@@ -138,6 +145,19 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         paths_closed={c: coverage[c] for c in fix},
         paths_partly={c: use[c].partly for c in fix if use[c].partly},
     )
+
+
+def _alone(path: AttackPath, needs: tuple[tuple[str, ...], ...]) -> set[str]:
+    """The parties that could close a path by themselves (its `needs`): each would put in effect a
+    control of every group."""
+    candidates = [c for c in path.controls if c.could_close and not c.closes]
+    if len(needs) == 1:  # most paths: any candidate closes it
+        return {party for c in candidates for party in c.parties}
+    able = None
+    for group in needs:
+        mine = {party for c in candidates if c.id in group for party in c.parties}
+        able = mine if able is None else able & mine
+    return able or set()
 
 
 class _Budget(Exception):

@@ -38,6 +38,12 @@ def check_markdown(result: Result, top: int = 10, note: str | None = None) -> st
         for layer, n in lev.by_layer.items():
             out.append(f"| {layer} | {n:,} / {lev.open_paths:,} |")
         out.append("")
+        if lev.by_party:
+            out.append("| party | open paths it could close alone |")
+            out.append("|---|---|")
+            for party, n in lev.by_party.items():
+                out.append(f"| {md_escape(party)} | {n:,} / {lev.open_paths:,} |")
+            out.append("")
     if lev.also:
         out.append(f"**Also needed** — {count(len(lev.also), 'high or critical finding')} the fix leaves open: "
                    + "; ".join(f"{md_escape(a.title)} ({', '.join(md_code(c) for c in a.controls) or md_escape(a.recommendation.rstrip('.'))})"

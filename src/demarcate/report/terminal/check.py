@@ -136,6 +136,12 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
         by = ", ".join(f"{layer} {n:,}/{lev.open_paths:,}" for layer, n in lev.by_layer.items())
         label = "  each layer alone could close: "
         hanging_line(console, t(label), t(by), len(label))
+        if lev.by_party:
+            alone = list(lev.by_party.items())[:PARTIES_SHOWN]
+            by = ", ".join(f"{party} {n:,}/{lev.open_paths:,}" for party, n in alone) + (
+                f", and {len(lev.by_party) - PARTIES_SHOWN:,} more" if len(lev.by_party) > PARTIES_SHOWN else "")
+            label = "  each party alone could close: "
+            hanging_line(console, t(label), t(by), len(label))
     for w in result.warnings:
         console.print(t(str(w), "yellow"), soft_wrap=True)
 
@@ -150,6 +156,7 @@ ASSURANCE_NOTE = {
 
 
 ALSO_SHOWN = 10  # findings listed beside the fix; the rest are in the findings above
+PARTIES_SHOWN = 6  # parties named in "each party alone could close"; a portfolio has many teams
 
 
 def print_finding(console: Console, f: Finding) -> None:
