@@ -31,6 +31,7 @@ def test_shopbot_report_renders_offline_with_swimlanes_and_red_path(cli, page, t
     assert red.count() >= 5  # every hop of the open paths
     assert page.locator("#open-paths").inner_text() == "7"
     assert page.locator('.by-party [data-party="cloud-team"]').inner_text() == "cloud-team: 2 / 7 open paths"
+    assert page.locator('#who-acts [data-party="cloud-team"] .alone').inner_text() == "2 / 7"
     page.screenshot(path=artifact("shopbot-report.png"), full_page=True)
 
     # Selecting the planted-review path draws that path alone in red.
