@@ -4,6 +4,7 @@ attack, and by a claim that holds; everything else leaves it open, at most reduc
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import jsonschema
@@ -892,6 +893,17 @@ def test_the_fix_says_what_each_party_could_close_on_its_own(tmp_path, cli):
     out = cli("check", tmp_path / "m.yaml").output
     assert "each party alone could close: project 3/3, it 1/3" in out
     assert "| it | 1 / 3 |" in cli("report", tmp_path / "m.yaml", "--format", "markdown").output
+    # Narrowed to IT (`--party it`): its own smallest step, beside the system's fix, which is the project's.
+    own = for_parties(result, ["it"]).own
+    assert own is not None and (own.fix, own.closes, own.open_paths) == (["APP-TOOL-01"], 1, 3)
+    assert "what it can do alone: APP-TOOL-01 closes 1 of 3 open paths" in cli("check", tmp_path / "m.yaml",
+                                                                                "--party", "it").output
+    data = json.loads(cli("check", tmp_path / "m.yaml", "--party", "it", "--format", "json").output)
+    assert data["own"] == {"parties": ["it"], "fix": ["APP-TOOL-01"], "closes": 1, "exact": True}
+    jsonschema.validate(data, SCHEMA)
+    assert "own" not in result_json(result) and "own" not in data["leverage"]
+    assert "nothing weights can do alone closes an open path" in cli("check", tmp_path / "m.yaml",
+                                                                     "--party", "weights").output
 
 
 @pytest.mark.parametrize("configurable, said", [

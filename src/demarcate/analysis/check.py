@@ -12,7 +12,7 @@ from typing import Any
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
-from demarcate.analysis.leverage import Leverage, also_needed, leverage
+from demarcate.analysis.leverage import Leverage, OwnFix, also_needed, leverage, own_fix
 from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl, unconnected
 from demarcate.analysis.rules import RULES
 from demarcate.model.errors import Position, Problem, did_you_mean
@@ -30,6 +30,7 @@ class Result:
     leverage: Leverage
     warnings: list[Problem] = field(default_factory=list)
     parties: tuple[str, ...] = ()  # when narrowed by `for_parties`: to what these parties must act on
+    own: OwnFix | None = None  # when narrowed: what those parties could close by themselves
     rules: tuple[str, ...] = tuple(RULES)  # the rules that ran, in their order
 
     def open_findings(self) -> list[Finding]:
@@ -132,6 +133,7 @@ def for_parties(result: Result, parties: Collection[str]) -> Result:
         findings=[f for f in result.findings if wanted.intersection(f.responsible)],
         paths=PathAnalysis(result.paths.graph, paths, result.paths.bounded, result.paths.notes, result.paths.limits),
         parties=tuple(dict.fromkeys(parties)),
+        own=own_fix(result.paths.paths, wanted),
     )
 
 
@@ -242,6 +244,10 @@ def result_json(result: Result) -> dict[str, Any]:
             "also": [{"finding": a.finding, "severity": a.severity, "controls": a.controls,
                       "responsible": a.responsible} for a in lev.also],
         },
+        # Narrowed to some parties (`--party`): what they could do by themselves; the leverage above
+        # stays the whole system's.
+        **({"own": {"parties": result.own.parties, "fix": result.own.fix, "closes": result.own.closes,
+                    "exact": result.own.exact}} if result.own else {}),
         "summary": {
             "open": result.open_counts(),
             "decided": len(result.findings) - len(result.open_findings()),

@@ -13,6 +13,7 @@ factor ln n of the optimum) beyond that; the result says which.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from demarcate.analysis.context import Context
@@ -97,13 +98,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         for party in _alone(p, needs):
             by_party[party] = by_party.get(party, 0) + 1
 
-    # Groups with the same controls are one constraint; a constraint whose set contains another's
-    # is met whenever the smaller one is, so it can be dropped.
-    sets = sorted({frozenset(group) for p in closable for group in p.needs}, key=lambda s: (len(s), sorted(s)))
-    constraints: list[frozenset[str]] = []
-    for s in sets:
-        if not any(c <= s for c in constraints):
-            constraints.append(s)
+    constraints = _minimal(frozenset(group) for p in closable for group in p.needs)
 
     # For each candidate control: how many paths it would close, and who would put it in effect.
     use = ctx.paths.candidate_use if paths is ctx.paths.paths else candidate_use(open_paths)
@@ -145,6 +140,54 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         paths_closed={c: coverage[c] for c in fix},
         paths_partly={c: use[c].partly for c in fix if use[c].partly},
     )
+
+
+@dataclass
+class OwnFix:
+    """What some parties could do by themselves (`check --party`): the smallest set of controls they
+    would put in effect, and the open paths it closes."""
+
+    parties: list[str]
+    fix: list[str]
+    closes: int
+    open_paths: int
+    exact: bool
+
+
+def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
+    """The smallest set of controls these parties could put in effect themselves that closes every
+    open path they could close alone (a control of theirs in every group the path needs)."""
+    wanted = frozenset(parties)
+    open_paths = [p for p in paths if p.open]
+    constraints: list[frozenset[str]] = []
+    coverage: dict[str, int] = {}
+    closes = 0
+    for p in open_paths:
+        mine = {c.id for c in p.controls if c.could_close and not c.closes and not wanted.isdisjoint(c.parties)}
+        groups = [frozenset(mine.intersection(group)) for group in p.needs]
+        if not groups or not all(groups):
+            continue
+        closes += 1
+        constraints += groups
+        for c in mine:
+            coverage[c] = coverage.get(c, 0) + 1
+    constraints = _minimal(constraints)
+    found, exact = _minimum_hitting_sets(constraints)
+    if not exact:
+        found = [_greedy(constraints, coverage)]
+    best = min((sorted(s) for s in found), default=[], key=lambda s: (
+        -sum(coverage[c] for c in s), sorted(_PREFERRED.get(c, len(PREFERENCE)) for c in s), s))
+    return OwnFix(sorted(wanted), best if closes else [], closes, len(open_paths), exact)
+
+
+def _minimal(groups: Iterable[frozenset[str]]) -> list[frozenset[str]]:
+    """The constraints a fix must meet: groups with the same controls are one, and a group that
+    contains another's controls is met whenever the smaller one is, so it is dropped."""
+    constraints: list[frozenset[str]] = []
+    for s in sorted(set(groups), key=lambda s: (len(s), sorted(s))):
+        if not any(c <= s for c in constraints):
+            constraints.append(s)
+    return constraints
 
 
 def _alone(path: AttackPath, needs: tuple[tuple[str, ...], ...]) -> set[str]:

@@ -119,6 +119,16 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
         console.print(t("  nothing to fix: no open paths, and no high or critical finding", "green"))
     else:
         console.print(t("  no open paths", "green"))
+    if result.own is not None and lev.open_paths:
+        own = result.own
+        who = listing(own.parties)
+        if own.fix:
+            label = f"  what {who} can do alone: "
+            hanging_line(console, t(label, "bold"), t(
+                f"{', '.join(own.fix)} closes {own.closes:,} of {own.open_paths:,} open paths"
+                + ("" if own.exact else " (greedy approximation)")), len(label))
+        else:
+            console.print(t(f"  nothing {who} can do alone closes an open path: the fix is other parties'", "yellow"))
     if lev.unclosable:
         console.print(t(f"  {count(len(lev.unclosable), 'open path')} no enforced control can close"
                         + (": only lowering the odds is on offer, " + listing(lev.reduce_only) if lev.reduce_only
