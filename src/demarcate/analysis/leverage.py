@@ -83,13 +83,16 @@ class AlsoNeeded:
 
 def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
     open_paths = [p for p in paths if p.open]
-    # A path needs one control from each of its groups (most have one group: its candidates).
-    closable = [p for p in open_paths if all(p.needs)]
+    # A path needs one control from each of its groups (most have one group: its candidates); worked
+    # out once per path, since every figure below reads it.
+    needed = [(p, p.needs) for p in open_paths]
+    closable = [(p, needs) for p, needs in needed if all(needs)]
+    unclosable = [p for p, needs in needed if not all(needs)]
     by_layer = {layer: 0 for layer in LAYERS}
     by_party: dict[str, int] = {}
-    for p in closable:
+    for p, needs in closable:
         # A layer, or a party, alone closes a path when it has a control in every group the path needs.
-        first, *more = needs = p.needs
+        first, *more = needs
         layers = {ctx.catalog.controls[c].layer for c in first}
         for group in more:
             layers &= {ctx.catalog.controls[c].layer for c in group}
@@ -98,7 +101,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         for party in _alone(p, needs):
             by_party[party] = by_party.get(party, 0) + 1
 
-    constraints = _minimal(frozenset(group) for p in closable for group in p.needs)
+    constraints = _minimal(frozenset(group) for _, needs in closable for group in needs)
 
     # For each candidate control: how many paths it would close, and who would put it in effect.
     use = ctx.paths.candidate_use if paths is ctx.paths.paths else candidate_use(open_paths)
@@ -119,9 +122,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
     solutions = sorted((sorted(s) for s in found), key=rank)
     fix = solutions[0] if solutions else []
     reduce_only: dict[str, int] = {}
-    for p in open_paths:
-        if all(p.needs):
-            continue
+    for p in unclosable:
         for c in p.controls:
             if not c.closes and not c.reduces and c.layer != "model" and c.function in ("prevent", "reduce") \
                     and c.assurance == "probabilistic":
@@ -135,7 +136,7 @@ def leverage(ctx: Context, paths: list[AttackPath]) -> Leverage:
         by_party=dict(sorted(by_party.items(), key=lambda kv: (-kv[1], kv[0]))),
         exact=exact,
         alternatives=solutions[1 : 1 + MAX_ALTERNATIVES],
-        unclosable=[p.id for p in open_paths if not all(p.needs)],
+        unclosable=[p.id for p in unclosable],
         responsible={c: use[c].responsible or list(ctx.resp[c].responsible) for c in fix},
         paths_closed={c: coverage[c] for c in fix},
         paths_partly={c: use[c].partly for c in fix if use[c].partly},
