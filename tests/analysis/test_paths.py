@@ -260,3 +260,92 @@ def test_a_content_component_left_out_of_every_flow_is_warned_about(cli, write):
     connected = write("connected.yaml", path.read_text().replace(
         "  - {from: llm, to: mail}", "  - {from: llm, to: mail}\n  - {from: reviews, to: llm}"))
     assert json.loads(cli("validate", connected, "--format", "json").stdout)["warnings"] == []
+
+
+def _two_models(sends_as_user: str) -> Bot:
+    """The tool-using agent reads only what its user types; a second model summarises reviews into a
+    chat view whose buttons send on, as the user's next message, what the model wrote."""
+    bot = Bot()
+    bot.flows = [f for f in bot.flows if f["from"] != "rag"]
+    return bot.add({"id": "summariser", "kind": "model", "owner": "vendor"}, ("rag", "summariser")).add(
+        {"id": "view", "kind": "output-renderer", "owner": "app", "images": True, "sends-as-user": sends_as_user},
+        ("summariser", "view"), ("view", "chat"))
+
+
+def test_a_button_that_sends_the_models_words_as_the_user_carries_an_injection_past_the_user(tmp_path):
+    paths = {p.id: p for p in _ctx(tmp_path, _two_models("markup")).paths.paths}
+    laundered = paths["reviews>rag>summariser>view>chat>llm>mail>out"]
+    assert laundered.needs_click and laundered.source == "reviews"
+    # The image the view loads by itself is a way out with no click.
+    assert not paths["reviews>rag>summariser>view"].needs_click
+    at_view = {c.id: c for c in laundered.controls if c.components == ("view",)}
+    # Only encoding the answer takes a button written in its markup away: an allowlist of image hosts
+    # says nothing about what a click sends.
+    assert set(at_view) == {"APP-OUT-01"} and at_view["APP-OUT-01"].could_close
+    # The text then arrives as typed input, which input screening reads (and only lowers the odds).
+    assert "APP-IN-02" in {c.id for c in laundered.controls if c.components == ("chat",)}
+    # The user clicked but did not write it: their approval of the mail still counts.
+    bot = _two_models("markup").set("mail", confirmation="user")
+    assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>summariser>view>chat>llm>mail>out"].state \
+        == "closed"
+
+
+def test_suggested_replies_are_not_closed_by_encoding_the_answer(tmp_path):
+    ctx = _ctx(tmp_path, _two_models("suggestions").provides("APP-OUT-01", scope=["view"]))
+    laundered = {p.id: p for p in ctx.paths.paths}["reviews>rag>summariser>view>chat>llm>mail>out"]
+    assert laundered.open and laundered.needs_click
+    assert not [c for c in laundered.controls if c.components == ("view",)]
+    markup = _ctx(tmp_path, _two_models("markup").provides("APP-OUT-01", scope=["view"]))
+    assert {p.id: p for p in markup.paths.paths}["reviews>rag>summariser>view>chat>llm>mail>out"].state == "closed"
+
+
+def test_a_finding_on_a_laundered_path_says_how_the_words_became_the_users(tmp_path):
+    from demarcate.analysis.check import analyse
+
+    ctx = _ctx(tmp_path, _two_models("markup"))
+    finding = next(f for f in analyse(ctx.system).findings
+                   if f.id == "open-attack-path:reviews>rag>summariser>view>chat>llm>mail>out")
+    assert "with a click" in finding.explanation
+    assert "view sends the model's words to chat as the user's next message when clicked" in finding.explanation
+    assert "may send other words than it shows" in finding.explanation
+    direct = _ctx(tmp_path, Bot())
+    assert all("next message" not in f.explanation for f in analyse(direct.system).findings)
+
+
+def test_a_flow_from_a_renderer_to_a_users_input_without_saying_how_is_warned_about(cli, write):
+    path = write("bot.yaml", """\
+        version: 1
+        system: {name: bot}
+        parties: [{id: app, role: application-developer}, {id: vendor, role: model-provider}]
+        components:
+          - {id: chat, kind: user-input, owner: app}
+          - {id: llm, kind: model, owner: vendor}
+          - {id: view, kind: output-renderer, owner: app}
+          - {id: panel, kind: output-renderer, owner: app, sends-as-user: markup}
+        flows:
+          - {from: chat, to: llm}
+          - {from: llm, to: view}
+          - {from: llm, to: panel}
+          - {from: view, to: chat}
+        """)
+    unsaid = (f"{path}:7:5: warning: a flow takes what view shows to a user's input, but view does not say how: it "
+              "is taken as suggested replies, which nothing at the renderer stops (say how on 'view': sends-as-user: "
+              "markup (buttons or forms in the answer, which encoding takes away) or suggestions (suggested replies "
+              "the application offers); or remove the flow)")
+    nowhere = (f"{path}:8:5: warning: panel sends what it shows on as the user's message (sends-as-user), but no flow "
+               "goes from it to a user-input (add the flow to the input its messages arrive at, so that paths go "
+               "through the click)")
+    result = cli("validate", path, "--format", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["warnings"] == [unsaid, nowhere]
+    assert json.loads(cli("check", path, "--format", "json").stdout)["warnings"] == [unsaid, nowhere]
+    said = write("said.yaml", path.read_text().replace(
+        "kind: output-renderer, owner: app}", "kind: output-renderer, owner: app, sends-as-user: suggestions}").replace(
+        "  - {from: view, to: chat}", "  - {from: view, to: chat}\n  - {from: panel, to: chat}"))
+    assert json.loads(cli("validate", said, "--format", "json").stdout)["warnings"] == []
+
+
+def test_a_renderer_that_does_not_say_how_it_sends_on_is_credited_with_nothing(tmp_path):
+    bot = _two_models("none").provides("APP-OUT-01", scope=["view"])
+    laundered = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>summariser>view>chat>llm>mail>out"]
+    assert laundered.open and laundered.needs_click
+    assert not [c for c in laundered.controls if c.components == ("view",)]

@@ -13,7 +13,7 @@ from typing import Any
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import SEVERITIES, Finding, severity_rank
 from demarcate.analysis.leverage import Leverage, OwnFix, also_needed, leverage, own_fix
-from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl, unconnected
+from demarcate.analysis.paths import AttackPath, PathAnalysis, PathControl, flow_warnings
 from demarcate.analysis.rules import RULES
 from demarcate.model.errors import Position, Problem, did_you_mean
 from demarcate.model.loader import System
@@ -84,7 +84,7 @@ def analyse(system: System, rules: list[str] | None = None, *, today: dt.date | 
     undecided: dict[str, list[str]] = {}  # by rule: a mistyped id is most likely of its own rule
     for fid in seen.difference(decisions) if stale else ():
         undecided.setdefault(fid.split(":", 1)[0], []).append(fid)
-    warnings = unconnected(system) + [
+    warnings = flow_warnings(system) + [
         Problem(f"tracking entry '{d.finding}' matches no finding", system.position("decision", d.finding),
                 _stale_hint(d.finding, undecided if i < SUGGESTED else {}), level="warning")
         for i, d in enumerate(stale)

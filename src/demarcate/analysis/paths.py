@@ -19,6 +19,7 @@ control further on no longer closes the path: the harm is done.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -267,6 +268,42 @@ def unconnected(system: System) -> list[Problem]:
     ]
 
 
+def flow_warnings(system: System) -> list[Problem]:
+    """What the flows leave unsaid: components no flow reaches (`unconnected`), and renderers whose
+    words go on to a user's input without saying how, or that say how with no flow to one."""
+    comps = system.components
+    said = {cid for cid, c in comps.items() if c.kind == "output-renderer"  # type: ignore[attr-defined]
+            and c.sends_as_user not in (None, "none")}  # type: ignore[attr-defined]
+    drawn = sends_on(system)
+    return unconnected(system) + [
+        Problem(f"a flow takes what {cid} shows to a user's input, but {cid} does not say how: it is taken as "
+                "suggested replies, which nothing at the renderer stops", system.position("component", cid),
+                f"say how on '{cid}': sends-as-user: markup (buttons or forms in the answer, which encoding takes "
+                "away) or suggestions (suggested replies the application offers); or remove the flow",
+                level="warning")
+        for cid in drawn if cid not in said
+    ] + [
+        Problem(f"{cid} sends what it shows on as the user's message (sends-as-user), but no flow goes from it to "
+                "a user-input", system.position("component", cid),
+                "add the flow to the input its messages arrive at, so that paths go through the click",
+                level="warning")
+        for cid in sorted(said - drawn.keys())
+    ]
+
+
+def sends_on(system: System) -> dict[str, str]:
+    """The renderers a flow connects to a user's input, and how what they show goes on as the user's
+    message (`sends-as-user`; suggested replies where they do not say)."""
+    comps = system.components
+    found: dict[str, str] = {}
+    for flow in system.flows:
+        source: Any = comps.get(flow.source)
+        target: Any = comps.get(flow.target)
+        if source is not None and target is not None and (source.kind, target.kind) == ("output-renderer", "user-input"):
+            found[flow.source] = source.sends_as_user if source.sends_as_user in TURN_THREATS else "suggestions"
+    return found
+
+
 def build_graph(system: System) -> FlowGraph:
     return FlowGraph(system.components, ((f.source, f.target) for f in system.flows))
 
@@ -308,6 +345,40 @@ def renders_inert_html(comp: Any) -> bool:
 # The threat each way out of a renderer carries: a control on the renderer closes the ways out
 # whose threat it mitigates.
 WAY_OUT_THREAT = {"markup": "improper-output", "urls": "data-exfiltration"}
+# What acts at a renderer that sends what it shows on as the user's next message (`sends-as-user`),
+# by how: encoding the output takes away buttons written in its markup; nothing at the renderer
+# stops suggested replies the application offers itself.
+TURN_THREATS = {"markup": frozenset({"improper-output"}), "suggestions": frozenset[str]()}
+
+
+class Turns(dict[str, str]):
+    """The renderers that send what they show on as the user's next message (`sends-as-user`), with
+    how, and the user inputs such a message can arrive at. A path that goes from one to the other
+    passes through the user's click."""
+
+    def __init__(self, ctx: Context):
+        super().__init__(sends_on(ctx.system))
+        self.inputs = frozenset(ctx.components_of("user-input")) if self else frozenset()
+
+    def turn(self, steps: Sequence[str], i: int) -> str:
+        """How the hop at `i` sends on to the next one as the user's message, or "" where it does not."""
+        how = self.get(steps[i], "")
+        return how if how and i + 1 < len(steps) and steps[i + 1] in self.inputs else ""
+
+    def sends_on(self, steps: Sequence[str], cid: str) -> bool:
+        """Whether the path goes from this renderer on to a user input (a click), not out through it."""
+        return cid in self and cid in steps and bool(self.turn(steps, steps.index(cid)))
+
+    def clicked(self, steps: Sequence[str], upto: int) -> str:
+        """The first renderer before step `upto` whose text the path needs a user to click on."""
+        return next((steps[i] for i in range(min(upto, len(steps) - 1)) if self.turn(steps, i)), "") if self else ""
+
+
+def turns(ctx: Context) -> Turns:
+    found = ctx.memo.get(("turns", ""))
+    if found is None:
+        found = ctx.memo["turns", ""] = Turns(ctx)
+    return found
 
 
 def reaches_out(comp: Any) -> bool:
@@ -510,7 +581,8 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
         last_stop = len(steps) - 1 if impacts[0].kind == "exfiltration" else first_impact
         by_user = ctx.kind(steps[0]) == "user-input"
         controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user)
-        needs_click = impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration")
+        needs_click = ((impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration"))
+                       or bool(path_controls.turns.clicked(steps, first_impact)))
         parts: tuple[str, ...] = ()
         if path_controls.markup_ways and "improper-output" in impact_threats:
             parts = tuple(sorted({c.part for c in controls if c.part}))
@@ -556,7 +628,7 @@ class _PathControls:
 
     def __init__(self, ctx: Context, graph: FlowGraph):
         self.ctx = ctx
-        self.hops: dict[tuple[str, frozenset[str]], dict[str, _Entry]] = {}
+        self.hops: dict[tuple[str, frozenset[str], bool], dict[str, _Entry]] = {}
         self.stretches: dict[tuple[tuple[str, ...], frozenset[str]], dict[str, _Entry]] = {}
         self.made: dict[tuple[Any, ...], PathControl] = {}
         # By id() of an entry, and whether the user sent the attack: the entry (held so that its id()
@@ -575,6 +647,7 @@ class _PathControls:
         # The ways out of each renderer that runs markup: where a control closes only one of them.
         self.markup_ways = {cid: ways_out(c) for cid, c in ctx.system.components.items()
                             if c.kind == "output-renderer" and renders_markup(c)}  # type: ignore[attr-defined]
+        self.turns = turns(ctx)
 
     def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
         """The parties that are among the owners, in the parties' order (which may be long: every
@@ -584,8 +657,10 @@ class _PathControls:
             order = self.order[parties] = {p: i for i, p in enumerate(parties)}
         return tuple(sorted((p for p in owners if p in order), key=order.__getitem__))
 
-    def hop(self, cid: str, threats: frozenset[str]) -> dict[str, _Entry]:
-        key = (cid, threats)
+    def hop(self, cid: str, threats: frozenset[str], turn: bool = False) -> dict[str, _Entry]:
+        """The controls on one hop against these threats; `turn`: the hop is a renderer sending what it
+        shows on as the user's message, kept apart from the same renderer as a way out."""
+        key = (cid, threats, turn)
         found = self.hops.get(key)
         if found is None:
             ctx = self.ctx
@@ -602,8 +677,15 @@ class _PathControls:
         found = self.stretches.get(key)
         if found is None:
             found = {}
-            for cid in hops:
-                _merge(found, self.hop(cid, threats))
+            for i, cid in enumerate(hops):
+                if self.turns and (turn := self.turns.turn(hops, i)):
+                    # What stops a click sending the text on is all that acts at the renderer; the
+                    # text then arrives as typed input, which input screening reads.
+                    _merge(found, self.hop(cid, TURN_THREATS[turn], turn=True))
+                elif self.turns and i and self.turns.turn(hops, i - 1):
+                    _merge(found, self.hop(cid, threats | {"direct-injection"}))
+                else:
+                    _merge(found, self.hop(cid, threats))
             self.stretches[key] = found
         return found
 
@@ -651,7 +733,8 @@ class _PathControls:
                 status = "contradicted"
         part = ""
         if self.markup_ways:
-            part, cannot = self._way_out(control, components, impact_threats)
+            ways = [c for c in components if not self.turns.sends_on(steps, c)] if self.turns else components
+            part, cannot = self._way_out(control, ways, impact_threats)
             void = void or cannot
         relayed = self._relayed(control, components, steps) if self.behind else None
         void = void or relayed or ""
@@ -686,7 +769,7 @@ class _PathControls:
                 return f"{tool} hands what it sends to {why}: an egress that lets {host} through stops no recipient"
         return ""
 
-    def _way_out(self, control: Control, components: tuple[str, ...], threats: frozenset[str]) -> tuple[str, str]:
+    def _way_out(self, control: Control, components: Sequence[str], threats: frozenset[str]) -> tuple[str, str]:
         """For a control on a renderer that runs markup: the one way out it closes where the path
         goes out by two (`part`), or why it closes none where markup is the only one. A way counts
         where the path carries its threat: what a user types into a page others see is markup only."""

@@ -61,10 +61,10 @@ def validate(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
     """Check manifests against the schema and every reference between them."""
-    from demarcate.analysis.paths import unconnected
+    from demarcate.analysis.paths import flow_warnings
 
     system = load_manifest(paths)
-    warnings = unconnected(system)
+    warnings = flow_warnings(system)
     summary = {
         "valid": True,
         "system": system.info.name,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
-from demarcate.analysis.paths import PathControl
+from demarcate.analysis.paths import PathControl, turns
 from demarcate.analysis.rules._shared import lower, party_list, path_severity
 
 RULE = Rule(
@@ -62,6 +62,13 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"{source.label} ({path.entry}, untrusted{': ' + why if why else ''}) reaches {impact.label} ({path.impact_kind}"
             f"{', with a click' if path.needs_click else ''}) by {route}.",
         ]
+        clicked = turns(ctx).clicked(path.steps, path.first_impact)
+        if clicked:
+            at = path.steps[path.steps.index(clicked) + 1]
+            lines.append(f"{ctx.system.components[clicked].label} sends the model's words to "
+                         f"{ctx.system.components[at].label} as the user's next message when clicked "
+                         f"({_SENDS[turns(ctx)[clicked]]}): the injection arrives as the user's own words, with the "
+                         "user's rights.")
         writer = writes.get(path.source)
         if writer and not ctx.system.components[path.source].shared_across_users:  # type: ignore[attr-defined]
             lines.append(f"The model writes {path.source} after reading untrusted content ({writer}), so an "
@@ -134,6 +141,8 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 _WAYS = {"markup": "the markup it runs", "urls": "the URLs it loads or links"}
+_SENDS = {"markup": "a button or form in the answer's markup, which may send other words than it shows",
+          "suggestions": "a suggested reply the application offers"}
 
 
 def _named(ctx: Context, c: PathControl, said: dict[PathControl, str]) -> str:
