@@ -155,3 +155,17 @@ def test_a_deployed_application_names_its_operator_only_for_what_its_settings_pr
 
 ONE_COMPONENT = {"unsafe-rendering", "over-privileged-credential", "overshared-retrieval", "secret-in-prompt",
                  "self-approvable-action", "open-egress"}
+
+
+def test_what_an_operator_can_do_alone_says_where(cli):
+    """AnythingLLM as an analyst runs it: withholding tools closes most of its paths, and the fix says
+    which tools, the first few by name."""
+    path = Path(__file__).resolve().parents[1] / "data" / "deployments" / "anythingllm.yaml"
+    data = json.loads(cli("check", path, "--party", "analyst", "--format", "json").stdout)
+    assert data["own"]["fix"] == ["APP-TOOL-01"]
+    tools = data["own"]["on"]["APP-TOOL-01"]
+    assert len(tools) > 4 and "gmail-send" in tools
+    assert len(set(tools)) == len(tools)
+    out = " ".join(cli("check", path, "--party", "analyst").output.split())
+    assert (f"what analyst can do alone: APP-TOOL-01 on {', '.join(tools[:4])} and {len(tools) - 4} more closes "
+            f"{data['own']['closes']} of ") in out

@@ -896,10 +896,13 @@ def test_the_fix_says_what_each_party_could_close_on_its_own(tmp_path, cli):
     # Narrowed to IT (`--party it`): its own smallest step, beside the system's fix, which is the project's.
     own = for_parties(result, ["it"]).own
     assert own is not None and (own.fix, own.closes, own.open_paths) == (["APP-TOOL-01"], 1, 3)
-    assert "what it can do alone: APP-TOOL-01 closes 1 of 3 open paths" in cli("check", tmp_path / "m.yaml",
-                                                                                "--party", "it").output
+    # ... with where: withholding which tool.
+    assert own.on == {"APP-TOOL-01": ["scrape"]}
+    assert "what it can do alone: APP-TOOL-01 on scrape closes 1 of 3 open paths" in cli(
+        "check", tmp_path / "m.yaml", "--party", "it").output
     data = json.loads(cli("check", tmp_path / "m.yaml", "--party", "it", "--format", "json").output)
-    assert data["own"] == {"parties": ["it"], "fix": ["APP-TOOL-01"], "closes": 1, "exact": True}
+    assert data["own"] == {"parties": ["it"], "fix": ["APP-TOOL-01"], "closes": 1, "exact": True,
+                           "on": {"APP-TOOL-01": ["scrape"]}}
     jsonschema.validate(data, SCHEMA)
     assert "own" not in result_json(result) and "own" not in data["leverage"]
     assert "nothing weights can do alone closes an open path" in cli("check", tmp_path / "m.yaml",

@@ -247,7 +247,7 @@ def result_json(result: Result) -> dict[str, Any]:
         # Narrowed to some parties (`--party`): what they could do by themselves; the leverage above
         # stays the whole system's.
         **({"own": {"parties": result.own.parties, "fix": result.own.fix, "closes": result.own.closes,
-                    "exact": result.own.exact}} if result.own else {}),
+                    "exact": result.own.exact, "on": result.own.on}} if result.own else {}),
         "summary": {
             "open": result.open_counts(),
             "decided": len(result.findings) - len(result.open_findings()),

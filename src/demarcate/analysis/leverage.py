@@ -153,6 +153,9 @@ class OwnFix:
     closes: int
     open_paths: int
     exact: bool
+    # For each control of the fix, the components it would act on, in the order the paths meet them:
+    # "APP-TOOL-01" is which tools to withhold.
+    on: dict[str, list[str]] = field(default_factory=dict)
 
 
 def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
@@ -162,13 +165,13 @@ def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
     open_paths = [p for p in paths if p.open]
     constraints: list[frozenset[str]] = []
     coverage: dict[str, int] = {}
-    closes = 0
+    closable: list[AttackPath] = []
     for p in open_paths:
         mine = {c.id for c in p.controls if c.could_close and not c.closes and not wanted.isdisjoint(c.parties)}
         groups = [frozenset(mine.intersection(group)) for group in p.needs]
         if not groups or not all(groups):
             continue
-        closes += 1
+        closable.append(p)
         constraints += groups
         for c in mine:
             coverage[c] = coverage.get(c, 0) + 1
@@ -178,7 +181,13 @@ def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
         found = [_greedy(constraints, coverage)]
     best = min((sorted(s) for s in found), default=[], key=lambda s: (
         -sum(coverage[c] for c in s), sorted(_PREFERRED.get(c, len(PREFERENCE)) for c in s), s))
-    return OwnFix(sorted(wanted), best if closes else [], closes, len(open_paths), exact)
+    on: dict[str, dict[str, None]] = {cid: {} for cid in best}
+    for p in closable:
+        for pc in p.controls:
+            if pc.id in on and pc.could_close and not pc.closes and not wanted.isdisjoint(pc.parties):
+                on[pc.id].update(dict.fromkeys(pc.components))
+    return OwnFix(sorted(wanted), best if closable else [], len(closable), len(open_paths), exact,
+                  {cid: list(components) for cid, components in on.items()} if closable else {})
 
 
 def _minimal(groups: Iterable[frozenset[str]]) -> list[frozenset[str]]:

@@ -125,7 +125,8 @@ def print_check(console: Console, result: Result, *, limit: int | None = None,
         if own.fix:
             label = f"  what {who} can do alone: "
             hanging_line(console, t(label, "bold"), t(
-                f"{', '.join(own.fix)} closes {own.closes:,} of {own.open_paths:,} open paths"
+                f"{'; '.join(_acting_on(cid, own.on.get(cid, [])) for cid in own.fix)} closes {own.closes:,} of "
+                f"{own.open_paths:,} open paths"
                 + ("" if own.exact else " (greedy approximation)")), len(label))
         else:
             console.print(t(f"  nothing {who} can do alone closes an open path: the fix is other parties'", "yellow"))
@@ -202,3 +203,12 @@ def changed_findings(console: Console, new: list[dict], fixed: list[dict], chang
 
 
 _RANK = ("low", "medium", "high", "critical")
+
+
+def _acting_on(control: str, components: list[str], shown: int = 4) -> str:
+    """A control and the components it would act on, the first few by name."""
+    if not components:
+        return control
+    more = len(components) - shown
+    names = ", ".join(components[:shown]) + (f" and {more:,} more" if more > 0 else "")
+    return f"{control} on {names}"
