@@ -66,6 +66,9 @@ _RENDERER_NEEDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "render-out": (_fetches, "output-renderer that loads or links what the answer points at "
                              "(images, links, link-previews, raw-html or format: html)"),
     "markup-out": (_shows_markup, "output-renderer that shows markdown or HTML (format: markdown or html)"),
+    "send-as-user": (lambda c: c.kind == "output-renderer" and c.sends_as_user == "markup",
+                     "output-renderer whose buttons or forms in the answer send what they carry as the user's "
+                     "next message (sends-as-user: markup)"),
 }
 
 
