@@ -554,7 +554,7 @@ def test_demo_tells_the_whole_story(cli, tmp_path):
                      " ".join(text.split()))
     assert "no exfiltration succeeds" in text
     # What the shop bot cannot meet is left out of both runs, and said so beside n.
-    assert " ".join(text.split()).count("left out 9 of 65 cases the system cannot meet") == 2
+    assert " ".join(text.split()).count("left out 11 of 67 cases the system cannot meet") == 2
     assert "attacks only their own browser" in " ".join(text.split())
     # After the fix the allowlist keeps the mail tool from the model: the application layer holds.
     assert "doc-email-records+plain: succeeded" in text and "doc-email-records+plain: blocked-by-application" in text
