@@ -251,31 +251,32 @@ class PathAnalysis:
         return self._by_component.get(component, [])
 
 
-def unconnected(system: System) -> list[Problem]:
-    """A warning for each component of a kind that carries content — a source, a model, context, an
-    impact — with no flow in or out: no attack path can pass through it, and most often a flow was
-    left out of the manifest (an untrusted review store that feeds nothing looks safe). Network
-    egress is left alone: it is the runtime's way out, there before any tool uses it."""
-    linked = {f.source for f in system.flows} | {f.target for f in system.flows}
+def flow_warnings(system: System) -> list[Problem]:
+    """What the flows leave unsaid. A component of a kind that carries content — a source, a model,
+    context, an impact — with no flow in or out: no attack path can pass through it, and most often
+    a flow was left out of the manifest (an untrusted review store that feeds nothing looks safe).
+    Network egress is left alone: it is the runtime's way out, there before any tool uses it. And a
+    renderer whose words a flow takes on to a user's input without its saying how, or that says how
+    with no flow to one."""
+    comps = system.components
     kinds = system.catalog.kinds
+    renderers = {cid: c.sends_as_user for cid, c in comps.items() if c.kind == "output-renderer"}  # type: ignore[attr-defined]
+    linked: set[str] = set()
+    drawn: dict[str, None] = {}  # renderers a flow connects to a user's input
+    for flow in system.flows:
+        linked.add(flow.source)
+        linked.add(flow.target)
+        if flow.source in renderers and comps[flow.target].kind == "user-input":  # type: ignore[attr-defined]
+            drawn[flow.source] = None
+    said = {cid for cid, how in renderers.items() if how not in (None, "none")}
     return [
         Problem(f"{cid} ({comp.kind}) has no flow in or out, so no attack path passes through it",  # type: ignore[attr-defined]
                 system.position("component", cid), "add the flows that carry its content, or remove it",
                 level="warning")
-        for cid, comp in system.components.items()
+        for cid, comp in comps.items()
         if cid not in linked and comp.kind != "network-egress"  # type: ignore[attr-defined]
         and kinds[comp.kind].graph in ("source", "model", "context", "impact")  # type: ignore[attr-defined]
-    ]
-
-
-def flow_warnings(system: System) -> list[Problem]:
-    """What the flows leave unsaid: components no flow reaches (`unconnected`), and renderers whose
-    words go on to a user's input without saying how, or that say how with no flow to one."""
-    comps = system.components
-    said = {cid for cid, c in comps.items() if c.kind == "output-renderer"  # type: ignore[attr-defined]
-            and c.sends_as_user not in (None, "none")}  # type: ignore[attr-defined]
-    drawn = sends_on(system)
-    return unconnected(system) + [
+    ] + [
         Problem(f"a flow takes what {cid} shows to a user's input, but {cid} does not say how: it is taken as "
                 "suggested replies, which nothing at the renderer stops", system.position("component", cid),
                 f"say how on '{cid}': sends-as-user: markup (buttons or forms in the answer, which encoding takes "
@@ -289,19 +290,6 @@ def flow_warnings(system: System) -> list[Problem]:
                 level="warning")
         for cid in sorted(said - drawn.keys())
     ]
-
-
-def sends_on(system: System) -> dict[str, str]:
-    """The renderers a flow connects to a user's input, and how what they show goes on as the user's
-    message (`sends-as-user`; suggested replies where they do not say)."""
-    comps = system.components
-    found: dict[str, str] = {}
-    for flow in system.flows:
-        source: Any = comps.get(flow.source)
-        target: Any = comps.get(flow.target)
-        if source is not None and target is not None and (source.kind, target.kind) == ("output-renderer", "user-input"):
-            found[flow.source] = source.sends_as_user if source.sends_as_user in TURN_THREATS else "suggestions"
-    return found
 
 
 def build_graph(system: System) -> FlowGraph:
@@ -356,8 +344,13 @@ class Turns(dict[str, str]):
     how, and the user inputs such a message can arrive at. A path that goes from one to the other
     passes through the user's click."""
 
-    def __init__(self, ctx: Context):
-        super().__init__(sends_on(ctx.system))
+    def __init__(self, ctx: Context, graph: FlowGraph):
+        comps = ctx.system.components
+        # Where a renderer does not say how, suggested replies: nothing at the renderer is credited.
+        super().__init__((cid, how if how in TURN_THREATS else "suggestions")
+                         for cid in ctx.components_of("output-renderer")
+                         if any(ctx.kind(t) == "user-input" for t in graph.successors(cid))
+                         for how in (comps[cid].sends_as_user,))  # type: ignore[attr-defined]
         self.inputs = frozenset(ctx.components_of("user-input")) if self else frozenset()
 
     def turn(self, steps: Sequence[str], i: int) -> str:
@@ -374,10 +367,11 @@ class Turns(dict[str, str]):
         return next((steps[i] for i in range(min(upto, len(steps) - 1)) if self.turn(steps, i)), "") if self else ""
 
 
-def turns(ctx: Context) -> Turns:
+def turns(ctx: Context, graph: FlowGraph | None = None) -> Turns:
+    """The system's `Turns`, once per analysis (`graph`: the path graph, while it is being analysed)."""
     found = ctx.memo.get(("turns", ""))
     if found is None:
-        found = ctx.memo["turns", ""] = Turns(ctx)
+        found = ctx.memo["turns", ""] = Turns(ctx, graph or ctx.paths.graph)
     return found
 
 
@@ -582,7 +576,7 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
         by_user = ctx.kind(steps[0]) == "user-input"
         controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user)
         needs_click = ((impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration"))
-                       or bool(path_controls.turns.clicked(steps, first_impact)))
+                       or bool(path_controls.turns and path_controls.turns.clicked(steps, first_impact)))
         parts: tuple[str, ...] = ()
         if path_controls.markup_ways and "improper-output" in impact_threats:
             parts = tuple(sorted({c.part for c in controls if c.part}))
@@ -647,7 +641,7 @@ class _PathControls:
         # The ways out of each renderer that runs markup: where a control closes only one of them.
         self.markup_ways = {cid: ways_out(c) for cid, c in ctx.system.components.items()
                             if c.kind == "output-renderer" and renders_markup(c)}  # type: ignore[attr-defined]
-        self.turns = turns(ctx)
+        self.turns = turns(ctx, graph)
 
     def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
         """The parties that are among the owners, in the parties' order (which may be long: every

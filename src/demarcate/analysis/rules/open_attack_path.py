@@ -46,7 +46,9 @@ def check(ctx: Context) -> Iterator[Finding]:
     for written in ctx.paths.open_paths:
         if written.source != written.impact and ctx.kind(written.impact) == "memory":
             writes.setdefault(written.impact, written.id)
-    for path in ctx.paths.open_paths:
+    open_paths = ctx.paths.open_paths
+    sent_on = turns(ctx)  # renderers whose words a click sends on as the user's
+    for path in open_paths:
         candidates = [c for c in path.controls if c.could_close]
         reducers = [c for c in path.controls if c.reduces]
         holders: dict[str, int] = {}
@@ -62,12 +64,12 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"{source.label} ({path.entry}, untrusted{': ' + why if why else ''}) reaches {impact.label} ({path.impact_kind}"
             f"{', with a click' if path.needs_click else ''}) by {route}.",
         ]
-        clicked = turns(ctx).clicked(path.steps, path.first_impact)
+        clicked = sent_on.clicked(path.steps, path.first_impact) if path.needs_click and sent_on else ""
         if clicked:
             at = path.steps[path.steps.index(clicked) + 1]
             lines.append(f"{ctx.system.components[clicked].label} sends the model's words to "
                          f"{ctx.system.components[at].label} as the user's next message when clicked "
-                         f"({_SENDS[turns(ctx)[clicked]]}): the injection arrives as the user's own words, with the "
+                         f"({_SENDS[sent_on[clicked]]}): the injection arrives as the user's own words, with the "
                          "user's rights.")
         writer = writes.get(path.source)
         if writer and not ctx.system.components[path.source].shared_across_users:  # type: ignore[attr-defined]
