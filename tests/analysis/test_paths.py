@@ -349,3 +349,17 @@ def test_a_renderer_that_does_not_say_how_it_sends_on_is_credited_with_nothing(t
     laundered = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>summariser>view>chat>llm>mail>out"]
     assert laundered.open and laundered.needs_click
     assert not [c for c in laundered.controls if c.components == ("view",)]
+
+
+def test_the_report_marks_a_path_that_needs_a_click(tmp_path, cli):
+    from demarcate.model.yamlio import dump_yaml
+
+    path = tmp_path / "m.yaml"
+    path.write_text(dump_yaml(_two_models("markup").doc()))
+    page = tmp_path / "r.html"
+    assert cli("report", path, "--format", "html", "-o", page).exit_code == 0
+    html = page.read_text()
+    laundered = html[html.index('data-path="reviews&gt;rag&gt;summariser&gt;view&gt;chat&gt;llm&gt;mail&gt;out"'):]
+    assert laundered[:laundered.index("</button>")].endswith('<span class="badge click">needs a click</span>')
+    direct = html[html.index('data-path="chat&gt;llm&gt;mail&gt;out"'):]
+    assert "needs a click" not in direct[:direct.index("</button>")]
