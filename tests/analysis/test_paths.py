@@ -235,14 +235,19 @@ def test_a_control_on_several_hops_keeps_its_best_state_and_every_hop(tmp_path):
         assert len(ids) == len(set(ids))
 
 
-def test_a_content_component_left_out_of_every_flow_is_warned_about(cli, write):
-    path = write("bot.yaml", """\
+# The start of a small manifest a test writes: a user's chat and the model it talks to.
+CHAT_AND_MODEL = """\
         version: 1
         system: {name: bot}
         parties: [{id: app, role: application-developer}, {id: vendor, role: model-provider}]
         components:
           - {id: chat, kind: user-input, owner: app}
           - {id: llm, kind: model, owner: vendor}
+"""
+
+
+def test_a_content_component_left_out_of_every_flow_is_warned_about(cli, write):
+    path = write("bot.yaml", CHAT_AND_MODEL + """\
           - {id: mail, kind: tool, owner: app, effects: [send-external]}
           - {id: reviews, kind: data-source, owner: app, trust: untrusted, content: reviews}
           - {id: out, kind: network-egress, owner: app, policy: open}
@@ -313,13 +318,7 @@ def test_a_finding_on_a_laundered_path_says_how_the_words_became_the_users(tmp_p
 
 
 def test_a_flow_from_a_renderer_to_a_users_input_without_saying_how_is_warned_about(cli, write):
-    path = write("bot.yaml", """\
-        version: 1
-        system: {name: bot}
-        parties: [{id: app, role: application-developer}, {id: vendor, role: model-provider}]
-        components:
-          - {id: chat, kind: user-input, owner: app}
-          - {id: llm, kind: model, owner: vendor}
+    path = write("bot.yaml", CHAT_AND_MODEL + """\
           - {id: view, kind: output-renderer, owner: app}
           - {id: panel, kind: output-renderer, owner: app, sends-as-user: markup}
         flows:

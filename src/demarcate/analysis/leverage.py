@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, count
-from demarcate.analysis.paths import AttackPath, candidate_use
+from demarcate.analysis.paths import AttackPath, PathControl, candidate_use
 
 # Among equally small fixes, the one whose controls hold whatever the model writes, and keep the
 # feature working, comes first: approval rules out of the agent's reach (without it every other
@@ -165,13 +165,14 @@ def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
     open_paths = [p for p in paths if p.open]
     constraints: list[frozenset[str]] = []
     coverage: dict[str, int] = {}
-    closable: list[AttackPath] = []
+    closable: list[list[PathControl]] = []  # for each path they could close alone, their controls on it
     for p in open_paths:
-        mine = {c.id for c in p.controls if c.could_close and not c.closes and not wanted.isdisjoint(c.parties)}
+        theirs = [c for c in p.controls if c.could_close and not c.closes and not wanted.isdisjoint(c.parties)]
+        mine = {c.id for c in theirs}
         groups = [frozenset(mine.intersection(group)) for group in p.needs]
         if not groups or not all(groups):
             continue
-        closable.append(p)
+        closable.append(theirs)
         constraints += groups
         for c in mine:
             coverage[c] = coverage.get(c, 0) + 1
@@ -182,9 +183,9 @@ def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
     best = min((sorted(s) for s in found), default=[], key=lambda s: (
         -sum(coverage[c] for c in s), sorted(_PREFERRED.get(c, len(PREFERENCE)) for c in s), s))
     on: dict[str, dict[str, None]] = {cid: {} for cid in best}
-    for p in closable:
-        for pc in p.controls:
-            if pc.id in on and pc.could_close and not pc.closes and not wanted.isdisjoint(pc.parties):
+    for theirs in closable:
+        for pc in theirs:
+            if pc.id in on:
                 on[pc.id].update(dict.fromkeys(pc.components))
     return OwnFix(sorted(wanted), best if closable else [], len(closable), len(open_paths), exact,
                   {cid: list(components) for cid, components in on.items()} if closable else {})

@@ -46,9 +46,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     for written in ctx.paths.open_paths:
         if written.source != written.impact and ctx.kind(written.impact) == "memory":
             writes.setdefault(written.impact, written.id)
-    open_paths = ctx.paths.open_paths
     sent_on = turns(ctx)  # renderers whose words a click sends on as the user's
-    for path in open_paths:
+    for path in ctx.paths.open_paths:
         candidates = [c for c in path.controls if c.could_close]
         reducers = [c for c in path.controls if c.reduces]
         holders: dict[str, int] = {}
