@@ -88,7 +88,7 @@ def test_text_output_names_findings_paths_and_fix(cli):
 def test_text_output_opens_with_the_counts_and_can_be_limited(cli):
     lines = cli("check", SHOPBOT).output.splitlines()
     assert lines[0] == "ShopBot customer service: 33 open findings over 16 components"
-    assert lines[1] == "  8 critical · 19 high · 2 medium · 4 low · 7 of 7 attack paths open"
+    assert lines[1] == "  8 critical · 17 high · 3 medium · 5 low · 7 of 7 attack paths open"
     assert lines[2].startswith("  who must act: app-team ")
     short = cli("check", SHOPBOT, "--limit", "2", "--fail-on", "high")
     assert short.exit_code == 1  # the gate still judges every finding

@@ -105,7 +105,7 @@ def test_a_report_shows_the_trend_of_the_stored_analyses(cli, page, tmp_path):
     rows = page.locator("#history tbody tr")
     assert [rows.nth(i).get_attribute("data-run") for i in range(rows.count())] == [ids[1], ids[0]]
     cells = [[c.strip() for c in rows.nth(i).inner_text().split("\t")] for i in range(rows.count())]
-    assert cells[1][2:] == ["8", "19", "2", "4", "7 of 7", "APP-OUT-04, APP-TOOL-01", "failed at high"]
+    assert cells[1][2:] == ["8", "17", "3", "5", "7 of 7", "APP-OUT-04, APP-TOOL-01", "failed at high"]
     now = json.loads(cli("check", changed, "--format", "json").stdout)
     assert cells[0][2:7] == [*(str(now["summary"]["open"][s]) for s in ("critical", "high", "medium", "low")),
                              f"{sum(p['open'] for p in now['paths'])} of {len(now['paths'])}"]

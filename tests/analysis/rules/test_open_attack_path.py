@@ -15,6 +15,37 @@ def test_direct_injection_by_a_signed_in_user_is_one_step_lower(bot, run):
     assert found["open-attack-path:chat>llm>mail>out"].severity == "high"
 
 
+def test_a_user_who_is_answered_leaks_nothing_by_sending_what_the_model_reaches(bot, run):
+    """The user who types the attack is shown whatever the model that answers them reaches: sending it
+    out leaks nothing more, so that path is graded by the mail it sends in the shop's name; the
+    planted review, whose writer is shown nothing, still takes the private data out."""
+    bot.add({"id": "window", "kind": "output-renderer", "owner": "app", "format": "text"}, ("llm", "window"))
+    found = {f.id: f for f in run(bot, RULE)}
+    by_user = found["open-attack-path:chat>llm>mail>out"]
+    assert by_user.severity == "medium"  # high for the mail tool's misuse, one lower for a signed-in user
+    assert "The attacker here is chat's own user, and llm answers them" in by_user.explanation
+    planted = found["open-attack-path:reviews>rag>llm>mail>out"]
+    assert planted.severity == "critical" and "own user" not in planted.explanation
+
+
+def test_a_model_whose_answers_go_to_others_can_leak_to_the_user_who_attacks_it(bot, run):
+    # Shown on a published page rather than to the asker: the data the model reaches is not theirs to see.
+    bot.add({"id": "page", "kind": "output-renderer", "owner": "app", "format": "text", "publishes": True},
+            ("llm", "page"))
+    f = {f.id: f for f in run(bot, RULE)}["open-attack-path:chat>llm>mail>out"]
+    assert f.severity == "high" and "own user" not in f.explanation
+
+
+def test_egress_reached_by_the_user_who_is_answered_is_the_lowest_harm(bot, run):
+    # A fetch the user directs, carrying what they could read anyway: the user's own traffic, from the server.
+    bot.add({"id": "window", "kind": "output-renderer", "owner": "app", "format": "text"}, ("llm", "window"))
+    bot.add({"id": "fetch", "kind": "tool", "owner": "app", "effects": ["read-public"], "output-trust": "untrusted"},
+            ("llm", "fetch"), ("fetch", "llm"), ("fetch", "out"))
+    found = {f.id: f for f in run(bot, RULE)}
+    assert found["open-attack-path:chat>llm>fetch>out"].severity == "low"  # medium, one lower: signed in
+    assert found["open-attack-path:fetch>llm>mail>out"].severity == "critical"
+
+
 def test_confirmation_gate_on_the_tool_closes_the_path(bot, run):
     bot.set("mail", confirmation="admin")
     assert run(bot, RULE) == []

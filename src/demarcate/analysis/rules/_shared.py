@@ -21,11 +21,31 @@ def model_has_private_data(ctx: Context, model: str) -> bool:
     return ctx.memo[key]
 
 
+def answers_its_user(ctx: Context, model: str) -> bool:
+    """Whether a model's answers go back to the person who wrote to it: its output reaches a renderer
+    that shows it only to them (not `publishes`). Whatever it holds, that person can have it shown."""
+    key = ("answers-its-user", model)
+    if key not in ctx.memo:
+        comps = ctx.system.components
+        ctx.memo[key] = any(ctx.kind(c) == "output-renderer" and not comps[c].publishes  # type: ignore[attr-defined]
+                            for c in ctx.paths.graph.successors(model))
+    return ctx.memo[key]
+
+
+def leaks_private_data(ctx: Context, path: AttackPath) -> bool:
+    """Whether private data can leave on a path to someone who may not read it. On a path from the
+    user's own input, the attacker is the user: what a model that answers them holds, they can have
+    shown in the answer, so sending it elsewhere leaks nothing more (that they may read it at all is
+    a finding of its own)."""
+    by_user = path.entry == "user-input"
+    return any(model_has_private_data(ctx, m) and not (by_user and answers_its_user(ctx, m))
+               for m in path.steps if ctx.kind(m) == "model")
+
+
 def path_severity(ctx: Context, path: AttackPath) -> str:
     """How bad an open path is: by what it lets an attacker do, and whether the attacker is a
     signed-in user of the system or anyone who can write to a source it reads."""
-    models = [c for c in path.steps if ctx.kind(c) == "model"]
-    private = any(model_has_private_data(ctx, m) for m in models)
+    private = leaks_private_data(ctx, path)
     if path.impact_kind == "code-execution":
         severity = "critical"
     elif path.impact_kind == "exfiltration":
@@ -34,7 +54,9 @@ def path_severity(ctx: Context, path: AttackPath) -> str:
         # Markup that runs in the viewer's page acts with their session whatever the model holds.
         runs = "improper-output" in path.threats and not (
             path.parts and any(c.closes and c.part == "markup" for c in path.controls))
-        severity = "critical" if private else "high" if runs else "medium"
+        # A tool that sends in its owner's name to whoever the call names is misused whatever it carries.
+        misuse = "tool-misuse" in path.threats
+        severity = "critical" if private else "high" if runs or misuse else "medium"
     elif path.impact_kind in ("side-effect", "output"):
         severity = "high"
     else:

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
 from demarcate.analysis.paths import PathControl, turns
-from demarcate.analysis.rules._shared import lower, party_list, path_severity
+from demarcate.analysis.rules._shared import (
+    answers_its_user,
+    lower,
+    model_has_private_data,
+    party_list,
+    path_severity,
+)
 
 RULE = Rule(
     id="open-attack-path",
@@ -21,7 +27,9 @@ RULE = Rule(
     why="Models follow instructions they find in their context. Whoever can write to a source on this "
         "route can make the model act on the impact; safety training makes that less likely, never impossible.",
     severity="critical for code execution, or for private data leaving by any way out (a tool, egress, an "
-             "image or preview the client loads by itself); high for other side effects and markup; one step lower when "
+             "image or preview the client loads by itself) to someone who may not read it (on a path from the "
+             "user's own input, not what a model that answers them reaches: they can have it shown); high for "
+             "other side effects, a tool that sends in its owner's name, and markup; one step lower when "
              "the attacker must be a signed-in user of the system, when data leaves only if the user clicks "
              "a link, and when probabilistic controls in effect reduce it (each once; never below low).",
     who_acts="The parties responsible for the controls that could close the path, application team first "
@@ -63,6 +71,15 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"{source.label} ({path.entry}, untrusted{': ' + why if why else ''}) reaches {impact.label} ({path.impact_kind}"
             f"{', with a click' if path.needs_click else ''}) by {route}.",
         ]
+        if path.entry == "user-input" and path.impact_kind == "exfiltration":
+            shown = [m for m in path.steps if ctx.kind(m) == "model" and model_has_private_data(ctx, m)
+                     and answers_its_user(ctx, m)]
+            if shown:
+                lines.append(f"The attacker here is {source.label}'s own user, and "
+                             f"{' and '.join(ctx.system.components[m].label for m in shown)} "
+                             f"{'answer' if len(shown) > 1 else 'answers'} them: whatever private data "
+                             f"{'they reach' if len(shown) > 1 else 'it reaches'} can be shown to them in an "
+                             "answer, so sending it out leaks nothing more; the harm is what is sent, and where.")
         clicked = sent_on.clicked(path.steps, path.first_impact) if path.needs_click and sent_on else ""
         if clicked:
             at = path.steps[path.steps.index(clicked) + 1]
