@@ -169,3 +169,19 @@ def test_what_an_operator_can_do_alone_says_where(cli):
     out = " ".join(cli("check", path, "--party", "analyst").output.split())
     assert (f"what analyst can do alone: APP-TOOL-01 on {', '.join(tools[:4])} and {len(tools) - 4} more closes "
             f"{data['own']['closes']} of ") in out
+
+
+def test_dify_as_a_shop_runs_it_answers_for_what_the_shop_can_set(cli):
+    """Dify's public help chat: images in answers load from any host and no setting limits them, so
+    the way out a planted page takes is the project's to close; what a public user has the agent fetch
+    carries only what the agent would show them, so it is no leak; the shop's own tools are the shop's."""
+    path = Path(__file__).resolve().parents[1] / "data" / "deployments" / "dify.yaml"
+    data = json.loads(cli("check", path, "--format", "json").stdout)
+    found = {f["id"]: f for f in data["findings"]}
+    planted = found["open-attack-path:web-scraper>agent>chat-view"]
+    assert planted["severity"] == "critical" and planted["responsible"] == ["dify"]
+    assert "chat-view has no setting for it" in planted["explanation"]
+    own = found["open-attack-path:chat>agent>web-scraper>ssrf-proxy"]
+    assert own["severity"] == "medium" and "chat's own user" in own["explanation"]
+    assert found["over-privileged-credential:order-status"]["responsible"] == ["support"]
+    assert data["summary"]["open"]["critical"] >= 1
