@@ -13,6 +13,23 @@ def test_without_private_data_there_is_no_trifecta(bot, run):
     assert run(bot, RULE) == []
 
 
+def test_the_user_a_model_answers_is_no_leg(bot, run):
+    """With the planted reviews gone, the only untrusted text is what the user types: a model that
+    answers them can be made to show them whatever it reaches, so that is no third party's way in.
+    A model whose answers go elsewhere (none here, or a published page) still counts them."""
+    bot.drop("reviews", "rag")
+    (f,) = run(bot, RULE)
+    assert "untrusted content from chat" in f.explanation
+    bot.add({"id": "page", "kind": "output-renderer", "owner": "app", "format": "text", "publishes": True},
+            ("llm", "page"))
+    assert [f.id for f in run(bot, RULE)] == ["lethal-trifecta:llm"]
+    bot.add({"id": "window", "kind": "output-renderer", "owner": "app", "format": "text"}, ("llm", "window"))
+    assert run(bot, RULE) == []
+    bot.add({"id": "reviews", "kind": "data-source", "owner": "app", "trust": "untrusted"}, ("reviews", "llm"))
+    (f,) = run(bot, RULE)
+    assert "untrusted content from reviews;" in f.explanation  # the user is not listed beside them
+
+
 def test_closed_paths_leave_a_medium_structural_finding(bot, run):
     bot.set("mail", confirmation="user")
     bot.set("chat", trust="internal")

@@ -8,6 +8,7 @@ from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule, count, listing
 from demarcate.analysis.graph import Marked
 from demarcate.analysis.paths import AttackPath, reaches_out
+from demarcate.analysis.rules._shared import answers_its_user
 
 RULE = Rule(
     id="lethal-trifecta",
@@ -15,7 +16,8 @@ RULE = Rule(
     title="A model context combines private data, untrusted content and a way out",
     detects="A model that can see private data (a confidential or personal source, a tool that reads "
             "private records, secrets in its prompt), takes in untrusted content, and can send data out "
-            "(a tool that sends externally, a renderer that fetches URLs, open egress).",
+            "(a tool that sends externally, a renderer that fetches URLs, open egress). What a model's own "
+            "user types is no leg where the model answers them: they can have it show them what it holds.",
     why="With all three in one context, a single planted instruction is enough to read the private data "
         "and send it out. Removing any one leg removes the class of attack, whatever the model does.",
     severity="critical when an open path takes the data out with no click (a tool, egress, an image or "
@@ -78,6 +80,13 @@ def check(ctx: Context) -> Iterator[Finding]:
              else c.actor for cid, c in ctx.system.components.items()}.__getitem__
     outbound = graph.marked(lambda c: _outbound(ctx, c), down=True)
     private_up, untrusted_up = ctx.private_upstream, ctx.untrusted_upstream
+
+    def from_outside(c: str) -> bool:
+        return ctx.is_untrusted_source(c) and ctx.kind(c) != "user-input"
+
+    # Untrusted content from outside: for a model that answers its user, what that user types is no
+    # leg, since whatever the model reaches it can be made to show them (worked out once it is needed).
+    outside_up: list[Marked] = []
     # The owners of a leg too long to name in full, worked out for every model once it is needed.
     by_owner: dict[str, Marked] = {}
 
@@ -86,7 +95,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             return set(map(owner, named))
         if leg not in by_owner:
             test, down = {"private": (ctx.holds_private_data, False), "untrusted": (ctx.is_untrusted_source, False),
-                          "out": (lambda c: _outbound(ctx, c), True)}[leg]
+                          "outside": (from_outside, False), "out": (lambda c: _outbound(ctx, c), True)}[leg]
             by_owner[leg] = graph.marked(test, down=down, label=owner)
         return set(by_owner[leg](model))
 
@@ -95,9 +104,16 @@ def check(ctx: Context) -> Iterator[Finding]:
         after = [c for c in graph.successors(model) if ctx.holds_private_data(c) and not private_up.reaches(model, c)]
         if not ((private_up.any(model) or after) and untrusted_up.any(model) and outbound.any(model)):
             continue
+        untrusted_leg, leg_name = untrusted_up, "untrusted"
+        if answers_its_user(ctx, model):
+            if not outside_up:
+                outside_up.append(graph.marked(from_outside))
+            untrusted_leg, leg_name = outside_up[0], "outside"
+            if not untrusted_leg.any(model):
+                continue
         private = sorted({*private_up(model, limit=NAMED), *after})[:NAMED]
         private_total = private_up.count(model) + len(after)
-        untrusted = untrusted_up(model, limit=NAMED)
+        untrusted = untrusted_leg(model, limit=NAMED)
         out = outbound(model, limit=NAMED)
         open_paths = [p for p in ctx.paths.open_through(model) if _carries_out(ctx, p) and p.entry != "user-input"]
         if any(not p.needs_click for p in open_paths):
@@ -106,9 +122,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             severity = "high"
         else:
             severity = "medium"
-        untrusted_total, out_total = untrusted_up.count(model), outbound.count(model)
+        untrusted_total, out_total = untrusted_leg.count(model), outbound.count(model)
         legs = (owners("private", private_up(model, limit=NAMED), private_up.count(model)) | set(map(owner, after))
-                | owners("untrusted", untrusted, untrusted_total) | owners("out", out, out_total))
+                | owners(leg_name, untrusted, untrusted_total) | owners("out", out, out_total))
         responsible = tuple(sorted(p for p in legs if ctx.system.parties[p].role != "model-provider"))
         yield Finding(
             rule=RULE.id,
