@@ -1014,6 +1014,24 @@ def test_memory_the_model_saves_through_a_tool_carries_the_injection_on_too(tmp_
     assert not [p for p in _check(doc, tmp_path).paths.paths if p.source == "notes"]
 
 
+def test_a_user_who_writes_their_own_memory_poisons_no_one_else(tmp_path):
+    """A public chat whose model saves to each user's own memory: what the user types comes back only
+    in their own later sessions, so it is no way in and no write to attack; memory shared across users
+    carries it to the others."""
+    doc = copy.deepcopy(REPRO)
+    doc["components"] = [c for c in doc["components"] if c["id"] != "inbox"]
+    doc["flows"] = [f for f in doc["flows"] if f["from"] != "inbox"]
+    _component(doc, "chat").update({"trust": "untrusted", "audience": "public"})
+    doc["components"].append({"id": "notes", "kind": "memory", "owner": "app", "persistent": True,
+                              "model-writable": True})
+    doc["flows"] += [{"from": "llm", "to": "notes"}, {"from": "notes", "to": "llm"}]
+    result = _check(doc, tmp_path)
+    assert not [p.id for p in result.paths.paths if "notes" in p.steps]
+    _component(doc, "notes")["shared-across-users"] = True
+    result = _check(doc, tmp_path)
+    assert _path(result, "chat>llm>notes").open and _path(result, "notes>llm>pane").open
+
+
 def test_a_path_no_enforced_control_closes_is_said_so_with_what_would_lower_its_odds(tmp_path, cli):
     doc = copy.deepcopy(REPRO)
     doc["components"].append({"id": "notes", "kind": "memory", "owner": "app", "persistent": True,

@@ -396,7 +396,8 @@ class Context:
     def _written_after_untrusted(self, memory: str) -> bool:
         """Persistent memory the model writes, itself or through a tool it calls (a save-memory tool),
         where that model reads untrusted content: an injection saved there comes back in every later
-        session, so the memory is a way in of its own."""
+        session, so the memory is a way in of its own. What a user types counts only where the memory
+        is shared across users: their own memory they write for themselves."""
         comp = self.system.components[memory]
         if not comp.persistent:  # type: ignore[attr-defined]
             return False
@@ -412,7 +413,7 @@ class Context:
             while todo:  # everything upstream of the models that write it
                 for up in into.get(todo.pop(), ()):
                     if up not in seen:
-                        if self.is_untrusted_source(up):
+                        if kinds[up] != "user-input" and self.is_untrusted_source(up):
                             self.memo[key] = True
                             return True
                         seen.add(up)

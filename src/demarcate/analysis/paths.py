@@ -420,6 +420,8 @@ def impact_of(ctx: Context, cid: str, source_kind: str) -> Impact | None:
     if kind == "network-egress":
         return None if comp.policy == "none" else Impact("exfiltration", frozenset({"data-exfiltration"}))  # type: ignore[attr-defined]
     if kind == "memory" and comp.persistent:  # type: ignore[attr-defined]
+        if source_kind == "user-input" and not comp.shared_across_users:  # type: ignore[attr-defined]
+            return None  # a user who writes their own memory reaches only their own later sessions
         return Impact("memory-write", frozenset({"memory-poisoning"}))
     return None
 
