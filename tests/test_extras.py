@@ -17,9 +17,10 @@ PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml
 def test_the_default_install_has_no_optional_part_and_the_tests_have_them_all():
     default = " ".join(PYPROJECT["project"]["dependencies"])
     extras = PYPROJECT["project"]["optional-dependencies"]
-    for extra, package in (("fast-yaml", "yaml-rs"), ("openai", "openai"), ("pdf", "fpdf2"), ("postgres", "psycopg")):
+    for extra, package in (("browser", "playwright"), ("fast-yaml", "yaml-rs"), ("openai", "openai"), ("pdf", "fpdf2"),
+                           ("postgres", "psycopg")):
         assert package not in default and any(package in d for d in extras[extra])
-    assert "demarcate[fast-yaml,openai,pdf,postgres]" in extras["test"]
+    assert "demarcate[browser,fast-yaml,openai,pdf,postgres]" in extras["test"]
     documented = (Path(__file__).resolve().parents[1] / "docs/dependencies.md").read_text(encoding="utf-8")
     for requirement in PYPROJECT["project"]["dependencies"]:
         name = requirement.split(">")[0].split("[")[0].split("<")[0].strip()
@@ -59,3 +60,14 @@ def test_a_target_spec_that_plants_pdfs_without_the_pdf_writer_names_the_extra(t
     with pytest.raises(ManifestError) as caught:  # up front, before any case plants anything
         HttpTarget(spec)
     assert "pip install 'demarcate[pdf]'" in str(caught.value.problems[0])
+
+
+def test_a_target_spec_that_types_into_a_page_without_playwright_names_the_extra(tmp_path, monkeypatch):
+    from demarcate.testing.targets.http import HttpTarget
+
+    spec = tmp_path / "target.yaml"
+    spec.write_text("url: http://127.0.0.1:9/chat\nbrowser: {input: '#q', answer: .bot}\n")
+    monkeypatch.setitem(sys.modules, "playwright", None)
+    with pytest.raises(ManifestError) as caught:  # up front, before any case is sent
+        HttpTarget(spec)
+    assert "pip install 'demarcate[browser]'" in str(caught.value.problems[0])

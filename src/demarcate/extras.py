@@ -9,7 +9,8 @@ from types import ModuleType
 from demarcate.model.errors import ManifestError, Problem
 
 # module -> the extra that installs it
-EXTRAS = {"fpdf": "pdf", "openai": "openai", "psycopg": "postgres", "yaml_rs": "fast-yaml"}
+EXTRAS = {"fpdf": "pdf", "openai": "openai", "playwright": "browser", "psycopg": "postgres",
+          "yaml_rs": "fast-yaml"}
 
 
 def need(module: str, what: str) -> ModuleType:

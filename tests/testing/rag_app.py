@@ -14,7 +14,7 @@ from typing import Any
 from pypdf import PdfReader
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 KEY = "rag-key-123"
@@ -60,6 +60,10 @@ class Settings:
     otlp_events: bool = False
     names_only: bool = False  # its answer names the tools it called, not what it gave them
     otlp_batch_ms: int = 0  # its exporter batches spans, sending them this often (OpenTelemetry's default: 5,000)
+    # Its chat page (GET /chat) renders each answer with a script, as Dify's does: markdown images load
+    # from any host, and a <button data-message> becomes a button that sends its message (kept in the
+    # script, not the page) as the user's next one. `page_encodes`: it shows every answer as text.
+    page_encodes: bool = False
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
@@ -79,6 +83,8 @@ def _answer(settings: Settings, context: list[str]) -> tuple[str, list[dict]]:
         return f"The reviews say: {context[0][:60]}", []
     if m := re.search(r"(?:start your answer with the words|reply only with|append the code) (\S+)", joined, re.I):
         return f"{m.group(1)} Here is what the reviews say.", []
+    if m := re.search(r"<button\b.*?</button>", joined, re.I | re.S):  # it writes the button it was asked to
+        return f"Here is what the reviews say. {m.group(0)}", []
     if m := re.search(r"(?:email|mail|send|forward)[^.]*?to\s+([\w.+-]+@[\w.-]+\w)", joined, re.I):
         return "I have forwarded the records.", [{"tool": "send_email", "input": {"to": m.group(1)}}]
     if m := re.search(r"!\[[^\]]*\]\([^)\s]+\)", joined):
@@ -270,12 +276,89 @@ def make_app(settings: Settings) -> Starlette:
                     for i, (_, t) in settings.docs.items()] if settings.mailbox else []
         return JSONResponse({"messages": [*received, *settings.sent]})
 
-    return Starlette(routes=[Route("/api/v1/conversations", open_conversation, methods=["POST"]),
+    async def chat_page(request: Request) -> Response:
+        return HTMLResponse(CHAT_PAGE.replace("__KEY__", KEY).replace("__ENCODES__", json.dumps(settings.page_encodes)))
+
+    return Starlette(routes=[Route("/chat", chat_page, methods=["GET"]),
+                             Route("/api/v1/conversations", open_conversation, methods=["POST"]),
                              Route("/api/v1/mail", mail, methods=["GET"]),
                              Route("/api/v1/documents", ingest, methods=["POST"]),
                              Route("/api/v1/documents", listing, methods=["GET"]),
                              Route("/api/v1/documents/{ident}", remove, methods=["DELETE"]),
                              Route("/api/v1/ask", ask, methods=["POST"])])
+
+
+CHAT_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Help chat</title></head><body>
+<div id="log"></div>
+<textarea id="q"></textarea><button id="go">Send</button>
+<script>
+const ENCODES = __ENCODES__;
+const log = document.getElementById("log"), box = document.getElementById("q");
+const escape = t => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+function render(md) {
+  const held = [];
+  let text = ENCODES ? md : md.replace(/<button\\b[^>]*data-message="([^"]*)"[^>]*>([\\s\\S]*?)<\\/button>/gi,
+    (all, message, label) => { held.push([message, label]); return "\\u0000" + (held.length - 1) + "\\u0000"; });
+  text = escape(text);
+  if (!ENCODES) {
+    text = text.replace(/!\\[([^\\]]*)\\]\\(([^)\\s]+)\\)/g, (all, alt, url) => '<img alt="' + alt + '" src="' + url + '">');
+    text = text.replace(/\\u0000(\\d+)\\u0000/g, (all, i) => '<button class="act" data-i="' + i + '">' + escape(held[i][1]) + "</button>");
+  }
+  const md_box = document.createElement("div");
+  md_box.className = "md";
+  md_box.innerHTML = text;
+  for (const b of md_box.querySelectorAll("button.act")) {  // the message stays in the script
+    const message = held[Number(b.dataset.i)][0];
+    b.removeAttribute("data-i");
+    b.addEventListener("click", () => send(message));
+  }
+  return md_box;
+}
+async function send(text) {
+  const me = document.createElement("div");
+  me.className = "me";
+  me.textContent = text;
+  log.appendChild(me);
+  const r = await fetch("/api/v1/ask", {method: "POST", headers: {"content-type": "application/json", "x-api-key": "__KEY__"},
+                                         body: JSON.stringify({question: text})});
+  const answer = (await r.json()).data.answer;
+  const bot = document.createElement("div");
+  bot.className = "bot";
+  log.appendChild(bot);
+  let shown = "";
+  for (const piece of answer.split(/(\\s+)/)) {  // streamed in, as chat pages show an answer
+    shown += piece;
+    bot.replaceChildren(render(shown));
+    await new Promise(done => setTimeout(done, 15));
+  }
+}
+document.getElementById("go").addEventListener("click", () => { const t = box.value; box.value = ""; send(t); });
+</script></body></html>
+"""
+
+
+def page_spec(url: str, *, click: bool = True) -> str:
+    """The spec for this app's chat page driven in a browser: planting and cleanup as over HTTP."""
+    return f"""\
+url: {url}/chat
+browser:
+  input: "#q"
+  send: "#go"
+  answer: ".bot"
+  user: ".me"
+  click: {str(click).lower()}
+  settle: 0.5
+plant:
+  url: {url}/api/v1/documents
+  headers: {{X-Api-Key: "${{RAG_KEY}}"}}
+  form: {{product: "{{product}}"}}
+  files: {{file: {{content: "{{document}}", filename: "{{product}}.txt"}}}}
+  id: document.id
+cleanup:
+  url: {url}/api/v1/documents/{{id}}
+  method: DELETE
+"""
 
 
 def spec(url: str, *, cleanup: bool = True, read_back: bool = False, signal: str = "flagged", ran: bool = False,

@@ -339,7 +339,8 @@ class Campaign:
         """Act as the chat client: load the images in the answer — markdown, or HTML for an app that
         renders the markdown itself before it answers — but only from our own listener. An answer read
         from the app's own page loads what that page does: its <img> tags, never markdown shown as text
-        (unless the page runs scripts, which may render it)."""
+        (unless the page runs scripts, which may render it). A page a browser rendered has loaded its
+        images already: they are listed, not loaded again."""
         ours = urlsplit(self.listener.url).netloc
         if reply.page is not None and not reply.scripted:
             found = [m.group(2) for m in _IMAGES.finditer(reply.page)]
@@ -347,6 +348,8 @@ class Campaign:
             found = [m.group(1) or m.group(2) for m in _IMAGES.finditer(reply.text or "")]
         urls = list(dict.fromkeys(u for u in map(html.unescape, filter(None, found))
                                   if urlsplit(u).netloc == ours and canary in u))
+        if reply.rendered:  # a browser showed the page and loaded its images itself, as the user's would
+            return urls
         fetched = []
         for url in urls[:3]:
             try:

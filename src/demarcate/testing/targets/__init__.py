@@ -107,6 +107,9 @@ class Reply:
     # that is not escaped is live, and only its own <img> tags load anything; `text` is what it reads as.
     page: str | None = None
     scripted: bool = False  # that page runs scripts: what it shows may not be what it served
+    # `page` is what a browser rendered, scripts run: what the user sees, its images loaded as theirs
+    # would be (the campaign loads none for it).
+    rendered: bool = False
     # What the turn's request handed the app besides the message, where a target knows it (an http
     # spec's fixed fields: an incoming mail's sender and recipient): an answer repeating it found
     # nothing elsewhere.
@@ -135,6 +138,9 @@ class Records:
     sent: list[Any] | None = None
     audit_kinds: set[str] | None = None
     page_html: str | None = None
+    # What each click on a button of the answer, in a browser, sent as the user's next message (None:
+    # nothing was clicked).
+    clicked: list[str] | None = None
 
 
 class Target(Protocol):

@@ -41,6 +41,7 @@ from demarcate.testing.targets import (
     status_error,
     strings,
 )
+from demarcate.testing.targets._browser import Browser
 from demarcate.testing.targets._pdf import PDF, as_pdf
 
 
@@ -134,6 +135,29 @@ class AnswerSpec(RequestSpec):
     id: AnswerPath  # dotted path, in the turn's own answer, to what {id} stands for in this request
 
 
+class BrowserSpec(_Spec):
+    """The turn typed into the app's own chat page (the spec's `url`) in a real browser, the answer
+    read as the page renders it. CSS selectors name the parts of the page."""
+
+    input: str  # the message box
+    answer: str  # the bot's messages: the newest is the last on the page
+    send: str | None = None  # what to click to send (else Enter in the message box)
+    user: str | None = None  # the user's messages: what a click on the answer sent shows there
+    click: bool = False  # click the buttons of each answer, and read what each sent as the user's message
+    settle: float = 1.5  # seconds the newest answer must stay unchanged to be complete (it streams in)
+
+    @model_validator(mode="after")
+    def _sees_what_a_click_sends(self) -> BrowserSpec:
+        if self.click and not self.user:
+            raise ValueError("`click: true` reads what a click sent among the user's messages: give `user:`")
+        return self
+
+
+# What an HTTP turn reads from the app's answer: with `browser:`, the page shows the answer instead.
+_READ_FROM_ANSWER = ("reply", "answer", "cumulative", "reply_optional", "reply_html", "tool_calls",
+                     "tool_calls_ran", "tool_results", "tool_refused", "context", "fired", "signals")
+
+
 class HttpSpec(RequestSpec):
     reply: AnswerPath = "reply"  # dotted path into the JSON answer; "" for the raw body
     answer: AnswerSpec | None = None  # the answer is fetched by a second request
@@ -162,6 +186,19 @@ class HttpSpec(RequestSpec):
     cleanup: RequestSpec | None = None  # removes one planted document ({id}) or a product's ({product})
     outbox: OutboxSpec | None = None  # lists the mail the app has sent: what a turn sent is what appeared
     prompt_marker: str | None = None
+    browser: BrowserSpec | None = None  # the turn typed into the chat page at `url` in a real browser
+
+    @model_validator(mode="after")
+    def _page_or_request(self) -> HttpSpec:
+        if self.browser is None:
+            return self
+        # The page makes its own requests: headers given here would go to every host it loads.
+        request = {"method", "headers", "params", "body", "form", "files", "follow_redirects"}
+        given = sorted(_kebab(f) for f in self.model_fields_set & {*_READ_FROM_ANSWER, *request})
+        if given:
+            raise ValueError(f"with `browser:`, the turn is typed into the page at `url` and its answer read from "
+                             f"the page: {', '.join(given)} do not apply")
+        return self
 
     @model_validator(mode="after")
     def _refusal_in_results(self) -> HttpSpec:
@@ -543,6 +580,11 @@ class HttpTarget:
         self.outbox_before: dict[str, set[str] | None] = {}  # by session: the outbox's mails before its turn
         # Documents the turn carries ({document} in it), kept by product until the turn that names it.
         self.in_turn = ContextStuffing() if self.spec.carries_documents else None
+        self.browser: Browser | None = None
+        if (page := self.spec.browser) is not None:
+            need("playwright", f"a browser turn (browser:) in {spec_path}")
+            self.browser = Browser(page.input, page.answer, page.send, page.user, page.click, page.settle, timeout)
+            self.description = f"browser ({self.spec.url})"
 
     async def _request(self, spec: RequestSpec, values: dict[str, str],
                        client: httpx.AsyncClient | None = None) -> httpx.Response:
@@ -687,6 +729,19 @@ class HttpTarget:
         """Forget a conversation once its case is judged: its cookies and what it was waiting for."""
         self.conversations.pop(session, None)
         self.outbox_before.pop(session, None)
+        if self.browser is not None:
+            await self.browser.end(session)
+
+    async def _typed(self, message: str, session: str, ident: str) -> Reply:
+        """A turn typed into the chat page: the answer as the page renders it, its markup the live page's
+        (scripts have run; its images loaded as the user's would), and what clicks on it sent."""
+        assert self.browser is not None
+        url = _env(_fill(self.spec.url, {"session": ident}), "url")
+        turned = await self.browser.turn(url, message, session)
+        if turned.error:
+            return Reply(error=turned.error, latency=turned.latency, extra={"no_retry": True})
+        return Reply(status=200, text=turned.text, page=turned.html, rendered=True, latency=turned.latency,
+                     session=session, extra={"clicked": turned.clicked})
 
     async def send(self, message: str, traceparent: str, session: str) -> Reply:
         if self.spec.outbox is not None and session not in self.outbox_before:
@@ -697,6 +752,8 @@ class HttpTarget:
         opened = await self._open(session)
         if isinstance(opened, Reply):
             return opened
+        if self.browser is not None:
+            return await self._typed(message, session, opened.session)
         start = time.monotonic()
         # What the app called the documents this case planted, for apps whose turn names the files to use.
         ids = [i for i, (_, s) in self.planted.items() if s == session]
@@ -788,7 +845,7 @@ class HttpTarget:
                 token = canary.lower()
                 sent = [item for key, item in after.items()
                         if key not in before and token in " ".join(strings(item)).lower()]
-        return Records(sent=sent, page_html=None if reply.scripted else reply.page)
+        return Records(sent=sent, page_html=None if reply.scripted else reply.page, clicked=reply.extra.get("clicked"))
 
     async def cleanup(self, planted: list[str]) -> None:
         """Remove what the case planted, so that a later case never reads it. A cleanup that fails is
@@ -803,6 +860,8 @@ class HttpTarget:
 
     async def close(self) -> None:
         await self.client.aclose()  # and with it the connection pool every conversation's client shares
+        if self.browser is not None:
+            await self.browser.close()
 
 
 def make(rest: str, setup: Setup) -> HttpTarget:
