@@ -64,6 +64,7 @@ class Settings:
     # from any host, and a <button data-message> becomes a button that sends its message (kept in the
     # script, not the page) as the user's next one. `page_encodes`: it shows every answer as text.
     page_encodes: bool = False
+    page_greets: bool = False  # its page greets the visitor a moment after it has loaded, as an answer
 
 
 def _retrieve(settings: Settings, question: str, conversation: str, k: int = 2) -> list[tuple[int, str]]:
@@ -277,7 +278,8 @@ def make_app(settings: Settings) -> Starlette:
         return JSONResponse({"messages": [*received, *settings.sent]})
 
     async def chat_page(request: Request) -> Response:
-        return HTMLResponse(CHAT_PAGE.replace("__KEY__", KEY).replace("__ENCODES__", json.dumps(settings.page_encodes)))
+        return HTMLResponse(CHAT_PAGE.replace("__KEY__", KEY).replace("__ENCODES__", json.dumps(settings.page_encodes))
+                            .replace("__GREETS__", json.dumps(settings.page_greets)))
 
     return Starlette(routes=[Route("/chat", chat_page, methods=["GET"]),
                              Route("/api/v1/conversations", open_conversation, methods=["POST"]),
@@ -334,6 +336,12 @@ async function send(text) {
   }
 }
 document.getElementById("go").addEventListener("click", () => { const t = box.value; box.value = ""; send(t); });
+if (__GREETS__) setTimeout(() => {
+  const hello = document.createElement("div");
+  hello.className = "bot";
+  hello.textContent = "Hello! Ask me about any product.";
+  log.appendChild(hello);
+}, 400);
 </script></body></html>
 """
 

@@ -71,6 +71,7 @@ def test_a_page_that_shows_the_answer_as_text_holds_and_the_click_proves_it(chat
 
 def test_an_image_the_page_renders_is_loaded_by_the_browser_not_by_the_campaign(chat_page):
     settings, campaign = chat_page
+    settings.page_greets = True  # drawn after the page has loaded: not the answer to the first message
     (r,) = campaign(load([SHOPBOT]), "doc-image-plain", click=False)["results"]
     chain = {x["control"]: x for x in r["chain"]}
     assert "<img" in r["evidence"]["page"] and chain["APP-OUT-04"]["held"] is False

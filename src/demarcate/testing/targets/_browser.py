@@ -101,6 +101,16 @@ class Browser:
         if tab.url != url:
             await tab.page.goto(url, wait_until="load")
             tab.url = url
+            # A page may still be drawing what it shows on opening (a greeting among the answers):
+            # counted as already there, it is never taken for the answer to the first message.
+            answers, since, count = tab.page.locator(self.answer), time.monotonic(), -1
+            deadline = since + max(self.settle * 4, 5.0)
+            while time.monotonic() < deadline:
+                if (now := await answers.count()) != count:
+                    count, since = now, time.monotonic()
+                elif time.monotonic() - since >= self.settle:
+                    break
+                await asyncio.sleep(0.1)
         return tab
 
     async def turn(self, url: str, message: str, session: str) -> Turned:
@@ -151,12 +161,17 @@ class Browser:
     async def _click(self, page: Any, newest: Any, deadline: float) -> list[str]:
         """Click each button of the newest answer (a few at most) and read what each sent as the user's
         next message: the user's message that appeared after it, if any."""
+        from playwright.async_api import Error
+
         sent: list[str] = []
         users = page.locator(self.user)
         targets = newest.locator(CLICKABLE)
         for i in range(min(await targets.count(), MAX_CLICKS)):
             had = await users.count()
-            await targets.nth(i).click(timeout=5000)
+            try:
+                await targets.nth(i).click(timeout=5000)
+            except Error:  # hidden, disabled or gone: nothing a user could press
+                continue
             wait_until = min(deadline, time.monotonic() + max(self.settle * 2, 3.0))
             while time.monotonic() < wait_until and await users.count() <= had:
                 await asyncio.sleep(0.1)
