@@ -35,6 +35,7 @@ class Settings:
     mailbox: bool = False  # its mail listing shows received documents too (inbox and outbox one store)
     read: set[int] = field(default_factory=set)  # documents the model has read (marked read in the mailbox)
     mails_user: bool = False  # it emails the user a note when asked (else it cannot send on request)
+    mails_anyone: bool = False  # it emails whatever address its user asks it to, with what they ask for
     asked: list[str] = field(default_factory=list)  # every question it was asked
     html: bool = False  # it answers in HTML, its markdown rendered on the server (images become <img>)
     stream: bool = False  # it answers as server-sent events
@@ -211,7 +212,10 @@ def make_app(settings: Settings) -> Starlette:
         dropped = [i for i, t in found if settings.moderate and ("ignore previous" in t.lower() or "assistant" in t.lower())]
         found = [(i, t) for i, t in found if i not in dropped]
         settings.read.update(i for i, _ in found)
-        if settings.mails_user and (m := re.search(r"email me .*reference (\S+?)\.?$", question, re.I)):
+        if settings.mails_anyone and (m := re.search(r"\bemail\b.*?\bto ([\w.+-]+@[\w.-]+\w)", question, re.I)):
+            answer, actions = "Done: I have sent it.", [{"tool": "send_email", "input": {
+                "to": m.group(1), "body": question}}]
+        elif settings.mails_user and (m := re.search(r"email me .*reference (\S+?)\.?$", question, re.I)):
             answer, actions = "Done: I have emailed you the note.", [{"tool": "send_email", "input": {
                 "to": "customer@example.com", "body": f"A note, reference {m.group(1)}"}}]
         else:
@@ -346,9 +350,10 @@ if (__GREETS__) setTimeout(() => {
 """
 
 
-def page_spec(url: str, *, click: bool = True) -> str:
-    """The spec for this app's chat page driven in a browser: planting and cleanup as over HTTP."""
-    return f"""\
+def page_spec(url: str, *, click: bool = True, outbox: bool = False) -> str:
+    """The spec for this app's chat page driven in a browser: planting, cleanup and its mail as over HTTP."""
+    mail = f"outbox: {{url: {url}/api/v1/mail, items: messages}}\n" if outbox else ""
+    return mail + f"""\
 url: {url}/chat
 browser:
   input: "#q"

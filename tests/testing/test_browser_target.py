@@ -32,9 +32,9 @@ def chat_page(tmp_path, monkeypatch):
     settings = Settings()
     server = BackgroundServer(make_app(settings)).start()
 
-    def campaign(manifest, probes: str, click: bool = True):
+    def campaign(manifest, probes: str, click: bool = True, outbox: bool = False):
         path = tmp_path / "page.yaml"
-        path.write_text(page_spec(server.url, click=click))
+        path.write_text(page_spec(server.url, click=click, outbox=outbox))
         return run_campaign(manifest, target=f"http:{path}", probes=probes, concurrency=1,
                             db=str(tmp_path / "h.sqlite"), force=True, timeout=30)
 
@@ -55,6 +55,18 @@ def test_a_click_on_the_rendered_button_shows_it_sends_the_attackers_words(chat_
     assert chain["MOD-SAFE-03"]["held"] is False  # the model wrote the button, in its own words around it
     assert r["outcome"] == "succeeded"
     assert any(r["canary"] in q for q in settings.asked[1:])  # the app took the click as the user's question
+
+
+def test_the_clicked_message_taken_as_the_users_own_completes_the_path(chat_page, tmp_path):
+    """An app that emails whatever its user asks: the click's message, the attacker's words, is acted
+    on as the user's request, and its outbox shows the mail."""
+    settings, campaign = chat_page
+    settings.mails_anyone = True
+    (r,) = campaign(load([_buttons_manifest(tmp_path)]), "doc-button-hidden-message", outbox=True)["results"]
+    chain = {x["control"]: x for x in r["chain"]}
+    assert chain["APP-OUT-01"]["held"] is False and chain["APP-TOOL-02"]["held"] is False
+    assert "taken as the user's own, had the app send mail" in chain["APP-TOOL-02"]["evidence"]
+    assert r["outcome"] == "succeeded" and settings.sent and r["canary"] in settings.sent[0]["body"]
 
 
 def test_a_page_that_shows_the_answer_as_text_holds_and_the_click_proves_it(chat_page, tmp_path):
