@@ -55,6 +55,7 @@ def test_a_click_on_the_rendered_button_shows_it_sends_the_attackers_words(chat_
     assert chain["MOD-SAFE-03"]["held"] is False  # the model wrote the button, in its own words around it
     assert r["outcome"] == "succeeded"
     assert any(r["canary"] in q for q in settings.asked[1:])  # the app took the click as the user's question
+    assert any(r["canary"] in c for c in r["evidence"]["clicked"])  # kept, to check the verdict against
 
 
 def test_the_clicked_message_taken_as_the_users_own_completes_the_path(chat_page, tmp_path):

@@ -104,7 +104,7 @@ def attribute(case: Case, canary: str, attacker: str, ev: Evidence, resp: Respon
             links, reply.latency, CaseEvidence(
                 reply.status, text, calls, reply.fired, ev.hits, ev.spans, ev.rendered, reply.trace_id, ev.delivered,
                 ev.undelivered, capable, reply.context, ev.foreign, planted=ev.planted,
-                outbox=ev.records.sent, page=reply.page),
+                outbox=ev.records.sent, page=reply.page, clicked=ev.records.clicked),
             error=reply.error or "" if outcome == "error" else "", contradicts=contradicts or [],
             redact=(secret, f"[secret from ${declared.success.secret_env}]")
             if secret and declared and declared.success.secret_env else None)

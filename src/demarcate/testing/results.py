@@ -94,6 +94,7 @@ class CaseEvidence:
     planted: list[str] = field(default_factory=list)  # the target's names for this case's plants (ids, product)
     outbox: list[Any] | None = None  # mail carrying the canary that appeared in the spec's outbox in the turn
     page: str | None = None  # the answer as the app's page has it (HTML), when the reply was read from a page
+    clicked: list[str] | None = None  # what each click on the answer's buttons sent as the user's message (browser)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -113,6 +114,8 @@ class CaseEvidence:
             out["outbox"] = [_cut(mail) for mail in self.outbox[:EVIDENCE_ITEMS]]
         if self.page is not None:
             out["page"] = self.page[:EVIDENCE_TEXT]
+        if self.clicked is not None:
+            out["clicked"] = [c[:EVIDENCE_TEXT] for c in self.clicked[:EVIDENCE_ITEMS]]
         return out
 
 

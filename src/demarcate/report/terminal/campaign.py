@@ -40,9 +40,10 @@ def print_case(console: Console, result: dict[str, Any]) -> None:
                        ("cleanup", "cleanup failed")):
         if ev.get(key) not in (None, [], ""):
             console.print(t(f"{label}: {ev[key]}", "yellow"), soft_wrap=True)
-    # The outbox only for a target that names one: no line says "outbox: 0" of an outbox nobody looked at.
+    # The outbox only for a target that names one (no line says "outbox: 0" of an outbox nobody looked
+    # at), and what clicks sent only for a target that clicked.
     for key in ("tool_calls", "controls_fired", "callback_hits", "spans", "rendered", "context",
-                *(("outbox",) if "outbox" in ev else ())):
+                *(k for k in ("outbox", "clicked") if k in ev)):
         items = ev.get(key) or []
         console.print(t(f"{key.replace('_', ' ')}: {len(items)}", "bold"))
         for item in items:
