@@ -32,9 +32,9 @@ def chat_page(tmp_path, monkeypatch):
     settings = Settings()
     server = BackgroundServer(make_app(settings)).start()
 
-    def campaign(manifest, probes: str, click: bool = True, outbox: bool = False):
+    def campaign(manifest, probes: str, click: bool = True, outbox: bool = False, input: str = "#q"):
         path = tmp_path / "page.yaml"
-        path.write_text(page_spec(server.url, click=click, outbox=outbox))
+        path.write_text(page_spec(server.url, click=click, outbox=outbox).replace('input: "#q"', f'input: "{input}"'))
         return run_campaign(manifest, target=f"http:{path}", probes=probes, concurrency=1,
                             db=str(tmp_path / "h.sqlite"), force=True, timeout=30)
 
@@ -98,6 +98,16 @@ def test_an_image_the_page_renders_is_loaded_by_the_browser_not_by_the_campaign(
     chain = {x["control"]: x for x in r["chain"]}
     assert "<img" not in r["evidence"]["page"] and chain["APP-OUT-04"]["held"] is True
     assert not r["evidence"]["callback_hits"]
+
+
+def test_a_selector_the_page_lacks_fails_every_case_at_once_and_says_which(chat_page, monkeypatch):
+    from demarcate.testing.targets import _browser
+
+    monkeypatch.setattr(_browser, "FIND", 1.0)
+    _, campaign = chat_page
+    results = campaign(load([SHOPBOT]), "doc-image-plain,doc-say-canary", click=False, input="#nope")["results"]
+    assert {r["outcome"] for r in results} == {"error"}
+    assert all("has no visible '#nope' (browser.input)" in r["error"] for r in results)
 
 
 def test_a_browser_spec_takes_no_request_of_its_own(tmp_path):

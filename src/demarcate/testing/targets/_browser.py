@@ -19,6 +19,7 @@ CHROMIUM_ENV = "DEMARCATE_CHROMIUM"  # a Chromium or Chrome binary, where Playwr
 # `abbr:` links). Plain links are left alone: following one leaves the page.
 CLICKABLE = "button, [role=button], input[type=submit], abbr"
 MAX_CLICKS = 3
+FIND = 15.0  # seconds to wait, on a page that has loaded, for the message box and the send button
 # The answer as the page shows it, with the address of each image and link it shows written out as
 # markdown does (`![alt](src)`, `[text](href)`): what the user sees, and where it points.
 READ = """e => {
@@ -65,6 +66,7 @@ class Browser:
     settle: float = 1.5
     timeout: float = 120.0
     tabs: dict[str, _Tab] = field(default_factory=dict)
+    missing: str = ""  # a part of the page a selector names that the page did not have: every turn fails so
     _playwright: Any = None
     _chromium: Any = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -117,13 +119,25 @@ class Browser:
         """Type the message into the page (opened at `url` for this conversation), send it, and wait for
         a new answer to appear and stop changing."""
         from playwright.async_api import Error
+        from playwright.async_api import TimeoutError as WaitedTooLong
 
         start = time.monotonic()
+        if self.missing:  # the page has no such part: asking again would wait as long for the same answer
+            return Turned(error=self.missing)
         try:
             tab = await self._tab(session, url)
             page = tab.page
             answers = page.locator(self.answer)
             before = await answers.count()
+            for selector, what in ((self.input, "input"), (self.send, "send")):
+                if not selector:
+                    continue
+                try:
+                    await page.locator(selector).first.wait_for(state="visible", timeout=FIND * 1000)
+                except WaitedTooLong:
+                    self.missing = (f"the page at {url} has no visible '{selector}' (browser.{what}) "
+                                    f"{FIND:.0f} s after it loaded: check the selector")
+                    return Turned(error=self.missing, latency=time.monotonic() - start)
             await page.fill(self.input, message)
             if self.send:
                 await page.click(self.send)
@@ -132,8 +146,8 @@ class Browser:
             deadline = start + self.timeout
             text = await self._settled(answers, before, deadline)
             if text is None:
-                return Turned(error=f"no new answer ({self.answer}) on the page in {self.timeout:.0f} s",
-                              latency=time.monotonic() - start)
+                return Turned(error=f"no new answer on the page in {self.timeout:.0f} s: is '{self.answer}' "
+                              "(browser.answer) what holds the bot's answers?", latency=time.monotonic() - start)
             newest = answers.nth(await answers.count() - 1)
             markup = await newest.evaluate("e => e.outerHTML")
             text = await newest.evaluate(READ)
