@@ -110,6 +110,19 @@ def test_a_selector_the_page_lacks_fails_every_case_at_once_and_says_which(chat_
     assert all("has no visible '#nope' (browser.input)" in r["error"] for r in results)
 
 
+def test_a_page_that_cannot_be_reached_is_an_error_that_keeps_the_url_s_secret(tmp_path, monkeypatch):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found")
+    monkeypatch.setenv("DEMARCATE_CHROMIUM", CHROMIUM)
+    monkeypatch.setenv("PAGE_TOKEN", "s3cr3t-token-value")
+    spec = tmp_path / "page.yaml"  # nothing listens on port 9
+    spec.write_text("url: http://127.0.0.1:9/chat?token=${PAGE_TOKEN}\nbrowser: {input: '#q', answer: .bot}\n")
+    (r,) = run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="doc-say-canary", force=True,
+                        db=str(tmp_path / "h.sqlite"), timeout=20)["results"]
+    assert r["outcome"] == "error" and "${PAGE_TOKEN}" in r["error"] and "s3cr3t" not in r["error"]
+    assert b"s3cr3t" not in (tmp_path / "h.sqlite").read_bytes()
+
+
 def test_a_browser_spec_takes_no_request_of_its_own(tmp_path):
     spec = tmp_path / "page.yaml"
     spec.write_text("url: http://127.0.0.1:9/chat\nbody: {q: '{message}'}\nreply: answer\n"

@@ -237,6 +237,15 @@ def _env(text: str, where: str) -> str:
     return _ENV.sub(sub, text)
 
 
+def _hidden(text: str, template: str) -> str:
+    """A text that may hold what `template`'s ${NAME}s were filled with (an error naming the URL), each
+    value written back as the ${NAME} it came from: secrets never reach the history."""
+    for name in _ENV.findall(template):
+        if value := os.environ.get(name):
+            text = text.replace(value, "${" + name + "}")
+    return text
+
+
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -738,8 +747,8 @@ class HttpTarget:
         assert self.browser is not None
         url = _env(_fill(self.spec.url, {"session": ident}), "url")
         turned = await self.browser.turn(url, message, session)
-        if turned.error:
-            return Reply(error=turned.error, latency=turned.latency, extra={"no_retry": True})
+        if turned.error:  # it may name the page: with any secret the URL took from the environment put back
+            return Reply(error=_hidden(turned.error, self.spec.url), latency=turned.latency, extra={"no_retry": True})
         return Reply(status=200, text=turned.text, page=turned.html, rendered=True, latency=turned.latency,
                      session=session, extra={"clicked": turned.clicked})
 
@@ -778,7 +787,7 @@ class HttpTarget:
             return Reply(error=f"no answer in time: {type(exc).__name__}", latency=time.monotonic() - start,
                          extra={"no_retry": True})  # it may still be generating: do not queue more behind it
         except httpx.HTTPError as exc:
-            return Reply(error=f"{type(exc).__name__}: {exc}", latency=time.monotonic() - start)
+            return Reply(error=_hidden(f"{type(exc).__name__}: {exc}", self.spec.url), latency=time.monotonic() - start)
         except ValueError as exc:  # a message that cannot be sent as the spec asks (a PDF of it)
             return Reply(error=str(exc), extra={"no_retry": True})
         latency = time.monotonic() - start
