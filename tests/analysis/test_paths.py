@@ -317,6 +317,25 @@ def test_a_finding_on_a_laundered_path_says_how_the_words_became_the_users(tmp_p
     assert all("next message" not in f.explanation for f in analyse(direct.system).findings)
 
 
+def test_a_gate_that_lasts_a_turn_does_not_hold_past_a_click_that_starts_the_next(tmp_path):
+    """Tools withheld for the rest of the turn once the model has read the planted review (APP-TOOL-05):
+    where the same model's answer carries buttons that send its words on as the user's next message,
+    the injection goes into a turn of its own, where the mail tool is offered again."""
+    bot = Bot().provides("APP-TOOL-05", scope=["mail"])
+    assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>mail>out"].state == "closed"
+    bot.add({"id": "view", "kind": "output-renderer", "owner": "app", "sends-as-user": "markup"},
+            ("llm", "view"), ("view", "chat"))
+    path = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>mail>out"]
+    assert path.open and path.needs_click  # open only through the click
+    gate = next(c for c in path.controls if c.id == "APP-TOOL-05")
+    assert not gate.closes and "crosses into a turn of its own, where mail is offered again" in gate.void
+    # The user who types the attack types the next turn's message too: no click takes them past the gate.
+    assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["chat>llm>mail>out"].state == "closed"
+    # A gate that holds whatever the turn (a person's approval) still closes it.
+    bot.set("mail", confirmation="admin")
+    assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>mail>out"].state == "closed"
+
+
 def test_a_flow_from_a_renderer_to_a_users_input_without_saying_how_is_warned_about(cli, write):
     path = write("bot.yaml", CHAT_AND_MODEL + """\
           - {id: view, kind: output-renderer, owner: app}

@@ -578,7 +578,9 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
         by_user = ctx.kind(steps[0]) == "user-input"
         controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user)
         needs_click = ((impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration"))
-                       or bool(path_controls.turns and path_controls.turns.clicked(steps, first_impact)))
+                       or bool(path_controls.turns and path_controls.turns.clicked(steps, first_impact))
+                       # Held on this turn, it is passed only through a click that starts the next.
+                       or (bool(path_controls.loops) and _crossed_only(ctx, controls)))
         parts: tuple[str, ...] = ()
         if path_controls.markup_ways and "improper-output" in impact_threats:
             parts = tuple(sorted({c.part for c in controls if c.part}))
@@ -591,6 +593,14 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
             steps[0], steps[-1], steps, entry, impacts[0].kind, threats, controls,
             needs_click=needs_click, first_impact=first_impact, parts=parts))
     return result
+
+
+def _crossed_only(ctx: Context, controls: tuple[PathControl, ...]) -> bool:
+    """Whether what keeps the path from closing is a control in effect that holds for a turn, which a
+    click carries the injection past."""
+    catalog = ctx.system.catalog.controls
+    return not any(c.closes for c in controls) and any(
+        c.void and c.status in ("implemented", "configured") and catalog[c.id].holds_for == "turn" for c in controls)
 
 
 _RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "planned": 2,
@@ -644,6 +654,14 @@ class _PathControls:
         self.markup_ways = {cid: ways_out(c) for cid, c in ctx.system.components.items()
                             if c.kind == "output-renderer" and renders_markup(c)}  # type: ignore[attr-defined]
         self.turns = turns(ctx, graph)
+        # For each model whose words a click sends back to it as the user's next message, the renderer
+        # that sends them: what holds only for a turn (`holds-for: turn`) does not hold past that click.
+        self.loops: dict[str, str] = {}
+        if self.turns:
+            after = graph.marked(lambda c: c in self.turns, down=True)
+            before = graph.marked(lambda c: c in self.turns)
+            self.loops = {m: r for m in ctx.components_of("model")
+                          for r in after(m) if before.reaches(m, r)}
 
     def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
         """The parties that are among the owners, in the parties' order (which may be long: every
@@ -733,9 +751,12 @@ class _PathControls:
             part, cannot = self._way_out(control, ways, impact_threats)
             void = void or cannot
         relayed = self._relayed(control, components, steps) if self.behind else None
-        void = void or relayed or ""
+        # The user who attacks types the next turn's message anyway: a click carries them past nothing.
+        crossed = self._crossed(components, steps) if self.loops and control.holds_for == "turn" and not by_user else ""
+        void = void or relayed or crossed
         parties = state.parties or self.ctx.resp[control.id].responsible
-        shared = not too_late and relayed is None  # behind a relaying tool, it depends on the path
+        # Behind a relaying tool, or past a model that sends its words on, it depends on the path.
+        shared = not too_late and relayed is None and not (self.loops and control.holds_for and not by_user)
         if len(parties) > 1:
             # Of several parties a control could fall to, those who own part of this path answer here.
             parties = self._among(parties, dict.fromkeys(self.owner[c] for c in steps)) or parties
@@ -746,6 +767,18 @@ class _PathControls:
             pc = self.made[key] = PathControl.of(control, status, parties, components, state.reason, too_late,
                                                  void, part, state.by_model)
         return pc, shared
+
+    def _crossed(self, components: tuple[str, ...], steps: tuple[str, ...]) -> str:
+        """For a control that holds for a turn: why it cannot close this path, where the model before
+        its hop sends its words on as the user's next message (the injection goes into a turn of its
+        own, where the tool is offered again); "" where it can."""
+        for cid in components:
+            i = steps.index(cid)
+            model = next((steps[j] for j in range(i - 1, -1, -1) if self.ctx.kind(steps[j]) == "model"), "")
+            if renderer := self.loops.get(model, ""):
+                return (f"{model}'s words go on as the user's next message when {renderer} is clicked: the injection "
+                        f"crosses into a turn of its own, where {cid} is offered again")
+        return ""
 
     def _relayed(self, control: Control, components: tuple[str, ...], steps: tuple[str, ...]) -> str | None:
         """For a host allowlist on the egress after a tool that hands what it sends to a host that

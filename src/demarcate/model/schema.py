@@ -153,6 +153,10 @@ class Control(Model):
     references: References = References()
     verify: Verification = Verification()
     configured_by: list[AttributeCheck] = []
+    holds_for: Literal["turn"] | None = Field(
+        None, description="How long it holds once it acts: `turn` for a gate that lasts the rest of the turn "
+                          "(tools withheld after untrusted content was read). A renderer that sends the model's "
+                          "words on as the user's next message (`sends-as-user`) carries an injection past it.")
 
     @model_validator(mode="before")
     @classmethod
