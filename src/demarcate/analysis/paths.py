@@ -661,7 +661,7 @@ class _PathControls:
             after = graph.marked(lambda c: c in self.turns, down=True)
             before = graph.marked(lambda c: c in self.turns)
             self.loops = {m: r for m in ctx.components_of("model")
-                          for r in after(m) if before.reaches(m, r)}
+                          if (r := next((r for r in after(m) if before.reaches(m, r)), ""))}
 
     def _among(self, parties: tuple[str, ...], owners: dict[str, None]) -> tuple[str, ...]:
         """The parties that are among the owners, in the parties' order (which may be long: every
