@@ -140,3 +140,21 @@ def test_a_browser_that_cannot_start_is_a_clear_error(tmp_path, monkeypatch):
     spec.write_text("url: http://127.0.0.1:9/chat\nbrowser: {input: '#q', answer: .bot}\n")
     with pytest.raises(ManifestError, match="the target's browser could not start"):
         run_campaign(load([SHOPBOT]), target=f"http:{spec}", probes="doc-image-plain", db=str(tmp_path / "h.sqlite"))
+
+
+def test_the_drivers_end_after_ctrl_c_is_not_reported_but_anything_else_is(caplog):
+    import asyncio
+
+    from demarcate.testing.targets._browser import _DRIVER_GONE, _quiet_when_the_driver_ends
+
+    loop = asyncio.new_event_loop()
+    try:
+        _quiet_when_the_driver_ends(loop)
+        loop.call_exception_handler({"message": "Future exception was never retrieved",
+                                     "exception": Exception(_DRIVER_GONE)})
+        assert not caplog.records
+        loop.call_exception_handler({"message": "Future exception was never retrieved",
+                                     "exception": ValueError("something else")})
+        assert "something else" in caplog.text
+    finally:
+        loop.close()

@@ -7,6 +7,7 @@ storage), as each is a fresh visitor over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Browser:
                 from playwright.async_api import Error, async_playwright
 
                 self._playwright = await async_playwright().start()
+                _quiet_when_the_driver_ends(asyncio.get_running_loop())
                 binary = os.environ.get(CHROMIUM_ENV) or None
                 try:
                     self._chromium = await self._playwright.chromium.launch(
@@ -201,11 +203,39 @@ class Browser:
             await tab.context.close()
 
     async def close(self) -> None:
-        for session in list(self.tabs):
-            await self.end(session)
-        if self._chromium is not None:
-            await self._chromium.close()
+        from playwright.async_api import Error
+
+        try:
+            for session in list(self.tabs):
+                await self.end(session)
+            if self._chromium is not None:
+                await self._chromium.close()
+        except Error:
+            pass  # the driver is gone already (Ctrl-C reaches it too): nothing is left to close
+        finally:
+            self.tabs.clear()
             self._chromium = None
-        if self._playwright is not None:
-            await self._playwright.stop()
-            self._playwright = None
+            if self._playwright is not None:
+                with contextlib.suppress(Error):
+                    await self._playwright.stop()
+                self._playwright = None
+
+
+_DRIVER_GONE = "Connection closed while reading from the driver"
+
+
+def _quiet_when_the_driver_ends(loop: asyncio.AbstractEventLoop) -> None:
+    """Ctrl-C reaches Playwright's driver process as well as the campaign, and its pending calls then
+    fail with nobody waiting for them; asyncio would print each. The campaign has saved its cases and
+    says how to resume: those messages say nothing more."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if _DRIVER_GONE in str(context.get("exception", "")):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
