@@ -32,14 +32,20 @@ def answers_its_user(ctx: Context, model: str) -> bool:
     return ctx.memo[key]
 
 
+def shown_to_attacker(ctx: Context, path: AttackPath) -> list[str]:
+    """On a path from the user's own input, the models on it with private data that answer that user:
+    the attacker is the user, who can have them show it in an answer, so sending it elsewhere leaks
+    nothing more (that they may read it at all is a finding of its own)."""
+    if path.entry != "user-input":
+        return []
+    return [m for m in path.steps if ctx.kind(m) == "model" and model_has_private_data(ctx, m)
+            and answers_its_user(ctx, m)]
+
+
 def leaks_private_data(ctx: Context, path: AttackPath) -> bool:
-    """Whether private data can leave on a path to someone who may not read it. On a path from the
-    user's own input, the attacker is the user: what a model that answers them holds, they can have
-    shown in the answer, so sending it elsewhere leaks nothing more (that they may read it at all is
-    a finding of its own)."""
-    by_user = path.entry == "user-input"
-    return any(model_has_private_data(ctx, m) and not (by_user and answers_its_user(ctx, m))
-               for m in path.steps if ctx.kind(m) == "model")
+    """Whether private data can leave on a path to someone who may not read it."""
+    shown = shown_to_attacker(ctx, path)
+    return any(model_has_private_data(ctx, m) and m not in shown for m in path.steps if ctx.kind(m) == "model")
 
 
 def path_severity(ctx: Context, path: AttackPath) -> str:

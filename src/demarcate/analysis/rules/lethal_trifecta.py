@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from demarcate.analysis.context import Context
@@ -84,9 +85,12 @@ def check(ctx: Context) -> Iterator[Finding]:
     def from_outside(c: str) -> bool:
         return ctx.is_untrusted_source(c) and ctx.kind(c) != "user-input"
 
-    # Untrusted content from outside: for a model that answers its user, what that user types is no
-    # leg, since whatever the model reaches it can be made to show them (worked out once it is needed).
-    outside_up: list[Marked] = []
+    @functools.cache
+    def outside_up() -> Marked:
+        """Untrusted content from outside: for a model that answers its user, what that user types is
+        no leg, since whatever the model reaches it can be made to show them."""
+        return graph.marked(from_outside)
+
     # The owners of a leg too long to name in full, worked out for every model once it is needed.
     by_owner: dict[str, Marked] = {}
 
@@ -106,9 +110,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         untrusted_leg, leg_name = untrusted_up, "untrusted"
         if answers_its_user(ctx, model):
-            if not outside_up:
-                outside_up.append(graph.marked(from_outside))
-            untrusted_leg, leg_name = outside_up[0], "outside"
+            untrusted_leg, leg_name = outside_up(), "outside"
             if not untrusted_leg.any(model):
                 continue
         private = sorted({*private_up(model, limit=NAMED), *after})[:NAMED]

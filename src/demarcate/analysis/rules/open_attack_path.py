@@ -7,13 +7,7 @@ from collections.abc import Iterator
 from demarcate.analysis.context import Context
 from demarcate.analysis.findings import Finding, Rule
 from demarcate.analysis.paths import PathControl, turns
-from demarcate.analysis.rules._shared import (
-    answers_its_user,
-    lower,
-    model_has_private_data,
-    party_list,
-    path_severity,
-)
+from demarcate.analysis.rules._shared import lower, party_list, path_severity, shown_to_attacker
 
 RULE = Rule(
     id="open-attack-path",
@@ -71,15 +65,12 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"{source.label} ({path.entry}, untrusted{': ' + why if why else ''}) reaches {impact.label} ({path.impact_kind}"
             f"{', with a click' if path.needs_click else ''}) by {route}.",
         ]
-        if path.entry == "user-input" and path.impact_kind == "exfiltration":
-            shown = [m for m in path.steps if ctx.kind(m) == "model" and model_has_private_data(ctx, m)
-                     and answers_its_user(ctx, m)]
-            if shown:
-                lines.append(f"The attacker here is {source.label}'s own user, and "
-                             f"{' and '.join(ctx.system.components[m].label for m in shown)} "
-                             f"{'answer' if len(shown) > 1 else 'answers'} them: whatever private data "
-                             f"{'they reach' if len(shown) > 1 else 'it reaches'} can be shown to them in an "
-                             "answer, so sending it out leaks nothing more; the harm is what is sent, and where.")
+        if path.impact_kind == "exfiltration" and (shown := shown_to_attacker(ctx, path)):
+            lines.append(f"The attacker here is {source.label}'s own user, and "
+                         f"{' and '.join(ctx.system.components[m].label for m in shown)} "
+                         f"{'answer' if len(shown) > 1 else 'answers'} them: whatever private data "
+                         f"{'they reach' if len(shown) > 1 else 'it reaches'} can be shown to them in an "
+                         "answer, so sending it out leaks nothing more; the harm is what is sent, and where.")
         clicked = sent_on.clicked(path.steps, path.first_impact) if path.needs_click and sent_on else ""
         if clicked:
             at = path.steps[path.steps.index(clicked) + 1]

@@ -110,6 +110,7 @@ class Reply:
     # `page` is what a browser rendered, scripts run: what the user sees, its images loaded as theirs
     # would be (the campaign loads none for it).
     rendered: bool = False
+    clicked: list[str] | None = None  # what each click on the answer's buttons sent as the user's message
     # What the turn's request handed the app besides the message, where a target knows it (an http
     # spec's fixed fields: an incoming mail's sender and recipient): an answer repeating it found
     # nothing elsewhere.

@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from demarcate.model.errors import ManifestError, Problem
 
+T = TypeVar("T")
 CHROMIUM_ENV = "DEMARCATE_CHROMIUM"  # a Chromium or Chrome binary, where Playwright's own is not installed
 # What a click on the newest answer may press: buttons, and elements a script made clickable (Dify's
 # `abbr:` links). Plain links are left alone: following one leaves the page.
@@ -107,14 +109,8 @@ class Browser:
             tab.url = url
             # A page may still be drawing what it shows on opening (a greeting among the answers):
             # counted as already there, it is never taken for the answer to the first message.
-            answers, since, count = tab.page.locator(self.answer), time.monotonic(), -1
-            deadline = since + max(self.settle * 4, 5.0)
-            while time.monotonic() < deadline:
-                if (now := await answers.count()) != count:
-                    count, since = now, time.monotonic()
-                elif time.monotonic() - since >= self.settle:
-                    break
-                await asyncio.sleep(0.1)
+            await _steady(tab.page.locator(self.answer).count, self.settle,
+                          time.monotonic() + max(self.settle * 4, 5.0))
         return tab
 
     async def turn(self, url: str, message: str, session: str) -> Turned:
@@ -146,8 +142,7 @@ class Browser:
             else:
                 await page.press(self.input, "Enter")
             deadline = start + self.timeout
-            text = await self._settled(answers, before, deadline)
-            if text is None:
+            if await self._settled(answers, before, deadline) is None:
                 return Turned(error=f"no new answer on the page in {self.timeout:.0f} s: is '{self.answer}' "
                               "(browser.answer) what holds the bot's answers?", latency=time.monotonic() - start)
             newest = answers.nth(await answers.count() - 1)
@@ -161,18 +156,12 @@ class Browser:
     async def _settled(self, answers: Any, before: int, deadline: float) -> str | None:
         """The newest answer's text once a new one is on the page and has not changed for `settle`
         seconds (a streamed answer grows until it is done); None if none came before the deadline."""
-        last, since = None, 0.0
-        while time.monotonic() < deadline:
+        async def newest() -> str | None:
             count = await answers.count()
-            if count > before:
-                text = await answers.nth(count - 1).inner_text()
-                now = time.monotonic()
-                if text != last:
-                    last, since = text, now
-                elif text.strip() and now - since >= self.settle:
-                    return text
-            await asyncio.sleep(0.1)
-        return None
+            text = await answers.nth(count - 1).inner_text() if count > before else ""
+            return text if text.strip() else None
+
+        return await _steady(newest, self.settle, deadline)
 
     async def _click(self, page: Any, newest: Any, deadline: float) -> list[str]:
         """Click each button of the newest answer (a few at most) and read what each sent as the user's
@@ -219,6 +208,22 @@ class Browser:
                 with contextlib.suppress(Error):
                     await self._playwright.stop()
                 self._playwright = None
+
+
+async def _steady(read: Callable[[], Awaitable[T | None]], settle: float, deadline: float) -> T | None:
+    """What `read` gives once it has given the same for `settle` seconds (None: nothing yet), or None
+    if it has not by the deadline."""
+    last: T | None = None
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        value = await read()
+        now = time.monotonic()
+        if value != last:
+            last, since = value, now
+        elif value is not None and now - since >= settle:
+            return value
+        await asyncio.sleep(0.1)
+    return None
 
 
 _DRIVER_GONE = "Connection closed while reading from the driver"

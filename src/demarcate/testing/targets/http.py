@@ -750,7 +750,7 @@ class HttpTarget:
         if turned.error:  # it may name the page: with any secret the URL took from the environment put back
             return Reply(error=_hidden(turned.error, self.spec.url), latency=turned.latency, extra={"no_retry": True})
         return Reply(status=200, text=turned.text, page=turned.html, rendered=True, latency=turned.latency,
-                     session=session, extra={"clicked": turned.clicked})
+                     session=session, clicked=turned.clicked)
 
     async def send(self, message: str, traceparent: str, session: str) -> Reply:
         if self.spec.outbox is not None and session not in self.outbox_before:
@@ -854,7 +854,7 @@ class HttpTarget:
                 token = canary.lower()
                 sent = [item for key, item in after.items()
                         if key not in before and token in " ".join(strings(item)).lower()]
-        return Records(sent=sent, page_html=None if reply.scripted else reply.page, clicked=reply.extra.get("clicked"))
+        return Records(sent=sent, page_html=None if reply.scripted else reply.page, clicked=reply.clicked)
 
     async def cleanup(self, planted: list[str]) -> None:
         """Remove what the case planted, so that a later case never reads it. A cleanup that fails is
