@@ -77,7 +77,8 @@ def test_a_page_that_shows_the_answer_as_text_holds_and_the_click_proves_it(chat
     chain = {x["control"]: x for x in r["chain"]}
     assert "&lt;button" in r["evidence"]["page"]  # the markup as text on the page
     assert chain["APP-OUT-01"]["held"] is True
-    assert chain["APP-OUT-01"]["evidence"] == "no button in the rendered answer sent anything when clicked"
+    assert chain["APP-OUT-01"]["evidence"] == ("the button shown as text on the rendered page: no click on the "
+                                                "answer sent the attacker's words")
     assert chain["MOD-SAFE-03"]["held"] is False and r["outcome"] == "blocked-by-application"
     assert not any(r["canary"] in q for q in settings.asked[1:])
 
