@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 from benchmarks.check_dense import dense
@@ -331,6 +332,9 @@ def test_a_gate_that_lasts_a_turn_does_not_hold_past_a_click_that_starts_the_nex
     assert not gate.closes and "crosses into a turn of its own, where mail is offered again" in gate.void
     # The user who types the attack types the next turn's message too: no click takes them past the gate.
     assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["chat>llm>mail>out"].state == "closed"
+    # Encoding the answer takes its buttons away: no click starts the next turn, and the gate holds.
+    encoded = copy.deepcopy(bot).provides("APP-OUT-01", scope=["view"])
+    assert {p.id: p for p in _ctx(tmp_path, encoded).paths.paths}["reviews>rag>llm>mail>out"].state == "closed"
     # A gate that holds whatever the turn (a person's approval) still closes it.
     bot.set("mail", confirmation="admin")
     assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>mail>out"].state == "closed"

@@ -658,8 +658,11 @@ class _PathControls:
         # that sends them: what holds only for a turn (`holds-for: turn`) does not hold past that click.
         self.loops: dict[str, str] = {}
         if self.turns:
-            after = graph.marked(lambda c: c in self.turns, down=True)
-            before = graph.marked(lambda c: c in self.turns)
+            # Only a renderer whose click nothing stops (encoding takes a markup button away) sends them.
+            sends = {r for r, how in self.turns.items() if not any(
+                c.closes_paths and state.effective for c, state, _, _ in self.hop(r, TURN_THREATS[how], True).values())}
+            after = graph.marked(lambda c: c in sends, down=True)
+            before = graph.marked(lambda c: c in sends)
             self.loops = {m: r for m in ctx.components_of("model")
                           if (r := next((r for r in after(m) if before.reaches(m, r)), ""))}
 
