@@ -22,7 +22,8 @@ def test_the_user_a_model_answers_is_no_leg(bot, run):
     assert "untrusted content from chat" in f.explanation
     bot.add({"id": "page", "kind": "output-renderer", "owner": "app", "format": "text", "publishes": True},
             ("llm", "page"))
-    assert [f.id for f in run(bot, RULE)] == ["lethal-trifecta:llm"]
+    (f,) = run(bot, RULE)  # a form whose writer is shown nothing back: what it sends out is a leak
+    assert f.severity == "critical" and "1 open exfiltration path from outside content runs" in f.explanation
     bot.add({"id": "window", "kind": "output-renderer", "owner": "app", "format": "text"}, ("llm", "window"))
     assert run(bot, RULE) == []
     bot.add({"id": "reviews", "kind": "data-source", "owner": "app", "trust": "untrusted"}, ("reviews", "llm"))
@@ -43,7 +44,8 @@ def test_code_that_runs_and_reaches_open_egress_takes_the_data_out(bot, run):
     bot.drop("mail").add({"id": "code", "kind": "tool", "owner": "app", "effects": ["execute-code"],
                           "credential": "none"}, ("llm", "code"), ("code", "out"))
     (f,) = run(bot, RULE)
-    assert f.severity == "critical" and "1 open exfiltration path from outside content runs" in f.explanation
+    # The review's, and the chat's: this bot shows its user no answer, so what they type is outside content.
+    assert f.severity == "critical" and "2 open exfiltration paths from outside content run" in f.explanation
     bot.set("out", policy="allowlist", allow=["pypi.org"])
     (f,) = run(bot, RULE)
     assert f.severity == "medium" and "0 open exfiltration paths" in f.explanation

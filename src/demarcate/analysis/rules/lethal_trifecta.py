@@ -109,7 +109,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not ((private_up.any(model) or after) and untrusted_up.any(model) and outbound.any(model)):
             continue
         untrusted_leg, leg_name = untrusted_up, "untrusted"
-        if answers_its_user(ctx, model):
+        answers = answers_its_user(ctx, model)
+        if answers:
             untrusted_leg, leg_name = outside_up(), "outside"
             if not untrusted_leg.any(model):
                 continue
@@ -117,7 +118,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         private_total = private_up.count(model) + len(after)
         untrusted = untrusted_leg(model, limit=NAMED)
         out = outbound(model, limit=NAMED)
-        open_paths = [p for p in ctx.paths.open_through(model) if _carries_out(ctx, p) and p.entry != "user-input"]
+        # A path from its own user's input takes nothing out that the user could not be shown, where it answers them.
+        open_paths = [p for p in ctx.paths.open_through(model) if _carries_out(ctx, p)
+                      and not (answers and p.entry == "user-input")]
         if any(not p.needs_click for p in open_paths):
             severity = "critical"
         elif open_paths:
