@@ -55,8 +55,11 @@ def test_screening_the_reviews_leaves_the_rendering_exfiltration_open_and_the_fi
     assert comment[0] == "## demarcate: ShopBot customer service (what if APP-IN-03 were in effect)"
     assert comment[2].startswith("> What if APP-IN-03 (app-team) were in effect: open findings 33 → ")
     text = cli("check", SHOPBOT, "--assume", "APP-IN-03", "--assume", "APP-TOOL-02").stdout
+    # 24: with the reviews' mail path gated, APP-TOOL-05 would close no open path (the shopper's own mail path
+    # is not one it acts on: nothing the application took in set it off), so its unowned finding goes too.
     assert text.startswith("What if APP-IN-03 (app-team), APP-TOOL-02 (app-team) were in effect: open findings "
-                           "33 → 25, open attack paths 7 → 4\n")
+                           "33 → 24, open attack paths 7 → 4\n")
+    assert "unowned-control:APP-TOOL-05" not in text
 
 
 def test_an_assumed_control_includes_its_configuration_and_ends_the_partys_reliance():

@@ -330,14 +330,28 @@ def test_a_gate_that_lasts_a_turn_does_not_hold_past_a_click_that_starts_the_nex
     assert path.open and path.needs_click  # open only through the click
     gate = next(c for c in path.controls if c.id == "APP-TOOL-05")
     assert not gate.closes and "crosses into a turn of its own, where mail is offered again" in gate.void
-    # The user who types the attack types the next turn's message too: no click takes them past the gate.
-    assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["chat>llm>mail>out"].state == "closed"
+    # The user who types the attack sets the gate off no more than they would without the buttons: it waits
+    # for content the application took in, and their own path is open whatever the click does.
+    own = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["chat>llm>mail>out"]
+    assert own.open and not own.needs_click and "APP-TOOL-05" not in {c.id for c in own.controls}
     # Encoding the answer takes its buttons away: no click starts the next turn, and the gate holds.
     encoded = copy.deepcopy(bot).provides("APP-OUT-01", scope=["view"])
     assert {p.id: p for p in _ctx(tmp_path, encoded).paths.paths}["reviews>rag>llm>mail>out"].state == "closed"
     # A gate that holds whatever the turn (a person's approval) still closes it.
     bot.set("mail", confirmation="admin")
     assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>mail>out"].state == "closed"
+
+
+def test_a_gate_a_prompt_provides_is_open_without_a_click(tmp_path):
+    """Tools 'withheld' by a system prompt close nothing within the turn either: the path is open as it
+    stands, not only through the click, and what keeps it open is the prompt, not the turn."""
+    bot = Bot().provides("APP-TOOL-05", scope=["mail"], by="prompt")
+    bot.add({"id": "view", "kind": "output-renderer", "owner": "app", "sends-as-user": "markup"},
+            ("llm", "view"), ("view", "chat"))
+    path = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>mail>out"]
+    assert path.open and not path.needs_click
+    gate = next(c for c in path.controls if c.id == "APP-TOOL-05")
+    assert not gate.void and "asks a model to tell instructions from data" in gate.reason and gate.reduces
 
 
 def test_a_flow_from_a_renderer_to_a_users_input_without_saying_how_is_warned_about(cli, write):
@@ -385,3 +399,26 @@ def test_the_report_marks_a_path_that_needs_a_click(tmp_path, cli):
     assert laundered[:laundered.index("</button>")].endswith('<span class="badge click">needs a click</span>')
     direct = html[html.index('data-path="chat&gt;llm&gt;mail&gt;out"'):]
     assert "needs a click" not in direct[:direct.index("</button>")]
+
+
+def test_a_gate_set_off_by_outside_content_does_not_close_a_users_own_path(tmp_path):
+    """APP-TOOL-05 waits for something the application took in: a shopper asking for the mail themselves
+    never sets it off. A custom control says the same with `triggered-by: outside-content`."""
+    bot = Bot().provides("APP-TOOL-05", scope=["mail"])
+    paths = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}
+    assert paths["reviews>rag>llm>mail>out"].closed_by == ("APP-TOOL-05",)
+    assert paths["chat>llm>mail>out"].open and "APP-TOOL-05" not in {c.id for c in paths["chat>llm>mail>out"].controls}
+
+    doc = Bot().provides("X-QUARANTINE-01", scope=["mail"]).doc()
+    doc["custom-controls"] = [{"id": "X-QUARANTINE-01", "title": "Mail tool off once a page was read",
+                               "layer": "application", "applies-to": ["tool"], "mitigates": ["tool-misuse"],
+                               "triggered-by": "outside-content"}]
+    (tmp_path / "custom.yaml").write_text(dump_yaml(doc))
+    paths = {p.id: p for p in Context(load([tmp_path / "custom.yaml"])).paths.paths}
+    assert paths["reviews>rag>llm>mail>out"].closed_by == ("X-QUARANTINE-01",)
+    assert paths["chat>llm>mail>out"].open
+    # Without it, the same control is what the user's path needs too.
+    del doc["custom-controls"][0]["triggered-by"]
+    (tmp_path / "custom.yaml").write_text(dump_yaml(doc))
+    paths = {p.id: p for p in Context(load([tmp_path / "custom.yaml"])).paths.paths}
+    assert paths["chat>llm>mail>out"].closed_by == ("X-QUARANTINE-01",)

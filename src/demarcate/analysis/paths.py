@@ -740,7 +740,7 @@ class _PathControls:
         same on every path where it is not too late and the attack comes from the same side (an
         entry's hop and threats fix `impact_threats`: they need not be in the key)."""
         control, state, _, components = item
-        if by_user and "indirect-injection" in control.mitigates and "direct-injection" not in control.mitigates:
+        if by_user and control.outside_content_only:
             return None, True  # it acts on content the application takes in, not on what its user types
         status, void = state.state, ""
         if by_user and self._approved_by_user(control, components):
@@ -754,8 +754,10 @@ class _PathControls:
             part, cannot = self._way_out(control, ways, impact_threats)
             void = void or cannot
         relayed = self._relayed(control, components, steps) if self.behind else None
-        # The user who attacks types the next turn's message anyway: a click carries them past nothing.
-        crossed = self._crossed(components, steps) if self.loops and control.holds_for == "turn" and not by_user else ""
+        # The user who attacks types the next turn's message anyway: a click carries them past nothing. A
+        # gate a prompt provides holds within the turn no better: the prompt, not the click, is why it fails.
+        crossed = self._crossed(components, steps) if (
+            self.loops and control.holds_for == "turn" and not by_user and not state.by_model) else ""
         void = void or relayed or crossed
         parties = state.parties or self.ctx.resp[control.id].responsible
         # Behind a relaying tool, or past a model that sends its words on, it depends on the path.

@@ -157,6 +157,11 @@ class Control(Model):
         None, description="How long it holds once it acts: `turn` for a gate that lasts the rest of the turn "
                           "(tools withheld after untrusted content was read). A renderer that sends the model's "
                           "words on as the user's next message (`sends-as-user`) carries an injection past it.")
+    triggered_by: Literal["outside-content"] | None = Field(
+        None, description="What sets it off, where that is not everything the model reads: `outside-content` for "
+                          "a control that acts once content the application takes in (documents, pages, tool "
+                          "output) reaches the model, never on what its own user types (tools withheld after "
+                          "untrusted content was read). On a path from the user's own input it stops nothing.")
 
     @model_validator(mode="before")
     @classmethod
@@ -169,6 +174,13 @@ class Control(Model):
     def approval(self) -> bool:
         """Whether it holds through a person approving (its configuration is a `confirmation`)."""
         return any(c.attribute == "confirmation" for c in self.configured_by)
+
+    @cached_property
+    def outside_content_only(self) -> bool:
+        """Whether it acts only on content the application takes in, never on what its user types: said
+        (`triggered-by`), or implied by its mitigating indirect injection and not direct."""
+        return self.triggered_by == "outside-content" or (
+            "indirect-injection" in self.mitigates and "direct-injection" not in self.mitigates)
 
     @property
     def closes_paths(self) -> bool:
