@@ -185,3 +185,31 @@ def test_dify_as_a_shop_runs_it_answers_for_what_the_shop_can_set(cli):
     assert own["severity"] == "medium" and "chat's own user" in own["explanation"]
     assert found["over-privileged-credential:order-status"]["responsible"] == ["support"]
     assert data["summary"]["open"]["critical"] >= 1
+
+
+def test_cline_on_its_defaults_runs_what_its_editor_writes(cli, tmp_path):
+    """Cline's editor is auto-approved by default and writes any absolute path; the MCP hub starts a
+    server the moment its settings file lists it, and hooks run from the workspace. A planted file
+    reaches code execution without anyone asking: the run is what the path does, and what could stop
+    it is the editor's approval (the developer's setting) or Cline's own code."""
+    path = Path(__file__).resolve().parents[1] / "data" / "deployments" / "cline.yaml"
+    data = json.loads(cli("check", path, "--format", "json").stdout)
+    found = {f["id"]: f for f in data["findings"]}
+    for runner in ("mcp-launcher", "hook-runner"):
+        planted = found[f"open-attack-path:workspace>read-files>llm>editor>{runner}"]
+        assert planted["severity"] == "critical" and planted["responsible"] == ["cline", "developer"]
+        assert "APP-TOOL-07 on editor (missing: self-configurable: true" in planted["explanation"]
+        assert f"APP-TOOL-04 on {runner} (missing: {runner} has no setting for it" in planted["explanation"]
+    paths = {p["id"]: p for p in data["paths"]}
+    assert paths["workspace>read-files>llm>chat-view"]["needs_click"]  # an image loads only on "Load image"
+    assert set(data["leverage"]["responsible"]["APP-TOOL-01"]) == {"cline"}
+    # The developer's own lever: approving each edit closes every path through the editor.
+    approved = tmp_path / "cline.yaml"
+    approved.write_text(path.read_text().replace(
+        "effects: [write, configure], self-configurable: true,",
+        "effects: [write, configure], self-configurable: true, confirmation: user,"))
+    after = {p["id"]: p for p in json.loads(cli("check", approved, "--format", "json").stdout)["paths"]}
+    through_editor = {i: p for i, p in after.items() if "editor" in p["steps"]}
+    assert {i for i in through_editor if i.startswith("workspace>")} == {
+        f"workspace>read-files>llm>editor>{end}" for end in ("hook-runner", "mcp-launcher", "rules")}
+    assert all(not p["open"] and "APP-TOOL-02" in p["closed_by"] for p in through_editor.values())

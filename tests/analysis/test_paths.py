@@ -422,3 +422,24 @@ def test_a_gate_set_off_by_outside_content_does_not_close_a_users_own_path(tmp_p
     (tmp_path / "custom.yaml").write_text(dump_yaml(doc))
     paths = {p.id: p for p in Context(load([tmp_path / "custom.yaml"])).paths.paths}
     assert paths["chat>llm>mail>out"].closed_by == ("X-QUARANTINE-01",)
+
+
+def test_a_file_the_agent_writes_that_something_then_runs_is_code_execution(tmp_path):
+    """A coding agent's editor writes a hook script (or an MCP server entry) that a runner starts with
+    no one asking: the path does its harm where the code runs. A check on the runner does not vouch for
+    the editor, nor the editor's for the runner; a gate at the runner still stops the run."""
+    bot = Bot().add({"id": "editor", "kind": "tool", "owner": "app", "effects": ["write", "configure"],
+                     "self-configurable": True},
+                    ("llm", "editor")).add({"id": "runner", "kind": "tool", "owner": "app",
+                                            "effects": ["execute-code"]}, ("editor", "runner"))
+    path = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>editor>runner"]
+    assert path.open and path.impact_kind == "code-execution" and path.acted_on == "runner"
+    on = {c.id: c.components for c in path.controls}
+    assert on["APP-TOOL-07"] == ("editor",)  # the runner keeps no settings of its own: no stop for the writing
+    assert on["APP-TOOL-04"] == ("runner",)  # sandboxing is about code that runs, not a file written
+    bot.set("runner", confirmation="admin")
+    assert {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>editor>runner"].state == "closed"
+    # A write that goes on to a record read later is still the write's path.
+    bot.add({"id": "notes", "kind": "memory", "owner": "app", "persistent": True}, ("editor", "notes"))
+    notes = {p.id: p for p in _ctx(tmp_path, bot).paths.paths}["reviews>rag>llm>editor>notes"]
+    assert notes.impact_kind == "side-effect" and notes.acted_on == "editor"

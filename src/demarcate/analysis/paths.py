@@ -572,11 +572,21 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
             impact_threats = frozenset().union(*(i.threats for i in impacts))
             known = threats_of[key] = (frozenset({entry_threat}), impact_threats, impact_threats | {entry_threat})
         entry_threats, impact_threats, threats = known
+        # Where the path does its harm: its first impact, unless one after it runs code (a file the
+        # agent wrote that a hook runner or a server launcher then runs): the code is the harm, and
+        # what acts at that hop can still stop it.
+        worst = next((k for k, i in enumerate(impacts) if i.kind == "code-execution"), 0)
+        acted = first_impact + worst  # the impacts are the path's last hops, one after another
         # Data on its way out can still be stopped further on (an email tool, then egress); code that
         # ran or a record that was written cannot.
-        last_stop = len(steps) - 1 if impacts[0].kind == "exfiltration" else first_impact
+        last_stop = len(steps) - 1 if impacts[worst].kind == "exfiltration" else acted
         by_user = ctx.kind(steps[0]) == "user-input"
-        controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user)
+        # Past the first impact each hop counts against what it does itself: a tool that runs what
+        # another wrote is no stop for the writing, nor does the writer's check vouch for the run.
+        after = None if len(impacts) == 1 else \
+            (impact_threats,) * (first_impact - first_model - 1) + tuple(i.threats for i in impacts)
+        controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user,
+                                 after)
         needs_click = ((impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration"))
                        or bool(path_controls.turns and path_controls.turns.clicked(steps, first_impact))
                        # Held on this turn, it is passed only through a click that starts the next.
@@ -590,8 +600,8 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
                 needs_click = not (comp.images or comp.link_previews) and any(
                     c.closes and c.part == "markup" for c in controls)
         result.paths.append(AttackPath(
-            steps[0], steps[-1], steps, entry, impacts[0].kind, threats, controls,
-            needs_click=needs_click, first_impact=first_impact, parts=parts))
+            steps[0], steps[-1], steps, entry, impacts[worst].kind, threats, controls,
+            needs_click=needs_click, first_impact=acted, parts=parts))
     return result
 
 
@@ -608,6 +618,7 @@ _RANK = {"implemented": 6, "configured": 6, "partial": 4, "contradicted": 3, "pl
 
 
 _Entry = tuple[Control, "ControlState", int, tuple[str, ...]]  # control, best state, its rank, hops
+_Threats = frozenset[str] | tuple[frozenset[str], ...]  # the same for every hop of a stretch, or one set each
 
 
 def _merge(into: dict[str, _Entry], more: dict[str, _Entry]) -> None:
@@ -635,7 +646,7 @@ class _PathControls:
     def __init__(self, ctx: Context, graph: FlowGraph):
         self.ctx = ctx
         self.hops: dict[tuple[str, frozenset[str], bool], dict[str, _Entry]] = {}
-        self.stretches: dict[tuple[tuple[str, ...], frozenset[str]], dict[str, _Entry]] = {}
+        self.stretches: dict[tuple[tuple[str, ...], _Threats], dict[str, _Entry]] = {}
         self.made: dict[tuple[Any, ...], PathControl] = {}
         # By id() of an entry, and whether the user sent the attack: the entry (held so that its id()
         # is not reused by another) and its PathControl (None: it does not act), when that is the
@@ -687,37 +698,42 @@ class _PathControls:
             }
         return found
 
-    def stretch(self, hops: tuple[str, ...], threats: frozenset[str]) -> dict[str, _Entry]:
+    def stretch(self, hops: tuple[str, ...], threats: _Threats) -> dict[str, _Entry]:
+        """The merged controls of consecutive hops against the same threats, or against one set of
+        threats per hop (past a path's first impact, each impact's own)."""
         if len(hops) == 1:
-            return self.hop(hops[0], threats)
+            return self.hop(hops[0], threats if isinstance(threats, frozenset) else threats[0])
         key = (hops, threats)
         found = self.stretches.get(key)
         if found is None:
             found = {}
+            each = (threats,) * len(hops) if isinstance(threats, frozenset) else threats
             for i, cid in enumerate(hops):
+                against = each[i]
                 if self.turns and (turn := self.turns.turn(hops, i)):
                     # What stops a click sending the text on is all that acts at the renderer; the
                     # text then arrives as typed input, which input screening reads.
                     _merge(found, self.hop(cid, TURN_THREATS[turn], turn=True))
                 elif self.turns and i and self.turns.turn(hops, i - 1):
-                    _merge(found, self.hop(cid, threats | {"direct-injection"}))
+                    _merge(found, self.hop(cid, against | {"direct-injection"}))
                 else:
-                    _merge(found, self.hop(cid, threats))
+                    _merge(found, self.hop(cid, against))
             self.stretches[key] = found
         return found
 
     def __call__(self, steps: tuple[str, ...], first_model: int, entry: frozenset[str],
                  impact_threats: frozenset[str], threats: frozenset[str], last_stop: int,
-                 by_user: bool) -> tuple[PathControl, ...]:
+                 by_user: bool, after: _Threats | None = None) -> tuple[PathControl, ...]:
         """The controls that act on a path. Before the model, a hop's controls count against the
         injection (`entry`); at the model, against every threat of the path; after it, against
-        what the impact does. A control on several hops keeps its best state and lists every hop
-        it is on. A control only on hops past `last_stop` acts too late to close it; a person's
+        what the impact does (`after`: one set per hop where the path meets several impacts, each
+        counting against its own). A control on several hops keeps its best state and lists every
+        hop it is on. A control only on hops past `last_stop` acts too late to close it; a person's
         approval does not count when that person sent the attack (`by_user`)."""
         merged = dict(self.stretch(steps[:first_model], entry))
         _merge(merged, self.hop(steps[first_model], threats))
         if first_model + 1 < len(steps):
-            _merge(merged, self.stretch(steps[first_model + 1:], impact_threats))
+            _merge(merged, self.stretch(steps[first_model + 1:], impact_threats if after is None else after))
         late = frozenset(steps[last_stop + 1:]).difference(steps[:last_stop + 1])
         out = []
         alone = self.made_alone
