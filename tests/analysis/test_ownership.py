@@ -202,6 +202,9 @@ def test_cline_on_its_defaults_runs_what_its_editor_writes(cli, tmp_path):
         assert f"APP-TOOL-04 on {runner} (missing: {runner} has no setting for it" in planted["explanation"]
     paths = {p["id"]: p for p in data["paths"]}
     assert paths["workspace>read-files>llm>chat-view"]["needs_click"]  # an image loads only on "Load image"
+    # Commands ask, and the settings the editor can reach hold no approval the agent runs under.
+    assert paths["workspace>read-files>llm>terminal"]["closed_by"] == ["APP-TOOL-02"]
+    assert found["self-approvable-action:editor"]["title"] == "The agent can change its own settings (editor)"
     assert set(data["leverage"]["responsible"]["APP-TOOL-01"]) == {"cline"}
     # The developer's own lever: approving each edit closes every path through the editor.
     approved = tmp_path / "cline.yaml"

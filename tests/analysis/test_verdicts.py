@@ -757,6 +757,23 @@ def test_a_confirmation_the_agent_can_switch_off_through_another_tool_closes_not
     assert not _path(_check(doc, tmp_path), "issues>llm>exec>net").open
 
 
+def test_a_settings_tool_switches_off_only_the_approvals_it_reaches(tmp_path):
+    # Cline's editor writes its settings files, but the approvals are read once and kept in memory: the
+    # agent changes what starts and what runs, and switches off no approval it runs under.
+    doc = _reviewing_agent()
+    doc["components"].append({"id": "edit-settings", "kind": "tool", "owner": "dev", "effects": ["write", "configure"],
+                              "self-configurable": True, "switches-approvals": []})
+    doc["flows"].append({"from": "llm", "to": "edit-settings"})
+    assert _path(_check(doc, tmp_path), "issues>llm>exec>net").closed_by == ("APP-TOOL-02",)
+    _component(doc, "edit-settings")["switches-approvals"] = ["exec"]
+    gate = next(c for c in _path(_check(doc, tmp_path), "issues>llm>exec>net").controls if c.id == "APP-TOOL-02")
+    assert gate.status == "contradicted" and "switch approvals off through edit-settings" in gate.reason
+    # A tool it does not exist as is a positioned error, not a silent nothing.
+    _component(doc, "edit-settings")["switches-approvals"] = ["exce"]
+    with pytest.raises(ManifestError, match="unknown component 'exce'"):
+        _check(doc, tmp_path)
+
+
 # --- the party able to act --------------------------------------------------------------------
 
 def test_the_fix_names_the_party_that_operates_the_component_not_its_author(tmp_path):

@@ -160,7 +160,8 @@ class Context:
             for other in sorted(out_of[model]):
                 comp = self.system.components[other]
                 if (other != component_id and self._kinds[other] == "tool" and comp.self_configurable  # type: ignore[attr-defined]
-                        and comp.confirmation == "none" and not self.effective("APP-TOOL-07", other)):  # type: ignore[attr-defined]
+                        and comp.confirmation == "none" and not self.effective("APP-TOOL-07", other)  # type: ignore[attr-defined]
+                        and (comp.switches_approvals is None or component_id in comp.switches_approvals)):  # type: ignore[attr-defined]
                     return other
         return ""
 

@@ -466,8 +466,9 @@ def _references(system: System, invalid: dict[str, set[str]] | None = None) -> l
 
     if system.info.preset:
         ref(system.info.preset, system.catalog.presets, "preset", ("system", "preset"))
-    # Only attributes that name parties or principals refer to anything.
-    referring = {kind: [(attr, aspec) for attr, aspec in spec.attributes.items() if aspec.type in ("parties", "principals")]
+    # Only attributes that name parties, principals or components refer to anything.
+    referring = {kind: [(attr, aspec) for attr, aspec in spec.attributes.items()
+                        if aspec.type in ("parties", "principals", "components")]
                  for kind, spec in system.catalog.kinds.items()}
     at: tuple[str, Any]
     for cid, comp in comps.items():
@@ -488,6 +489,9 @@ def _references(system: System, invalid: dict[str, set[str]] | None = None) -> l
             if aspec.type == "parties":
                 for p in value:
                     ref(p, parties, "party", at)
+            elif aspec.type == "components":
+                for c in value:
+                    ref(c, comps, "component", at, attr)
             elif aspec.type == "principals":
                 for p in value:
                     if p not in parties and p not in PRINCIPAL_WORDS:

@@ -209,7 +209,8 @@ class CatalogFile(Model):
 
 
 class AttributeSpec(Model):
-    type: Literal["bool", "integer", "string", "enum", "enum-list", "string-list", "principals", "parties", "hosts"]
+    type: Literal["bool", "integer", "string", "enum", "enum-list", "string-list", "principals", "parties",
+                  "components", "hosts"]
     values: list[Id] = []
     required: bool = False
     default: Any = None
@@ -613,6 +614,7 @@ _TYPES: dict[str, Any] = {
     "string-list": list[Text],
     "principals": list[Id],
     "parties": list[Id],
+    "components": list[Id],
     "hosts": list[HostEntry],
 }
 

@@ -41,8 +41,14 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not flagged or ctx.effective(control, cid):
             continue
         exposed = bool(reach & untrusted_models)
-        what = "change its own settings and confirmation rules" if ctx.kind(cid) == "tool" \
-            else "write the configuration of the runtime that confines it"
+        if ctx.kind(cid) != "tool":
+            what = "write the configuration of the runtime that confines it"
+        elif comp.switches_approvals is None:  # type: ignore[attr-defined]
+            what = "change its own settings and confirmation rules"
+        elif comp.switches_approvals:  # type: ignore[attr-defined]
+            what = f"change its own settings and the confirmation of {', '.join(comp.switches_approvals)}"  # type: ignore[attr-defined]
+        else:  # what starts, what runs at each step, what it is told: no approval it runs under
+            what = "change its own settings"
         approved = ctx.kind(cid) == "tool" and comp.confirmation in ("user", "admin")  # type: ignore[attr-defined]
         yield Finding(
             rule=RULE.id,
