@@ -772,9 +772,6 @@ def test_a_settings_tool_switches_off_only_the_approvals_it_reaches(tmp_path):
     _component(doc, "edit-settings")["switches-approvals"] = ["exce"]
     with pytest.raises(ManifestError, match="unknown component 'exce'"):
         _check(doc, tmp_path)
-    _component(doc, "edit-settings").update({"switches-approvals": ["exec"], "self-configurable": False})
-    with pytest.raises(ManifestError, match="switches-approvals on component 'edit-settings', which is not self-conf"):
-        _check(doc, tmp_path)
 
 
 # --- the party able to act --------------------------------------------------------------------

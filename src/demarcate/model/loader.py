@@ -482,11 +482,6 @@ def _references(system: System, invalid: dict[str, set[str]] | None = None) -> l
                 problems.append(Problem(
                     f"{control} in configurable of component '{cid}' does not act on its kind ({comp.kind})", system.where.of_field(at, "configurable"),  # type: ignore[attr-defined]
                     f"it acts on: {', '.join(controls[control].applies_to)}"))
-        if comp.get("switches-approvals") is not None and not comp.get("self-configurable"):
-            problems.append(Problem(
-                f"switches-approvals on component '{cid}', which is not self-configurable: nothing reads it",
-                system.where.of_field(at, "switches-approvals"),
-                "set self-configurable: true (the agent can change this tool's settings), or remove switches-approvals"))
         for attr, aspec in referring[comp.kind]:  # type: ignore[attr-defined]
             value = comp.attr(attr)
             if not value:
