@@ -40,7 +40,7 @@ HOSTS = ["api.example", "cdn.example", "proxy.example"]
 EMPTY_LIST = re.compile(r"\(\)|\s[,;]|\s\.(\s|$)|\s\s|\b(by|on|of|to|for|protects)\s*[,;)]|\b(by|on|of|to|for)\.")
 
 
-def _value(draw, spec, parties: list[str]):
+def _value(draw, spec, parties: list[str], components: list[str]):
     kind = spec.type
     if kind == "bool":
         return draw(st.booleans())
@@ -58,6 +58,8 @@ def _value(draw, spec, parties: list[str]):
         return draw(st.lists(st.sampled_from(PRINCIPAL_WORDS), unique=True, max_size=2))
     if kind == "parties":
         return draw(st.lists(st.sampled_from(parties), unique=True, max_size=2))
+    if kind == "components":
+        return draw(st.lists(st.sampled_from(components), unique=True, max_size=2))
     return [{"host": h, "relays": draw(st.booleans())} for h in draw(st.lists(st.sampled_from(HOSTS), unique=True,
                                                                                 max_size=2))]
 
@@ -70,13 +72,14 @@ def systems(draw):
     ids = [p["id"] for p in parties]
     components = []
     # Always a model, so that paths have somewhere to go through; the rest is any kind.
-    for i, kind in enumerate(["model", *draw(st.lists(st.sampled_from(WEIGHTED_KINDS), min_size=1, max_size=9))]):
-        comp = {"id": f"c{i}", "kind": kind, "owner": draw(st.sampled_from(ids))}
+    kinds = ["model", *draw(st.lists(st.sampled_from(WEIGHTED_KINDS), min_size=1, max_size=9))]
+    cids = [f"c{i}" for i in range(len(kinds))]
+    for cid, kind in zip(cids, kinds, strict=True):
+        comp = {"id": cid, "kind": kind, "owner": draw(st.sampled_from(ids))}
         for attr, spec in CATALOG.kinds[kind].attributes.items():
             if spec.required or draw(st.booleans()):
-                comp[attr] = _value(draw, spec, ids)
+                comp[attr] = _value(draw, spec, ids, cids)
         components.append(comp)
-    cids = [c["id"] for c in components]
     # Most components exchange content with the first model (random flows alone seldom make a
     # path); more flows anywhere on top, cycles included.
     edges: dict[tuple[str, str], None] = {}
