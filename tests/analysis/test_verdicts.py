@@ -678,21 +678,50 @@ flows:
 
 def test_anyones_input_reaching_code_execution_is_critical(tmp_path):
     result = _check(copy.deepcopy(RUNNER), tmp_path)
-    finding = next(f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec>net")
+    finding = next(f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec")
     assert finding.severity == "critical"
     doc = copy.deepcopy(RUNNER)
     _component(doc, "form")["authenticated"] = True
-    finding = next(f for f in _check(doc, tmp_path).open_findings() if f.id == "open-attack-path:form>llm>exec>net")
+    finding = next(f for f in _check(doc, tmp_path).open_findings() if f.id == "open-attack-path:form>llm>exec")
     assert finding.severity == "high", "one step lower when the attacker must sign in"
 
 
 def test_an_egress_allowlist_after_the_code_ran_does_not_close_it(tmp_path):
+    """The code runs before anything of it reaches the egress: the allowlist stops what the code would
+    send, a path of its own, and not the running."""
     result = _check(copy.deepcopy(RUNNER), tmp_path)
-    path = _path(result, "form>llm>exec>net")
-    assert path.open
-    late = next(c for c in path.controls if c.id == "INF-NET-03")
-    assert late.status == "configured" and not late.could_close and not late.closes
+    ran = _path(result, "form>llm>exec")
+    assert ran.open and ran.impact_kind == "code-execution" and "INF-NET-03" not in {c.id for c in ran.controls}
+    sent = _path(result, "form>llm>exec>net")
+    assert sent.impact_kind == "exfiltration" and sent.closed_by == ("INF-NET-03",)
     assert "INF-NET-03" not in result.leverage.fix
+
+
+def test_a_sandbox_stops_the_code_and_not_what_the_code_sends(tmp_path):
+    """Code run in a sandbox harms no host, but the model can still write code that sends what it knows
+    to any host the sandbox reaches: only what stops data leaving closes that."""
+    doc = copy.deepcopy(RUNNER)
+    doc["components"][-1].update({"policy": "open"})
+    del doc["components"][-1]["allow"]
+    doc["controls"] = [{"control": "APP-TOOL-04", "party": "dev", "provides": "implemented", "scope": ["exec"]}]
+    result = _check(doc, tmp_path)
+    assert _path(result, "form>llm>exec").closed_by == ("APP-TOOL-04",)
+    sent = _path(result, "form>llm>exec>net")
+    assert sent.open and sent.impact_kind == "exfiltration" and "APP-TOOL-04" not in {c.id for c in sent.controls}
+    # A person approving each run stops both: nothing runs, so nothing is sent.
+    _component(doc, "exec")["confirmation"] = "admin"
+    result = _check(doc, tmp_path)
+    assert not _path(result, "form>llm>exec").open and _path(result, "form>llm>exec>net").closed_by == ("APP-TOOL-02",)
+
+
+def test_a_control_past_what_the_path_has_done_is_too_late(tmp_path):
+    # A record written through an API beyond the egress: the allowlist comes after the write.
+    doc = copy.deepcopy(RUNNER)
+    _component(doc, "exec")["effects"] = ["write"]
+    result = _check(doc, tmp_path)
+    path = _path(result, "form>llm>exec>net")
+    late = next(c for c in path.controls if c.id == "INF-NET-03")
+    assert path.open and late.status == "configured" and not late.could_close and not late.closes
     assert "Too late to close it" in next(
         f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec>net").explanation
 
@@ -700,12 +729,12 @@ def test_an_egress_allowlist_after_the_code_ran_does_not_close_it(tmp_path):
 def test_an_approval_by_the_attacker_closes_nothing(tmp_path):
     doc = copy.deepcopy(RUNNER)
     _component(doc, "exec")["confirmation"] = "user"
-    path = _path(_check(doc, tmp_path), "form>llm>exec>net")
+    path = _path(_check(doc, tmp_path), "form>llm>exec")
     assert path.open
     gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
     assert gate.status == "contradicted" and "user who sent the input" in gate.void
     _component(doc, "exec")["confirmation"] = "admin"
-    assert _path(_check(doc, tmp_path), "form>llm>exec>net").closed_by == ("APP-TOOL-02",)
+    assert _path(_check(doc, tmp_path), "form>llm>exec").closed_by == ("APP-TOOL-02",)
 
 
 # --- approvals that do not hold ---------------------------------------------------------------
@@ -722,9 +751,9 @@ def _reviewing_agent() -> dict[str, Any]:
 
 def test_a_confirmation_the_user_set_to_always_allow_closes_nothing(tmp_path):
     doc = _reviewing_agent()
-    assert not _path(_check(doc, tmp_path), "issues>llm>exec>net").open
+    assert not _path(_check(doc, tmp_path), "issues>llm>exec").open
     _component(doc, "exec")["always-allow"] = True
-    path = _path(_check(doc, tmp_path), "issues>llm>exec>net")
+    path = _path(_check(doc, tmp_path), "issues>llm>exec")
     assert path.open and "always-allow: true" in next(c for c in path.controls if c.id == "APP-TOOL-02").reason
 
 
@@ -734,12 +763,12 @@ def test_a_confirmation_that_shows_a_summary_closes_nothing_and_names_whose_dial
     doc["parties"].append({"id": "client", "role": "application-developer"})
     _component(doc, "exec")["confirmation-shows"] = "summary"
     doc["controls"] = [{"control": "APP-TOOL-02", "party": "client", "provides": "implemented", "scope": ["exec"]}]
-    path = _path(_check(doc, tmp_path), "issues>llm>exec>net")
+    path = _path(_check(doc, tmp_path), "issues>llm>exec")
     gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
     assert path.open and gate.status == "contradicted" and gate.parties == ("client",)
     assert "confirmation-shows: summary" in gate.reason
     _component(doc, "exec")["confirmation-shows"] = "full"
-    assert _path(_check(doc, tmp_path), "issues>llm>exec>net").closed_by == ("APP-TOOL-02",)
+    assert _path(_check(doc, tmp_path), "issues>llm>exec").closed_by == ("APP-TOOL-02",)
 
 
 def test_a_confirmation_the_agent_can_switch_off_through_another_tool_closes_nothing(tmp_path):
@@ -749,12 +778,12 @@ def test_a_confirmation_the_agent_can_switch_off_through_another_tool_closes_not
                               "self-configurable": True})
     doc["flows"].append({"from": "llm", "to": "edit-settings"})
     result = _check(doc, tmp_path)
-    path = _path(result, "issues>llm>exec>net")
+    path = _path(result, "issues>llm>exec")
     gate = next(c for c in path.controls if c.id == "APP-TOOL-02")
     assert path.open and "switch approvals off through edit-settings" in gate.reason
     # Changing the settings itself waits for a person: the approval holds again.
     _component(doc, "edit-settings")["confirmation"] = "user"
-    assert not _path(_check(doc, tmp_path), "issues>llm>exec>net").open
+    assert not _path(_check(doc, tmp_path), "issues>llm>exec").open
 
 
 def test_a_settings_tool_switches_off_only_the_approvals_it_reaches(tmp_path):
@@ -764,9 +793,9 @@ def test_a_settings_tool_switches_off_only_the_approvals_it_reaches(tmp_path):
     doc["components"].append({"id": "edit-settings", "kind": "tool", "owner": "dev", "effects": ["write", "configure"],
                               "self-configurable": True, "switches-approvals": []})
     doc["flows"].append({"from": "llm", "to": "edit-settings"})
-    assert _path(_check(doc, tmp_path), "issues>llm>exec>net").closed_by == ("APP-TOOL-02",)
+    assert _path(_check(doc, tmp_path), "issues>llm>exec").closed_by == ("APP-TOOL-02",)
     _component(doc, "edit-settings")["switches-approvals"] = ["exec"]
-    gate = next(c for c in _path(_check(doc, tmp_path), "issues>llm>exec>net").controls if c.id == "APP-TOOL-02")
+    gate = next(c for c in _path(_check(doc, tmp_path), "issues>llm>exec").controls if c.id == "APP-TOOL-02")
     assert gate.status == "contradicted" and "switch approvals off through edit-settings" in gate.reason
     # A tool it does not exist as is a positioned error, not a silent nothing.
     _component(doc, "edit-settings")["switches-approvals"] = ["exce"]
@@ -986,13 +1015,13 @@ def test_an_agent_wired_to_a_test_environment_is_one_step_less_severe(tmp_path):
     assert severity_rank(test.severity) == severity_rank(prod.severity) - 1
 
 
-def test_code_run_in_a_test_environment_is_less_severe_though_the_path_goes_on_to_egress(tmp_path):
-    # The code runs on the tool's environment; the egress after it does not make it production.
+def test_code_run_in_a_test_environment_is_less_severe(tmp_path):
+    # The code runs on the tool's environment, whatever egress its network traffic takes.
     doc = copy.deepcopy(RUNNER)
     _component(doc, "exec")["environment"] = "test"
     result = _check(doc, tmp_path)
-    assert _path(result, "form>llm>exec>net").acted_on == "exec"
-    finding = next(f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec>net")
+    assert _path(result, "form>llm>exec").acted_on == "exec"
+    finding = next(f for f in result.open_findings() if f.id == "open-attack-path:form>llm>exec")
     assert finding.severity == "high", "one step lower than the production runner's critical"
     assert "exec acts on test" in finding.explanation
 

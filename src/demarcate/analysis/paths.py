@@ -565,26 +565,38 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
 
     path_controls = _PathControls(ctx, graph)
     threats_of: dict[tuple[str, tuple[Impact, ...]], tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
-    for entry_threat, entry, steps, first_model, impacts, first_impact in found:
+    # Each route as the harms it does: usually one path; code that runs and then sends is two.
+    harms: list[tuple[str, str, tuple[str, ...], int, tuple[Impact, ...], int, int]] = []
+    listed: set[tuple[str, ...]] = set()  # a route's code-execution part, once however many ways on it has
+    for entry_threat, entry, route, first_model, met, first_impact in found:
+        for kept, worst in _harms(met):
+            steps = route[:first_impact + kept]
+            if kept < len(met):
+                if steps in listed:
+                    continue
+                listed.add(steps)
+            harms.append((entry_threat, entry, steps, first_model, met[:kept], first_impact, worst))
+    for entry_threat, entry, steps, first_model, impacts, first_impact, worst in harms:
         key = (entry_threat, impacts)
         known = threats_of.get(key)
         if known is None:
             impact_threats = frozenset().union(*(i.threats for i in impacts))
             known = threats_of[key] = (frozenset({entry_threat}), impact_threats, impact_threats | {entry_threat})
         entry_threats, impact_threats, threats = known
-        # Where the path does its harm: its first impact, unless one after it runs code (a file the
-        # agent wrote that a hook runner or a server launcher then runs): the code is the harm, and
-        # what acts at that hop can still stop it.
-        worst = next((k for k, i in enumerate(impacts) if i.kind == "code-execution"), 0)
         acted = first_impact + worst  # the impacts are the path's last hops, one after another
         # Data on its way out can still be stopped further on (an email tool, then egress); code that
         # ran or a record that was written cannot.
         last_stop = len(steps) - 1 if impacts[worst].kind == "exfiltration" else acted
         by_user = ctx.kind(steps[0]) == "user-input"
         # Past the first impact each hop counts against what it does itself: a tool that runs what
-        # another wrote is no stop for the writing, nor does the writer's check vouch for the run.
-        after = None if len(impacts) == 1 else \
-            (impact_threats,) * (first_impact - first_model - 1) + tuple(i.threats for i in impacts)
+        # another wrote is no stop for the writing, nor does the writer's check vouch for the run. Hops
+        # that carry what leaves count against the leaving: a sandbox around the code is no stop for it.
+        after: _Threats | None = None
+        if len(impacts) > 1:
+            leaving = impacts[worst].threats if impacts[worst].kind == "exfiltration" else None
+            own = [i.threats - {"code-execution"} | leaving if leaving and k < worst else i.threats
+                   for k, i in enumerate(impacts)]
+            after = (impact_threats,) * (first_impact - first_model - 1) + tuple(own)
         controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user,
                                  after)
         needs_click = ((impacts[0].needs_click and all(i.needs_click for i in impacts if i.kind == "exfiltration"))
@@ -603,6 +615,21 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
             steps[0], steps[-1], steps, entry, impacts[worst].kind, threats, controls,
             needs_click=needs_click, first_impact=acted, parts=parts))
     return result
+
+
+def _harms(impacts: tuple[Impact, ...]) -> list[tuple[int, int]]:
+    """What a route through consecutive impacts does, as paths: for each, how many of the impacts it
+    keeps and which of them is its harm. One path, harmed at its first impact, unless a later one runs
+    code (a file the agent wrote that a hook runner then runs): the running is the harm. Code that runs
+    and then reaches out is two harms, two paths: the code running (a sandbox stops it), and what it
+    sends (which only what stops data leaving does)."""
+    run = next((k for k, i in enumerate(impacts) if i.kind == "code-execution"), None)
+    if run is None:
+        return [(len(impacts), 0)]
+    out = next((j for j in range(run + 1, len(impacts)) if impacts[j].kind == "exfiltration"), None)
+    if out is None:
+        return [(len(impacts), run)]
+    return [(run + 1, run), (len(impacts), out)]
 
 
 def _crossed_only(ctx: Context, controls: tuple[PathControl, ...]) -> bool:
