@@ -38,6 +38,20 @@ def test_marks_are_the_marked_ancestors_and_descendants(case):
         assert by_digit(node) == sorted({n[-1] for n in graph.ancestors(node) & marked})
 
 
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.lists(st.integers(0, 15), min_size=len(NODES), max_size=len(NODES)))
+def test_gathered_values_are_those_of_every_component_reached(case, numbers):
+    graph, marked = case
+    values = {n: v for n, v in zip(NODES, numbers, strict=True) if n in marked}
+    for down, reached in ((False, graph.ancestors), (True, graph.descendants)):
+        gathered = graph.gathered(values, down=down)
+        for node in graph.nodes:
+            expected = 0
+            for other in reached(node) | {node}:
+                expected |= values.get(other, 0)
+            assert gathered(node) == expected, (node, down)
+
+
 def test_a_long_chain_and_a_long_cycle():
     names = [f"c{i:05}" for i in range(10_000)]
     chain = FlowGraph(names, pairwise(names))

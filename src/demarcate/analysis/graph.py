@@ -47,6 +47,24 @@ class FlowGraph:
         marked = [n for n in self._succ if test(n)]
         return Marked(self, marked, *self._groups(down), down, label)
 
+    def gathered(self, values: dict[str, int], *, down: bool = False) -> Callable[[str], int]:
+        """For each component, the union (bitwise or) of `values` over every component whose content
+        reaches it, itself included (`down`: every one it reaches): the askers of every model a
+        retriever feeds, say, in time linear in the graph rather than one walk per component."""
+        groups, group_of = self._groups(down)
+        into = self._succ if down else self._pred
+        total: list[int] = []
+        for g, members in enumerate(groups):  # each after every group it gathers from
+            acc = 0
+            for n in members:
+                acc |= values.get(n, 0)
+                for m in into[n]:
+                    h = group_of[m]
+                    if h != g:
+                        acc |= total[h]
+            total.append(acc)
+        return lambda node: total[group_of[node]]
+
     def _groups(self, down: bool) -> tuple[list[list[str]], dict[str, int]]:
         """The strongly connected components, each after every one whose content flows into it
         (`down`: every one it flows into), and the index there of each component's group."""
@@ -116,7 +134,11 @@ class Marked:
     def __call__(self, node: str, limit: int | None = None) -> list[str]:
         """The marked components that reach `node` (or that it reaches), or their labels, in order;
         with `limit`, the first that many."""
-        bits, names = self.bits(node), self.names
+        return self.named(self.bits(node), limit)
+
+    def named(self, bits: int, limit: int | None = None) -> list[str]:
+        """The marks these bits stand for (of `bits()`, or several of them or'ed), in order."""
+        names = self.names
         found: list[str] = []
         while bits and (limit is None or len(found) < limit):
             low = bits & -bits

@@ -41,6 +41,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     # Who asks each model, and which models each retriever feeds: for every component at once.
     askers_of = graph.marked(lambda c: ctx.kind(c) == "user-input")
     models_after = graph.marked(lambda c: ctx.kind(c) == "model", down=True)
+    # The askers of every model downstream of a component, at once (a long chain has hundreds of each).
+    askers_after = graph.gathered({m: askers_of.bits(m) for m in ctx.components_of("model")}, down=True)
     components = ctx.system.components
     for rid in retrievers:
         states = [ctx.state(c, rid) for c in CHECKS]
@@ -48,7 +50,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         private = [c for c in ctx.private_upstream(rid) if ctx.kind(c) == "data-source"]
         models = models_after(rid)
-        askers = sorted({a for m in models for a in askers_of(m)})
+        askers = askers_of.named(askers_after(rid))
         if not private or not askers:
             continue
         personal = any(components[c].sensitivity == "personal" for c in private)  # type: ignore[attr-defined]
