@@ -206,6 +206,10 @@ def test_cline_on_its_defaults_runs_what_its_editor_writes(cli, tmp_path):
     assert paths["workspace>read-files>llm>terminal"]["closed_by"] == ["APP-TOOL-02"]
     assert found["self-approvable-action:editor"]["title"] == "The agent can change its own settings (editor)"
     assert set(data["leverage"]["responsible"]["APP-TOOL-01"]) == {"cline"}
+    # What the developer can do alone names only what their settings reach: the MCP hub and the hook
+    # runner have no setting, so the approval they would need there is Cline's.
+    mine = json.loads(cli("check", path, "--party", "developer", "--format", "json").stdout)["own"]
+    assert mine["fix"] == ["APP-TOOL-02"] and mine["on"] == {"APP-TOOL-02": ["editor", "web-fetch"]}
     # The developer's own lever: approving each edit closes every path through the editor.
     approved = tmp_path / "cline.yaml"
     approved.write_text(path.read_text().replace(

@@ -133,7 +133,7 @@ def for_parties(result: Result, parties: Collection[str]) -> Result:
         findings=[f for f in result.findings if wanted.intersection(f.responsible)],
         paths=PathAnalysis(result.paths.graph, paths, result.paths.bounded, result.paths.notes, result.paths.limits),
         parties=tuple(dict.fromkeys(parties)),
-        own=own_fix(result.paths.paths, wanted),
+        own=own_fix(result.paths.paths, wanted, lambda cid, control: result.system.components[cid].acts_on(control)),
     )
 
 

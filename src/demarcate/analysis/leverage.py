@@ -13,7 +13,7 @@ factor ln n of the optimum) beyond that; the result says which.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from demarcate.analysis.context import Context
@@ -158,9 +158,12 @@ class OwnFix:
     on: dict[str, list[str]] = field(default_factory=dict)
 
 
-def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
+def own_fix(paths: list[AttackPath], parties: Collection[str],
+            acts: Callable[[str, str], str] | None = None) -> OwnFix:
     """The smallest set of controls these parties could put in effect themselves that closes every
-    open path they could close alone (a control of theirs in every group the path needs)."""
+    open path they could close alone (a control of theirs in every group the path needs). `acts`
+    (component, control) names the party able to put the control there: where a control spans hops of
+    several parties, the fix names only the hops that are theirs."""
     wanted = frozenset(parties)
     open_paths = [p for p in paths if p.open]
     constraints: list[frozenset[str]] = []
@@ -186,7 +189,8 @@ def own_fix(paths: list[AttackPath], parties: Collection[str]) -> OwnFix:
     for theirs in closable:
         for pc in theirs:
             if pc.id in on:
-                on[pc.id].update(dict.fromkeys(pc.components))
+                hops = [c for c in pc.components if acts(c, pc.id) in wanted] if acts else []
+                on[pc.id].update(dict.fromkeys(hops or pc.components))
     return OwnFix(sorted(wanted), best if closable else [], len(closable), len(open_paths), exact,
                   {cid: list(components) for cid, components in on.items()} if closable else {})
 
