@@ -158,8 +158,7 @@ class OwnFix:
     on: dict[str, list[str]] = field(default_factory=dict)
 
 
-def own_fix(paths: list[AttackPath], parties: Collection[str],
-            acts: Callable[[str, str], str] | None = None) -> OwnFix:
+def own_fix(paths: list[AttackPath], parties: Collection[str], acts: Callable[[str, str], str]) -> OwnFix:
     """The smallest set of controls these parties could put in effect themselves that closes every
     open path they could close alone (a control of theirs in every group the path needs). `acts`
     (component, control) names the party able to put the control there: where a control spans hops of
@@ -189,7 +188,7 @@ def own_fix(paths: list[AttackPath], parties: Collection[str],
     for theirs in closable:
         for pc in theirs:
             if pc.id in on:
-                hops = [c for c in pc.components if acts(c, pc.id) in wanted] if acts else []
+                hops = [c for c in pc.components if acts(c, pc.id) in wanted]
                 on[pc.id].update(dict.fromkeys(hops or pc.components))
     return OwnFix(sorted(wanted), best if closable else [], len(closable), len(open_paths), exact,
                   {cid: list(components) for cid, components in on.items()} if closable else {})

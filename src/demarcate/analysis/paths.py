@@ -584,17 +584,18 @@ def analyse_paths(ctx: Context, bounds: Bounds = BOUNDS) -> PathAnalysis:
             known = threats_of[key] = (frozenset({entry_threat}), impact_threats, impact_threats | {entry_threat})
         entry_threats, impact_threats, threats = known
         acted = first_impact + worst  # the impacts are the path's last hops, one after another
+        leaving = impacts[worst].kind == "exfiltration"
         # Data on its way out can still be stopped further on (an email tool, then egress); code that
         # ran or a record that was written cannot.
-        last_stop = len(steps) - 1 if impacts[worst].kind == "exfiltration" else acted
+        last_stop = len(steps) - 1 if leaving else acted
         by_user = ctx.kind(steps[0]) == "user-input"
         # Past the first impact each hop counts against what it does itself: a tool that runs what
         # another wrote is no stop for the writing, nor does the writer's check vouch for the run. Hops
         # that carry what leaves count against the leaving: a sandbox around the code is no stop for it.
         after: _Threats | None = None
         if len(impacts) > 1:
-            leaving = impacts[worst].threats if impacts[worst].kind == "exfiltration" else None
-            own = [i.threats - {"code-execution"} | leaving if leaving and k < worst else i.threats
+            carried = impacts[worst].threats
+            own = [(i.threats - {"code-execution"}) | carried if leaving and k < worst else i.threats
                    for k, i in enumerate(impacts)]
             after = (impact_threats,) * (first_impact - first_model - 1) + tuple(own)
         controls = path_controls(steps, first_model, entry_threats, impact_threats, threats, last_stop, by_user,

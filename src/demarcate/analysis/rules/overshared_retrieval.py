@@ -49,7 +49,6 @@ def check(ctx: Context) -> Iterator[Finding]:
         if any(s.effective or s.state == "not-applicable" for s in states):
             continue
         private = [c for c in ctx.private_upstream(rid) if ctx.kind(c) == "data-source"]
-        models = models_after(rid)
         askers = askers_of.named(askers_after(rid))
         if not private or not askers:
             continue
@@ -71,7 +70,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             explanation=(
                 f"{components[rid].label} brings {listing(private)} "
                 f"({', '.join(sorted({components[c].sensitivity for c in private}))} data) "  # type: ignore[attr-defined]
-                f"to {listing(models)}, which answers {listing(askers)} (audience: {', '.join(audiences)}). "
+                f"to {listing(models_after(rid, limit=8), total=models_after.count(rid))}, which answers {listing(askers)} (audience: {', '.join(audiences)}). "
                 f"Nothing checks that the person asking may read what comes back{why}."
             ),
             recommendation=RULE.fix,
